@@ -1,0 +1,101 @@
+# Building capsule components from C and C++ sources:
+#   capsule_add_component(<name> SOURCES a.c b.cpp [WIT_DIR dir] [OUTPUT_DIR dir])
+# produces <OUTPUT_DIR>/<name>.wasm (default ${CMAKE_BINARY_DIR}/components) and a target
+# <name>_component built by `all`. Steps: wit-bindgen C bindings for the `component` world of
+# WIT_DIR (default: this repo's wit/), clang-19 --target=wasm32-wasi -mexec-model=reactor,
+# `wasm-tools component new`, with the WASI preview1 adapter only if the module imports WASI.
+set(CAPSULE_TOOLS_BIN "${CAPSULE_CACHE_DIR}/tools/bin")
+find_program(CAPSULE_GUEST_CC clang-19 REQUIRED)
+find_program(CAPSULE_GUEST_CXX clang++-19 REQUIRED)
+find_program(CAPSULE_WASM_TOOLS wasm-tools HINTS "${CAPSULE_TOOLS_BIN}" NO_DEFAULT_PATH REQUIRED)
+find_program(CAPSULE_WIT_BINDGEN wit-bindgen HINTS "${CAPSULE_TOOLS_BIN}" NO_DEFAULT_PATH REQUIRED)
+set(CAPSULE_WASI_ADAPTER "${CAPSULE_CACHE_DIR}/adapter/wasi_snapshot_preview1.reactor.wasm"
+    CACHE FILEPATH "WASI preview1 reactor adapter matching Wasmtime 48")
+if(NOT EXISTS "${CAPSULE_WASI_ADAPTER}")
+  message(FATAL_ERROR "WASI adapter ${CAPSULE_WASI_ADAPTER} missing: run scripts/bootstrap.sh")
+endif()
+set(CAPSULE_GUEST_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/../guest/sdk")
+set(CAPSULE_COMPONENTS_DIR "${CMAKE_BINARY_DIR}/components")
+set(_capsule_guest_flags --target=wasm32-wasi -O2 -g0 -Wall -Wextra -Werror)
+
+# Generates the C bindings of one WIT package once, shared by every component built against it.
+function(_capsule_bindings wit_dir out_var)
+  get_filename_component(wit_dir "${wit_dir}" ABSOLUTE)
+  string(SHA1 key "${wit_dir}")
+  string(SUBSTRING "${key}" 0 12 key)
+  set(out "${CMAKE_BINARY_DIR}/guest-bindings/${key}")
+  if(NOT TARGET capsule_bindings_${key})
+    file(GLOB wit_files CONFIGURE_DEPENDS "${wit_dir}/*.wit")
+    add_custom_command(
+      OUTPUT "${out}/component.c" "${out}/component.h" "${out}/component_component_type.o"
+      COMMAND "${CAPSULE_WIT_BINDGEN}" c "${wit_dir}" --world component --out-dir "${out}"
+      DEPENDS ${wit_files}
+      COMMENT "wit-bindgen C bindings for ${wit_dir}"
+      VERBATIM)
+    add_custom_target(capsule_bindings_${key}
+      DEPENDS "${out}/component.c" "${out}/component.h" "${out}/component_component_type.o")
+  endif()
+  set(${out_var} "${out}" PARENT_SCOPE)
+  set(${out_var}_TARGET capsule_bindings_${key} PARENT_SCOPE)
+endfunction()
+
+function(capsule_add_component name)
+  cmake_parse_arguments(ARG "" "WIT_DIR;OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "capsule_add_component(${name}) needs SOURCES")
+  endif()
+  if(NOT ARG_WIT_DIR)
+    set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
+  endif()
+  _capsule_bindings("${ARG_WIT_DIR}" bindings)
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/${name}.guest")
+  set(includes -I${bindings} -I${CAPSULE_GUEST_SDK_DIR}/include)
+
+  set(commands)
+  set(objects)
+  set(deps)
+  set(linker "${CAPSULE_GUEST_CC}")
+  set(all_sources ${ARG_SOURCES} "${CAPSULE_GUEST_SDK_DIR}/src/capsule_guest.c" "${bindings}/component.c")
+  foreach(src IN LISTS all_sources)
+    get_filename_component(abs "${src}" ABSOLUTE)
+    get_filename_component(stem "${src}" NAME)
+    set(obj "${work}/${stem}.o")
+    if(abs MATCHES "\\.(cpp|cc|cxx)$")
+      set(cc "${CAPSULE_GUEST_CXX}")
+      set(lang_flags -std=c++20 -fno-exceptions -fno-rtti)
+      set(linker "${CAPSULE_GUEST_CXX}")
+    else()
+      set(cc "${CAPSULE_GUEST_CC}")
+      set(lang_flags -std=c17)
+    endif()
+    if(abs STREQUAL "${bindings}/component.c")
+      set(warn -Wno-unused-parameter)  # generated code
+    else()
+      set(warn)
+    endif()
+    list(APPEND commands COMMAND "${cc}" ${_capsule_guest_flags} ${lang_flags} ${warn} ${includes} -c "${abs}" -o "${obj}")
+    list(APPEND objects "${obj}")
+    list(APPEND deps "${abs}")
+  endforeach()
+
+  set(core "${work}/${name}.core.wasm")
+  set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${work}" "${ARG_OUTPUT_DIR}"
+    ${commands}
+    COMMAND "${linker}" ${_capsule_guest_flags} -mexec-model=reactor ${objects} "${bindings}/component_component_type.o" -o "${core}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" component new "${core}"
+            --adapt "wasi_snapshot_preview1=${CAPSULE_WASI_ADAPTER}" -o "${out}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
+    DEPENDS ${deps} ${bindings_TARGET} "${bindings}/component.h"
+            "${CAPSULE_GUEST_SDK_DIR}/include/capsule/guest.h"
+            "${CAPSULE_GUEST_SDK_DIR}/include/capsule/guest.hpp"
+    COMMENT "capsule component ${name}.wasm"
+    VERBATIM)
+  add_custom_target(${name}_component ALL DEPENDS "${out}")
+  set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
+endfunction()

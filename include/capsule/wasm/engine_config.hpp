@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+
+#include <capsule/core/limits.hpp>
+
+namespace capsule::wasm {
+
+struct PoolingConfig {
+  bool enabled = true;
+  std::uint32_t total_component_instances = 1000;
+  std::uint32_t total_memories = 1000;
+  std::uint32_t total_tables = 1000;
+  std::uint64_t max_memory_bytes = 64ULL << 20;  // per linear memory; a hard cap under the limiter
+};
+
+struct EngineConfig {
+  // Precompiled components are cached here, keyed by content hash + engine build. Empty: no cache.
+  std::filesystem::path cache_dir;
+  PoolingConfig pooling;
+  // Granularity of wall-time limits: a ticker thread advances the engine epoch this often.
+  std::chrono::milliseconds epoch_tick{2};
+  bool parallel_compilation = true;
+  // Applied to an instance when its own limits leave a field at zero.
+  ResourceLimits default_limits{
+      .memory_bytes = 32ULL << 20,
+      .fuel_per_call = 2'000'000'000ULL,
+      .wall_time_per_call = std::chrono::milliseconds{5000},
+  };
+};
+
+}  // namespace capsule::wasm

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <capsule/core/component_id.hpp>
+#include <capsule/core/message.hpp>
+#include <capsule/core/result.hpp>
+
+namespace capsule::wasm {
+
+enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
+
+struct StorageUsage {
+  std::uint64_t bytes = 0;
+  std::uint64_t keys = 0;
+  std::uint64_t quota_bytes = 0;
+  std::uint64_t quota_keys = 0;
+};
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// The host side of the WIT imports (messaging, services, storage) for one component instance.
+// The engine lowers/lifts values and calls these; the component layer implements them with
+// capability checks. Errors returned here reach the guest as the WIT `error` variant.
+class HostApi {
+ public:
+  virtual ~HostApi() = default;
+
+  // messaging
+  virtual Status send(const ComponentId& target, Payload payload) = 0;
+  virtual Result<CorrelationId> request(const ComponentId& target, Payload payload,
+                                        std::uint32_t timeout_ms) = 0;
+  virtual Status cancel(CorrelationId correlation) = 0;
+  virtual Result<std::uint32_t> broadcast(const std::vector<ComponentId>& targets,
+                                          Payload payload) = 0;
+  virtual Result<std::uint32_t> publish(const std::string& topic, Payload payload) = 0;
+  virtual Status subscribe(const std::string& topic) = 0;
+  virtual Status unsubscribe(const std::string& topic) = 0;
+  [[nodiscard]] virtual ComponentId self_id() const = 0;
+
+  // services
+  virtual void log(LogLevel level, const std::string& message, const KeyValues& fields) = 0;
+  virtual std::uint64_t monotonic_now_ns() = 0;
+  virtual std::uint64_t wall_clock_now_ms() = 0;
+  virtual Result<std::vector<ComponentId>> list_components() = 0;
+  virtual Result<ComponentMetadata> component_metadata(const ComponentId& id) = 0;
+
+  // storage
+  virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;
+  virtual Status storage_set(const std::string& key, std::vector<std::uint8_t> value) = 0;
+  virtual Result<bool> storage_delete(const std::string& key) = 0;
+  virtual Result<bool> storage_exists(const std::string& key) = 0;
+  virtual Result<std::vector<std::string>> storage_list_keys(const std::string& prefix) = 0;
+  virtual Result<StorageUsage> storage_usage() = 0;
+};
+
+// A HostApi for an instance with no host wiring yet: clocks and self-id work, logging goes to
+// stderr, everything that needs the component layer returns `not-implemented` naming the call.
+class StandaloneHostApi : public HostApi {
+ public:
+  explicit StandaloneHostApi(ComponentId self) : self_(std::move(self)) {}
+
+  Status send(const ComponentId& target, Payload payload) override;
+  Result<CorrelationId> request(const ComponentId& target, Payload payload,
+                                std::uint32_t timeout_ms) override;
+  Status cancel(CorrelationId correlation) override;
+  Result<std::uint32_t> broadcast(const std::vector<ComponentId>& targets,
+                                  Payload payload) override;
+  Result<std::uint32_t> publish(const std::string& topic, Payload payload) override;
+  Status subscribe(const std::string& topic) override;
+  Status unsubscribe(const std::string& topic) override;
+  [[nodiscard]] ComponentId self_id() const override { return self_; }
+
+  void log(LogLevel level, const std::string& message, const KeyValues& fields) override;
+  std::uint64_t monotonic_now_ns() override;
+  std::uint64_t wall_clock_now_ms() override;
+  Result<std::vector<ComponentId>> list_components() override;
+  Result<ComponentMetadata> component_metadata(const ComponentId& id) override;
+
+  Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) override;
+  Status storage_set(const std::string& key, std::vector<std::uint8_t> value) override;
+  Result<bool> storage_delete(const std::string& key) override;
+  Result<bool> storage_exists(const std::string& key) override;
+  Result<std::vector<std::string>> storage_list_keys(const std::string& prefix) override;
+  Result<StorageUsage> storage_usage() override;
+
+ private:
+  [[nodiscard]] Error unavailable(std::string_view what) const;
+  ComponentId self_;
+};
+
+}  // namespace capsule::wasm

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs everything capsule needs on a Debian 12 machine, then exits. Idempotent: a second run
+# checks versions and returns in seconds. Cargo output is cached under $CAPSULE_CACHE_DIR
+# (default ~/.cache/capsule) so fresh clones and CI reuse it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${CAPSULE_CACHE_DIR:-$HOME/.cache/capsule}"
+WASM_TOOLS_VERSION=1.254.2     # wasmparser 0.254, the one Wasmtime 48 uses
+WIT_BINDGEN_VERSION=0.60.0     # wit-component 0.254, same encoder generation
+START=$(date +%s)
+
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - START ))"; }
+die() { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git python3
+  clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 libc++-19-dev-wasm32 libc++abi-19-dev-wasm32 clang-format-19 clang-tidy-19
+  libasio-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  nats-server libnats-dev libcaf-dev
+)
+
+step "Debian packages"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" </dev/null
+else
+  echo "all ${#APT_PACKAGES[@]} packages present"
+fi
+
+step "Rust toolchain"
+command -v cargo >/dev/null || die "cargo not found: install Rust 1.95 (rustup) first"
+rustc_version=$(rustc --version | awk '{print $2}')
+echo "rustc $rustc_version"
+[ "$(printf '%s\n1.95.0\n' "$rustc_version" | sort -V | head -1)" = "1.95.0" ] ||
+  die "rustc $rustc_version is older than 1.95.0, which wasmtime-c-api-impl 48 needs"
+
+step "Wasmtime C API 48 (cargo, cached in $CACHE/wasmtime-48; a cold build takes ~15 min on 2 cores)"
+capi_dir="$CACHE/wasmtime-48"
+# build.rs copies the generated headers only when it runs; force it if they went missing.
+[ -f "$capi_dir/include/wasmtime.hh" ] || touch "$ROOT/third_party/wasmtime-capi/build.rs"
+CAPSULE_CAPI_INCLUDE_OUT="$capi_dir/include" cargo build --locked --release \
+  --manifest-path "$ROOT/third_party/wasmtime-capi/Cargo.toml" --target-dir "$capi_dir/target"
+[ -f "$capi_dir/target/release/libcapsule_wasmtime_capi.a" ] || die "Wasmtime static library missing"
+[ -f "$capi_dir/include/wasmtime/component.hh" ] || die "Wasmtime headers missing"
+
+step "Guest tools: wasm-tools $WASM_TOOLS_VERSION, wit-bindgen $WIT_BINDGEN_VERSION"
+tools="$CACHE/tools"
+install_tool() {  # crate version binary
+  local have
+  have=$("$tools/bin/$3" --version 2>/dev/null | awk '{print $2}') || true
+  if [ "$have" = "$2" ]; then echo "$3 $have present"; return; fi
+  cargo install --locked --root "$tools" --target-dir "$CACHE/tools-target" "$1@$2"
+}
+install_tool wasm-tools "$WASM_TOOLS_VERSION" wasm-tools
+install_tool wit-bindgen-cli "$WIT_BINDGEN_VERSION" wit-bindgen
+
+step "WASI preview1 reactor adapter (crate wasi-preview1-component-adapter-provider 48.0.8)"
+adapter="$CACHE/adapter/wasi_snapshot_preview1.reactor.wasm"
+if [ ! -s "$adapter" ]; then
+  mkdir -p "$(dirname "$adapter")"
+  cargo run --quiet --locked --release --manifest-path "$ROOT/third_party/wasi-adapter/Cargo.toml" \
+    --target-dir "$CACHE/adapter-target" -- "$adapter"
+fi
+echo "$adapter ($(stat -c %s "$adapter") bytes)"
+
+step "bootstrap done"

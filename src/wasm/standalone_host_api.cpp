@@ -1,0 +1,76 @@
+#include <capsule/wasm/host_api.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+namespace capsule::wasm {
+namespace {
+constexpr std::array<std::string_view, 5> kLevelNames{"trace", "debug", "info", "warn", "error"};
+}
+
+Error StandaloneHostApi::unavailable(std::string_view what) const {
+  return make_error(ErrorCode::kNotImplemented,
+                    std::string(what) + " is not available to " + self_.to_string() +
+                        ": this instance runs without a component host (no messaging or storage)");
+}
+
+Status StandaloneHostApi::send(const ComponentId&, Payload) { return unavailable("messaging.send"); }
+Result<CorrelationId> StandaloneHostApi::request(const ComponentId&, Payload, std::uint32_t) {
+  return unavailable("messaging.request");
+}
+Status StandaloneHostApi::cancel(CorrelationId) { return unavailable("messaging.cancel"); }
+Result<std::uint32_t> StandaloneHostApi::broadcast(const std::vector<ComponentId>&, Payload) {
+  return unavailable("messaging.broadcast");
+}
+Result<std::uint32_t> StandaloneHostApi::publish(const std::string&, Payload) {
+  return unavailable("messaging.publish");
+}
+Status StandaloneHostApi::subscribe(const std::string&) { return unavailable("messaging.subscribe"); }
+Status StandaloneHostApi::unsubscribe(const std::string&) {
+  return unavailable("messaging.unsubscribe");
+}
+
+void StandaloneHostApi::log(LogLevel level, const std::string& message, const KeyValues& fields) {
+  std::string line = "[" + self_.to_string() + "] " +
+                     std::string(kLevelNames[static_cast<std::size_t>(level)]) + ": " + message;
+  for (const auto& [k, v] : fields) line += " " + k + "=" + v;
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+std::uint64_t StandaloneHostApi::monotonic_now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::uint64_t StandaloneHostApi::wall_clock_now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+Result<std::vector<ComponentId>> StandaloneHostApi::list_components() {
+  return unavailable("services.list-components");
+}
+Result<ComponentMetadata> StandaloneHostApi::component_metadata(const ComponentId&) {
+  return unavailable("services.component-metadata");
+}
+Result<std::optional<std::vector<std::uint8_t>>> StandaloneHostApi::storage_get(const std::string&) {
+  return unavailable("storage.get");
+}
+Status StandaloneHostApi::storage_set(const std::string&, std::vector<std::uint8_t>) {
+  return unavailable("storage.set");
+}
+Result<bool> StandaloneHostApi::storage_delete(const std::string&) {
+  return unavailable("storage.delete");
+}
+Result<bool> StandaloneHostApi::storage_exists(const std::string&) {
+  return unavailable("storage.exists");
+}
+Result<std::vector<std::string>> StandaloneHostApi::storage_list_keys(const std::string&) {
+  return unavailable("storage.list-keys");
+}
+Result<StorageUsage> StandaloneHostApi::storage_usage() { return unavailable("storage.usage"); }
+
+}  // namespace capsule::wasm
