@@ -49,7 +49,9 @@ Error describe_failure(const ComponentInstanceImpl& inst, std::string_view where
              std::string(where);
       break;
     default:
-      text = who + " trapped in " + std::string(where) + ": " + wasmtime_message.substr(0, 4096);
+      // Cause first for people; the backtrace after it for whoever debugs the guest.
+      text = who + " trapped in " + std::string(where) + ": " + root_cause(wasmtime_message) +
+             "\n" + wasmtime_message.substr(0, 4096);
       break;
   }
   return Error{code, std::move(text)};

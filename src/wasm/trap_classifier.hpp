@@ -15,6 +15,10 @@ namespace capsule::wasm {
 // The first line of a Wasmtime error (its cause), without the backtrace that follows.
 [[nodiscard]] std::string first_line(std::string_view wasmtime_message);
 
+// The innermost cause of a Wasmtime error: the last line under "Caused by:" when present
+// (e.g. "wasm trap: wasm `unreachable` instruction executed"), else the first line.
+[[nodiscard]] std::string root_cause(std::string_view wasmtime_message);
+
 // Guests built with the capsule SDK trap through this function when an allocation fails under
 // the store's memory limit, so that the frame names the cause in Wasmtime's backtrace.
 inline constexpr std::string_view kGuestOomSymbol = "capsule_guest_out_of_memory";

@@ -142,7 +142,7 @@ TEST_F(EngineComponents, TrapIsReportedAsTrap) {
   auto r = trap.handle_message(message_with(Payload::text("boom")));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kTrap) << r.error().describe();
-  EXPECT_NE(r.error().message.find("unreachable"), std::string::npos);
+  EXPECT_NE(r.error().message.find("trapped in handle-message: wasm trap: wasm `unreachable` instruction executed"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("handle-message"), std::string::npos);
   expect_echo_works();
 }
