@@ -1,7 +1,6 @@
 // Engine hot paths: cold compile, cache-hit load, instantiate (pooling vs on-demand), and one
 // lifecycle call with 64 B and 64 KiB payloads. Run through bench/engine/run.sh for medians.
 #include <benchmark/benchmark.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -91,9 +90,10 @@ void BM_HandleMessage(benchmark::State& state) {
     state.SkipWithError("instantiate");
     return;
   }
-  const ComponentMessage msg{ComponentId{"bench", "driver", "0"},
-                             Payload{0x55, std::vector<std::uint8_t>(static_cast<std::size_t>(state.range(0)), 7)},
-                             std::nullopt, std::nullopt};
+  const ComponentMessage msg{
+      ComponentId{"bench", "driver", "0"},
+      Payload{0x55, std::vector<std::uint8_t>(static_cast<std::size_t>(state.range(0)), 7)},
+      std::nullopt, std::nullopt};
   for (auto _ : state) {
     auto r = inst->handle_message(msg);
     if (!r) state.SkipWithError(r.error().describe().c_str());
@@ -101,7 +101,11 @@ void BM_HandleMessage(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
 }
-BENCHMARK(BM_HandleMessage)->Arg(64)->Arg(64 * 1024)->ArgName("payload_bytes")->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HandleMessage)
+    ->Arg(64)
+    ->Arg(64 * 1024)
+    ->ArgName("payload_bytes")
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_HealthCall(benchmark::State& state) {
   auto engine = engine_or_die({});

@@ -18,7 +18,8 @@ double ms_since(Clock::time_point t0) {
 }
 
 ComponentMessage msg(std::string_view text) {
-  return ComponentMessage{ComponentId{"demo", "driver", "0"}, Payload::text(text), std::nullopt, std::nullopt};
+  return ComponentMessage{ComponentId{"demo", "driver", "0"}, Payload::text(text), std::nullopt,
+                          std::nullopt};
 }
 
 struct Tour {
@@ -61,7 +62,8 @@ struct Tour {
       return;
     }
     const std::string text = r.error().describe();
-    std::printf("  stopped after %.0f ms: %s\n", ms_since(t0), text.substr(0, text.find('\n')).c_str());
+    std::printf("  stopped after %.0f ms: %s\n", ms_since(t0),
+                text.substr(0, text.find('\n')).c_str());
   }
 };
 
@@ -69,7 +71,11 @@ struct Tour {
 
 int main(int argc, char** argv) {
   if (argc != 2 || std::string(argv[1]) == "--help") {
-    std::fprintf(stderr, "usage: %s <components dir>\n  Runs the example components (echo, counter, spin, hog, trap)\n  through the capsule WasmEngine and shows how limits and errors behave.\n", argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s <components dir>\n  Runs the example components (echo, counter, spin, hog, "
+        "trap)\n  through the capsule WasmEngine and shows how limits and errors behave.\n",
+        argv[0]);
     return argc == 2 ? 0 : 2;
   }
   const auto cache = std::filesystem::temp_directory_path() / "capsule-engine-tour-cache";
@@ -87,23 +93,29 @@ int main(int argc, char** argv) {
   std::printf("1. echo replies with what it gets\n");
   if (auto echo = tour.start("echo")) {
     auto r = echo->handle_message(msg("hello, capsule"));
-    if (r && *r) std::printf("  echo -> \"%s\"\n", (*r)->as_string().c_str());
-    else ++tour.failures;
+    if (r && *r)
+      std::printf("  echo -> \"%s\"\n", (*r)->as_string().c_str());
+    else
+      ++tour.failures;
   }
 
   std::printf("\n2. counter keeps state in its own linear memory\n");
   if (auto counter = tour.start("counter")) {
     for (const char* m : {"inc", "inc", "add:40", "get"}) {
       auto r = counter->handle_message(msg(m));
-      if (r && *r) std::printf("  counter <- %-7s -> %s\n", m, (*r)->as_string().c_str());
-      else ++tour.failures;
+      if (r && *r)
+        std::printf("  counter <- %-7s -> %s\n", m, (*r)->as_string().c_str());
+      else
+        ++tour.failures;
     }
   }
 
   std::printf("\n3. spin loops forever: fuel stops it\n");
-  tour.expect_failure("spin", {0, 50'000'000, std::chrono::milliseconds{10'000}}, ErrorCode::kOutOfFuel);
+  tour.expect_failure("spin", {0, 50'000'000, std::chrono::milliseconds{10'000}},
+                      ErrorCode::kOutOfFuel);
   std::printf("\n4. spin again with unlimited fuel: the wall-time limit stops it\n");
-  tour.expect_failure("spin", {0, 1ULL << 62, std::chrono::milliseconds{200}}, ErrorCode::kInterrupted);
+  tour.expect_failure("spin", {0, 1ULL << 62, std::chrono::milliseconds{200}},
+                      ErrorCode::kInterrupted);
   std::printf("\n5. hog allocates without end: the memory limit stops it\n");
   tour.expect_failure("hog", {16ULL << 20, 0, {}}, ErrorCode::kMemoryLimit);
   std::printf("\n6. trap executes `unreachable`\n");
@@ -111,18 +123,23 @@ int main(int argc, char** argv) {
 
   std::printf("\n7. a component built for capsule:core@0.2.0 is refused\n");
   auto v2 = (*engine)->load_file(tour.dir / "incompatible" / "echo_wit_v2.wasm");
-  if (v2) ++tour.failures;
-  else std::printf("  %s\n", v2.error().describe().c_str());
+  if (v2)
+    ++tour.failures;
+  else
+    std::printf("  %s\n", v2.error().describe().c_str());
 
   std::printf("\n8. after all that, the engine still serves\n");
   if (auto echo = tour.start("echo")) {
     auto r = echo->handle_message(msg("still here"));
-    if (r && *r) std::printf("  echo -> \"%s\"\n", (*r)->as_string().c_str());
-    else ++tour.failures;
+    if (r && *r)
+      std::printf("  echo -> \"%s\"\n", (*r)->as_string().c_str());
+    else
+      ++tour.failures;
   }
   const auto s = (*engine)->stats();
   std::printf("\nengine stats: %llu compiles, %llu cache hits, %llu instances\n",
-              static_cast<unsigned long long>(s.compiles), static_cast<unsigned long long>(s.cache_hits),
+              static_cast<unsigned long long>(s.compiles),
+              static_cast<unsigned long long>(s.cache_hits),
               static_cast<unsigned long long>(s.instances_created));
   std::printf("%s\n", tour.failures == 0 ? "tour complete" : "tour had unexpected results");
   return tour.failures == 0 ? 0 : 1;

@@ -1,10 +1,10 @@
 // counter: keeps a count in linear memory. "get" reads it, "add:N" adds N, anything else adds 1;
 // every reply is the new count as text. init config "start" sets the initial value.
-#include <capsule/guest.hpp>
-
 #include <charconv>
 #include <cstdint>
 #include <string>
+
+#include <capsule/guest.hpp>
 
 namespace {
 std::int64_t g_count = 0;

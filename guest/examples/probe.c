@@ -1,28 +1,28 @@
 /* probe: exercises the host imports for every message and reports what the host answered:
  *   self=<id> send=<ok|err:tag:text> set=<...> get=<len|none|err> log=done clock=<ok|zero>
  * The message payload is sent to test/sink/0 and stored under key "last". */
-#include <capsule/guest.h>
-
 #include <stdio.h>
 #include <string.h>
 
+#include <capsule/guest.h>
+
 CAPSULE_COMPONENT_METADATA("probe", "0.1.0", "Calls every kind of host import and reports back")
 
-static void describe_error(char *out, size_t n, const capsule_error_t *e) {
-  const component_string_t *s = &e->val.internal;
-  snprintf(out, n, "err:%u:%.*s", (unsigned)e->tag, (int)s->len, (const char *)s->ptr);
+static void describe_error(char* out, size_t n, const capsule_error_t* e) {
+  const component_string_t* s = &e->val.internal;
+  snprintf(out, n, "err:%u:%.*s", (unsigned)e->tag, (int)s->len, (const char*)s->ptr);
 }
 
-bool exports_capsule_core_lifecycle_handle_message(capsule_message_t *msg, capsule_reply_t *reply,
-                                                   capsule_error_t *err) {
+bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
+                                                   capsule_error_t* err) {
   (void)err;
   char self[160], send[200], set[200], get[200];
 
   capsule_component_id_t me;
   capsule_core_messaging_self_id(&me);
-  snprintf(self, sizeof self, "%.*s/%.*s/%.*s", (int)me.namespace_.len, (const char *)me.namespace_.ptr,
-           (int)me.name.len, (const char *)me.name.ptr, (int)me.instance.len,
-           (const char *)me.instance.ptr);
+  snprintf(self, sizeof self, "%.*s/%.*s/%.*s", (int)me.namespace_.len,
+           (const char*)me.namespace_.ptr, (int)me.name.len, (const char*)me.name.ptr,
+           (int)me.instance.len, (const char*)me.instance.ptr);
   capsule_core_types_component_id_free(&me);
 
   capsule_component_id_t sink;
@@ -60,8 +60,8 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t *msg, capsu
   }
 
   capsule_log(CAPSULE_CORE_TYPES_LOG_LEVEL_INFO, "probe handled a message");
-  const int clock_ok = capsule_core_services_monotonic_now_ns() > 0 &&
-                       capsule_core_services_wall_clock_now_ms() > 0;
+  const int clock_ok =
+      capsule_core_services_monotonic_now_ns() > 0 && capsule_core_services_wall_clock_now_ms() > 0;
   capsule_message_free(msg);
 
   char text[1024];

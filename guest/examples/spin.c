@@ -3,8 +3,8 @@
 
 CAPSULE_COMPONENT_METADATA("spin", "0.1.0", "Never returns from handle-message")
 
-bool exports_capsule_core_lifecycle_handle_message(capsule_message_t *msg, capsule_reply_t *reply,
-                                                   capsule_error_t *err) {
+bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
+                                                   capsule_error_t* err) {
   (void)reply;
   (void)err;
   capsule_message_free(msg);

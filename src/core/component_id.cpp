@@ -1,6 +1,6 @@
-#include <capsule/core/component_id.hpp>
-
 #include <array>
+
+#include <capsule/core/component_id.hpp>
 
 namespace capsule {
 
@@ -14,7 +14,9 @@ bool is_valid_id_segment(std::string_view segment) noexcept {
   return segment != "." && segment != "..";
 }
 
-std::string ComponentId::to_string() const { return ns + "/" + name + "/" + instance; }
+std::string ComponentId::to_string() const {
+  return ns + "/" + name + "/" + instance;
+}
 
 Result<ComponentId> ComponentId::parse(std::string_view text) {
   std::array<std::string_view, 3> parts{};

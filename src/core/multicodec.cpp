@@ -1,7 +1,7 @@
-#include <capsule/core/multicodec.hpp>
-
 #include <array>
 #include <utility>
+
+#include <capsule/core/multicodec.hpp>
 
 namespace capsule::multicodec {
 namespace {

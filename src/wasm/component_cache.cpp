@@ -1,9 +1,8 @@
 #include "component_cache.hpp"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <system_error>
+#include <unistd.h>
 
 namespace capsule::wasm {
 
@@ -14,7 +13,8 @@ std::filesystem::path ComponentCache::path_for(const std::string& content_hash) 
   return dir_ / (content_hash + "-" + fingerprint_ + ".cwasm");
 }
 
-std::optional<std::vector<std::uint8_t>> ComponentCache::read(const std::string& content_hash) const {
+std::optional<std::vector<std::uint8_t>> ComponentCache::read(
+    const std::string& content_hash) const {
   std::ifstream in(path_for(content_hash), std::ios::binary | std::ios::ate);
   if (!in) return std::nullopt;
   const auto size = static_cast<std::size_t>(in.tellg());

@@ -19,7 +19,8 @@ class ComponentCache {
   ComponentCache(std::filesystem::path dir, std::string engine_fingerprint);
 
   [[nodiscard]] std::filesystem::path path_for(const std::string& content_hash) const;
-  [[nodiscard]] std::optional<std::vector<std::uint8_t>> read(const std::string& content_hash) const;
+  [[nodiscard]] std::optional<std::vector<std::uint8_t>> read(
+      const std::string& content_hash) const;
   // Writes atomically (temp file + rename), so a crash never leaves a torn artifact behind.
   [[nodiscard]] Status write(const std::string& content_hash,
                              std::span<const std::uint8_t> artifact) const;

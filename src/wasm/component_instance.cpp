@@ -1,11 +1,11 @@
-#include <capsule/wasm/component_instance.hpp>
+#include <array>
+#include <string>
+#include <utility>
 
 #include <wasmtime.hh>
 #include <wasmtime/component.hh>
 
-#include <array>
-#include <string>
-#include <utility>
+#include <capsule/wasm/component_instance.hpp>
 
 #include "engine_internal.hpp"
 #include "trap_classifier.hpp"
@@ -42,7 +42,8 @@ Error describe_failure(const ComponentInstanceImpl& inst, std::string_view where
       break;
     case ErrorCode::kInterrupted:
       text = who + " exceeded its wall-time limit of " +
-             std::to_string(inst.limits.wall_time_per_call.count()) + " ms in " + std::string(where);
+             std::to_string(inst.limits.wall_time_per_call.count()) + " ms in " +
+             std::string(where);
       break;
     case ErrorCode::kMemoryLimit:
       text = who + " hit its memory limit of " + human_bytes(inst.limits.memory_bytes) + " in " +
@@ -61,10 +62,10 @@ Error describe_failure(const ComponentInstanceImpl& inst, std::string_view where
 Result<Val> call_export(ComponentInstanceImpl& inst, LifecycleExport which,
                         std::span<const Val> args) {
   if (inst.failure) {
-    return make_error(ErrorCode::kUnavailable,
-                      "component " + inst.id.to_string() +
-                          " cannot be called after an earlier failure (" +
-                          std::string(to_string(inst.failure->code)) + "); restart it");
+    return make_error(ErrorCode::kUnavailable, "component " + inst.id.to_string() +
+                                                   " cannot be called after an earlier failure (" +
+                                                   std::string(to_string(inst.failure->code)) +
+                                                   "); restart it");
   }
   auto cx = inst.store.context();
   (void)cx.set_fuel(inst.limits.fuel_per_call);
@@ -86,12 +87,13 @@ Result<Val> call_export(ComponentInstanceImpl& inst, LifecycleExport which,
   return std::move(results[0]);
 }
 
-// Unwraps result<T, error> returned by the guest; a guest error keeps its code and names the instance.
+// Unwraps result<T, error> returned by the guest; a guest error keeps its code and names the
+// instance.
 Result<const Val*> unwrap_guest_result(const ComponentInstanceImpl& inst, LifecycleExport which,
                                        const Val& v) {
   if (!v.is_result()) {
-    return make_error(ErrorCode::kInternal, "unexpected return type from " +
-                                                std::string(export_name(which)));
+    return make_error(ErrorCode::kInternal,
+                      "unexpected return type from " + std::string(export_name(which)));
   }
   const auto& res = v.get_result();
   if (res.is_ok()) return res.payload();
@@ -110,10 +112,18 @@ ComponentInstance::~ComponentInstance() = default;
 ComponentInstance::ComponentInstance(ComponentInstance&&) noexcept = default;
 ComponentInstance& ComponentInstance::operator=(ComponentInstance&&) noexcept = default;
 
-const ComponentId& ComponentInstance::id() const { return impl_->id; }
-const ResourceLimits& ComponentInstance::limits() const { return impl_->limits; }
-bool ComponentInstance::failed() const { return impl_->failure.has_value(); }
-CallStats ComponentInstance::stats() const { return impl_->stats; }
+const ComponentId& ComponentInstance::id() const {
+  return impl_->id;
+}
+const ResourceLimits& ComponentInstance::limits() const {
+  return impl_->limits;
+}
+bool ComponentInstance::failed() const {
+  return impl_->failure.has_value();
+}
+CallStats ComponentInstance::stats() const {
+  return impl_->stats;
+}
 
 Status ComponentInstance::init(const KeyValues& config) {
   const std::array<Val, 1> args{wit::key_values_to_val(config)};
@@ -177,8 +187,10 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   ResourceLimits limits = options.limits;
   if (limits.memory_bytes == 0) limits.memory_bytes = defaults.memory_bytes;
   if (limits.fuel_per_call == 0) limits.fuel_per_call = defaults.fuel_per_call;
-  if (limits.wall_time_per_call.count() == 0) limits.wall_time_per_call = defaults.wall_time_per_call;
-  if (impl_->config.pooling.enabled && limits.memory_bytes > impl_->config.pooling.max_memory_bytes) {
+  if (limits.wall_time_per_call.count() == 0)
+    limits.wall_time_per_call = defaults.wall_time_per_call;
+  if (impl_->config.pooling.enabled &&
+      limits.memory_bytes > impl_->config.pooling.max_memory_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       "memory limit " + human_bytes(limits.memory_bytes) + " for " +
                           options.id.to_string() + " exceeds the engine's pooling slot of " +
@@ -191,8 +203,10 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   inst->limits = limits;
   const auto tick = impl_->config.epoch_tick.count();
   // +1: the current tick may be about to end, so a deadline of n ticks can be up to one short.
-  inst->epoch_ticks_per_call = static_cast<std::uint64_t>((limits.wall_time_per_call.count() + tick - 1) / tick) + 1;
-  inst->host = options.host ? std::move(options.host) : std::make_shared<StandaloneHostApi>(inst->id);
+  inst->epoch_ticks_per_call =
+      static_cast<std::uint64_t>((limits.wall_time_per_call.count() + tick - 1) / tick) + 1;
+  inst->host =
+      options.host ? std::move(options.host) : std::make_shared<StandaloneHostApi>(inst->id);
 
   inst->store.limiter(static_cast<std::int64_t>(limits.memory_bytes), -1, -1, -1, -1);
   auto cx = inst->store.context();

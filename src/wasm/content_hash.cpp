@@ -1,9 +1,8 @@
 #include "content_hash.hpp"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <memory>
+#include <openssl/evp.h>
 
 namespace capsule::wasm {
 
@@ -13,7 +12,7 @@ std::string sha256_hex(std::span<const std::uint8_t> bytes) {
   EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(static_cast<std::size_t>(len) * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out.push_back(kHex[digest[i] >> 4]);
     out.push_back(kHex[digest[i] & 0xf]);

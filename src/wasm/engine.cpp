@@ -1,13 +1,12 @@
-#include <capsule/wasm/engine.hpp>
+#include <fstream>
+#include <string>
+#include <utility>
 
 #include <wasmtime.h>
 #include <wasmtime.hh>
 #include <wasmtime/component.hh>
 
-#include <fstream>
-#include <string>
-#include <utility>
-
+#include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/wit_contract.hpp>
 
 #include "content_hash.hpp"
@@ -26,7 +25,8 @@ using detail::EngineImpl;
 std::string engine_fingerprint(const EngineConfig& c) {
   std::string desc = std::string("wasmtime-") + WASMTIME_VERSION + ";fuel;epoch;pool=" +
                      (c.pooling.enabled ? std::to_string(c.pooling.max_memory_bytes) : "off");
-  return sha256_hex({reinterpret_cast<const std::uint8_t*>(desc.data()), desc.size()}).substr(0, 16);
+  return sha256_hex({reinterpret_cast<const std::uint8_t*>(desc.data()), desc.size()})
+      .substr(0, 16);
 }
 
 wasmtime::Config make_wasmtime_config(const EngineConfig& c) {
@@ -63,8 +63,7 @@ ComponentInterfaces read_interfaces(const wasmtime::Engine& engine,
 
 Result<std::vector<wasmtime::component::ExportIndex>> find_lifecycle(
     const wasmtime::component::Component& component, const std::string& name) {
-  const std::string iface =
-      std::string(kWitPackage) + "/lifecycle@" + std::string(kWitVersion);
+  const std::string iface = std::string(kWitPackage) + "/lifecycle@" + std::string(kWitVersion);
   auto iface_index = component.export_index(nullptr, iface);
   if (!iface_index) {
     return make_error(ErrorCode::kIncompatible,
@@ -74,9 +73,10 @@ Result<std::vector<wasmtime::component::ExportIndex>> find_lifecycle(
   for (auto func : detail::kLifecycleExportNames) {
     auto idx = component.export_index(&*iface_index, func);
     if (!idx) {
-      return make_error(ErrorCode::kIncompatible, "component '" + name + "' exports " + iface +
-                                                      " without function '" +
-                                                      std::string(func) + "'");
+      std::string text = "component '" + name;
+      text += "' exports " + iface;
+      return make_error(ErrorCode::kIncompatible,
+                        text + " without function '" + std::string(func) + "'");
     }
     out.push_back(std::move(*idx));
   }
@@ -88,13 +88,16 @@ Result<std::vector<wasmtime::component::ExportIndex>> find_lifecycle(
 WasmEngine::WasmEngine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
 WasmEngine::~WasmEngine() = default;
 
-std::string_view WasmEngine::wasmtime_version() { return WASMTIME_VERSION; }
+std::string_view WasmEngine::wasmtime_version() {
+  return WASMTIME_VERSION;
+}
 
 Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
   if (config.epoch_tick.count() <= 0) {
     return make_error(ErrorCode::kInvalidArgument, "epoch_tick must be at least 1 ms");
   }
-  if (config.pooling.enabled && config.default_limits.memory_bytes > config.pooling.max_memory_bytes) {
+  if (config.pooling.enabled &&
+      config.default_limits.memory_bytes > config.pooling.max_memory_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       "default memory limit exceeds the pooling allocator's slot size");
   }
@@ -111,7 +114,9 @@ Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
   return std::make_shared<WasmEngine>(std::move(impl));
 }
 
-const EngineConfig& WasmEngine::config() const { return impl_->config; }
+const EngineConfig& WasmEngine::config() const {
+  return impl_->config;
+}
 
 EngineStats WasmEngine::stats() const {
   return EngineStats{impl_->compiles.load(), impl_->cache_hits.load(), impl_->cache_misses.load(),
@@ -125,7 +130,8 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load_file(
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(in.tellg()));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!in) return make_error(ErrorCode::kUnavailable, "cannot read component file " + path.string());
+  if (!in)
+    return make_error(ErrorCode::kUnavailable, "cannot read component file " + path.string());
   return load(bytes, path.filename().string());
 }
 
@@ -148,7 +154,8 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
   }
   if (!component) {
     auto r = wasmtime::component::Component::compile(
-        impl_->engine, wasmtime::Span<uint8_t>(const_cast<std::uint8_t*>(wasm.data()), wasm.size()));
+        impl_->engine,
+        wasmtime::Span<uint8_t>(const_cast<std::uint8_t*>(wasm.data()), wasm.size()));
     impl_->compiles.fetch_add(1, std::memory_order_relaxed);
     if (!r) {
       return make_error(ErrorCode::kCompileFailed, "component '" + name +
@@ -163,7 +170,8 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
   auto lifecycle = find_lifecycle(*component, name);
   if (!lifecycle) return std::move(lifecycle).error();
   bool needs_wasi = false;
-  for (const auto& import : interfaces.imports) needs_wasi = needs_wasi || import.rfind("wasi:", 0) == 0;
+  for (const auto& import : interfaces.imports)
+    needs_wasi = needs_wasi || import.rfind("wasi:", 0) == 0;
 
   if (impl_->cache && !from_cache) {
     auto artifact = component->serialize();
@@ -171,15 +179,16 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
       impl_->cache_write_failures.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  auto impl = std::make_unique<CompiledComponentImpl>(CompiledComponentImpl{
-      .name = std::move(name),
-      .content_hash = std::move(hash),
-      .interfaces = std::move(interfaces),
-      .from_cache = from_cache,
-      .needs_wasi = needs_wasi,
-      .component = std::move(*component),
-      .lifecycle = std::move(*lifecycle)});
-  return std::shared_ptr<const CompiledComponent>(std::make_shared<CompiledComponent>(std::move(impl)));
+  auto impl = std::make_unique<CompiledComponentImpl>(
+      CompiledComponentImpl{.name = std::move(name),
+                            .content_hash = std::move(hash),
+                            .interfaces = std::move(interfaces),
+                            .from_cache = from_cache,
+                            .needs_wasi = needs_wasi,
+                            .component = std::move(*component),
+                            .lifecycle = std::move(*lifecycle)});
+  return std::shared_ptr<const CompiledComponent>(
+      std::make_shared<CompiledComponent>(std::move(impl)));
 }
 
 // -- CompiledComponent ---------------------------------------------------------------------------
@@ -187,9 +196,17 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
 CompiledComponent::CompiledComponent(std::unique_ptr<detail::CompiledComponentImpl> impl)
     : impl_(std::move(impl)) {}
 CompiledComponent::~CompiledComponent() = default;
-const std::string& CompiledComponent::name() const { return impl_->name; }
-const std::string& CompiledComponent::content_hash() const { return impl_->content_hash; }
-const ComponentInterfaces& CompiledComponent::interfaces() const { return impl_->interfaces; }
-bool CompiledComponent::from_cache() const { return impl_->from_cache; }
+const std::string& CompiledComponent::name() const {
+  return impl_->name;
+}
+const std::string& CompiledComponent::content_hash() const {
+  return impl_->content_hash;
+}
+const ComponentInterfaces& CompiledComponent::interfaces() const {
+  return impl_->interfaces;
+}
+bool CompiledComponent::from_cache() const {
+  return impl_->from_cache;
+}
 
 }  // namespace capsule::wasm

@@ -2,14 +2,14 @@
 
 // The implementation structs behind the pimpl'd public wasm types. Only src/wasm sees these.
 
-#include <wasmtime.hh>
-#include <wasmtime/component.hh>
-
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <wasmtime.hh>
+#include <wasmtime/component.hh>
 
 #include <capsule/wasm/compiled_component.hpp>
 #include <capsule/wasm/component_instance.hpp>
@@ -22,7 +22,7 @@
 namespace capsule::wasm::detail {
 
 // Lifecycle exports in the order ComponentInstanceImpl keeps their handles.
-enum class LifecycleExport : std::size_t {
+enum class LifecycleExport : std::uint8_t {
   kInit,
   kHandleMessage,
   kHandleCallback,
@@ -32,8 +32,8 @@ enum class LifecycleExport : std::size_t {
   kCount
 };
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(LifecycleExport::kCount)>
-    kLifecycleExportNames{"init", "handle-message", "handle-callback", "health", "shutdown",
-                          "metadata"};
+    kLifecycleExportNames{"init",   "handle-message", "handle-callback",
+                          "health", "shutdown",       "metadata"};
 
 struct CompiledComponentImpl {
   std::string name;

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <wasmtime.hh>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <stop_token>
 #include <thread>
+
+#include <wasmtime.hh>
 
 namespace capsule::wasm {
 

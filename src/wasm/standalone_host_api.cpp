@@ -1,8 +1,8 @@
-#include <capsule/wasm/host_api.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
+
+#include <capsule/wasm/host_api.hpp>
 
 namespace capsule::wasm {
 namespace {
@@ -15,26 +15,41 @@ Error StandaloneHostApi::unavailable(std::string_view what) const {
                         ": this instance runs without a component host (no messaging or storage)");
 }
 
-Status StandaloneHostApi::send(const ComponentId&, Payload) { return unavailable("messaging.send"); }
+Status StandaloneHostApi::send(const ComponentId&, Payload) {
+  return unavailable("messaging.send");
+}
 Result<CorrelationId> StandaloneHostApi::request(const ComponentId&, Payload, std::uint32_t) {
   return unavailable("messaging.request");
 }
-Status StandaloneHostApi::cancel(CorrelationId) { return unavailable("messaging.cancel"); }
+Status StandaloneHostApi::cancel(CorrelationId) {
+  return unavailable("messaging.cancel");
+}
 Result<std::uint32_t> StandaloneHostApi::broadcast(const std::vector<ComponentId>&, Payload) {
   return unavailable("messaging.broadcast");
 }
 Result<std::uint32_t> StandaloneHostApi::publish(const std::string&, Payload) {
   return unavailable("messaging.publish");
 }
-Status StandaloneHostApi::subscribe(const std::string&) { return unavailable("messaging.subscribe"); }
+Status StandaloneHostApi::subscribe(const std::string&) {
+  return unavailable("messaging.subscribe");
+}
 Status StandaloneHostApi::unsubscribe(const std::string&) {
   return unavailable("messaging.unsubscribe");
 }
 
 void StandaloneHostApi::log(LogLevel level, const std::string& message, const KeyValues& fields) {
-  std::string line = "[" + self_.to_string() + "] " +
-                     std::string(kLevelNames[static_cast<std::size_t>(level)]) + ": " + message;
-  for (const auto& [k, v] : fields) line += " " + k + "=" + v;
+  std::string line = "[";
+  line += self_.to_string();
+  line += "] ";
+  line += kLevelNames[static_cast<std::size_t>(level)];
+  line += ": ";
+  line += message;
+  for (const auto& [k, v] : fields) {
+    line += ' ';
+    line += k;
+    line += '=';
+    line += v;
+  }
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
@@ -56,7 +71,8 @@ Result<std::vector<ComponentId>> StandaloneHostApi::list_components() {
 Result<ComponentMetadata> StandaloneHostApi::component_metadata(const ComponentId&) {
   return unavailable("services.component-metadata");
 }
-Result<std::optional<std::vector<std::uint8_t>>> StandaloneHostApi::storage_get(const std::string&) {
+Result<std::optional<std::vector<std::uint8_t>>> StandaloneHostApi::storage_get(
+    const std::string&) {
   return unavailable("storage.get");
 }
 Status StandaloneHostApi::storage_set(const std::string&, std::vector<std::uint8_t>) {
@@ -71,6 +87,8 @@ Result<bool> StandaloneHostApi::storage_exists(const std::string&) {
 Result<std::vector<std::string>> StandaloneHostApi::storage_list_keys(const std::string&) {
   return unavailable("storage.list-keys");
 }
-Result<StorageUsage> StandaloneHostApi::storage_usage() { return unavailable("storage.usage"); }
+Result<StorageUsage> StandaloneHostApi::storage_usage() {
+  return unavailable("storage.usage");
+}
 
 }  // namespace capsule::wasm

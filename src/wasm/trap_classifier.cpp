@@ -14,7 +14,8 @@ ErrorCode classify_call_failure(std::string_view m) noexcept {
   // in kGuestOomSymbol. cabi_realloc aborts the same way when the host lowers arguments into a
   // full memory. Instantiation fails outright when the initial memory is above the limit.
   if (contains(m, kGuestOomSymbol) || contains(m, "exceeds memory limits") ||
-      contains(m, "memory minimum size") || (contains(m, "unreachable") && contains(m, "!cabi_realloc"))) {
+      contains(m, "memory minimum size") ||
+      (contains(m, "unreachable") && contains(m, "!cabi_realloc"))) {
     return ErrorCode::kMemoryLimit;
   }
   if (contains(m, "wasm trap") || contains(m, "wasm backtrace")) return ErrorCode::kTrap;
@@ -40,7 +41,8 @@ std::string root_cause(std::string_view m) {
     rest = rest.substr(nl + 1);
   }
   // "0: cause" numbering appears when there are several causes; keep only the text.
-  if (const auto colon = last.find(": "); colon != std::string_view::npos &&
+  if (const auto colon = last.find(": ");
+      colon != std::string_view::npos &&
       last.substr(0, colon).find_first_not_of("0123456789") == std::string_view::npos) {
     last = last.substr(colon + 2);
   }

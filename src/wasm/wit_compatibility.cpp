@@ -9,7 +9,8 @@ namespace capsule::wasm {
 namespace {
 
 // `types` has no functions; components that use its types import it all the same.
-constexpr std::array<std::string_view, 4> kHostInterfaces{"types", "messaging", "services", "storage"};
+constexpr std::array<std::string_view, 4> kHostInterfaces{"types", "messaging", "services",
+                                                          "storage"};
 constexpr std::string_view kLifecycle = "lifecycle";
 
 std::string joined(const std::vector<std::string>& names) {
@@ -19,7 +20,9 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
-std::string contract() { return std::string(kWitPackage) + "@" + std::string(kWitVersion); }
+std::string contract() {
+  return std::string(kWitPackage) + "@" + std::string(kWitVersion);
+}
 
 Error wrong_version(std::string_view component, std::string_view item, std::string_view version) {
   return make_error(ErrorCode::kIncompatible,
@@ -63,19 +66,21 @@ Status check_wit_compatibility(std::string_view component, const ComponentInterf
   for (const auto& name : ifaces.exports) {
     const auto n = parse_interface_name(name);
     if (n.package != kWitPackage) continue;
-    if (!versions_compatible(kWitVersion, n.version)) return wrong_version(component, name, n.version);
+    if (!versions_compatible(kWitVersion, n.version))
+      return wrong_version(component, name, n.version);
     if (n.interface == kLifecycle) has_lifecycle = true;
   }
   for (const auto& name : ifaces.imports) {
     const auto n = parse_interface_name(name);
     if (n.package == kWitPackage) {
-      if (!versions_compatible(kWitVersion, n.version)) return wrong_version(component, name, n.version);
+      if (!versions_compatible(kWitVersion, n.version))
+        return wrong_version(component, name, n.version);
       bool known = false;
       for (auto iface : kHostInterfaces) known = known || n.interface == iface;
       if (!known) {
-        return make_error(ErrorCode::kIncompatible,
-                          "component '" + std::string(component) + "' imports " + name +
-                              ", which " + contract() + " does not define");
+        return make_error(ErrorCode::kIncompatible, "component '" + std::string(component) +
+                                                        "' imports " + name + ", which " +
+                                                        contract() + " does not define");
       }
     } else if (n.package.substr(0, 5) != "wasi:") {
       return make_error(ErrorCode::kIncompatible,

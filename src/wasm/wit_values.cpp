@@ -55,7 +55,7 @@ Val bytes_to_val(std::span<const std::uint8_t> bytes) {
     raw.of.list.data[i].kind = WASMTIME_COMPONENT_U8;
     raw.of.list.data[i].of.u8 = bytes[i];
   }
-  return Val(std::move(raw));
+  return Val(std::move(raw));  // NOLINT(performance-move-const-arg): Val only takes an rvalue
 }
 
 Result<std::vector<std::uint8_t>> val_to_bytes(const Val& v) {
@@ -103,7 +103,8 @@ Val error_to_val(const Error& e) {
     if (code == e.code) name = case_name;
   }
   // Host-only codes (traps, limits) travel as `internal` with the code spelled in the text.
-  std::string text = name == "internal" && e.code != ErrorCode::kInternal ? e.describe() : e.message;
+  std::string text =
+      name == "internal" && e.code != ErrorCode::kInternal ? e.describe() : e.message;
   return Val(Variant(name, Val::string(text)));
 }
 
@@ -111,7 +112,8 @@ Error val_to_error(const Val& v) {
   if (!v.is_variant()) return type_error("error");
   const auto& var = v.get_variant();
   std::string text;
-  if (const Val* p = var.value(); p != nullptr && p->is_string()) text = std::string(p->get_string());
+  if (const Val* p = var.value(); p != nullptr && p->is_string())
+    text = std::string(p->get_string());
   for (const auto& [code, case_name] : kErrorCases) {
     if (case_name == var.discriminant()) return Error{code, std::move(text)};
   }
@@ -149,7 +151,8 @@ Result<KeyValues> val_to_key_values(const Val& v) {
   if (!v.is_list()) return type_error("list<tuple<string, string>>");
   KeyValues out;
   for (const Val& item : v.get_list()) {
-    if (!item.is_tuple() || item.get_tuple().size() != 2) return type_error("tuple<string, string>");
+    if (!item.is_tuple() || item.get_tuple().size() != 2)
+      return type_error("tuple<string, string>");
     const Val* kv = item.get_tuple().begin();
     if (!kv[0].is_string() || !kv[1].is_string()) return type_error("tuple<string, string>");
     out.emplace_back(std::string(kv[0].get_string()), std::string(kv[1].get_string()));
@@ -207,8 +210,12 @@ Val string_list_to_val(const std::vector<std::string>& items) {
   return Val(List(std::move(vals)));
 }
 
-Val ok_val(std::optional<Val> value) { return Val(WitResult::ok(std::move(value))); }
+Val ok_val(std::optional<Val> value) {
+  return Val(WitResult::ok(std::move(value)));
+}
 
-Val err_val(const Error& e) { return Val(WitResult::err(error_to_val(e))); }
+Val err_val(const Error& e) {
+  return Val(WitResult::err(error_to_val(e)));
+}
 
 }  // namespace capsule::wasm::wit

@@ -4,12 +4,12 @@
 // and variants declared in wit/types.wit. Field order follows the WIT declaration; lookups are by
 // name so a reordered record is a type error at link time, never a silent mix-up here.
 
-#include <wasmtime/component.hh>
-
 #include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include <wasmtime/component.hh>
 
 #include <capsule/core/message.hpp>
 #include <capsule/core/result.hpp>

@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
+#include <unordered_set>
 
 #include <capsule/core/component_id.hpp>
-
-#include <unordered_set>
 
 namespace capsule {
 namespace {

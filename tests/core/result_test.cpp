@@ -1,9 +1,8 @@
 #include <gtest/gtest.h>
-
-#include <capsule/core/result.hpp>
-
 #include <memory>
 #include <string>
+
+#include <capsule/core/result.hpp>
 
 namespace capsule {
 namespace {

@@ -1,8 +1,7 @@
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
+#include <gtest/gtest.h>
 #include <memory>
 #include <string>
 
@@ -32,7 +31,8 @@ inline ComponentId id_of(const std::string& name, int instance = 0) {
 }
 
 inline ComponentMessage message_with(Payload p) {
-  return ComponentMessage{ComponentId{"test", "driver", "0"}, std::move(p), std::nullopt, std::nullopt};
+  return ComponentMessage{ComponentId{"test", "driver", "0"}, std::move(p), std::nullopt,
+                          std::nullopt};
 }
 
 }  // namespace capsule::wasm::testing

@@ -1,7 +1,6 @@
 // Integration tests: real components built from guest/examples, loaded through WasmEngine.
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <gtest/gtest.h>
 #include <random>
 #include <thread>
 
@@ -142,7 +141,10 @@ TEST_F(EngineComponents, TrapIsReportedAsTrap) {
   auto r = trap.handle_message(message_with(Payload::text("boom")));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kTrap) << r.error().describe();
-  EXPECT_NE(r.error().message.find("trapped in handle-message: wasm trap: wasm `unreachable` instruction executed"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(
+                "trapped in handle-message: wasm trap: wasm `unreachable` instruction executed"),
+            std::string::npos)
+      << r.error().message;
   EXPECT_NE(r.error().message.find("handle-message"), std::string::npos);
   expect_echo_works();
 }
@@ -226,7 +228,8 @@ TEST_F(EngineComponents, MissingFileNamesThePath) {
 
 TEST_F(EngineComponents, MemoryLimitAboveThePoolSlotIsRefused) {
   auto compiled = load(*engine, "echo");
-  auto r = engine->instantiate(*compiled, {id_of("echo"), ResourceLimits{1ULL << 40, 0, {}}, nullptr});
+  auto r =
+      engine->instantiate(*compiled, {id_of("echo"), ResourceLimits{1ULL << 40, 0, {}}, nullptr});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }

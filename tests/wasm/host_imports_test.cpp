@@ -2,7 +2,6 @@
 // call reaches the instance's HostApi with the guest's arguments and that results and typed errors
 // travel back into the guest.
 #include <gtest/gtest.h>
-
 #include <map>
 #include <mutex>
 
@@ -85,7 +84,8 @@ TEST(HostImports, StandaloneHostSaysWhatIsNotAvailable) {
   ASSERT_TRUE(r) << r.error().describe();
   const std::string text = (*r)->as_string();
   // Tag 7 is `not-implemented`; the text names the call and the instance.
-  EXPECT_NE(text.find("send=err:7:messaging.send is not available to apps/probe/0"), std::string::npos)
+  EXPECT_NE(text.find("send=err:7:messaging.send is not available to apps/probe/0"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("clock=ok"), std::string::npos);
 }

@@ -1,28 +1,38 @@
-#include <gtest/gtest.h>
-
 #include "trap_classifier.hpp"
+
+#include <gtest/gtest.h>
 
 namespace capsule::wasm {
 namespace {
 
 // Messages in the shape Wasmtime 48 produces (cause line, then "Caused by"/backtrace lines).
 TEST(TrapClassifier, FuelExhaustion) {
-  EXPECT_EQ(classify_call_failure("error while executing at wasm backtrace:\n    0: 0x1a2 - spin.wasm!handle\n\nCaused by:\n    wasm trap: all fuel consumed by WebAssembly"),
+  EXPECT_EQ(classify_call_failure(
+                "error while executing at wasm backtrace:\n    0: 0x1a2 - "
+                "spin.wasm!handle\n\nCaused by:\n    wasm trap: all fuel consumed by WebAssembly"),
             ErrorCode::kOutOfFuel);
 }
 
 TEST(TrapClassifier, EpochInterrupt) {
-  EXPECT_EQ(classify_call_failure("error while executing at wasm backtrace:\n    0: 0x1a2 - <unknown>!<wasm function 7>\n\nCaused by:\n    wasm trap: interrupt"),
-            ErrorCode::kInterrupted);
+  EXPECT_EQ(
+      classify_call_failure("error while executing at wasm backtrace:\n    0: 0x1a2 - "
+                            "<unknown>!<wasm function 7>\n\nCaused by:\n    wasm trap: interrupt"),
+      ErrorCode::kInterrupted);
 }
 
 TEST(TrapClassifier, GuestOutOfMemoryFrame) {
-  EXPECT_EQ(classify_call_failure("error while executing at wasm backtrace:\n    0: 0x2f1 - hog.wasm!capsule_guest_out_of_memory\n    1: 0x3a0 - hog.wasm!exports_capsule_core_lifecycle_handle_message\n\nCaused by:\n    wasm trap: wasm `unreachable` instruction executed"),
-            ErrorCode::kMemoryLimit);
+  EXPECT_EQ(
+      classify_call_failure("error while executing at wasm backtrace:\n    0: 0x2f1 - "
+                            "hog.wasm!capsule_guest_out_of_memory\n    1: 0x3a0 - "
+                            "hog.wasm!exports_capsule_core_lifecycle_handle_message\n\nCaused "
+                            "by:\n    wasm trap: wasm `unreachable` instruction executed"),
+      ErrorCode::kMemoryLimit);
 }
 
 TEST(TrapClassifier, ReallocFailureWhileLowering) {
-  EXPECT_EQ(classify_call_failure("error while executing at wasm backtrace:\n    0: 0x10 - x.wasm!abort\n    1: 0x20 - x.wasm!cabi_realloc\n\nCaused by:\n    wasm trap: wasm `unreachable` instruction executed"),
+  EXPECT_EQ(classify_call_failure("error while executing at wasm backtrace:\n    0: 0x10 - "
+                                  "x.wasm!abort\n    1: 0x20 - x.wasm!cabi_realloc\n\nCaused by:\n "
+                                  "   wasm trap: wasm `unreachable` instruction executed"),
             ErrorCode::kMemoryLimit);
 }
 
@@ -32,8 +42,11 @@ TEST(TrapClassifier, InitialMemoryAboveLimit) {
 }
 
 TEST(TrapClassifier, PlainTrap) {
-  EXPECT_EQ(classify_call_failure("error while executing at wasm backtrace:\n    0: 0x99 - trap.wasm!exports_capsule_core_lifecycle_handle_message\n\nCaused by:\n    wasm trap: wasm `unreachable` instruction executed"),
-            ErrorCode::kTrap);
+  EXPECT_EQ(
+      classify_call_failure("error while executing at wasm backtrace:\n    0: 0x99 - "
+                            "trap.wasm!exports_capsule_core_lifecycle_handle_message\n\nCaused "
+                            "by:\n    wasm trap: wasm `unreachable` instruction executed"),
+      ErrorCode::kTrap);
   EXPECT_EQ(classify_call_failure("wasm trap: out of bounds memory access"), ErrorCode::kTrap);
 }
 
@@ -47,8 +60,11 @@ TEST(TrapClassifier, FirstLineDropsBacktrace) {
 }
 
 TEST(TrapClassifier, RootCauseIsTheLastCausedByLine) {
-  EXPECT_EQ(root_cause("error while executing at wasm backtrace:\n    0: 0x4f1 - trap.core.wasm!f\n\nCaused by:\n    wasm trap: wasm `unreachable` instruction executed"),
-            "wasm trap: wasm `unreachable` instruction executed");
+  EXPECT_EQ(
+      root_cause(
+          "error while executing at wasm backtrace:\n    0: 0x4f1 - trap.core.wasm!f\n\nCaused "
+          "by:\n    wasm trap: wasm `unreachable` instruction executed"),
+      "wasm trap: wasm `unreachable` instruction executed");
   EXPECT_EQ(root_cause("outer\n\nCaused by:\n    0: middle\n    1: innermost"), "innermost");
   EXPECT_EQ(root_cause("no chain here\nsecond"), "no chain here");
 }

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "wit_compatibility.hpp"
+
+#include <gtest/gtest.h>
 
 namespace capsule::wasm {
 namespace {
@@ -56,7 +56,8 @@ TEST(WitCompatibility, RequiresLifecycleExport) {
   ComponentInterfaces v{{}, {"wasi:cli/run@0.2.0"}};
   auto s = check_wit_compatibility("cli.wasm", v);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("does not export capsule:core/lifecycle@0.1.0"), std::string::npos);
+  EXPECT_NE(s.error().message.find("does not export capsule:core/lifecycle@0.1.0"),
+            std::string::npos);
 }
 
 TEST(WitCompatibility, SemverRules) {

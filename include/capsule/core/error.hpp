@@ -18,13 +18,13 @@ enum class ErrorCode : std::uint8_t {
   kCancelled,
   kUnavailable,
   kNotImplemented,
-  kIncompatible,    // e.g. a component built for another WIT package version
-  kCompileFailed,   // malformed or invalid wasm
-  kOutOfFuel,       // trap: fuel budget exhausted
-  kInterrupted,     // trap: wall-time (epoch) deadline reached
-  kMemoryLimit,     // memory.grow refused by the store limiter, or OOM trap
-  kTrap,            // any other guest trap (unreachable, bounds, ...)
-  kGuestError,      // the guest returned an error value on purpose
+  kIncompatible,   // e.g. a component built for another WIT package version
+  kCompileFailed,  // malformed or invalid wasm
+  kOutOfFuel,      // trap: fuel budget exhausted
+  kInterrupted,    // trap: wall-time (epoch) deadline reached
+  kMemoryLimit,    // memory.grow refused by the store limiter, or OOM trap
+  kTrap,           // any other guest trap (unreachable, bounds, ...)
+  kGuestError,     // the guest returned an error value on purpose
   kMailboxFull,
   kInternal,
 };

@@ -23,8 +23,8 @@ struct EngineImpl;
 
 struct InstanceOptions {
   ComponentId id;
-  ResourceLimits limits;           // fields left at zero take the engine defaults
-  std::shared_ptr<HostApi> host;   // null: a StandaloneHostApi for `id`
+  ResourceLimits limits;          // fields left at zero take the engine defaults
+  std::shared_ptr<HostApi> host;  // null: a StandaloneHostApi for `id`
 };
 
 struct EngineStats {

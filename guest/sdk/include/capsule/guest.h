@@ -43,31 +43,31 @@ typedef component_list_tuple2_string_string_t capsule_config_t;
 __attribute__((noreturn)) void capsule_guest_out_of_memory(void);
 
 /* malloc that never returns NULL (it calls capsule_guest_out_of_memory instead). */
-void *capsule_alloc(size_t size);
+void* capsule_alloc(size_t size);
 
 /* Copies `len` bytes into a fresh payload owned by `out`. */
-void capsule_payload_set(capsule_payload_t *out, uint32_t codec, const void *data, size_t len);
-void capsule_payload_set_text(capsule_payload_t *out, const char *text);
+void capsule_payload_set(capsule_payload_t* out, uint32_t codec, const void* data, size_t len);
+void capsule_payload_set_text(capsule_payload_t* out, const char* text);
 
 /* Sets a reply that carries text, for handle-message. */
-void capsule_reply_text(capsule_reply_t *reply, const char *text);
+void capsule_reply_text(capsule_reply_t* reply, const char* text);
 
 /* Fills an error (tag: CAPSULE_CORE_TYPES_ERROR_*) with a copy of `text`. */
-void capsule_error_set(capsule_error_t *err, uint8_t tag, const char *text);
+void capsule_error_set(capsule_error_t* err, uint8_t tag, const char* text);
 
 /* Logs through the host (services.log) with no structured fields. */
-void capsule_log(capsule_core_services_log_level_t level, const char *text);
+void capsule_log(capsule_core_services_log_level_t level, const char* text);
 
 /* True when the string `s` equals the NUL-terminated `text`. */
-bool capsule_string_eq(const component_string_t *s, const char *text);
+bool capsule_string_eq(const component_string_t* s, const char* text);
 
-void capsule_metadata_fill(capsule_metadata_t *ret, const char *name, const char *version,
-                           const char *description);
+void capsule_metadata_fill(capsule_metadata_t* ret, const char* name, const char* version,
+                           const char* description);
 
 /* One line per component: defines the `metadata` export. */
-#define CAPSULE_COMPONENT_METADATA(NAME, VERSION, DESCRIPTION)                             \
-  void exports_capsule_core_lifecycle_metadata(capsule_metadata_t *ret) {                  \
-    capsule_metadata_fill(ret, (NAME), (VERSION), (DESCRIPTION));                          \
+#define CAPSULE_COMPONENT_METADATA(NAME, VERSION, DESCRIPTION)            \
+  void exports_capsule_core_lifecycle_metadata(capsule_metadata_t* ret) { \
+    capsule_metadata_fill(ret, (NAME), (VERSION), (DESCRIPTION));         \
   }
 
 #ifdef __cplusplus

@@ -23,7 +23,8 @@ inline std::string_view text(const capsule_payload_t& p) {
   return {reinterpret_cast<const char*>(p.bytes.ptr), p.bytes.len};
 }
 
-inline void reply(capsule_reply_t* out, std::string_view text, std::uint32_t codec = CAPSULE_CODEC_TEXT) {
+inline void reply(capsule_reply_t* out, std::string_view text,
+                  std::uint32_t codec = CAPSULE_CODEC_TEXT) {
   out->is_some = true;
   capsule_payload_set(&out->val, codec, text.data(), text.size());
 }
