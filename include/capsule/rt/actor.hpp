@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <capsule/core/result.hpp>
+#include <capsule/rt/fwd.hpp>
+#include <capsule/rt/signal.hpp>
+
+namespace capsule::rt {
+
+// What the runtime does after a handler of this actor failed.
+enum class ErrorAction : std::uint8_t {
+  kResume,    // drop the message, keep the state, go on with the next one
+  kStop,      // stop normally (a Transient/Temporary child is then not restarted)
+  kRestart,   // fail: the supervisor applies its strategy; unsupervised actors restart in place
+  kEscalate,  // fail and make the supervisor fail too (its parent decides)
+};
+
+[[nodiscard]] std::string_view to_string(ErrorAction action) noexcept;
+
+// Base class of every actor. `Msg` is the one message type the actor accepts (use a std::variant
+// for several). A handler runs on one scheduler thread at a time, never concurrently with another
+// handler of the same actor, so actor state needs no locks.
+//
+// Lifecycle: the factory builds the actor, pre_start runs (its error fails the spawn or the
+// restart), messages flow, post_stop runs before the object is destroyed. A restart destroys the
+// object and builds a fresh one with the same factory, in the same cell: address, registered
+// name and queued messages survive.
+template <typename Msg>
+class Actor {
+ public:
+  using message_type = Msg;
+
+  Actor() = default;
+  Actor(const Actor&) = delete;
+  Actor& operator=(const Actor&) = delete;
+  virtual ~Actor() = default;
+
+  virtual Status pre_start(ActorContext<Msg>& /*ctx*/) { return ok(); }
+  virtual Status handle(Msg& msg, ActorContext<Msg>& ctx) = 0;
+  virtual void post_stop(ActorContext<Msg>& /*ctx*/) {}
+  virtual ErrorAction on_error(const Error& /*error*/, ActorContext<Msg>& /*ctx*/) {
+    return ErrorAction::kRestart;
+  }
+  // Watch notifications (and supervisor reports for SupervisorNode).
+  virtual void on_signal(const Signal& /*signal*/, ActorContext<Msg>& /*ctx*/) {}
+  // Answered on the actor's own thread when its supervisor probes it.
+  virtual HealthStatus health() { return HealthStatus::kHealthy; }
+};
+
+}  // namespace capsule::rt

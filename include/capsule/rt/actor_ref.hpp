@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <capsule/core/result.hpp>
+#include <capsule/rt/actor_address.hpp>
+#include <capsule/rt/detail/actor_cell.hpp>
+#include <capsule/rt/detail/type_name.hpp>
+
+namespace capsule::rt {
+
+// Typed handle to an actor that accepts `Msg`. Cheap to copy, safe to use from any thread
+// (actors, host threads, timers). A send never blocks a scheduler thread.
+template <typename Msg>
+class ActorRef {
+ public:
+  ActorRef() = default;
+  explicit ActorRef(std::shared_ptr<detail::ActorCell<Msg>> cell) : cell_(std::move(cell)) {}
+
+  // Checked downcast from an untyped address (e.g. a registry lookup).
+  [[nodiscard]] static Result<ActorRef> from(const ActorAddress& address) {
+    if (!address) return make_error(ErrorCode::kInvalidArgument, "empty actor address");
+    if (address.cell()->type_tag() != detail::type_tag<Msg>()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "actor " + std::to_string(address.id()) + " accepts " +
+                            std::string(address.cell()->message_type()) + ", not " +
+                            std::string(detail::type_name<Msg>()));
+    }
+    return ActorRef(std::static_pointer_cast<detail::ActorCell<Msg>>(address.shared_cell()));
+  }
+
+  // kUnavailable if the actor is gone (the message becomes a dead letter), kMailboxFull if a
+  // bounded mailbox refused it. Drop policies report success: the drop is counted and observed.
+  Status send(Msg msg) const {
+    if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
+    return cell_->enqueue(std::move(msg));
+  }
+  // Fire-and-forget: the outcome is still visible through metrics, events and dead letters.
+  void tell(Msg msg) const {
+    if (cell_) static_cast<void>(cell_->enqueue(std::move(msg)));
+  }
+
+  [[nodiscard]] bool valid() const noexcept { return cell_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+  [[nodiscard]] ActorId id() const noexcept { return cell_ ? cell_->id() : 0; }
+  [[nodiscard]] bool alive() const noexcept { return cell_ && !cell_->terminated(); }
+  [[nodiscard]] MailboxStats mailbox_stats() const noexcept {
+    return cell_ ? cell_->mailbox_stats() : MailboxStats{};
+  }
+  [[nodiscard]] ActorAddress address() const { return ActorAddress(cell_); }
+  operator ActorAddress() const { return address(); }  // NOLINT(google-explicit-constructor)
+
+  friend bool operator==(const ActorRef& a, const ActorRef& b) noexcept {
+    return a.cell_ == b.cell_;
+  }
+
+ private:
+  std::shared_ptr<detail::ActorCell<Msg>> cell_;
+};
+
+}  // namespace capsule::rt

@@ -1,0 +1,162 @@
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <capsule/core/result.hpp>
+#include <capsule/rt/actor.hpp>
+#include <capsule/rt/actor_context.hpp>
+#include <capsule/rt/detail/actor_cell_base.hpp>
+#include <capsule/rt/detail/type_name.hpp>
+#include <capsule/rt/mailbox.hpp>
+
+namespace capsule::rt::detail {
+
+template <typename Msg>
+using ActorFactory = std::function<std::unique_ptr<Actor<Msg>>()>;
+
+// The typed half of an actor: its mailbox, its factory and the current behaviour object.
+template <typename Msg>
+class ActorCell final : public ActorCellBase {
+ public:
+  ActorCell(ActorSystem& system, ActorId id, std::string name, ActorAddress parent,
+            const MailboxConfig& mailbox, ActorFactory<Msg> factory)
+      : ActorCellBase(system, id, std::move(name), std::move(parent)),
+        mailbox_(mailbox),
+        factory_(std::move(factory)),
+        context_(*this) {}
+
+  ~ActorCell() override {
+    // Messages that raced with termination: still reported, never silently lost.
+    drain_mailbox();
+  }
+
+  Status enqueue(Msg&& msg) {
+    if (!accepting()) {
+      report_rejected(terminated() ? DeadLetterReason::kActorTerminated
+                                   : DeadLetterReason::kActorStopping);
+      return make_error(ErrorCode::kUnavailable, "actor " + std::to_string(id()) + " is gone");
+    }
+    switch (mailbox_.enqueue(std::move(msg), !on_scheduler_thread())) {
+      case EnqueueOutcome::kAccepted:
+        break;
+      case EnqueueOutcome::kAcceptedDroppedOldest:
+        report_drop(false);
+        break;
+      case EnqueueOutcome::kDroppedNewest:
+        report_drop(true);
+        return ok();
+      case EnqueueOutcome::kFull:
+        report_backpressure();
+        return make_error(ErrorCode::kMailboxFull,
+                          "mailbox of actor " + std::to_string(id()) + " is full");
+    }
+    notify_enqueued();
+    return ok();
+  }
+
+  [[nodiscard]] const void* type_tag() const noexcept override { return detail::type_tag<Msg>(); }
+  [[nodiscard]] std::string_view message_type() const noexcept override { return type_name<Msg>(); }
+  [[nodiscard]] MailboxStats mailbox_stats() const noexcept override { return mailbox_.stats(); }
+  [[nodiscard]] ActorContext<Msg>& context() noexcept { return context_; }
+
+  // Spawn path: builds the first behaviour and runs pre_start on the spawning thread.
+  Status start() { return start_behavior(); }
+
+ protected:
+  bool mailbox_empty() const override { return mailbox_.empty(); }
+
+  std::uint32_t process(std::uint32_t budget) override {
+    std::uint32_t done = 0;
+    while (done < budget && processing()) {
+      auto msg = mailbox_.try_dequeue();
+      if (!msg) break;
+      ++done;
+      if (!after_handler(invoke(*msg))) break;
+    }
+    return done;
+  }
+
+  Status start_behavior() override {
+    try {
+      behavior_ = factory_();
+      if (!behavior_) return make_error(ErrorCode::kInternal, "actor factory returned null");
+      Status status = behavior_->pre_start(context_);
+      if (!status) behavior_.reset();
+      return status;
+    } catch (const std::exception& e) {
+      behavior_.reset();
+      return make_error(ErrorCode::kInternal, std::string("pre_start threw: ") + e.what());
+    }
+  }
+
+  void stop_behavior() override {
+    if (!behavior_) return;
+    try {
+      behavior_->post_stop(context_);
+    } catch (...) {
+      // post_stop is best effort; the object is destroyed either way.
+    }
+    behavior_.reset();
+  }
+
+  std::uint64_t drain_mailbox() override {
+    std::uint64_t drained = 0;
+    while (mailbox_.try_dequeue()) {
+      ++drained;
+      report_rejected(DeadLetterReason::kActorTerminated);
+    }
+    return drained;
+  }
+
+  void close_mailbox() override { mailbox_.close(); }
+
+  HealthStatus probe_health() override {
+    if (!behavior_) return HealthStatus::kFailed;
+    try {
+      return behavior_->health();
+    } catch (...) {
+      return HealthStatus::kFailed;
+    }
+  }
+
+  void deliver_signal(const Signal& signal) override {
+    if (!behavior_) return;
+    try {
+      behavior_->on_signal(signal, context_);
+    } catch (const std::exception& e) {
+      after_handler(make_error(ErrorCode::kInternal, std::string("on_signal threw: ") + e.what()));
+    }
+  }
+
+  ErrorAction decide(const Error& error) override {
+    if (!behavior_) return ErrorAction::kRestart;
+    try {
+      return behavior_->on_error(error, context_);
+    } catch (...) {
+      return ErrorAction::kEscalate;
+    }
+  }
+
+ private:
+  // Exceptions never cross the runtime's API: a throwing handler is a failed handler.
+  Status invoke(Msg& msg) {
+    try {
+      return behavior_->handle(msg, context_);
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kInternal, std::string("handler threw: ") + e.what());
+    } catch (...) {
+      return make_error(ErrorCode::kInternal, "handler threw a non-exception");
+    }
+  }
+
+  Mailbox<Msg> mailbox_;
+  ActorFactory<Msg> factory_;
+  std::unique_ptr<Actor<Msg>> behavior_;
+  ActorContext<Msg> context_;
+};
+
+}  // namespace capsule::rt::detail

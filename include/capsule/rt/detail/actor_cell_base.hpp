@@ -1,0 +1,152 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <capsule/core/result.hpp>
+#include <capsule/rt/actor.hpp>
+#include <capsule/rt/actor_address.hpp>
+#include <capsule/rt/dead_letters.hpp>
+#include <capsule/rt/mailbox.hpp>
+#include <capsule/rt/signal.hpp>
+
+namespace capsule::rt::detail {
+
+// Who asked an actor to stop decides what happens next: a supervised child that is stopped by
+// anyone but its supervisor reports to the supervisor instead of vanishing (Erlang semantics).
+enum class StopOrigin : std::uint8_t { kRequest, kSupervisor, kShutdown };
+
+struct SystemMessage {
+  enum class Kind : std::uint8_t {
+    kStop,
+    kKill,
+    kRestart,
+    kSuspend,
+    kWatch,
+    kUnwatch,
+    kSignal,
+    kHealthProbe
+  };
+  SystemMessage() = default;
+  explicit SystemMessage(Kind k) : kind(k) {}
+
+  Kind kind = Kind::kStop;
+  StopOrigin origin = StopOrigin::kRequest;
+  bool graceful = true;
+  ActorAddress peer;
+  std::optional<Signal> signal;
+};
+
+// The type-erased half of an actor: scheduling state, system messages, lifecycle, watchers.
+// Everything that is not a `Msg` lives here and is compiled once in src/rt.
+class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
+ public:
+  enum class TurnResult : std::uint8_t { kIdle, kReschedule, kTerminated };
+
+  ActorCellBase(ActorSystem& system, ActorId id, std::string name, ActorAddress parent);
+  ActorCellBase(const ActorCellBase&) = delete;
+  ActorCellBase& operator=(const ActorCellBase&) = delete;
+  virtual ~ActorCellBase() = default;
+
+  [[nodiscard]] ActorId id() const noexcept { return id_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] bool terminated() const noexcept {
+    return terminated_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] ActorSystem& system() const noexcept { return *system_; }
+  [[nodiscard]] const ActorAddress& parent() const noexcept { return parent_; }
+  [[nodiscard]] ActorAddress address() { return ActorAddress(shared_from_this()); }
+  [[nodiscard]] virtual const void* type_tag() const noexcept = 0;
+  [[nodiscard]] virtual std::string_view message_type() const noexcept = 0;
+  [[nodiscard]] virtual MailboxStats mailbox_stats() const noexcept = 0;
+
+  // Any thread. False when the actor already terminated (the message was not queued).
+  bool post(SystemMessage msg);
+
+  // Scheduler worker only: runs system messages, then at most `budget` ordinary messages.
+  TurnResult run_turn(std::uint32_t budget);
+  // Shutdown thread only, after every worker stopped.
+  void force_terminate();
+  // Drops the system's reference to a cell whose turn ended in termination; may destroy it.
+  static void release(ActorCellBase* cell);
+
+  // Spawn path. The cell is born "scheduled" so that messages sent during the first pre_start
+  // cannot start a turn on another thread before pre_start returned.
+  void finish_start();
+  void abort_start();
+
+  // Handler-side requests, honoured after the current handler returns.
+  void request_self_stop() noexcept { self_stop_requested_ = true; }
+  void watch(const ActorAddress& target);
+  void unwatch(const ActorAddress& target);
+
+  // Intrusive run-queue link, owned by the scheduler while the actor is queued.
+  ActorCellBase* next_runnable = nullptr;
+
+ protected:
+  enum class Phase : std::uint8_t { kStarting, kRunning, kSuspended, kStopping, kTerminated };
+
+  // After an ordinary message was queued: make the actor runnable unless it already is.
+  void notify_enqueued() {
+    if (!scheduled_.exchange(true, std::memory_order_acq_rel)) schedule();
+  }
+  [[nodiscard]] bool accepting() const noexcept {
+    return !terminated_.load(std::memory_order_acquire) &&
+           !closing_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] static bool on_scheduler_thread() noexcept;
+  void report_rejected(DeadLetterReason reason);
+  void report_drop(bool newest);
+  void report_backpressure();
+  [[nodiscard]] Telemetry& telemetry() const noexcept { return *telemetry_; }
+
+  // The typed half (ActorCell<Msg>).
+  virtual bool mailbox_empty() const = 0;
+  virtual std::uint32_t process(std::uint32_t budget) = 0;
+  virtual Status start_behavior() = 0;
+  virtual void stop_behavior() = 0;
+  virtual std::uint64_t drain_mailbox() = 0;
+  virtual void close_mailbox() = 0;
+  virtual HealthStatus probe_health() = 0;
+  virtual void deliver_signal(const Signal& signal) = 0;
+  virtual ErrorAction decide(const Error& error) = 0;
+
+  // Called by process() after each handler; false stops the current batch.
+  bool after_handler(Status status);
+  [[nodiscard]] bool processing() const noexcept {
+    return phase_ == Phase::kRunning || phase_ == Phase::kStopping;
+  }
+
+ private:
+  void schedule();
+  void handle_system_message(SystemMessage& msg);
+  void exit_self(ExitReason reason, std::optional<Error> error, bool escalate);
+  void restart_in_place();
+  void begin_stop(StopOrigin origin, bool graceful);
+  void terminate(ExitReason reason, std::optional<Error> error);
+  void notify_watchers(Signal::Kind kind, ExitReason reason, const std::optional<Error>& error);
+
+  std::atomic<bool> scheduled_{true};
+  std::atomic<bool> terminated_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<std::uint32_t> system_pending_{0};
+  Phase phase_ = Phase::kStarting;  // worker-owned
+  ExitReason stop_reason_ = ExitReason::kNormal;
+  bool self_stop_requested_ = false;
+  ActorId id_;
+  ActorSystem* system_;
+  std::shared_ptr<Telemetry> telemetry_;
+  std::string name_;
+  ActorAddress parent_;
+  std::vector<ActorAddress> watchers_;  // worker-owned
+  std::mutex system_mutex_;
+  std::vector<SystemMessage> system_queue_;
+};
+
+}  // namespace capsule::rt::detail

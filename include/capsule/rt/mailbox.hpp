@@ -1,0 +1,190 @@
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include <capsule/rt/detail/mpsc_queue.hpp>
+
+namespace capsule::rt {
+
+// What a bounded mailbox does with a message that arrives when it is full.
+enum class BackpressurePolicy : std::uint8_t {
+  kBlock,       // the sender waits (up to block_timeout) for room; actors never block: see send()
+  kDropNewest,  // the incoming message is dropped and counted
+  kDropOldest,  // the oldest queued message is dropped to make room
+  kError,       // the send fails with ErrorCode::kMailboxFull
+};
+
+[[nodiscard]] std::string_view to_string(BackpressurePolicy policy) noexcept;
+
+struct MailboxConfig {
+  std::size_t capacity = 0;  // 0 = unbounded
+  BackpressurePolicy policy = BackpressurePolicy::kError;
+  std::chrono::milliseconds block_timeout{1000};
+
+  [[nodiscard]] static MailboxConfig unbounded() { return {}; }
+  [[nodiscard]] static MailboxConfig bounded(
+      std::size_t capacity, BackpressurePolicy policy,
+      std::chrono::milliseconds block_timeout = std::chrono::milliseconds{1000}) {
+    return {capacity, policy, block_timeout};
+  }
+  [[nodiscard]] bool is_bounded() const noexcept { return capacity != 0; }
+};
+
+// Point-in-time copy of a mailbox's counters.
+struct MailboxStats {
+  std::uint64_t enqueued = 0;
+  std::uint64_t processed = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t high_water_mark = 0;
+  [[nodiscard]] std::uint64_t depth() const noexcept {
+    return enqueued > processed + dropped ? enqueued - processed - dropped : 0;
+  }
+};
+
+// Producers bump `enqueued`, only the consumer writes `processed` and the high-water mark, so the
+// hot path shares no written cache line between the two sides beyond the queue itself.
+class MailboxMetrics {
+ public:
+  void on_enqueue() noexcept { enqueued_.fetch_add(1, std::memory_order_relaxed); }
+  void on_drop() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
+  void on_dequeue() noexcept {
+    const auto processed = processed_.load(std::memory_order_relaxed) + 1;
+    processed_.store(processed, std::memory_order_relaxed);
+    const auto depth = enqueued_.load(std::memory_order_relaxed) + 1 - processed -
+                       dropped_.load(std::memory_order_relaxed);
+    if (depth > high_water_.load(std::memory_order_relaxed) && depth < (1ULL << 63)) {
+      high_water_.store(depth, std::memory_order_relaxed);
+    }
+  }
+  void note_depth(std::uint64_t depth) noexcept {
+    if (depth > high_water_.load(std::memory_order_relaxed)) {
+      high_water_.store(depth, std::memory_order_relaxed);
+    }
+  }
+  [[nodiscard]] MailboxStats snapshot() const noexcept {
+    return {enqueued_.load(std::memory_order_relaxed), processed_.load(std::memory_order_relaxed),
+            dropped_.load(std::memory_order_relaxed), high_water_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  std::atomic<std::uint64_t> enqueued_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> processed_{0};
+  std::atomic<std::uint64_t> high_water_{0};
+};
+
+enum class EnqueueOutcome : std::uint8_t {
+  kAccepted,
+  kAcceptedDroppedOldest,  // accepted, but the oldest message was discarded for it
+  kDroppedNewest,          // the incoming message was discarded
+  kFull,                   // rejected (kError, or kBlock that timed out / may not block)
+};
+
+// An actor's mailbox: unbounded (lock-free MPSC) or bounded (a mutex-guarded ring that really
+// holds at most `capacity` messages, whatever the policy).
+template <typename Msg>
+class Mailbox {
+ public:
+  explicit Mailbox(const MailboxConfig& config) : config_(config) {
+    if (config_.is_bounded()) bounded_ = std::make_unique<Bounded>();
+  }
+
+  [[nodiscard]] const MailboxConfig& config() const noexcept { return config_; }
+
+  // `may_block` is false on scheduler threads: a worker that waits for room could be the very
+  // thread that must drain the mailbox.
+  EnqueueOutcome enqueue(Msg&& msg, bool may_block) {
+    if (!bounded_) {
+      metrics_.on_enqueue();
+      queue_.push(std::move(msg));
+      return EnqueueOutcome::kAccepted;
+    }
+    std::unique_lock lock(bounded_->mutex);
+    auto outcome = EnqueueOutcome::kAccepted;
+    if (bounded_->items.size() >= config_.capacity) {
+      switch (config_.policy) {
+        case BackpressurePolicy::kDropNewest:
+          metrics_.on_drop();
+          metrics_.on_enqueue();
+          return EnqueueOutcome::kDroppedNewest;
+        case BackpressurePolicy::kDropOldest:
+          bounded_->items.pop_front();
+          metrics_.on_drop();
+          outcome = EnqueueOutcome::kAcceptedDroppedOldest;
+          break;
+        case BackpressurePolicy::kError:
+          return EnqueueOutcome::kFull;
+        case BackpressurePolicy::kBlock:
+          if (!may_block || !bounded_->not_full.wait_for(lock, config_.block_timeout, [&] {
+                return bounded_->items.size() < config_.capacity || bounded_->closed;
+              })) {
+            return EnqueueOutcome::kFull;
+          }
+          break;
+      }
+    }
+    bounded_->items.push_back(std::move(msg));
+    metrics_.on_enqueue();
+    metrics_.note_depth(bounded_->items.size());
+    return outcome;
+  }
+
+  // Consumer only.
+  std::optional<Msg> try_dequeue() {
+    std::optional<Msg> msg;
+    if (!bounded_) {
+      msg = queue_.try_pop();
+    } else {
+      std::lock_guard lock(bounded_->mutex);
+      if (!bounded_->items.empty()) {
+        msg.emplace(std::move(bounded_->items.front()));
+        bounded_->items.pop_front();
+        bounded_->not_full.notify_one();
+      }
+    }
+    if (msg) metrics_.on_dequeue();
+    return msg;
+  }
+
+  // Consumer only; may report empty while a producer is mid-push (that producer reschedules).
+  [[nodiscard]] bool empty() const {
+    if (!bounded_) return queue_.empty();
+    std::lock_guard lock(bounded_->mutex);
+    return bounded_->items.empty();
+  }
+
+  // Wakes blocked senders for good (the owner is terminating).
+  void close() {
+    if (!bounded_) return;
+    std::lock_guard lock(bounded_->mutex);
+    bounded_->closed = true;
+    bounded_->not_full.notify_all();
+  }
+
+  [[nodiscard]] MailboxStats stats() const noexcept { return metrics_.snapshot(); }
+
+ private:
+  struct Bounded {
+    mutable std::mutex mutex;
+    std::condition_variable not_full;
+    std::deque<Msg> items;
+    bool closed = false;
+  };
+
+  MailboxConfig config_;
+  MailboxMetrics metrics_;
+  std::unique_ptr<Bounded> bounded_;  // only bounded mailboxes pay for a lock
+  detail::MpscQueue<Msg> queue_;
+};
+
+}  // namespace capsule::rt

@@ -1,0 +1,178 @@
+#include <utility>
+
+#include <capsule/rt/actor_system.hpp>
+
+namespace capsule::rt {
+
+ActorSystem::ActorSystem(SystemConfig config)
+    : config_(std::move(config)),
+      telemetry_(std::make_shared<detail::Telemetry>(config_.observer)),
+      io_work_(asio::make_work_guard(io_)) {
+  io_thread_ = std::thread([this] { io_.run(); });
+  scheduler_ = std::make_unique<Scheduler>(config_.scheduler);
+}
+
+ActorSystem::~ActorSystem() {
+  static_cast<void>(shutdown());
+}
+
+Status ActorSystem::check_spawn(const SpawnOptions& options) const {
+  if (shutting_down()) {
+    return make_error(ErrorCode::kUnavailable, "actor system is shutting down");
+  }
+  if (options.mailbox.is_bounded() && options.mailbox.policy == BackpressurePolicy::kBlock &&
+      options.mailbox.block_timeout.count() < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "negative block timeout");
+  }
+  return ok();
+}
+
+Status ActorSystem::admit(const std::shared_ptr<detail::ActorCellBase>& cell,
+                          const std::function<Status()>& start) {
+  const ActorAddress address(cell);
+  if (!cell->name().empty()) {
+    if (auto bound = registry_.bind(cell->name(), address); !bound) {
+      cell->abort_start();
+      return bound;
+    }
+  }
+  if (auto started = start(); !started) {
+    if (!cell->name().empty()) registry_.unbind(cell->name(), cell->id());
+    cell->abort_start();
+    return started;
+  }
+  {
+    auto& shard = shards_[cell->id() % kShards];
+    std::lock_guard lock(shard.mutex);
+    shard.cells.emplace(cell->id(), cell);
+  }
+  live_.fetch_add(1, std::memory_order_relaxed);
+  cell->finish_start();
+  return ok();
+}
+
+void ActorSystem::forget(ActorId id) {
+  std::shared_ptr<detail::ActorCellBase> doomed;  // destroyed outside the shard lock
+  {
+    auto& shard = shards_[id % kShards];
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.cells.find(id);
+    if (it == shard.cells.end()) return;
+    doomed = std::move(it->second);
+    shard.cells.erase(it);
+  }
+  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && shutting_down()) {
+    std::lock_guard lock(shutdown_mutex_);
+    all_stopped_.notify_all();
+  }
+}
+
+std::vector<std::shared_ptr<detail::ActorCellBase>> ActorSystem::live_cells() const {
+  std::vector<std::shared_ptr<detail::ActorCellBase>> cells;
+  cells.reserve(live_.load(std::memory_order_relaxed));
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [id, cell] : shard.cells) cells.push_back(cell);
+  }
+  return cells;
+}
+
+void ActorSystem::stop(const ActorAddress& target, StopMode mode,
+                       std::chrono::milliseconds timeout) {
+  if (!target) return;
+  detail::SystemMessage msg{detail::SystemMessage::Kind::kStop};
+  msg.graceful = mode == StopMode::kGraceful;
+  if (!target.cell()->post(std::move(msg)) || mode == StopMode::kImmediate) return;
+  if (target.parent()) return;  // a supervised child's fate is its supervisor's call
+  auto cell = target.shared_cell();
+  static_cast<void>(run_after(
+      timeout, [cell] { cell->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}); }));
+}
+
+TimerHandle ActorSystem::run_after(std::chrono::steady_clock::duration delay,
+                                   std::function<void()> action) {
+  auto state = std::make_shared<detail::TimerState>(io_);
+  state->timer.expires_after(delay);
+  state->timer.async_wait([state, action = std::move(action)](const asio::error_code& ec) {
+    if (!ec && !state->cancelled.load(std::memory_order_acquire)) action();
+  });
+  return TimerHandle(state);
+}
+
+namespace {
+void arm_periodic(const std::shared_ptr<detail::TimerState>& state,
+                  std::chrono::steady_clock::duration period,
+                  std::shared_ptr<std::function<void()>> action) {
+  state->timer.expires_after(period);
+  state->timer.async_wait([state, period, action](const asio::error_code& ec) {
+    if (ec || state->cancelled.load(std::memory_order_acquire)) return;
+    (*action)();
+    arm_periodic(state, period, action);
+  });
+}
+}  // namespace
+
+TimerHandle ActorSystem::run_periodic(std::chrono::steady_clock::duration period,
+                                      std::function<void()> action) {
+  auto state = std::make_shared<detail::TimerState>(io_);
+  auto shared_action = std::make_shared<std::function<void()>>(std::move(action));
+  // Arming happens on the Asio thread: the timer object is only ever touched there afterwards.
+  asio::post(io_, [state, period, shared_action] { arm_periodic(state, period, shared_action); });
+  return TimerHandle(state);
+}
+
+void ActorSystem::subscribe_dead_letters(std::function<void(const DeadLetter&)> sink) {
+  telemetry_->subscribe_dead_letters(std::move(sink));
+}
+
+std::uint64_t ActorSystem::dead_letter_count() const noexcept {
+  return telemetry_->dead_letter_count();
+}
+
+std::size_t ActorSystem::actor_count() const noexcept {
+  return live_.load(std::memory_order_acquire);
+}
+
+ShutdownReport ActorSystem::shutdown(std::optional<std::chrono::milliseconds> timeout) {
+  std::unique_lock lock(shutdown_mutex_);
+  if (report_) return *report_;
+  shutting_down_.store(true, std::memory_order_release);
+  ShutdownReport report;
+  const auto dead_before = telemetry_->dead_letter_count();
+  report.actors_at_start = live_.load(std::memory_order_acquire);
+  const auto deadline =
+      std::chrono::steady_clock::now() + timeout.value_or(config_.shutdown_timeout);
+
+  lock.unlock();
+  for (const auto& cell : live_cells()) {
+    detail::SystemMessage msg{detail::SystemMessage::Kind::kStop};
+    msg.origin = detail::StopOrigin::kShutdown;
+    cell->post(std::move(msg));
+  }
+  lock.lock();
+  // forget() may have raced ahead of the wait; the predicate covers it.
+  report.timed_out = !all_stopped_.wait_until(
+      lock, deadline, [this] { return live_.load(std::memory_order_acquire) == 0; });
+  lock.unlock();
+
+  scheduler_->stop();
+  // Whatever is left did not finish in time (or lost its turn to the stop): terminate it here,
+  // on this thread, now that no worker runs.
+  auto leftovers = live_cells();
+  report.actors_killed = leftovers.size();
+  for (const auto& cell : leftovers) {
+    cell->force_terminate();
+    forget(cell->id());
+  }
+  leftovers.clear();
+  io_work_.reset();
+  io_.stop();
+  if (io_thread_.joinable()) io_thread_.join();
+
+  report.undelivered_messages = telemetry_->dead_letter_count() - dead_before;
+  lock.lock();
+  report_ = report;
+  return report;
+}
+
+}  // namespace capsule::rt

@@ -1,0 +1,237 @@
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <thread>
+
+#include <capsule/rt/detail/actor_cell_base.hpp>
+#include <capsule/rt/scheduler.hpp>
+
+namespace capsule::rt {
+namespace {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Tiny test-and-test-and-set lock: a run queue is held for a few instructions at a time.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) cpu_relax();
+    }
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+// Intrusive FIFO of runnable cells (links live in the cells: scheduling never allocates).
+class RunQueue {
+ public:
+  void push(detail::ActorCellBase* cell) noexcept {
+    cell->next_runnable = nullptr;
+    lock_.lock();
+    if (tail_ != nullptr) {
+      tail_->next_runnable = cell;
+    } else {
+      head_ = cell;
+    }
+    tail_ = cell;
+    size_.fetch_add(1, std::memory_order_relaxed);
+    lock_.unlock();
+  }
+  detail::ActorCellBase* pop() noexcept {
+    if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
+    lock_.lock();
+    detail::ActorCellBase* cell = head_;
+    if (cell != nullptr) {
+      head_ = cell->next_runnable;
+      if (head_ == nullptr) tail_ = nullptr;
+      size_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    lock_.unlock();
+    return cell;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
+
+ private:
+  SpinLock lock_;
+  detail::ActorCellBase* head_ = nullptr;
+  detail::ActorCellBase* tail_ = nullptr;
+  std::atomic<std::size_t> size_{0};
+};
+
+}  // namespace
+
+struct Scheduler::Worker {
+  alignas(64) RunQueue queue;
+  alignas(64) std::atomic<std::uint32_t> wake_seq{0};
+  std::atomic<bool> parked{false};
+  Scheduler* owner = nullptr;
+  unsigned index = 0;
+  std::thread thread;
+};
+
+namespace {
+// The worker running on this thread, if any. Thread identity, not shared state: it lets a send
+// from inside a handler go to the local queue and tells mailboxes that blocking is forbidden.
+thread_local void* t_current_worker = nullptr;
+}  // namespace
+
+Scheduler::Scheduler(SchedulerConfig config) : config_(config) {
+  if (config_.workers == 0) config_.workers = std::max(1U, std::thread::hardware_concurrency());
+  if (config_.budget == 0) config_.budget = 1;
+  workers_.reserve(config_.workers);
+  for (unsigned i = 0; i < config_.workers; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->owner = this;
+    worker->index = i;
+    workers_.push_back(std::move(worker));
+  }
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    w->thread = std::thread([this, w] { run(*w); });
+  }
+}
+
+Scheduler::~Scheduler() {
+  stop();
+}
+
+bool Scheduler::on_worker_thread() noexcept {
+  return t_current_worker != nullptr;
+}
+
+void Scheduler::schedule(detail::ActorCellBase* cell) {
+  if (stopping_.load(std::memory_order_acquire)) return;
+  auto* current = static_cast<Worker*>(t_current_worker);
+  if (current != nullptr && current->owner == this) {
+    current->queue.push(cell);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Only surplus work is worth a wake-up; a lone message chain stays on this core.
+    if (current->queue.size() > 1 && parked_.load(std::memory_order_seq_cst) > 0 &&
+        searching_.load(std::memory_order_seq_cst) == 0) {
+      wake_one(nullptr);
+    }
+    return;
+  }
+  Worker* target =
+      workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()].get();
+  target->queue.push(cell);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (parked_.load(std::memory_order_seq_cst) > 0) wake_one(target);
+}
+
+void Scheduler::stop() {
+  if (stopping_.exchange(true)) {
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) w->thread.join();
+    }
+    return;
+  }
+  for (auto& w : workers_) {
+    w->parked.store(false);
+    w->wake_seq.fetch_add(1);
+    w->wake_seq.notify_one();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+bool Scheduler::any_work() const noexcept {
+  return std::any_of(workers_.begin(), workers_.end(),
+                     [](const auto& w) { return w->queue.size() > 0; });
+}
+
+void Scheduler::wake_one(Worker* preferred) {
+  if (preferred != nullptr && preferred->parked.exchange(false, std::memory_order_seq_cst)) {
+    parked_.fetch_sub(1, std::memory_order_seq_cst);
+    preferred->wake_seq.fetch_add(1, std::memory_order_release);
+    preferred->wake_seq.notify_one();
+    return;
+  }
+  for (auto& w : workers_) {
+    if (w->parked.load(std::memory_order_relaxed) &&
+        w->parked.exchange(false, std::memory_order_seq_cst)) {
+      parked_.fetch_sub(1, std::memory_order_seq_cst);
+      w->wake_seq.fetch_add(1, std::memory_order_release);
+      w->wake_seq.notify_one();
+      return;
+    }
+  }
+}
+
+detail::ActorCellBase* Scheduler::search(Worker& self) {
+  const std::size_t n = workers_.size();
+  for (std::size_t i = 1; i < n; ++i) {
+    if (auto* cell = workers_[(self.index + i) % n]->queue.pop()) return cell;
+  }
+  return nullptr;
+}
+
+// Returns false when the worker should exit.
+bool Scheduler::park(Worker& self) {
+  const auto seen = self.wake_seq.load(std::memory_order_acquire);
+  self.parked.store(true, std::memory_order_seq_cst);
+  parked_.fetch_add(1, std::memory_order_seq_cst);
+  if (any_work() || stopping_.load(std::memory_order_seq_cst)) {
+    if (self.parked.exchange(false, std::memory_order_seq_cst)) {
+      parked_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    return !stopping_.load(std::memory_order_acquire);
+  }
+  self.wake_seq.wait(seen, std::memory_order_acquire);
+  return !stopping_.load(std::memory_order_acquire);
+}
+
+void Scheduler::run(Worker& self) {
+  t_current_worker = &self;
+  const std::uint32_t budget = config_.budget;
+  while (true) {
+    detail::ActorCellBase* cell = self.queue.pop();
+    if (cell == nullptr) {
+      searching_.fetch_add(1, std::memory_order_seq_cst);
+      for (std::uint32_t round = 0; round < config_.spin_rounds && cell == nullptr; ++round) {
+        cell = search(self);
+        if (cell == nullptr) cell = self.queue.pop();
+        if (cell == nullptr) {
+          if (stopping_.load(std::memory_order_relaxed)) break;
+          if (round < config_.spin_rounds / 2) {
+            cpu_relax();
+          } else {
+            std::this_thread::yield();
+          }
+        }
+      }
+      searching_.fetch_sub(1, std::memory_order_seq_cst);
+      if (cell == nullptr) {
+        if (stopping_.load(std::memory_order_acquire)) break;
+        if (!park(self)) break;
+        continue;
+      }
+    }
+    // More runnable work than this worker can take: let a parked peer steal some.
+    if (self.queue.size() > 0 && parked_.load(std::memory_order_relaxed) > 0 &&
+        searching_.load(std::memory_order_relaxed) == 0) {
+      wake_one(nullptr);
+    }
+    switch (cell->run_turn(budget)) {
+      case detail::ActorCellBase::TurnResult::kIdle:
+        break;
+      case detail::ActorCellBase::TurnResult::kReschedule:
+        self.queue.push(cell);
+        break;
+      case detail::ActorCellBase::TurnResult::kTerminated:
+        detail::ActorCellBase::release(cell);
+        break;
+    }
+  }
+  t_current_worker = nullptr;
+}
+
+}  // namespace capsule::rt
