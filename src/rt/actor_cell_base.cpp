@@ -268,20 +268,16 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
       break;
     }
     case Kind::kSignal:
-      if (msg.signal && processing()) deliver_signal(*msg.signal);
+      if (processing()) deliver_signal(msg.signal);
       break;
     case Kind::kHealthProbe:
       if (msg.peer) {
         SystemMessage reply{Kind::kSignal};
         reply.signal = Signal{Signal::Kind::kHealthReport, address(), ExitReason::kNormal};
-        reply.signal->health = phase_ == Phase::kRunning ? probe_health() : HealthStatus::kDegraded;
+        reply.signal.health = phase_ == Phase::kRunning ? probe_health() : HealthStatus::kDegraded;
         msg.peer.cell()->post(std::move(reply));
       }
       break;
-  }
-  if (self_stop_requested_ && phase_ == Phase::kRunning) {
-    // ctx.stop() called from on_signal.
-    static_cast<void>(after_handler(ok()));
   }
 }
 

@@ -43,8 +43,9 @@ class Actor {
   virtual ErrorAction on_error(const Error& /*error*/, ActorContext<Msg>& /*ctx*/) {
     return ErrorAction::kRestart;
   }
-  // Watch notifications (and supervisor reports for SupervisorNode).
-  virtual void on_signal(const Signal& /*signal*/, ActorContext<Msg>& /*ctx*/) {}
+  // Watch notifications (and child reports for SupervisorNode). An error is handled like a
+  // failed handler.
+  virtual Status on_signal(const Signal& /*signal*/, ActorContext<Msg>& /*ctx*/) { return ok(); }
   // Answered on the actor's own thread when its supervisor probes it.
   virtual HealthStatus health() { return HealthStatus::kHealthy; }
 };

@@ -125,11 +125,13 @@ class ActorCell final : public ActorCellBase {
 
   void deliver_signal(const Signal& signal) override {
     if (!behavior_) return;
+    Status status = ok();
     try {
-      behavior_->on_signal(signal, context_);
+      status = behavior_->on_signal(signal, context_);
     } catch (const std::exception& e) {
-      after_handler(make_error(ErrorCode::kInternal, std::string("on_signal threw: ") + e.what()));
+      status = make_error(ErrorCode::kInternal, std::string("on_signal threw: ") + e.what());
     }
+    static_cast<void>(after_handler(std::move(status)));
   }
 
   ErrorAction decide(const Error& error) override {

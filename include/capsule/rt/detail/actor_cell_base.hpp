@@ -40,7 +40,7 @@ struct SystemMessage {
   StopOrigin origin = StopOrigin::kRequest;
   bool graceful = true;
   ActorAddress peer;
-  std::optional<Signal> signal;
+  Signal signal;
 };
 
 // The type-erased half of an actor: scheduling state, system messages, lifecycle, watchers.

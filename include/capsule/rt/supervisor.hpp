@@ -1,0 +1,203 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <capsule/core/result.hpp>
+#include <capsule/rt/actor.hpp>
+#include <capsule/rt/actor_address.hpp>
+#include <capsule/rt/actor_ref.hpp>
+#include <capsule/rt/actor_system.hpp>
+#include <capsule/rt/timer.hpp>
+
+namespace capsule::rt {
+
+enum class RestartStrategy : std::uint8_t {
+  kOneForOne,   // restart only the child that failed
+  kOneForAll,   // restart every child
+  kRestForOne,  // restart the failed child and the children started after it
+};
+
+enum class RestartPolicy : std::uint8_t {
+  kPermanent,  // always restarted, even after a normal stop
+  kTransient,  // restarted only after a failure
+  kTemporary,  // never restarted
+};
+
+struct ShutdownPolicy {
+  enum class Kind : std::uint8_t { kGraceful, kImmediate };
+  Kind kind = Kind::kGraceful;
+  std::chrono::milliseconds timeout{5000};  // graceful only: then stopped immediately
+
+  [[nodiscard]] static ShutdownPolicy graceful(std::chrono::milliseconds t) {
+    return {Kind::kGraceful, t};
+  }
+  [[nodiscard]] static ShutdownPolicy immediate() { return {Kind::kImmediate, {}}; }
+};
+
+// delay(n) = min(max, initial * multiplier^(n-1)) * (1 +- jitter), n = the child's restarts
+// within the intensity window. A zero `initial` restarts at once.
+struct BackoffPolicy {
+  std::chrono::milliseconds initial{10};
+  std::chrono::milliseconds max{1000};
+  double multiplier = 2.0;
+  double jitter = 0.2;
+  [[nodiscard]] static BackoffPolicy none() { return {std::chrono::milliseconds{0}, {}, 1, 0}; }
+};
+
+struct SupervisorConfig {
+  RestartStrategy strategy = RestartStrategy::kOneForOne;
+  // Restart intensity: more than `max_restarts` within `window` makes the supervisor give up,
+  // stop its children and fail, so that its own supervisor decides (escalation).
+  std::uint32_t max_restarts = 3;
+  std::chrono::milliseconds window{5000};
+  BackoffPolicy backoff;
+  std::chrono::milliseconds health_interval{0};  // 0: no health checks
+};
+
+struct ChildSpec {
+  std::string id;  // unique among the supervisor's children
+  // Spawns the child with the given options (their parent is the supervisor). Run once: a restart
+  // re-runs the child's factory in place, so address, name and queued messages survive.
+  std::function<Result<ActorAddress>(ActorSystem&, const SpawnOptions&)> start;
+  RestartPolicy restart = RestartPolicy::kPermanent;
+  ShutdownPolicy shutdown;
+  bool health_checks = false;
+  SpawnOptions options;
+
+  template <typename A, typename... Args>
+  [[nodiscard]] static ChildSpec of(std::string id, SpawnOptions options, Args... args) {
+    ChildSpec spec;
+    spec.id = std::move(id);
+    spec.options = std::move(options);
+    spec.start = [args...](ActorSystem& system, const SpawnOptions& opts) -> Result<ActorAddress> {
+      auto ref = system.spawn<A>(opts, args...);
+      if (!ref) return std::move(ref).error();
+      return ref->address();
+    };
+    return spec;
+  }
+  // A nested supervisor as a child: trees of any depth.
+  [[nodiscard]] static ChildSpec supervisor(std::string id, SupervisorConfig config,
+                                            std::vector<ChildSpec> children,
+                                            SpawnOptions options = {});
+
+  ChildSpec& with_restart(RestartPolicy policy) {
+    restart = policy;
+    return *this;
+  }
+  ChildSpec& with_shutdown(ShutdownPolicy policy) {
+    shutdown = policy;
+    return *this;
+  }
+  ChildSpec& with_health_checks(bool on = true) {
+    health_checks = on;
+    return *this;
+  }
+};
+
+enum class ChildState : std::uint8_t { kRunning, kRestarting };
+
+struct ChildInfo {
+  std::string id;
+  ActorAddress address;
+  ChildState state = ChildState::kRunning;
+  std::uint32_t restarts = 0;  // total, since the supervisor (re)started
+};
+
+// Commands a SupervisorNode accepts (through SupervisorRef).
+struct SupervisorCommand {
+  struct StartChild {
+    ChildSpec spec;
+    std::function<void(Result<ActorAddress>)> done;
+  };
+  struct TerminateChild {
+    std::string id;
+  };
+  struct RestartDue {
+    std::vector<std::string> ids;
+  };
+  struct HealthTick {};
+  struct ListChildren {
+    std::function<void(std::vector<ChildInfo>)> reply;
+  };
+  std::variant<StartChild, TerminateChild, RestartDue, HealthTick, ListChildren> command;
+};
+
+// Handle to a running supervisor.
+class SupervisorRef {
+ public:
+  SupervisorRef() = default;
+  explicit SupervisorRef(ActorRef<SupervisorCommand> ref) : ref_(std::move(ref)) {}
+
+  // `done` runs on the supervisor's thread with the child's address or the start error.
+  Status start_child(ChildSpec spec, std::function<void(Result<ActorAddress>)> done = {}) const;
+  Status terminate_child(std::string id) const;
+  Status list_children(std::function<void(std::vector<ChildInfo>)> reply) const;
+  // Blocking convenience for host threads and tests (never call it from an actor).
+  [[nodiscard]] Result<std::vector<ChildInfo>> children(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) const;
+
+  [[nodiscard]] const ActorRef<SupervisorCommand>& ref() const noexcept { return ref_; }
+  [[nodiscard]] ActorAddress address() const { return ref_.address(); }
+
+ private:
+  ActorRef<SupervisorCommand> ref_;
+};
+
+// An actor that starts, watches and restarts its children. Children are started in order by
+// pre_start (a failing child fails the supervisor's start) and stopped in reverse order by
+// post_stop, each with its shutdown policy (the supervisor does not wait for them).
+class SupervisorNode final : public Actor<SupervisorCommand> {
+ public:
+  SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> specs);
+
+  [[nodiscard]] static Result<SupervisorRef> start(ActorSystem& system, SupervisorConfig config,
+                                                   std::vector<ChildSpec> children,
+                                                   SpawnOptions options = {});
+
+  Status pre_start(ActorContext<SupervisorCommand>& ctx) override;
+  Status handle(SupervisorCommand& msg, ActorContext<SupervisorCommand>& ctx) override;
+  Status on_signal(const Signal& signal, ActorContext<SupervisorCommand>& ctx) override;
+  void post_stop(ActorContext<SupervisorCommand>& ctx) override;
+  ErrorAction on_error(const Error& error, ActorContext<SupervisorCommand>& ctx) override;
+
+ private:
+  struct Child {
+    ChildSpec spec;
+    ActorAddress address;
+    ChildState state = ChildState::kRunning;
+    std::uint32_t restarts = 0;
+    std::deque<std::chrono::steady_clock::time_point> recent;  // restarts within the window
+    bool probe_outstanding = false;
+  };
+
+  Status start_child(ChildSpec spec, ActorContext<SupervisorCommand>& ctx);
+  Status on_child_exit(std::size_t index, ExitReason reason, const std::optional<Error>& error,
+                       bool escalate, ActorContext<SupervisorCommand>& ctx);
+  Status restart_children(std::size_t index, ActorContext<SupervisorCommand>& ctx);
+  void restart_now(const std::vector<std::string>& ids, ActorContext<SupervisorCommand>& ctx);
+  void stop_child(const Child& child, ActorSystem& system) const;
+  void health_tick(ActorContext<SupervisorCommand>& ctx);
+  [[nodiscard]] std::chrono::milliseconds backoff_delay(std::size_t restarts_in_window);
+  [[nodiscard]] std::ptrdiff_t index_of(const ActorAddress& address) const;
+  [[nodiscard]] std::ptrdiff_t index_of(std::string_view id) const;
+  void emit(EventKind kind, const Child& child, ActorContext<SupervisorCommand>& ctx,
+            std::optional<Error> error, std::string detail) const;
+
+  SupervisorConfig config_;
+  std::vector<ChildSpec> initial_specs_;
+  std::vector<Child> children_;
+  std::deque<std::chrono::steady_clock::time_point> restarts_;  // all restarts within the window
+  TimerHandle health_timer_;
+  std::minstd_rand jitter_rng_;
+};
+
+}  // namespace capsule::rt
