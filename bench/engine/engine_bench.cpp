@@ -82,8 +82,11 @@ void BM_Instantiate(benchmark::State& state) {
 }
 BENCHMARK(BM_Instantiate)->Arg(1)->Arg(0)->ArgName("pooling")->Unit(benchmark::kMicrosecond);
 
+// range(0): payload bytes; range(1): 1 = typed calls (default), 0 = the C API's dynamic values.
 void BM_HandleMessage(benchmark::State& state) {
-  auto engine = engine_or_die({});
+  EngineConfig config;
+  config.typed_calls = state.range(1) != 0;
+  auto engine = engine_or_die(config);
   auto compiled = load_or_die(*engine, "echo");
   auto inst = engine->instantiate(*compiled, {ComponentId{"bench", "echo", "0"}, {}, nullptr});
   if (!inst || !inst->init({})) {
@@ -100,11 +103,11 @@ void BM_HandleMessage(benchmark::State& state) {
     benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
+  state.SetLabel(config.typed_calls ? "typed" : "dynamic values");
 }
 BENCHMARK(BM_HandleMessage)
-    ->Arg(64)
-    ->Arg(64 * 1024)
-    ->ArgName("payload_bytes")
+    ->ArgsProduct({{64, 64 * 1024}, {1, 0}})
+    ->ArgNames({"payload_bytes", "typed"})
     ->Unit(benchmark::kMicrosecond);
 
 void BM_HealthCall(benchmark::State& state) {

@@ -9,6 +9,7 @@
 
 #include "engine_internal.hpp"
 #include "trap_classifier.hpp"
+#include "typed_lifecycle.hpp"
 #include "wit_values.hpp"
 
 namespace capsule::wasm {
@@ -58,9 +59,10 @@ Error describe_failure(const ComponentInstanceImpl& inst, std::string_view where
   return Error{code, std::move(text)};
 }
 
-// Runs one lifecycle export under a fresh fuel budget and wall-time deadline.
-Result<Val> call_export(ComponentInstanceImpl& inst, LifecycleExport which,
-                        std::span<const Val> args) {
+// Runs one lifecycle export under a fresh fuel budget and wall-time deadline. `invoke` makes the
+// actual call (dynamic or typed) and returns Wasmtime's raw error, or nullptr on success.
+template <typename Invoke>
+Status guarded_call(ComponentInstanceImpl& inst, LifecycleExport which, Invoke&& invoke) {
   if (inst.failure) {
     return make_error(ErrorCode::kUnavailable, "component " + inst.id.to_string() +
                                                    " cannot be called after an earlier failure (" +
@@ -70,21 +72,39 @@ Result<Val> call_export(ComponentInstanceImpl& inst, LifecycleExport which,
   auto cx = inst.store.context();
   (void)cx.set_fuel(inst.limits.fuel_per_call);
   cx.set_epoch_deadline(inst.epoch_ticks_per_call);
-  std::array<Val, 1> results{Val(false)};
-  const auto& func = inst.lifecycle[static_cast<std::size_t>(which)];
-  const bool has_result = which != LifecycleExport::kShutdown;
-  auto r = func.call(cx, wasmtime::Span<const Val>(args.data(), args.size()),
-                     wasmtime::Span<Val>(results.data(), has_result ? 1 : 0));
+  wasmtime_error_t* raw = invoke(cx);
   auto remaining = cx.get_fuel();
   const std::uint64_t used = remaining ? inst.limits.fuel_per_call - remaining.ok() : 0;
   inst.stats.calls++;
   inst.stats.fuel_consumed_last = used;
   inst.stats.fuel_consumed_total += used;
-  if (!r) {
-    inst.failure = describe_failure(inst, export_name(which), r.err().message());
+  if (raw != nullptr) {
+    const wasmtime::Error error(raw);
+    inst.failure = describe_failure(inst, export_name(which), error.message());
     return *inst.failure;
   }
+  return ok();
+}
+
+// Calls an export through the dynamic value API.
+Result<Val> call_export(ComponentInstanceImpl& inst, LifecycleExport which,
+                        std::span<const Val> args) {
+  std::array<Val, 1> results{Val(false)};
+  const auto& func = inst.lifecycle[static_cast<std::size_t>(which)];
+  const std::size_t n_results = which == LifecycleExport::kShutdown ? 0 : 1;
+  Status s = guarded_call(inst, which, [&](wasmtime::Store::Context cx) -> wasmtime_error_t* {
+    auto r = func.call(cx, wasmtime::Span<const Val>(args.data(), args.size()),
+                       wasmtime::Span<Val>(results.data(), n_results));
+    return r ? nullptr : r.err().capi_release();
+  });
+  if (!s) return std::move(s).error();
   return std::move(results[0]);
+}
+
+Error named_guest_error(const ComponentInstanceImpl& inst, LifecycleExport which, Error e) {
+  e.message = "component " + inst.id.to_string() + " " + std::string(export_name(which)) +
+              " returned an error: " + e.message;
+  return e;
 }
 
 // Unwraps result<T, error> returned by the guest; a guest error keeps its code and names the
@@ -97,11 +117,9 @@ Result<const Val*> unwrap_guest_result(const ComponentInstanceImpl& inst, Lifecy
   }
   const auto& res = v.get_result();
   if (res.is_ok()) return res.payload();
-  Error e = res.payload() != nullptr ? wit::val_to_error(*res.payload())
-                                     : Error{ErrorCode::kInternal, ""};
-  e.message = "component " + inst.id.to_string() + " " + std::string(export_name(which)) +
-              " returned an error: " + e.message;
-  return e;
+  return named_guest_error(inst, which,
+                           res.payload() != nullptr ? wit::val_to_error(*res.payload())
+                                                    : Error{ErrorCode::kInternal, ""});
 }
 
 }  // namespace
@@ -135,6 +153,17 @@ Status ComponentInstance::init(const KeyValues& config) {
 }
 
 Result<std::optional<Payload>> ComponentInstance::handle_message(const ComponentMessage& message) {
+  if (impl_->typed_calls) {
+    typed::Outcome out;
+    const auto& func = impl_->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleMessage)];
+    Status s = guarded_call(*impl_, LifecycleExport::kHandleMessage,
+                            [&](auto cx) { return typed::handle_message(func, cx, message, out); });
+    if (!s) return std::move(s).error();
+    if (out.is_guest_error()) {
+      return named_guest_error(*impl_, LifecycleExport::kHandleMessage, out.guest_error());
+    }
+    return out.payload();
+  }
   const std::array<Val, 1> args{wit::message_to_val(message)};
   auto r = call_export(*impl_, LifecycleExport::kHandleMessage, args);
   if (!r) return std::move(r).error();
@@ -152,6 +181,18 @@ Result<std::optional<Payload>> ComponentInstance::handle_message(const Component
 }
 
 Status ComponentInstance::handle_callback(const CallbackResponse& response) {
+  if (impl_->typed_calls) {
+    typed::Outcome out;
+    const auto& func = impl_->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleCallback)];
+    Status s = guarded_call(*impl_, LifecycleExport::kHandleCallback, [&](auto cx) {
+      return typed::handle_callback(func, cx, response, out);
+    });
+    if (!s) return s;
+    if (out.is_guest_error()) {
+      return named_guest_error(*impl_, LifecycleExport::kHandleCallback, out.guest_error());
+    }
+    return ok();
+  }
   const std::array<Val, 1> args{wit::callback_to_val(response)};
   auto r = call_export(*impl_, LifecycleExport::kHandleCallback, args);
   if (!r) return std::move(r).error();
@@ -241,6 +282,11 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
     }
     inst->lifecycle.push_back(*func);
   }
+  inst->typed_calls =
+      impl_->config.typed_calls &&
+      typed::typecheck(inst->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleMessage)],
+                       inst->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleCallback)],
+                       cx);
   impl_->instances_created.fetch_add(1, std::memory_order_relaxed);
   return ComponentInstance(std::move(inst));
 }

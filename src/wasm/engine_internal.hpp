@@ -72,6 +72,7 @@ struct ComponentInstanceImpl {
   std::vector<wasmtime::component::Func> lifecycle;  // indexed by LifecycleExport
   std::optional<Error> failure;
   CallStats stats;
+  bool typed_calls = false;  // handle-message/-callback through typed_lifecycle.hpp
 
   explicit ComponentInstanceImpl(wasmtime::Engine& engine) : store(engine) {}
 };

@@ -38,6 +38,17 @@ Result<std::string> string_field(const Val& record, std::string_view name) {
 
 }  // namespace
 
+std::uint8_t error_tag_of(ErrorCode code) noexcept {
+  for (std::size_t i = 0; i < kErrorCases.size(); ++i) {
+    if (kErrorCases[i].first == code) return static_cast<std::uint8_t>(i);
+  }
+  return static_cast<std::uint8_t>(kErrorCases.size() - 1);  // internal
+}
+
+ErrorCode error_code_from_tag(std::uint8_t tag) noexcept {
+  return tag < kErrorCases.size() ? kErrorCases[tag].first : ErrorCode::kInternal;
+}
+
 const Val* field(const Val& record, std::string_view name) {
   if (!record.is_record()) return nullptr;
   for (const auto& f : record.get_record()) {

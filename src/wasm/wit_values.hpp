@@ -45,6 +45,11 @@ using wasmtime::component::Val;
 [[nodiscard]] Val ok_val(std::optional<Val> value);
 [[nodiscard]] Val err_val(const Error& e);
 
+// Case index of wit/types.wit's `error` variant <-> our ErrorCode. Host-only codes (traps,
+// limits) map to `internal`.
+[[nodiscard]] std::uint8_t error_tag_of(ErrorCode code) noexcept;
+[[nodiscard]] ErrorCode error_code_from_tag(std::uint8_t tag) noexcept;
+
 // Finds a record field by name.
 [[nodiscard]] const Val* field(const Val& record, std::string_view name);
 

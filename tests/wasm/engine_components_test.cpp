@@ -234,6 +234,56 @@ TEST_F(EngineComponents, MemoryLimitAboveThePoolSlotIsRefused) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }
 
+// The typed fast path (Rust shim) and the C API's dynamic values must agree on every outcome.
+TEST(EngineCallPaths, TypedAndDynamicCallsAgree) {
+  EngineConfig dynamic_config;
+  dynamic_config.typed_calls = false;
+  auto typed_engine = make_engine();
+  auto dynamic_engine = make_engine(dynamic_config);
+  std::vector<ComponentInstance> instances;
+  for (auto* engine : {typed_engine.get(), dynamic_engine.get()}) {
+    auto compiled = load(*engine, "counter");
+    auto inst = engine->instantiate(*compiled, {id_of("counter"), {}, nullptr});
+    ASSERT_TRUE(inst && inst->init({{"start", "5"}}));
+    instances.push_back(std::move(*inst));
+  }
+  ComponentMessage with_everything = message_with(Payload::text("add:7"));
+  with_everything.correlation = 99;
+  with_everything.topic = "numbers";
+  const std::vector<ComponentMessage> script{message_with(Payload::text("inc")), with_everything,
+                                             message_with(Payload::text("add:oops")),
+                                             message_with(Payload{multicodec::kRaw, {}})};
+  for (const auto& m : script) {
+    auto a = instances[0].handle_message(m);
+    auto b = instances[1].handle_message(m);
+    ASSERT_EQ(a.has_value(), b.has_value());
+    if (a) {
+      EXPECT_EQ(*a, *b);
+    } else {
+      EXPECT_EQ(a.error(), b.error());
+    }
+  }
+  const CallbackResponse replies[] = {
+      {1, id_of("echo"), Payload::text("pong"), std::nullopt},
+      {2, id_of("echo"), std::nullopt, Error{ErrorCode::kTimeout, "no reply within 50 ms"}},
+  };
+  for (const auto& cb : replies) {
+    EXPECT_TRUE(instances[0].handle_callback(cb));
+    EXPECT_TRUE(instances[1].handle_callback(cb));
+  }
+}
+
+TEST(EngineCallPaths, TypedCallsStillClassifyTraps) {
+  auto engine = make_engine();
+  auto compiled = load(*engine, "spin");
+  auto inst =
+      engine->instantiate(*compiled, {id_of("spin"), ResourceLimits{0, 1'000'000, {}}, nullptr});
+  ASSERT_TRUE(inst);
+  auto r = inst->handle_message(message_with(Payload::text("go")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kOutOfFuel);
+}
+
 TEST(EngineAllocation, OnDemandAllocatorRunsComponentsToo) {
   EngineConfig config;
   config.pooling.enabled = false;
