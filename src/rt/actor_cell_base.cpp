@@ -113,7 +113,7 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
     if (phase_ == Phase::kStopping && mailbox_empty()) terminate(stop_reason_, std::nullopt);
   }
   if (phase_ == Phase::kTerminated) return TurnResult::kTerminated;
-  if (done >= budget) return TurnResult::kReschedule;
+  if (done >= budget || interrupted()) return TurnResult::kReschedule;
   // Going idle. The exchange pairs with the producers' exchange in notify_enqueued(): either they
   // see `false` and schedule us, or we see their message here and keep the turn going.
   scheduled_.exchange(false, std::memory_order_acq_rel);

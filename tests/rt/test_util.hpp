@@ -1,8 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace capsule::rt::testing {
 
@@ -31,6 +34,36 @@ class Gate {
  private:
   std::atomic<bool> open_{false};
   std::atomic<bool> entered_{false};
+};
+
+}  // namespace capsule::rt::testing
+
+namespace capsule::rt::testing {
+
+// Thread-safe list of what an actor saw, for assertions from the test thread.
+template <typename T>
+class Collected {
+ public:
+  void push_back(T v) {
+    std::lock_guard lock(mutex_);
+    items_.push_back(std::move(v));
+  }
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+  [[nodiscard]] std::vector<T> items() const {
+    std::lock_guard lock(mutex_);
+    return items_;
+  }
+  [[nodiscard]] T operator[](std::size_t i) const {
+    std::lock_guard lock(mutex_);
+    return items_[i];
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<T> items_;
 };
 
 }  // namespace capsule::rt::testing

@@ -71,7 +71,7 @@ class ActorCell final : public ActorCellBase {
 
   std::uint32_t process(std::uint32_t budget) override {
     std::uint32_t done = 0;
-    while (done < budget && processing()) {
+    while (done < budget && processing() && !interrupted()) {
       auto msg = mailbox_.try_dequeue();
       if (!msg) break;
       ++done;

@@ -119,6 +119,10 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
 
   // Called by process() after each handler; false stops the current batch.
   bool after_handler(Status status);
+  // System messages (stop, restart, signals) overtake ordinary ones: a batch ends when one comes.
+  [[nodiscard]] bool interrupted() const noexcept {
+    return system_pending_.load(std::memory_order_relaxed) != 0;
+  }
   [[nodiscard]] bool processing() const noexcept {
     return phase_ == Phase::kRunning || phase_ == Phase::kStopping;
   }
