@@ -82,7 +82,7 @@ void ActorCellBase::finish_start() {
   }
   // Same hand-off as the end of a turn: anything queued during pre_start gets a turn now.
   scheduled_.exchange(false, std::memory_order_acq_rel);
-  const bool work = system_pending_.load(std::memory_order_acquire) > 0 || !mailbox_empty();
+  const bool work = system_pending_.load(std::memory_order_acquire) > 0 || mailbox_maybe_nonempty();
   if (work && !scheduled_.exchange(true, std::memory_order_acq_rel)) schedule();
 }
 
@@ -115,10 +115,12 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
   if (phase_ == Phase::kTerminated) return TurnResult::kTerminated;
   if (done >= budget || interrupted()) return TurnResult::kReschedule;
   // Going idle. The exchange pairs with the producers' exchange in notify_enqueued(): either they
-  // see `false` and schedule us, or we see their message here and keep the turn going.
+  // see `false` and schedule us, or we see their message here and keep the turn going. Once the
+  // flag is released another worker may own the cell: only producer-side state is read below.
+  const bool can_process = processing();
   scheduled_.exchange(false, std::memory_order_acq_rel);
-  const bool work =
-      system_pending_.load(std::memory_order_acquire) > 0 || (processing() && !mailbox_empty());
+  const bool work = system_pending_.load(std::memory_order_acquire) > 0 ||
+                    (can_process && mailbox_maybe_nonempty());
   if (work && !scheduled_.exchange(true, std::memory_order_acq_rel)) {
     return TurnResult::kReschedule;
   }

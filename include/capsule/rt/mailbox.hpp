@@ -118,7 +118,7 @@ class Mailbox {
           metrics_.on_enqueue();
           return EnqueueOutcome::kDroppedNewest;
         case BackpressurePolicy::kDropOldest:
-          bounded_->items.pop_front();
+          bounded_->items.pop_front();  // size is restored by the push below
           metrics_.on_drop();
           outcome = EnqueueOutcome::kAcceptedDroppedOldest;
           break;
@@ -134,6 +134,7 @@ class Mailbox {
       }
     }
     bounded_->items.push_back(std::move(msg));
+    bounded_->size.store(bounded_->items.size(), std::memory_order_release);
     metrics_.on_enqueue();
     metrics_.note_depth(bounded_->items.size());
     return outcome;
@@ -149,6 +150,7 @@ class Mailbox {
       if (!bounded_->items.empty()) {
         msg.emplace(std::move(bounded_->items.front()));
         bounded_->items.pop_front();
+        bounded_->size.store(bounded_->items.size(), std::memory_order_release);
         bounded_->not_full.notify_one();
       }
     }
@@ -161,6 +163,12 @@ class Mailbox {
     if (!bounded_) return queue_.empty();
     std::lock_guard lock(bounded_->mutex);
     return bounded_->items.empty();
+  }
+
+  // Any thread (see MpscQueue::maybe_nonempty).
+  [[nodiscard]] bool maybe_nonempty() const noexcept {
+    if (!bounded_) return queue_.maybe_nonempty();
+    return bounded_->size.load(std::memory_order_acquire) != 0;
   }
 
   // Wakes blocked senders for good (the owner is terminating).
@@ -178,6 +186,7 @@ class Mailbox {
     mutable std::mutex mutex;
     std::condition_variable not_full;
     std::deque<Msg> items;
+    std::atomic<std::size_t> size{0};
     bool closed = false;
   };
 

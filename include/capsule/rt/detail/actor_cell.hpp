@@ -68,6 +68,7 @@ class ActorCell final : public ActorCellBase {
 
  protected:
   bool mailbox_empty() const override { return mailbox_.empty(); }
+  bool mailbox_maybe_nonempty() const noexcept override { return mailbox_.maybe_nonempty(); }
 
   std::uint32_t process(std::uint32_t budget) override {
     std::uint32_t done = 0;

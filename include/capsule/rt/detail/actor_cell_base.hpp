@@ -108,6 +108,7 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
 
   // The typed half (ActorCell<Msg>).
   virtual bool mailbox_empty() const = 0;
+  virtual bool mailbox_maybe_nonempty() const noexcept = 0;
   virtual std::uint32_t process(std::uint32_t budget) = 0;
   virtual Status start_behavior() = 0;
   virtual void stop_behavior() = 0;

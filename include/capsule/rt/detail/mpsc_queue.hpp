@@ -58,6 +58,12 @@ class MpscQueue {
     return head == &stub_ && next == nullptr;
   }
 
+  // Any thread. False only when no message is queued or being pushed; used after the consumer
+  // gave up its turn, when reading consumer-side state would race with the next consumer.
+  [[nodiscard]] bool maybe_nonempty() const noexcept {
+    return tail_.load(std::memory_order_acquire) != &stub_;
+  }
+
  private:
   struct Node {
     Node() = default;

@@ -1,0 +1,53 @@
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "caf_common.hpp"
+
+using namespace caf;
+using namespace savina_caf;
+constexpr int kActors = 120;
+constexpr int kPings = 20000;
+
+using peers_ptr = std::shared_ptr<std::vector<actor>>;  // filled before any message flows
+
+struct big_state {
+  int sent = 0;
+  std::minstd_rand rng;
+};
+
+behavior big_actor(stateful_actor<big_state>* self, int id, peers_ptr peers, savina::Latch* done) {
+  self->state.rng.seed(static_cast<unsigned>(id));
+  auto send_ping = [=] {
+    ++self->state.sent;
+    std::uniform_int_distribution<std::size_t> pick(0, kActors - 1);
+    self->send((*peers)[pick(self->state.rng)], ping_atom::value, id);
+  };
+  return {
+      [=](start_atom) {
+        self->state.sent = 0;
+        send_ping();
+      },
+      [=](ping_atom, int from) { self->send((*peers)[from], pong_atom::value); },
+      [=](pong_atom) {
+        if (self->state.sent == kPings) {
+          done->arrive();
+        } else {
+          send_ping();
+        }
+      },
+  };
+}
+
+int main(int argc, char** argv) {
+  actor_system_config cfg;
+  actor_system system{cfg};
+  savina::Latch done;
+  auto peers = std::make_shared<std::vector<actor>>();
+  for (int i = 0; i < kActors; ++i) peers->push_back(system.spawn(big_actor, i, peers, &done));
+  return savina::run("big", argc, argv, [&] {
+    done.reset(kActors);
+    for (auto& p : *peers) anon_send(p, start_atom::value);
+    done.wait();
+  });
+}
