@@ -1,5 +1,6 @@
-// counter: keeps a count in linear memory. "get" reads it, "add:N" adds N, anything else adds 1;
-// every reply is the new count as text. init config "start" sets the initial value.
+// counter: keeps a count in linear memory. "get" reads it, "add:N" adds N, "crash" traps (to
+// exercise restarts), anything else adds 1; every reply is the new count as text. init config
+// "start" sets the initial value.
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -35,6 +36,7 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
                                                    capsule_error_t* err) {
   capsule::guest::OwnedMessage owned(msg);
   const std::string_view text = capsule::guest::text(owned->payload);
+  if (text == "crash") __builtin_trap();
   if (text.substr(0, 4) == "add:") {
     std::int64_t n = 0;
     if (!parse_int(text.substr(4), n)) {

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <capsule/component/envelope.hpp>
+#include <capsule/core/component_id.hpp>
+#include <capsule/core/limits.hpp>
+#include <capsule/core/result.hpp>
+#include <capsule/rt/actor_ref.hpp>
+#include <capsule/wasm/compiled_component.hpp>
+
+namespace capsule::component {
+
+struct ComponentRecord {
+  ComponentId id;
+  rt::ActorRef<ComponentEnvelope> ref;
+  std::shared_ptr<const wasm::CompiledComponent> component;
+  ResourceLimits limits;
+  std::optional<ComponentMetadata> metadata;  // what the instance reported at its last start
+};
+
+// ComponentId -> running instance. Lookups take a shared lock on one of many shards, so senders
+// on different threads do not contend. An entry survives restarts (the actor keeps its address).
+class ComponentRegistry {
+ public:
+  Status add(ComponentRecord record);
+  bool remove(const ComponentId& id);
+  [[nodiscard]] Result<rt::ActorRef<ComponentEnvelope>> lookup(const ComponentId& id) const;
+  [[nodiscard]] std::optional<ComponentRecord> record(const ComponentId& id) const;
+  void set_metadata(const ComponentId& id, ComponentMetadata metadata);
+  [[nodiscard]] std::vector<ComponentRecord> records() const;
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  struct Shard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<ComponentId, ComponentRecord> entries;
+  };
+  static constexpr std::size_t kShards = 32;
+  Shard& shard_for(const ComponentId& id) const {
+    return shards_[std::hash<ComponentId>{}(id) % kShards];
+  }
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace capsule::component

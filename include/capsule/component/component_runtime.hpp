@@ -1,0 +1,135 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <capsule/component/component_registry.hpp>
+#include <capsule/component/component_spec.hpp>
+#include <capsule/component/correlation_tracker.hpp>
+#include <capsule/component/envelope.hpp>
+#include <capsule/component/timeout_handler.hpp>
+#include <capsule/rt/actor_system.hpp>
+#include <capsule/rt/message_broker.hpp>
+#include <capsule/rt/supervisor.hpp>
+#include <capsule/wasm/engine.hpp>
+
+namespace capsule::component {
+
+struct RuntimeConfig {
+  rt::MailboxConfig default_mailbox =
+      rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
+  // Where guest log lines go; default: stderr, one line each, tagged with the component id.
+  std::function<void(const ComponentId&, wasm::LogLevel, const std::string&,
+                     const wasm::KeyValues&)>
+      log_sink;
+};
+
+struct ComponentInfo {
+  ComponentId id;
+  std::string component;  // file name of the .wasm
+  bool alive = false;
+  rt::MailboxStats mailbox;
+  std::optional<ComponentMetadata> metadata;
+};
+
+// Keeps a host-side topic subscription alive; unsubscribes when destroyed.
+class HostSubscription {
+ public:
+  HostSubscription() = default;
+  HostSubscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}  // NOLINT
+  HostSubscription(HostSubscription&&) noexcept = default;
+  HostSubscription& operator=(HostSubscription&&) noexcept = default;
+  HostSubscription(const HostSubscription&) = delete;
+  HostSubscription& operator=(const HostSubscription&) = delete;
+  ~HostSubscription() {
+    if (cancel_) cancel_();
+  }
+
+ private:
+  std::function<void()> cancel_;
+};
+
+// The component layer: runs supervised component instances as actors on an rt::ActorSystem and
+// routes messages between them and the host. Guests reach it through their HostApi; host code
+// calls the same functions, with the same semantics, as the pseudo-component `host/host/0`.
+class ComponentRuntime {
+ public:
+  ComponentRuntime(rt::ActorSystem& system, std::shared_ptr<wasm::WasmEngine> engine,
+                   RuntimeConfig config = {});
+  ~ComponentRuntime();  // stops every component this runtime started
+  ComponentRuntime(const ComponentRuntime&) = delete;
+  ComponentRuntime& operator=(const ComponentRuntime&) = delete;
+
+  static const ComponentId& host_id();
+
+  // Starts `spec.instances` instances under one SupervisorNode; returns their ids. Fails (and
+  // starts nothing) if any instance fails to instantiate or init.
+  Result<std::vector<ComponentId>> start(ComponentSpec spec);
+  // Stops every instance of ns/name and forgets them.
+  Status stop(std::string_view ns, std::string_view name);
+  [[nodiscard]] std::vector<ComponentInfo> list() const;
+
+  // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
+  Status send(const ComponentId& from, const ComponentId& to, Payload payload);
+  // Exactly one of reply / timeout / cancellation / failure is passed to `deliver`.
+  Result<CorrelationId> request(const ComponentId& from, const ComponentId& to, Payload payload,
+                                std::chrono::milliseconds timeout,
+                                std::function<void(CallbackResponse)> deliver);
+  // Host convenience: the reply payload, or the error (timeout, failure of the responder...).
+  std::future<Result<Payload>> ask(const ComponentId& to, Payload payload,
+                                   std::chrono::milliseconds timeout);
+  Status cancel(CorrelationId correlation, const ComponentId& requester);
+  Result<std::uint32_t> broadcast(const ComponentId& from, const std::vector<ComponentId>& to,
+                                  const Payload& payload);
+  Result<std::uint32_t> publish(const ComponentId& from, std::string_view topic,
+                                const Payload& payload);
+  Status subscribe(std::string_view topic, const ComponentId& subscriber);
+  Status unsubscribe(std::string_view topic, const ComponentId& subscriber);
+  // `handler` runs on a runtime thread for every message published to `topic`.
+  Result<HostSubscription> subscribe_host(std::string_view topic,
+                                          std::function<void(const ComponentMessage&)> handler);
+
+  // Hands a request's outcome to the requesting component's mailbox. A full bounded mailbox is
+  // retried with backoff (up to ~4 s) rather than dropped: the outcome is never silently lost.
+  void deliver_callback(rt::ActorRef<ComponentEnvelope> to, CallbackResponse response,
+                        int attempt = 0);
+  // Called by a component actor when a request it was handling ended.
+  void complete_request(CorrelationId correlation, const ComponentId& responder,
+                        Result<std::optional<Payload>> outcome);
+  void log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
+           const wasm::KeyValues& fields) const;
+
+  [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
+  [[nodiscard]] ComponentRegistry& registry() { return registry_; }
+  [[nodiscard]] wasm::WasmEngine& engine() { return *engine_; }
+  [[nodiscard]] rt::ActorSystem& system() { return system_; }
+  [[nodiscard]] std::uint64_t failed_messages() const { return failed_messages_.load(); }
+  void count_failed_message() { failed_messages_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  rt::ActorSystem& system_;
+  std::shared_ptr<wasm::WasmEngine> engine_;
+  RuntimeConfig config_;
+  ComponentRegistry registry_;
+  CorrelationTracker tracker_;
+  TimeoutHandler timeouts_;
+  rt::MessageBroker<ComponentEnvelope> broker_;
+  std::atomic<std::uint64_t> failed_messages_{0};
+  // Timers that retry a callback check this before touching the runtime.
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  mutable std::mutex groups_mutex_;
+  struct Group {
+    std::string ns, name;
+    rt::SupervisorRef supervisor;
+    std::vector<ComponentId> ids;
+  };
+  std::vector<Group> groups_;
+};
+
+}  // namespace capsule::component

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <capsule/core/limits.hpp>
+#include <capsule/rt/mailbox.hpp>
+#include <capsule/rt/supervisor.hpp>
+#include <capsule/wasm/compiled_component.hpp>
+#include <capsule/wasm/host_api.hpp>
+
+namespace capsule::component {
+
+// Everything needed to run N supervised instances of one compiled component.
+struct ComponentSpec {
+  std::string ns = "default";
+  std::string name;
+  std::shared_ptr<const wasm::CompiledComponent> component;
+  std::uint32_t instances = 1;               // ids ns/name/0 .. ns/name/N-1
+  wasm::KeyValues config;                    // passed to init on every (re)start
+  ResourceLimits limits;                     // zero fields: engine defaults
+  std::optional<rt::MailboxConfig> mailbox;  // default: RuntimeConfig::default_mailbox
+  rt::RestartPolicy restart = rt::RestartPolicy::kPermanent;
+  rt::SupervisorConfig supervision;  // strategy, intensity window, backoff for these instances
+};
+
+}  // namespace capsule::component

@@ -1,0 +1,293 @@
+#include <cstdio>
+#include <thread>
+#include <utility>
+
+#include <capsule/component/component_runtime.hpp>
+
+#include "component_actor.hpp"
+
+namespace capsule::component {
+namespace {
+
+// Host code subscribed to a topic: an actor that hands each message to a callback.
+class HostTopicActor final : public rt::Actor<ComponentEnvelope> {
+ public:
+  explicit HostTopicActor(std::function<void(const ComponentMessage&)> handler)
+      : handler_(std::move(handler)) {}
+  Status handle(ComponentEnvelope& e, rt::ActorContext<ComponentEnvelope>&) override {
+    if (auto* d = std::get_if<ComponentEnvelope::Deliver>(&e.body)) handler_(d->message);
+    return ok();
+  }
+
+ private:
+  std::function<void(const ComponentMessage&)> handler_;
+};
+
+constexpr std::array<std::string_view, 5> kLevelNames{"trace", "debug", "info", "warn", "error"};
+
+ComponentMessage message_from(const ComponentId& from, Payload payload) {
+  return ComponentMessage{from, std::move(payload), std::nullopt, std::nullopt};
+}
+
+}  // namespace
+
+const ComponentId& ComponentRuntime::host_id() {
+  static const ComponentId kHost{"host", "host", "0"};
+  return kHost;
+}
+
+ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
+                                   std::shared_ptr<wasm::WasmEngine> engine, RuntimeConfig config)
+    : system_(system),
+      engine_(std::move(engine)),
+      config_(std::move(config)),
+      timeouts_(
+          system.io_context(), [this](CorrelationId id) { tracker_.expire(id); },
+          [this](CorrelationId id) { return tracker_.is_pending(id); }),
+      broker_(system) {}
+
+ComponentRuntime::~ComponentRuntime() {
+  alive_->store(false);
+  std::vector<Group> groups;
+  {
+    std::lock_guard lock(groups_mutex_);
+    groups.swap(groups_);
+  }
+  for (const auto& g : groups) system_.stop(g.supervisor.address(), rt::StopMode::kGraceful);
+  // Actors hold a pointer to this runtime: wait until every one of them is gone.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (const auto& g : groups) {
+    while (g.supervisor.ref().alive() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (const auto& id : g.ids) {
+      if (auto ref = registry_.lookup(id)) {
+        while (ref->alive() && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+    }
+  }
+}
+
+Result<std::vector<ComponentId>> ComponentRuntime::start(ComponentSpec spec) {
+  if (!spec.component) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "component spec '" + spec.name + "' has no component");
+  }
+  if (!is_valid_id_segment(spec.ns) || !is_valid_id_segment(spec.name)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "invalid component name '" + spec.ns + "/" + spec.name + "'");
+  }
+  if (spec.instances == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      spec.ns + "/" + spec.name + ": instances must be >= 1");
+  }
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (const auto& g : groups_) {
+      if (g.ns == spec.ns && g.name == spec.name) {
+        return make_error(ErrorCode::kAlreadyExists,
+                          spec.ns + "/" + spec.name + " is already running");
+      }
+    }
+  }
+  std::vector<rt::ChildSpec> children;
+  std::vector<ComponentId> ids;
+  const rt::MailboxConfig mailbox = spec.mailbox.value_or(config_.default_mailbox);
+  for (std::uint32_t i = 0; i < spec.instances; ++i) {
+    auto plan = std::make_shared<InstancePlan>(
+        InstancePlan{ComponentId{spec.ns, spec.name, std::to_string(i)}, spec.component,
+                     spec.config, spec.limits});
+    ids.push_back(plan->id);
+    rt::ChildSpec child;
+    child.id = plan->id.to_string();
+    child.restart = spec.restart;
+    child.options.mailbox = mailbox;
+    child.health_checks = spec.supervision.health_interval.count() > 0;
+    child.start = [this, plan](rt::ActorSystem& system,
+                               const rt::SpawnOptions& options) -> Result<rt::ActorAddress> {
+      auto ref = system.spawn<ComponentActor>(options, this, plan);
+      if (!ref) return std::move(ref).error();
+      static_cast<void>(
+          registry_.add(ComponentRecord{plan->id, *ref, plan->component, plan->limits, {}}));
+      return ref->address();
+    };
+    children.push_back(std::move(child));
+  }
+  auto supervisor = rt::SupervisorNode::start(system_, spec.supervision, std::move(children));
+  if (!supervisor) {
+    for (const auto& id : ids) registry_.remove(id);
+    Error e = std::move(supervisor).error();
+    e.message = "starting " + spec.ns + "/" + spec.name + ": " + e.message;
+    return e;
+  }
+  std::lock_guard lock(groups_mutex_);
+  groups_.push_back(Group{spec.ns, spec.name, *supervisor, ids});
+  return ids;
+}
+
+Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
+  Group group;
+  {
+    std::lock_guard lock(groups_mutex_);
+    auto it = std::find_if(groups_.begin(), groups_.end(),
+                           [&](const Group& g) { return g.ns == ns && g.name == name; });
+    if (it == groups_.end()) {
+      return make_error(ErrorCode::kNotFound, "no component " + std::string(ns) + "/" +
+                                                  std::string(name) + " is running");
+    }
+    group = std::move(*it);
+    groups_.erase(it);
+  }
+  system_.stop(group.supervisor.address(), rt::StopMode::kGraceful);
+  for (const auto& id : group.ids) registry_.remove(id);
+  return ok();
+}
+
+std::vector<ComponentInfo> ComponentRuntime::list() const {
+  std::vector<ComponentInfo> out;
+  for (const auto& r : registry_.records()) {
+    out.push_back(ComponentInfo{r.id, r.component ? r.component->name() : "", r.ref.alive(),
+                                r.ref.mailbox_stats(), r.metadata});
+  }
+  return out;
+}
+
+Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
+  auto target = registry_.lookup(to);
+  if (!target) return std::move(target).error();
+  return target->send(
+      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+}
+
+Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const ComponentId& to,
+                                                Payload payload, std::chrono::milliseconds timeout,
+                                                std::function<void(CallbackResponse)> deliver) {
+  auto target = registry_.lookup(to);
+  if (!target) return std::move(target).error();
+  const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
+  ComponentMessage message = message_from(from, std::move(payload));
+  message.correlation = id;
+  if (Status s = target->send(ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}});
+      !s) {
+    tracker_.abandon(id);
+    return std::move(s).error();
+  }
+  timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
+  return id;
+}
+
+std::future<Result<Payload>> ComponentRuntime::ask(const ComponentId& to, Payload payload,
+                                                   std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<Result<Payload>>>();
+  auto future = promise->get_future();
+  auto r = request(host_id(), to, std::move(payload), timeout, [promise](CallbackResponse resp) {
+    if (resp.reply) {
+      promise->set_value(std::move(*resp.reply));
+    } else {
+      promise->set_value(
+          resp.error.value_or(Error{ErrorCode::kInternal, "request ended without outcome"}));
+    }
+  });
+  if (!r) promise->set_value(std::move(r).error());
+  return future;
+}
+
+Status ComponentRuntime::cancel(CorrelationId correlation, const ComponentId& requester) {
+  return tracker_.cancel(correlation, requester);
+}
+
+Result<std::uint32_t> ComponentRuntime::broadcast(const ComponentId& from,
+                                                  const std::vector<ComponentId>& to,
+                                                  const Payload& payload) {
+  std::uint32_t delivered = 0;
+  for (const auto& id : to) {
+    if (send(from, id, payload)) ++delivered;
+  }
+  return delivered;
+}
+
+Result<std::uint32_t> ComponentRuntime::publish(const ComponentId& from, std::string_view topic,
+                                                const Payload& payload) {
+  if (topic.empty()) return make_error(ErrorCode::kInvalidArgument, "empty topic name");
+  ComponentMessage message = message_from(from, payload);
+  message.topic = std::string(topic);
+  const auto n = broker_.publish(broker_.topic(topic),
+                                 ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}});
+  return static_cast<std::uint32_t>(n);
+}
+
+Status ComponentRuntime::subscribe(std::string_view topic, const ComponentId& subscriber) {
+  if (topic.empty()) return make_error(ErrorCode::kInvalidArgument, "empty topic name");
+  auto ref = registry_.lookup(subscriber);
+  if (!ref) return std::move(ref).error();
+  return broker_.subscribe(topic, *ref);
+}
+
+Status ComponentRuntime::unsubscribe(std::string_view topic, const ComponentId& subscriber) {
+  auto ref = registry_.lookup(subscriber);
+  if (!ref) return std::move(ref).error();
+  if (!broker_.unsubscribe(topic, *ref)) {
+    return make_error(ErrorCode::kNotFound,
+                      subscriber.to_string() + " is not subscribed to " + std::string(topic));
+  }
+  return ok();
+}
+
+Result<HostSubscription> ComponentRuntime::subscribe_host(
+    std::string_view topic, std::function<void(const ComponentMessage&)> handler) {
+  auto ref = system_.spawn<HostTopicActor>(rt::SpawnOptions{}, std::move(handler));
+  if (!ref) return std::move(ref).error();
+  if (Status s = broker_.subscribe(topic, *ref); !s) return std::move(s).error();
+  return HostSubscription([this, topic = std::string(topic), ref = *ref] {
+    broker_.unsubscribe(topic, ref);
+    system_.stop(ref.address());
+  });
+}
+
+void ComponentRuntime::deliver_callback(rt::ActorRef<ComponentEnvelope> to,
+                                        CallbackResponse response, int attempt) {
+  ComponentEnvelope envelope{ComponentEnvelope::Callback{response}};
+  Status s = to.send(std::move(envelope));
+  if (s || s.error().code != ErrorCode::kMailboxFull || attempt >= 12) return;
+  const auto delay = std::chrono::milliseconds(1LL << attempt);
+  system_.run_after(delay, [this, alive = alive_, to = std::move(to),
+                            response = std::move(response), attempt]() mutable {
+    if (alive->load()) deliver_callback(std::move(to), std::move(response), attempt + 1);
+  });
+}
+
+void ComponentRuntime::complete_request(CorrelationId correlation, const ComponentId& responder,
+                                        Result<std::optional<Payload>> outcome) {
+  CallbackResponse response;
+  response.responder = responder;
+  if (outcome) {
+    response.reply = outcome->value_or(Payload{});
+    tracker_.resolve(correlation, std::move(response), RequestOutcome::kReplied);
+  } else {
+    response.error = std::move(outcome).error();
+    tracker_.resolve(correlation, std::move(response), RequestOutcome::kFailed);
+  }
+}
+
+void ComponentRuntime::log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
+                           const wasm::KeyValues& fields) const {
+  if (config_.log_sink) {
+    config_.log_sink(who, level, message, fields);
+    return;
+  }
+  std::string line = "[" + who.to_string() + "] ";
+  line += kLevelNames[static_cast<std::size_t>(level)];
+  line += ": ";
+  line += message;
+  for (const auto& [k, v] : fields) {
+    line += ' ';
+    line += k;
+    line += '=';
+    line += v;
+  }
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+}  // namespace capsule::component
