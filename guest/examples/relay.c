@@ -14,7 +14,7 @@
 
 CAPSULE_COMPONENT_METADATA("relay", "0.1.0", "Forwards, fans out or ping-pongs messages")
 
-enum mode { MODE_FORWARD, MODE_FANOUT, MODE_PINGER };
+enum mode { MODE_FORWARD, MODE_FANOUT, MODE_PINGER, MODE_BURST };
 static enum mode g_mode = MODE_FORWARD;
 static char g_next[160], g_topic[96], g_tag[64], g_target[160], g_done_topic[96];
 static unsigned g_instances = 1, g_timeout_ms = 5000;
@@ -75,12 +75,15 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
     char value[160];
     copy_value(value, sizeof value, v);
     if (capsule_string_eq(k, "mode")) {
-      if (strcmp(value, "fanout") == 0)
+      if (strcmp(value, "fanout") == 0) {
         g_mode = MODE_FANOUT;
-      else if (strcmp(value, "pinger") == 0)
+      } else if (strcmp(value, "pinger") == 0) {
         g_mode = MODE_PINGER;
-      else
+      } else if (strcmp(value, "burst") == 0) {
+        g_mode = MODE_BURST;
+      } else {
         g_mode = MODE_FORWARD;
+      }
     } else if (capsule_string_eq(k, "next")) {
       snprintf(g_next, sizeof g_next, "%s", value);
     } else if (capsule_string_eq(k, "topic")) {
@@ -133,6 +136,20 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     return ok;
   }
   unsigned count = (unsigned)atoi(text);
+  if (g_mode == MODE_BURST) {
+    capsule_component_id_t ids[64];
+    const unsigned k = g_instances < 64 ? g_instances : 64;
+    for (unsigned i = 0; i < k; ++i) make_id(&ids[i], g_target, (int)i);
+    capsule_payload_t p;
+    capsule_payload_set_text(&p, "burst");
+    for (unsigned i = 0; i < count; ++i) {
+      capsule_error_t e;
+      if (!capsule_core_messaging_send(&ids[i % k], &p, &e)) capsule_core_types_error_free(&e);
+    }
+    capsule_core_types_payload_free(&p);
+    for (unsigned i = 0; i < k; ++i) capsule_core_types_component_id_free(&ids[i]);
+    return true;
+  }
   if (g_mode == MODE_FANOUT) {
     g_expected = count;
     g_ok = g_err = g_timeouts = 0;
