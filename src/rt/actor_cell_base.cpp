@@ -118,6 +118,8 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
   // see `false` and schedule us, or we see their message here and keep the turn going. Once the
   // flag is released another worker may own the cell: only producer-side state is read below.
   const bool can_process = processing();
+  // The next owner may terminate the cell and drop the system's reference while we look.
+  const auto keep_alive = shared_from_this();
   scheduled_.exchange(false, std::memory_order_acq_rel);
   const bool work = system_pending_.load(std::memory_order_acquire) > 0 ||
                     (can_process && mailbox_maybe_nonempty());

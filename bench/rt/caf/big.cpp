@@ -45,9 +45,12 @@ int main(int argc, char** argv) {
   savina::Latch done;
   auto peers = std::make_shared<std::vector<actor>>();
   for (int i = 0; i < kActors; ++i) peers->push_back(system.spawn(big_actor, i, peers, &done));
-  return savina::run("big", argc, argv, [&] {
+  const int rc = savina::run("big", argc, argv, [&] {
     done.reset(kActors);
     for (auto& p : *peers) anon_send(p, start_atom::value);
     done.wait();
   });
+  // The actor system waits for every actor on destruction: these reference each other.
+  for (auto& a : *peers) anon_send_exit(a, exit_reason::user_shutdown);
+  return rc;
 }

@@ -87,9 +87,13 @@ int main(int argc, char** argv) {
   auto m = std::make_shared<actor>();
   for (int i = 0; i < kChameneos; ++i) chams->push_back(system.spawn(chameneo, i, chams, m));
   *m = system.spawn(mall, chams, &done);
-  return savina::run("chameneos", argc, argv, [&] {
+  const int rc = savina::run("chameneos", argc, argv, [&] {
     done.reset(1);
     anon_send(*m, start_atom::value);
     done.wait();
   });
+  // The actor system waits for every actor on destruction: these reference each other.
+  for (auto& a : *chams) anon_send_exit(a, exit_reason::user_shutdown);
+  anon_send_exit(*m, exit_reason::user_shutdown);
+  return rc;
 }

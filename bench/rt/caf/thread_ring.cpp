@@ -31,9 +31,12 @@ int main(int argc, char** argv) {
   std::vector<actor> ring;
   for (int i = 0; i < kActors; ++i) ring.push_back(system.spawn(node, &done));
   for (int i = 0; i < kActors; ++i) anon_send(ring[i], ring[(i + 1) % kActors]);
-  return savina::run("thread_ring", argc, argv, [&] {
+  const int rc = savina::run("thread_ring", argc, argv, [&] {
     done.reset(1);
     anon_send(ring[0], kHops);
     done.wait();
   });
+  // The actor system waits for every actor on destruction: these reference each other.
+  for (auto& a : ring) anon_send_exit(a, exit_reason::user_shutdown);
+  return rc;
 }
