@@ -70,7 +70,7 @@ ComponentRuntime::~ComponentRuntime() {
   }
 }
 
-Result<std::vector<ComponentId>> ComponentRuntime::start(ComponentSpec spec) {
+Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& spec) {
   if (!spec.component) {
     return make_error(ErrorCode::kInvalidArgument,
                       "component spec '" + spec.name + "' has no component");

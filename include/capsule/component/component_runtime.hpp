@@ -70,7 +70,7 @@ class ComponentRuntime {
 
   // Starts `spec.instances` instances under one SupervisorNode; returns their ids. Fails (and
   // starts nothing) if any instance fails to instantiate or init.
-  Result<std::vector<ComponentId>> start(ComponentSpec spec);
+  Result<std::vector<ComponentId>> start(const ComponentSpec& spec);
   // Stops every instance of ns/name and forgets them.
   Status stop(std::string_view ns, std::string_view name);
   [[nodiscard]] std::vector<ComponentInfo> list() const;
