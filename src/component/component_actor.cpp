@@ -8,23 +8,66 @@
 
 namespace capsule::component {
 
-ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<const InstancePlan> plan)
+ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<InstancePlan> plan)
     : runtime_(runtime), plan_(std::move(plan)) {}
 
-Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
+Result<wasm::ComponentInstance> ComponentActor::make_instance(
+    const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
   auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self());
-  auto instance = runtime_->engine().instantiate(*plan_->component,
-                                                 {plan_->id, plan_->limits, std::move(host)});
+  auto instance =
+      runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
   if (!instance) return std::move(instance).error();
-  if (Status s = instance->init(plan_->config); !s) return s;
+  if (Status s = instance->init(plan_->config); !s) return std::move(s).error();
   if (auto meta = instance->metadata()) runtime_->registry().set_metadata(plan_->id, *meta);
+  return std::move(*instance);
+}
+
+Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
+  auto instance = make_instance(*plan_->component.load(), ctx);
+  if (!instance) return std::move(instance).error();
   instance_.emplace(std::move(*instance));
+  plan_->counters->starts.fetch_add(1, std::memory_order_relaxed);
   return ok();
 }
 
-Status ComponentActor::handle(ComponentEnvelope& envelope, rt::ActorContext<ComponentEnvelope>&) {
-  if (auto* d = std::get_if<ComponentEnvelope::Deliver>(&envelope.body)) return deliver(d->message);
-  return callback(std::get<ComponentEnvelope::Callback>(envelope.body).response);
+Status ComponentActor::handle(ComponentEnvelope& envelope,
+                              rt::ActorContext<ComponentEnvelope>& ctx) {
+  ctx_ = &ctx;
+  Status s = ok();
+  if (auto* d = std::get_if<ComponentEnvelope::Deliver>(&envelope.body)) {
+    s = deliver(d->message);
+  } else if (auto* c = std::get_if<ComponentEnvelope::Callback>(&envelope.body)) {
+    s = callback(c->response);
+  } else {
+    upgrade(std::get<ComponentEnvelope::Upgrade>(envelope.body));
+  }
+  account();
+  ctx_ = nullptr;
+  return s;
+}
+
+void ComponentActor::account() {
+  if (!instance_) return;
+  const auto stats = instance_->stats();
+  plan_->counters->calls.fetch_add(1, std::memory_order_relaxed);
+  plan_->counters->fuel_consumed.fetch_add(stats.fuel_consumed_last, std::memory_order_relaxed);
+}
+
+void ComponentActor::upgrade(const ComponentEnvelope::Upgrade& upgrade) {
+  auto next = make_instance(*upgrade.component, *ctx_);
+  if (!next) {
+    runtime_->log(plan_->id, wasm::LogLevel::kError,
+                  "upgrade to " + upgrade.component->name() + " failed, keeping " +
+                      plan_->component.load()->name() + ": " + next.error().describe(),
+                  {});
+    if (upgrade.done) upgrade.done->set_value(std::move(next).error());
+    return;
+  }
+  if (instance_ && !instance_->failed()) static_cast<void>(instance_->shutdown());
+  instance_.emplace(std::move(*next));
+  plan_->component.store(upgrade.component);  // later restarts start the new version
+  plan_->counters->starts.fetch_add(1, std::memory_order_relaxed);
+  if (upgrade.done) upgrade.done->set_value(ok());
 }
 
 Status ComponentActor::deliver(ComponentMessage& message) {
@@ -37,10 +80,13 @@ Status ComponentActor::deliver(ComponentMessage& message) {
     runtime_->complete_request(*message.correlation, plan_->id, std::move(outcome));
   } else if (!outcome) {
     runtime_->count_failed_message();
-    runtime_->log(plan_->id, wasm::LogLevel::kWarn,
-                  "message from " + message.sender.to_string() +
-                      " failed: " + (failure ? failure->describe() : outcome.error().describe()),
-                  {});
+    // A failure of the instance itself is logged once, by on_error; here only guest errors.
+    if (!failure) {
+      runtime_->log(
+          plan_->id, wasm::LogLevel::kWarn,
+          "message from " + message.sender.to_string() + " failed: " + outcome.error().describe(),
+          {});
+    }
   }
   // A trap or limit leaves the instance unusable: fail, so the supervisor restarts it. A guest
   // that merely returned an error keeps running.
@@ -60,7 +106,10 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
 }
 
 rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<ComponentEnvelope>&) {
-  runtime_->log(plan_->id, wasm::LogLevel::kError, error.describe(), {});
+  // The first line names the cause; the Wasm backtrace after it stays in the error itself.
+  const std::string text = error.describe();
+  runtime_->log(plan_->id, wasm::LogLevel::kError,
+                text.substr(0, text.find('\n')) + "; restart requested", {});
   return rt::ErrorAction::kRestart;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -13,9 +14,11 @@ namespace capsule::component {
 // What a (re)start of one instance needs; shared by every restart of that instance.
 struct InstancePlan {
   ComponentId id;
-  std::shared_ptr<const wasm::CompiledComponent> component;
+  // Swapped by a hot upgrade; read by every (re)start.
+  std::atomic<std::shared_ptr<const wasm::CompiledComponent>> component;
   wasm::KeyValues config;
   ResourceLimits limits;
+  std::shared_ptr<InstanceCounters> counters = std::make_shared<InstanceCounters>();
 };
 
 // One running component instance as an actor. Its mailbox feeds handle-message and
@@ -25,7 +28,7 @@ struct InstancePlan {
 // init run again, same address and queued messages.
 class ComponentActor final : public rt::Actor<ComponentEnvelope> {
  public:
-  ComponentActor(ComponentRuntime* runtime, std::shared_ptr<const InstancePlan> plan);
+  ComponentActor(ComponentRuntime* runtime, std::shared_ptr<InstancePlan> plan);
 
   Status pre_start(rt::ActorContext<ComponentEnvelope>& ctx) override;
   Status handle(ComponentEnvelope& envelope, rt::ActorContext<ComponentEnvelope>& ctx) override;
@@ -36,9 +39,14 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
  private:
   Status deliver(ComponentMessage& message);
   Status callback(const CallbackResponse& response);
+  void upgrade(const ComponentEnvelope::Upgrade& upgrade);
+  Result<wasm::ComponentInstance> make_instance(const wasm::CompiledComponent& component,
+                                                rt::ActorContext<ComponentEnvelope>& ctx);
+  void account();
 
+  rt::ActorContext<ComponentEnvelope>* ctx_ = nullptr;  // valid inside callbacks only
   ComponentRuntime* runtime_;  // outlives every actor it starts (its destructor stops them)
-  std::shared_ptr<const InstancePlan> plan_;
+  std::shared_ptr<InstancePlan> plan_;
   std::optional<wasm::ComponentInstance> instance_;
 };
 

@@ -96,9 +96,11 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
   std::vector<ComponentId> ids;
   const rt::MailboxConfig mailbox = spec.mailbox.value_or(config_.default_mailbox);
   for (std::uint32_t i = 0; i < spec.instances; ++i) {
-    auto plan = std::make_shared<InstancePlan>(
-        InstancePlan{ComponentId{spec.ns, spec.name, std::to_string(i)}, spec.component,
-                     spec.config, spec.limits});
+    auto plan = std::make_shared<InstancePlan>();
+    plan->id = ComponentId{spec.ns, spec.name, std::to_string(i)};
+    plan->component.store(spec.component);
+    plan->config = spec.config;
+    plan->limits = spec.limits;
     ids.push_back(plan->id);
     rt::ChildSpec child;
     child.id = plan->id.to_string();
@@ -109,8 +111,8 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
                                const rt::SpawnOptions& options) -> Result<rt::ActorAddress> {
       auto ref = system.spawn<ComponentActor>(options, this, plan);
       if (!ref) return std::move(ref).error();
-      static_cast<void>(
-          registry_.add(ComponentRecord{plan->id, *ref, plan->component, plan->limits, {}}));
+      static_cast<void>(registry_.add(ComponentRecord{
+          plan->id, *ref, plan->component.load(), plan->limits, {}, plan->counters}));
       return ref->address();
     };
     children.push_back(std::move(child));

@@ -24,7 +24,30 @@ std::optional<PendingRequest> CorrelationTracker::take(CorrelationId id) {
   PendingRequest out = std::move(it->second);
   shard.entries.erase(it);
   pending_.fetch_sub(1, std::memory_order_relaxed);
+  observe_latency(out.started);
   return out;
+}
+
+void CorrelationTracker::observe_latency(std::chrono::steady_clock::time_point started) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  const double seconds = static_cast<double>(ns) / 1e9;
+  std::size_t bucket = 0;
+  while (bucket < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[bucket])
+    ++bucket;
+  latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+}
+
+LatencyHistogram CorrelationTracker::latency() const {
+  LatencyHistogram h;
+  for (std::size_t i = 0; i < h.counts.size(); ++i) {
+    h.counts[i] = latency_buckets_[i].load(std::memory_order_relaxed);
+    h.count += h.counts[i];
+  }
+  h.sum_seconds = static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  return h;
 }
 
 bool CorrelationTracker::resolve(CorrelationId id, CallbackResponse response,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -16,12 +17,20 @@
 
 namespace capsule::component {
 
+// Totals of one instance across its restarts, updated by its actor after every call.
+struct InstanceCounters {
+  std::atomic<std::uint64_t> calls{0};
+  std::atomic<std::uint64_t> fuel_consumed{0};
+  std::atomic<std::uint64_t> starts{0};  // 1 + restarts + upgrades
+};
+
 struct ComponentRecord {
   ComponentId id;
   rt::ActorRef<ComponentEnvelope> ref;
   std::shared_ptr<const wasm::CompiledComponent> component;
   ResourceLimits limits;
   std::optional<ComponentMetadata> metadata;  // what the instance reported at its last start
+  std::shared_ptr<const InstanceCounters> counters;
 };
 
 // ComponentId -> running instance. Lookups take a shared lock on one of many shards, so senders

@@ -106,6 +106,7 @@ class ComponentRuntime {
            const wasm::KeyValues& fields) const;
 
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
+  [[nodiscard]] LatencyHistogram request_latency() const { return tracker_.latency(); }
   [[nodiscard]] ComponentRegistry& registry() { return registry_; }
   [[nodiscard]] wasm::WasmEngine& engine() { return *engine_; }
   [[nodiscard]] rt::ActorSystem& system() { return system_; }

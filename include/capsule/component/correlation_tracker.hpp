@@ -16,6 +16,16 @@ namespace capsule::component {
 // How a pending request ended.
 enum class RequestOutcome : std::uint8_t { kReplied, kTimedOut, kCancelled, kFailed };
 
+// Request latency (begin -> outcome) in fixed buckets, for a Prometheus histogram.
+inline constexpr std::array<double, 12> kLatencyBucketsSeconds{
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 5.0};
+
+struct LatencyHistogram {
+  std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> counts{};  // last: +Inf
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+};
+
 struct CorrelationStats {
   std::uint64_t started = 0;
   std::uint64_t replied = 0;
@@ -33,6 +43,7 @@ struct PendingRequest {
   ComponentId target;
   std::chrono::milliseconds timeout{0};
   std::function<void(CallbackResponse)> deliver;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 // Pending requests by correlation id. Whatever resolves a request first (reply, timeout, cancel,
@@ -53,6 +64,7 @@ class CorrelationTracker {
   Status cancel(CorrelationId id, const ComponentId& requester);
   [[nodiscard]] bool is_pending(CorrelationId id) const;
   [[nodiscard]] CorrelationStats stats() const;
+  [[nodiscard]] LatencyHistogram latency() const;
 
  private:
   struct alignas(64) Shard {
@@ -63,11 +75,14 @@ class CorrelationTracker {
   Shard& shard_for(CorrelationId id) { return shards_[id % kShards]; }
   const Shard& shard_for(CorrelationId id) const { return shards_[id % kShards]; }
   std::optional<PendingRequest> take(CorrelationId id);
+  void observe_latency(std::chrono::steady_clock::time_point started);
 
   std::array<Shard, kShards> shards_;
   std::atomic<CorrelationId> next_{1};
   std::atomic<std::uint64_t> started_{0}, replied_{0}, timed_out_{0}, cancelled_{0}, failed_{0},
       late_{0}, pending_{0};
+  std::array<std::atomic<std::uint64_t>, kLatencyBucketsSeconds.size() + 1> latency_buckets_{};
+  std::atomic<std::uint64_t> latency_sum_ns_{0};
 };
 
 }  // namespace capsule::component

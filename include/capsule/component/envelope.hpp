@@ -1,8 +1,15 @@
 #pragma once
 
+#include <future>
+#include <memory>
 #include <variant>
 
 #include <capsule/core/message.hpp>
+#include <capsule/core/result.hpp>
+
+namespace capsule::wasm {
+class CompiledComponent;
+}
 
 namespace capsule::component {
 
@@ -16,7 +23,14 @@ struct ComponentEnvelope {
   struct Callback {
     CallbackResponse response;
   };
-  std::variant<Deliver, Callback> body;
+  // Hot upgrade: replace this instance by one of `component` (init runs with the same config),
+  // in mailbox order, so no queued message is lost. `done` reports the outcome; on failure the
+  // old instance keeps running.
+  struct Upgrade {
+    std::shared_ptr<const wasm::CompiledComponent> component;
+    std::shared_ptr<std::promise<Status>> done;
+  };
+  std::variant<Deliver, Callback, Upgrade> body;
 };
 
 }  // namespace capsule::component

@@ -1,0 +1,424 @@
+#include "host_daemon.hpp"
+
+#include <csignal>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <capsule/rt/monitoring.hpp>
+
+namespace capsule::cli {
+
+using nlohmann::json;
+
+// Counts actor failures for /metrics (the runtime's one observer interface).
+class FailureCounter final : public rt::Observer {
+ public:
+  void on_event(const rt::MonitoringEvent& e) override {
+    if (e.kind == rt::EventKind::kActorFailed) failures.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind == rt::EventKind::kRestartLimitExceeded)
+      gave_up.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind == rt::EventKind::kDeadLetter) dead_letters.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::atomic<std::uint64_t> failures{0}, gave_up{0}, dead_letters{0};
+};
+
+namespace {
+
+HttpResponse json_response(int status, const json& body) {
+  return {status, "application/json", body.dump()};
+}
+
+HttpResponse error_response(const Error& e) {
+  int status = 500;
+  switch (e.code) {
+    case ErrorCode::kInvalidArgument:
+      status = 400;
+      break;
+    case ErrorCode::kNotFound:
+      status = 404;
+      break;
+    case ErrorCode::kAlreadyExists:
+      status = 409;
+      break;
+    case ErrorCode::kTimeout:
+      status = 504;
+      break;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kMailboxFull:
+      status = 503;
+      break;
+    default:
+      break;
+  }
+  return json_response(
+      status, json{{"ok", false},
+                   {"error", {{"code", std::string(to_string(e.code))}, {"message", e.message}}}});
+}
+
+Result<json> parse_body(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ErrorCode::kInvalidArgument, "request body is not a JSON object");
+  return j;
+}
+
+Result<std::string> field(const json& j, const char* name) {
+  if (!j.contains(name) || !j[name].is_string()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string("missing string field '") + name + "'");
+  }
+  return j[name].get<std::string>();
+}
+
+Result<std::pair<std::string, std::string>> component_name(const json& j) {
+  auto name = field(j, "component");
+  if (!name) return std::move(name).error();
+  const auto slash = name->find('/');
+  if (slash == std::string::npos || name->find('/', slash + 1) != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "component must be namespace/name, got '" + *name + "'");
+  }
+  return std::make_pair(name->substr(0, slash), name->substr(slash + 1));
+}
+
+constexpr std::array<std::string_view, 5> kLevels{"trace", "debug", "info", "warn", "error"};
+
+}  // namespace
+
+HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
+    : manifest_(std::move(manifest)),
+      admin_address_(std::move(admin)),
+      reporter_(reporter),
+      failures_(std::make_shared<FailureCounter>()) {}
+
+HostDaemon::~HostDaemon() {
+  shutdown();
+}
+
+Status HostDaemon::start() {
+  std::error_code ec;
+  std::filesystem::create_directories(manifest_.host.data_dir / "cache", ec);
+  if (ec) {
+    return make_error(
+        ErrorCode::kUnavailable,
+        "cannot create data dir " + manifest_.host.data_dir.string() + ": " + ec.message());
+  }
+  wasm::EngineConfig config;
+  config.cache_dir = manifest_.host.data_dir / "cache";
+  std::uint32_t total = 16;
+  for (const auto& c : manifest_.components) total += c.instances * 2;  // room for upgrades
+  config.pooling.total_component_instances = std::max<std::uint32_t>(total, 1000);
+  config.pooling.total_memories = config.pooling.total_component_instances;
+  config.pooling.total_tables = config.pooling.total_component_instances;
+  auto engine = wasm::WasmEngine::create(config);
+  if (!engine) return std::move(engine).error();
+  engine_ = *engine;
+  rt::SystemConfig sys;
+  sys.observer = failures_;
+  system_ = std::make_unique<rt::ActorSystem>(sys);
+  component::RuntimeConfig rc;
+  rc.log_sink = [this](const ComponentId& who, wasm::LogLevel level, const std::string& message,
+                       const wasm::KeyValues& fields) {
+    Reporter::Fields f{{"component", who.to_string()}};
+    for (const auto& kv : fields) f.push_back(kv);
+    reporter_.line(kLevels[static_cast<std::size_t>(level)], message, f);
+  };
+  runtime_ = std::make_unique<component::ComponentRuntime>(*system_, engine_, rc);
+
+  reporter_.info("capsule host '" + manifest_.host.name + "' starting " +
+                 std::to_string(manifest_.components.size()) + " component(s) from " +
+                 manifest_.file.filename().string());
+  for (const auto& entry : manifest_.components) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto compiled = engine_->load_file(entry.wasm);
+    if (!compiled) {
+      Error e = std::move(compiled).error();
+      e.message = manifest_.file.filename().string() + ":" + std::to_string(entry.line) +
+                  ": component '" + entry.ns + "/" + entry.name + "': " + e.message;
+      return e;
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1f ms", ms);
+    reporter_.info("loaded " + entry.ns + "/" + entry.name,
+                   {{"wasm", entry.wasm.filename().string()},
+                    {"how", (*compiled)->from_cache() ? "precompiled (cache)" : "compiled"},
+                    {"took", took}});
+    if (Status s = start_component(to_spec(entry, *compiled), entry.subscribe); !s) {
+      Error e = std::move(s).error();
+      e.message =
+          manifest_.file.filename().string() + ":" + std::to_string(entry.line) + ": " + e.message;
+      return e;
+    }
+  }
+  if (Status s = admin_.start(admin_address_, [this](const HttpRequest& r) { return handle(r); });
+      !s) {
+    return s;
+  }
+  reporter_.info("admin endpoint ready",
+                 {{"url", "http://" + admin_address_.substr(0, admin_address_.rfind(':')) + ":" +
+                              std::to_string(admin_.port())}});
+  std::size_t instances = 0;
+  for (const auto& c : manifest_.components) instances += c.instances;
+  reporter_.info("ready: " + std::to_string(manifest_.components.size()) + " component(s), " +
+                 std::to_string(instances) + " instance(s); Ctrl-C or SIGTERM to stop");
+  return ok();
+}
+
+Status HostDaemon::start_component(const component::ComponentSpec& spec,
+                                   const std::vector<std::string>& topics) {
+  auto ids = runtime_->start(spec);
+  if (!ids) return std::move(ids).error();
+  for (const auto& id : *ids) {
+    for (const auto& topic : topics) {
+      if (Status s = runtime_->subscribe(topic, id); !s) return s;
+    }
+  }
+  reporter_.info(
+      "started " + spec.ns + "/" + spec.name,
+      {{"instances", std::to_string(ids->size())}, {"topics", std::to_string(topics.size())}});
+  std::lock_guard lock(specs_mutex_);
+  specs_[spec.ns + "/" + spec.name] = {spec, topics};
+  return ok();
+}
+
+void HostDaemon::run_until_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int signal = 0;
+  sigwait(&set, &signal);
+  reporter_.info(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                 ", shutting down");
+  shutdown();
+}
+
+void HostDaemon::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  admin_.stop();
+  if (!system_) return;
+  const auto stats = runtime_ ? runtime_->correlation_stats() : component::CorrelationStats{};
+  runtime_.reset();
+  const auto report = system_->shutdown();
+  reporter_.info("stopped", {{"actors", std::to_string(report.actors_at_start)},
+                             {"killed", std::to_string(report.actors_killed)},
+                             {"undelivered", std::to_string(report.undelivered_messages)},
+                             {"pending_requests", std::to_string(stats.pending)}});
+  system_.reset();
+}
+
+HttpResponse HostDaemon::handle(const HttpRequest& r) {
+  if (r.method == "GET" && r.path == "/metrics")
+    return {200, "text/plain; version=0.0.4", metrics()};
+  if (r.method == "GET" && r.path == "/v1/ps") return ps();
+  if (r.method == "POST" && r.path == "/v1/send") return send_or_call(r.body, false);
+  if (r.method == "POST" && r.path == "/v1/call") return send_or_call(r.body, true);
+  if (r.method == "POST" && r.path == "/v1/stop") return stop_component(r.body);
+  if (r.method == "POST" && r.path == "/v1/restart") return restart_component(r.body);
+  if (r.method == "POST" && r.path == "/v1/upgrade") return upgrade_component(r.body);
+  return json_response(
+      404, json{{"ok", false},
+                {"error",
+                 {{"code", "not found"},
+                  {"message", r.method + " " + r.path + " is not an admin endpoint"}}}});
+}
+
+HttpResponse HostDaemon::ps() const {
+  json out = json::array();
+  for (const auto& r : runtime_->registry().records()) {
+    const auto stats = r.ref.mailbox_stats();
+    const auto starts = r.counters ? r.counters->starts.load() : 0;
+    out.push_back(json{{"id", r.id.to_string()},
+                       {"component", r.component ? r.component->name() : ""},
+                       {"state", r.ref.alive() ? "running" : "stopped"},
+                       {"restarts", starts > 0 ? starts - 1 : 0},
+                       {"mailbox_depth", stats.depth()},
+                       {"processed", stats.processed},
+                       {"calls", r.counters ? r.counters->calls.load() : 0},
+                       {"fuel_consumed", r.counters ? r.counters->fuel_consumed.load() : 0},
+                       {"memory_limit", r.limits.memory_bytes}});
+  }
+  return json_response(200, json{{"ok", true}, {"instances", out}});
+}
+
+HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
+  auto j = parse_body(body);
+  if (!j) return error_response(j.error());
+  auto target_text = field(*j, "target");
+  if (!target_text) return error_response(target_text.error());
+  auto target = ComponentId::parse(*target_text);
+  if (!target) return error_response(target.error());
+  auto payload_text = field(*j, "payload");
+  if (!payload_text) return error_response(payload_text.error());
+  Payload payload = Payload::text(*payload_text);
+  if (j->contains("codec") && (*j)["codec"].is_string()) {
+    auto code = multicodec::code_of((*j)["codec"].get<std::string>());
+    if (!code)
+      return error_response(
+          make_error(ErrorCode::kInvalidArgument, "unknown codec (use raw, json, cbor, text)"));
+    payload.codec = *code;
+  }
+  if (!call) {
+    Status s = runtime_->send(component::ComponentRuntime::host_id(), *target, std::move(payload));
+    if (!s) return error_response(s.error());
+    return json_response(200, json{{"ok", true}});
+  }
+  const auto timeout = std::chrono::milliseconds(j->value("timeout_ms", 5000));
+  auto reply = runtime_->ask(*target, std::move(payload), timeout).get();
+  if (!reply) return error_response(reply.error());
+  return json_response(200, json{{"ok", true},
+                                 {"codec", std::string(multicodec::name_of(reply->codec))},
+                                 {"payload", reply->as_string()}});
+}
+
+HttpResponse HostDaemon::stop_component(const std::string& body) {
+  auto j = parse_body(body);
+  if (!j) return error_response(j.error());
+  auto name = component_name(*j);
+  if (!name) return error_response(name.error());
+  if (Status s = runtime_->stop(name->first, name->second); !s) return error_response(s.error());
+  reporter_.info("stopped " + name->first + "/" + name->second + " (admin request)");
+  return json_response(200, json{{"ok", true}});
+}
+
+HttpResponse HostDaemon::restart_component(const std::string& body) {
+  auto j = parse_body(body);
+  if (!j) return error_response(j.error());
+  auto name = component_name(*j);
+  if (!name) return error_response(name.error());
+  std::pair<component::ComponentSpec, std::vector<std::string>> spec;
+  {
+    std::lock_guard lock(specs_mutex_);
+    auto it = specs_.find(name->first + "/" + name->second);
+    if (it == specs_.end())
+      return error_response(make_error(
+          ErrorCode::kNotFound,
+          "no component " + name->first + "/" + name->second + " in this host's manifest"));
+    spec = it->second;
+  }
+  static_cast<void>(runtime_->stop(name->first, name->second));  // may already be stopped
+  // The old supervisor stops asynchronously; wait until its name is free again.
+  Status s = ok();
+  for (int i = 0; i < 500; ++i) {
+    s = start_component(spec.first, spec.second);
+    if (s || s.error().code != ErrorCode::kAlreadyExists) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!s) return error_response(s.error());
+  return json_response(200, json{{"ok", true}});
+}
+
+HttpResponse HostDaemon::upgrade_component(const std::string& body) {
+  auto j = parse_body(body);
+  if (!j) return error_response(j.error());
+  auto name = component_name(*j);
+  if (!name) return error_response(name.error());
+  auto path = field(*j, "path");
+  if (!path) return error_response(path.error());
+  auto compiled = engine_->load_file(*path);
+  if (!compiled) return error_response(compiled.error());
+  std::vector<std::future<Status>> pending;
+  for (const auto& r : runtime_->registry().records()) {
+    if (r.id.ns != name->first || r.id.name != name->second) continue;
+    auto done = std::make_shared<std::promise<Status>>();
+    pending.push_back(done->get_future());
+    Status s = r.ref.send(
+        component::ComponentEnvelope{component::ComponentEnvelope::Upgrade{*compiled, done}});
+    if (!s) return error_response(s.error());
+  }
+  if (pending.empty())
+    return error_response(make_error(
+        ErrorCode::kNotFound, "no running instances of " + name->first + "/" + name->second));
+  for (auto& f : pending) {
+    if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      return error_response(make_error(ErrorCode::kTimeout, "upgrade did not finish within 30 s"));
+    }
+    if (Status s = f.get(); !s) return error_response(s.error());
+  }
+  {
+    std::lock_guard lock(specs_mutex_);
+    auto it = specs_.find(name->first + "/" + name->second);
+    if (it != specs_.end()) it->second.first.component = *compiled;
+  }
+  reporter_.info("upgraded " + name->first + "/" + name->second,
+                 {{"wasm", (*compiled)->name()}, {"instances", std::to_string(pending.size())}});
+  return json_response(200, json{{"ok", true}, {"instances", pending.size()}});
+}
+
+std::string HostDaemon::metrics() const {
+  std::ostringstream m;
+  auto gauge = [&](const char* name, const char* help, const char* type) {
+    m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  };
+  const auto records = runtime_->registry().records();
+  auto per_instance = [&](const char* name, const char* help, const char* type, auto value) {
+    gauge(name, help, type);
+    for (const auto& r : records)
+      m << name << "{instance=\"" << r.id.to_string() << "\"} " << value(r) << '\n';
+  };
+  per_instance("capsule_instance_up", "1 if the instance's actor is running.", "gauge",
+               [](const component::ComponentRecord& r) { return r.ref.alive() ? 1 : 0; });
+  per_instance("capsule_instance_mailbox_depth", "Messages waiting in the mailbox.", "gauge",
+               [](const component::ComponentRecord& r) { return r.ref.mailbox_stats().depth(); });
+  per_instance("capsule_instance_messages_total", "Messages processed.", "counter",
+               [](const component::ComponentRecord& r) { return r.ref.mailbox_stats().processed; });
+  per_instance("capsule_instance_dropped_total", "Messages dropped by a bounded mailbox.",
+               "counter",
+               [](const component::ComponentRecord& r) { return r.ref.mailbox_stats().dropped; });
+  per_instance("capsule_instance_restarts_total", "Restarts and upgrades of the instance.",
+               "counter", [](const component::ComponentRecord& r) {
+                 const auto s = r.counters ? r.counters->starts.load() : 0;
+                 return s > 0 ? s - 1 : 0;
+               });
+  per_instance("capsule_instance_fuel_consumed_total",
+               "Wasm fuel consumed by the instance's calls.", "counter",
+               [](const component::ComponentRecord& r) {
+                 return r.counters ? r.counters->fuel_consumed.load() : 0;
+               });
+  per_instance("capsule_instance_memory_limit_bytes", "Linear memory limit of the instance.",
+               "gauge", [](const component::ComponentRecord& r) { return r.limits.memory_bytes; });
+  const auto c = runtime_->correlation_stats();
+  gauge("capsule_requests_total", "Requests by outcome.", "counter");
+  m << "capsule_requests_total{outcome=\"replied\"} " << c.replied
+    << "\ncapsule_requests_total{outcome=\"timed_out\"} " << c.timed_out
+    << "\ncapsule_requests_total{outcome=\"cancelled\"} " << c.cancelled
+    << "\ncapsule_requests_total{outcome=\"failed\"} " << c.failed << '\n';
+  gauge("capsule_requests_pending", "Requests awaiting an outcome.", "gauge");
+  m << "capsule_requests_pending " << c.pending << '\n';
+  gauge("capsule_late_replies_total", "Replies that arrived after their request ended.", "counter");
+  m << "capsule_late_replies_total " << c.late_replies << '\n';
+  const auto h = runtime_->request_latency();
+  gauge("capsule_request_duration_seconds", "Request latency from send to outcome.", "histogram");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < component::kLatencyBucketsSeconds.size(); ++i) {
+    cumulative += h.counts[i];
+    m << "capsule_request_duration_seconds_bucket{le=\"" << component::kLatencyBucketsSeconds[i]
+      << "\"} " << cumulative << '\n';
+  }
+  m << "capsule_request_duration_seconds_bucket{le=\"+Inf\"} " << h.count
+    << "\ncapsule_request_duration_seconds_sum " << h.sum_seconds
+    << "\ncapsule_request_duration_seconds_count " << h.count << '\n';
+  gauge("capsule_failures_total", "Component failures (traps, limits) handled by supervisors.",
+        "counter");
+  m << "capsule_failures_total " << failures_->failures.load() << '\n';
+  gauge("capsule_restart_limit_exceeded_total", "Supervisors that gave up.", "counter");
+  m << "capsule_restart_limit_exceeded_total " << failures_->gave_up.load() << '\n';
+  gauge("capsule_failed_messages_total", "Fire-and-forget messages whose handling failed.",
+        "counter");
+  m << "capsule_failed_messages_total " << runtime_->failed_messages() << '\n';
+  const auto e = engine_->stats();
+  gauge("capsule_engine_compiles_total", "Components compiled with Cranelift.", "counter");
+  m << "capsule_engine_compiles_total " << e.compiles << '\n';
+  gauge("capsule_engine_cache_hits_total", "Components loaded precompiled from the cache.",
+        "counter");
+  m << "capsule_engine_cache_hits_total " << e.cache_hits << '\n';
+  gauge("capsule_engine_instances_created_total", "Component instances created.", "counter");
+  m << "capsule_engine_instances_created_total " << e.instances_created << '\n';
+  return m.str();
+}
+
+}  // namespace capsule::cli

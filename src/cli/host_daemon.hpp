@@ -1,0 +1,58 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <capsule/component/component_runtime.hpp>
+#include <capsule/rt/actor_system.hpp>
+#include <capsule/wasm/engine.hpp>
+
+#include "http.hpp"
+#include "manifest.hpp"
+#include "reporter.hpp"
+
+namespace capsule::cli {
+
+class FailureCounter;
+
+// `capsule run`: one host process running an app manifest, with a loopback admin endpoint
+// (JSON API for the CLI, Prometheus text at /metrics).
+class HostDaemon {
+ public:
+  HostDaemon(Manifest manifest, std::string admin, Reporter& reporter);
+  ~HostDaemon();
+  HostDaemon(const HostDaemon&) = delete;
+  HostDaemon& operator=(const HostDaemon&) = delete;
+
+  // Loads and starts every component, then opens the admin endpoint.
+  [[nodiscard]] Status start();
+  // Blocks until SIGINT or SIGTERM, then shuts down gracefully.
+  void run_until_signal();
+  void shutdown();
+
+ private:
+  HttpResponse handle(const HttpRequest& request);
+  HttpResponse ps() const;
+  HttpResponse send_or_call(const std::string& body, bool call);
+  HttpResponse stop_component(const std::string& body);
+  HttpResponse restart_component(const std::string& body);
+  HttpResponse upgrade_component(const std::string& body);
+  [[nodiscard]] std::string metrics() const;
+  Status start_component(const component::ComponentSpec& spec,
+                         const std::vector<std::string>& topics);
+
+  Manifest manifest_;
+  std::string admin_address_;
+  Reporter& reporter_;
+  std::shared_ptr<FailureCounter> failures_;
+  std::shared_ptr<wasm::WasmEngine> engine_;
+  std::unique_ptr<rt::ActorSystem> system_;
+  std::unique_ptr<component::ComponentRuntime> runtime_;
+  mutable std::mutex specs_mutex_;
+  std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> specs_;
+  HttpServer admin_;
+  bool shut_down_ = false;
+};
+
+}  // namespace capsule::cli

@@ -1,0 +1,231 @@
+// capsule: run WebAssembly components as supervised actors, and talk to a running host.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include <capsule/wasm/engine.hpp>
+#include <capsule/wasm/wit_contract.hpp>
+
+#include "host_daemon.hpp"
+#include "http.hpp"
+#include "manifest.hpp"
+#include "reporter.hpp"
+
+namespace {
+
+using namespace capsule;
+using namespace capsule::cli;
+using nlohmann::json;
+
+std::string default_admin() {
+  const char* env = std::getenv("CAPSULE_ADMIN");
+  return env != nullptr ? env : "127.0.0.1:7070";
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "capsule: %s\n", message.c_str());
+  return 1;
+}
+
+// Sends one admin request and prints the outcome; returns the process exit code.
+int admin_request(const std::string& admin, const std::string& method, const std::string& path,
+                  const json& body, const std::function<void(const json&)>& print,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  auto r = http_call(admin, method, path, body.is_null() ? "" : body.dump(), timeout);
+  if (!r) return fail(r.error().message);
+  json reply = json::parse(r->body, nullptr, false);
+  if (reply.is_discarded()) return fail("unexpected answer from " + admin + ": " + r->body);
+  if (!reply.value("ok", false)) {
+    const auto& e = reply["error"];
+    return fail(e.value("code", "error") + ": " + e.value("message", ""));
+  }
+  print(reply);
+  return 0;
+}
+
+int cmd_run(const std::string& manifest_path, const std::string& admin_override,
+            const std::string& log_format) {
+  auto manifest = load_manifest(manifest_path);
+  if (!manifest) return fail(manifest.error().message);
+  Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  HostDaemon daemon(std::move(*manifest),
+                    admin_override.empty() ? manifest->host.admin : admin_override, reporter);
+  if (Status s = daemon.start(); !s) {
+    reporter.error(s.error().describe());
+    daemon.shutdown();
+    return 1;
+  }
+  daemon.run_until_signal();
+  return 0;
+}
+
+int cmd_inspect(const std::string& path) {
+  wasm::EngineConfig config;
+  config.pooling.enabled = false;
+  auto engine = wasm::WasmEngine::create(config);
+  if (!engine) return fail(engine.error().describe());
+  std::printf("file:     %s\n", path.c_str());
+  auto c = (*engine)->load_file(path);
+  if (!c) {
+    std::printf("host:     %s@%s (Wasmtime %s)\ncompatible: no\n  %s\n",
+                std::string(wasm::kWitPackage).c_str(), std::string(wasm::kWitVersion).c_str(),
+                std::string(wasm::WasmEngine::wasmtime_version()).c_str(),
+                c.error().describe().c_str());
+    return 1;
+  }
+  std::printf("sha256:   %s\n", (*c)->content_hash().c_str());
+  std::printf("imports:\n");
+  for (const auto& i : (*c)->interfaces().imports) std::printf("  %s\n", i.c_str());
+  std::printf("exports:\n");
+  for (const auto& e : (*c)->interfaces().exports) std::printf("  %s\n", e.c_str());
+  auto inst = (*engine)->instantiate(**c, {ComponentId{"inspect", "component", "0"}, {}, nullptr});
+  if (inst) {
+    if (auto meta = inst->metadata()) {
+      std::printf("metadata: %s %s - %s\n", meta->name.c_str(), meta->version.c_str(),
+                  meta->description.c_str());
+    }
+  }
+  std::printf("compatible: yes (this host implements %s@%s, Wasmtime %s)\n",
+              std::string(wasm::kWitPackage).c_str(), std::string(wasm::kWitVersion).c_str(),
+              std::string(wasm::WasmEngine::wasmtime_version()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block SIGINT/SIGTERM in every thread (threads inherit the mask) so that `capsule run` takes
+  // them with sigwait and shuts down gracefully instead of dying mid-write.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  CLI::App app{
+      "capsule: runs WebAssembly components (WIT capsule:core@0.1.0) as sandboxed, "
+      "supervised actors, and manages a running host through its admin endpoint."};
+  app.require_subcommand(1);
+  std::string admin = default_admin();
+  const std::string admin_help =
+      "admin endpoint of the host (default $CAPSULE_ADMIN or 127.0.0.1:7070)";
+
+  auto* run =
+      app.add_subcommand("run", "Start a host for an app manifest and run until SIGINT/SIGTERM");
+  std::string manifest_path, log_format = "text", run_admin;
+  run->add_option("manifest", manifest_path, "app manifest (TOML), e.g. examples/pipeline/app.toml")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run->add_option("--log-format", log_format, "text (for people) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  run->add_option("--admin", run_admin,
+                  "override [host].admin, e.g. 127.0.0.1:0 for any free port");
+
+  auto* inspect = app.add_subcommand(
+      "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
+  std::string inspect_path;
+  inspect->add_option("wasm", inspect_path, "component file")->required()->check(CLI::ExistingFile);
+
+  auto* ps =
+      app.add_subcommand("ps", "List running instances: state, restarts, mailbox depth, fuel");
+  bool ps_json = false;
+  ps->add_flag("--json", ps_json, "print the raw JSON");
+  ps->add_option("--admin", admin, admin_help);
+
+  std::string target, payload, codec = "text";
+  int timeout_ms = 5000;
+  auto* send = app.add_subcommand("send", "Send a fire-and-forget message to a component instance");
+  auto* call =
+      app.add_subcommand("call", "Send a request to a component instance and print its reply");
+  for (auto* sub : {send, call}) {
+    sub->add_option("component", target, "instance id: namespace/name[/instance]")->required();
+    sub->add_option("payload", payload, "message text")->required();
+    sub->add_option("--codec", codec, "payload codec: text, json, cbor, raw")
+        ->check(CLI::IsMember({"text", "json", "cbor", "raw"}));
+    sub->add_option("--admin", admin, admin_help);
+  }
+  call->add_option("--timeout-ms", timeout_ms, "how long to wait for the reply")
+      ->check(CLI::PositiveNumber);
+
+  std::string component, new_wasm;
+  auto* stop = app.add_subcommand("stop", "Stop every instance of a component");
+  auto* restart =
+      app.add_subcommand("restart", "Stop a component and start it again from its manifest entry");
+  auto* upgrade = app.add_subcommand(
+      "upgrade", "Replace a running component with a new .wasm, keeping queued messages");
+  for (auto* sub : {stop, restart, upgrade}) {
+    sub->add_option("component", component, "namespace/name")->required();
+    sub->add_option("--admin", admin, admin_help);
+  }
+  upgrade->add_option("wasm", new_wasm, "the new component file")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  auto* metrics =
+      app.add_subcommand("metrics", "Print the host's Prometheus metrics (GET /metrics)");
+  metrics->add_option("--admin", admin, admin_help);
+  auto* version = app.add_subcommand("version", "Print versions");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*run) return cmd_run(manifest_path, run_admin, log_format);
+  if (*inspect) return cmd_inspect(inspect_path);
+  if (*version) {
+    std::printf("capsule 0.1.0 (WIT %s@%s, Wasmtime %s)\n", std::string(wasm::kWitPackage).c_str(),
+                std::string(wasm::kWitVersion).c_str(),
+                std::string(wasm::WasmEngine::wasmtime_version()).c_str());
+    return 0;
+  }
+  if (*metrics) {
+    auto r = http_call(admin, "GET", "/metrics", "", std::chrono::seconds(10));
+    if (!r) return fail(r.error().message);
+    std::fputs(r->body.c_str(), stdout);
+    return r->status == 200 ? 0 : 1;
+  }
+  if (*ps) {
+    return admin_request(admin, "GET", "/v1/ps", json(), [&](const json& r) {
+      if (ps_json) {
+        std::printf("%s\n", r.dump(2).c_str());
+        return;
+      }
+      std::printf("%-28s %-16s %-8s %8s %8s %10s %14s\n", "INSTANCE", "COMPONENT", "STATE",
+                  "RESTARTS", "MAILBOX", "MESSAGES", "FUEL");
+      for (const auto& i : r["instances"]) {
+        std::printf(
+            "%-28s %-16s %-8s %8llu %8llu %10llu %14llu\n", i["id"].get<std::string>().c_str(),
+            i["component"].get<std::string>().c_str(), i["state"].get<std::string>().c_str(),
+            i["restarts"].get<unsigned long long>(), i["mailbox_depth"].get<unsigned long long>(),
+            i["processed"].get<unsigned long long>(), i["fuel_consumed"].get<unsigned long long>());
+      }
+    });
+  }
+  if (*send || *call) {
+    json body{
+        {"target", target}, {"payload", payload}, {"codec", codec}, {"timeout_ms", timeout_ms}};
+    return admin_request(
+        admin, "POST", *send ? "/v1/send" : "/v1/call", body,
+        [&](const json& r) {
+          if (*call) std::printf("%s\n", r.value("payload", "").c_str());
+        },
+        std::chrono::milliseconds(timeout_ms + 5000));
+  }
+  if (*stop || *restart) {
+    return admin_request(admin, "POST", *stop ? "/v1/stop" : "/v1/restart",
+                         json{{"component", component}}, [&](const json&) {
+                           std::printf("%s %s\n", *stop ? "stopped" : "restarted",
+                                       component.c_str());
+                         });
+  }
+  if (*upgrade) {
+    const auto abs = std::filesystem::absolute(new_wasm).string();
+    return admin_request(admin, "POST", "/v1/upgrade",
+                         json{{"component", component}, {"path", abs}}, [&](const json& r) {
+                           std::printf("upgraded %s (%zu instance(s)) to %s\n", component.c_str(),
+                                       r.value("instances", std::size_t{0}), new_wasm.c_str());
+                         });
+  }
+  return 0;
+}

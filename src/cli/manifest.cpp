@@ -1,0 +1,368 @@
+#include "manifest.hpp"
+
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <toml++/toml.h>
+#include <utility>
+
+namespace capsule::cli {
+namespace {
+
+class Checker {
+ public:
+  explicit Checker(std::filesystem::path file) : file_(std::move(file)) {}
+
+  Error error(const toml::node* node, int fallback_line, const std::string& what) const {
+    const int line = node != nullptr ? static_cast<int>(node->source().begin.line) : fallback_line;
+    return make_error(ErrorCode::kInvalidArgument,
+                      file_.filename().string() + ":" + std::to_string(line) + ": " + what);
+  }
+
+ private:
+  std::filesystem::path file_;
+};
+
+const std::array<std::string_view, 5> kComponentKeys{"name", "path", "instances", "restart",
+                                                     "subscribe"};
+const std::array<std::string_view, 5> kComponentTables{"config", "limits", "supervision", "mailbox",
+                                                       "capabilities"};
+
+bool known(std::string_view key, std::span<const std::string_view> keys) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+template <typename T>
+Result<std::optional<T>> optional_value(const Checker& c, const toml::table& t,
+                                        std::string_view key, const std::string& where,
+                                        std::string_view expected) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::optional<T>{};
+  auto v = n->value<T>();
+  if (!v) return c.error(n, 0, where + std::string(key) + ": expected " + std::string(expected));
+  return std::optional<T>{*v};
+}
+
+Status parse_limits(const Checker& c, const toml::table& t, const std::string& where,
+                    ResourceLimits& out) {
+  for (const auto& [k, v] : t) {
+    if (k != "memory" && k != "fuel" && k != "wall_time_ms") {
+      return c.error(&v, 0,
+                     where + "limits." + std::string(k.str()) +
+                         ": unknown field (known: memory, fuel, wall_time_ms)");
+    }
+  }
+  if (const toml::node* m = t.get("memory")) {
+    std::optional<std::uint64_t> bytes;
+    if (auto s = m->value<std::string>()) bytes = parse_size(*s);
+    if (auto i = m->value<std::int64_t>(); i && *i > 0) bytes = static_cast<std::uint64_t>(*i);
+    if (!bytes || *bytes == 0) {
+      return c.error(m, 0, where + "limits.memory: expected a size like \"16MiB\" or a byte count");
+    }
+    out.memory_bytes = *bytes;
+  }
+  auto fuel = optional_value<std::int64_t>(c, t, "fuel", where + "limits.", "a positive integer");
+  if (!fuel) return std::move(fuel).error();
+  if (*fuel) {
+    if (**fuel <= 0) return c.error(t.get("fuel"), 0, where + "limits.fuel: must be positive");
+    out.fuel_per_call = static_cast<std::uint64_t>(**fuel);
+  }
+  auto wall = optional_value<std::int64_t>(c, t, "wall_time_ms", where + "limits.", "milliseconds");
+  if (!wall) return std::move(wall).error();
+  if (*wall) {
+    if (**wall <= 0)
+      return c.error(t.get("wall_time_ms"), 0, where + "limits.wall_time_ms: must be positive");
+    out.wall_time_per_call = std::chrono::milliseconds(**wall);
+  }
+  return ok();
+}
+
+Status parse_supervision(const Checker& c, const toml::table& t, const std::string& where,
+                         rt::SupervisorConfig& out) {
+  if (const toml::node* s = t.get("strategy")) {
+    auto v = s->value<std::string>();
+    if (v == "one-for-one")
+      out.strategy = rt::RestartStrategy::kOneForOne;
+    else if (v == "one-for-all")
+      out.strategy = rt::RestartStrategy::kOneForAll;
+    else if (v == "rest-for-one")
+      out.strategy = rt::RestartStrategy::kRestForOne;
+    else
+      return c.error(
+          s, 0, where + "supervision.strategy: expected one-for-one, one-for-all or rest-for-one");
+  }
+  auto int_field = [&](std::string_view key, auto&& apply) -> Status {
+    auto v =
+        optional_value<std::int64_t>(c, t, key, where + "supervision.", "a non-negative integer");
+    if (!v) return std::move(v).error();
+    if (*v) {
+      if (**v < 0)
+        return c.error(t.get(key), 0,
+                       where + "supervision." + std::string(key) + ": must not be negative");
+      apply(**v);
+    }
+    return ok();
+  };
+  Status s = int_field("max_restarts",
+                       [&](std::int64_t v) { out.max_restarts = static_cast<std::uint32_t>(v); });
+  if (s)
+    s = int_field("window_ms", [&](std::int64_t v) { out.window = std::chrono::milliseconds(v); });
+  if (s)
+    s = int_field("backoff_ms",
+                  [&](std::int64_t v) { out.backoff.initial = std::chrono::milliseconds(v); });
+  if (s)
+    s = int_field("health_interval_ms",
+                  [&](std::int64_t v) { out.health_interval = std::chrono::milliseconds(v); });
+  return s;
+}
+
+Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& where,
+                     std::optional<rt::MailboxConfig>& out) {
+  rt::MailboxConfig m = rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
+  auto cap = optional_value<std::int64_t>(c, t, "capacity", where + "mailbox.",
+                                          "an integer (0 = unbounded)");
+  if (!cap) return std::move(cap).error();
+  if (*cap) {
+    if (**cap < 0)
+      return c.error(t.get("capacity"), 0, where + "mailbox.capacity: must not be negative");
+    m.capacity = static_cast<std::size_t>(**cap);
+  }
+  if (const toml::node* p = t.get("policy")) {
+    auto v = p->value<std::string>();
+    if (v == "block")
+      m.policy = rt::BackpressurePolicy::kBlock;
+    else if (v == "drop-newest")
+      m.policy = rt::BackpressurePolicy::kDropNewest;
+    else if (v == "drop-oldest")
+      m.policy = rt::BackpressurePolicy::kDropOldest;
+    else if (v == "error")
+      m.policy = rt::BackpressurePolicy::kError;
+    else
+      return c.error(p, 0,
+                     where + "mailbox.policy: expected block, drop-newest, drop-oldest or error");
+  }
+  out = m;
+  return ok();
+}
+
+Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, std::size_t index,
+                                       const Manifest& manifest) {
+  ComponentEntry e;
+  e.line = static_cast<int>(t.source().begin.line);
+  std::string where = "component[" + std::to_string(index) + "] ";
+  for (const auto& [k, v] : t) {
+    if (!known(k.str(), kComponentKeys) && !known(k.str(), kComponentTables)) {
+      return c.error(&v, e.line, where + std::string(k.str()) + ": unknown field");
+    }
+  }
+  const toml::node* name = t.get("name");
+  auto name_text = name != nullptr ? name->value<std::string>() : std::nullopt;
+  if (!name_text) return c.error(name, e.line, where + "name: required, like \"shop/cart\"");
+  auto id = ComponentId::parse(*name_text);
+  if (!id || std::count(name_text->begin(), name_text->end(), '/') != 1) {
+    return c.error(name, e.line,
+                   where + "name: expected namespace/name, got \"" + *name_text + "\"");
+  }
+  e.ns = id->ns;
+  e.name = id->name;
+  where = "component '" + e.ns + "/" + e.name + "' ";
+
+  const toml::node* path = t.get("path");
+  auto path_text = path != nullptr ? path->value<std::string>() : std::nullopt;
+  if (!path_text) return c.error(path, e.line, where + "path: required (the .wasm file)");
+  std::filesystem::path p(*path_text);
+  const auto base = manifest.file.parent_path();
+  if (p.is_relative()) {
+    const auto near = base / p;
+    const auto in_dir = base / manifest.host.components_dir / p;
+    p = std::filesystem::exists(near) || manifest.host.components_dir.empty() ? near : in_dir;
+  }
+  if (!std::filesystem::exists(p)) {
+    return c.error(path, e.line, where + "path: no such file " + p.lexically_normal().string());
+  }
+  e.wasm = p.lexically_normal();
+
+  auto instances = optional_value<std::int64_t>(c, t, "instances", where, "a positive integer");
+  if (!instances) return std::move(instances).error();
+  if (*instances) {
+    if (**instances < 1 || **instances > 100000) {
+      return c.error(t.get("instances"), e.line, where + "instances: must be between 1 and 100000");
+    }
+    e.instances = static_cast<std::uint32_t>(**instances);
+  }
+  if (const toml::node* r = t.get("restart")) {
+    auto v = r->value<std::string>();
+    if (v == "permanent")
+      e.restart = rt::RestartPolicy::kPermanent;
+    else if (v == "transient")
+      e.restart = rt::RestartPolicy::kTransient;
+    else if (v == "temporary")
+      e.restart = rt::RestartPolicy::kTemporary;
+    else
+      return c.error(r, e.line, where + "restart: expected permanent, transient or temporary");
+  }
+  if (const toml::node* s = t.get("subscribe")) {
+    const auto* arr = s->as_array();
+    if (arr == nullptr)
+      return c.error(s, e.line, where + "subscribe: expected a list of topic names");
+    for (const auto& item : *arr) {
+      auto topic = item.value<std::string>();
+      if (!topic || topic->empty())
+        return c.error(&item, e.line, where + "subscribe: topics are non-empty strings");
+      e.subscribe.push_back(*topic);
+    }
+  }
+  if (const toml::node* cfg = t.get("config")) {
+    const auto* tbl = cfg->as_table();
+    if (tbl == nullptr) return c.error(cfg, e.line, where + "config: expected a table of strings");
+    for (const auto& [k, v] : *tbl) {
+      std::string value;
+      if (auto s = v.value<std::string>())
+        value = *s;
+      else if (auto i = v.value<std::int64_t>())
+        value = std::to_string(*i);
+      else if (auto b = v.value<bool>())
+        value = *b ? "true" : "false";
+      else
+        return c.error(
+            &v, e.line,
+            where + "config." + std::string(k.str()) + ": expected a string, integer or boolean");
+      e.config.emplace_back(std::string(k.str()), std::move(value));
+    }
+  }
+  struct Sub {
+    std::string_view key;
+    Status (*parse)(const Checker&, const toml::table&, const std::string&, ComponentEntry&);
+  };
+  static constexpr Sub kSubs[] = {
+      {"limits", [](const Checker& ch, const toml::table& tb, const std::string& w,
+                    ComponentEntry& en) { return parse_limits(ch, tb, w, en.limits); }},
+      {"supervision",
+       [](const Checker& ch, const toml::table& tb, const std::string& w, ComponentEntry& en) {
+         return parse_supervision(ch, tb, w, en.supervision);
+       }},
+      {"mailbox", [](const Checker& ch, const toml::table& tb, const std::string& w,
+                     ComponentEntry& en) { return parse_mailbox(ch, tb, w, en.mailbox); }},
+  };
+  for (const auto& sub : kSubs) {
+    if (const toml::node* n = t.get(sub.key)) {
+      const auto* tbl = n->as_table();
+      if (tbl == nullptr)
+        return c.error(n, e.line, where + std::string(sub.key) + ": expected a table");
+      if (Status s = sub.parse(c, *tbl, where, e); !s) return std::move(s).error();
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) {
+    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (n > (1ULL << 50)) return std::nullopt;
+    ++i;
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit(text.substr(i));
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  if (unit.empty() || unit == "B") return n;
+  if (unit == "KiB" || unit == "K") return n << 10;
+  if (unit == "MiB" || unit == "M") return n << 20;
+  if (unit == "GiB" || unit == "G") return n << 30;
+  return std::nullopt;
+}
+
+Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::path& file) {
+  const Checker c(file);
+  toml::parse_result parsed = toml::parse(text, file.string());
+  if (!parsed) {
+    const auto& err = parsed.error();
+    return make_error(ErrorCode::kInvalidArgument, file.filename().string() + ":" +
+                                                       std::to_string(err.source().begin.line) +
+                                                       ": " + std::string(err.description()));
+  }
+  const toml::table& root = parsed.table();
+  Manifest m;
+  m.file = file;
+  for (const auto& [k, v] : root) {
+    if (k != "host" && k != "component") {
+      return c.error(&v, 1,
+                     std::string(k.str()) + ": unknown section (known: [host], [[component]])");
+    }
+  }
+  if (const toml::node* h = root.get("host")) {
+    const auto* t = h->as_table();
+    if (t == nullptr) return c.error(h, 1, "host: expected a table");
+    for (const auto& [k, v] : *t) {
+      auto s = v.value<std::string>();
+      if (!s) return c.error(&v, 1, "host." + std::string(k.str()) + ": expected a string");
+      if (k == "name")
+        m.host.name = *s;
+      else if (k == "data_dir")
+        m.host.data_dir = file.parent_path() / *s;
+      else if (k == "components_dir")
+        m.host.components_dir = *s;
+      else if (k == "admin")
+        m.host.admin = *s;
+      else
+        return c.error(&v, 1,
+                       "host." + std::string(k.str()) +
+                           ": unknown field (known: name, data_dir, components_dir, admin)");
+    }
+  } else {
+    m.host.data_dir = file.parent_path() / m.host.data_dir;
+  }
+  const toml::node* comps = root.get("component");
+  const auto* arr = comps != nullptr ? comps->as_array() : nullptr;
+  if (arr == nullptr || arr->empty()) {
+    return c.error(comps, 1, "no [[component]] tables: a manifest declares at least one component");
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const auto* t = (*arr)[i].as_table();
+    if (t == nullptr)
+      return c.error(&(*arr)[i], 1, "component[" + std::to_string(i) + "]: expected a table");
+    auto e = parse_component(c, *t, i, m);
+    if (!e) return std::move(e).error();
+    for (const auto& prev : m.components) {
+      if (prev.ns == e->ns && prev.name == e->name) {
+        return c.error(t, e->line,
+                       "component '" + e->ns + "/" + e->name +
+                           "' is declared twice (first on line " + std::to_string(prev.line) + ")");
+      }
+    }
+    m.components.push_back(std::move(*e));
+  }
+  return m;
+}
+
+Result<Manifest> load_manifest(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot read manifest " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_manifest(text.str(), std::filesystem::absolute(file));
+}
+
+component::ComponentSpec to_spec(const ComponentEntry& e,
+                                 std::shared_ptr<const wasm::CompiledComponent> c) {
+  component::ComponentSpec s;
+  s.ns = e.ns;
+  s.name = e.name;
+  s.component = std::move(c);
+  s.instances = e.instances;
+  s.config = e.config;
+  s.limits = e.limits;
+  s.mailbox = e.mailbox;
+  s.restart = e.restart;
+  s.supervision = e.supervision;
+  return s;
+}
+
+}  // namespace capsule::cli

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <capsule/component/component_spec.hpp>
+#include <capsule/core/result.hpp>
+
+namespace capsule::cli {
+
+// One [[component]] table of an app manifest.
+struct ComponentEntry {
+  std::string ns;
+  std::string name;
+  std::filesystem::path wasm;  // resolved against the manifest (or host.components_dir)
+  std::uint32_t instances = 1;
+  wasm::KeyValues config;
+  ResourceLimits limits;
+  rt::RestartPolicy restart = rt::RestartPolicy::kPermanent;
+  rt::SupervisorConfig supervision;
+  std::optional<rt::MailboxConfig> mailbox;
+  std::vector<std::string> subscribe;  // topics each instance subscribes to at start
+  int line = 0;                        // where the table starts, for messages
+};
+
+struct HostSection {
+  std::string name = "capsule";
+  std::filesystem::path data_dir = ".capsule";
+  std::filesystem::path components_dir;  // where bare .wasm file names are looked up
+  std::string admin = "127.0.0.1:7070";  // loopback HTTP admin + metrics endpoint
+};
+
+struct Manifest {
+  std::filesystem::path file;
+  HostSection host;
+  std::vector<ComponentEntry> components;
+};
+
+// Parses and validates an app manifest (TOML). Every error names the file, the line and the
+// field, e.g. "app.toml:14: component 'demo/store' limits.memory: expected a size like "16MiB"".
+[[nodiscard]] Result<Manifest> load_manifest(const std::filesystem::path& file);
+[[nodiscard]] Result<Manifest> parse_manifest(std::string_view text,
+                                              const std::filesystem::path& file);
+
+// "16MiB", "512KiB", "1GiB", "4096" (bytes).
+[[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text);
+
+[[nodiscard]] component::ComponentSpec to_spec(const ComponentEntry& entry,
+                                               std::shared_ptr<const wasm::CompiledComponent> c);
+
+}  // namespace capsule::cli

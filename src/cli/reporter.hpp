@@ -1,0 +1,30 @@
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace capsule::cli {
+
+enum class LogFormat { kText, kJson };
+
+// Progress and log lines of `capsule run`: readable text for people, one JSON object per line
+// for machines (--log-format json). Thread-safe: guest logs arrive from runtime threads.
+class Reporter {
+ public:
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  explicit Reporter(LogFormat format) : format_(format) {}
+  void line(std::string_view level, std::string_view message, const Fields& fields = {});
+  void info(std::string_view message, const Fields& fields = {}) { line("info", message, fields); }
+  void warn(std::string_view message, const Fields& fields = {}) { line("warn", message, fields); }
+  void error(std::string_view message, const Fields& fields = {}) {
+    line("error", message, fields);
+  }
+
+ private:
+  LogFormat format_;
+  std::mutex mutex_;
+};
+
+}  // namespace capsule::cli

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""End-to-end test of the real `capsule` binary: run a host from a manifest in a child process,
+drive it with the CLI (send, call, ps, metrics, upgrade, restart, stop), check manifest errors and
+a graceful SIGTERM shutdown. Bounded in time; every child process is killed on the way out."""
+import argparse
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+ARGS = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def capsule(*args, admin=None, check=True, timeout=30):
+    env = dict(os.environ)
+    if admin:
+        env["CAPSULE_ADMIN"] = admin
+    r = subprocess.run([ARGS.capsule, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    if check and r.returncode != 0:
+        raise AssertionError(f"capsule {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+    return r
+
+
+MANIFEST = """
+[host]
+name = "e2e"
+data_dir = "data"
+components_dir = "{components}"
+
+[[component]]
+name = "demo/store"
+path = "store.wasm"
+
+[[component]]
+name = "demo/transform"
+path = "transform.wasm"
+  [component.config]
+  next = "demo/store/0"
+  fail_every = 7
+  [component.supervision]
+  max_restarts = 50
+  window_ms = 60000
+  backoff_ms = 1
+
+[[component]]
+name = "demo/ingest"
+path = "relay.wasm"
+subscribe = ["sensor.readings"]
+  [component.config]
+  mode = "forward"
+  next = "demo/transform/0"
+  tag = "in"
+"""
+
+
+class HostProcess:
+    def __init__(self, manifest, admin):
+        self.admin = admin
+        self.proc = subprocess.Popen([ARGS.capsule, "run", str(manifest), "--admin", admin, "--log-format", "json"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if json.loads(line).get("msg", "").startswith("ready:"):
+                return
+        self.kill()
+        raise AssertionError("host did not become ready:\n" + "".join(self.lines))
+
+    def terminate(self, timeout=30):
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.lines.extend(out.splitlines(keepends=True))
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def wait_for(predicate, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class CliEndToEnd(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = pathlib.Path(self.tmp.name)
+        self.manifest = self.dir / "app.toml"
+        self.text = MANIFEST.format(components=ARGS.components)
+        self.manifest.write_text(self.text)
+        self.admin = f"127.0.0.1:{free_port()}"
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_pipeline_lifecycle(self):
+        host = HostProcess(self.manifest, self.admin)
+        try:
+            a = self.admin
+            for i in range(1, 21):
+                capsule("send", "demo/ingest/0", f"reading-{i}", admin=a)
+            # 20 readings, the flaky stage traps on the 7th and 14th: 18 arrive, nothing hangs.
+            self.assertTrue(wait_for(lambda: capsule("call", "demo/store/0", "count", admin=a).stdout.strip() == "18"),
+                            capsule("call", "demo/store/0", "count", admin=a).stdout)
+            self.assertEqual(capsule("call", "demo/store/0", "last", admin=a).stdout.strip(), "READING-20|IN")
+
+            ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
+            by_id = {i["id"]: i for i in ps}
+            self.assertEqual(set(by_id), {"demo/store/0", "demo/transform/0", "demo/ingest/0"})
+            self.assertEqual(by_id["demo/transform/0"]["restarts"], 2)
+            self.assertEqual(by_id["demo/transform/0"]["state"], "running")
+            table = capsule("ps", admin=a).stdout
+            self.assertIn("demo/transform/0", table)
+            self.assertIn("RESTARTS", table)
+
+            metrics = capsule("metrics", admin=a).stdout
+            self.assertIn('capsule_instance_restarts_total{instance="demo/transform/0"} 2', metrics)
+            self.assertIn('capsule_requests_total{outcome="replied"}', metrics)
+            self.assertIn("capsule_request_duration_seconds_bucket", metrics)
+            self.assertIn("capsule_failures_total 2", metrics)
+
+            bad = capsule("call", "demo/store/0", "nonsense", admin=a, check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn("unknown query", bad.stderr)
+            ghost = capsule("call", "demo/ghost/0", "x", admin=a, check=False)
+            self.assertEqual(ghost.returncode, 1)
+            self.assertIn("no component demo/ghost/0", ghost.stderr)
+
+            # Hot upgrade: a new instance takes over; messages sent afterwards reach it.
+            up = capsule("upgrade", "demo/store", str(pathlib.Path(ARGS.components) / "store.wasm"), admin=a)
+            self.assertIn("upgraded demo/store", up.stdout)
+            self.assertEqual(capsule("call", "demo/store/0", "count", admin=a).stdout.strip(), "0")
+            for i in range(3):
+                capsule("send", "demo/store/0", f"direct-{i}", admin=a)
+            self.assertEqual(capsule("call", "demo/store/0", "count", admin=a).stdout.strip(), "3")
+
+            capsule("restart", "demo/transform", admin=a)
+            self.assertTrue(wait_for(lambda: any(i["id"] == "demo/transform/0" and i["restarts"] == 0
+                                                 for i in json.loads(capsule("ps", "--json", admin=a).stdout)["instances"])))
+            capsule("stop", "demo/ingest", admin=a)
+            gone = capsule("send", "demo/ingest/0", "x", admin=a, check=False)
+            self.assertEqual(gone.returncode, 1)
+            self.assertIn("no component demo/ingest/0", gone.stderr)
+
+            self.assertEqual(host.terminate(), 0)
+            log = [json.loads(l) for l in host.lines if l.startswith("{")]
+            self.assertTrue(any(e["msg"] == "stopped" for e in log), host.lines[-5:])
+            self.assertTrue(any(e.get("component") == "demo/transform/0" and e["level"] == "error" for e in log))
+        finally:
+            host.kill()
+
+    def test_admin_unreachable_is_a_clear_error(self):
+        r = capsule("ps", admin=f"127.0.0.1:{free_port()}", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is `capsule run` running?", r.stderr)
+
+    def test_manifest_errors_name_file_line_and_field(self):
+        base = self.text
+        cases = {
+            'limits.memory: expected a size': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.limits]\n  memory = "lots"'),
+            'restart: expected permanent': base.replace('path = "transform.wasm"', 'path = "transform.wasm"\nrestart = "sometimes"'),
+            'path: no such file': base.replace('"relay.wasm"', '"missing.wasm"'),
+            'colour: unknown field': base.replace('path = "store.wasm"', 'path = "store.wasm"\ncolour = "blue"'),
+            'is declared twice': base + '\n[[component]]\nname = "demo/store"\npath = "store.wasm"\n',
+        }
+        for expected, text in cases.items():
+            with self.subTest(expected=expected):
+                bad = self.dir / "bad.toml"
+                bad.write_text(text)
+                r = capsule("run", str(bad), "--admin", self.admin, check=False)
+                self.assertEqual(r.returncode, 1)
+                self.assertRegex(r.stderr, r"bad\.toml:\d+: ")
+                self.assertIn(expected, r.stderr)
+
+    def test_failed_init_stops_the_host_with_the_reason(self):
+        text = self.text.replace('next = "demo/store/0"\n  fail_every = 7', 'fail_every = 7')
+        bad = self.dir / "noinit.toml"
+        bad.write_text(text)
+        r = capsule("run", str(bad), "--admin", self.admin, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("transform needs config next=", r.stdout + r.stderr)
+
+    def test_inspect(self):
+        ok = capsule("inspect", str(pathlib.Path(ARGS.components) / "echo.wasm"))
+        self.assertIn("capsule:core/lifecycle@0.1.0", ok.stdout)
+        self.assertIn("compatible: yes", ok.stdout)
+        no = capsule("inspect", str(pathlib.Path(ARGS.components) / "incompatible" / "echo_wit_v2.wasm"), check=False)
+        self.assertEqual(no.returncode, 1)
+        self.assertIn("capsule:core@0.2.0", no.stdout)
+
+    def test_help_explains(self):
+        r = capsule("--help")
+        for word in ("run", "inspect", "ps", "send", "call", "stop", "restart", "upgrade", "metrics"):
+            self.assertIn(word, r.stdout)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--capsule", required=True)
+    parser.add_argument("--components", required=True)
+    ARGS, rest = parser.parse_known_args()
+    ARGS.components = str(pathlib.Path(ARGS.components).resolve())
+    ARGS.capsule = str(pathlib.Path(ARGS.capsule).resolve())
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
