@@ -1,9 +1,44 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine (idempotent), builds, and runs the demo.
+# Sets up a fresh Debian 12 machine (idempotent), builds, and runs the demo: the pipeline app in
+# examples/pipeline (ingest -> flaky transform -> store) driven through the capsule CLI.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/bootstrap.sh"
 "$ROOT/scripts/build.sh" release
-echo
-echo "==> demo: examples/engine-tour (real components under real limits)"
-exec "$ROOT/build/release/examples/engine-tour/capsule-engine-tour" "$ROOT/build/release/components"
+cd "$ROOT"
+B="$ROOT/build/release/src/cli/capsule"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export CAPSULE_ADMIN="127.0.0.1:$PORT"
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+say "capsule inspect store.wasm   (what a component imports/exports, and whether this host runs it)"
+"$B" inspect build/release/components/store.wasm
+
+say "capsule run examples/pipeline/app.toml   (host in the background, admin on $CAPSULE_ADMIN)"
+"$B" run examples/pipeline/app.toml --admin "$CAPSULE_ADMIN" &
+HOST=$!
+trap 'kill $HOST 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do "$B" ps >/dev/null 2>&1 && break; sleep 0.1; done
+
+say "sending 20 readings to demo/ingest/0 (transform traps on every 7th: its supervisor restarts it)"
+for i in $(seq 1 20); do "$B" send demo/ingest/0 "reading-$i"; done
+for _ in $(seq 1 100); do [ "$("$B" call demo/store/0 count)" = "18" ] && break; sleep 0.05; done
+
+say "capsule call demo/store/0 count / last   (request/reply queries)"
+echo "stored: $("$B" call demo/store/0 count) items (2 poison messages were dropped with their trap, see the log)"
+echo "last:   $("$B" call demo/store/0 last)"
+
+say "capsule ps"
+"$B" ps
+
+say "capsule metrics | grep restarts"
+"$B" metrics | grep -E '^capsule_instance_restarts_total|^capsule_requests_total'
+
+say "capsule upgrade demo/transform transform.wasm   (hot swap, queued messages kept)"
+"$B" upgrade demo/transform build/release/components/transform.wasm
+
+say "SIGTERM: graceful shutdown"
+kill -TERM $HOST
+wait $HOST
+trap - EXIT
+say "demo complete (more: examples/engine-tour, docs/cli.md)"
