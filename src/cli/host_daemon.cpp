@@ -82,8 +82,6 @@ Result<std::pair<std::string, std::string>> component_name(const json& j) {
   return std::make_pair(name->substr(0, slash), name->substr(slash + 1));
 }
 
-constexpr std::array<std::string_view, 5> kLevels{"trace", "debug", "info", "warn", "error"};
-
 }  // namespace
 
 HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
@@ -122,7 +120,7 @@ Status HostDaemon::start() {
                        const wasm::KeyValues& fields) {
     Reporter::Fields f{{"component", who.to_string()}};
     for (const auto& kv : fields) f.push_back(kv);
-    reporter_.line(kLevels[static_cast<std::size_t>(level)], message, f);
+    reporter_.line(wasm::to_string(level), message, f);
   };
   runtime_ = std::make_unique<component::ComponentRuntime>(*system_, engine_, rc);
 

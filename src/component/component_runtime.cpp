@@ -23,8 +23,6 @@ class HostTopicActor final : public rt::Actor<ComponentEnvelope> {
   std::function<void(const ComponentMessage&)> handler_;
 };
 
-constexpr std::array<std::string_view, 5> kLevelNames{"trace", "debug", "info", "warn", "error"};
-
 ComponentMessage message_from(const ComponentId& from, Payload payload) {
   return ComponentMessage{from, std::move(payload), std::nullopt, std::nullopt};
 }
@@ -279,17 +277,7 @@ void ComponentRuntime::log(const ComponentId& who, wasm::LogLevel level, const s
     config_.log_sink(who, level, message, fields);
     return;
   }
-  std::string line = "[" + who.to_string() + "] ";
-  line += kLevelNames[static_cast<std::size_t>(level)];
-  line += ": ";
-  line += message;
-  for (const auto& [k, v] : fields) {
-    line += ' ';
-    line += k;
-    line += '=';
-    line += v;
-  }
-  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fprintf(stderr, "%s\n", wasm::format_log_line(who, level, message, fields).c_str());
 }
 
 }  // namespace capsule::component

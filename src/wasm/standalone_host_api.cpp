@@ -9,6 +9,28 @@ namespace {
 constexpr std::array<std::string_view, 5> kLevelNames{"trace", "debug", "info", "warn", "error"};
 }
 
+std::string_view to_string(LogLevel level) noexcept {
+  const auto i = static_cast<std::size_t>(level);
+  return i < kLevelNames.size() ? kLevelNames[i] : "info";
+}
+
+std::string format_log_line(const ComponentId& who, LogLevel level, const std::string& message,
+                            const KeyValues& fields) {
+  std::string line = "[";
+  line += who.to_string();
+  line += "] ";
+  line += to_string(level);
+  line += ": ";
+  line += message;
+  for (const auto& [k, v] : fields) {
+    line += ' ';
+    line += k;
+    line += '=';
+    line += v;
+  }
+  return line;
+}
+
 Error StandaloneHostApi::unavailable(std::string_view what) const {
   return make_error(ErrorCode::kNotImplemented,
                     std::string(what) + " is not available to " + self_.to_string() +
@@ -38,19 +60,7 @@ Status StandaloneHostApi::unsubscribe(const std::string&) {
 }
 
 void StandaloneHostApi::log(LogLevel level, const std::string& message, const KeyValues& fields) {
-  std::string line = "[";
-  line += self_.to_string();
-  line += "] ";
-  line += kLevelNames[static_cast<std::size_t>(level)];
-  line += ": ";
-  line += message;
-  for (const auto& [k, v] : fields) {
-    line += ' ';
-    line += k;
-    line += '=';
-    line += v;
-  }
-  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fprintf(stderr, "%s\n", format_log_line(self_, level, message, fields).c_str());
 }
 
 std::uint64_t StandaloneHostApi::monotonic_now_ns() {

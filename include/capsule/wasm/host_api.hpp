@@ -23,6 +23,11 @@ struct StorageUsage {
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
+[[nodiscard]] std::string_view to_string(LogLevel level) noexcept;
+// "[ns/name/0] warn: message k=v k2=v2": the one text form of a guest log line.
+[[nodiscard]] std::string format_log_line(const ComponentId& who, LogLevel level,
+                                          const std::string& message, const KeyValues& fields);
+
 // The host side of the WIT imports (messaging, services, storage) for one component instance.
 // The engine lowers/lifts values and calls these; the component layer implements them with
 // capability checks. Errors returned here reach the guest as the WIT `error` variant.
