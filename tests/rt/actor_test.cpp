@@ -338,6 +338,22 @@ TEST(Actor, SendAfterAndPeriodicTicksUseTheTimer) {
   EXPECT_EQ(sum.load(), 100);
 }
 
+// Regression: a consumer that went idle while a producer was half-way through a push used to
+// strand the last messages (the idle check looked at the tail only). Bursts with waits in between
+// make the consumer go idle again and again against racing producers.
+TEST(Actor, NoMessageIsStrandedWhenTheConsumerGoesIdle) {
+  std::atomic<int> sum{0};
+  ActorSystem system;
+  auto ref = system.spawn<Summer>({}, &sum);
+  ASSERT_TRUE(ref);
+  int expected = 0;
+  for (int burst = 0; burst < 200; ++burst) {
+    for (int i = 0; i < 5000; ++i) ref->tell(1);
+    expected += 5000;
+    ASSERT_TRUE(eventually([&] { return sum.load() == expected; })) << "burst " << burst;
+  }
+}
+
 TEST(Actor, HundredThousandActorsAliveAtOnce) {
   constexpr int kActors = 100000;
   std::atomic<int> sum{0};

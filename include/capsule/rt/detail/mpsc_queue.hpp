@@ -29,16 +29,16 @@ class MpscQueue {
   // Consumer only. Returns nothing when empty, or when a producer is midway through a push (it
   // will make the actor runnable again once its link is visible).
   std::optional<T> try_pop() {
-    Node* head = head_;
+    Node* head = head_.load(std::memory_order_relaxed);
     Node* next = head->next.load(std::memory_order_acquire);
     if (head == &stub_) {
       if (next == nullptr) return std::nullopt;
-      head_ = next;
+      head_.store(next, std::memory_order_relaxed);
       head = next;
       next = next->next.load(std::memory_order_acquire);
     }
     if (next != nullptr) {
-      head_ = next;
+      head_.store(next, std::memory_order_relaxed);
       return take(head);
     }
     if (head != tail_.load(std::memory_order_acquire)) return std::nullopt;
@@ -46,22 +46,24 @@ class MpscQueue {
     stub_.next.store(nullptr, std::memory_order_relaxed);
     push_node(&stub_);
     next = head->next.load(std::memory_order_acquire);
-    if (next == nullptr) return std::nullopt;
-    head_ = next;
+    if (next == nullptr) return std::nullopt;  // a producer is linking a node behind `head`
+    head_.store(next, std::memory_order_relaxed);
     return take(head);
   }
 
   // Consumer only. False negatives are possible during a concurrent push (see try_pop).
   [[nodiscard]] bool empty() const noexcept {
-    const Node* head = head_;
+    const Node* head = head_.load(std::memory_order_relaxed);
     const Node* next = head->next.load(std::memory_order_acquire);
     return head == &stub_ && next == nullptr;
   }
 
-  // Any thread. False only when no message is queued or being pushed; used after the consumer
-  // gave up its turn, when reading consumer-side state would race with the next consumer.
+  // Any thread. False only when no message is queued or being pushed; used right after the
+  // consumer gave up its turn. Both ends matter: a failed try_pop can leave the stub at the tail
+  // while an unconsumed node still sits at the head, waiting for a producer's link.
   [[nodiscard]] bool maybe_nonempty() const noexcept {
-    return tail_.load(std::memory_order_acquire) != &stub_;
+    return tail_.load(std::memory_order_acquire) != &stub_ ||
+           head_.load(std::memory_order_relaxed) != &stub_;
   }
 
  private:
@@ -82,7 +84,7 @@ class MpscQueue {
     return std::move(owned->value);
   }
 
-  Node* head_;  // consumer side
+  std::atomic<Node*> head_;  // written by the consumer only; atomic for maybe_nonempty()
   Node stub_;
   alignas(64) std::atomic<Node*> tail_;  // producer side, on its own cache line
 };
