@@ -123,7 +123,12 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
       workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()].get();
   target->queue.push(cell);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (parked_.load(std::memory_order_seq_cst) > 0) wake_one(target);
+  // A searching worker scans every queue (and re-checks before it parks), so a wake-up, a futex
+  // syscall on this thread, is only needed when nobody is looking for work.
+  if (parked_.load(std::memory_order_seq_cst) > 0 &&
+      searching_.load(std::memory_order_seq_cst) == 0) {
+    wake_one(target);
+  }
 }
 
 void Scheduler::stop() {

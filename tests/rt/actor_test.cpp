@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <gtest/gtest.h>
@@ -192,7 +193,13 @@ TEST_F(FragileFixture, StopTerminatesAndLaterSendsAreDeadLetters) {
   EXPECT_EQ(sent.error().code, ErrorCode::kUnavailable);
   EXPECT_GE(system.dead_letter_count(), 1U);
   EXPECT_GE(recorder->count(EventKind::kDeadLetter), 1U);
-  EXPECT_EQ(recorder->count(EventKind::kActorStopped, ref->id()), 1U);
+  EXPECT_TRUE(recorder->wait_for(
+      [&](const std::vector<MonitoringEvent>& events) {
+        return std::count_if(events.begin(), events.end(), [&](const MonitoringEvent& e) {
+                 return e.kind == EventKind::kActorStopped && e.actor == ref->id();
+               }) == 1;
+      },
+      10000ms));
 }
 
 class FailsToStart final : public Actor<int> {

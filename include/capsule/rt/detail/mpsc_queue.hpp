@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -19,12 +20,14 @@ class MpscQueue {
   ~MpscQueue() {
     while (try_pop()) {
     }
+    Node* node = free_.load(std::memory_order_acquire);
+    while (node != nullptr) {
+      std::unique_ptr<Node> owned(node);
+      node = node->next.load(std::memory_order_relaxed);
+    }
   }
 
-  void push(T value) {
-    auto node = std::make_unique<Node>(std::move(value));
-    push_node(node.release());
-  }
+  void push(T value) { push_node(acquire_node(std::move(value))); }
 
   // Consumer only. Returns nothing when empty, or when a producer is midway through a push (it
   // will make the actor runnable again once its link is visible).
@@ -79,12 +82,55 @@ class MpscQueue {
     prev->next.store(node, std::memory_order_release);
   }
 
-  static std::optional<T> take(Node* node) {
-    std::unique_ptr<Node> owned(node);
-    return std::move(owned->value);
+  std::optional<T> take(Node* node) {
+    std::optional<T> value = std::move(node->value);
+    node->value.reset();
+    recycle(node);
+    return value;
   }
 
+  // Node recycling. A malloc on the producer and a free on the consumer thread are the most
+  // expensive part of a send (glibc's cross-thread free path), so consumed nodes go to a small
+  // per-queue stack instead. The consumer is its only pusher (lock-free); producers pop under a
+  // tiny lock, which rules out ABA: while one pops, nobody else removes a node.
+  Node* acquire_node(T&& value) {
+    if (free_.load(std::memory_order_relaxed) != nullptr &&
+        !free_lock_.exchange(true, std::memory_order_acquire)) {
+      Node* node = free_.load(std::memory_order_acquire);
+      while (node != nullptr &&
+             !free_.compare_exchange_weak(node, node->next.load(std::memory_order_relaxed),
+                                          std::memory_order_acquire, std::memory_order_acquire)) {
+      }
+      free_lock_.store(false, std::memory_order_release);
+      if (node != nullptr) {
+        free_count_.fetch_sub(1, std::memory_order_relaxed);
+        node->next.store(nullptr, std::memory_order_relaxed);
+        node->value.emplace(std::move(value));
+        return node;
+      }
+    }
+    return std::make_unique<Node>(std::move(value)).release();
+  }
+
+  void recycle(Node* node) {
+    if (free_count_.load(std::memory_order_relaxed) >= kMaxCachedNodes) {
+      std::unique_ptr<Node> owned(node);
+      return;
+    }
+    free_count_.fetch_add(1, std::memory_order_relaxed);
+    Node* top = free_.load(std::memory_order_relaxed);
+    do {
+      node->next.store(top, std::memory_order_relaxed);
+    } while (!free_.compare_exchange_weak(top, node, std::memory_order_release,
+                                          std::memory_order_relaxed));
+  }
+
+  static constexpr std::uint32_t kMaxCachedNodes = 64;
+
   std::atomic<Node*> head_;  // written by the consumer only; atomic for maybe_nonempty()
+  std::atomic<Node*> free_{nullptr};
+  std::atomic<std::uint32_t> free_count_{0};
+  std::atomic<bool> free_lock_{false};
   Node stub_;
   alignas(64) std::atomic<Node*> tail_;  // producer side, on its own cache line
 };
