@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -125,7 +126,10 @@ class MpscQueue {
                                           std::memory_order_relaxed));
   }
 
-  static constexpr std::uint32_t kMaxCachedNodes = 64;
+  // Enough to absorb bursts without malloc, bounded in bytes so a mailbox that once saw a burst
+  // of large messages keeps at most ~16 KiB of spare nodes.
+  static constexpr std::uint32_t kMaxCachedNodes =
+      std::max<std::uint32_t>(16, static_cast<std::uint32_t>(16384 / sizeof(Node)));
 
   std::atomic<Node*> head_;  // written by the consumer only; atomic for maybe_nonempty()
   std::atomic<Node*> free_{nullptr};
