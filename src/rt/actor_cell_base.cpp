@@ -81,7 +81,7 @@ void ActorCellBase::finish_start() {
                                      std::nullopt, std::string(message_type())});
   }
   // Same hand-off as the end of a turn: anything queued during pre_start gets a turn now.
-  scheduled_.exchange(false, std::memory_order_acq_rel);
+  scheduled_.exchange(false, std::memory_order_seq_cst);
   const bool work = system_pending_.load(std::memory_order_acquire) > 0 || mailbox_maybe_nonempty();
   if (work && !scheduled_.exchange(true, std::memory_order_acq_rel)) schedule();
 }
@@ -120,7 +120,7 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
   const bool can_process = processing();
   // The next owner may terminate the cell and drop the system's reference while we look.
   const auto keep_alive = shared_from_this();
-  scheduled_.exchange(false, std::memory_order_acq_rel);
+  scheduled_.exchange(false, std::memory_order_seq_cst);
   const bool work = system_pending_.load(std::memory_order_acquire) > 0 ||
                     (can_process && mailbox_maybe_nonempty());
   if (work && !scheduled_.exchange(true, std::memory_order_acq_rel)) {

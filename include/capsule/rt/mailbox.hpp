@@ -51,20 +51,22 @@ struct MailboxStats {
   }
 };
 
-// Producers bump `enqueued`, only the consumer writes `processed` and the high-water mark, so the
-// hot path shares no written cache line between the two sides beyond the queue itself.
+// Producers bump `enqueued` and `dropped` on one cache line; the consumer owns `processed` and the
+// high-water mark on another, so a send and a receive never fight over a line. The high-water
+// mark is sampled by the consumer once per turn (and exactly by bounded mailboxes on enqueue).
 class MailboxMetrics {
  public:
   void on_enqueue() noexcept { enqueued_.fetch_add(1, std::memory_order_relaxed); }
   void on_drop() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
   void on_dequeue() noexcept {
-    const auto processed = processed_.load(std::memory_order_relaxed) + 1;
-    processed_.store(processed, std::memory_order_relaxed);
-    const auto depth = enqueued_.load(std::memory_order_relaxed) + 1 - processed -
-                       dropped_.load(std::memory_order_relaxed);
-    if (depth > high_water_.load(std::memory_order_relaxed) && depth < (1ULL << 63)) {
-      high_water_.store(depth, std::memory_order_relaxed);
-    }
+    processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // Consumer only.
+  void sample_depth() noexcept {
+    const auto in = enqueued_.load(std::memory_order_relaxed);
+    const auto out =
+        processed_.load(std::memory_order_relaxed) + dropped_.load(std::memory_order_relaxed);
+    if (in > out) note_depth(in - out);
   }
   void note_depth(std::uint64_t depth) noexcept {
     if (depth > high_water_.load(std::memory_order_relaxed)) {
@@ -77,9 +79,9 @@ class MailboxMetrics {
   }
 
  private:
-  std::atomic<std::uint64_t> enqueued_{0};
+  alignas(64) std::atomic<std::uint64_t> enqueued_{0};
   std::atomic<std::uint64_t> dropped_{0};
-  std::atomic<std::uint64_t> processed_{0};
+  alignas(64) std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint64_t> high_water_{0};
 };
 
@@ -139,6 +141,11 @@ class Mailbox {
     metrics_.note_depth(bounded_->items.size());
     return outcome;
   }
+
+  [[nodiscard]] bool is_bounded() const noexcept { return bounded_ != nullptr; }
+
+  // Consumer only, once per turn.
+  void sample_depth() noexcept { metrics_.sample_depth(); }
 
   // Consumer only.
   std::optional<Msg> try_dequeue() {

@@ -54,7 +54,11 @@ class ActorCell final : public ActorCellBase {
         return make_error(ErrorCode::kMailboxFull,
                           "mailbox of actor " + std::to_string(id()) + " is full");
     }
-    notify_enqueued();
+    if (mailbox_.is_bounded()) {
+      notify_enqueued();
+    } else {
+      notify_enqueued_lock_free();
+    }
     return ok();
   }
 
@@ -72,6 +76,7 @@ class ActorCell final : public ActorCellBase {
 
   std::uint32_t process(std::uint32_t budget) override {
     std::uint32_t done = 0;
+    mailbox_.sample_depth();
     while (done < budget && processing() && !interrupted()) {
       auto msg = mailbox_.try_dequeue();
       if (!msg) break;

@@ -94,7 +94,15 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
 
   // After an ordinary message was queued: make the actor runnable unless it already is.
   void notify_enqueued() {
-    if (!scheduled_.exchange(true, std::memory_order_acq_rel)) schedule();
+    if (!scheduled_.exchange(true, std::memory_order_seq_cst)) schedule();
+  }
+  // For the lock-free mailbox, whose push is a seq_cst exchange: if the flag still reads `true`
+  // the owner has not released the turn yet, and its own seq_cst release-then-check is certain to
+  // see this message (store-buffer/Dekker pairing). Skipping the RMW keeps the flag's cache line
+  // shared while a busy actor is being fed.
+  void notify_enqueued_lock_free() {
+    if (scheduled_.load(std::memory_order_seq_cst)) return;
+    notify_enqueued();
   }
   [[nodiscard]] bool accepting() const noexcept {
     return !terminated_.load(std::memory_order_acquire) &&

@@ -66,7 +66,7 @@ class MpscQueue {
   // consumer gave up its turn. Both ends matter: a failed try_pop can leave the stub at the tail
   // while an unconsumed node still sits at the head, waiting for a producer's link.
   [[nodiscard]] bool maybe_nonempty() const noexcept {
-    return tail_.load(std::memory_order_acquire) != &stub_ ||
+    return tail_.load(std::memory_order_seq_cst) != &stub_ ||
            head_.load(std::memory_order_relaxed) != &stub_;
   }
 
@@ -78,8 +78,10 @@ class MpscQueue {
     std::optional<T> value;
   };
 
+  // seq_cst: together with the actor's scheduled flag this forms a Dekker pair (see
+  // ActorCellBase::notify_enqueued); on x86 it is the same locked instruction as acq_rel.
   void push_node(Node* node) noexcept {
-    Node* prev = tail_.exchange(node, std::memory_order_acq_rel);
+    Node* prev = tail_.exchange(node, std::memory_order_seq_cst);
     prev->next.store(node, std::memory_order_release);
   }
 
