@@ -64,7 +64,7 @@ class MessageBroker {
   TopicHandle topic(std::string_view name) {
     {
       std::shared_lock lock(topics_mutex_);
-      if (auto it = topics_.find(std::string(name)); it != topics_.end()) return it->second;
+      if (auto it = topics_.find(name); it != topics_.end()) return it->second;
     }
     std::unique_lock lock(topics_mutex_);
     auto [it, inserted] = topics_.try_emplace(std::string(name));
@@ -143,7 +143,14 @@ class MessageBroker {
 
   ActorSystem& system_;
   std::shared_mutex topics_mutex_;
-  std::unordered_map<std::string, TopicHandle> topics_;
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  // Heterogeneous lookup: publishing by name builds no std::string.
+  std::unordered_map<std::string, TopicHandle, NameHash, std::equal_to<>> topics_;
 };
 
 }  // namespace capsule::rt
