@@ -156,6 +156,9 @@ std::vector<ComponentInfo> ComponentRuntime::list() const {
 
 Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
   auto target = registry_.lookup(to);
+  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
+    return config_.remote->send(from, to, payload);
+  }
   if (!target) return std::move(target).error();
   return target->send(
       ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
@@ -165,6 +168,16 @@ Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const C
                                                 Payload payload, std::chrono::milliseconds timeout,
                                                 std::function<void(CallbackResponse)> deliver) {
   auto target = registry_.lookup(to);
+  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
+    // Another host's component: this tracker and timer still decide the one outcome.
+    const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
+    if (Status s = config_.remote->request(from, to, payload, id, timeout); !s) {
+      tracker_.abandon(id);
+      return std::move(s).error();
+    }
+    timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
+    return id;
+  }
   if (!target) return std::move(target).error();
   const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
   ComponentMessage message = message_from(from, std::move(payload));
@@ -210,6 +223,15 @@ Result<std::uint32_t> ComponentRuntime::broadcast(const ComponentId& from,
 
 Result<std::uint32_t> ComponentRuntime::publish(const ComponentId& from, std::string_view topic,
                                                 const Payload& payload) {
+  auto reached = publish_local(from, topic, payload);
+  // The count is of local subscribers: other hosts receive it asynchronously.
+  if (reached && config_.remote) config_.remote->publish(from, topic, payload);
+  return reached;
+}
+
+Result<std::uint32_t> ComponentRuntime::publish_local(const ComponentId& from,
+                                                      std::string_view topic,
+                                                      const Payload& payload) {
   if (topic.empty()) return make_error(ErrorCode::kInvalidArgument, "empty topic name");
   ComponentMessage message = message_from(from, payload);
   message.topic = std::string(topic);

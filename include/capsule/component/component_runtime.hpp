@@ -13,6 +13,7 @@
 #include <capsule/component/component_spec.hpp>
 #include <capsule/component/correlation_tracker.hpp>
 #include <capsule/component/envelope.hpp>
+#include <capsule/component/remote_router.hpp>
 #include <capsule/component/timeout_handler.hpp>
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/rt/message_broker.hpp>
@@ -28,6 +29,9 @@ struct RuntimeConfig {
   std::function<void(const ComponentId&, wasm::LogLevel, const std::string&,
                      const wasm::KeyValues&)>
       log_sink;
+  // Other hosts of a cluster: targets not found on this host go there, publishes go there too.
+  // Null (the default): a single host, unknown targets are errors.
+  std::shared_ptr<RemoteRouter> remote;
 };
 
 struct ComponentInfo {
@@ -89,6 +93,9 @@ class ComponentRuntime {
                                   const Payload& payload);
   Result<std::uint32_t> publish(const ComponentId& from, std::string_view topic,
                                 const Payload& payload);
+  // Delivers to this host's subscribers only: for a publish that came from another host.
+  Result<std::uint32_t> publish_local(const ComponentId& from, std::string_view topic,
+                                      const Payload& payload);
   Status subscribe(std::string_view topic, const ComponentId& subscriber);
   Status unsubscribe(std::string_view topic, const ComponentId& subscriber);
   // `handler` runs on a runtime thread for every message published to `topic`.

@@ -1,0 +1,236 @@
+// Cross-host messaging against the same operation on one host, in the same run: two hosts
+// (runtime + actor system + NATS connection each) in this process over a nats-server it starts
+// on loopback. Rows: host->component request/reply p50/p99, component->component round trip,
+// component->component request throughput (fan-out), fire-and-forget throughput.
+// Usage: cluster_bench <components dir>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include <capsule/cluster/nats_bridge.hpp>
+
+#include "nats_server.hpp"
+
+namespace {
+
+using namespace capsule;
+using namespace capsule::component;
+using Clock = std::chrono::steady_clock;
+
+double us(Clock::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+struct Percentiles {
+  double p50, p99;
+};
+Percentiles percentiles(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)]};
+}
+
+void row(const char* what, double remote, double local, const char* unit) {
+  std::printf("%-42s %12.2f %-6s %12.2f %-6s %8.2fx\n", what, remote, unit, local, unit,
+              local > 0 ? remote / local : 0.0);
+}
+
+template <typename F>
+bool wait_until(F&& done, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const auto end = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+struct Host {
+  Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine) {
+    cluster::BridgeConfig config;
+    config.url = url;
+    config.cluster = "bench";
+    config.host = name;
+    config.heartbeat_interval = std::chrono::milliseconds(200);
+    bridge = *cluster::NatsBridge::connect(config);
+    RuntimeConfig rc;
+    rc.default_mailbox = rt::MailboxConfig::bounded(1 << 20, rt::BackpressurePolicy::kBlock);
+    rc.remote = bridge;
+    runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), rc);
+    attachment = *bridge->attach(*runtime);
+  }
+  ~Host() {
+    attachment = cluster::Attachment{};
+    runtime.reset();
+    system.shutdown();
+  }
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  bool start(const std::string& name, const std::shared_ptr<const wasm::CompiledComponent>& c,
+             wasm::KeyValues config = {}, std::uint32_t instances = 1) {
+    ComponentSpec spec;
+    spec.ns = "bench";
+    spec.name = name;
+    spec.component = c;
+    spec.instances = instances;
+    spec.config = std::move(config);
+    auto r = runtime->start(spec);
+    if (!r) std::fprintf(stderr, "start %s: %s\n", name.c_str(), r.error().describe().c_str());
+    static_cast<void>(bridge->announce());
+    return static_cast<bool>(r);
+  }
+  std::uint64_t processed(const std::string& name) const {
+    std::uint64_t n = 0;
+    for (const auto& info : runtime->list()) {
+      if (info.id.name == name) n += info.mailbox.processed;
+    }
+    return n;
+  }
+
+  rt::ActorSystem system;
+  std::shared_ptr<cluster::NatsBridge> bridge;
+  std::unique_ptr<ComponentRuntime> runtime;
+  cluster::Attachment attachment;
+};
+
+// Sends `text` to a relay on `host` and waits for the line it publishes on `topic`.
+double timed_relay_run(Host& host, const std::string& relay, const std::string& topic,
+                       const std::string& text) {
+  std::promise<void> done;
+  auto sub =
+      *host.runtime->subscribe_host(topic, [&](const ComponentMessage&) { done.set_value(); });
+  const auto t0 = Clock::now();
+  static_cast<void>(
+      host.runtime->send(ComponentRuntime::host_id(), {"bench", relay, "0"}, Payload::text(text)));
+  if (done.get_future().wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
+    return -1;
+  }
+  return us(Clock::now() - t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <components dir>\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path dir = argv[1];
+  cluster::testing::NatsServer server;
+  if (!server.running()) {
+    std::fprintf(stderr, "could not start nats-server\n");
+    return 1;
+  }
+  wasm::EngineConfig config;
+  config.pooling.total_component_instances = 100;
+  config.pooling.total_memories = 100;
+  config.pooling.total_tables = 100;
+  auto engine = *wasm::WasmEngine::create(config);
+  auto echo = *engine->load_file(dir / "echo.wasm");
+  auto relay = *engine->load_file(dir / "relay.wasm");
+  Host a("alpha", server.url(), engine);
+  Host b("beta", server.url(), engine);
+  // Four echo instances on alpha ("near") and four on beta ("far"): the same component either
+  // on the requester's host or across NATS.
+  if (!a.start("near", echo, {}, 4) || !b.start("far", echo, {}, 4)) return 1;
+  if (!wait_until([&] { return !a.bridge->hosts().empty() && a.bridge->hosts()[0].components; },
+                  std::chrono::seconds(10))) {
+    std::fprintf(stderr, "alpha never saw beta\n");
+    return 1;
+  }
+  std::printf("%-42s %19s %19s %9s\n", "benchmark", "cross-host", "same host", "ratio");
+
+  // -- host -> component request/reply ---------------------------------------------------------
+  const Payload payload =
+      Payload::text("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  constexpr int kCalls = 3000;
+  std::vector<double> near_calls, far_calls;
+  for (auto [target, out] : {std::pair{"near", &near_calls}, std::pair{"far", &far_calls}}) {
+    for (int i = 0; i < kCalls; ++i) {
+      const auto t0 = Clock::now();
+      auto r = a.runtime->ask({"bench", target, "0"}, payload, std::chrono::seconds(10)).get();
+      if (!r) {
+        std::fprintf(stderr, "ask %s: %s\n", target, r.error().describe().c_str());
+        return 1;
+      }
+      out->push_back(us(Clock::now() - t0));
+    }
+  }
+  const auto nc = percentiles(near_calls), fc = percentiles(far_calls);
+  row("host->component request/reply p50 (64 B)", fc.p50, nc.p50, "us");
+  row("host->component request/reply p99 (64 B)", fc.p99, nc.p99, "us");
+
+  // -- component -> component round trip -------------------------------------------------------
+  constexpr int kRoundTrips = 3000;
+  double rtt[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string name = i == 0 ? "ping_near" : "ping_far";
+    const std::string target = i == 0 ? "bench/near/1" : "bench/far/1";
+    if (!a.start(name, relay,
+                 {{"mode", "pinger"},
+                  {"target", target},
+                  {"timeout_ms", "10000"},
+                  {"done_topic", name + ".done"}})) {
+      return 1;
+    }
+    rtt[i] = timed_relay_run(a, name, name + ".done", std::to_string(kRoundTrips)) / kRoundTrips;
+  }
+  row("component->component round trip (mean)", rtt[1], rtt[0], "us");
+
+  // -- component -> component request throughput ----------------------------------------------
+  constexpr int kFanout = 20000;
+  double rate[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string name = i == 0 ? "fan_near" : "fan_far";
+    if (!a.start(name, relay,
+                 {{"mode", "fanout"},
+                  {"target", i == 0 ? "bench/near" : "bench/far"},
+                  {"instances", "4"},
+                  {"timeout_ms", "30000"},
+                  {"done_topic", name + ".done"}})) {
+      return 1;
+    }
+    rate[i] = kFanout / (timed_relay_run(a, name, name + ".done", std::to_string(kFanout)) / 1e6);
+  }
+  row("component->component requests/s (1 -> 4)", rate[1], rate[0], "req/s");
+
+  // -- fire-and-forget throughput --------------------------------------------------------------
+  constexpr int kBurst = 50000;
+  double sends[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string name = i == 0 ? "burst_near" : "burst_far";
+    Host& sink_host = i == 0 ? a : b;
+    const std::string sink = i == 0 ? "near" : "far";
+    if (!a.start(name, relay,
+                 {{"mode", "burst"}, {"target", "bench/" + sink}, {"instances", "4"}})) {
+      return 1;
+    }
+    const auto base = sink_host.processed(sink);
+    const auto t0 = Clock::now();
+    static_cast<void>(a.runtime->send(ComponentRuntime::host_id(), {"bench", name, "0"},
+                                      Payload::text(std::to_string(kBurst))));
+    if (!wait_until([&] { return sink_host.processed(sink) >= base + kBurst; })) {
+      std::fprintf(stderr, "%s: only %llu of %d processed\n", name.c_str(),
+                   static_cast<unsigned long long>(sink_host.processed(sink) - base), kBurst);
+      return 1;
+    }
+    sends[i] = kBurst / std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  row("component->component messages/s (1 -> 4)", sends[1], sends[0], "msg/s");
+
+  const auto stats = a.runtime->correlation_stats();
+  const auto bridge = a.bridge->stats();
+  std::printf(
+      "\nalpha: %llu replied, %llu timed out, %llu failed, %llu late; %llu NATS messages "
+      "out, %llu in\n",
+      static_cast<unsigned long long>(stats.replied),
+      static_cast<unsigned long long>(stats.timed_out),
+      static_cast<unsigned long long>(stats.failed),
+      static_cast<unsigned long long>(stats.late_replies),
+      static_cast<unsigned long long>(bridge.sent),
+      static_cast<unsigned long long>(bridge.received));
+  return 0;
+}

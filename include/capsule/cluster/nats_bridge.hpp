@@ -1,0 +1,102 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <capsule/cluster/host_directory.hpp>
+#include <capsule/component/component_runtime.hpp>
+#include <capsule/component/remote_router.hpp>
+
+namespace capsule::cluster {
+
+struct BridgeConfig {
+  std::string url = "nats://127.0.0.1:4222";
+  std::string cluster = "default";  // hosts of one cluster share its subjects
+  std::string host;                 // unique in the cluster; required
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int missed_heartbeats = 3;  // silent for this many intervals: the host is dead
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds reconnect_wait{200};  // between reconnect attempts (unbounded count)
+  // How much longer the responder's host keeps a forwarded request open than the requester's
+  // timeout, so that the requester's own timer, not the responder's, decides a timeout.
+  std::chrono::milliseconds responder_grace{1000};
+  // true: every publish is written to the socket at once (a round trip of ~0.1 ms instead of
+  // ~2 ms). false: cnats batches writes in its flusher thread (more messages/s, more latency).
+  bool send_asap = true;
+};
+
+struct BridgeStats {
+  std::uint64_t sent = 0;      // send / request / publish / reply messages put on NATS
+  std::uint64_t received = 0;  // messages taken from NATS
+  std::uint64_t replies = 0;   // replies handed to this host's tracker (late ones included)
+  std::uint64_t failed_by_host_loss = 0;  // pending requests failed because their host died
+  std::uint64_t inbound_dropped = 0;      // inbound sends the local target could not take
+  std::uint64_t malformed = 0;            // undecodable messages, ignored
+  std::uint64_t reconnects = 0;           // to the NATS server, after a lost connection
+};
+
+class NatsBridge;
+
+// While alive, the bridge serves one ComponentRuntime; destroy it before the runtime.
+class Attachment {
+ public:
+  Attachment() = default;
+  explicit Attachment(std::shared_ptr<NatsBridge> bridge) : bridge_(std::move(bridge)) {}
+  Attachment(Attachment&&) noexcept = default;
+  Attachment& operator=(Attachment&&) noexcept;
+  Attachment(const Attachment&) = delete;
+  Attachment& operator=(const Attachment&) = delete;
+  ~Attachment();
+
+ private:
+  std::shared_ptr<NatsBridge> bridge_;
+};
+
+// One host's link to the cluster: a NATS connection that carries messages for components on
+// other hosts (RemoteRouter), delivers theirs to this host's runtime, and keeps the host list.
+//
+// Subjects (cluster `c`, see wire.hpp): capsule.c.c.<ns>.<name>.<inst> for each local instance,
+// capsule.c.h.<host>.reply for replies to this host, capsule.c.t.<topic> for publishes,
+// capsule.c.hosts for heartbeats (which also list each host's components).
+class NatsBridge final : public component::RemoteRouter,
+                         public std::enable_shared_from_this<NatsBridge> {
+ public:
+  // Connects (kUnavailable if no server answers within connect_timeout). After that, lost
+  // connections are retried forever; subscriptions come back by themselves.
+  static Result<std::shared_ptr<NatsBridge>> connect(BridgeConfig config);
+  ~NatsBridge() override;
+
+  // Starts serving `runtime`: subscribes, heartbeats, delivers inbound messages into it.
+  Result<Attachment> attach(component::ComponentRuntime& runtime);
+  // How detach() leaves: kAnnounce says goodbye (other hosts fail their requests to this host at
+  // once); kSilent just goes quiet, as a crashed or cut-off host would (they notice when its
+  // heartbeats stop).
+  enum class Farewell : std::uint8_t { kAnnounce, kSilent };
+  // Stops heartbeats and inbound delivery. Idempotent; Attachment calls it.
+  void detach(Farewell farewell = Farewell::kAnnounce);
+  // Publishes this host's heartbeat (with its current components) now instead of at the next
+  // tick: call it after starting components so other hosts can address them at once.
+  Status announce();
+
+  Status send(const ComponentId& from, const ComponentId& to, const Payload& payload) override;
+  Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                 CorrelationId correlation, std::chrono::milliseconds timeout) override;
+  void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;
+
+  [[nodiscard]] const std::string& host() const;
+  [[nodiscard]] std::vector<HostInfo> hosts() const;  // the other live hosts
+  [[nodiscard]] BridgeStats stats() const;
+  [[nodiscard]] bool connected() const;
+
+  struct Impl;
+  explicit NatsBridge(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace capsule::cluster

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <capsule/core/error.hpp>
+#include <capsule/core/message.hpp>
+#include <capsule/core/result.hpp>
+
+namespace capsule::cluster {
+
+// What travels between hosts, one NATS message each. Encoded as MessagePack (a map with short
+// keys), so payload bytes go as binary, without base64.
+struct WireMessage {
+  enum class Kind : std::uint8_t { kSend = 1, kRequest = 2, kReply = 3, kPublish = 4 };
+  Kind kind = Kind::kSend;
+  std::string origin_host;  // the host that sent it; replies go to its reply subject
+  ComponentId sender;
+  ComponentId target;             // send/request: the addressee; reply: the responder
+  Payload payload;                // send/request/publish; reply when it succeeded
+  CorrelationId correlation = 0;  // request/reply: the id in the requester's tracker
+  std::uint32_t timeout_ms = 0;   // request: the requester's timeout
+  std::string topic;              // publish
+  std::optional<Error> error;     // reply: the responder's failure instead of a payload
+};
+
+// One host's heartbeat on `capsule.<cluster>.hosts`. `leaving` says goodbye at once.
+struct Heartbeat {
+  std::string host;
+  std::uint64_t sequence = 0;
+  std::uint32_t interval_ms = 0;
+  bool leaving = false;
+  std::vector<ComponentId> components;
+};
+
+[[nodiscard]] std::vector<std::uint8_t> encode(const WireMessage& message);
+[[nodiscard]] Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes);
+[[nodiscard]] std::vector<std::uint8_t> encode(const Heartbeat& heartbeat);
+[[nodiscard]] Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes);
+
+// Subjects. Every name that goes into one token is escaped (see subject_token), so a dot in a
+// component or topic name cannot change the subject's shape.
+struct Subjects {
+  std::string cluster;
+  [[nodiscard]] std::string component(const ComponentId& id) const;  // .c.<ns>.<name>.<inst>
+  [[nodiscard]] std::string reply(std::string_view host) const;      // .h.<host>.reply
+  [[nodiscard]] std::string topic(std::string_view topic) const;     // .t.<topic>
+  [[nodiscard]] std::string all_topics() const;                      // .t.*
+  [[nodiscard]] std::string hosts() const;                           // .hosts
+};
+
+// Keeps [A-Za-z0-9_-] and writes every other byte as %XX: a valid, reversible NATS token.
+[[nodiscard]] std::string subject_token(std::string_view text);
+
+}  // namespace capsule::cluster

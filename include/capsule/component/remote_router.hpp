@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include <capsule/core/message.hpp>
+#include <capsule/core/result.hpp>
+
+namespace capsule::component {
+
+// Where ComponentRuntime sends what it cannot deliver on this host. The component layer only
+// knows this interface; the cluster layer implements it (over NATS), so src/component never
+// depends on src/cluster.
+//
+// Request/reply stays owned by the requesting runtime: its CorrelationTracker and TimeoutHandler
+// decide the one outcome. The router only carries the request out and, when the reply (or the
+// loss of the responder's host) comes back, calls ComponentRuntime::complete_request.
+class RemoteRouter {
+ public:
+  RemoteRouter() = default;
+  RemoteRouter(const RemoteRouter&) = delete;
+  RemoteRouter& operator=(const RemoteRouter&) = delete;
+  virtual ~RemoteRouter() = default;
+
+  // `to` is not on this host. kNotFound if no host of the cluster runs it.
+  virtual Status send(const ComponentId& from, const ComponentId& to, const Payload& payload) = 0;
+  // `to` is not on this host; `correlation` is already pending in the requester's tracker and
+  // expires after `timeout` there. An error here means the request was never sent.
+  virtual Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                         CorrelationId correlation, std::chrono::milliseconds timeout) = 0;
+  // Called for every publish, after the local subscribers got it: the other hosts' turn.
+  virtual void publish(const ComponentId& from, std::string_view topic, const Payload& payload) = 0;
+};
+
+}  // namespace capsule::component

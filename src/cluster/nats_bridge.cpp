@@ -1,0 +1,546 @@
+#include <algorithm>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <capsule/cluster/nats_bridge.hpp>
+
+#include "nats_handles.hpp"
+
+namespace capsule::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::span<const std::uint8_t> data_of(natsMsg* m) {
+  return {reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
+          static_cast<std::size_t>(natsMsg_GetDataLength(m))};
+}
+
+// A request this host sent to another host, kept so that the loss of that host can end it now.
+struct Outbound {
+  std::string host;
+  ComponentId target;
+  Clock::time_point deadline;
+};
+
+}  // namespace
+
+struct NatsBridge::Impl {
+  explicit Impl(BridgeConfig c)
+      : config(std::move(c)),
+        subjects{config.cluster},
+        directory(config.heartbeat_interval * config.missed_heartbeats),
+        // Starts at the wall clock so that a restarted host's heartbeats are newer than the
+        // ones its previous incarnation sent.
+        sequence(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count())) {}
+
+  BridgeConfig config;
+  Subjects subjects;
+  nats::Connection connection;
+  HostDirectory directory;
+  std::atomic<std::uint64_t> sequence;
+  std::weak_ptr<NatsBridge> self;
+  std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
+      inbound_dropped{0}, malformed{0};
+
+  // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
+  mutable std::shared_mutex runtime_mutex;
+  component::ComponentRuntime* runtime = nullptr;
+
+  std::mutex subs_mutex;
+  std::vector<nats::Subscription> fixed_subs;  // replies, topics, hosts
+  std::unordered_map<ComponentId, nats::Subscription> component_subs;
+  // Subscription delivery threads that have not finished yet (see on_complete): cnats runs a
+  // callback on a detached thread, so this object may only go away once the count is zero.
+  std::mutex live_mutex;
+  std::condition_variable live_changed;
+  int live_threads = 0;
+
+  std::mutex pending_mutex;
+  std::unordered_map<CorrelationId, Outbound> pending;
+
+  std::mutex announce_mutex;  // one heartbeat at a time, in sequence order
+  std::mutex tick_mutex;
+  std::condition_variable tick_wake;
+  bool stopping = false;
+  bool announce_soon = false;
+  std::thread ticker;
+
+  // -- NATS plumbing -----------------------------------------------------------------------
+  Status publish_raw(const std::string& subject, const std::vector<std::uint8_t>& bytes) {
+    Status s = nats::check(natsConnection_Publish(connection.get(), subject.c_str(), bytes.data(),
+                                                  static_cast<int>(bytes.size())),
+                           "publish to " + subject);
+    if (s) sent.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+
+  Result<nats::Subscription> subscribe(const std::string& subject, natsMsgHandler handler) {
+    natsSubscription* raw = nullptr;
+    if (Status s = nats::check(
+            natsConnection_Subscribe(&raw, connection.get(), subject.c_str(), handler, this),
+            "subscribe to " + subject);
+        !s) {
+      return std::move(s).error();
+    }
+    nats::Subscription sub(raw);
+    std::lock_guard lock(live_mutex);
+    if (natsSubscription_SetOnCompleteCB(raw, &Impl::on_complete, this) == NATS_OK) {
+      ++live_threads;
+    }
+    return sub;
+  }
+
+  static void on_complete(void* closure) {
+    auto* impl = static_cast<Impl*>(closure);
+    std::lock_guard lock(impl->live_mutex);
+    --impl->live_threads;
+    impl->live_changed.notify_all();  // under the lock: after it, this thread never touches impl
+  }
+
+  void wait_for_delivery_threads() {
+    std::unique_lock lock(live_mutex);
+    live_changed.wait_for(lock, std::chrono::seconds(10), [&] { return live_threads <= 0; });
+  }
+
+  // -- inbound -------------------------------------------------------------------------------
+  static void on_wire(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
+                      void* closure) {
+    const nats::Message message(raw);
+    auto* impl = static_cast<Impl*>(closure);
+    impl->received.fetch_add(1, std::memory_order_relaxed);
+    auto decoded = decode_message(data_of(raw));
+    if (!decoded) {
+      impl->malformed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    std::shared_lock lock(impl->runtime_mutex);
+    if (impl->runtime != nullptr) impl->handle(*decoded, *impl->runtime);
+  }
+
+  static void on_heartbeat(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
+                           void* closure) {
+    const nats::Message message(raw);
+    auto* impl = static_cast<Impl*>(closure);
+    auto heartbeat = decode_heartbeat(data_of(raw));
+    if (!heartbeat) {
+      impl->malformed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (heartbeat->host == impl->config.host) return;
+    const bool joined = impl->directory.observe(*heartbeat, Clock::now());
+    if (heartbeat->leaving) {
+      impl->fail_pending_of(heartbeat->host, "host " + heartbeat->host + " left the cluster");
+    } else if (joined) {
+      // A newcomer learns this host's components now rather than at the next tick.
+      std::lock_guard lock(impl->tick_mutex);
+      impl->announce_soon = true;
+      impl->tick_wake.notify_all();
+    }
+  }
+
+  void handle(WireMessage& m, component::ComponentRuntime& rt) {
+    switch (m.kind) {
+      case WireMessage::Kind::kSend:
+        deliver_send(m, rt);
+        break;
+      case WireMessage::Kind::kRequest:
+        deliver_request(m, rt);
+        break;
+      case WireMessage::Kind::kReply: {
+        {
+          std::lock_guard lock(pending_mutex);
+          pending.erase(m.correlation);
+        }
+        replies.fetch_add(1, std::memory_order_relaxed);
+        // The tracker decides: a reply for an ended request is dropped and counted as late.
+        if (m.error) {
+          rt.complete_request(m.correlation, m.target, std::move(*m.error));
+        } else {
+          rt.complete_request(m.correlation, m.target,
+                              std::optional<Payload>(std::move(m.payload)));
+        }
+        break;
+      }
+      case WireMessage::Kind::kPublish:
+        static_cast<void>(rt.publish_local(m.sender, m.topic, m.payload));
+        break;
+    }
+  }
+
+  void deliver_send(WireMessage& m, component::ComponentRuntime& rt) {
+    // Only local targets: forwarding on from here could bounce a message between hosts.
+    Status s = rt.registry().lookup(m.target)
+                   ? rt.send(m.sender, m.target, std::move(m.payload))
+                   : Status(make_error(ErrorCode::kNotFound,
+                                       "no component " + m.target.to_string() + " on this host"));
+    if (!s) {
+      inbound_dropped.fetch_add(1, std::memory_order_relaxed);
+      rt.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn,
+             "cluster: message from " + m.sender.to_string() + " (host " + m.origin_host +
+                 ") dropped: " + s.error().describe(),
+             {});
+    }
+  }
+
+  void deliver_request(WireMessage& m, component::ComponentRuntime& rt) {
+    if (!rt.registry().lookup(m.target)) {
+      reply(m.origin_host, m.correlation, m.target,
+            make_error(ErrorCode::kNotFound,
+                       "no component " + m.target.to_string() + " on host " + config.host));
+      return;
+    }
+    // A local request on the requester's behalf; its outcome goes back to the requester's host.
+    // Its timeout is longer than the requester's, so the requester's timer decides a timeout.
+    const auto timeout = std::chrono::milliseconds(m.timeout_ms) + config.responder_grace;
+    auto r = rt.request(
+        m.sender, m.target, std::move(m.payload), timeout,
+        [weak = self, origin = m.origin_host, correlation = m.correlation,
+         target = m.target](CallbackResponse response) {
+          auto bridge = weak.lock();
+          if (!bridge) return;
+          if (response.reply) {
+            bridge->impl_->reply(origin, correlation, target, std::move(*response.reply));
+          } else {
+            bridge->impl_->reply(origin, correlation, target,
+                                 response.error.value_or(
+                                     Error{ErrorCode::kInternal, "request ended without outcome"}));
+          }
+        });
+    if (!r) reply(m.origin_host, m.correlation, m.target, std::move(r).error());
+  }
+
+  void reply(const std::string& host, CorrelationId correlation, const ComponentId& responder,
+             Result<Payload> outcome) {
+    WireMessage m;
+    m.kind = WireMessage::Kind::kReply;
+    m.origin_host = config.host;
+    m.target = responder;
+    m.correlation = correlation;
+    if (outcome) {
+      m.payload = std::move(*outcome);
+    } else {
+      m.error = std::move(outcome).error();
+    }
+    // If this fails the requester's timeout ends the request: never an outcome lost silently.
+    static_cast<void>(publish_raw(subjects.reply(host), encode(m)));
+  }
+
+  // -- membership ----------------------------------------------------------------------------
+  void fail_pending_of(const std::string& host, const std::string& reason) {
+    std::vector<std::pair<CorrelationId, ComponentId>> lost;
+    {
+      std::lock_guard lock(pending_mutex);
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (it->second.host == host) {
+          lost.emplace_back(it->first, it->second.target);
+          it = pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (lost.empty()) return;
+    std::shared_lock lock(runtime_mutex);
+    if (runtime == nullptr) return;
+    for (auto& [correlation, target] : lost) {
+      failed_by_host_loss.fetch_add(1, std::memory_order_relaxed);
+      runtime->complete_request(
+          correlation, target,
+          make_error(ErrorCode::kUnavailable,
+                     reason + ": request to " + target.to_string() + " cannot be answered"));
+    }
+  }
+
+  // Subscribes to the subjects of the runtime's instances (and drops those of stopped ones);
+  // returns the ids now reachable through this host.
+  std::vector<ComponentId> sync_component_subscriptions() {
+    std::vector<ComponentId> local;
+    {
+      std::shared_lock lock(runtime_mutex);
+      if (runtime == nullptr) return {};
+      for (const auto& record : runtime->registry().records()) local.push_back(record.id);
+    }
+    std::vector<nats::Subscription> dropped;  // destroyed outside the lock
+    std::vector<ComponentId> reachable;
+    std::lock_guard lock(subs_mutex);
+    for (auto it = component_subs.begin(); it != component_subs.end();) {
+      if (std::find(local.begin(), local.end(), it->first) == local.end()) {
+        dropped.push_back(std::move(it->second));
+        it = component_subs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& id : local) {
+      if (!component_subs.contains(id)) {
+        auto sub = subscribe(subjects.component(id), &Impl::on_wire);
+        if (!sub) continue;  // retried at the next tick
+        component_subs.emplace(id, std::move(*sub));
+      }
+      reachable.push_back(id);
+    }
+    return reachable;
+  }
+
+  Status announce(bool leaving) {
+    std::lock_guard lock(announce_mutex);
+    Heartbeat h;
+    h.host = config.host;
+    h.sequence = sequence.fetch_add(1);
+    h.interval_ms = static_cast<std::uint32_t>(config.heartbeat_interval.count());
+    h.leaving = leaving;
+    if (!leaving) h.components = sync_component_subscriptions();
+    return publish_raw(subjects.hosts(), encode(h));
+  }
+
+  void tick() {
+    static_cast<void>(announce(false));
+    const auto now = Clock::now();
+    for (const auto& host : directory.expire(now)) {
+      fail_pending_of(
+          host, "host " + host + " left the cluster (no heartbeat for " +
+                    std::to_string(config.heartbeat_interval.count() * config.missed_heartbeats) +
+                    " ms)");
+    }
+    // Requests the requester's own timer has ended: nothing left to fail.
+    std::lock_guard lock(pending_mutex);
+    std::erase_if(pending, [&](const auto& entry) { return entry.second.deadline < now; });
+  }
+
+  void run_ticker() {
+    std::unique_lock lock(tick_mutex);
+    while (!stopping) {
+      lock.unlock();
+      tick();
+      lock.lock();
+      tick_wake.wait_for(lock, config.heartbeat_interval,
+                         [&] { return stopping || announce_soon; });
+      announce_soon = false;
+    }
+  }
+};
+
+Attachment& Attachment::operator=(Attachment&& other) noexcept {
+  if (this != &other) {
+    if (bridge_) bridge_->detach();
+    bridge_ = std::move(other.bridge_);
+  }
+  return *this;
+}
+
+Attachment::~Attachment() {
+  if (bridge_) bridge_->detach();
+}
+
+NatsBridge::NatsBridge(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
+  if (!is_valid_id_segment(config.host)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cluster host name '" + config.host + "' must be [A-Za-z0-9._-]+");
+  }
+  if (config.heartbeat_interval.count() <= 0 || config.missed_heartbeats < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "heartbeat interval and missed heartbeats must be positive");
+  }
+  natsOptions* raw_options = nullptr;
+  if (Status s = nats::check(natsOptions_Create(&raw_options), "nats options"); !s) {
+    return std::move(s).error();
+  }
+  const nats::Options options(raw_options);
+  const std::string name = "capsule-" + config.host;
+  for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
+           {natsOptions_SetURL(raw_options, config.url.c_str()), "url"},
+           {natsOptions_SetName(raw_options, name.c_str()), "name"},
+           // This host's own publishes never come back to it: local delivery is the runtime's.
+           {natsOptions_SetNoEcho(raw_options, true), "no-echo"},
+           {natsOptions_SetTimeout(raw_options, config.connect_timeout.count()), "timeout"},
+           {natsOptions_SetAllowReconnect(raw_options, true), "reconnect"},
+           {natsOptions_SetSendAsap(raw_options, config.send_asap), "send asap"},
+           {natsOptions_SetMaxReconnect(raw_options, std::numeric_limits<int>::max()),
+            "max reconnect"},
+           {natsOptions_SetReconnectWait(raw_options, config.reconnect_wait.count()),
+            "reconnect wait"},
+       }) {
+    if (Status s = nats::check(status, std::string("nats option ") + what); !s) {
+      return std::move(s).error();
+    }
+  }
+  natsConnection* raw_connection = nullptr;
+  if (Status s = nats::check(natsConnection_Connect(&raw_connection, raw_options),
+                             "connecting to " + config.url);
+      !s) {
+    return std::move(s).error();
+  }
+  auto impl = std::make_unique<Impl>(std::move(config));
+  impl->connection.reset(raw_connection);
+  auto bridge = std::make_shared<NatsBridge>(std::move(impl));
+  bridge->impl_->self = bridge;
+  return bridge;
+}
+
+NatsBridge::~NatsBridge() {
+  detach();
+  impl_->wait_for_delivery_threads();
+}
+
+Result<Attachment> NatsBridge::attach(component::ComponentRuntime& runtime) {
+  {
+    std::unique_lock lock(impl_->runtime_mutex);
+    if (impl_->runtime != nullptr) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        "cluster bridge of " + impl_->config.host + " already serves a runtime");
+    }
+    impl_->runtime = &runtime;
+  }
+  {
+    std::lock_guard lock(impl_->subs_mutex);
+    const auto& s = impl_->subjects;
+    for (const auto& [subject, handler] :
+         std::initializer_list<std::pair<std::string, natsMsgHandler>>{
+             {s.reply(impl_->config.host), &Impl::on_wire},
+             {s.all_topics(), &Impl::on_wire},
+             {s.hosts(), &Impl::on_heartbeat}}) {
+      auto sub = impl_->subscribe(subject, handler);
+      if (!sub) {
+        impl_->fixed_subs.clear();
+        std::unique_lock rt_lock(impl_->runtime_mutex);
+        impl_->runtime = nullptr;
+        return std::move(sub).error();
+      }
+      impl_->fixed_subs.push_back(std::move(*sub));
+    }
+  }
+  {
+    std::lock_guard lock(impl_->tick_mutex);
+    impl_->stopping = false;
+  }
+  impl_->ticker = std::thread([impl = impl_.get()] { impl->run_ticker(); });
+  return Attachment(shared_from_this());
+}
+
+void NatsBridge::detach(Farewell farewell) {
+  {
+    std::lock_guard lock(impl_->tick_mutex);
+    impl_->stopping = true;
+    impl_->tick_wake.notify_all();
+  }
+  if (!impl_->ticker.joinable()) return;
+  impl_->ticker.join();
+  // Goodbye: the other hosts fail requests to this host's components now, not after a timeout.
+  if (farewell == Farewell::kAnnounce && impl_->announce(true)) {
+    static_cast<void>(natsConnection_FlushTimeout(impl_->connection.get(), 500));
+  }
+  std::vector<nats::Subscription> subs;
+  {
+    std::lock_guard lock(impl_->subs_mutex);
+    subs = std::move(impl_->fixed_subs);
+    impl_->fixed_subs.clear();
+    for (auto& [id, sub] : impl_->component_subs) subs.push_back(std::move(sub));
+    impl_->component_subs.clear();
+  }
+  subs.clear();  // unsubscribes; running callbacks finish on their threads
+  impl_->wait_for_delivery_threads();
+  std::unique_lock lock(impl_->runtime_mutex);
+  impl_->runtime = nullptr;
+}
+
+Status NatsBridge::announce() {
+  return impl_->announce(false);
+}
+
+Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Payload& payload) {
+  auto host = impl_->directory.locate(to);
+  if (!host) {
+    return make_error(ErrorCode::kNotFound, "no component " + to.to_string() +
+                                                " on this host or any host of cluster " +
+                                                impl_->config.cluster);
+  }
+  WireMessage m;
+  m.kind = WireMessage::Kind::kSend;
+  m.origin_host = impl_->config.host;
+  m.sender = from;
+  m.target = to;
+  m.payload = payload;
+  return impl_->publish_raw(impl_->subjects.component(to), encode(m));
+}
+
+Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                           CorrelationId correlation, std::chrono::milliseconds timeout) {
+  auto host = impl_->directory.locate(to);
+  if (!host) {
+    return make_error(ErrorCode::kNotFound, "no component " + to.to_string() +
+                                                " on this host or any host of cluster " +
+                                                impl_->config.cluster);
+  }
+  WireMessage m;
+  m.kind = WireMessage::Kind::kRequest;
+  m.origin_host = impl_->config.host;
+  m.sender = from;
+  m.target = to;
+  m.payload = payload;
+  m.correlation = correlation;
+  m.timeout_ms = static_cast<std::uint32_t>(timeout.count());
+  {
+    std::lock_guard lock(impl_->pending_mutex);
+    impl_->pending[correlation] = Outbound{*host, to, Clock::now() + timeout};
+  }
+  Status s = impl_->publish_raw(impl_->subjects.component(to), encode(m));
+  if (!s) {
+    std::lock_guard lock(impl_->pending_mutex);
+    impl_->pending.erase(correlation);
+  }
+  return s;
+}
+
+void NatsBridge::publish(const ComponentId& from, std::string_view topic, const Payload& payload) {
+  WireMessage m;
+  m.kind = WireMessage::Kind::kPublish;
+  m.origin_host = impl_->config.host;
+  m.sender = from;
+  m.topic = std::string(topic);
+  m.payload = payload;
+  static_cast<void>(impl_->publish_raw(impl_->subjects.topic(topic), encode(m)));
+}
+
+const std::string& NatsBridge::host() const {
+  return impl_->config.host;
+}
+
+std::vector<HostInfo> NatsBridge::hosts() const {
+  return impl_->directory.hosts();
+}
+
+BridgeStats NatsBridge::stats() const {
+  BridgeStats s;
+  s.sent = impl_->sent.load();
+  s.received = impl_->received.load();
+  s.replies = impl_->replies.load();
+  s.failed_by_host_loss = impl_->failed_by_host_loss.load();
+  s.inbound_dropped = impl_->inbound_dropped.load();
+  s.malformed = impl_->malformed.load();
+  natsStatistics* raw = nullptr;
+  if (natsStatistics_Create(&raw) == NATS_OK) {
+    if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {
+      static_cast<void>(
+          natsStatistics_GetCounts(raw, nullptr, nullptr, nullptr, nullptr, &s.reconnects));
+    }
+    natsStatistics_Destroy(raw);
+  }
+  return s;
+}
+
+bool NatsBridge::connected() const {
+  return natsConnection_Status(impl_->connection.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
+}  // namespace capsule::cluster

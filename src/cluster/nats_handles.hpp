@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <nats/nats.h>
+#include <string>
+
+#include <capsule/core/result.hpp>
+
+namespace capsule::cluster::nats {
+
+// Owning handles for the cnats C objects: each one is destroyed exactly once, by its owner.
+struct OptionsDeleter {
+  void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
+};
+struct ConnectionDeleter {
+  // Close first: it flushes what is buffered and stops the reconnect loop.
+  void operator()(natsConnection* c) const noexcept {
+    natsConnection_Close(c);
+    natsConnection_Destroy(c);
+  }
+};
+struct SubscriptionDeleter {
+  // Unsubscribe closes the subscription: its delivery thread ends after the running callback.
+  void operator()(natsSubscription* s) const noexcept {
+    natsSubscription_Unsubscribe(s);
+    natsSubscription_Destroy(s);
+  }
+};
+struct MessageDeleter {
+  void operator()(natsMsg* m) const noexcept { natsMsg_Destroy(m); }
+};
+
+using Options = std::unique_ptr<natsOptions, OptionsDeleter>;
+using Connection = std::unique_ptr<natsConnection, ConnectionDeleter>;
+using Subscription = std::unique_ptr<natsSubscription, SubscriptionDeleter>;
+using Message = std::unique_ptr<natsMsg, MessageDeleter>;
+
+// A cnats status as a capsule error: the library's last error text names the cause.
+inline Status check(natsStatus s, const std::string& what) {
+  if (s == NATS_OK) return ok();
+  const char* detail = nats_GetLastError(nullptr);
+  std::string message = what + ": " + natsStatus_GetText(s);
+  if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
+  const bool unreachable = s == NATS_NO_SERVER || s == NATS_CONNECTION_CLOSED ||
+                           s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION ||
+                           s == NATS_IO_ERROR || s == NATS_TIMEOUT;
+  return make_error(unreachable ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+                    std::move(message));
+}
+
+}  // namespace capsule::cluster::nats

@@ -1,0 +1,139 @@
+#include <nlohmann/json.hpp>
+
+#include <capsule/cluster/wire.hpp>
+
+namespace capsule::cluster {
+namespace {
+
+using nlohmann::json;
+
+json id_to_json(const ComponentId& id) {
+  return json::array({id.ns, id.name, id.instance});
+}
+
+ComponentId id_from_json(const json& j) {
+  return ComponentId{j.at(0).get<std::string>(), j.at(1).get<std::string>(),
+                     j.at(2).get<std::string>()};
+}
+
+// MessagePack parse errors surface as exceptions from nlohmann; the one place they become
+// Results is here, so a malformed message from the network is an error value, never a crash.
+template <typename T, typename F>
+Result<T> parse(std::span<const std::uint8_t> bytes, F&& from_json) {
+  try {
+    const json j = json::from_msgpack(bytes.begin(), bytes.end());
+    return from_json(j);
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string("malformed cluster message: ") + e.what());
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode(const WireMessage& m) {
+  json j{{"k", static_cast<int>(m.kind)}, {"o", m.origin_host}};
+  j["s"] = id_to_json(m.sender);
+  j["t"] = id_to_json(m.target);
+  if (m.kind != WireMessage::Kind::kReply || !m.error) {
+    j["c"] = m.payload.codec;
+    j["b"] = json::binary(m.payload.bytes);
+  }
+  if (m.correlation != 0) j["r"] = m.correlation;
+  if (m.timeout_ms != 0) j["w"] = m.timeout_ms;
+  if (!m.topic.empty()) j["p"] = m.topic;
+  if (m.error) j["e"] = json::array({static_cast<int>(m.error->code), m.error->message});
+  return json::to_msgpack(j);
+}
+
+Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
+  return parse<WireMessage>(bytes, [](const json& j) -> Result<WireMessage> {
+    WireMessage m;
+    const int kind = j.at("k").get<int>();
+    if (kind < 1 || kind > 4) {
+      return make_error(ErrorCode::kInvalidArgument, "unknown cluster message kind");
+    }
+    m.kind = static_cast<WireMessage::Kind>(kind);
+    m.origin_host = j.at("o").get<std::string>();
+    m.sender = id_from_json(j.at("s"));
+    m.target = id_from_json(j.at("t"));
+    if (j.contains("b")) {
+      m.payload.codec = j.at("c").get<std::uint32_t>();
+      m.payload.bytes = j.at("b").get_binary();
+    }
+    m.correlation = j.value("r", CorrelationId{0});
+    m.timeout_ms = j.value("w", std::uint32_t{0});
+    m.topic = j.value("p", std::string{});
+    if (j.contains("e")) {
+      const int code = j.at("e").at(0).get<int>();
+      const bool known = code >= 0 && code <= static_cast<int>(ErrorCode::kInternal);
+      m.error = Error{known ? static_cast<ErrorCode>(code) : ErrorCode::kInternal,
+                      j.at("e").at(1).get<std::string>()};
+    }
+    return m;
+  });
+}
+
+std::vector<std::uint8_t> encode(const Heartbeat& h) {
+  json ids = json::array();
+  for (const auto& id : h.components) ids.push_back(id_to_json(id));
+  return json::to_msgpack(json{{"h", h.host},
+                               {"n", h.sequence},
+                               {"i", h.interval_ms},
+                               {"l", h.leaving},
+                               {"c", std::move(ids)}});
+}
+
+Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
+  return parse<Heartbeat>(bytes, [](const json& j) -> Result<Heartbeat> {
+    Heartbeat h;
+    h.host = j.at("h").get<std::string>();
+    h.sequence = j.at("n").get<std::uint64_t>();
+    h.interval_ms = j.at("i").get<std::uint32_t>();
+    h.leaving = j.at("l").get<bool>();
+    for (const auto& id : j.at("c")) h.components.push_back(id_from_json(id));
+    return h;
+  });
+}
+
+std::string subject_token(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+        c == '-') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  if (out.empty()) out = "%";  // an empty token would make the subject invalid
+  return out;
+}
+
+std::string Subjects::component(const ComponentId& id) const {
+  return "capsule." + subject_token(cluster) + ".c." + subject_token(id.ns) + "." +
+         subject_token(id.name) + "." + subject_token(id.instance);
+}
+
+std::string Subjects::reply(std::string_view host) const {
+  return "capsule." + subject_token(cluster) + ".h." + subject_token(host) + ".reply";
+}
+
+std::string Subjects::topic(std::string_view topic) const {
+  return "capsule." + subject_token(cluster) + ".t." + subject_token(topic);
+}
+
+std::string Subjects::all_topics() const {
+  return "capsule." + subject_token(cluster) + ".t.*";
+}
+
+std::string Subjects::hosts() const {
+  return "capsule." + subject_token(cluster) + ".hosts";
+}
+
+}  // namespace capsule::cluster

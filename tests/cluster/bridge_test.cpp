@@ -1,0 +1,206 @@
+// Two hosts in one process, each with its own actor system, runtime and NATS connection, over a
+// real nats-server on loopback: the component semantics of docs/components.md across hosts.
+#include "cluster_fixture.hpp"
+
+namespace capsule::cluster {
+namespace {
+
+using namespace capsule::cluster::testing;
+
+constexpr auto kHost = [] { return ComponentRuntime::host_id(); };
+
+TEST_F(ClusterFixture, HostsSeeEachOther) {
+  b->start("echo", "echo", {}, 3);
+  ASSERT_TRUE(a->sees("beta", 3));
+  ASSERT_TRUE(b->sees("alpha", 0));
+  EXPECT_TRUE(a->bridge->connected());
+}
+
+TEST_F(ClusterFixture, SendReachesAComponentOnTheOtherHost) {
+  // alpha/relay "a" forwards to beta's "b", which publishes; alpha's host code subscribes.
+  b->start("b", "relay", {{"mode", "forward"}, {"topic", "out"}, {"tag", "b"}});
+  a->start("a", "relay", {{"mode", "forward"}, {"next", "test/b/0"}, {"tag", "a"}});
+  ASSERT_TRUE(a->sees("beta", 1));
+  Inbox inbox;
+  auto sub = a->runtime->subscribe_host("out", [&](const ComponentMessage& m) { inbox.push(m); });
+  ASSERT_TRUE(sub);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(a->runtime->send(kHost(), {"test", "a", "0"}, Payload::text(std::to_string(i))));
+  }
+  ASSERT_TRUE(inbox.wait_for(5));
+  // One sender per hop and one NATS connection per host: order is kept end to end.
+  EXPECT_EQ(inbox.messages(),
+            (std::vector<std::string>{"0|a|b", "1|a|b", "2|a|b", "3|a|b", "4|a|b"}));
+}
+
+TEST_F(ClusterFixture, UnknownTargetIsStillAnImmediateError) {
+  ASSERT_TRUE(a->sees("beta", 0));
+  auto s = a->runtime->send(kHost(), {"test", "ghost", "0"}, Payload::text("x"));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(s.error().message.find("any host of cluster test"), std::string::npos);
+  auto r = a->runtime->ask({"test", "ghost", "0"}, Payload::text("x"), std::chrono::seconds(1));
+  EXPECT_EQ(r.get().error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(a->runtime->correlation_stats().pending, 0u);
+}
+
+TEST_F(ClusterFixture, HostRequestGetsTheReplyFromTheOtherHost) {
+  auto ids = b->start("echo", "echo", {}, 2);
+  ASSERT_TRUE(a->sees("beta", 2));
+  for (int i = 0; i < 20; ++i) {
+    Payload p{multicodec::kJson, {'{', '}', static_cast<std::uint8_t>('0' + i % 10)}};
+    auto r = a->runtime->ask(ids[static_cast<std::size_t>(i) % 2], p, std::chrono::seconds(5));
+    auto reply = r.get();
+    ASSERT_TRUE(reply) << reply.error().describe();
+    EXPECT_EQ(*reply, p) << "bytes and codec come back unchanged";
+  }
+  const auto stats = a->runtime->correlation_stats();
+  EXPECT_EQ(stats.started, 20u);
+  EXPECT_EQ(stats.replied, 20u);
+  EXPECT_EQ(stats.pending + stats.failed + stats.timed_out + stats.late_replies, 0u);
+  EXPECT_EQ(a->bridge->stats().replies, 20u);
+}
+
+TEST_F(ClusterFixture, ComponentRequestsAcrossHostsEndExactlyOnce) {
+  b->start("echo", "echo", {}, 4);
+  ASSERT_TRUE(a->sees("beta", 4));
+  a->start("fan", "relay",
+           {{"mode", "fanout"},
+            {"target", "test/echo"},
+            {"instances", "4"},
+            {"timeout_ms", "10000"},
+            {"done_topic", "fan.done"}});
+  a->start("ping", "relay",
+           {{"mode", "pinger"},
+            {"target", "test/echo/1"},
+            {"timeout_ms", "10000"},
+            {"done_topic", "ping.done"}});
+  Inbox fan, ping;
+  auto s1 = a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { fan.push(m); });
+  auto s2 =
+      a->runtime->subscribe_host("ping.done", [&](const ComponentMessage& m) { ping.push(m); });
+  ASSERT_TRUE(a->runtime->send(kHost(), {"test", "fan", "0"}, Payload::text("300")));
+  ASSERT_TRUE(a->runtime->send(kHost(), {"test", "ping", "0"}, Payload::text("50")));
+  ASSERT_TRUE(fan.wait_for(1));
+  ASSERT_TRUE(ping.wait_for(1));
+  EXPECT_EQ(fan.messages()[0], "ok=300 err=0 timeout=0");
+  EXPECT_EQ(ping.messages()[0], "done=50");
+  const auto stats = a->runtime->correlation_stats();
+  EXPECT_EQ(stats.replied, 350u);
+  EXPECT_EQ(stats.pending + stats.failed + stats.timed_out + stats.late_replies, 0u);
+}
+
+TEST_F(ClusterFixture, RequestTimesOutAtTheRequesterAndTheLateReplyIsCounted) {
+  b->start("spin", "spin", {}, 1, ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{400}});
+  ASSERT_TRUE(a->sees("beta", 1));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r =
+      a->runtime->ask({"test", "spin", "0"}, Payload::text("hang"), std::chrono::milliseconds{80})
+          .get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kTimeout);
+  EXPECT_NE(r.error().message.find("no reply from test/spin/0 within 80 ms"), std::string::npos)
+      << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{400});
+  // The spin is interrupted on beta; that failure travels back and is dropped as late.
+  ASSERT_TRUE(eventually([&] { return a->runtime->correlation_stats().late_replies == 1; }));
+  const auto stats = a->runtime->correlation_stats();
+  EXPECT_EQ(stats.timed_out, 1u);
+  EXPECT_EQ(stats.replied + stats.failed, 0u);
+}
+
+TEST_F(ClusterFixture, ResponderFailureComesBackAsTheError) {
+  b->start("trap", "trap");
+  ASSERT_TRUE(a->sees("beta", 1));
+  auto r =
+      a->runtime->ask({"test", "trap", "0"}, Payload::text("boom"), std::chrono::seconds(5)).get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kTrap) << r.error().describe();
+  EXPECT_EQ(a->runtime->correlation_stats().failed, 1u);
+}
+
+TEST_F(ClusterFixture, PublishReachesSubscribersOnBothHosts) {
+  // beta: host code and a component subscribed; the component republishes what it gets.
+  b->start("fwd", "relay", {{"mode", "forward"}, {"topic", "news.seen"}, {"tag", "beta"}});
+  ASSERT_TRUE(b->runtime->subscribe("news", {"test", "fwd", "0"}));
+  Inbox on_b, on_a, seen;
+  auto sb = b->runtime->subscribe_host("news", [&](const ComponentMessage& m) { on_b.push(m); });
+  auto sa = a->runtime->subscribe_host("news", [&](const ComponentMessage& m) { on_a.push(m); });
+  auto ss =
+      a->runtime->subscribe_host("news.seen", [&](const ComponentMessage& m) { seen.push(m); });
+  ASSERT_TRUE(a->sees("beta", 1));
+  for (int i = 0; i < 10; ++i) {
+    auto n = a->runtime->publish(kHost(), "news", Payload::text("n" + std::to_string(i)));
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 1u) << "the count is of this host's subscribers";
+  }
+  ASSERT_TRUE(on_b.wait_for(10));
+  ASSERT_TRUE(seen.wait_for(10));
+  ASSERT_TRUE(on_a.wait_for(10));
+  EXPECT_EQ(on_b.messages().front(), "n0");
+  EXPECT_EQ(seen.messages().back(), "n9|beta");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(on_a.messages().size(), 10u) << "a host does not receive its own publish twice";
+}
+
+TEST_F(ClusterFixture, HostThatSaysGoodbyeFailsItsPendingRequestsAtOnce) {
+  b->start("spin", "spin", {}, 1, ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{1500}});
+  ASSERT_TRUE(a->sees("beta", 1));
+  auto pending =
+      a->runtime->ask({"test", "spin", "0"}, Payload::text("hang"), std::chrono::seconds(20));
+  ASSERT_TRUE(eventually([&] { return b->runtime->correlation_stats().pending == 1; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  b->bridge->detach();
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  auto r = pending.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().message.find("host beta left the cluster"), std::string::npos)
+      << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_EQ(a->bridge->stats().failed_by_host_loss, 1u);
+  EXPECT_TRUE(a->bridge->hosts().empty());
+}
+
+TEST_F(ClusterFixture, SilentHostIsDeclaredDeadAndItsRequestsFailFast) {
+  b->start("spin", "spin", {}, 1, ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{1500}});
+  ASSERT_TRUE(a->sees("beta", 1));
+  auto pending =
+      a->runtime->ask({"test", "spin", "0"}, Payload::text("hang"), std::chrono::seconds(20));
+  ASSERT_TRUE(eventually([&] { return b->runtime->correlation_stats().pending == 1; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  b->bridge->detach(NatsBridge::Farewell::kSilent);  // as if beta crashed
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(3)), std::future_status::ready);
+  auto r = pending.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().message.find("host beta left the cluster (no heartbeat for 300 ms)"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  const auto stats = a->runtime->correlation_stats();
+  EXPECT_EQ(stats.failed, 1u);
+  EXPECT_EQ(stats.pending, 0u);
+  // Nothing more can reach beta's components.
+  EXPECT_EQ(a->runtime->send(kHost(), {"test", "spin", "0"}, Payload::text("x")).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_F(ClusterFixture, HostsReconnectAfterANatsRestart) {
+  auto ids = b->start("echo", "echo");
+  ASSERT_TRUE(a->sees("beta", 1));
+  server.stop();
+  ASSERT_TRUE(eventually([&] { return !a->bridge->connected() && !b->bridge->connected(); }));
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(eventually([&] { return a->bridge->connected() && b->bridge->connected(); },
+                         std::chrono::seconds(10)));
+  // Subscriptions are restored by the client; heartbeats make the hosts known again.
+  ASSERT_TRUE(a->sees("beta", 1));
+  auto r = a->runtime->ask(ids[0], Payload::text("again"), std::chrono::seconds(5)).get();
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "again");
+  EXPECT_GE(a->bridge->stats().reconnects, 1u);
+}
+
+}  // namespace
+}  // namespace capsule::cluster

@@ -1,0 +1,145 @@
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <mutex>
+
+#include <capsule/cluster/nats_bridge.hpp>
+#include <capsule/component/component_runtime.hpp>
+
+#include "nats_server.hpp"
+
+namespace capsule::cluster::testing {
+
+using component::ComponentRuntime;
+using component::ComponentSpec;
+
+// Collects what host code receives on a topic.
+class Inbox {
+ public:
+  void push(const ComponentMessage& m) {
+    std::lock_guard lock(mutex_);
+    messages_.push_back(m.payload.as_string());
+    changed_.notify_all();
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> messages_;
+};
+
+// One capsule host: its own actor system, runtime and NATS connection; the engine is shared.
+struct Host {
+  Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine) {
+    BridgeConfig config;
+    config.url = url;
+    config.cluster = "test";
+    config.host = name;
+    config.heartbeat_interval = std::chrono::milliseconds(100);
+    config.missed_heartbeats = 3;
+    auto connected = NatsBridge::connect(config);
+    EXPECT_TRUE(connected) << connected.error().describe();
+    bridge = *connected;
+    component::RuntimeConfig runtime_config;
+    runtime_config.remote = bridge;
+    runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), runtime_config);
+    auto attached = bridge->attach(*runtime);
+    EXPECT_TRUE(attached) << attached.error().describe();
+    attachment = std::move(*attached);
+  }
+  ~Host() {
+    attachment = Attachment{};
+    runtime.reset();
+    system.shutdown();
+  }
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  std::vector<ComponentId> start(const std::string& name, const std::string& wasm,
+                                 std::vector<std::pair<std::string, std::string>> config = {},
+                                 std::uint32_t instances = 1, ResourceLimits limits = {}) {
+    ComponentSpec spec;
+    spec.ns = "test";
+    spec.name = name;
+    auto c = runtime->engine().load_file(std::filesystem::path(CAPSULE_COMPONENTS_DIR) /
+                                         (wasm + ".wasm"));
+    EXPECT_TRUE(c) << c.error().describe();
+    spec.component = *c;
+    spec.instances = instances;
+    spec.limits = limits;
+    spec.config = std::move(config);
+    spec.supervision.backoff = rt::BackoffPolicy::none();
+    auto ids = runtime->start(spec);
+    EXPECT_TRUE(ids) << ids.error().describe();
+    static_cast<void>(bridge->announce());
+    return ids ? *ids : std::vector<ComponentId>{};
+  }
+
+  // Waits (bounded) until this host sees `other` with at least `components` components.
+  bool sees(const std::string& other, std::size_t components,
+            std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& h : bridge->hosts()) {
+        if (h.name == other && h.components >= components) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  rt::ActorSystem system;
+  std::shared_ptr<NatsBridge> bridge;
+  std::unique_ptr<ComponentRuntime> runtime;
+  Attachment attachment;
+};
+
+class ClusterFixture : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    wasm::EngineConfig config;
+    config.pooling.total_component_instances = 100;
+    config.pooling.total_memories = 100;
+    config.pooling.total_tables = 100;
+    auto created = wasm::WasmEngine::create(config);
+    ASSERT_TRUE(created) << created.error().describe();
+    engine_ = *created;
+  }
+  static void TearDownTestSuite() { engine_.reset(); }
+
+  void SetUp() override {
+    ASSERT_TRUE(server.running());
+    a = std::make_unique<Host>("alpha", server.url(), engine_);
+    b = std::make_unique<Host>("beta", server.url(), engine_);
+  }
+  void TearDown() override {
+    a.reset();
+    b.reset();
+  }
+
+  template <typename Predicate>
+  static bool eventually(Predicate p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!p()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  static inline std::shared_ptr<wasm::WasmEngine> engine_;
+  NatsServer server;
+  std::unique_ptr<Host> a, b;
+};
+
+}  // namespace capsule::cluster::testing

@@ -1,0 +1,94 @@
+// The cluster envelope, subjects and host directory, without a server.
+#include <gtest/gtest.h>
+
+#include <capsule/cluster/host_directory.hpp>
+#include <capsule/cluster/wire.hpp>
+
+namespace capsule::cluster {
+namespace {
+
+TEST(Wire, RequestRoundTripsWithBinaryPayload) {
+  WireMessage m;
+  m.kind = WireMessage::Kind::kRequest;
+  m.origin_host = "alpha";
+  m.sender = {"app", "a", "0"};
+  m.target = {"app", "b.v2", "7"};
+  m.payload = Payload{multicodec::kCbor, {0, 1, 2, 255, 0}};
+  m.correlation = 1ULL << 40;
+  m.timeout_ms = 2500;
+  auto d = decode_message(encode(m));
+  ASSERT_TRUE(d) << d.error().describe();
+  EXPECT_EQ(d->kind, m.kind);
+  EXPECT_EQ(d->origin_host, "alpha");
+  EXPECT_EQ(d->sender, m.sender);
+  EXPECT_EQ(d->target, m.target);
+  EXPECT_EQ(d->payload, m.payload);
+  EXPECT_EQ(d->correlation, m.correlation);
+  EXPECT_EQ(d->timeout_ms, 2500u);
+  EXPECT_FALSE(d->error.has_value());
+}
+
+TEST(Wire, ErrorReplyKeepsCodeAndMessage) {
+  WireMessage m;
+  m.kind = WireMessage::Kind::kReply;
+  m.correlation = 9;
+  m.error = Error{ErrorCode::kOutOfFuel, "all fuel consumed"};
+  auto d = decode_message(encode(m));
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(d->error.has_value());
+  EXPECT_EQ(*d->error, *m.error);
+}
+
+TEST(Wire, MalformedBytesAreAnErrorNotACrash) {
+  const std::vector<std::uint8_t> junk{0xc1, 0x00, 0x13};
+  EXPECT_EQ(decode_message(junk).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(decode_heartbeat(junk));
+  WireMessage m;
+  auto bytes = encode(m);
+  bytes.resize(bytes.size() / 2);
+  EXPECT_FALSE(decode_message(bytes));
+}
+
+TEST(Wire, HeartbeatRoundTrips) {
+  Heartbeat h{"beta", 42, 100, false, {{"a", "b", "0"}, {"a", "b", "1"}}};
+  auto d = decode_heartbeat(encode(h));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->host, "beta");
+  EXPECT_EQ(d->sequence, 42u);
+  EXPECT_EQ(d->components, h.components);
+}
+
+TEST(Subjects, NamesAreEscapedIntoSingleTokens) {
+  EXPECT_EQ(subject_token("sensor.readings"), "sensor%2Ereadings");
+  EXPECT_EQ(subject_token("a b*>"), "a%20b%2A%3E");
+  EXPECT_EQ(subject_token(""), "%");
+  const Subjects s{"prod"};
+  EXPECT_EQ(s.component({"shop", "cart.v2", "0"}), "capsule.prod.c.shop.cart%2Ev2.0");
+  EXPECT_EQ(s.reply("host-1"), "capsule.prod.h.host-1.reply");
+  EXPECT_EQ(s.topic("a.b"), "capsule.prod.t.a%2Eb");
+  EXPECT_EQ(s.hosts(), "capsule.prod.hosts");
+}
+
+TEST(HostDirectory, TracksJoinsOwnersAndDeaths) {
+  using namespace std::chrono_literals;
+  HostDirectory dir(300ms);
+  const auto t0 = HostDirectory::Clock::now();
+  EXPECT_TRUE(dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}}, t0));
+  EXPECT_FALSE(dir.observe({"beta", 2, 100, false, {{"a", "y", "0"}}}, t0 + 100ms));
+  EXPECT_FALSE(dir.locate({"a", "x", "0"})) << "beta stopped running x";
+  EXPECT_EQ(dir.locate({"a", "y", "0"}), "beta");
+  // An older heartbeat arriving late does not undo the newer view.
+  EXPECT_FALSE(dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}}, t0 + 150ms));
+  EXPECT_FALSE(dir.locate({"a", "x", "0"}));
+  EXPECT_TRUE(dir.expire(t0 + 350ms).empty());
+  EXPECT_EQ(dir.expire(t0 + 401ms), std::vector<std::string>{"beta"});
+  EXPECT_FALSE(dir.locate({"a", "y", "0"}));
+  EXPECT_TRUE(dir.hosts().empty());
+  // Back again, then a goodbye: removed at once.
+  EXPECT_TRUE(dir.observe({"beta", 3, 100, false, {{"a", "y", "0"}}}, t0 + 500ms));
+  EXPECT_FALSE(dir.observe({"beta", 4, 100, true, {}}, t0 + 510ms));
+  EXPECT_TRUE(dir.hosts().empty());
+}
+
+}  // namespace
+}  // namespace capsule::cluster
