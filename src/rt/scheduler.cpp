@@ -57,6 +57,9 @@ class RunQueue {
     return cell;
   }
   [[nodiscard]] std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
+  [[nodiscard]] std::size_t size_relaxed() const noexcept {
+    return size_.load(std::memory_order_relaxed);
+  }
 
  private:
   SpinLock lock_;
@@ -111,10 +114,11 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
   auto* current = static_cast<Worker*>(t_current_worker);
   if (current != nullptr && current->owner == this) {
     current->queue.push(cell);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    // Only surplus work is worth a wake-up; a lone message chain stays on this core.
-    if (current->queue.size() > 1 && parked_.load(std::memory_order_seq_cst) > 0 &&
-        searching_.load(std::memory_order_seq_cst) == 0) {
+    // This worker runs the cell itself after its current turn, so no fence is needed for
+    // correctness; waking a peer is a heuristic. Only surplus work is worth a wake-up: a lone
+    // message chain stays on this core.
+    if (current->queue.size_relaxed() > 1 && parked_.load(std::memory_order_relaxed) > 0 &&
+        searching_.load(std::memory_order_relaxed) == 0) {
       wake_one(nullptr);
     }
     return;
