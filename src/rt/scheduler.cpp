@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstddef>
 #include <thread>
+#include <utility>
 
 #include <capsule/rt/detail/actor_cell_base.hpp>
 #include <capsule/rt/scheduler.hpp>
@@ -77,7 +78,18 @@ struct Scheduler::Worker {
   Scheduler* owner = nullptr;
   unsigned index = 0;
   std::thread thread;
+  // The cell most recently woken by this worker, run next and invisible to thieves: a message
+  // chain (ping-pong, request/reply) stays on one core instead of being stolen mid-exchange.
+  // Owner thread only.
+  detail::ActorCellBase* next_slot = nullptr;
+  std::uint32_t slot_streak = 0;
 };
+
+namespace {
+// After this many consecutive slot runs the queue gets a turn, so two actors that keep waking
+// each other cannot starve the rest of the worker's queue.
+constexpr std::uint32_t kMaxSlotStreak = 32;
+}  // namespace
 
 namespace {
 // The worker running on this thread, if any. Thread identity, not shared state: it lets a send
@@ -113,11 +125,12 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
   if (stopping_.load(std::memory_order_acquire)) return;
   auto* current = static_cast<Worker*>(t_current_worker);
   if (current != nullptr && current->owner == this) {
-    current->queue.push(cell);
+    if (current->next_slot != nullptr) current->queue.push(current->next_slot);
+    current->next_slot = cell;
     // This worker runs the cell itself after its current turn, so no fence is needed for
     // correctness; waking a peer is a heuristic. Only surplus work is worth a wake-up: a lone
     // message chain stays on this core.
-    if (current->queue.size_relaxed() > 1 && parked_.load(std::memory_order_relaxed) > 0 &&
+    if (current->queue.size_relaxed() > 0 && parked_.load(std::memory_order_relaxed) > 0 &&
         searching_.load(std::memory_order_relaxed) == 0) {
       wake_one(nullptr);
     }
@@ -202,7 +215,15 @@ void Scheduler::run(Worker& self) {
   t_current_worker = &self;
   const std::uint32_t budget = config_.budget;
   while (true) {
-    detail::ActorCellBase* cell = self.queue.pop();
+    detail::ActorCellBase* cell = nullptr;
+    if (self.next_slot != nullptr && self.slot_streak < kMaxSlotStreak) {
+      cell = std::exchange(self.next_slot, nullptr);
+      ++self.slot_streak;
+    } else {
+      self.slot_streak = 0;
+      cell = self.queue.pop();
+      if (cell == nullptr) cell = std::exchange(self.next_slot, nullptr);
+    }
     if (cell == nullptr) {
       searching_.fetch_add(1, std::memory_order_seq_cst);
       for (std::uint32_t round = 0; round < config_.spin_rounds && cell == nullptr; ++round) {
