@@ -182,8 +182,13 @@ void Telemetry::dead_letter(DeadLetter letter) {
                         std::string(to_string(letter.reason)) + " " + letter.message_type});
   }
   if (has_sinks_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(sinks_mutex_);
-    for (const auto& sink : sinks_) sink(letter);
+    // Called outside the lock: a sink may itself send (and so produce another dead letter).
+    std::vector<std::function<void(const DeadLetter&)>> sinks;
+    {
+      std::lock_guard lock(sinks_mutex_);
+      sinks = sinks_;
+    }
+    for (const auto& sink : sinks) sink(letter);
   }
 }
 

@@ -78,6 +78,16 @@ TEST_F(BrokerFixture, TopicWithoutSubscribersProducesADeadLetter) {
   EXPECT_EQ(recorder->count(EventKind::kDeadLetter), 1U);
 }
 
+TEST_F(BrokerFixture, DeadLetterSinksMayThemselvesProduceDeadLetters) {
+  std::atomic<int> letters{0};
+  system.subscribe_dead_letters([&](const DeadLetter& letter) {
+    letters.fetch_add(1);
+    if (letter.target_name == "void") broker.publish("also-void", Event{});
+  });
+  broker.publish("void", Event{std::string("x")});
+  EXPECT_EQ(letters.load(), 2);
+}
+
 TEST_F(BrokerFixture, TerminatedSubscribersArePruned) {
   auto [a, seen_a] = listener();
   ASSERT_TRUE(broker.subscribe("t", a));
