@@ -39,6 +39,7 @@ ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
     : system_(system),
       engine_(std::move(engine)),
       config_(std::move(config)),
+      guard_(config_.policy, config_.audit, {.audit_allowed = config_.audit_allowed}),
       timeouts_(
           system.io_context(), [this](CorrelationId id) { tracker_.expire(id); },
           [this](CorrelationId id) { return tracker_.is_pending(id); }),
@@ -88,6 +89,13 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
         return make_error(ErrorCode::kAlreadyExists,
                           spec.ns + "/" + spec.name + " is already running");
       }
+    }
+  }
+  if (config_.policy) {
+    // Registered before the instances start: their init may already call host functions.
+    if (Status s = config_.policy->set_component(spec.ns, spec.name, spec.permissions); !s) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        spec.ns + "/" + spec.name + ": " + s.error().message);
     }
   }
   std::vector<rt::ChildSpec> children;
@@ -155,6 +163,11 @@ std::vector<ComponentInfo> ComponentRuntime::list() const {
 }
 
 Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
+  if (Status s = authorize(from, security::Action::kSend, to.to_string()); !s) return s;
+  return route(from, to, std::move(payload));
+}
+
+Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, Payload payload) {
   auto target = registry_.lookup(to);
   if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
     return config_.remote->send(from, to, payload);
@@ -167,6 +180,9 @@ Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Pa
 Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const ComponentId& to,
                                                 Payload payload, std::chrono::milliseconds timeout,
                                                 std::function<void(CallbackResponse)> deliver) {
+  if (Status s = authorize(from, security::Action::kRequest, to.to_string()); !s) {
+    return std::move(s).error();
+  }
   auto target = registry_.lookup(to);
   if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
     // Another host's component: this tracker and timer still decide the one outcome.
@@ -215,14 +231,25 @@ Result<std::uint32_t> ComponentRuntime::broadcast(const ComponentId& from,
                                                   const std::vector<ComponentId>& to,
                                                   const Payload& payload) {
   std::uint32_t delivered = 0;
+  std::optional<Error> denied;
   for (const auto& id : to) {
-    if (send(from, id, payload)) ++delivered;
+    // Checked per target under messaging.broadcast: a broadcast grant is its own permission.
+    if (Status s = authorize(from, security::Action::kBroadcast, id.to_string()); !s) {
+      if (!denied) denied = std::move(s).error();
+      continue;
+    }
+    if (route(from, id, payload)) ++delivered;
   }
+  // Every target refused: say why rather than a bare 0.
+  if (denied && delivered == 0) return *denied;
   return delivered;
 }
 
 Result<std::uint32_t> ComponentRuntime::publish(const ComponentId& from, std::string_view topic,
                                                 const Payload& payload) {
+  if (Status s = authorize(from, security::Action::kPublish, topic); !s) {
+    return std::move(s).error();
+  }
   auto reached = publish_local(from, topic, payload);
   // The count is of local subscribers: other hosts receive it asynchronously.
   if (reached && config_.remote) config_.remote->publish(from, topic, payload);
@@ -241,6 +268,7 @@ Result<std::uint32_t> ComponentRuntime::publish_local(const ComponentId& from,
 }
 
 Status ComponentRuntime::subscribe(std::string_view topic, const ComponentId& subscriber) {
+  if (Status s = authorize(subscriber, security::Action::kSubscribe, topic); !s) return s;
   if (topic.empty()) return make_error(ErrorCode::kInvalidArgument, "empty topic name");
   auto ref = registry_.lookup(subscriber);
   if (!ref) return std::move(ref).error();
@@ -248,6 +276,7 @@ Status ComponentRuntime::subscribe(std::string_view topic, const ComponentId& su
 }
 
 Status ComponentRuntime::unsubscribe(std::string_view topic, const ComponentId& subscriber) {
+  if (Status s = authorize(subscriber, security::Action::kSubscribe, topic); !s) return s;
   auto ref = registry_.lookup(subscriber);
   if (!ref) return std::move(ref).error();
   if (!broker_.unsubscribe(topic, *ref)) {
@@ -300,6 +329,13 @@ void ComponentRuntime::log(const ComponentId& who, wasm::LogLevel level, const s
     return;
   }
   std::fprintf(stderr, "%s\n", wasm::format_log_line(who, level, message, fields).c_str());
+}
+
+Status ComponentRuntime::authorize(const ComponentId& who, security::Action action,
+                                   std::string_view target) const {
+  // Host code is the party that grants capabilities; it is not checked against them.
+  if (who == host_id()) return ok();
+  return guard_.authorize(who, action, target);
 }
 
 }  // namespace capsule::component

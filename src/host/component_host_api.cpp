@@ -2,13 +2,22 @@
 
 #include <utility>
 
+#include <capsule/storage/kv_backend.hpp>
+
 namespace capsule::host {
 
 using component::ComponentEnvelope;
 
 ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                                    rt::ActorRef<ComponentEnvelope> self_ref)
-    : StandaloneHostApi(std::move(self)), runtime_(runtime), self_ref_(std::move(self_ref)) {}
+    : StandaloneHostApi(std::move(self)),
+      space_(self_id().ns + "/" + self_id().name),
+      runtime_(runtime),
+      self_ref_(std::move(self_ref)) {}
+
+Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {
+  return runtime_.authorize(self_id(), action, target);
+}
 
 Status ComponentHostApi::send(const ComponentId& target, Payload payload) {
   return runtime_.send(self_id(), target, std::move(payload));
@@ -50,21 +59,122 @@ Status ComponentHostApi::unsubscribe(const std::string& topic) {
 
 void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
                            const wasm::KeyValues& fields) {
+  // log has no error result in WIT: a denied line is dropped (and audited).
+  if (!authorize(security::Action::kLog, wasm::to_string(level))) return;
   runtime_.log(self_id(), level, message, fields);
 }
 
+std::uint64_t ComponentHostApi::monotonic_now_ns() {
+  if (!authorize(security::Action::kTime, "monotonic")) return 0;
+  return StandaloneHostApi::monotonic_now_ns();
+}
+
+std::uint64_t ComponentHostApi::wall_clock_now_ms() {
+  if (!authorize(security::Action::kTime, "wall")) return 0;
+  return StandaloneHostApi::wall_clock_now_ms();
+}
+
 Result<std::vector<ComponentId>> ComponentHostApi::list_components() {
+  if (Status s = runtime_.guard().authorize_any(self_id(), security::Action::kListComponents); !s) {
+    return std::move(s).error();
+  }
+  // Only the instances the caller may see: the rest are not even named.
   std::vector<ComponentId> ids;
-  for (const auto& info : runtime_.list()) ids.push_back(info.id);
+  for (const auto& info : runtime_.list()) {
+    if (runtime_.guard().permits(self_id(), security::Action::kListComponents,
+                                 info.id.to_string())) {
+      ids.push_back(info.id);
+    }
+  }
   return ids;
 }
 
 Result<ComponentMetadata> ComponentHostApi::component_metadata(const ComponentId& id) {
+  if (Status s = authorize(security::Action::kListComponents, id.to_string()); !s) {
+    return std::move(s).error();
+  }
   auto record = runtime_.registry().record(id);
   if (!record || !record->metadata) {
     return make_error(ErrorCode::kNotFound, "no metadata for " + id.to_string());
   }
   return *record->metadata;
+}
+
+Result<storage::KvBackend*> ComponentHostApi::backend(std::string_view call) const {
+  storage::KvBackend* kv = runtime_.storage();
+  if (kv == nullptr) {
+    return make_error(ErrorCode::kNotImplemented, std::string(call) + " is not available to " +
+                                                      self_id().to_string() +
+                                                      ": this host has no storage configured");
+  }
+  return kv;
+}
+
+Result<std::optional<std::vector<std::uint8_t>>> ComponentHostApi::storage_get(
+    const std::string& key) {
+  auto kv = backend("storage.get");
+  if (!kv) return std::move(kv).error();
+  if (Status s = storage::validate_key(key); !s) return std::move(s).error();
+  if (Status s = authorize(security::Action::kStorageRead, key); !s) return std::move(s).error();
+  return (*kv)->get(space_, key);
+}
+
+Status ComponentHostApi::storage_set(const std::string& key, std::vector<std::uint8_t> value) {
+  auto kv = backend("storage.set");
+  if (!kv) return std::move(kv).error();
+  if (Status s = storage::validate_key(key); !s) return s;
+  if (Status s = authorize(security::Action::kStorageWrite, key); !s) return s;
+  return (*kv)->set(space_, key, value,
+                    runtime_.guard().storage_quota(self_id().ns, self_id().name));
+}
+
+Result<bool> ComponentHostApi::storage_delete(const std::string& key) {
+  auto kv = backend("storage.delete");
+  if (!kv) return std::move(kv).error();
+  if (Status s = storage::validate_key(key); !s) return std::move(s).error();
+  if (Status s = authorize(security::Action::kStorageDelete, key); !s) {
+    return std::move(s).error();
+  }
+  return (*kv)->erase(space_, key);
+}
+
+Result<bool> ComponentHostApi::storage_exists(const std::string& key) {
+  auto kv = backend("storage.exists");
+  if (!kv) return std::move(kv).error();
+  if (Status s = storage::validate_key(key); !s) return std::move(s).error();
+  if (Status s = authorize(security::Action::kStorageRead, key); !s) return std::move(s).error();
+  return (*kv)->exists(space_, key);
+}
+
+Result<std::vector<std::string>> ComponentHostApi::storage_list_keys(const std::string& prefix) {
+  auto kv = backend("storage.list-keys");
+  if (!kv) return std::move(kv).error();
+  if (Status s = runtime_.guard().authorize_any(self_id(), security::Action::kStorageRead); !s) {
+    return std::move(s).error();
+  }
+  auto keys = (*kv)->list_keys(space_, prefix);
+  if (!keys) return keys;
+  // A component allowed to read only "public/**" does not learn the names of its other keys.
+  std::erase_if(*keys, [&](const std::string& k) {
+    return !runtime_.guard().permits(self_id(), security::Action::kStorageRead, k);
+  });
+  return keys;
+}
+
+Result<wasm::StorageUsage> ComponentHostApi::storage_usage() {
+  auto kv = backend("storage.usage");
+  if (!kv) return std::move(kv).error();
+  // Usage is about the component's own quota: any storage permission lets it ask.
+  const auto& guard = runtime_.guard();
+  if (!guard.permits_any(self_id(), security::Action::kStorageWrite)) {
+    if (Status s = guard.authorize_any(self_id(), security::Action::kStorageRead); !s) {
+      return std::move(s).error();
+    }
+  }
+  auto used = (*kv)->usage(space_);
+  if (!used) return std::move(used).error();
+  const auto quota = guard.storage_quota(self_id().ns, self_id().name);
+  return wasm::StorageUsage{used->bytes, used->keys, quota.max_bytes, quota.max_keys};
 }
 
 }  // namespace capsule::host

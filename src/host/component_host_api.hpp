@@ -5,8 +5,10 @@
 
 namespace capsule::host {
 
-// The host functions of one component instance, routed through the ComponentRuntime.
-// Storage arrives with the storage issue; until then it answers not-implemented.
+// The host functions of one component instance, routed through the ComponentRuntime. Each one
+// asks the runtime's AccessGuard first (messaging does so inside the runtime, so host-routed
+// calls are checked the same way); a denial reaches the guest as `permission-denied` and is
+// audited. Storage goes to the runtime's KvBackend, in the space "ns/name" of this component.
 class ComponentHostApi final : public wasm::StandaloneHostApi {
  public:
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
@@ -23,10 +25,24 @@ class ComponentHostApi final : public wasm::StandaloneHostApi {
   Status unsubscribe(const std::string& topic) override;
   void log(wasm::LogLevel level, const std::string& message,
            const wasm::KeyValues& fields) override;
+  std::uint64_t monotonic_now_ns() override;
+  std::uint64_t wall_clock_now_ms() override;
   Result<std::vector<ComponentId>> list_components() override;
   Result<ComponentMetadata> component_metadata(const ComponentId& id) override;
 
+  Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) override;
+  Status storage_set(const std::string& key, std::vector<std::uint8_t> value) override;
+  Result<bool> storage_delete(const std::string& key) override;
+  Result<bool> storage_exists(const std::string& key) override;
+  Result<std::vector<std::string>> storage_list_keys(const std::string& prefix) override;
+  Result<wasm::StorageUsage> storage_usage() override;
+
  private:
+  Status authorize(security::Action action, std::string_view target) const;
+  // The backend, or the error a guest gets when the host has none.
+  Result<storage::KvBackend*> backend(std::string_view call) const;
+
+  std::string space_;  // "ns/name": shared by every instance of this component
   component::ComponentRuntime& runtime_;
   rt::ActorRef<component::ComponentEnvelope> self_ref_;
 };

@@ -18,6 +18,8 @@
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/rt/message_broker.hpp>
 #include <capsule/rt/supervisor.hpp>
+#include <capsule/security/access_guard.hpp>
+#include <capsule/storage/kv_backend.hpp>
 #include <capsule/wasm/engine.hpp>
 
 namespace capsule::component {
@@ -29,6 +31,15 @@ struct RuntimeConfig {
   std::function<void(const ComponentId&, wasm::LogLevel, const std::string&,
                      const wasm::KeyValues&)>
       log_sink;
+  // Capability checks. Null turns them off (a trusted embedding: tools, and tests of other
+  // layers); set, every component may do only what it declared and was granted, see
+  // docs/security.md. The CLI host always sets one.
+  std::shared_ptr<security::PolicyEngine> policy;
+  // Where denials (and with audit_allowed every check) are recorded. Null: not recorded.
+  std::shared_ptr<security::AuditSink> audit;
+  bool audit_allowed = false;
+  // Component storage, one space per ns/name. Null: storage calls answer not-implemented.
+  std::shared_ptr<storage::KvBackend> storage;
   // Other hosts of a cluster: targets not found on this host go there, publishes go there too.
   // Null (the default): a single host, unknown targets are errors.
   std::shared_ptr<RemoteRouter> remote;
@@ -112,6 +123,12 @@ class ComponentRuntime {
   void log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
            const wasm::KeyValues& fields) const;
 
+  // ok if `who` may do `action` on `target` (the host itself always may); otherwise the
+  // audited permission-denied error. Every host function calls this before acting.
+  Status authorize(const ComponentId& who, security::Action action, std::string_view target) const;
+  [[nodiscard]] const security::AccessGuard& guard() const { return guard_; }
+  [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
+
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
   [[nodiscard]] LatencyHistogram request_latency() const { return tracker_.latency(); }
   [[nodiscard]] ComponentRegistry& registry() { return registry_; }
@@ -121,9 +138,13 @@ class ComponentRuntime {
   void count_failed_message() { failed_messages_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  // send() without the capability check: for broadcast, which checks its own action.
+  Status route(const ComponentId& from, const ComponentId& to, Payload payload);
+
   rt::ActorSystem& system_;
   std::shared_ptr<wasm::WasmEngine> engine_;
   RuntimeConfig config_;
+  security::AccessGuard guard_;
   ComponentRegistry registry_;
   CorrelationTracker tracker_;
   TimeoutHandler timeouts_;

@@ -8,6 +8,7 @@
 #include <capsule/core/limits.hpp>
 #include <capsule/rt/mailbox.hpp>
 #include <capsule/rt/supervisor.hpp>
+#include <capsule/security/capability.hpp>
 #include <capsule/wasm/compiled_component.hpp>
 #include <capsule/wasm/host_api.hpp>
 
@@ -24,6 +25,9 @@ struct ComponentSpec {
   std::optional<rt::MailboxConfig> mailbox;  // default: RuntimeConfig::default_mailbox
   rt::RestartPolicy restart = rt::RestartPolicy::kPermanent;
   rt::SupervisorConfig supervision;  // strategy, intensity window, backoff for these instances
+  // What the component declared it needs, what the host grants it, and its storage quota.
+  // Enforced only when RuntimeConfig::policy is set; see docs/security.md.
+  security::ComponentPermissions permissions;
 };
 
 }  // namespace capsule::component

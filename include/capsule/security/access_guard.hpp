@@ -1,0 +1,45 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include <capsule/core/component_id.hpp>
+#include <capsule/core/result.hpp>
+#include <capsule/security/audit.hpp>
+#include <capsule/security/policy_engine.hpp>
+
+namespace capsule::security {
+
+// The one place a host function asks "may `who` do this?": consults the policy, writes the
+// audit record, and turns a denial into the typed error the guest receives.
+class AccessGuard {
+ public:
+  struct Options {
+    // Denials are always audited. Allowed calls only when set: a message send is a hot path.
+    bool audit_allowed = false;
+  };
+  AccessGuard(std::shared_ptr<const PolicyEngine> policy, std::shared_ptr<AuditSink> audit,
+              Options options);
+
+  // No policy engine: checks are off (a trusted embedding); every call is allowed.
+  [[nodiscard]] bool enforcing() const noexcept { return policy_ != nullptr; }
+
+  // ok, or permission-denied "<who> may not <action> '<target>': <reason>".
+  Status authorize(const ComponentId& who, Action action, std::string_view target) const;
+  // authorize for "some target of `action`" (PolicyEngine::check_any); audited with target "*".
+  Status authorize_any(const ComponentId& who, Action action) const;
+  // Like authorize, but neither audits nor fails: for filtering list results.
+  [[nodiscard]] bool permits(const ComponentId& who, Action action, std::string_view target) const;
+  [[nodiscard]] bool permits_any(const ComponentId& who, Action action) const;
+  [[nodiscard]] StorageQuota storage_quota(std::string_view ns, std::string_view name) const;
+
+ private:
+  Status conclude(const ComponentId& who, Action action, std::string_view target,
+                  const Decision& decision) const;
+
+  std::shared_ptr<const PolicyEngine> policy_;
+  std::shared_ptr<AuditSink> audit_;
+  Options options_;
+};
+
+}  // namespace capsule::security

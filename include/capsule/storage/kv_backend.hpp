@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <capsule/core/result.hpp>
+#include <capsule/security/capability.hpp>
+
+namespace capsule::storage {
+
+using Bytes = std::vector<std::uint8_t>;
+
+struct KvUsage {
+  std::uint64_t bytes = 0;  // sum of key and value sizes
+  std::uint64_t keys = 0;
+};
+
+inline constexpr std::size_t kMaxKeyBytes = 512;
+inline constexpr std::size_t kMaxValueBytes = std::size_t{4} << 20;
+inline constexpr std::size_t kMaxListedKeys = 10000;
+
+// Rejects keys a backend must never see: empty, longer than kMaxKeyBytes, or with a NUL byte
+// (several backends, NATS KV among them, cannot store those).
+Status validate_key(std::string_view key);
+
+// Persistent key-value storage divided into isolated spaces ("ns/name": one per component, shared
+// by its instances). A space never sees another's keys: isolation is the backend's job, not the
+// caller's key naming. Thread-safe. SqliteKvBackend is the single-host implementation; a NATS KV
+// backend for clusters implements the same interface.
+class KvBackend {
+ public:
+  virtual ~KvBackend() = default;
+
+  virtual Result<std::optional<Bytes>> get(std::string_view space, std::string_view key) = 0;
+  // Writes atomically with the quota check: a write that would leave the space over `quota`
+  // fails with quota-exceeded and changes nothing.
+  virtual Status set(std::string_view space, std::string_view key, const Bytes& value,
+                     const security::StorageQuota& quota) = 0;
+  // Returns whether the key existed.
+  virtual Result<bool> erase(std::string_view space, std::string_view key) = 0;
+  virtual Result<bool> exists(std::string_view space, std::string_view key) = 0;
+  // Keys starting with `prefix`, sorted byte-wise, at most kMaxListedKeys.
+  virtual Result<std::vector<std::string>> list_keys(std::string_view space,
+                                                     std::string_view prefix) = 0;
+  virtual Result<KvUsage> usage(std::string_view space) = 0;
+};
+
+}  // namespace capsule::storage
