@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <capsule/rt/detail/actor_cell_base.hpp>
 #include <capsule/rt/scheduler.hpp>
@@ -78,11 +79,13 @@ struct Scheduler::Worker {
   Scheduler* owner = nullptr;
   unsigned index = 0;
   std::thread thread;
-  // The cell most recently woken by this worker, run next and invisible to thieves: a message
-  // chain (ping-pong, request/reply) stays on one core instead of being stolen mid-exchange.
-  // Owner thread only.
-  detail::ActorCellBase* next_slot = nullptr;
-  std::uint32_t slot_streak = 0;
+  // The cell most recently woken by this worker, run next: a message chain (ping-pong,
+  // request/reply) stays on one core instead of being stolen mid-exchange. Thieves take it only
+  // when the owner has been stuck in one turn for a while (see search()).
+  std::atomic<detail::ActorCellBase*> next_slot{nullptr};
+  std::atomic<std::uint64_t> turns{0};    // written by the owner only
+  std::uint32_t slot_streak = 0;          // owner only
+  std::vector<std::uint64_t> seen_turns;  // owner only: peers' turn counters at the last look
 };
 
 namespace {
@@ -105,6 +108,7 @@ Scheduler::Scheduler(SchedulerConfig config) : config_(config) {
     auto worker = std::make_unique<Worker>();
     worker->owner = this;
     worker->index = i;
+    worker->seen_turns.assign(config_.workers, 0);
     workers_.push_back(std::move(worker));
   }
   for (auto& worker : workers_) {
@@ -125,8 +129,9 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
   if (stopping_.load(std::memory_order_acquire)) return;
   auto* current = static_cast<Worker*>(t_current_worker);
   if (current != nullptr && current->owner == this) {
-    if (current->next_slot != nullptr) current->queue.push(current->next_slot);
-    current->next_slot = cell;
+    if (auto* displaced = current->next_slot.exchange(cell, std::memory_order_acq_rel)) {
+      current->queue.push(displaced);
+    }
     // This worker runs the cell itself after its current turn, so no fence is needed for
     // correctness; waking a peer is a heuristic. Only surplus work is worth a wake-up: a lone
     // message chain stays on this core.
@@ -142,8 +147,10 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // A searching worker scans every queue (and re-checks before it parks), so a wake-up, a futex
   // syscall on this thread, is only needed when nobody is looking for work.
+  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
+  // an oversubscribed machine): wake a parked worker then as well.
   if (parked_.load(std::memory_order_seq_cst) > 0 &&
-      searching_.load(std::memory_order_seq_cst) == 0) {
+      (searching_.load(std::memory_order_seq_cst) == 0 || target->queue.size_relaxed() > 1)) {
     wake_one(target);
   }
 }
@@ -188,10 +195,20 @@ void Scheduler::wake_one(Worker* preferred) {
   }
 }
 
-detail::ActorCellBase* Scheduler::search(Worker& self) {
+detail::ActorCellBase* Scheduler::search(Worker& self, bool steal_slots) {
   const std::size_t n = workers_.size();
   for (std::size_t i = 1; i < n; ++i) {
-    if (auto* cell = workers_[(self.index + i) % n]->queue.pop()) return cell;
+    const std::size_t v = (self.index + i) % n;
+    Worker& victim = *workers_[v];
+    if (auto* cell = victim.queue.pop()) return cell;
+    if (victim.next_slot.load(std::memory_order_relaxed) == nullptr) continue;
+    // A slot is only fair game when its owner's turn counter did not move since our previous
+    // look: the owner is inside a long handler and would leave the woken actor waiting.
+    const auto turns = victim.turns.load(std::memory_order_relaxed);
+    if (steal_slots && turns == self.seen_turns[v]) {
+      if (auto* cell = victim.next_slot.exchange(nullptr, std::memory_order_acq_rel)) return cell;
+    }
+    self.seen_turns[v] = turns;
   }
   return nullptr;
 }
@@ -216,18 +233,24 @@ void Scheduler::run(Worker& self) {
   const std::uint32_t budget = config_.budget;
   while (true) {
     detail::ActorCellBase* cell = nullptr;
-    if (self.next_slot != nullptr && self.slot_streak < kMaxSlotStreak) {
-      cell = std::exchange(self.next_slot, nullptr);
-      ++self.slot_streak;
-    } else {
+    if (self.slot_streak < kMaxSlotStreak &&
+        self.next_slot.load(std::memory_order_relaxed) != nullptr) {
+      cell = self.next_slot.exchange(nullptr, std::memory_order_acq_rel);
+      if (cell != nullptr) ++self.slot_streak;
+    }
+    if (cell == nullptr) {
       self.slot_streak = 0;
       cell = self.queue.pop();
-      if (cell == nullptr) cell = std::exchange(self.next_slot, nullptr);
+      if (cell == nullptr && self.next_slot.load(std::memory_order_relaxed) != nullptr) {
+        cell = self.next_slot.exchange(nullptr, std::memory_order_acq_rel);
+      }
     }
     if (cell == nullptr) {
       searching_.fetch_add(1, std::memory_order_seq_cst);
       for (std::uint32_t round = 0; round < config_.spin_rounds && cell == nullptr; ++round) {
-        cell = search(self);
+        // Slots are stolen only in the slower, yielding half of the spin, so a healthy message
+        // chain (turns of ~100 ns) is never taken from its core.
+        cell = search(self, round >= config_.spin_rounds / 2);
         if (cell == nullptr) cell = self.queue.pop();
         if (cell == nullptr) {
           if (stopping_.load(std::memory_order_relaxed)) break;
@@ -250,6 +273,7 @@ void Scheduler::run(Worker& self) {
         searching_.load(std::memory_order_relaxed) == 0) {
       wake_one(nullptr);
     }
+    self.turns.store(self.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     switch (cell->run_turn(budget)) {
       case detail::ActorCellBase::TurnResult::kIdle:
         break;

@@ -45,7 +45,7 @@ class Scheduler {
  private:
   struct Worker;
   void run(Worker& self);
-  detail::ActorCellBase* search(Worker& self);
+  detail::ActorCellBase* search(Worker& self, bool steal_slots);
   bool park(Worker& self);
   void wake_one(Worker* preferred);
   [[nodiscard]] bool any_work() const noexcept;
