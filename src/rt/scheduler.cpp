@@ -22,7 +22,15 @@ class SpinLock {
  public:
   void lock() noexcept {
     while (locked_.exchange(true, std::memory_order_acquire)) {
-      while (locked_.load(std::memory_order_relaxed)) cpu_relax();
+      // On an oversubscribed machine the holder may have been preempted: after a short spin,
+      // give the core away instead of burning the rest of our time slice.
+      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+        if (spins < 64) {
+          cpu_relax();
+        } else {
+          std::this_thread::yield();
+        }
+      }
     }
   }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
