@@ -1,6 +1,6 @@
 /* hostile_nogrants: a component that declared nothing and tries every host function anyway.
  * Any message makes it call each import once and reply with what the host answered, e.g.
- *   send=2 request=2 ... usage=2 clock=ok self=test/hostile/0
+ *   send=2 request=2 ... list=2 listed=0 ... usage=2 clock=ok self=test/hostile/0
  * where a number is the WIT error tag (2 = permission-denied) and "ok" means the call worked. */
 #include <stdio.h>
 #include <string.h>
@@ -54,8 +54,15 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
 
   capsule_core_services_list_component_id_t ids;
   const bool listed = capsule_core_services_list_components(&ids, &e);
-  if (listed) capsule_core_services_list_component_id_free(&ids);
+  size_t visible = 0;
+  if (listed) {
+    visible = ids.len;
+    capsule_core_services_list_component_id_free(&ids);
+  }
   note("list", listed, &e);
+  char count[32];
+  snprintf(count, sizeof count, " listed=%zu", visible);
+  strncat(g_report, count, sizeof g_report - strlen(g_report) - 1);
   capsule_metadata_t meta;
   const bool got_meta = capsule_core_services_metadata_of(&target, &meta, &e);
   if (got_meta) capsule_core_services_component_metadata_free(&meta);

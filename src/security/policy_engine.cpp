@@ -99,7 +99,8 @@ std::vector<PolicyRule> PolicyEngine::rules() const {
 Decision PolicyEngine::check(const ComponentId& who, Action action, std::string_view target) const {
   const auto state = snapshot();
   const Clock::time_point now = clock_();
-  const std::string subject = who.to_string();
+  // Only rules look at the caller's full id: skip formatting it when there are none.
+  const std::string subject = state->rules.empty() ? std::string() : who.to_string();
   auto rule_matches = [&](const CompiledRule& r, Effect effect) {
     return r.rule.effect == effect && (!r.rule.action || *r.rule.action == action) &&
            unexpired(r.rule.expires, now) && r.subject.matches(subject) && r.target.matches(target);

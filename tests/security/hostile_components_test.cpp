@@ -50,6 +50,18 @@ TEST_F(HostileTest, EveryHostFunctionWithoutGrantsIsDeniedAndAudited) {
   }
 }
 
+TEST_F(HostileTest, ListingShowsOnlyGrantedComponents) {
+  start("victim", "echo");
+  start("other", "echo");
+  const ComponentId seer =
+      start("seer", "hostile_nogrants", both({{Action::kListComponents, "test/victim/*", {}}}));
+  const std::string report = ask(seer, "go");
+  EXPECT_EQ(field(report, "list"), "ok") << report;
+  EXPECT_EQ(field(report, "listed"), "1") << "only test/victim/0 is visible: " << report;
+  EXPECT_EQ(field(report, "metadata"), "ok") << report;
+  EXPECT_EQ(field(report, "send"), kDenied) << report;
+}
+
 TEST_F(HostileTest, HostRoutedCallsAreCheckedTheSameWay) {
   const ComponentId victim = start("victim", "echo");
   const ComponentId hostile = start("hostile", "hostile_nogrants");

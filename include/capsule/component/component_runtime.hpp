@@ -138,6 +138,8 @@ class ComponentRuntime {
   void count_failed_message() { failed_messages_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  Status authorize_to(const ComponentId& who, security::Action action,
+                      const ComponentId& target) const;
   // send() without the capability check: for broadcast, which checks its own action.
   Status route(const ComponentId& from, const ComponentId& to, Payload payload);
 
