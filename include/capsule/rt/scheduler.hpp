@@ -14,7 +14,7 @@ namespace capsule::rt {
 struct SchedulerConfig {
   unsigned workers = 0;             // 0 = std::thread::hardware_concurrency()
   std::uint32_t budget = 64;        // messages an actor may process per turn before yielding
-  std::uint32_t spin_rounds = 128;  // steal attempts before an idle worker parks
+  std::uint32_t spin_rounds = 32;  // steal attempts before an idle worker parks
 };
 
 // Per-core run queues with work stealing. An actor is in at most one queue at a time (its cell's
