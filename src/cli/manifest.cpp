@@ -44,7 +44,7 @@ Result<std::optional<T>> optional_value(const Checker& c, const toml::table& t,
   if (n == nullptr) return std::optional<T>{};
   auto v = n->value<T>();
   if (!v) return c.error(n, 0, where + std::string(key) + ": expected " + std::string(expected));
-  return std::optional<T>{*v};
+  return v;
 }
 
 Status parse_limits(const Checker& c, const toml::table& t, const std::string& where,
@@ -85,24 +85,26 @@ Status parse_supervision(const Checker& c, const toml::table& t, const std::stri
                          rt::SupervisorConfig& out) {
   if (const toml::node* s = t.get("strategy")) {
     auto v = s->value<std::string>();
-    if (v == "one-for-one")
+    if (v == "one-for-one") {
       out.strategy = rt::RestartStrategy::kOneForOne;
-    else if (v == "one-for-all")
+    } else if (v == "one-for-all") {
       out.strategy = rt::RestartStrategy::kOneForAll;
-    else if (v == "rest-for-one")
+    } else if (v == "rest-for-one") {
       out.strategy = rt::RestartStrategy::kRestForOne;
-    else
+    } else {
       return c.error(
           s, 0, where + "supervision.strategy: expected one-for-one, one-for-all or rest-for-one");
+    }
   }
   auto int_field = [&](std::string_view key, auto&& apply) -> Status {
     auto v =
         optional_value<std::int64_t>(c, t, key, where + "supervision.", "a non-negative integer");
     if (!v) return std::move(v).error();
     if (*v) {
-      if (**v < 0)
+      if (**v < 0) {
         return c.error(t.get(key), 0,
                        where + "supervision." + std::string(key) + ": must not be negative");
+      }
       apply(**v);
     }
     return ok();
@@ -111,12 +113,14 @@ Status parse_supervision(const Checker& c, const toml::table& t, const std::stri
                        [&](std::int64_t v) { out.max_restarts = static_cast<std::uint32_t>(v); });
   if (s)
     s = int_field("window_ms", [&](std::int64_t v) { out.window = std::chrono::milliseconds(v); });
-  if (s)
+  if (s) {
     s = int_field("backoff_ms",
                   [&](std::int64_t v) { out.backoff.initial = std::chrono::milliseconds(v); });
-  if (s)
+  }
+  if (s) {
     s = int_field("health_interval_ms",
                   [&](std::int64_t v) { out.health_interval = std::chrono::milliseconds(v); });
+  }
   return s;
 }
 
@@ -133,17 +137,18 @@ Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& 
   }
   if (const toml::node* p = t.get("policy")) {
     auto v = p->value<std::string>();
-    if (v == "block")
+    if (v == "block") {
       m.policy = rt::BackpressurePolicy::kBlock;
-    else if (v == "drop-newest")
+    } else if (v == "drop-newest") {
       m.policy = rt::BackpressurePolicy::kDropNewest;
-    else if (v == "drop-oldest")
+    } else if (v == "drop-oldest") {
       m.policy = rt::BackpressurePolicy::kDropOldest;
-    else if (v == "error")
+    } else if (v == "error") {
       m.policy = rt::BackpressurePolicy::kError;
-    else
+    } else {
       return c.error(p, 0,
                      where + "mailbox.policy: expected block, drop-newest, drop-oldest or error");
+    }
   }
   out = m;
   return ok();
@@ -196,14 +201,15 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
   }
   if (const toml::node* r = t.get("restart")) {
     auto v = r->value<std::string>();
-    if (v == "permanent")
+    if (v == "permanent") {
       e.restart = rt::RestartPolicy::kPermanent;
-    else if (v == "transient")
+    } else if (v == "transient") {
       e.restart = rt::RestartPolicy::kTransient;
-    else if (v == "temporary")
+    } else if (v == "temporary") {
       e.restart = rt::RestartPolicy::kTemporary;
-    else
+    } else {
       return c.error(r, e.line, where + "restart: expected permanent, transient or temporary");
+    }
   }
   if (const toml::node* s = t.get("subscribe")) {
     const auto* arr = s->as_array();
@@ -221,16 +227,17 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
     if (tbl == nullptr) return c.error(cfg, e.line, where + "config: expected a table of strings");
     for (const auto& [k, v] : *tbl) {
       std::string value;
-      if (auto s = v.value<std::string>())
+      if (auto s = v.value<std::string>()) {
         value = *s;
-      else if (auto i = v.value<std::int64_t>())
+      } else if (auto i = v.value<std::int64_t>()) {
         value = std::to_string(*i);
-      else if (auto b = v.value<bool>())
+      } else if (auto b = v.value<bool>()) {
         value = *b ? "true" : "false";
-      else
+      } else {
         return c.error(
             &v, e.line,
             where + "config." + std::string(k.str()) + ": expected a string, integer or boolean");
+      }
       e.config.emplace_back(std::string(k.str()), std::move(value));
     }
   }
@@ -303,18 +310,19 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
     for (const auto& [k, v] : *t) {
       auto s = v.value<std::string>();
       if (!s) return c.error(&v, 1, "host." + std::string(k.str()) + ": expected a string");
-      if (k == "name")
+      if (k == "name") {
         m.host.name = *s;
-      else if (k == "data_dir")
+      } else if (k == "data_dir") {
         m.host.data_dir = file.parent_path() / *s;
-      else if (k == "components_dir")
+      } else if (k == "components_dir") {
         m.host.components_dir = *s;
-      else if (k == "admin")
+      } else if (k == "admin") {
         m.host.admin = *s;
-      else
+      } else {
         return c.error(&v, 1,
                        "host." + std::string(k.str()) +
                            ": unknown field (known: name, data_dir, components_dir, admin)");
+      }
     }
   } else {
     m.host.data_dir = file.parent_path() / m.host.data_dir;

@@ -25,7 +25,12 @@ void Reporter::line(std::string_view level, std::string_view message, const Fiel
     out = std::string(stamp) + " ";
     if (level != "info") out += std::string(level) + ": ";
     out += message;
-    for (const auto& [k, v] : fields) out += "  " + k + "=" + v;
+    for (const auto& [k, v] : fields) {
+      out += "  ";
+      out += k;
+      out += '=';
+      out += v;
+    }
   }
   std::lock_guard lock(mutex_);
   std::fprintf(stdout, "%s\n", out.c_str());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -7,7 +8,7 @@
 
 namespace capsule::cli {
 
-enum class LogFormat { kText, kJson };
+enum class LogFormat : std::uint8_t { kText, kJson };
 
 // Progress and log lines of `capsule run`: readable text for people, one JSON object per line
 // for machines (--log-format json). Thread-safe: guest logs arrive from runtime threads.
