@@ -334,7 +334,11 @@ void ComponentRuntime::log(const ComponentId& who, wasm::LogLevel level, const s
 Status ComponentRuntime::authorize(const ComponentId& who, security::Action action,
                                    std::string_view target) const {
   // Host code is the party that grants capabilities; it is not checked against them.
-  if (who == host_id()) return ok();
+  if (who == host_id() || !guard_.enforcing()) return ok();
+  // A caller that is no component of this host can only arrive through host code: the cluster
+  // bridge delivering another host's message. That host checked its grants; here only the
+  // operator's rules apply. (A local guest cannot pick its `from`: it is always its own id.)
+  if (!registry_.lookup(who)) return guard_.authorize_foreign(who, action, target);
   return guard_.authorize(who, action, target);
 }
 

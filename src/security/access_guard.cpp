@@ -14,6 +14,12 @@ Status AccessGuard::authorize(const ComponentId& who, Action action,
   return conclude(who, action, target, policy_->check(who, action, target));
 }
 
+Status AccessGuard::authorize_foreign(const ComponentId& who, Action action,
+                                      std::string_view target) const {
+  if (!policy_) return ok();
+  return conclude(who, action, target, policy_->check_rules(who, action, target));
+}
+
 Status AccessGuard::authorize_any(const ComponentId& who, Action action) const {
   if (!policy_) return ok();
   return conclude(who, action, "*", policy_->check_any(who, action));

@@ -128,6 +128,21 @@ Decision PolicyEngine::check(const ComponentId& who, Action action, std::string_
   return {false, "declared but not granted by the host"};
 }
 
+Decision PolicyEngine::check_rules(const ComponentId& who, Action action,
+                                   std::string_view target) const {
+  const auto state = snapshot();
+  const Clock::time_point now = clock_();
+  const std::string subject = who.to_string();
+  for (std::size_t i = 0; i < state->rules.size(); ++i) {
+    const auto& r = state->rules[i];
+    if (r.rule.effect == Effect::kDeny && (!r.rule.action || *r.rule.action == action) &&
+        unexpired(r.rule.expires, now) && r.subject.matches(subject) && r.target.matches(target)) {
+      return {false, "denied by policy rule " + rule_label(r.rule, i)};
+    }
+  }
+  return {true, "remote caller, checked by its own host"};
+}
+
 Decision PolicyEngine::check_any(const ComponentId& who, Action action) const {
   const auto state = snapshot();
   const Clock::time_point now = clock_();

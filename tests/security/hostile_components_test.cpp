@@ -73,6 +73,13 @@ TEST_F(HostileTest, HostRoutedCallsAreCheckedTheSameWay) {
             ErrorCode::kPermissionDenied);
   EXPECT_EQ(runtime->broadcast(hostile, {victim}, Payload::text("x")).error().code,
             ErrorCode::kPermissionDenied);
+  // A caller from another host (delivered by the cluster bridge) was checked by its own host;
+  // here only the operator's deny rules apply to it.
+  const ComponentId remote{"peer", "app", "0"};
+  EXPECT_TRUE(runtime->send(remote, victim, Payload::text("x")));
+  ASSERT_TRUE(policy->add_rule({Effect::kDeny, "peer/**", std::nullopt, "**", {}, "no-peer"}));
+  EXPECT_EQ(runtime->send(remote, victim, Payload::text("x")).error().code,
+            ErrorCode::kPermissionDenied);
   // The host itself is not a component and is not checked.
   EXPECT_TRUE(runtime->send(component::ComponentRuntime::host_id(), victim, Payload::text("x")));
 }

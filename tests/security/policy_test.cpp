@@ -105,6 +105,14 @@ TEST_F(PolicyTest, BadPatternsAreRejectedWhole) {
   EXPECT_EQ(policy.rules()[0].name, "keep");
 }
 
+TEST_F(PolicyTest, ForeignCallersAnswerOnlyToRules) {
+  const ComponentId remote{"peer", "app", "0"};
+  EXPECT_TRUE(policy.check_rules(remote, Action::kSend, "shop/cart/0").allowed);
+  ASSERT_TRUE(policy.add_rule({Effect::kDeny, "peer/**", Action::kSend, "shop/**", {}, "x"}));
+  EXPECT_FALSE(policy.check_rules(remote, Action::kSend, "shop/cart/0").allowed);
+  EXPECT_TRUE(policy.check_rules(remote, Action::kPublish, "news").allowed);
+}
+
 TEST_F(PolicyTest, QuotaPerComponent) {
   ComponentPermissions p;
   p.storage_quota = {.max_bytes = 100, .max_keys = 3};

@@ -26,6 +26,8 @@ class AccessGuard {
 
   // ok, or permission-denied "<who> may not <action> '<target>': <reason>".
   Status authorize(const ComponentId& who, Action action, std::string_view target) const;
+  // authorize under PolicyEngine::check_rules: for callers from another host.
+  Status authorize_foreign(const ComponentId& who, Action action, std::string_view target) const;
   // authorize for "some target of `action`" (PolicyEngine::check_any); audited with target "*".
   Status authorize_any(const ComponentId& who, Action action) const;
   // Like authorize, but neither audits nor fails: for filtering list results.

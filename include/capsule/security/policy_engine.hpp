@@ -58,6 +58,11 @@ class PolicyEngine {
 
   [[nodiscard]] Decision check(const ComponentId& who, Action action,
                                std::string_view target) const;
+  // Only the operator's rules: for a caller that is no component of this host (another host's
+  // component whose message the cluster bridge delivers; its own host checked its grants).
+  // Denied by a matching deny rule, otherwise allowed.
+  [[nodiscard]] Decision check_rules(const ComponentId& who, Action action,
+                                     std::string_view target) const;
   // Whether `who` may do `action` on at least some target (for list-keys, usage, list-components,
   // whose results are then filtered per item with check()). A deny rule counts here only when
   // its target is "**": a narrower deny leaves other targets allowed.
