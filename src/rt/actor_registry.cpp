@@ -14,10 +14,11 @@ Status ActorRegistry::bind(std::string name, ActorAddress address) {
   if (!address) return make_error(ErrorCode::kInvalidArgument, "empty address for " + name);
   auto& shard = shard_for(name);
   std::unique_lock lock(shard.mutex);
-  auto [it, inserted] = shard.names.try_emplace(name, address);
+  // try_emplace leaves `name` untouched when the key exists, so it->first is the name either way.
+  auto [it, inserted] = shard.names.try_emplace(std::move(name), address);
   if (!inserted) {
     if (it->second.alive()) {
-      return make_error(ErrorCode::kAlreadyExists, "actor name '" + name + "' is taken");
+      return make_error(ErrorCode::kAlreadyExists, "actor name '" + it->first + "' is taken");
     }
     it->second = std::move(address);  // a stale binding of a terminated actor
   }

@@ -84,7 +84,7 @@ void ActorSystem::stop(const ActorAddress& target, StopMode mode,
   msg.graceful = mode == StopMode::kGraceful;
   if (!target.cell()->post(std::move(msg)) || mode == StopMode::kImmediate) return;
   if (target.parent()) return;  // a supervised child's fate is its supervisor's call
-  auto cell = target.shared_cell();
+  const auto& cell = target.shared_cell();
   static_cast<void>(run_after(
       timeout, [cell] { cell->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}); }));
 }
@@ -102,7 +102,7 @@ TimerHandle ActorSystem::run_after(std::chrono::steady_clock::duration delay,
 namespace {
 void arm_periodic(const std::shared_ptr<detail::TimerState>& state,
                   std::chrono::steady_clock::duration period,
-                  std::shared_ptr<std::function<void()>> action) {
+                  const std::shared_ptr<std::function<void()>>& action) {
   state->timer.expires_after(period);
   state->timer.async_wait([state, period, action](const asio::error_code& ec) {
     if (ec || state->cancelled.load(std::memory_order_acquire)) return;

@@ -174,7 +174,7 @@ void InMemoryRecorder::clear() {
 
 namespace detail {
 
-void Telemetry::dead_letter(DeadLetter letter) {
+void Telemetry::dead_letter(const DeadLetter& letter) {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
   if (observer_) {
     observer_->on_event(

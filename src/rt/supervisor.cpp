@@ -63,13 +63,12 @@ Result<std::vector<ChildInfo>> SupervisorRef::children(std::chrono::milliseconds
 }
 
 SupervisorNode::SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> specs)
-    : config_(std::move(config)),
-      initial_specs_(std::move(specs)),
-      jitter_rng_(std::random_device{}()) {}
+    : config_(config), initial_specs_(std::move(specs)), jitter_rng_(std::random_device{}()) {}
 
 Result<SupervisorRef> SupervisorNode::start(ActorSystem& system, SupervisorConfig config,
-                                            std::vector<ChildSpec> children, SpawnOptions options) {
-  auto ref = system.spawn<SupervisorNode>(options, std::move(config), std::move(children));
+                                            std::vector<ChildSpec> children,
+                                            const SpawnOptions& options) {
+  auto ref = system.spawn<SupervisorNode>(options, config, std::move(children));
   if (!ref) return std::move(ref).error();
   return SupervisorRef(std::move(*ref));
 }

@@ -70,6 +70,7 @@ class ActorSystem {
   // Builds A from `args` (copied and kept: a restart builds a fresh A from them), runs pre_start
   // on the calling thread and returns its error if it fails.
   template <typename A, typename... Args>
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): copied on purpose, kept for restarts
   Result<ActorRef<typename A::message_type>> spawn(const SpawnOptions& options, Args... args) {
     using Msg = typename A::message_type;
     return spawn_factory<Msg>(options, [args...]() -> std::unique_ptr<Actor<Msg>> {

@@ -40,10 +40,10 @@ class Telemetry {
   explicit Telemetry(std::shared_ptr<Observer> observer) : observer_(std::move(observer)) {}
 
   [[nodiscard]] bool observed() const noexcept { return observer_ != nullptr; }
-  void emit(MonitoringEvent event) const {
+  void emit(const MonitoringEvent& event) const {
     if (observer_) observer_->on_event(event);
   }
-  void dead_letter(DeadLetter letter);
+  void dead_letter(const DeadLetter& letter);
   [[nodiscard]] std::uint64_t dead_letter_count() const noexcept {
     return dead_letters_.load(std::memory_order_relaxed);
   }

@@ -161,7 +161,7 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
 
   [[nodiscard]] static Result<SupervisorRef> start(ActorSystem& system, SupervisorConfig config,
                                                    std::vector<ChildSpec> children,
-                                                   SpawnOptions options = {});
+                                                   const SpawnOptions& options = {});
 
   Status pre_start(ActorContext<SupervisorCommand>& ctx) override;
   Status handle(SupervisorCommand& msg, ActorContext<SupervisorCommand>& ctx) override;

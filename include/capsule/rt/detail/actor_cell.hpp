@@ -103,7 +103,7 @@ class ActorCell final : public ActorCellBase {
     if (!behavior_) return;
     try {
       behavior_->post_stop(context_);
-    } catch (...) {
+    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort, explained below
       // post_stop is best effort; the object is destroyed either way.
     }
     behavior_.reset();
