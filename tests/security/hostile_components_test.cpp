@@ -152,6 +152,13 @@ TEST_F(HostileTest, CannotReadAnotherComponentsKeys) {
   EXPECT_EQ(ask(victim, "get secret"), "s3cr3t") << "the snoop's own key is a different key";
 }
 
+TEST_F(HostileTest, InstancesOfOneComponentShareItsStorage) {
+  const auto rw = both({{Action::kStorageRead, "**", {}}, {Action::kStorageWrite, "**", {}}});
+  const ComponentId first = start("shared", "hostile_snoop", rw, 2);
+  ASSERT_EQ(ask(first, "set k from-0"), "ok");
+  EXPECT_EQ(ask(ComponentId{"test", "shared", "1"}, "get k"), "from-0");
+}
+
 TEST_F(HostileTest, KeyPatternsLimitWhatAComponentReads) {
   const ComponentId narrow =
       start("narrow", "hostile_snoop",

@@ -1,4 +1,6 @@
+#include <atomic>
 #include <gtest/gtest.h>
+#include <thread>
 
 #include <capsule/security/policy_engine.hpp>
 
@@ -111,6 +113,26 @@ TEST_F(PolicyTest, ForeignCallersAnswerOnlyToRules) {
   ASSERT_TRUE(policy.add_rule({Effect::kDeny, "peer/**", Action::kSend, "shop/**", {}, "x"}));
   EXPECT_FALSE(policy.check_rules(remote, Action::kSend, "shop/cart/0").allowed);
   EXPECT_TRUE(policy.check_rules(remote, Action::kPublish, "news").allowed);
+}
+
+TEST_F(PolicyTest, RulesChangeWhileChecksRun) {
+  declare_and_grant({{Action::kSend, "**", {}}}, {{Action::kSend, "**", {}}});
+  std::atomic<bool> stop{false};
+  std::atomic<int> decisions{0};
+  std::thread checker([&] {
+    while (!stop.load()) {
+      static_cast<void>(policy.check(kCart, Action::kSend, "pay/gw/0"));
+      decisions.fetch_add(1);
+    }
+  });
+  while (decisions.load() == 0) std::this_thread::yield();  // checks are running
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_TRUE(policy.set_rules({{Effect::kDeny, "**", Action::kSend, "pay/**", {}, "r"}}));
+    EXPECT_TRUE(policy.set_rules({}));
+  }
+  stop.store(true);
+  checker.join();
+  EXPECT_TRUE(policy.check(kCart, Action::kSend, "pay/gw/0").allowed);
 }
 
 TEST_F(PolicyTest, QuotaPerComponent) {

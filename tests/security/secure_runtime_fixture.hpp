@@ -68,12 +68,13 @@ class SecureRuntimeFixture : public ::testing::Test {
   }
 
   ComponentId start(const std::string& name, const std::string& wasm,
-                    ComponentPermissions permissions = {}) {
+                    ComponentPermissions permissions = {}, std::uint32_t instances = 1) {
     component::ComponentSpec s;
     s.ns = "test";
     s.name = name;
     s.component = load(wasm);
     s.permissions = std::move(permissions);
+    s.instances = instances;
     s.supervision.backoff = rt::BackoffPolicy::none();
     auto ids = runtime->start(s);
     EXPECT_TRUE(ids) << ids.error().describe();
