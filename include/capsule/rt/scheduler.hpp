@@ -12,8 +12,8 @@
 namespace capsule::rt {
 
 struct SchedulerConfig {
-  unsigned workers = 0;             // 0 = std::thread::hardware_concurrency()
-  std::uint32_t budget = 64;        // messages an actor may process per turn before yielding
+  unsigned workers = 0;            // 0 = std::thread::hardware_concurrency()
+  std::uint32_t budget = 64;       // messages an actor may process per turn before yielding
   std::uint32_t spin_rounds = 32;  // steal attempts before an idle worker parks
 };
 
