@@ -310,7 +310,9 @@ TEST(Supervisor, GracefulShutdownTimesOutIntoAKill) {
   ASSERT_TRUE(eventually([&] { return gate.entered(); }));
   for (int i = 0; i < 5; ++i) w.tell("hold");  // each would park again
   ASSERT_TRUE(sup->terminate_child("w"));
-  std::this_thread::sleep_for(30ms);  // let the kill timer fire while the child is busy
+  // The supervisor unbinds the name when it sends the stop and arms the 10 ms kill timer.
+  ASSERT_TRUE(eventually([&] { return !h.system.registry().lookup("w"); }));
+  std::this_thread::sleep_for(200ms);  // the kill lands while the child is still busy
   gate.open();
   EXPECT_TRUE(eventually([&] { return !w.alive(); }));
   EXPECT_TRUE(eventually([&] { return h.system.dead_letter_count() >= 1U; }));
