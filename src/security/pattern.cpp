@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstddef>
 
 #include <capsule/security/pattern.hpp>
@@ -52,10 +53,15 @@ bool glob_match(std::string_view glob, std::string_view text) {
 bool is_matchable_subject(std::string_view subject) noexcept {
   if (subject.empty() || subject.size() > 4 * Pattern::kMaxLength) return false;
   if (subject.find('\0') != std::string_view::npos) return false;
-  for (std::string_view seg : split(subject)) {
+  // Walks the segments in place: this runs on every capability check.
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = subject.find('/', start);
+    const std::string_view seg = subject.substr(start, slash - start);
     if (seg.empty() || is_dot_segment(seg)) return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
   }
-  return true;
 }
 
 Result<Pattern> Pattern::compile(std::string_view text) {
@@ -76,6 +82,7 @@ Result<Pattern> Pattern::compile(std::string_view text) {
       // Consecutive `**` mean the same as one; keeping one keeps matching cheap.
       if (!p.segments_.empty() && p.segments_.back().any_depth) continue;
       p.segments_.push_back(Segment{"", true});
+      p.has_any_depth_ = true;
       continue;
     }
     if (seg.find("**") != std::string_view::npos) {
@@ -83,11 +90,27 @@ Result<Pattern> Pattern::compile(std::string_view text) {
     }
     p.segments_.push_back(Segment{std::string(seg), false});
   }
+  p.only_trailing_any_depth_ = p.has_any_depth_ && p.segments_.back().any_depth &&
+                               std::none_of(p.segments_.begin(), p.segments_.end() - 1,
+                                            [](const Segment& s) { return s.any_depth; });
   return p;
 }
 
 bool Pattern::matches(std::string_view subject) const noexcept {
   if (!is_matchable_subject(subject)) return false;
+  if (!has_any_depth_ || only_trailing_any_depth_) {
+    // No `**`, or only a last one ("shop/**", "**"): segment i of the pattern matches segment i
+    // of the subject, and a trailing `**` takes whatever is left. No allocation.
+    const std::size_t fixed = segments_.size() - (only_trailing_any_depth_ ? 1 : 0);
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < fixed; ++i) {
+      if (start > subject.size()) return false;  // subject has fewer segments
+      const std::size_t slash = subject.find('/', start);
+      if (!glob_match(segments_[i].glob, subject.substr(start, slash - start))) return false;
+      start = slash == std::string_view::npos ? subject.size() + 1 : slash + 1;
+    }
+    return only_trailing_any_depth_ || start > subject.size();  // `**` or nothing left over
+  }
   const std::vector<std::string_view> parts = split(subject);
   const std::size_t np = segments_.size();
   const std::size_t ns = parts.size();

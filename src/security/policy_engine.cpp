@@ -99,8 +99,10 @@ std::vector<PolicyRule> PolicyEngine::rules() const {
 Decision PolicyEngine::check(const ComponentId& who, Action action, std::string_view target) const {
   const auto state = snapshot();
   const Clock::time_point now = clock_();
-  // Only rules look at the caller's full id: skip formatting it when there are none.
-  const std::string subject = state->rules.empty() ? std::string() : who.to_string();
+  // "ns/name/instance": the rules' subject, and its "ns/name" prefix keys the profile.
+  const std::string subject = who.to_string();
+  const std::string_view component =
+      std::string_view(subject).substr(0, who.ns.size() + 1 + who.name.size());
   auto rule_matches = [&](const CompiledRule& r, Effect effect) {
     return r.rule.effect == effect && (!r.rule.action || *r.rule.action == action) &&
            unexpired(r.rule.expires, now) && r.subject.matches(subject) && r.target.matches(target);
@@ -111,9 +113,9 @@ Decision PolicyEngine::check(const ComponentId& who, Action action, std::string_
     }
   }
   if (builtin_default(action, target)) return {true, "default"};
-  auto it = state->components.find(profile_key(who.ns, who.name));
+  auto it = state->components.find(component);
   if (it == state->components.end()) {
-    return {false, "no capabilities registered for " + profile_key(who.ns, who.name)};
+    return {false, "no capabilities registered for " + std::string(component)};
   }
   const Profile& profile = it->second;
   if (!profile.declared.permits(action, target, now)) {

@@ -36,6 +36,8 @@ class Pattern {
 
   std::string text_;
   std::vector<Segment> segments_;
+  bool has_any_depth_ = false;            // some segment is `**`
+  bool only_trailing_any_depth_ = false;  // ...and only the last one: positional fast path
 };
 
 // True if `subject` is something a pattern could match: non-empty, no NUL, no empty / "." / ".."

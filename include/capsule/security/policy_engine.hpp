@@ -81,8 +81,15 @@ class PolicyEngine {
     CapabilitySet granted;
     StorageQuota quota;
   };
+  // Lets check() find "ns/name" by a string_view into the caller's id text: no allocation.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
   struct State {
-    std::unordered_map<std::string, Profile> components;  // key "ns/name"
+    std::unordered_map<std::string, Profile, KeyHash, std::equal_to<>> components;  // "ns/name"
     std::vector<CompiledRule> rules;
   };
   static Result<CompiledRule> compile_rule(const PolicyRule& rule);
