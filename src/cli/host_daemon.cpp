@@ -122,7 +122,22 @@ Status HostDaemon::start() {
     for (const auto& kv : fields) f.push_back(kv);
     reporter_.line(wasm::to_string(level), message, f);
   };
+  if (!cluster_url_.empty()) {
+    cluster::BridgeConfig cc;
+    cc.url = cluster_url_;
+    cc.host = manifest_.host.name;
+    auto bridge = cluster::NatsBridge::connect(cc);
+    if (!bridge) return std::move(bridge).error();
+    bridge_ = *bridge;
+    rc.remote = bridge_;
+  }
   runtime_ = std::make_unique<component::ComponentRuntime>(*system_, engine_, rc);
+  if (bridge_) {
+    auto attached = bridge_->attach(*runtime_);
+    if (!attached) return std::move(attached).error();
+    cluster_attachment_ = std::move(*attached);
+    reporter_.info("joined cluster", {{"url", cluster_url_}, {"host", manifest_.host.name}});
+  }
 
   reporter_.info("capsule host '" + manifest_.host.name + "' starting " +
                  std::to_string(manifest_.components.size()) + " component(s) from " +
@@ -158,6 +173,7 @@ Status HostDaemon::start() {
   reporter_.info("admin endpoint ready",
                  {{"url", "http://" + admin_address_.substr(0, admin_address_.rfind(':')) + ":" +
                               std::to_string(admin_.port())}});
+  if (bridge_) static_cast<void>(bridge_->announce());  // the other hosts can address them now
   std::size_t instances = 0;
   for (const auto& c : manifest_.components) instances += c.instances;
   reporter_.info("ready: " + std::to_string(manifest_.components.size()) + " component(s), " +
@@ -200,6 +216,7 @@ void HostDaemon::shutdown() {
   admin_.stop();
   if (!system_) return;
   const auto stats = runtime_ ? runtime_->correlation_stats() : component::CorrelationStats{};
+  cluster_attachment_ = cluster::Attachment{};  // goodbye to the cluster first
   runtime_.reset();
   const auto report = system_->shutdown();
   reporter_.info("stopped", {{"actors", std::to_string(report.actors_at_start)},
@@ -255,9 +272,10 @@ HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
   Payload payload = Payload::text(*payload_text);
   if (j->contains("codec") && (*j)["codec"].is_string()) {
     auto code = multicodec::code_of((*j)["codec"].get<std::string>());
-    if (!code)
+    if (!code) {
       return error_response(
           make_error(ErrorCode::kInvalidArgument, "unknown codec (use raw, json, cbor, text)"));
+    }
     payload.codec = *code;
   }
   if (!call) {
@@ -292,10 +310,11 @@ HttpResponse HostDaemon::restart_component(const std::string& body) {
   {
     std::lock_guard lock(specs_mutex_);
     auto it = specs_.find(name->first + "/" + name->second);
-    if (it == specs_.end())
+    if (it == specs_.end()) {
       return error_response(make_error(
           ErrorCode::kNotFound,
           "no component " + name->first + "/" + name->second + " in this host's manifest"));
+    }
     spec = it->second;
   }
   static_cast<void>(runtime_->stop(name->first, name->second));  // may already be stopped
@@ -328,9 +347,10 @@ HttpResponse HostDaemon::upgrade_component(const std::string& body) {
         component::ComponentEnvelope{component::ComponentEnvelope::Upgrade{*compiled, done}});
     if (!s) return error_response(s.error());
   }
-  if (pending.empty())
+  if (pending.empty()) {
     return error_response(make_error(
         ErrorCode::kNotFound, "no running instances of " + name->first + "/" + name->second));
+  }
   for (auto& f : pending) {
     if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       return error_response(make_error(ErrorCode::kTimeout, "upgrade did not finish within 30 s"));

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/wasm/engine.hpp>
@@ -25,6 +26,8 @@ class HostDaemon {
   HostDaemon(const HostDaemon&) = delete;
   HostDaemon& operator=(const HostDaemon&) = delete;
 
+  // Before start(): join the cluster at this NATS URL as host `[host].name` (see cluster.md).
+  void join_cluster(std::string nats_url) { cluster_url_ = std::move(nats_url); }
   // Loads and starts every component, then opens the admin endpoint.
   [[nodiscard]] Status start();
   // Blocks until SIGINT or SIGTERM, then shuts down gracefully.
@@ -48,7 +51,10 @@ class HostDaemon {
   std::shared_ptr<FailureCounter> failures_;
   std::shared_ptr<wasm::WasmEngine> engine_;
   std::unique_ptr<rt::ActorSystem> system_;
+  std::string cluster_url_;
+  std::shared_ptr<cluster::NatsBridge> bridge_;
   std::unique_ptr<component::ComponentRuntime> runtime_;
+  cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed
   mutable std::mutex specs_mutex_;
   std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> specs_;
   HttpServer admin_;

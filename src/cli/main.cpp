@@ -47,12 +47,13 @@ int admin_request(const std::string& admin, const std::string& method, const std
 }
 
 int cmd_run(const std::string& manifest_path, const std::string& admin_override,
-            const std::string& log_format) {
+            const std::string& log_format, const std::string& cluster_url) {
   auto manifest = load_manifest(manifest_path);
   if (!manifest) return fail(manifest.error().message);
   Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   HostDaemon daemon(std::move(*manifest),
                     admin_override.empty() ? manifest->host.admin : admin_override, reporter);
+  if (!cluster_url.empty()) daemon.join_cluster(cluster_url);
   if (Status s = daemon.start(); !s) {
     reporter.error(s.error().describe());
     daemon.shutdown();
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
 
   auto* run =
       app.add_subcommand("run", "Start a host for an app manifest and run until SIGINT/SIGTERM");
-  std::string manifest_path, log_format = "text", run_admin;
+  std::string manifest_path, log_format = "text", run_admin, run_cluster;
   run->add_option("manifest", manifest_path, "app manifest (TOML), e.g. examples/pipeline/app.toml")
       ->required()
       ->check(CLI::ExistingFile);
@@ -123,6 +124,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   run->add_option("--admin", run_admin,
                   "override [host].admin, e.g. 127.0.0.1:0 for any free port");
+  run->add_option("--cluster", run_cluster,
+                  "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
@@ -171,7 +174,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*run) return cmd_run(manifest_path, run_admin, log_format);
+  if (*run) return cmd_run(manifest_path, run_admin, log_format, run_cluster);
   if (*inspect) return cmd_inspect(inspect_path);
   if (*version) {
     std::printf("capsule 0.1.0 (WIT %s@%s, Wasmtime %s)\n", std::string(wasm::kWitPackage).c_str(),

@@ -44,6 +44,13 @@ std::optional<std::string> HostDirectory::locate(const ComponentId& id) const {
   return it->second;
 }
 
+std::optional<HostInfo> HostDirectory::owner_of(const ComponentId& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = owner_.find(id);
+  if (it == owner_.end()) return std::nullopt;
+  return hosts_.at(it->second).info;
+}
+
 std::vector<HostInfo> HostDirectory::hosts() const {
   std::lock_guard lock(mutex_);
   std::vector<HostInfo> out;

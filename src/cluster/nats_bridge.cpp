@@ -42,9 +42,27 @@ struct NatsBridge::Impl {
                                                 std::chrono::system_clock::now().time_since_epoch())
                                                 .count())) {}
 
+  // Closes the connection and waits for cnats' closed callback: callbacks of one connection run
+  // in order on one library thread, so after it none of them can touch this object any more.
+  ~Impl() {
+    if (!connection) return;
+    natsConnection_Close(connection.get());
+    std::unique_lock lock(closed_mutex);
+    closed_changed.wait_for(lock, std::chrono::seconds(5), [&] { return closed; });
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
   BridgeConfig config;
   Subjects subjects;
   nats::Connection connection;
+  std::mutex closed_mutex;
+  std::condition_variable closed_changed;
+  bool closed = false;
+  // When the connection last came back (steady clock ns; 0: never lost). A host is only trusted
+  // as a destination once heard from after that: its heartbeat proves its subscriptions are
+  // back on the server, so a message sent to it is not dropped for want of a subscriber.
+  std::atomic<std::int64_t> reconnected_at{0};
   HostDirectory directory;
   std::atomic<std::uint64_t> sequence;
   std::weak_ptr<NatsBridge> self;
@@ -83,12 +101,17 @@ struct NatsBridge::Impl {
     return s;
   }
 
-  Result<nats::Subscription> subscribe(const std::string& subject, natsMsgHandler handler) {
+  // With a queue group, NATS hands each message to one member only: should two hosts ever run
+  // an instance of the same id, a message is still delivered once, not once per host.
+  Result<nats::Subscription> subscribe(const std::string& subject, natsMsgHandler handler,
+                                       const char* queue_group = nullptr) {
     natsSubscription* raw = nullptr;
-    if (Status s = nats::check(
-            natsConnection_Subscribe(&raw, connection.get(), subject.c_str(), handler, this),
-            "subscribe to " + subject);
-        !s) {
+    const natsStatus status =
+        queue_group != nullptr
+            ? natsConnection_QueueSubscribe(&raw, connection.get(), subject.c_str(), queue_group,
+                                            handler, this)
+            : natsConnection_Subscribe(&raw, connection.get(), subject.c_str(), handler, this);
+    if (Status s = nats::check(status, "subscribe to " + subject); !s) {
       return std::move(s).error();
     }
     nats::Subscription sub(raw);
@@ -97,6 +120,42 @@ struct NatsBridge::Impl {
       ++live_threads;
     }
     return sub;
+  }
+
+  static void on_closed(natsConnection* /*nc*/, void* closure) {
+    auto* impl = static_cast<Impl*>(closure);
+    std::lock_guard lock(impl->closed_mutex);
+    impl->closed = true;
+    impl->closed_changed.notify_all();
+  }
+
+  static void on_reconnected(natsConnection* /*nc*/, void* closure) {
+    auto* impl = static_cast<Impl*>(closure);
+    impl->reconnected_at.store(Clock::now().time_since_epoch().count());
+    std::lock_guard lock(impl->tick_mutex);
+    impl->announce_soon = true;  // tell the others at once that this host is back
+    impl->tick_wake.notify_all();
+  }
+
+  // The host that runs `to`, if a message sent to it now would be received.
+  Result<std::string> destination(const ComponentId& to) const {
+    auto owner = directory.owner_of(to);
+    if (!owner) {
+      return make_error(ErrorCode::kNotFound, "no component " + to.to_string() +
+                                                  " on this host or any host of cluster " +
+                                                  config.cluster);
+    }
+    if (natsConnection_Status(connection.get()) != NATS_CONN_STATUS_CONNECTED) {
+      return make_error(ErrorCode::kUnavailable, "cannot reach " + to.to_string() + " on host " +
+                                                     owner->name +
+                                                     ": the NATS connection is down, reconnecting");
+    }
+    if (owner->last_seen.time_since_epoch().count() < reconnected_at.load()) {
+      return make_error(ErrorCode::kUnavailable,
+                        "cannot reach " + to.to_string() + ": host " + owner->name +
+                            " not heard from since this host reconnected to NATS");
+    }
+    return owner->name;
   }
 
   static void on_complete(void* closure) {
@@ -282,7 +341,7 @@ struct NatsBridge::Impl {
     }
     for (const auto& id : local) {
       if (!component_subs.contains(id)) {
-        auto sub = subscribe(subjects.component(id), &Impl::on_wire);
+        auto sub = subscribe(subjects.component(id), &Impl::on_wire, "capsule");
         if (!sub) continue;  // retried at the next tick
         component_subs.emplace(id, std::move(*sub));
       }
@@ -352,24 +411,29 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
     return make_error(ErrorCode::kInvalidArgument,
                       "heartbeat interval and missed heartbeats must be positive");
   }
+  auto impl = std::make_unique<Impl>(std::move(config));
+  const BridgeConfig& cfg = impl->config;
   natsOptions* raw_options = nullptr;
   if (Status s = nats::check(natsOptions_Create(&raw_options), "nats options"); !s) {
     return std::move(s).error();
   }
   const nats::Options options(raw_options);
-  const std::string name = "capsule-" + config.host;
+  const std::string name = "capsule-" + cfg.host;
   for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
-           {natsOptions_SetURL(raw_options, config.url.c_str()), "url"},
+           {natsOptions_SetURL(raw_options, cfg.url.c_str()), "url"},
            {natsOptions_SetName(raw_options, name.c_str()), "name"},
            // This host's own publishes never come back to it: local delivery is the runtime's.
            {natsOptions_SetNoEcho(raw_options, true), "no-echo"},
-           {natsOptions_SetTimeout(raw_options, config.connect_timeout.count()), "timeout"},
+           {natsOptions_SetTimeout(raw_options, cfg.connect_timeout.count()), "timeout"},
            {natsOptions_SetAllowReconnect(raw_options, true), "reconnect"},
-           {natsOptions_SetSendAsap(raw_options, config.send_asap), "send asap"},
+           {natsOptions_SetSendAsap(raw_options, cfg.send_asap), "send asap"},
            {natsOptions_SetMaxReconnect(raw_options, std::numeric_limits<int>::max()),
             "max reconnect"},
-           {natsOptions_SetReconnectWait(raw_options, config.reconnect_wait.count()),
+           {natsOptions_SetReconnectWait(raw_options, cfg.reconnect_wait.count()),
             "reconnect wait"},
+           {natsOptions_SetReconnectedCB(raw_options, &Impl::on_reconnected, impl.get()),
+            "reconnected callback"},
+           {natsOptions_SetClosedCB(raw_options, &Impl::on_closed, impl.get()), "closed callback"},
        }) {
     if (Status s = nats::check(status, std::string("nats option ") + what); !s) {
       return std::move(s).error();
@@ -377,11 +441,10 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
   }
   natsConnection* raw_connection = nullptr;
   if (Status s = nats::check(natsConnection_Connect(&raw_connection, raw_options),
-                             "connecting to " + config.url);
+                             "connecting to " + cfg.url);
       !s) {
     return std::move(s).error();
   }
-  auto impl = std::make_unique<Impl>(std::move(config));
   impl->connection.reset(raw_connection);
   auto bridge = std::make_shared<NatsBridge>(std::move(impl));
   bridge->impl_->self = bridge;
@@ -459,12 +522,10 @@ Status NatsBridge::announce() {
 }
 
 Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Payload& payload) {
-  auto host = impl_->directory.locate(to);
-  if (!host) {
-    return make_error(ErrorCode::kNotFound, "no component " + to.to_string() +
-                                                " on this host or any host of cluster " +
-                                                impl_->config.cluster);
-  }
+  // Refused rather than buffered while the way to `to` is not known to work: a send that returns
+  // ok has been handed to a connected client for a host whose subscriptions are in place.
+  auto host = impl_->destination(to);
+  if (!host) return std::move(host).error();
   WireMessage m;
   m.kind = WireMessage::Kind::kSend;
   m.origin_host = impl_->config.host;
@@ -476,12 +537,8 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
 
 Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                            CorrelationId correlation, std::chrono::milliseconds timeout) {
-  auto host = impl_->directory.locate(to);
-  if (!host) {
-    return make_error(ErrorCode::kNotFound, "no component " + to.to_string() +
-                                                " on this host or any host of cluster " +
-                                                impl_->config.cluster);
-  }
+  auto host = impl_->destination(to);
+  if (!host) return std::move(host).error();
   WireMessage m;
   m.kind = WireMessage::Kind::kRequest;
   m.origin_host = impl_->config.host;

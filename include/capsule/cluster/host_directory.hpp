@@ -34,6 +34,8 @@ class HostDirectory {
   std::vector<std::string> expire(Clock::time_point now);
   // The host that runs `id`, if any live host announced it.
   [[nodiscard]] std::optional<std::string> locate(const ComponentId& id) const;
+  // The live host that runs `id`, with when it was last heard from.
+  [[nodiscard]] std::optional<HostInfo> owner_of(const ComponentId& id) const;
   [[nodiscard]] std::vector<HostInfo> hosts() const;
 
  private:
