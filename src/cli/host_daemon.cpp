@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include <capsule/rt/monitoring.hpp>
+#include <capsule/security/audit.hpp>
+#include <capsule/security/policy_engine.hpp>
+#include <capsule/storage/sqlite_kv_backend.hpp>
 
 namespace capsule::cli {
 
@@ -116,6 +119,17 @@ Status HostDaemon::start() {
   sys.observer = failures_;
   system_ = std::make_unique<rt::ActorSystem>(sys);
   component::RuntimeConfig rc;
+  // Deny by default: every host function is checked against the manifest's declarations and
+  // grants; denials go to the audit log; component state lives in one SQLite file.
+  rc.policy = std::make_shared<security::PolicyEngine>();
+  auto audit = security::JsonLinesAuditSink::open(manifest_.host.audit_log);
+  if (!audit) return std::move(audit).error();
+  rc.audit = std::shared_ptr<security::AuditSink>(std::move(*audit));
+  auto backend = storage::SqliteKvBackend::open(manifest_.host.storage);
+  if (!backend) return std::move(backend).error();
+  rc.storage = std::shared_ptr<storage::KvBackend>(std::move(*backend));
+  reporter_.info("security on", {{"audit_log", manifest_.host.audit_log.string()},
+                                 {"storage", manifest_.host.storage.string()}});
   rc.log_sink = [this](const ComponentId& who, wasm::LogLevel level, const std::string& message,
                        const wasm::KeyValues& fields) {
     Reporter::Fields f{{"component", who.to_string()}};

@@ -4,6 +4,8 @@
 #define TOML_EXCEPTIONS 0
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <span>
 #include <sstream>
@@ -154,6 +156,82 @@ Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& 
   return ok();
 }
 
+std::optional<security::Clock::time_point> parse_time(const toml::node& n) {
+  if (auto dt = n.value<toml::date_time>()) {
+    std::tm tm{};
+    tm.tm_year = dt->date.year - 1900;
+    tm.tm_mon = dt->date.month - 1;
+    tm.tm_mday = dt->date.day;
+    tm.tm_hour = dt->time.hour;
+    tm.tm_min = dt->time.minute;
+    tm.tm_sec = dt->time.second;
+    const auto offset = dt->offset ? dt->offset->minutes * 60 : 0;
+    return security::Clock::from_time_t(timegm(&tm) - offset);
+  }
+  if (auto text = n.value<std::string>()) {
+    std::tm tm{};
+    if (std::sscanf(text->c_str(), "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      return security::Clock::from_time_t(timegm(&tm));
+    }
+  }
+  return std::nullopt;
+}
+
+// A table of `"action" = ["target", {target = "...", expires = 2026-12-31T00:00:00Z}, ...]`.
+Result<std::vector<security::Capability>> parse_capabilities(
+    const Checker& c, const toml::table& t, const std::string& where,
+    std::optional<security::StorageQuota>* quota) {
+  std::vector<security::Capability> out;
+  for (const auto& [k, v] : t) {
+    if (k == "storage_quota" && quota != nullptr) {
+      const auto* q = v.as_table();
+      if (q == nullptr)
+        return c.error(&v, 0, where + "storage_quota: expected { bytes = N, keys = N }");
+      security::StorageQuota sq;
+      if (auto b = (*q)["bytes"].value<std::int64_t>(); b && *b > 0)
+        sq.max_bytes = static_cast<std::uint64_t>(*b);
+      if (auto n = (*q)["keys"].value<std::int64_t>(); n && *n > 0)
+        sq.max_keys = static_cast<std::uint64_t>(*n);
+      *quota = sq;
+      continue;
+    }
+    auto action = security::parse_action(k.str());
+    if (!action)
+      return c.error(&v, 0, where + std::string(k.str()) + ": " + action.error().message);
+    const auto* targets = v.as_array();
+    if (targets == nullptr)
+      return c.error(&v, 0, where + std::string(k.str()) + ": expected a list of targets");
+    for (const auto& item : *targets) {
+      security::Capability cap;
+      cap.action = *action;
+      if (auto s = item.value<std::string>()) {
+        cap.target = *s;
+      } else if (const auto* tbl = item.as_table()) {
+        auto target = (*tbl)["target"].value<std::string>();
+        if (!target)
+          return c.error(&item, 0, where + std::string(k.str()) + ": entry needs target = \"...\"");
+        cap.target = *target;
+        if (const toml::node* e = tbl->get("expires")) {
+          cap.expires = parse_time(*e);
+          if (!cap.expires)
+            return c.error(e, 0,
+                           where + std::string(k.str()) +
+                               ".expires: expected a date like 2026-12-31T00:00:00Z");
+        }
+      } else {
+        return c.error(
+            &item, 0,
+            where + std::string(k.str()) + ": targets are strings or { target, expires }");
+      }
+      out.push_back(std::move(cap));
+    }
+  }
+  return out;
+}
+
 Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, std::size_t index,
                                        const Manifest& manifest) {
   ComponentEntry e;
@@ -241,6 +319,14 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
       e.config.emplace_back(std::string(k.str()), std::move(value));
     }
   }
+  if (const toml::node* caps = t.get("capabilities")) {
+    const auto* tbl = caps->as_table();
+    if (tbl == nullptr)
+      return c.error(caps, e.line, where + "capabilities: expected a table of action = [targets]");
+    auto declared = parse_capabilities(c, *tbl, where + "capabilities.", nullptr);
+    if (!declared) return std::move(declared).error();
+    e.permissions.declared = std::move(*declared);
+  }
   struct Sub {
     std::string_view key;
     Status (*parse)(const Checker&, const toml::table&, const std::string&, ComponentEntry&);
@@ -299,9 +385,10 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   Manifest m;
   m.file = file;
   for (const auto& [k, v] : root) {
-    if (k != "host" && k != "component") {
-      return c.error(&v, 1,
-                     std::string(k.str()) + ": unknown section (known: [host], [[component]])");
+    if (k != "host" && k != "component" && k != "grants") {
+      return c.error(
+          &v, 1,
+          std::string(k.str()) + ": unknown section (known: [host], [[component]], [grants])");
     }
   }
   if (const toml::node* h = root.get("host")) {
@@ -318,10 +405,15 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         m.host.components_dir = *s;
       } else if (k == "admin") {
         m.host.admin = *s;
+      } else if (k == "storage") {
+        m.host.storage = *s;
+      } else if (k == "audit_log") {
+        m.host.audit_log = *s;
       } else {
         return c.error(&v, 1,
                        "host." + std::string(k.str()) +
-                           ": unknown field (known: name, data_dir, components_dir, admin)");
+                           ": unknown field (known: name, data_dir, components_dir, admin, "
+                           "storage, audit_log)");
       }
     }
   } else {
@@ -347,6 +439,34 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
     }
     m.components.push_back(std::move(*e));
   }
+  const auto resolve = [&](std::filesystem::path& p, const char* fallback) {
+    if (p.empty()) p = fallback;
+    if (p.is_relative()) p = m.host.data_dir / p;
+  };
+  resolve(m.host.storage, "state.db");
+  resolve(m.host.audit_log, "audit.jsonl");
+  if (const toml::node* g = root.get("grants")) {
+    const auto* grants = g->as_table();
+    if (grants == nullptr) return c.error(g, 1, "grants: expected [grants.\"ns/name\"] tables");
+    for (const auto& [name, v] : *grants) {
+      const auto* tbl = v.as_table();
+      auto it = std::find_if(
+          m.components.begin(), m.components.end(),
+          [&](const ComponentEntry& ce) { return ce.ns + "/" + ce.name == name.str(); });
+      if (tbl == nullptr || it == m.components.end()) {
+        return c.error(
+            &v, 1,
+            "grants.\"" + std::string(name.str()) +
+                "\": no [[component]] of that name (grants are keyed by namespace/name)");
+      }
+      std::optional<security::StorageQuota> quota;
+      auto granted =
+          parse_capabilities(c, *tbl, "grants.\"" + std::string(name.str()) + "\".", &quota);
+      if (!granted) return std::move(granted).error();
+      it->permissions.granted = std::move(*granted);
+      if (quota) it->permissions.storage_quota = *quota;
+    }
+  }
   return m;
 }
 
@@ -370,6 +490,7 @@ component::ComponentSpec to_spec(const ComponentEntry& e,
   s.mailbox = e.mailbox;
   s.restart = e.restart;
   s.supervision = e.supervision;
+  s.permissions = e.permissions;
   return s;
 }
 

@@ -9,6 +9,7 @@
 
 #include <capsule/component/component_spec.hpp>
 #include <capsule/core/result.hpp>
+#include <capsule/security/capability.hpp>
 
 namespace capsule::cli {
 
@@ -24,7 +25,9 @@ struct ComponentEntry {
   rt::SupervisorConfig supervision;
   std::optional<rt::MailboxConfig> mailbox;
   std::vector<std::string> subscribe;  // topics each instance subscribes to at start
-  int line = 0;                        // where the table starts, for messages
+  // [component.capabilities] (declared) and [grants."ns/name"] (granted by this host).
+  security::ComponentPermissions permissions;
+  int line = 0;  // where the table starts, for messages
 };
 
 struct HostSection {
@@ -32,6 +35,8 @@ struct HostSection {
   std::filesystem::path data_dir = ".capsule";
   std::filesystem::path components_dir;  // where bare .wasm file names are looked up
   std::string admin = "127.0.0.1:7070";  // loopback HTTP admin + metrics endpoint
+  std::filesystem::path storage;         // SQLite file; default <data_dir>/state.db
+  std::filesystem::path audit_log;       // JSON lines; default <data_dir>/audit.jsonl
 };
 
 struct Manifest {

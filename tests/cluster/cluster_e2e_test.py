@@ -45,6 +45,8 @@ path = "relay.wasm"
   mode = "forward"
   next = "demo/store/0"
   tag = "beta"
+  [component.capabilities]
+  "messaging.send" = ["demo/store/*"]
 
 [[component]]
 name = "demo/spin"
@@ -52,6 +54,9 @@ path = "spin.wasm"
   [component.limits]
   wall_time_ms = 20000
   fuel = 1000000000000
+
+[grants."demo/ingest"]
+"messaging.send" = ["demo/store/*"]
 """
 
 

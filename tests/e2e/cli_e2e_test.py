@@ -54,6 +54,8 @@ path = "transform.wasm"
   max_restarts = 50
   window_ms = 60000
   backoff_ms = 1
+  [component.capabilities]
+  "messaging.send" = ["demo/store/*"]
 
 [[component]]
 name = "demo/ingest"
@@ -63,6 +65,16 @@ subscribe = ["sensor.readings"]
   mode = "forward"
   next = "demo/transform/0"
   tag = "in"
+  [component.capabilities]
+  "messaging.send" = ["demo/transform/*"]
+  "messaging.subscribe" = ["sensor.readings"]
+
+[grants."demo/transform"]
+"messaging.send" = ["demo/store/*"]
+
+[grants."demo/ingest"]
+"messaging.send" = ["demo/transform/*"]
+"messaging.subscribe" = ["sensor.*"]
 """
 
 
@@ -169,6 +181,25 @@ class CliEndToEnd(unittest.TestCase):
             log = [json.loads(l) for l in host.lines if l.startswith("{")]
             self.assertTrue(any(e["msg"] == "stopped" for e in log), host.lines[-5:])
             self.assertTrue(any(e.get("component") == "demo/transform/0" and e["level"] == "error" for e in log))
+        finally:
+            host.kill()
+
+    def test_ungranted_send_is_denied_and_audited(self):
+        # transform declares messaging.send but the host grants nothing: every forward is refused.
+        text = self.text.replace('[grants."demo/transform"]\n"messaging.send" = ["demo/store/*"]\n', '')
+        self.manifest.write_text(text)
+        host = HostProcess(self.manifest, self.admin)
+        try:
+            capsule("send", "demo/transform/0", "hello", admin=self.admin)
+            audit = self.dir / "data" / "audit.jsonl"
+            self.assertTrue(wait_for(lambda: audit.exists() and "messaging.send" in audit.read_text()))
+            record = json.loads(audit.read_text().splitlines()[-1])
+            self.assertEqual(record["who"], "demo/transform/0")
+            self.assertEqual(record["action"], "messaging.send")
+            self.assertEqual(record["target"], "demo/store/0")
+            self.assertFalse(record["allowed"])
+            self.assertEqual(capsule("call", "demo/store/0", "count", admin=self.admin).stdout.strip(), "0")
+            self.assertEqual(host.terminate(), 0)
         finally:
             host.kill()
 
