@@ -216,10 +216,11 @@ Result<std::vector<security::Capability>> parse_capabilities(
         cap.target = *target;
         if (const toml::node* e = tbl->get("expires")) {
           cap.expires = parse_time(*e);
-          if (!cap.expires)
+          if (!cap.expires) {
             return c.error(e, 0,
                            where + std::string(k.str()) +
                                ".expires: expected a date like 2026-12-31T00:00:00Z");
+          }
         }
       } else {
         return c.error(
