@@ -12,38 +12,21 @@
 
 #include <capsule/component/component_runtime.hpp>
 
+#include "../common/bench_util.hpp"
+
 namespace {
 
 using namespace capsule;
 using namespace capsule::component;
-using Clock = std::chrono::steady_clock;
-
-double us(Clock::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-struct Percentiles {
-  double p50, p99;
-};
-Percentiles percentiles(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)]};
-}
+using bench::Clock;
+using bench::percentiles;
+using bench::us;
+using bench::wait_until;
 
 void row(const char* what, double ours, double baseline, const char* unit,
          const char* baseline_name) {
   std::printf("%-44s %12.2f %-6s %12.2f %-6s %8.2fx  (%s)\n", what, ours, unit, baseline, unit,
               baseline > 0 ? ours / baseline : 0.0, baseline_name);
-}
-
-template <typename F>
-bool wait_until(F&& done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto end = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return true;
 }
 
 }  // namespace
