@@ -48,4 +48,25 @@ inline Status check(natsStatus s, const std::string& what) {
                     std::move(message));
 }
 
+// JetStream key-value handles (NatsKvBackend). Destroy order: watchers and entries, then the
+// store, then the context, then the connection (each retains what it was made from).
+struct JetStreamDeleter {
+  void operator()(jsCtx* js) const noexcept { jsCtx_Destroy(js); }
+};
+struct KvStoreDeleter {
+  void operator()(kvStore* kv) const noexcept { kvStore_Destroy(kv); }
+};
+struct KvEntryDeleter {
+  void operator()(kvEntry* e) const noexcept { kvEntry_Destroy(e); }
+};
+struct KvWatcherDeleter {
+  // Destroy stops the watcher first: a thread blocked in kvWatcher_Next returns.
+  void operator()(kvWatcher* w) const noexcept { kvWatcher_Destroy(w); }
+};
+
+using JetStream = std::unique_ptr<jsCtx, JetStreamDeleter>;
+using KvStore = std::unique_ptr<kvStore, KvStoreDeleter>;
+using KvEntry = std::unique_ptr<kvEntry, KvEntryDeleter>;
+using KvWatcher = std::unique_ptr<kvWatcher, KvWatcherDeleter>;
+
 }  // namespace capsule::cluster::nats
