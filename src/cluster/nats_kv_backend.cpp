@@ -80,10 +80,10 @@ std::string usage_text(const KvUsage& u) {
   return std::to_string(u.bytes) + " " + std::to_string(u.keys);
 }
 
-std::optional<KvUsage> parse_usage(std::string_view text) {
+// "<bytes> <keys>", exactly.
+std::optional<KvUsage> parse_usage(const char* begin, const char* end) {
   KvUsage u;
-  const char* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, u.bytes);
+  auto [p, ec] = std::from_chars(begin, end, u.bytes);
   if (ec != std::errc{} || p == end || *p != ' ') return std::nullopt;
   auto [q, ec2] = std::from_chars(p + 1, end, u.keys);
   if (ec2 != std::errc{} || q != end) return std::nullopt;
@@ -179,7 +179,7 @@ struct NatsKvBackend::Impl {
     return std::min(storage::kMaxValueBytes, static_cast<std::size_t>(payload) - kHeaderRoom);
   }
 
-  Result<Entry> read(const std::string& key, bool with_value) {
+  [[nodiscard]] Result<Entry> read(const std::string& key, bool with_value) const {
     kvEntry* raw = nullptr;
     const natsStatus s = kvStore_Get(&raw, kv.get(), key.c_str());
     const nats::KvEntry entry(raw);
@@ -197,16 +197,17 @@ struct NatsKvBackend::Impl {
     return out;
   }
 
-  Result<Usage> read_usage(const std::string& key) {
+  [[nodiscard]] Result<Usage> read_usage(const std::string& key) const {
     auto entry = read(key, true);
     if (!entry) return std::move(entry).error();
     if (!entry->exists) return Usage{};
-    const std::string_view text(reinterpret_cast<const char*>(entry->value.data()),
-                                entry->value.size());
-    auto parsed = parse_usage(text);
+    const auto* begin = reinterpret_cast<const char*>(entry->value.data());
+    const char* end = begin + entry->value.size();
+    auto parsed = parse_usage(begin, end);
     if (!parsed) {
       return make_error(ErrorCode::kInternal, "NATS KV usage entry " + key + " (" + where() +
-                                                  ") is corrupt: '" + std::string(text) + "'");
+                                                  ") is corrupt: '" + std::string(begin, end) +
+                                                  "'");
     }
     return Usage{*parsed, entry->revision};
   }

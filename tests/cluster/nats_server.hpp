@@ -2,7 +2,10 @@
 
 #include <arpa/inet.h>
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,22 +21,45 @@ extern char** environ;  // NOLINT: POSIX declares it nowhere else
 namespace capsule::cluster::testing {
 
 // A real nats-server on a free loopback port, owned by the test: stopped (SIGTERM, then SIGKILL)
-// by stop() or the destructor, so no test leaves one behind.
+// by stop() or the destructor, so no test leaves one behind. Mode::kJetStream runs it with
+// JetStream (`-js -sd <dir>`) on a fresh store directory that survives stop()/start() (a restart
+// keeps the data) and is removed by the destructor.
 class NatsServer {
  public:
-  NatsServer() : port_(free_port()) { start(); }
-  ~NatsServer() { stop(); }
+  enum class Mode : std::uint8_t { kCore, kJetStream };
+
+  NatsServer() : NatsServer(Mode::kCore) {}
+  explicit NatsServer(Mode mode) : port_(free_port()) {
+    if (mode == Mode::kJetStream) {
+      std::string dir = (std::filesystem::temp_directory_path() / "capsule-nats-XXXXXX").string();
+      if (::mkdtemp(dir.data()) != nullptr) store_dir_ = dir;
+      if (store_dir_.empty()) return;  // running() stays false
+    }
+    start();
+  }
+  ~NatsServer() {
+    stop();
+    if (!store_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(store_dir_, ignored);
+    }
+  }
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
 
   [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] bool running() const { return pid_ > 0; }
+  [[nodiscard]] bool jetstream() const { return !store_dir_.empty(); }
+  [[nodiscard]] const std::filesystem::path& store_dir() const { return store_dir_; }
 
   // Starts the server and waits (up to 5 s) until it accepts connections.
   bool start() {
     if (pid_ > 0) return true;
     const std::string port = std::to_string(port_);
     std::vector<std::string> args{CAPSULE_NATS_SERVER, "-a", "127.0.0.1", "-p", port};
+    if (jetstream()) {
+      args.insert(args.end(), {"-js", "-sd", store_dir_.string()});
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -97,6 +123,7 @@ class NatsServer {
 
   int port_;
   pid_t pid_ = -1;
+  std::filesystem::path store_dir_;  // empty: no JetStream
 };
 
 }  // namespace capsule::cluster::testing
