@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
 
   std::printf(
       "\nNATS KV: %llu write conflicts retried in the 1-space row; %d failed sets in all\n"
-      "SQLite: synchronous=FULL (fsync per commit); JetStream file store: fsync every 2 min by "
+      "SQLite: synchronous=FULL (fsync per commit); JetStream file store: asynchronous fsync by "
       "default\n",
       static_cast<unsigned long long>(conflicts), failures.load());
   sqlite->reset();

@@ -274,8 +274,14 @@ TEST_F(NatsKvTest, SurvivesServerRestartWithTheSameStore) {
   kv.reset();
   server.stop();
   ASSERT_TRUE(server.start());
-  kv = connect();  // binds the existing bucket
-  ASSERT_NE(kv, nullptr);
+  // Binds the existing bucket (retried: a loaded machine may take a moment to restore it).
+  NatsKvBackend::Options options;
+  options.url = server.url();
+  ASSERT_TRUE(eventually([&] {
+    auto connected = NatsKvBackend::connect(options);
+    if (connected) kv = std::move(*connected);
+    return kv != nullptr;
+  }));
   auto v = kv->get("p/x", "k");
   ASSERT_TRUE(v && v->has_value()) << (v ? "absent" : v.error().describe());
   EXPECT_EQ(**v, bytes("persisted"));
