@@ -113,19 +113,10 @@ rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<Co
   return rt::ErrorAction::kRestart;
 }
 
-rt::HealthStatus ComponentActor::health() {
-  if (!instance_ || instance_->failed()) return rt::HealthStatus::kFailed;
+HealthStatus ComponentActor::health() {
+  if (!instance_ || instance_->failed()) return HealthStatus::kUnhealthy;
   auto h = instance_->health();
-  if (!h) return rt::HealthStatus::kFailed;
-  switch (*h) {
-    case HealthStatus::kHealthy:
-      return rt::HealthStatus::kHealthy;
-    case HealthStatus::kDegraded:
-      return rt::HealthStatus::kDegraded;
-    case HealthStatus::kUnhealthy:
-      return rt::HealthStatus::kFailed;
-  }
-  return rt::HealthStatus::kFailed;
+  return h ? *h : HealthStatus::kUnhealthy;
 }
 
 }  // namespace capsule::component

@@ -34,7 +34,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status handle(ComponentEnvelope& envelope, rt::ActorContext<ComponentEnvelope>& ctx) override;
   void post_stop(rt::ActorContext<ComponentEnvelope>& ctx) override;
   rt::ErrorAction on_error(const Error& error, rt::ActorContext<ComponentEnvelope>& ctx) override;
-  rt::HealthStatus health() override;
+  HealthStatus health() override;
 
  private:
   Status deliver(ComponentMessage& message);

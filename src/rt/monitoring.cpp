@@ -79,18 +79,6 @@ std::string_view to_string(ExitReason reason) noexcept {
   return "unknown";
 }
 
-std::string_view to_string(HealthStatus status) noexcept {
-  switch (status) {
-    case HealthStatus::kHealthy:
-      return "healthy";
-    case HealthStatus::kDegraded:
-      return "degraded";
-    case HealthStatus::kFailed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 std::string_view to_string(ErrorAction action) noexcept {
   switch (action) {
     case ErrorAction::kResume:

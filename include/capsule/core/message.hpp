@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <capsule/core/component_id.hpp>
+#include <capsule/core/health.hpp>
 #include <capsule/core/multicodec.hpp>
 
 namespace capsule {
@@ -42,10 +43,6 @@ struct CallbackResponse {
   std::optional<Payload> reply;
   std::optional<Error> error;
 };
-
-enum class HealthStatus : std::uint8_t { kHealthy, kDegraded, kUnhealthy };
-
-[[nodiscard]] std::string_view to_string(HealthStatus status) noexcept;
 
 struct ComponentMetadata {
   std::string name;

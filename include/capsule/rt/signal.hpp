@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <capsule/core/error.hpp>
+#include <capsule/core/health.hpp>
 #include <capsule/rt/actor_address.hpp>
 
 namespace capsule::rt {
@@ -17,10 +18,9 @@ enum class ExitReason : std::uint8_t {
   kKilled,    // stopped immediately (mailbox not drained) or a graceful stop timed out
 };
 
-enum class HealthStatus : std::uint8_t { kHealthy, kDegraded, kFailed };
+using capsule::HealthStatus;
 
 [[nodiscard]] std::string_view to_string(ExitReason reason) noexcept;
-[[nodiscard]] std::string_view to_string(HealthStatus status) noexcept;
 
 // Out-of-band notification delivered to Actor::on_signal, ahead of ordinary messages.
 struct Signal {

@@ -121,11 +121,11 @@ class ActorCell final : public ActorCellBase {
   void close_mailbox() override { mailbox_.close(); }
 
   HealthStatus probe_health() override {
-    if (!behavior_) return HealthStatus::kFailed;
+    if (!behavior_) return HealthStatus::kUnhealthy;
     try {
       return behavior_->health();
     } catch (...) {
-      return HealthStatus::kFailed;
+      return HealthStatus::kUnhealthy;
     }
   }
 
