@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <capsule/cluster/nats_kv_backend.hpp>
 #include <capsule/rt/monitoring.hpp>
 #include <capsule/security/audit.hpp>
 #include <capsule/security/policy_engine.hpp>
@@ -27,6 +28,12 @@ class FailureCounter final : public rt::Observer {
 };
 
 namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out.empty() ? "-" : out;
+}
 
 HttpResponse json_response(int status, const json& body) {
   return {status, "application/json", body.dump()};
@@ -125,11 +132,29 @@ Status HostDaemon::start() {
   auto audit = security::JsonLinesAuditSink::open(manifest_.host.audit_log);
   if (!audit) return std::move(audit).error();
   rc.audit = std::shared_ptr<security::AuditSink>(std::move(*audit));
-  auto backend = storage::SqliteKvBackend::open(manifest_.host.storage);
-  if (!backend) return std::move(backend).error();
-  rc.storage = std::shared_ptr<storage::KvBackend>(std::move(*backend));
-  reporter_.info("security on", {{"audit_log", manifest_.host.audit_log.string()},
-                                 {"storage", manifest_.host.storage.string()}});
+  std::string storage_where;
+  if (manifest_.host.storage_backend == "nats-kv") {
+    // Shared by every host of the cluster: a component adopted by another host finds its data.
+    if (cluster_url_.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        manifest_.file.filename().string() +
+                            ": host.storage_backend = \"nats-kv\" needs --cluster nats://...");
+    }
+    cluster::NatsKvBackend::Options kv;
+    kv.url = cluster_url_;
+    kv.bucket = manifest_.host.kv_bucket;
+    auto backend = cluster::NatsKvBackend::connect(kv);
+    if (!backend) return std::move(backend).error();
+    rc.storage = std::shared_ptr<storage::KvBackend>(std::move(*backend));
+    storage_where = "nats-kv bucket " + kv.bucket + " at " + cluster_url_;
+  } else {
+    auto backend = storage::SqliteKvBackend::open(manifest_.host.storage);
+    if (!backend) return std::move(backend).error();
+    rc.storage = std::shared_ptr<storage::KvBackend>(std::move(*backend));
+    storage_where = manifest_.host.storage.string();
+  }
+  reporter_.info("security on",
+                 {{"audit_log", manifest_.host.audit_log.string()}, {"storage", storage_where}});
   rc.log_sink = [this](const ComponentId& who, wasm::LogLevel level, const std::string& message,
                        const wasm::KeyValues& fields) {
     Reporter::Fields f{{"component", who.to_string()}};
@@ -137,20 +162,17 @@ Status HostDaemon::start() {
     reporter_.line(wasm::to_string(level), message, f);
   };
   if (!cluster_url_.empty()) {
-    cluster::BridgeConfig cc;
-    cc.url = cluster_url_;
-    cc.host = manifest_.host.name;
-    auto bridge = cluster::NatsBridge::connect(cc);
-    if (!bridge) return std::move(bridge).error();
-    bridge_ = *bridge;
-    rc.remote = bridge_;
+    if (Status s = join_cluster_now(rc); !s) return s;
   }
   runtime_ = std::make_unique<component::ComponentRuntime>(*system_, engine_, rc);
   if (bridge_) {
     auto attached = bridge_->attach(*runtime_);
     if (!attached) return std::move(attached).error();
     cluster_attachment_ = std::move(*attached);
-    reporter_.info("joined cluster", {{"url", cluster_url_}, {"host", manifest_.host.name}});
+    reporter_.info("joined cluster " + manifest_.host.cluster,
+                   {{"url", cluster_url_},
+                    {"host", manifest_.host.name},
+                    {"groups", join(manifest_.host.groups)}});
   }
 
   reporter_.info("capsule host '" + manifest_.host.name + "' starting " +
@@ -173,6 +195,18 @@ Status HostDaemon::start() {
                    {{"wasm", entry.wasm.filename().string()},
                     {"how", (*compiled)->from_cache() ? "precompiled (cache)" : "compiled"},
                     {"took", took}});
+    const cluster::PlacementRule rule{entry.ns, entry.name, entry.groups, entry.failover};
+    if (!cluster::placed_on(rule, manifest_.host.groups)) {
+      const std::string key = entry.ns + "/" + entry.name;
+      const bool standby = bridge_ && !entry.failover.empty() &&
+                           cluster::in_any_group(manifest_.host.groups, entry.failover);
+      if (standby) standby_[key] = {to_spec(entry, *compiled), entry.subscribe};
+      reporter_.info((standby ? "standing by for " : "not starting ") + key,
+                     {{"placed_on", join(entry.groups)},
+                      {"this_host", join(manifest_.host.groups)},
+                      {"failover", join(entry.failover)}});
+      continue;
+    }
     if (Status s = start_component(to_spec(entry, *compiled), entry.subscribe); !s) {
       Error e = std::move(s).error();
       e.message =
@@ -187,12 +221,101 @@ Status HostDaemon::start() {
   reporter_.info("admin endpoint ready",
                  {{"url", "http://" + admin_address_.substr(0, admin_address_.rfind(':')) + ":" +
                               std::to_string(admin_.port())}});
-  if (bridge_) static_cast<void>(bridge_->announce());  // the other hosts can address them now
+  if (bridge_) {
+    static_cast<void>(bridge_->announce());  // the other hosts can address them now
+    if (!standby_.empty()) failover_thread_ = std::thread([this] { run_failover(); });
+  }
   std::size_t instances = 0;
-  for (const auto& c : manifest_.components) instances += c.instances;
-  reporter_.info("ready: " + std::to_string(manifest_.components.size()) + " component(s), " +
+  std::size_t started = 0;
+  for (const auto& c : manifest_.components) {
+    if (cluster::placed_on({c.ns, c.name, c.groups, c.failover}, manifest_.host.groups)) {
+      ++started;
+      instances += c.instances;
+    }
+  }
+  reporter_.info("ready: " + std::to_string(started) + " component(s), " +
                  std::to_string(instances) + " instance(s); Ctrl-C or SIGTERM to stop");
   return ok();
+}
+
+Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
+  cluster::BridgeConfig cc;
+  cc.url = cluster_url_;
+  cc.cluster = manifest_.host.cluster;
+  cc.host = manifest_.host.name;
+  cc.groups = manifest_.host.groups;
+  auto bridge = cluster::NatsBridge::connect(cc);
+  if (!bridge) return std::move(bridge).error();
+  bridge_ = *bridge;
+  rc.remote = bridge_;
+  std::vector<cluster::PlacementRule> rules;
+  rules.reserve(manifest_.components.size());
+  for (const auto& c : manifest_.components) rules.push_back({c.ns, c.name, c.groups, c.failover});
+  planner_.emplace(manifest_.host.name, manifest_.host.groups, std::move(rules));
+  bridge_->on_cluster_change([this] {
+    std::lock_guard lock(failover_mutex_);
+    failover_dirty_ = true;
+    failover_wake_.notify_all();
+  });
+  return ok();
+}
+
+void HostDaemon::run_failover() {
+  // Until every live host has been heard from, an empty view would look like a dead cluster:
+  // wait one death-detection period before the first plan.
+  const cluster::BridgeConfig defaults;
+  const auto period = defaults.heartbeat_interval;
+  const auto settled = std::chrono::steady_clock::now() + period * defaults.missed_heartbeats;
+  std::unique_lock lock(failover_mutex_);
+  while (!failover_stop_) {
+    failover_wake_.wait_for(lock, period, [&] { return failover_stop_ || failover_dirty_; });
+    if (failover_stop_) break;
+    if (std::chrono::steady_clock::now() < settled) continue;
+    failover_dirty_ = false;
+    lock.unlock();
+    reconcile_failover();
+    lock.lock();
+  }
+}
+
+void HostDaemon::reconcile_failover() {
+  const auto plan = planner_->plan(bridge_->host_records(), adopted_);
+  bool changed = false;
+  for (const auto& key : plan.adopt) {
+    const auto& [spec, topics] = standby_.at(key);
+    if (Status s = start_component_when_free(spec, topics); !s) {
+      reporter_.error("failover: cannot adopt " + key + ": " + s.error().describe());
+      continue;
+    }
+    adopted_.insert(key);
+    changed = true;
+    std::string others;
+    for (const auto& h : bridge_->hosts()) others += (others.empty() ? "" : ",") + h.name;
+    reporter_.warn("failover: adopted " + key + ", no live host of the cluster runs it",
+                   {{"live_hosts", others.empty() ? "none" : others}});
+  }
+  for (const auto& key : plan.release) {
+    const auto& spec = standby_.at(key).first;
+    static_cast<void>(runtime_->stop(spec.ns, spec.name));
+    adopted_.erase(key);
+    changed = true;
+    reporter_.info("failover: released " + key + ", a host of its own groups runs it again");
+  }
+  if (!changed) return;
+  {
+    std::lock_guard lock(adopted_mutex_);
+    adopted_view_ = adopted_;
+  }
+  static_cast<void>(bridge_->announce());
+}
+
+void HostDaemon::stop_failover() {
+  {
+    std::lock_guard lock(failover_mutex_);
+    failover_stop_ = true;
+    failover_wake_.notify_all();
+  }
+  if (failover_thread_.joinable()) failover_thread_.join();
 }
 
 Status HostDaemon::start_component(const component::ComponentSpec& spec,
@@ -212,6 +335,18 @@ Status HostDaemon::start_component(const component::ComponentSpec& spec,
   return ok();
 }
 
+Status HostDaemon::start_component_when_free(const component::ComponentSpec& spec,
+                                             const std::vector<std::string>& topics) {
+  // A stopped supervisor lets go of its name asynchronously; wait until it is free again.
+  Status s = ok();
+  for (int i = 0; i < 500; ++i) {
+    s = start_component(spec, topics);
+    if (s || s.error().code != ErrorCode::kAlreadyExists) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return s;
+}
+
 void HostDaemon::run_until_signal() {
   sigset_t set;
   sigemptyset(&set);
@@ -228,6 +363,7 @@ void HostDaemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   admin_.stop();
+  stop_failover();
   if (!system_) return;
   const auto stats = runtime_ ? runtime_->correlation_stats() : component::CorrelationStats{};
   cluster_attachment_ = cluster::Attachment{};  // goodbye to the cluster first
@@ -244,6 +380,7 @@ HttpResponse HostDaemon::handle(const HttpRequest& r) {
   if (r.method == "GET" && r.path == "/metrics")
     return {200, "text/plain; version=0.0.4", metrics()};
   if (r.method == "GET" && r.path == "/v1/ps") return ps();
+  if (r.method == "GET" && r.path == "/v1/hosts") return hosts();
   if (r.method == "POST" && r.path == "/v1/send") return send_or_call(r.body, false);
   if (r.method == "POST" && r.path == "/v1/call") return send_or_call(r.body, true);
   if (r.method == "POST" && r.path == "/v1/stop") return stop_component(r.body);
@@ -272,6 +409,35 @@ HttpResponse HostDaemon::ps() const {
                        {"memory_limit", r.limits.memory_bytes}});
   }
   return json_response(200, json{{"ok", true}, {"instances", out}});
+}
+
+HttpResponse HostDaemon::hosts() const {
+  json self{{"name", manifest_.host.name},
+            {"groups", manifest_.host.groups},
+            {"self", true},
+            {"components", runtime_->registry().records().size()},
+            {"last_seen_ms", 0}};
+  {
+    std::lock_guard lock(adopted_mutex_);
+    self["adopted"] = adopted_view_;
+  }
+  json out = json::array({self});
+  if (bridge_) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& h : bridge_->hosts()) {
+      out.push_back(
+          json{{"name", h.name},
+               {"groups", h.groups},
+               {"self", false},
+               {"components", h.components},
+               {"last_seen_ms",
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - h.last_seen).count()}});
+    }
+  }
+  return json_response(200, json{{"ok", true},
+                                 {"cluster", bridge_ ? manifest_.host.cluster : ""},
+                                 {"connected", bridge_ && bridge_->connected()},
+                                 {"hosts", out}});
 }
 
 HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
@@ -332,14 +498,9 @@ HttpResponse HostDaemon::restart_component(const std::string& body) {
     spec = it->second;
   }
   static_cast<void>(runtime_->stop(name->first, name->second));  // may already be stopped
-  // The old supervisor stops asynchronously; wait until its name is free again.
-  Status s = ok();
-  for (int i = 0; i < 500; ++i) {
-    s = start_component(spec.first, spec.second);
-    if (s || s.error().code != ErrorCode::kAlreadyExists) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (Status s = start_component_when_free(spec.first, spec.second); !s) {
+    return error_response(s.error());
   }
-  if (!s) return error_response(s.error());
   return json_response(200, json{{"ok", true}});
 }
 

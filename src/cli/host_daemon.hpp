@@ -1,10 +1,14 @@
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 
 #include <capsule/cluster/nats_bridge.hpp>
+#include <capsule/cluster/placement.hpp>
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/wasm/engine.hpp>
@@ -26,7 +30,8 @@ class HostDaemon {
   HostDaemon(const HostDaemon&) = delete;
   HostDaemon& operator=(const HostDaemon&) = delete;
 
-  // Before start(): join the cluster at this NATS URL as host `[host].name` (see cluster.md).
+  // Before start(): join cluster `[host].cluster` at this NATS URL as host `[host].name`, in
+  // groups `[host].groups` (see docs/cluster.md).
   void join_cluster(std::string nats_url) { cluster_url_ = std::move(nats_url); }
   // Loads and starts every component, then opens the admin endpoint.
   [[nodiscard]] Status start();
@@ -37,6 +42,7 @@ class HostDaemon {
  private:
   HttpResponse handle(const HttpRequest& request);
   HttpResponse ps() const;
+  HttpResponse hosts() const;
   HttpResponse send_or_call(const std::string& body, bool call);
   HttpResponse stop_component(const std::string& body);
   HttpResponse restart_component(const std::string& body);
@@ -44,6 +50,15 @@ class HostDaemon {
   [[nodiscard]] std::string metrics() const;
   Status start_component(const component::ComponentSpec& spec,
                          const std::vector<std::string>& topics);
+  // start_component, retried while a stopping supervisor of the same name still holds it.
+  Status start_component_when_free(const component::ComponentSpec& spec,
+                                   const std::vector<std::string>& topics);
+  Status join_cluster_now(component::RuntimeConfig& rc);
+  // Failover: a thread that re-plans whenever the cluster changes (and once a heartbeat
+  // interval), adopting components no live host runs and giving them back to their home hosts.
+  void run_failover();
+  void reconcile_failover();
+  void stop_failover();
 
   Manifest manifest_;
   std::string admin_address_;
@@ -57,6 +72,17 @@ class HostDaemon {
   cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed
   mutable std::mutex specs_mutex_;
   std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> specs_;
+  // Components this host may adopt but does not start (placed on other groups), compiled.
+  std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> standby_;
+  std::optional<cluster::FailoverPlanner> planner_;
+  std::set<std::string> adopted_;     // only the failover thread touches it after start()
+  mutable std::mutex adopted_mutex_;  // guards adopted_view_, the copy /v1/hosts reports
+  std::set<std::string> adopted_view_;
+  std::mutex failover_mutex_;
+  std::condition_variable failover_wake_;
+  bool failover_dirty_ = false;
+  bool failover_stop_ = false;
+  std::thread failover_thread_;
   HttpServer admin_;
   bool shut_down_ = false;
 };

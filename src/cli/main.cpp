@@ -47,8 +47,9 @@ int admin_request(const std::string& admin, const std::string& method, const std
 }
 
 int cmd_run(const std::string& manifest_path, const std::string& admin_override,
-            const std::string& log_format, const std::string& cluster_url) {
-  auto manifest = load_manifest(manifest_path);
+            const std::string& log_format, const std::string& cluster_url,
+            const HostOverrides& overrides) {
+  auto manifest = load_manifest(manifest_path, overrides);
   if (!manifest) return fail(manifest.error().message);
   Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   HostDaemon daemon(std::move(*manifest),
@@ -126,6 +127,19 @@ int main(int argc, char** argv) {
                   "override [host].admin, e.g. 127.0.0.1:0 for any free port");
   run->add_option("--cluster", run_cluster,
                   "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222");
+  HostOverrides overrides;
+  std::vector<std::string> run_groups;
+  run->add_option("--cluster-name", overrides.cluster,
+                  "override [host].cluster: hosts only see hosts of the same cluster name");
+  run->add_option("--host", overrides.name,
+                  "override [host].name (unique per cluster), so hosts can share one manifest");
+  auto* groups_option =
+      run->add_option(
+             "--groups", run_groups,
+             "override [host].groups, comma-separated: where [component.placement] puts components")
+          ->delimiter(',');
+  run->add_option("--data-dir", overrides.data_dir,
+                  "override [host].data_dir (compile cache, state.db, audit.jsonl)");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
@@ -167,6 +181,12 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  auto* hosts = app.add_subcommand(
+      "hosts", "List the hosts of the cluster as this host sees them: groups, components, adopted");
+  bool hosts_json = false;
+  hosts->add_flag("--json", hosts_json, "print the raw JSON");
+  hosts->add_option("--admin", admin, admin_help);
+
   auto* metrics =
       app.add_subcommand("metrics", "Print the host's Prometheus metrics (GET /metrics)");
   metrics->add_option("--admin", admin, admin_help);
@@ -174,7 +194,37 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*run) return cmd_run(manifest_path, run_admin, log_format, run_cluster);
+  if (*run) {
+    if (groups_option->count() > 0) overrides.groups = run_groups;
+    return cmd_run(manifest_path, run_admin, log_format, run_cluster, overrides);
+  }
+  if (*hosts) {
+    return admin_request(admin, "GET", "/v1/hosts", json(), [&](const json& r) {
+      if (hosts_json) {
+        std::printf("%s\n", r.dump(2).c_str());
+        return;
+      }
+      const auto cluster = r.value("cluster", "");
+      std::printf("cluster: %s\n", cluster.empty() ? "(not in a cluster)" : cluster.c_str());
+      std::printf("%-20s %-24s %10s %12s  %s\n", "HOST", "GROUPS", "INSTANCES", "LAST SEEN",
+                  "ADOPTED");
+      for (const auto& h : r["hosts"]) {
+        std::string groups, adopted;
+        for (const auto& g : h["groups"])
+          groups += (groups.empty() ? "" : ",") + g.get<std::string>();
+        if (h.contains("adopted")) {
+          for (const auto& a : h["adopted"])
+            adopted += (adopted.empty() ? "" : ",") + a.get<std::string>();
+        }
+        const std::string seen = h.value("self", false)
+                                     ? "(this host)"
+                                     : std::to_string(h.value("last_seen_ms", 0)) + " ms ago";
+        std::printf("%-20s %-24s %10zu %12s  %s\n", h.value("name", "").c_str(),
+                    groups.empty() ? "-" : groups.c_str(), h.value("components", std::size_t{0}),
+                    seen.c_str(), adopted.c_str());
+      }
+    });
+  }
   if (*inspect) return cmd_inspect(inspect_path);
   if (*version) {
     std::printf("capsule 0.1.0 (WIT %s@%s, Wasmtime %s)\n", std::string(wasm::kWitPackage).c_str(),

@@ -31,8 +31,54 @@ class Checker {
 
 const std::array<std::string_view, 5> kComponentKeys{"name", "path", "instances", "restart",
                                                      "subscribe"};
-const std::array<std::string_view, 5> kComponentTables{"config", "limits", "supervision", "mailbox",
-                                                       "capabilities"};
+const std::array<std::string_view, 6> kComponentTables{"config",  "limits",       "supervision",
+                                                       "mailbox", "capabilities", "placement"};
+
+// A list of host group names ("*" only where `wildcard` allows it).
+Result<std::vector<std::string>> parse_groups(const Checker& c, const toml::node& n, int line,
+                                              const std::string& where, bool wildcard) {
+  const auto* arr = n.as_array();
+  if (arr == nullptr) return c.error(&n, line, where + ": expected a list of host group names");
+  std::vector<std::string> out;
+  for (const auto& item : *arr) {
+    auto g = item.value<std::string>();
+    if (!g || (!is_valid_id_segment(*g) && !(wildcard && *g == "*"))) {
+      return c.error(&item, line,
+                     where + ": group names are [A-Za-z0-9._-]+" +
+                         std::string(wildcard ? " or \"*\" (any host)" : ""));
+    }
+    out.push_back(*g);
+  }
+  return out;
+}
+
+Status parse_placement(const Checker& c, const toml::table& t, const std::string& where,
+                       ComponentEntry& e) {
+  for (const auto& [k, v] : t) {
+    if (k != "groups" && k != "failover") {
+      return c.error(&v, e.line,
+                     where + "placement." + std::string(k.str()) +
+                         ": unknown field (known: groups, failover)");
+    }
+  }
+  if (const toml::node* g = t.get("groups")) {
+    auto groups = parse_groups(c, *g, e.line, where + "placement.groups", false);
+    if (!groups) return std::move(groups).error();
+    e.groups = std::move(*groups);
+  }
+  if (const toml::node* f = t.get("failover")) {
+    auto groups = parse_groups(c, *f, e.line, where + "placement.failover", true);
+    if (!groups) return std::move(groups).error();
+    if (!groups->empty() && e.groups.empty()) {
+      return c.error(f, e.line,
+                     where +
+                         "placement.failover: needs placement.groups (without groups the "
+                         "component already runs on every host)");
+    }
+    e.failover = std::move(*groups);
+  }
+  return ok();
+}
 
 bool known(std::string_view key, std::span<const std::string_view> keys) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -341,6 +387,7 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
        }},
       {"mailbox", [](const Checker& ch, const toml::table& tb, const std::string& w,
                      ComponentEntry& en) { return parse_mailbox(ch, tb, w, en.mailbox); }},
+      {"placement", &parse_placement},
   };
   for (const auto& sub : kSubs) {
     if (const toml::node* n = t.get(sub.key)) {
@@ -373,7 +420,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return std::nullopt;
 }
 
-Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::path& file) {
+Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::path& file,
+                                const HostOverrides& overrides) {
   const Checker c(file);
   toml::parse_result parsed = toml::parse(text, file.string());
   if (!parsed) {
@@ -396,6 +444,12 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
     const auto* t = h->as_table();
     if (t == nullptr) return c.error(h, 1, "host: expected a table");
     for (const auto& [k, v] : *t) {
+      if (k == "groups") {
+        auto groups = parse_groups(c, v, 1, "host.groups", false);
+        if (!groups) return std::move(groups).error();
+        m.host.groups = std::move(*groups);
+        continue;
+      }
       auto s = v.value<std::string>();
       if (!s) return c.error(&v, 1, "host." + std::string(k.str()) + ": expected a string");
       if (k == "name") {
@@ -410,15 +464,43 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         m.host.storage = *s;
       } else if (k == "audit_log") {
         m.host.audit_log = *s;
+      } else if (k == "cluster") {
+        if (!is_valid_id_segment(*s))
+          return c.error(&v, 1, "host.cluster: cluster names are [A-Za-z0-9._-]+");
+        m.host.cluster = *s;
+      } else if (k == "storage_backend") {
+        if (*s != "sqlite" && *s != "nats-kv")
+          return c.error(&v, 1, "host.storage_backend: expected \"sqlite\" or \"nats-kv\"");
+        m.host.storage_backend = *s;
+      } else if (k == "kv_bucket") {
+        m.host.kv_bucket = *s;
       } else {
         return c.error(&v, 1,
                        "host." + std::string(k.str()) +
                            ": unknown field (known: name, data_dir, components_dir, admin, "
-                           "storage, audit_log)");
+                           "storage, audit_log, cluster, groups, storage_backend, kv_bucket)");
       }
     }
   } else {
     m.host.data_dir = file.parent_path() / m.host.data_dir;
+  }
+  if (!overrides.name.empty()) m.host.name = overrides.name;
+  if (overrides.groups) m.host.groups = *overrides.groups;
+  if (!overrides.data_dir.empty()) m.host.data_dir = std::filesystem::absolute(overrides.data_dir);
+  if (!overrides.cluster.empty()) m.host.cluster = overrides.cluster;
+  if (!is_valid_id_segment(m.host.name)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "host name '" + m.host.name + "' must be [A-Za-z0-9._-]+");
+  }
+  for (const auto& g : m.host.groups) {
+    if (!is_valid_id_segment(g)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "host group '" + g + "' must be [A-Za-z0-9._-]+");
+    }
+  }
+  if (!is_valid_id_segment(m.host.cluster)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cluster name '" + m.host.cluster + "' must be [A-Za-z0-9._-]+");
   }
   const toml::node* comps = root.get("component");
   const auto* arr = comps != nullptr ? comps->as_array() : nullptr;
@@ -471,12 +553,12 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   return m;
 }
 
-Result<Manifest> load_manifest(const std::filesystem::path& file) {
+Result<Manifest> load_manifest(const std::filesystem::path& file, const HostOverrides& overrides) {
   std::ifstream in(file);
   if (!in) return make_error(ErrorCode::kNotFound, "cannot read manifest " + file.string());
   std::stringstream text;
   text << in.rdbuf();
-  return parse_manifest(text.str(), std::filesystem::absolute(file));
+  return parse_manifest(text.str(), std::filesystem::absolute(file), overrides);
 }
 
 component::ComponentSpec to_spec(const ComponentEntry& e,

@@ -27,6 +27,10 @@ struct ComponentEntry {
   std::vector<std::string> subscribe;  // topics each instance subscribes to at start
   // [component.capabilities] (declared) and [grants."ns/name"] (granted by this host).
   security::ComponentPermissions permissions;
+  // [component.placement]: the host groups it runs on (empty: every host that loads the
+  // manifest) and those that may adopt it when no live host runs it any more ("*": any).
+  std::vector<std::string> groups;
+  std::vector<std::string> failover;
   int line = 0;  // where the table starts, for messages
 };
 
@@ -37,6 +41,13 @@ struct HostSection {
   std::string admin = "127.0.0.1:7070";  // loopback HTTP admin + metrics endpoint
   std::filesystem::path storage;         // SQLite file; default <data_dir>/state.db
   std::filesystem::path audit_log;       // JSON lines; default <data_dir>/audit.jsonl
+  // Cluster (used with `capsule run --cluster`): the cluster's name, this host's groups.
+  std::string cluster = "default";
+  std::vector<std::string> groups;
+  // Component storage: "sqlite" (the `storage` file, this host only) or "nats-kv" (a JetStream
+  // KV bucket on the cluster's NATS server, shared by every host).
+  std::string storage_backend = "sqlite";
+  std::string kv_bucket = "capsule_kv";
 };
 
 struct Manifest {
@@ -45,11 +56,22 @@ struct Manifest {
   std::vector<ComponentEntry> components;
 };
 
+// Command-line settings that replace [host] fields, so several hosts of a cluster can share one
+// manifest file (`capsule run app.toml --host h2 --groups standby --data-dir data-h2`).
+struct HostOverrides {
+  std::string name;
+  std::optional<std::vector<std::string>> groups;
+  std::filesystem::path data_dir;  // relative to the working directory
+  std::string cluster;
+};
+
 // Parses and validates an app manifest (TOML). Every error names the file, the line and the
 // field, e.g. "app.toml:14: component 'demo/store' limits.memory: expected a size like "16MiB"".
-[[nodiscard]] Result<Manifest> load_manifest(const std::filesystem::path& file);
+[[nodiscard]] Result<Manifest> load_manifest(const std::filesystem::path& file,
+                                             const HostOverrides& overrides = {});
 [[nodiscard]] Result<Manifest> parse_manifest(std::string_view text,
-                                              const std::filesystem::path& file);
+                                              const std::filesystem::path& file,
+                                              const HostOverrides& overrides = {});
 
 // "16MiB", "512KiB", "1GiB", "4096" (bytes).
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text);

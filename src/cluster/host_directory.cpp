@@ -16,10 +16,15 @@ bool HostDirectory::observe(const Heartbeat& heartbeat, Clock::time_point now) {
   } else if (heartbeat.sequence <= it->second.info.sequence) {
     return false;  // reordered or duplicated: an older view must not overwrite a newer one
   }
+  if (joined || it->second.components != heartbeat.components ||
+      it->second.info.groups != heartbeat.groups) {
+    ++generation_;
+  }
   for (const auto& id : it->second.components) {
     if (auto o = owner_.find(id); o != owner_.end() && o->second == heartbeat.host) owner_.erase(o);
   }
   it->second.components = heartbeat.components;
+  it->second.info.groups = heartbeat.groups;
   for (const auto& id : it->second.components) owner_[id] = heartbeat.host;
   it->second.info.last_seen = now;
   it->second.info.sequence = heartbeat.sequence;
@@ -59,9 +64,23 @@ std::vector<HostInfo> HostDirectory::hosts() const {
   return out;
 }
 
+std::vector<HostRecord> HostDirectory::records() const {
+  std::lock_guard lock(mutex_);
+  std::vector<HostRecord> out;
+  out.reserve(hosts_.size());
+  for (const auto& [name, entry] : hosts_) out.push_back({entry.info, entry.components});
+  return out;
+}
+
+std::uint64_t HostDirectory::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
 void HostDirectory::forget(const std::string& host) {
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return;
+  ++generation_;
   for (const auto& id : it->second.components) {
     if (auto o = owner_.find(id); o != owner_.end() && o->second == host) owner_.erase(o);
   }

@@ -85,6 +85,15 @@ struct NatsBridge::Impl {
   std::mutex pending_mutex;
   std::unordered_map<CorrelationId, Outbound> pending;
 
+  std::function<void()> change_listener;  // set before attach, read by callbacks
+  std::atomic<std::uint64_t> notified_generation{0};
+  void notify_if_changed() {
+    const auto generation = directory.generation();
+    if (notified_generation.exchange(generation) != generation && change_listener) {
+      change_listener();
+    }
+  }
+
   std::mutex announce_mutex;  // one heartbeat at a time, in sequence order
   std::mutex tick_mutex;
   std::condition_variable tick_wake;
@@ -204,6 +213,7 @@ struct NatsBridge::Impl {
       impl->announce_soon = true;
       impl->tick_wake.notify_all();
     }
+    impl->notify_if_changed();
   }
 
   void handle(WireMessage& m, component::ComponentRuntime& rt) {
@@ -357,6 +367,7 @@ struct NatsBridge::Impl {
     h.sequence = sequence.fetch_add(1);
     h.interval_ms = static_cast<std::uint32_t>(config.heartbeat_interval.count());
     h.leaving = leaving;
+    h.groups = config.groups;
     if (!leaving) h.components = sync_component_subscriptions();
     return publish_raw(subjects.hosts(), encode(h));
   }
@@ -370,6 +381,7 @@ struct NatsBridge::Impl {
                     std::to_string(config.heartbeat_interval.count() * config.missed_heartbeats) +
                     " ms)");
     }
+    notify_if_changed();
     // Requests the requester's own timer has ended: nothing left to fail.
     std::lock_guard lock(pending_mutex);
     std::erase_if(pending, [&](const auto& entry) { return entry.second.deadline < now; });
@@ -575,6 +587,14 @@ const std::string& NatsBridge::host() const {
 
 std::vector<HostInfo> NatsBridge::hosts() const {
   return impl_->directory.hosts();
+}
+
+std::vector<HostRecord> NatsBridge::host_records() const {
+  return impl_->directory.records();
+}
+
+void NatsBridge::on_cluster_change(std::function<void()> listener) {
+  impl_->change_listener = std::move(listener);
 }
 
 BridgeStats NatsBridge::stats() const {

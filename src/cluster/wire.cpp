@@ -81,7 +81,8 @@ std::vector<std::uint8_t> encode(const Heartbeat& h) {
                                {"n", h.sequence},
                                {"i", h.interval_ms},
                                {"l", h.leaving},
-                               {"c", std::move(ids)}});
+                               {"c", std::move(ids)},
+                               {"g", h.groups}});
 }
 
 Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
@@ -92,6 +93,8 @@ Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
     h.interval_ms = j.at("i").get<std::uint32_t>();
     h.leaving = j.at("l").get<bool>();
     for (const auto& id : j.at("c")) h.components.push_back(id_from_json(id));
+    // Absent in heartbeats of hosts that predate groups: they belong to none.
+    if (j.contains("g")) h.groups = j.at("g").get<std::vector<std::string>>();
     return h;
   });
 }

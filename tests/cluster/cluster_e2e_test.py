@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Two real `capsule run --cluster` host processes over a real nats-server on loopback: cross-host
-request/reply and send through the CLI, a sent message that survives a NATS restart, and SIGKILL of
-one host failing the other's pending request fast. Bounded in time; every child process is killed
-on the way out."""
+"""Real `capsule run --cluster` host processes over a real nats-server on loopback.
+
+ClusterEndToEnd (two hosts): cross-host request/reply and send through the CLI, a sent message
+that survives a NATS restart, and SIGKILL of one host failing the other's pending request fast.
+
+FailoverEndToEnd (three hosts sharing one manifest, state in JetStream KV): placement on host
+groups, SIGKILL of the primary, adoption by the lowest-named standby with the balance intact, and
+hand-back when the primary returns.
+
+Bounded in time; every child process is killed on the way out."""
 import argparse
 import json
 import os
@@ -59,6 +65,39 @@ path = "spin.wasm"
 "messaging.send" = ["demo/store/*"]
 """
 
+# One manifest for the whole cluster: each host process picks its name, groups and data dir on
+# the command line.
+BANK = """
+[host]
+components_dir = "{components}"
+storage_backend = "nats-kv"
+kv_bucket = "bank_e2e"
+
+[[component]]
+name = "bank/ledger"
+path = "ledger.wasm"
+  [component.placement]
+  groups = ["primary"]
+  failover = ["standby"]
+  [component.capabilities]
+  "storage.read" = ["**"]
+  "storage.write" = ["**"]
+
+[[component]]
+name = "bank/cache"
+path = "echo.wasm"
+  [component.placement]
+  groups = ["primary"]
+
+[[component]]
+name = "bank/echo"
+path = "echo.wasm"
+
+[grants."bank/ledger"]
+"storage.read" = ["**"]
+"storage.write" = ["**"]
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -84,9 +123,10 @@ def capsule(*args, admin, check=True, timeout=40):
 
 
 class NatsServer:
-    def __init__(self):
+    def __init__(self, store_dir=None):
         self.port = free_port()
         self.proc = None
+        self.store_dir = store_dir  # JetStream on, state kept here across restarts
         self.start()
 
     @property
@@ -94,8 +134,10 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self):
-        self.proc = subprocess.Popen([ARGS.nats_server, "-a", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = [ARGS.nats_server, "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.store_dir:
+            cmd += ["-js", "-sd", str(self.store_dir)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def accepts():
             with socket.socket() as s:
@@ -114,10 +156,10 @@ class NatsServer:
 
 
 class HostProcess:
-    def __init__(self, manifest, cluster):
+    def __init__(self, manifest, cluster, *extra):
         self.admin = f"127.0.0.1:{free_port()}"
         self.proc = subprocess.Popen([ARGS.capsule, "run", str(manifest), "--admin", self.admin,
-                                      "--cluster", cluster, "--log-format", "json"],
+                                      "--cluster", cluster, "--log-format", "json", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         deadline = time.time() + 60
@@ -130,6 +172,15 @@ class HostProcess:
                 return
         self.kill()
         raise AssertionError("host did not become ready:\n" + "".join(self.lines))
+
+    def hosts(self):
+        return json.loads(capsule("hosts", "--json", admin=self.admin).stdout)
+
+    def adopted(self):
+        return [h for h in self.hosts()["hosts"] if h["self"]][0]["adopted"]
+
+    def instances(self):
+        return [i["id"] for i in json.loads(capsule("ps", "--json", admin=self.admin).stdout)["instances"]]
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc.poll() is None:
@@ -228,6 +279,75 @@ class ClusterEndToEnd(unittest.TestCase):
             send(f"after-{i}")
         self.assertTrue(wait_for(lambda: self.count() == str(acked), 10), f"{self.count()} != {acked}")
         self.assertGreaterEqual(acked, 7)
+
+
+class FailoverEndToEnd(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = pathlib.Path(self.tmp.name)
+        self.manifest = self.dir / "bank.toml"
+        self.manifest.write_text(BANK.format(components=ARGS.components))
+        self.nats = NatsServer(store_dir=self.dir / "jetstream")
+        self.procs = []
+        self.p1 = self.host("p1", "primary")
+        self.s1 = self.host("s1", "standby")
+        self.s2 = self.host("s2", "standby")
+
+    def host(self, name, groups):
+        h = HostProcess(self.manifest, self.nats.url, "--host", name, "--groups", groups,
+                        "--data-dir", str(self.dir / f"data-{name}"))
+        self.procs.append(h)
+        return h
+
+    def tearDown(self):
+        for h in self.procs:
+            h.kill(signal.SIGTERM)
+        self.nats.stop()
+        self.tmp.cleanup()
+
+    def call(self, host, target, text, check=True):
+        return capsule("call", target, text, "--timeout-ms", "5000", admin=host.admin, check=check)
+
+    def balance_is(self, host, expected):
+        r = self.call(host, "bank/ledger/0", "balance", check=False)
+        return r.returncode == 0 and r.stdout.strip() == expected
+
+    def test_placement_failover_and_hand_back(self):
+        # Placement: only the primary runs the ledger and the cache; the echo runs everywhere.
+        self.assertIn("bank/ledger/0", self.p1.instances())
+        for standby in (self.s1, self.s2):
+            self.assertNotIn("bank/ledger/0", standby.instances())
+            self.assertNotIn("bank/cache/0", standby.instances())
+            self.assertIn("bank/echo/0", standby.instances())
+        self.assertTrue(wait_for(lambda: self.call(self.s2, "bank/ledger/0", "add:5", check=False).returncode == 0))
+        self.assertEqual(self.call(self.s2, "bank/ledger/0", "add:10").stdout.strip(), "15")
+        names = sorted(h["name"] for h in self.s2.hosts()["hosts"])
+        self.assertEqual(names, ["p1", "s1", "s2"])
+
+        # The primary dies without a goodbye: s1, the lowest-named standby, adopts the ledger and
+        # its balance (in JetStream KV, not on p1) is intact. The cache has no failover.
+        t0 = time.time()
+        self.p1.kill(signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: self.balance_is(self.s2, "15"), 20),
+                        self.call(self.s2, "bank/ledger/0", "balance", check=False).stderr)
+        took = time.time() - t0
+        self.assertEqual(self.s1.adopted(), ["bank/ledger"])
+        self.assertEqual(self.s2.adopted(), [])
+        self.assertIn("bank/ledger/0", self.s1.instances())
+        self.assertNotIn("bank/ledger/0", self.s2.instances())
+        self.assertEqual(self.call(self.s2, "bank/ledger/0", "add:1").stdout.strip(), "16")
+        cache = self.call(self.s2, "bank/cache/0", "x", check=False)
+        self.assertEqual(cache.returncode, 1)
+        self.assertIn("not found", cache.stderr)
+        self.assertLess(took, 15, "death after 3 missed 1 s heartbeats, then one plan")
+
+        # The primary comes back: it starts the ledger from its manifest and s1 gives it back.
+        self.p1 = self.host("p1", "primary")
+        self.assertTrue(wait_for(lambda: self.s1.adopted() == [], 20), self.s1.adopted())
+        self.assertTrue(wait_for(lambda: "bank/ledger/0" not in self.s1.instances(), 10))
+        self.assertTrue(wait_for(lambda: self.balance_is(self.s2, "16"), 10))
+        self.assertEqual(self.call(self.p1, "bank/ledger/0", "add:4").stdout.strip(), "20")
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -17,6 +17,13 @@ struct HostInfo {
   std::chrono::steady_clock::time_point last_seen;
   std::uint64_t sequence = 0;
   std::size_t components = 0;
+  std::vector<std::string> groups;
+};
+
+// A live host with the component instances it announced.
+struct HostRecord {
+  HostInfo info;
+  std::vector<ComponentId> components;
 };
 
 // The other hosts of the cluster as their heartbeats describe them, and which host runs which
@@ -37,6 +44,10 @@ class HostDirectory {
   // The live host that runs `id`, with when it was last heard from.
   [[nodiscard]] std::optional<HostInfo> owner_of(const ComponentId& id) const;
   [[nodiscard]] std::vector<HostInfo> hosts() const;
+  [[nodiscard]] std::vector<HostRecord> records() const;
+  // Bumped whenever a host joins or leaves or changes its components or groups: a cheap way to
+  // tell whether anything placement depends on has changed.
+  [[nodiscard]] std::uint64_t generation() const;
 
  private:
   struct Entry {
@@ -49,6 +60,7 @@ class HostDirectory {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> hosts_;
   std::unordered_map<ComponentId, std::string> owner_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace capsule::cluster

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ struct BridgeConfig {
   std::string url = "nats://127.0.0.1:4222";
   std::string cluster = "default";  // hosts of one cluster share its subjects
   std::string host;                 // unique in the cluster; required
+  std::vector<std::string> groups;  // host groups it belongs to, announced in its heartbeats
   std::chrono::milliseconds heartbeat_interval{1000};
   int missed_heartbeats = 3;  // silent for this many intervals: the host is dead
   std::chrono::milliseconds connect_timeout{2000};
@@ -89,6 +91,12 @@ class NatsBridge final : public component::RemoteRouter,
 
   [[nodiscard]] const std::string& host() const;
   [[nodiscard]] std::vector<HostInfo> hosts() const;  // the other live hosts
+  // The other live hosts with the instances each announced.
+  [[nodiscard]] std::vector<HostRecord> host_records() const;
+  // Called when the cluster changes: a host joins or leaves, or changes its components or groups.
+  // It runs on a NATS delivery thread or the heartbeat thread, so it must return quickly (hand
+  // the work to a thread of its own). Set it before attach(); no call happens after detach().
+  void on_cluster_change(std::function<void()> listener);
   [[nodiscard]] BridgeStats stats() const;
   [[nodiscard]] bool connected() const;
 

@@ -35,6 +35,7 @@ struct Heartbeat {
   std::uint32_t interval_ms = 0;
   bool leaving = false;
   std::vector<ComponentId> components;
+  std::vector<std::string> groups;  // the host groups it belongs to (manifest placement)
 };
 
 [[nodiscard]] std::vector<std::uint8_t> encode(const WireMessage& message);
