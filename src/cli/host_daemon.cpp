@@ -261,20 +261,20 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
 }
 
 void HostDaemon::run_failover() {
-  // Until every live host has been heard from, an empty view would look like a dead cluster:
-  // wait one death-detection period before the first plan.
+  // Until every live host has been heard from, an empty view would look like a dead cluster.
+  // Every host announces itself once an interval (and at once when it sees a newcomer), so one
+  // and a half intervals after joining the view is complete.
   const cluster::BridgeConfig defaults;
   const auto period = defaults.heartbeat_interval;
-  const auto settled = std::chrono::steady_clock::now() + period * defaults.missed_heartbeats;
+  const auto settled = std::chrono::steady_clock::now() + period * 3 / 2;
   std::unique_lock lock(failover_mutex_);
+  failover_wake_.wait_until(lock, settled, [&] { return failover_stop_; });
   while (!failover_stop_) {
-    failover_wake_.wait_for(lock, period, [&] { return failover_stop_ || failover_dirty_; });
-    if (failover_stop_) break;
-    if (std::chrono::steady_clock::now() < settled) continue;
     failover_dirty_ = false;
     lock.unlock();
     reconcile_failover();
     lock.lock();
+    failover_wake_.wait_for(lock, period, [&] { return failover_stop_ || failover_dirty_; });
   }
 }
 

@@ -206,8 +206,11 @@ struct NatsBridge::Impl {
     if (heartbeat->host == impl->config.host) return;
     const bool joined = impl->directory.observe(*heartbeat, Clock::now());
     if (heartbeat->leaving) {
+      impl->log_membership(wasm::LogLevel::kInfo,
+                           "cluster: host " + heartbeat->host + " left (goodbye)");
       impl->fail_pending_of(heartbeat->host, "host " + heartbeat->host + " left the cluster");
     } else if (joined) {
+      impl->log_membership(wasm::LogLevel::kInfo, "cluster: host " + heartbeat->host + " joined");
       // A newcomer learns this host's components now rather than at the next tick.
       std::lock_guard lock(impl->tick_mutex);
       impl->announce_soon = true;
@@ -372,10 +375,21 @@ struct NatsBridge::Impl {
     return publish_raw(subjects.hosts(), encode(h));
   }
 
-  void tick() {
-    static_cast<void>(announce(false));
+  // Dead hosts are looked for four times per heartbeat interval, so a death is noticed at most
+  // a quarter interval after the deadline rather than up to a whole one.
+  void log_membership(wasm::LogLevel level, const std::string& text) {
+    std::shared_lock lock(runtime_mutex);
+    if (runtime != nullptr) runtime->log(component::ComponentRuntime::host_id(), level, text, {});
+  }
+
+  void check_deaths() {
     const auto now = Clock::now();
     for (const auto& host : directory.expire(now)) {
+      log_membership(
+          wasm::LogLevel::kWarn,
+          "cluster: host " + host + " is dead (no heartbeat for " +
+              std::to_string(config.heartbeat_interval.count() * config.missed_heartbeats) +
+              " ms)");
       fail_pending_of(
           host, "host " + host + " left the cluster (no heartbeat for " +
                     std::to_string(config.heartbeat_interval.count() * config.missed_heartbeats) +
@@ -388,14 +402,22 @@ struct NatsBridge::Impl {
   }
 
   void run_ticker() {
+    const auto step =
+        std::max<Clock::duration>(config.heartbeat_interval / 4, std::chrono::milliseconds(5));
+    auto next_announce = Clock::now();
     std::unique_lock lock(tick_mutex);
     while (!stopping) {
-      lock.unlock();
-      tick();
-      lock.lock();
-      tick_wake.wait_for(lock, config.heartbeat_interval,
-                         [&] { return stopping || announce_soon; });
+      const bool announce_now = announce_soon || Clock::now() >= next_announce;
       announce_soon = false;
+      lock.unlock();
+      if (announce_now) {
+        static_cast<void>(announce(false));
+        next_announce = Clock::now() + config.heartbeat_interval;
+      }
+      check_deaths();
+      lock.lock();
+      tick_wake.wait_for(lock, std::min<Clock::duration>(step, next_announce - Clock::now()),
+                         [&] { return stopping || announce_soon; });
     }
   }
 };

@@ -331,6 +331,7 @@ class FailoverEndToEnd(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.balance_is(self.s2, "15"), 20),
                         self.call(self.s2, "bank/ledger/0", "balance", check=False).stderr)
         took = time.time() - t0
+        print(f"\n  failover: SIGKILL of p1 -> ledger answered by s1 after {took:.2f} s", file=sys.stderr)
         self.assertEqual(self.s1.adopted(), ["bank/ledger"])
         self.assertEqual(self.s2.adopted(), [])
         self.assertIn("bank/ledger/0", self.s1.instances())

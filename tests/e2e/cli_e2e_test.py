@@ -216,6 +216,10 @@ class CliEndToEnd(unittest.TestCase):
             'path: no such file': base.replace('"relay.wasm"', '"missing.wasm"'),
             'colour: unknown field': base.replace('path = "store.wasm"', 'path = "store.wasm"\ncolour = "blue"'),
             'is declared twice': base + '\n[[component]]\nname = "demo/store"\npath = "store.wasm"\n',
+            'placement.failover: needs placement.groups': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  failover = ["standby"]'),
+            'placement.groups: group names are': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  groups = ["two words"]'),
+            'placement.zone: unknown field': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  zone = "eu"'),
+            'host.storage_backend: expected "sqlite" or "nats-kv"': base.replace('[host]\n', '[host]\nstorage_backend = "redis"\n'),
         }
         for expected, text in cases.items():
             with self.subTest(expected=expected):
@@ -225,6 +229,13 @@ class CliEndToEnd(unittest.TestCase):
                 self.assertEqual(r.returncode, 1)
                 self.assertRegex(r.stderr, r"bad\.toml:\d+: ")
                 self.assertIn(expected, r.stderr)
+
+    def test_shared_storage_needs_a_cluster(self):
+        bad = self.dir / "kv.toml"
+        bad.write_text(self.text.replace('[host]\n', '[host]\nstorage_backend = "nats-kv"\n'))
+        r = capsule("run", str(bad), "--admin", self.admin, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('storage_backend = "nats-kv" needs --cluster', r.stdout + r.stderr)
 
     def test_failed_init_stops_the_host_with_the_reason(self):
         text = self.text.replace('next = "demo/store/0"\n  fail_every = 7', 'fail_every = 7')
