@@ -178,6 +178,7 @@ Status HostDaemon::start() {
   reporter_.info("capsule host '" + manifest_.host.name + "' starting " +
                  std::to_string(manifest_.components.size()) + " component(s) from " +
                  manifest_.file.filename().string());
+  std::map<std::string, component::ComponentSpec> compiled_specs;  // placed on this host
   for (const auto& entry : manifest_.components) {
     const auto t0 = std::chrono::steady_clock::now();
     auto compiled = engine_->load_file(entry.wasm);
@@ -207,10 +208,24 @@ Status HostDaemon::start() {
                       {"failover", join(entry.failover)}});
       continue;
     }
-    if (Status s = start_component(to_spec(entry, *compiled), entry.subscribe); !s) {
+    compiled_specs.emplace(entry.ns + "/" + entry.name, to_spec(entry, *compiled));
+  }
+  // Started in manifest order; a group starts where its first member is declared.
+  std::set<std::string> started_groups;
+  for (const auto& entry : manifest_.components) {
+    auto spec = compiled_specs.find(entry.ns + "/" + entry.name);
+    if (spec == compiled_specs.end()) continue;  // placed elsewhere
+    const GroupEntry* group = manifest_.group_of(entry);
+    Status s = ok();
+    if (group == nullptr) {
+      s = start_component(spec->second, entry.subscribe);
+    } else if (started_groups.insert(group->name).second) {
+      s = start_group(*group, compiled_specs);
+    }
+    if (!s) {
       Error e = std::move(s).error();
-      e.message =
-          manifest_.file.filename().string() + ":" + std::to_string(entry.line) + ": " + e.message;
+      e.message = manifest_.file.filename().string() + ":" +
+                  std::to_string(group != nullptr ? group->line : entry.line) + ": " + e.message;
       return e;
     }
   }
@@ -335,6 +350,35 @@ Status HostDaemon::start_component(const component::ComponentSpec& spec,
   return ok();
 }
 
+Status HostDaemon::start_group(const GroupEntry& group,
+                               const std::map<std::string, component::ComponentSpec>& specs) {
+  component::SupervisionGroupSpec spec{group.name, group.supervision, {}};
+  std::vector<std::vector<std::string>> topics;
+  for (const auto& member : group.members) {
+    spec.members.push_back(specs.at(member));
+    const auto entry =
+        std::find_if(manifest_.components.begin(), manifest_.components.end(),
+                     [&](const ComponentEntry& e) { return e.ns + "/" + e.name == member; });
+    topics.push_back(entry->subscribe);
+  }
+  auto ids = runtime_->start_group(spec);
+  if (!ids) return std::move(ids).error();
+  for (std::size_t i = 0; i < spec.members.size(); ++i) {
+    const auto& member = spec.members[i];
+    for (const auto& id : *ids) {
+      if (id.ns != member.ns || id.name != member.name) continue;
+      for (const auto& topic : topics[i]) {
+        if (Status s = runtime_->subscribe(topic, id); !s) return s;
+      }
+    }
+    std::lock_guard lock(specs_mutex_);
+    specs_[member.ns + "/" + member.name] = {member, topics[i]};
+  }
+  reporter_.info("started group " + group.name,
+                 {{"members", join(group.members)}, {"instances", std::to_string(ids->size())}});
+  return ok();
+}
+
 Status HostDaemon::start_component_when_free(const component::ComponentSpec& spec,
                                              const std::vector<std::string>& topics) {
   // A stopped supervisor lets go of its name asynchronously; wait until it is free again.
@@ -400,6 +444,7 @@ HttpResponse HostDaemon::ps() const {
     const auto starts = r.counters ? r.counters->starts.load() : 0;
     out.push_back(json{{"id", r.id.to_string()},
                        {"component", r.component ? r.component->name() : ""},
+                       {"group", runtime_->group_of(r.id.ns, r.id.name).value_or("")},
                        {"state", r.ref.alive() ? "running" : "stopped"},
                        {"restarts", starts > 0 ? starts - 1 : 0},
                        {"mailbox_depth", stats.depth()},

@@ -50,6 +50,8 @@ class HostDaemon {
   [[nodiscard]] std::string metrics() const;
   Status start_component(const component::ComponentSpec& spec,
                          const std::vector<std::string>& topics);
+  Status start_group(const GroupEntry& group,
+                     const std::map<std::string, component::ComponentSpec>& specs);
   // start_component, retried while a stopping supervisor of the same name still holds it.
   Status start_component_when_free(const component::ComponentSpec& spec,
                                    const std::vector<std::string>& topics);

@@ -389,6 +389,7 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
                      ComponentEntry& en) { return parse_mailbox(ch, tb, w, en.mailbox); }},
       {"placement", &parse_placement},
   };
+  e.own_supervision = t.contains("supervision");
   for (const auto& sub : kSubs) {
     if (const toml::node* n = t.get(sub.key)) {
       const auto* tbl = n->as_table();
@@ -420,6 +421,93 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+Result<GroupEntry> parse_group(const Checker& c, const toml::table& t, std::size_t index,
+                               const Manifest& m) {
+  GroupEntry g;
+  g.line = static_cast<int>(t.source().begin.line);
+  std::string where = "group[" + std::to_string(index) + "] ";
+  for (const auto& [k, v] : t) {
+    if (k != "name" && k != "members" && k != "supervision") {
+      return c.error(&v, g.line,
+                     where + std::string(k.str()) +
+                         ": unknown field (known: name, members, [group.supervision])");
+    }
+  }
+  const toml::node* name = t.get("name");
+  auto name_text = name != nullptr ? name->value<std::string>() : std::nullopt;
+  if (!name_text || !is_valid_id_segment(*name_text)) {
+    return c.error(name, g.line, where + "name: required, [A-Za-z0-9._-]+ like \"payments\"");
+  }
+  g.name = *name_text;
+  where = "group '" + g.name + "' ";
+  for (const auto& other : m.groups) {
+    if (other.name == g.name) {
+      return c.error(
+          &t, g.line,
+          where + "is declared twice (first on line " + std::to_string(other.line) + ")");
+    }
+  }
+  const toml::node* members = t.get("members");
+  const auto* arr = members != nullptr ? members->as_array() : nullptr;
+  if (arr == nullptr || arr->empty()) {
+    return c.error(members, g.line,
+                   where + "members: required, a list of components like [\"bank/ledger\"]");
+  }
+  const ComponentEntry* first = nullptr;
+  for (const auto& item : *arr) {
+    auto member = item.value<std::string>();
+    const auto it = std::find_if(m.components.begin(), m.components.end(), [&](const auto& e) {
+      return member && e.ns + "/" + e.name == *member;
+    });
+    if (it == m.components.end()) {
+      return c.error(&item, g.line,
+                     where + "members: " + (member ? "\"" + *member + "\"" : "a non-string") +
+                         " is not a [[component]] of this manifest");
+    }
+    if (std::find(g.members.begin(), g.members.end(), *member) != g.members.end()) {
+      return c.error(&item, g.line, where + "members: \"" + *member + "\" is listed twice");
+    }
+    for (const auto& other : m.groups) {
+      if (std::find(other.members.begin(), other.members.end(), *member) != other.members.end()) {
+        return c.error(&item, g.line,
+                       where + "members: \"" + *member + "\" is already in group '" + other.name +
+                           "' (line " + std::to_string(other.line) + ")");
+      }
+    }
+    if (it->own_supervision) {
+      return c.error(&item, it->line,
+                     "component '" + *member + "' supervision: it is supervised by group '" +
+                         g.name + "' (line " + std::to_string(g.line) +
+                         "); set [group.supervision] there instead");
+    }
+    // One supervisor lives on one host: every member must be placed alike and cannot move alone.
+    if (!it->failover.empty()) {
+      return c.error(&item, it->line,
+                     "component '" + *member + "' placement.failover: members of group '" + g.name +
+                         "' cannot fail over one by one");
+    }
+    if (first != nullptr && first->groups != it->groups) {
+      return c.error(&item, it->line,
+                     "component '" + *member + "' placement.groups: differs from '" + first->ns +
+                         "/" + first->name + "' in the same group '" + g.name + "'");
+    }
+    if (first == nullptr) first = &*it;
+    g.members.push_back(*member);
+  }
+  if (const toml::node* sup = t.get("supervision")) {
+    const auto* tbl = sup->as_table();
+    if (tbl == nullptr) return c.error(sup, g.line, where + "supervision: expected a table");
+    if (Status s = parse_supervision(c, *tbl, where, g.supervision); !s) {
+      return std::move(s).error();
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
 Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::path& file,
                                 const HostOverrides& overrides) {
   const Checker c(file);
@@ -434,10 +522,10 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   Manifest m;
   m.file = file;
   for (const auto& [k, v] : root) {
-    if (k != "host" && k != "component" && k != "grants") {
-      return c.error(
-          &v, 1,
-          std::string(k.str()) + ": unknown section (known: [host], [[component]], [grants])");
+    if (k != "host" && k != "component" && k != "grants" && k != "group") {
+      return c.error(&v, 1,
+                     std::string(k.str()) +
+                         ": unknown section (known: [host], [[component]], [[group]], [grants])");
     }
   }
   if (const toml::node* h = root.get("host")) {
@@ -550,7 +638,28 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
       if (quota) it->permissions.storage_quota = *quota;
     }
   }
+  if (const toml::node* g = root.get("group")) {
+    const auto* groups = g->as_array();
+    if (groups == nullptr) return c.error(g, 1, "group: expected [[group]] tables");
+    for (std::size_t i = 0; i < groups->size(); ++i) {
+      const auto* t = (*groups)[i].as_table();
+      if (t == nullptr) {
+        return c.error(&(*groups)[i], 1, "group[" + std::to_string(i) + "]: expected a table");
+      }
+      auto group = parse_group(c, *t, i, m);
+      if (!group) return std::move(group).error();
+      m.groups.push_back(std::move(*group));
+    }
+  }
   return m;
+}
+
+const GroupEntry* Manifest::group_of(const ComponentEntry& entry) const {
+  const std::string key = entry.ns + "/" + entry.name;
+  for (const auto& g : groups) {
+    if (std::find(g.members.begin(), g.members.end(), key) != g.members.end()) return &g;
+  }
+  return nullptr;
 }
 
 Result<Manifest> load_manifest(const std::filesystem::path& file, const HostOverrides& overrides) {

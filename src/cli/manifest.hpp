@@ -31,7 +31,8 @@ struct ComponentEntry {
   // manifest) and those that may adopt it when no live host runs it any more ("*": any).
   std::vector<std::string> groups;
   std::vector<std::string> failover;
-  int line = 0;  // where the table starts, for messages
+  bool own_supervision = false;  // has a [component.supervision] table
+  int line = 0;                  // where the table starts, for messages
 };
 
 struct HostSection {
@@ -50,10 +51,22 @@ struct HostSection {
   std::string kv_bucket = "capsule_kv";
 };
 
+// One [[group]] table: components under one supervisor, so that (with one-for-all or
+// rest-for-one) the failure of one restarts the others.
+struct GroupEntry {
+  std::string name;
+  std::vector<std::string> members;  // "ns/name", in start (and rest-for-one) order
+  rt::SupervisorConfig supervision;
+  int line = 0;
+};
+
 struct Manifest {
   std::filesystem::path file;
   HostSection host;
   std::vector<ComponentEntry> components;
+  std::vector<GroupEntry> groups;
+  // The group a component belongs to, if any.
+  [[nodiscard]] const GroupEntry* group_of(const ComponentEntry& entry) const;
 };
 
 // Command-line settings that replace [host] fields, so several hosts of a cluster can share one

@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <cstdio>
+#include <future>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -59,17 +62,20 @@ ComponentRuntime::~ComponentRuntime() {
     while (g.supervisor.ref().alive() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    for (const auto& id : g.ids) {
-      if (auto ref = registry_.lookup(id)) {
-        while (ref->alive() && std::chrono::steady_clock::now() < deadline) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (const auto& m : g.members) {
+      for (const auto& id : m.ids) {
+        if (auto ref = registry_.lookup(id)) {
+          while (ref->alive() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
         }
       }
     }
   }
 }
 
-Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& spec) {
+Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const ComponentSpec& spec,
+                                                                 std::vector<ComponentId>& ids) {
   if (!spec.component) {
     return make_error(ErrorCode::kInvalidArgument,
                       "component spec '" + spec.name + "' has no component");
@@ -82,15 +88,6 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
     return make_error(ErrorCode::kInvalidArgument,
                       spec.ns + "/" + spec.name + ": instances must be >= 1");
   }
-  {
-    std::lock_guard lock(groups_mutex_);
-    for (const auto& g : groups_) {
-      if (g.ns == spec.ns && g.name == spec.name) {
-        return make_error(ErrorCode::kAlreadyExists,
-                          spec.ns + "/" + spec.name + " is already running");
-      }
-    }
-  }
   if (config_.policy) {
     // Registered before the instances start: their init may already call host functions.
     if (Status s = config_.policy->set_component(spec.ns, spec.name, spec.permissions); !s) {
@@ -99,7 +96,6 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
     }
   }
   std::vector<rt::ChildSpec> children;
-  std::vector<ComponentId> ids;
   const rt::MailboxConfig mailbox = spec.mailbox.value_or(config_.default_mailbox);
   for (std::uint32_t i = 0; i < spec.instances; ++i) {
     auto plan = std::make_shared<InstancePlan>();
@@ -123,34 +119,153 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
     };
     children.push_back(std::move(child));
   }
-  auto supervisor = rt::SupervisorNode::start(system_, spec.supervision, std::move(children));
+  return children;
+}
+
+Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& spec) {
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (const auto& g : groups_) {
+      for (const auto& m : g.members) {
+        if (m.spec.ns == spec.ns && m.spec.name == spec.name && !m.running &&
+            g.members.size() > 1) {
+          // Back into the group it was stopped out of (e.g. `capsule restart` of one member).
+          return rejoin_group(spec);
+        }
+      }
+    }
+  }
+  return start_group(SupervisionGroupSpec{spec.ns + "/" + spec.name, spec.supervision, {spec}});
+}
+
+Result<std::vector<ComponentId>> ComponentRuntime::rejoin_group(const ComponentSpec& spec) {
+  // Caller holds groups_mutex_.
+  for (auto& g : groups_) {
+    for (auto& m : g.members) {
+      if (m.spec.ns != spec.ns || m.spec.name != spec.name || m.running) continue;
+      std::vector<ComponentId> ids;
+      auto children = children_of(spec, ids);
+      if (!children) return std::move(children).error();
+      for (auto& child : *children) {
+        auto started = std::make_shared<std::promise<Result<rt::ActorAddress>>>();
+        auto done = started->get_future();
+        if (Status s = g.supervisor.start_child(
+                std::move(child),
+                [started](Result<rt::ActorAddress> r) { started->set_value(std::move(r)); });
+            !s) {
+          return std::move(s).error();
+        }
+        if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+          return make_error(ErrorCode::kTimeout, "group " + g.name + " did not start " + spec.ns +
+                                                     "/" + spec.name + " within 30 s");
+        }
+        if (auto r = done.get(); !r) {
+          Error e = std::move(r).error();
+          e.message =
+              "starting " + spec.ns + "/" + spec.name + " in group " + g.name + ": " + e.message;
+          return e;
+        }
+      }
+      m.spec = spec;
+      m.ids = ids;
+      m.running = true;
+      return ids;
+    }
+  }
+  return make_error(ErrorCode::kNotFound, spec.ns + "/" + spec.name + " is in no group");
+}
+
+Result<std::vector<ComponentId>> ComponentRuntime::start_group(const SupervisionGroupSpec& group) {
+  if (group.members.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "supervision group " + group.name + " has no members");
+  }
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (const auto& spec : group.members) {
+      for (const auto& g : groups_) {
+        for (const auto& m : g.members) {
+          if (m.running && m.spec.ns == spec.ns && m.spec.name == spec.name) {
+            return make_error(ErrorCode::kAlreadyExists,
+                              spec.ns + "/" + spec.name + " is already running");
+          }
+        }
+      }
+    }
+  }
+  std::vector<rt::ChildSpec> children;
+  std::vector<Member> members;
+  std::vector<ComponentId> all_ids;
+  for (const auto& spec : group.members) {
+    Member m{spec, {}, true};
+    auto mine = children_of(spec, m.ids);
+    if (!mine) return std::move(mine).error();
+    for (auto& c : *mine) children.push_back(std::move(c));
+    all_ids.insert(all_ids.end(), m.ids.begin(), m.ids.end());
+    members.push_back(std::move(m));
+  }
+  auto supervisor = rt::SupervisorNode::start(system_, group.supervision, std::move(children));
   if (!supervisor) {
-    for (const auto& id : ids) registry_.remove(id);
+    for (const auto& id : all_ids) registry_.remove(id);
     Error e = std::move(supervisor).error();
-    e.message = "starting " + spec.ns + "/" + spec.name + ": " + e.message;
+    e.message = "starting " +
+                (group.members.size() == 1 ? group.name : "supervision group " + group.name) +
+                ": " + e.message;
     return e;
   }
   std::lock_guard lock(groups_mutex_);
-  groups_.push_back(Group{spec.ns, spec.name, *supervisor, ids});
-  return ids;
+  groups_.push_back(Group{group.name, *supervisor, std::move(members)});
+  return all_ids;
 }
 
 Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
-  Group group;
+  std::optional<Group> whole;  // stopped with its supervisor
+  std::vector<ComponentId> ids;
   {
     std::lock_guard lock(groups_mutex_);
-    auto it = std::find_if(groups_.begin(), groups_.end(),
-                           [&](const Group& g) { return g.ns == ns && g.name == name; });
+    auto it = std::find_if(groups_.begin(), groups_.end(), [&](const Group& g) {
+      return std::any_of(g.members.begin(), g.members.end(), [&](const Member& m) {
+        return m.running && m.spec.ns == ns && m.spec.name == name;
+      });
+    });
     if (it == groups_.end()) {
       return make_error(ErrorCode::kNotFound, "no component " + std::string(ns) + "/" +
                                                   std::string(name) + " is running");
     }
-    group = std::move(*it);
-    groups_.erase(it);
+    const auto running = std::count_if(it->members.begin(), it->members.end(),
+                                       [](const Member& m) { return m.running; });
+    if (running == 1) {
+      whole = std::move(*it);
+      groups_.erase(it);
+    } else {
+      for (auto& m : it->members) {
+        if (m.spec.ns != ns || m.spec.name != name) continue;
+        m.running = false;
+        ids = m.ids;
+        for (const auto& id : ids)
+          static_cast<void>(it->supervisor.terminate_child(id.to_string()));
+      }
+    }
   }
-  system_.stop(group.supervisor.address(), rt::StopMode::kGraceful);
-  for (const auto& id : group.ids) registry_.remove(id);
+  if (whole) {
+    system_.stop(whole->supervisor.address(), rt::StopMode::kGraceful);
+    for (const auto& m : whole->members) {
+      for (const auto& id : m.ids) registry_.remove(id);
+    }
+  }
+  for (const auto& id : ids) registry_.remove(id);
   return ok();
+}
+
+std::optional<std::string> ComponentRuntime::group_of(std::string_view ns,
+                                                      std::string_view name) const {
+  std::lock_guard lock(groups_mutex_);
+  for (const auto& g : groups_) {
+    for (const auto& m : g.members) {
+      if (m.running && m.spec.ns == ns && m.spec.name == name) return g.name;
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<ComponentInfo> ComponentRuntime::list() const {

@@ -1,4 +1,7 @@
 // Failures inside real components: reported to the sender, handled by rt supervisors.
+#include <functional>
+#include <thread>
+
 #include "runtime_fixture.hpp"
 
 namespace capsule::component {
@@ -98,6 +101,86 @@ TEST_F(RuntimeFixture, StopRemovesTheComponent) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
   EXPECT_FALSE(runtime->stop("test", "echo"));
+}
+
+// A component's state as seen through requests, polled until it equals `want` (a restart
+// triggered by another child's failure happens on the supervisor's thread, a moment later).
+bool eventually(const std::function<std::string()>& probe, const std::string& want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (probe() == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+class GroupTest : public RuntimeFixture {
+ protected:
+  std::vector<ComponentId> start_group(rt::RestartStrategy strategy) {
+    SupervisionGroupSpec group{"pair", {}, {spec("first", "counter"), spec("second", "counter")}};
+    group.supervision.strategy = strategy;
+    group.supervision.backoff = rt::BackoffPolicy::none();
+    auto ids = runtime->start_group(group);
+    EXPECT_TRUE(ids) << ids.error().describe();
+    return ids ? *ids : std::vector<ComponentId>{};
+  }
+  std::string get(const ComponentId& id) {
+    auto r = ask(id, "get");
+    return r ? r->as_string() : r.error().describe();
+  }
+};
+
+TEST_F(GroupTest, OneForAllRestartsEveryMemberWhenOneFails) {
+  const auto ids = start_group(rt::RestartStrategy::kOneForAll);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(runtime->group_of("test", "first"), "pair");
+  EXPECT_EQ(runtime->group_of("test", "second"), "pair");
+  ASSERT_TRUE(ask(ids[0], "add:3"));
+  ASSERT_TRUE(ask(ids[1], "add:5"));
+  ASSERT_FALSE(ask(ids[0], "crash"));
+  EXPECT_TRUE(eventually([&] { return get(ids[1]); }, "0"))
+      << "the other component was restarted with the one that failed";
+  EXPECT_EQ(get(ids[0]), "0");
+}
+
+TEST_F(GroupTest, RestForOneRestartsOnlyTheMembersAfterTheFailedOne) {
+  const auto ids = start_group(rt::RestartStrategy::kRestForOne);
+  ASSERT_TRUE(ask(ids[0], "add:3"));
+  ASSERT_TRUE(ask(ids[1], "add:5"));
+  ASSERT_FALSE(ask(ids[1], "crash"));
+  EXPECT_TRUE(eventually([&] { return get(ids[1]); }, "0"));
+  EXPECT_EQ(get(ids[0]), "3") << "declared before the failed member: untouched";
+  ASSERT_TRUE(ask(ids[1], "add:5"));
+  ASSERT_FALSE(ask(ids[0], "crash"));
+  EXPECT_TRUE(eventually([&] { return get(ids[1]); }, "0")) << "after the failed member: restarted";
+}
+
+TEST_F(GroupTest, StoppingOneMemberLeavesTheOthersAndStartPutsItBack) {
+  const auto ids = start_group(rt::RestartStrategy::kOneForAll);
+  ASSERT_TRUE(ask(ids[0], "add:3"));
+  ASSERT_TRUE(runtime->stop("test", "second"));
+  EXPECT_EQ(get(ids[0]), "3") << "stopping a member is not a failure: nothing restarted";
+  EXPECT_FALSE(runtime->group_of("test", "second"));
+  EXPECT_FALSE(ask(ids[1], "get"));
+  auto again = runtime->start(spec("second", "counter"));
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(runtime->group_of("test", "second"), "pair") << "back in its group";
+  ASSERT_FALSE(ask(ids[1], "crash"));
+  EXPECT_TRUE(eventually([&] { return get(ids[0]); }, "0")) << "and one-for-all holds again";
+  ASSERT_TRUE(runtime->stop("test", "first"));
+  ASSERT_TRUE(runtime->stop("test", "second"));
+  EXPECT_TRUE(runtime->list().empty());
+  EXPECT_TRUE(runtime->start_group({"pair", {}, {spec("first", "counter")}}))
+      << "the group and its names are free again";
+}
+
+TEST_F(GroupTest, AGroupStartsNothingIfAMemberIsAlreadyRunning) {
+  start(spec("second", "counter"));
+  auto r =
+      runtime->start_group({"pair", {}, {spec("first", "counter"), spec("second", "counter")}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(runtime->list().size(), 1u);
 }
 
 }  // namespace

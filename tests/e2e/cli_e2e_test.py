@@ -203,6 +203,76 @@ class CliEndToEnd(unittest.TestCase):
         finally:
             host.kill()
 
+    def test_supervision_group_restarts_its_members_together(self):
+        text = self.text + '''
+[[component]]
+name = "bank/left"
+path = "counter.wasm"
+
+[[component]]
+name = "bank/right"
+path = "counter.wasm"
+
+[[group]]
+name = "pair"
+members = ["bank/left", "bank/right"]
+  [group.supervision]
+  strategy = "one-for-all"
+  max_restarts = 5
+  backoff_ms = 0
+'''
+        self.manifest.write_text(text)
+        host = HostProcess(self.manifest, self.admin)
+        try:
+            a = self.admin
+            self.assertEqual(capsule("call", "bank/right/0", "add:7", admin=a).stdout.strip(), "7")
+            ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
+            groups = {i["id"]: i["group"] for i in ps}
+            self.assertEqual(groups["bank/left/0"], "pair")
+            self.assertEqual(groups["bank/right/0"], "pair")
+            self.assertEqual(groups["demo/store/0"], "demo/store")
+            crash = capsule("call", "bank/left/0", "crash", admin=a, check=False)
+            self.assertEqual(crash.returncode, 1)
+            # one-for-all: the right counter restarts with the left one and starts again from 0.
+            self.assertTrue(wait_for(lambda: capsule("call", "bank/right/0", "get", admin=a).stdout.strip() == "0"))
+            # restart of one member keeps it in its group.
+            capsule("restart", "bank/right", admin=a)
+            ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
+            self.assertEqual({i["id"]: i["group"] for i in ps}["bank/right/0"], "pair")
+            self.assertEqual(host.terminate(), 0)
+        finally:
+            host.kill()
+
+    def test_group_manifest_errors(self):
+        members = '''
+[[component]]
+name = "bank/left"
+path = "counter.wasm"
+{extra}
+[[component]]
+name = "bank/right"
+path = "counter.wasm"
+
+[[group]]
+name = "pair"
+members = {members}
+'''
+        cases = {
+            'members: "bank/ghost" is not a [[component]]': members.format(extra="", members='["bank/left", "bank/ghost"]'),
+            'members: "bank/left" is listed twice': members.format(extra="", members='["bank/left", "bank/left"]'),
+            "it is supervised by group 'pair'": members.format(extra='  [component.supervision]\n  max_restarts = 1\n', members='["bank/left", "bank/right"]'),
+            "cannot fail over one by one": members.format(extra='  [component.placement]\n  groups = ["a"]\n  failover = ["b"]\n', members='["bank/left", "bank/right"]'),
+            "placement.groups: differs from": members.format(extra='  [component.placement]\n  groups = ["a"]\n', members='["bank/left", "bank/right"]'),
+        }
+        for expected, extra in cases.items():
+            with self.subTest(expected=expected):
+                bad = self.dir / "bad.toml"
+                bad.write_text(self.text + extra)
+                r = capsule("run", str(bad), "--admin", self.admin, check=False)
+                self.assertEqual(r.returncode, 1)
+                self.assertRegex(r.stderr, r"bad\.toml:\d+: ")
+                self.assertIn(expected, r.stderr)
+
     def test_admin_unreachable_is_a_clear_error(self):
         r = capsule("ps", admin=f"127.0.0.1:{free_port()}", check=False)
         self.assertEqual(r.returncode, 1)

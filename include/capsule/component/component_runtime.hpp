@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,10 +85,18 @@ class ComponentRuntime {
   static const ComponentId& host_id();
 
   // Starts `spec.instances` instances under one SupervisorNode; returns their ids. Fails (and
-  // starts nothing) if any instance fails to instantiate or init.
+  // starts nothing) if any instance fails to instantiate or init. A component stopped out of a
+  // supervision group that is still running goes back into that group.
   Result<std::vector<ComponentId>> start(const ComponentSpec& spec);
-  // Stops every instance of ns/name and forgets them.
+  // Starts every member's instances under one SupervisorNode (see SupervisionGroupSpec); returns
+  // all their ids. Fails, starting nothing, if a member is already running or any instance fails.
+  Result<std::vector<ComponentId>> start_group(const SupervisionGroupSpec& group);
+  // Stops every instance of ns/name and forgets them. In a group with other running members,
+  // only this member's instances leave the group; the others keep running.
   Status stop(std::string_view ns, std::string_view name);
+  // The supervision group ns/name belongs to (its own name when it was started alone).
+  [[nodiscard]] std::optional<std::string> group_of(std::string_view ns,
+                                                    std::string_view name) const;
   [[nodiscard]] std::vector<ComponentInfo> list() const;
 
   // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
@@ -155,12 +164,21 @@ class ComponentRuntime {
   // Timers that retry a callback check this before touching the runtime.
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   mutable std::mutex groups_mutex_;
-  struct Group {
-    std::string ns, name;
-    rt::SupervisorRef supervisor;
+  struct Member {
+    ComponentSpec spec;
     std::vector<ComponentId> ids;
+    bool running = true;
+  };
+  struct Group {
+    std::string name;
+    rt::SupervisorRef supervisor;
+    std::vector<Member> members;
   };
   std::vector<Group> groups_;
+  // Registers the member's permissions and builds its children; `ids` receives their ids.
+  Result<std::vector<rt::ChildSpec>> children_of(const ComponentSpec& spec,
+                                                 std::vector<ComponentId>& ids);
+  Result<std::vector<ComponentId>> rejoin_group(const ComponentSpec& spec);
 };
 
 }  // namespace capsule::component

@@ -30,4 +30,13 @@ struct ComponentSpec {
   security::ComponentPermissions permissions;
 };
 
+// Several components under one supervisor: with one-for-all, a failure of any member restarts
+// every member; with rest-for-one, the failed instance and those after it (members in order, each
+// member's instances in order). The members' own `supervision` is ignored: the group's applies.
+struct SupervisionGroupSpec {
+  std::string name;  // for messages and listings, e.g. "payments"
+  rt::SupervisorConfig supervision;
+  std::vector<ComponentSpec> members;  // started in this order
+};
+
 }  // namespace capsule::component
