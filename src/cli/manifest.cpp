@@ -29,8 +29,8 @@ class Checker {
   std::filesystem::path file_;
 };
 
-const std::array<std::string_view, 5> kComponentKeys{"name", "path", "instances", "restart",
-                                                     "subscribe"};
+const std::array<std::string_view, 6> kComponentKeys{"name",    "path",      "instances",
+                                                     "restart", "subscribe", "links"};
 const std::array<std::string_view, 6> kComponentTables{"config",  "limits",       "supervision",
                                                        "mailbox", "capabilities", "placement"};
 
@@ -347,6 +347,20 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
       e.subscribe.push_back(*topic);
     }
   }
+  if (const toml::node* l = t.get("links")) {
+    const auto* arr = l->as_array();
+    if (arr == nullptr) return c.error(l, e.line, where + "links: expected a list of \"ns/name\"");
+    for (const auto& item : *arr) {
+      auto link = item.value<std::string>();
+      if (!link || !ComponentId::parse(*link) || std::count(link->begin(), link->end(), '/') != 1) {
+        return c.error(&item, e.line, where + "links: expected \"ns/name\" entries");
+      }
+      if (*link == e.ns + "/" + e.name) {
+        return c.error(&item, e.line, where + "links: a component cannot link to itself");
+      }
+      e.links.push_back(*link);
+    }
+  }
   if (const toml::node* cfg = t.get("config")) {
     const auto* tbl = cfg->as_table();
     if (tbl == nullptr) return c.error(cfg, e.line, where + "config: expected a table of strings");
@@ -610,6 +624,18 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
     }
     m.components.push_back(std::move(*e));
   }
+  for (const auto& e : m.components) {
+    for (const auto& link : e.links) {
+      const bool known_target =
+          std::any_of(m.components.begin(), m.components.end(),
+                      [&](const ComponentEntry& o) { return o.ns + "/" + o.name == link; });
+      if (!known_target) {
+        return c.error(nullptr, e.line,
+                       "component '" + e.ns + "/" + e.name + "' links: \"" + link +
+                           "\" is not a [[component]] of this manifest");
+      }
+    }
+  }
   const auto resolve = [&](std::filesystem::path& p, const char* fallback) {
     if (p.empty()) p = fallback;
     if (p.is_relative()) p = m.host.data_dir / p;
@@ -683,6 +709,7 @@ component::ComponentSpec to_spec(const ComponentEntry& e,
   s.restart = e.restart;
   s.supervision = e.supervision;
   s.permissions = e.permissions;
+  s.links = e.links;
   return s;
 }
 

@@ -25,6 +25,7 @@ struct ComponentEntry {
   rt::SupervisorConfig supervision;
   std::optional<rt::MailboxConfig> mailbox;
   std::vector<std::string> subscribe;  // topics each instance subscribes to at start
+  std::vector<std::string> links;      // "ns/name": fail (and restart) together, both ways
   // [component.capabilities] (declared) and [grants."ns/name"] (granted by this host).
   security::ComponentPermissions permissions;
   // [component.placement]: the host groups it runs on (empty: every host that loads the

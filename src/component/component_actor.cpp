@@ -38,8 +38,13 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
     s = deliver(d->message);
   } else if (auto* c = std::get_if<ComponentEnvelope::Callback>(&envelope.body)) {
     s = callback(c->response);
+  } else if (auto* u = std::get_if<ComponentEnvelope::Upgrade>(&envelope.body)) {
+    upgrade(*u);
   } else {
-    upgrade(std::get<ComponentEnvelope::Upgrade>(envelope.body));
+    const auto& exit = std::get<ComponentEnvelope::LinkExit>(envelope.body);
+    linked_exit_ = true;
+    s = make_error(ErrorCode::kUnavailable,
+                   "linked component " + exit.failed.to_string() + " failed: " + exit.reason);
   }
   account();
   ctx_ = nullptr;
@@ -108,8 +113,9 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
 rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<ComponentEnvelope>&) {
   // The first line names the cause; the Wasm backtrace after it stays in the error itself.
   const std::string text = error.describe();
-  runtime_->log(plan_->id, wasm::LogLevel::kError,
-                text.substr(0, text.find('\n')) + "; restart requested", {});
+  const std::string first_line = text.substr(0, text.find('\n'));
+  runtime_->log(plan_->id, wasm::LogLevel::kError, first_line + "; restart requested", {});
+  if (!linked_exit_) runtime_->instance_failed(plan_->id, first_line);
   return rt::ErrorAction::kRestart;
 }
 

@@ -48,6 +48,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   ComponentRuntime* runtime_;  // outlives every actor it starts (its destructor stops them)
   std::shared_ptr<InstancePlan> plan_;
   std::optional<wasm::ComponentInstance> instance_;
+  bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
 };
 
 }  // namespace capsule::component

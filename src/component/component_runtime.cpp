@@ -169,6 +169,7 @@ Result<std::vector<ComponentId>> ComponentRuntime::rejoin_group(const ComponentS
       m.spec = spec;
       m.ids = ids;
       m.running = true;
+      add_links(spec);
       return ids;
     }
   }
@@ -214,8 +215,50 @@ Result<std::vector<ComponentId>> ComponentRuntime::start_group(const Supervision
     return e;
   }
   std::lock_guard lock(groups_mutex_);
+  for (const auto& spec : group.members) add_links(spec);
   groups_.push_back(Group{group.name, *supervisor, std::move(members)});
   return all_ids;
+}
+
+void ComponentRuntime::add_links(const ComponentSpec& spec) {
+  const std::string self = spec.ns + "/" + spec.name;
+  auto link = [&](const std::string& a, const std::string& b) {
+    auto& peers = links_[a];
+    if (std::find(peers.begin(), peers.end(), b) == peers.end()) peers.push_back(b);
+  };
+  for (const auto& other : spec.links) {
+    if (other == self) continue;
+    link(self, other);
+    link(other, self);
+  }
+}
+
+std::size_t ComponentRuntime::instance_failed(const ComponentId& id, const std::string& reason) {
+  std::vector<std::string> linked;  // the transitive closure, without `id`'s own component
+  {
+    std::lock_guard lock(groups_mutex_);
+    const std::string self = id.ns + "/" + id.name;
+    std::vector<std::string> frontier{self};
+    while (!frontier.empty()) {
+      const std::string next = frontier.back();
+      frontier.pop_back();
+      auto it = links_.find(next);
+      if (it == links_.end()) continue;
+      for (const auto& peer : it->second) {
+        if (peer == self || std::find(linked.begin(), linked.end(), peer) != linked.end()) continue;
+        linked.push_back(peer);
+        frontier.push_back(peer);
+      }
+    }
+  }
+  if (linked.empty()) return 0;
+  std::size_t told = 0;
+  for (const auto& record : registry_.records()) {
+    const std::string key = record.id.ns + "/" + record.id.name;
+    if (std::find(linked.begin(), linked.end(), key) == linked.end()) continue;
+    if (record.ref.send(ComponentEnvelope{ComponentEnvelope::LinkExit{id, reason}})) ++told;
+  }
+  return told;
 }
 
 Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {

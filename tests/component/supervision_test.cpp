@@ -183,5 +183,52 @@ TEST_F(GroupTest, AGroupStartsNothingIfAMemberIsAlreadyRunning) {
   EXPECT_EQ(runtime->list().size(), 1u);
 }
 
+class LinkTest : public GroupTest {
+ protected:
+  ComponentId start_counter(const std::string& name, std::vector<std::string> links) {
+    auto s = spec(name, "counter");
+    s.links = std::move(links);
+    auto ids = start(std::move(s));
+    return ids.empty() ? ComponentId{} : ids[0];
+  }
+  std::uint64_t starts(const ComponentId& id) {
+    for (const auto& r : runtime->registry().records()) {
+      if (r.id == id) return r.counters->starts.load();
+    }
+    return 0;
+  }
+};
+
+TEST_F(LinkTest, AFailureRestartsLinkedComponentsBothWaysAndTransitively) {
+  const auto a = start_counter("a", {"test/b"});
+  const auto b = start_counter("b", {});
+  const auto c = start_counter("c", {"test/b"});  // a - b - c
+  const auto d = start_counter("d", {});          // not linked
+  for (const auto& id : {a, b, c, d}) ASSERT_TRUE(ask(id, "add:4"));
+  ASSERT_FALSE(ask(a, "crash"));
+  EXPECT_TRUE(eventually([&] { return get(b); }, "0")) << "b is linked to a";
+  EXPECT_TRUE(eventually([&] { return get(c); }, "0")) << "c is linked to a through b";
+  EXPECT_EQ(get(d), "4");
+  // Each linked instance restarted exactly once: a link-induced failure is not passed on again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(starts(a), 2u);
+  EXPECT_EQ(starts(b), 2u);
+  EXPECT_EQ(starts(c), 2u);
+  EXPECT_EQ(starts(d), 1u);
+  ASSERT_TRUE(ask(a, "add:1"));
+  ASSERT_FALSE(ask(c, "crash"));
+  EXPECT_TRUE(eventually([&] { return get(a); }, "0")) << "the link works the other way round";
+}
+
+TEST_F(LinkTest, AGuestErrorIsNotAFailureAndDoesNotTravel) {
+  const auto a = start_counter("a", {"test/b"});
+  const auto b = start_counter("b", {});
+  ASSERT_TRUE(ask(b, "add:2"));
+  EXPECT_FALSE(ask(a, "add:x")) << "an error reply, the instance keeps running";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(get(b), "2");
+  EXPECT_EQ(starts(b), 1u);
+}
+
 }  // namespace
 }  // namespace capsule::component

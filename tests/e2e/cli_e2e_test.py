@@ -213,6 +213,11 @@ path = "counter.wasm"
 name = "bank/right"
 path = "counter.wasm"
 
+[[component]]
+name = "bank/watcher"
+path = "counter.wasm"
+links = ["bank/left"]
+
 [[group]]
 name = "pair"
 members = ["bank/left", "bank/right"]
@@ -226,6 +231,7 @@ members = ["bank/left", "bank/right"]
         try:
             a = self.admin
             self.assertEqual(capsule("call", "bank/right/0", "add:7", admin=a).stdout.strip(), "7")
+            self.assertEqual(capsule("call", "bank/watcher/0", "add:3", admin=a).stdout.strip(), "3")
             ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
             groups = {i["id"]: i["group"] for i in ps}
             self.assertEqual(groups["bank/left/0"], "pair")
@@ -235,6 +241,8 @@ members = ["bank/left", "bank/right"]
             self.assertEqual(crash.returncode, 1)
             # one-for-all: the right counter restarts with the left one and starts again from 0.
             self.assertTrue(wait_for(lambda: capsule("call", "bank/right/0", "get", admin=a).stdout.strip() == "0"))
+            # watcher is linked to left (its own supervisor): it fails and restarts with it.
+            self.assertTrue(wait_for(lambda: capsule("call", "bank/watcher/0", "get", admin=a).stdout.strip() == "0"))
             # restart of one member keeps it in its group.
             capsule("restart", "bank/right", admin=a)
             ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
@@ -288,6 +296,8 @@ members = {members}
             'is declared twice': base + '\n[[component]]\nname = "demo/store"\npath = "store.wasm"\n',
             'placement.failover: needs placement.groups': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  failover = ["standby"]'),
             'placement.groups: group names are': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  groups = ["two words"]'),
+            'links: "demo/ghost" is not a [[component]]': base.replace('path = "store.wasm"', 'path = "store.wasm"\nlinks = ["demo/ghost"]'),
+            'links: a component cannot link to itself': base.replace('path = "store.wasm"', 'path = "store.wasm"\nlinks = ["demo/store"]'),
             'placement.zone: unknown field': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  zone = "eu"'),
             'host.storage_backend: expected "sqlite" or "nats-kv"': base.replace('[host]\n', '[host]\nstorage_backend = "redis"\n'),
         }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <capsule/component/component_registry.hpp>
@@ -94,6 +95,10 @@ class ComponentRuntime {
   // Stops every instance of ns/name and forgets them. In a group with other running members,
   // only this member's instances leave the group; the others keep running.
   Status stop(std::string_view ns, std::string_view name);
+  // Called by an instance whose failure (trap, limit) makes its supervisor restart it: every
+  // instance of every component linked to it (ComponentSpec::links, both ways, transitively)
+  // fails too. Returns how many instances were told.
+  std::size_t instance_failed(const ComponentId& id, const std::string& reason);
   // The supervision group ns/name belongs to (its own name when it was started alone).
   [[nodiscard]] std::optional<std::string> group_of(std::string_view ns,
                                                     std::string_view name) const;
@@ -175,6 +180,9 @@ class ComponentRuntime {
     std::vector<Member> members;
   };
   std::vector<Group> groups_;
+  // "ns/name" -> linked "ns/name", both directions, from the specs of running components.
+  std::unordered_map<std::string, std::vector<std::string>> links_;  // under groups_mutex_
+  void add_links(const ComponentSpec& spec);                         // caller holds the lock
   // Registers the member's permissions and builds its children; `ids` receives their ids.
   Result<std::vector<rt::ChildSpec>> children_of(const ComponentSpec& spec,
                                                  std::vector<ComponentId>& ids);

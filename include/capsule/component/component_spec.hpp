@@ -28,6 +28,10 @@ struct ComponentSpec {
   // What the component declared it needs, what the host grants it, and its storage quota.
   // Enforced only when RuntimeConfig::policy is set; see docs/security.md.
   security::ComponentPermissions permissions;
+  // Links ("ns/name"), both ways and transitively: when an instance of this component fails (trap
+  // or limit), every instance of every component linked to it fails too and is restarted by its
+  // own supervisor, and the other way round. Only components on the same host.
+  std::vector<std::string> links;
 };
 
 // Several components under one supervisor: with one-for-all, a failure of any member restarts

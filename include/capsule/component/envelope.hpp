@@ -30,7 +30,13 @@ struct ComponentEnvelope {
     std::shared_ptr<const wasm::CompiledComponent> component;
     std::shared_ptr<std::promise<Status>> done;
   };
-  std::variant<Deliver, Callback, Upgrade> body;
+  // A component linked to this one failed: this instance fails too (its supervisor decides what
+  // follows), without passing the failure on, since the runtime already told every linked one.
+  struct LinkExit {
+    ComponentId failed;
+    std::string reason;
+  };
+  std::variant<Deliver, Callback, Upgrade, LinkExit> body;
 };
 
 }  // namespace capsule::component
