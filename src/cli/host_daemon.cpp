@@ -259,6 +259,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   cc.cluster = manifest_.host.cluster;
   cc.host = manifest_.host.name;
   cc.groups = manifest_.host.groups;
+  cc.confirm_sends = manifest_.host.confirm_remote_sends;
   auto bridge = cluster::NatsBridge::connect(cc);
   if (!bridge) return std::move(bridge).error();
   bridge_ = *bridge;

@@ -552,6 +552,12 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         m.host.groups = std::move(*groups);
         continue;
       }
+      if (k == "confirm_remote_sends") {
+        auto b = v.value<bool>();
+        if (!b) return c.error(&v, 1, "host.confirm_remote_sends: expected true or false");
+        m.host.confirm_remote_sends = *b;
+        continue;
+      }
       auto s = v.value<std::string>();
       if (!s) return c.error(&v, 1, "host." + std::string(k.str()) + ": expected a string");
       if (k == "name") {
@@ -580,7 +586,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         return c.error(&v, 1,
                        "host." + std::string(k.str()) +
                            ": unknown field (known: name, data_dir, components_dir, admin, "
-                           "storage, audit_log, cluster, groups, storage_backend, kv_bucket)");
+                           "storage, audit_log, cluster, groups, storage_backend, kv_bucket, "
+                           "confirm_remote_sends)");
       }
     }
   } else {

@@ -50,6 +50,9 @@ struct HostSection {
   // KV bucket on the cluster's NATS server, shared by every host).
   std::string storage_backend = "sqlite";
   std::string kv_bucket = "capsule_kv";
+  // true: a send to another host returns ok only once that host has the message in the target's
+  // mailbox (one round trip each); false: once handed to NATS (faster, can be lost there).
+  bool confirm_remote_sends = true;
 };
 
 // One [[group]] table: components under one supervisor, so that (with one-for-all or

@@ -190,8 +190,11 @@ struct NatsBridge::Impl {
       impl->malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    const char* reply_to = natsMsg_GetReply(raw);
     std::shared_lock lock(impl->runtime_mutex);
-    if (impl->runtime != nullptr) impl->handle(*decoded, *impl->runtime);
+    if (impl->runtime != nullptr) {
+      impl->handle(*decoded, *impl->runtime, reply_to != nullptr ? reply_to : "");
+    }
   }
 
   static void on_heartbeat(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
@@ -219,10 +222,10 @@ struct NatsBridge::Impl {
     impl->notify_if_changed();
   }
 
-  void handle(WireMessage& m, component::ComponentRuntime& rt) {
+  void handle(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
     switch (m.kind) {
       case WireMessage::Kind::kSend:
-        deliver_send(m, rt);
+        deliver_send(m, rt, reply_to);
         break;
       case WireMessage::Kind::kRequest:
         deliver_request(m, rt);
@@ -248,18 +251,31 @@ struct NatsBridge::Impl {
     }
   }
 
-  void deliver_send(WireMessage& m, component::ComponentRuntime& rt) {
+  // `reply_to` set: the sender waits for a confirmation that the message is in the mailbox (or
+  // for the reason it is not), so an ok send is never lost for want of room on this side.
+  void deliver_send(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
     // Only local targets: forwarding on from here could bounce a message between hosts.
-    Status s = rt.registry().lookup(m.target)
-                   ? rt.send(m.sender, m.target, std::move(m.payload))
-                   : Status(make_error(ErrorCode::kNotFound,
-                                       "no component " + m.target.to_string() + " on this host"));
-    if (!s) {
-      inbound_dropped.fetch_add(1, std::memory_order_relaxed);
+    Status s =
+        rt.registry().lookup(m.target)
+            ? rt.send(m.sender, m.target, std::move(m.payload))
+            : Status(make_error(ErrorCode::kNotFound, "no component " + m.target.to_string() +
+                                                          " on host " + config.host));
+    if (!s) inbound_dropped.fetch_add(1, std::memory_order_relaxed);
+    // A confirmed send's refusal goes back to its sender below; only an unconfirmed one is lost
+    // here, and says so.
+    if (!s && reply_to.empty()) {
       rt.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn,
              "cluster: message from " + m.sender.to_string() + " (host " + m.origin_host +
                  ") dropped: " + s.error().describe(),
              {});
+    }
+    if (!reply_to.empty()) {
+      WireMessage ack;
+      ack.kind = WireMessage::Kind::kReply;
+      ack.origin_host = config.host;
+      ack.target = m.target;
+      if (!s) ack.error = s.error();
+      static_cast<void>(publish_raw(std::string(reply_to), encode(ack)));
     }
   }
 
@@ -566,7 +582,34 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
   m.sender = from;
   m.target = to;
   m.payload = payload;
-  return impl_->publish_raw(impl_->subjects.component(to), encode(m));
+  const std::string subject = impl_->subjects.component(to);
+  if (!impl_->config.confirm_sends) return impl_->publish_raw(subject, encode(m));
+  const auto bytes = encode(m);
+  natsMsg* raw = nullptr;
+  const natsStatus status =
+      natsConnection_Request(&raw, impl_->connection.get(), subject.c_str(), bytes.data(),
+                             static_cast<int>(bytes.size()), impl_->config.confirm_timeout.count());
+  const nats::Message reply(raw);
+  if (status == NATS_TIMEOUT) {
+    return make_error(ErrorCode::kUnavailable,
+                      "no confirmation from host " + *host + " for the message to " +
+                          to.to_string() + " within " +
+                          std::to_string(impl_->config.confirm_timeout.count()) +
+                          " ms: it may or may not have been delivered");
+  }
+  if (status == NATS_NO_RESPONDERS) {
+    return make_error(ErrorCode::kUnavailable, "cannot reach " + to.to_string() + " on host " +
+                                                   *host + ": nothing subscribed for it");
+  }
+  if (Status s = nats::check(status, "send to " + to.to_string()); !s) return s;
+  impl_->sent.fetch_add(1, std::memory_order_relaxed);
+  auto ack = decode_message(data_of(raw));
+  if (!ack) {
+    impl_->malformed.fetch_add(1, std::memory_order_relaxed);
+    return make_error(ErrorCode::kInternal, "undecodable confirmation from host " + *host);
+  }
+  if (ack->error) return *ack->error;
+  return ok();
 }
 
 Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const Payload& payload,

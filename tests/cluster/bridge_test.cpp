@@ -186,6 +186,29 @@ TEST_F(ClusterFixture, SilentHostIsDeclaredDeadAndItsRequestsFailFast) {
             ErrorCode::kNotFound);
 }
 
+TEST_F(ClusterFixture, AFullRemoteMailboxRefusesTheSendAtTheSender) {
+  // One message keeps the spin busy for 1.5 s; its mailbox holds two more.
+  b->start("spin", "spin", {}, 1, ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{1500}},
+           rt::MailboxConfig::bounded(2, rt::BackpressurePolicy::kError));
+  ASSERT_TRUE(a->sees("beta", 1));
+  const ComponentId spin{"test", "spin", "0"};
+  int accepted = 0;
+  int full = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto s = a->runtime->send(kHost(), spin, Payload::text("m" + std::to_string(i)));
+    if (s) {
+      ++accepted;
+    } else {
+      EXPECT_EQ(s.error().code, ErrorCode::kMailboxFull) << s.error().describe();
+      ++full;
+    }
+  }
+  EXPECT_LE(accepted, 3) << "one running and two queued at most: an ok means it is in the mailbox";
+  EXPECT_GE(full, 3);
+  EXPECT_EQ(b->bridge->stats().inbound_dropped, static_cast<std::uint64_t>(full))
+      << "every refusal the sender saw is the one the receiving host counted";
+}
+
 TEST_F(ClusterFixture, HostsReconnectAfterANatsRestart) {
   auto ids = b->start("echo", "echo");
   ASSERT_TRUE(a->sees("beta", 1));

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <mutex>
+#include <optional>
 
 #include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/component/component_runtime.hpp>
@@ -67,7 +68,8 @@ struct Host {
 
   std::vector<ComponentId> start(const std::string& name, const std::string& wasm,
                                  std::vector<std::pair<std::string, std::string>> config = {},
-                                 std::uint32_t instances = 1, ResourceLimits limits = {}) {
+                                 std::uint32_t instances = 1, ResourceLimits limits = {},
+                                 std::optional<rt::MailboxConfig> mailbox = std::nullopt) {
     ComponentSpec spec;
     spec.ns = "test";
     spec.name = name;
@@ -78,6 +80,7 @@ struct Host {
     spec.instances = instances;
     spec.limits = limits;
     spec.config = std::move(config);
+    spec.mailbox = mailbox;
     spec.supervision.backoff = rt::BackoffPolicy::none();
     auto ids = runtime->start(spec);
     EXPECT_TRUE(ids) << ids.error().describe();

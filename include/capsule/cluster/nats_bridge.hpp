@@ -29,6 +29,12 @@ struct BridgeConfig {
   // true: every publish is written to the socket at once (a round trip of ~0.1 ms instead of
   // ~2 ms). false: cnats batches writes in its flusher thread (more messages/s, more latency).
   bool send_asap = true;
+  // true: send() returns ok only once the target's host confirms the message is in the mailbox,
+  // and the sender gets that host's refusal (mailbox full, not found) otherwise - one round trip
+  // per send. false: ok once handed to the NATS client (faster; a remote refusal is only logged
+  // and counted there).
+  bool confirm_sends = true;
+  std::chrono::milliseconds confirm_timeout{2000};
 };
 
 struct BridgeStats {
