@@ -86,7 +86,7 @@ TEST_F(RuntimeFixture, GuestErrorIsAnErrorReplyNotACrash) {
 
 TEST_F(RuntimeFixture, FailedInitFailsTheStartWithTheGuestsReason) {
   auto bad = spec("relay", "relay");  // forward mode without a destination
-  auto r = runtime->start(std::move(bad));
+  auto r = runtime->start(bad);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("relay needs next="), std::string::npos) << r.error().describe();
   EXPECT_TRUE(runtime->list().empty());
