@@ -244,12 +244,13 @@ int main(int argc, char** argv) {
         std::printf("%s\n", r.dump(2).c_str());
         return;
       }
-      std::printf("%-28s %-16s %-8s %8s %8s %10s %14s\n", "INSTANCE", "COMPONENT", "STATE",
-                  "RESTARTS", "MAILBOX", "MESSAGES", "FUEL");
+      std::printf("%-28s %-16s %-16s %-8s %8s %8s %10s %14s\n", "INSTANCE", "COMPONENT", "GROUP",
+                  "STATE", "RESTARTS", "MAILBOX", "MESSAGES", "FUEL");
       for (const auto& i : r["instances"]) {
         std::printf(
-            "%-28s %-16s %-8s %8llu %8llu %10llu %14llu\n", i["id"].get<std::string>().c_str(),
-            i["component"].get<std::string>().c_str(), i["state"].get<std::string>().c_str(),
+            "%-28s %-16s %-16s %-8s %8llu %8llu %10llu %14llu\n",
+            i["id"].get<std::string>().c_str(), i["component"].get<std::string>().c_str(),
+            i.value("group", "").c_str(), i["state"].get<std::string>().c_str(),
             i["restarts"].get<unsigned long long>(), i["mailbox_depth"].get<unsigned long long>(),
             i["processed"].get<unsigned long long>(), i["fuel_consumed"].get<unsigned long long>());
       }
