@@ -25,8 +25,7 @@ using bench::us;
 using bench::wait_until;
 
 void row(const char* what, double remote, double local, const char* unit) {
-  std::printf("%-56s %12.2f %-6s %12.2f %-6s %8.2fx\n", what, remote, unit, local, unit,
-              local > 0 ? remote / local : 0.0);
+  bench::print_ratio_row(56, what, remote, local, unit);
 }
 
 struct Host {

@@ -30,8 +30,7 @@ using bench::percentiles;
 using bench::us;
 
 void row(const char* what, double nats, double sqlite, const char* unit) {
-  std::printf("%-40s %12.2f %-6s %12.2f %-6s %8.2fx\n", what, nats, unit, sqlite, unit,
-              sqlite > 0 ? nats / sqlite : 0.0);
+  bench::print_ratio_row(40, what, nats, sqlite, unit);
 }
 
 const security::StorageQuota kQuota{.max_bytes = std::uint64_t{1} << 30U, .max_keys = 1U << 20U};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,16 @@ bool wait_until(F&& done, std::chrono::seconds limit = std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   return true;
+}
+
+// One result line: `value` and `baseline` measured in the same run, and value / baseline.
+// `width` aligns the labels of one program; `note` (optional) names the baseline.
+inline void print_ratio_row(int width, const char* what, double value, double baseline,
+                            const char* unit, const char* note = nullptr) {
+  std::printf("%-*s %12.2f %-6s %12.2f %-6s %8.2fx", width, what, value, unit, baseline, unit,
+              baseline > 0 ? value / baseline : 0.0);
+  if (note != nullptr) std::printf("  (%s)", note);
+  std::printf("\n");
 }
 
 }  // namespace capsule::bench

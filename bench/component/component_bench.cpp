@@ -25,8 +25,7 @@ using bench::wait_until;
 
 void row(const char* what, double ours, double baseline, const char* unit,
          const char* baseline_name) {
-  std::printf("%-44s %12.2f %-6s %12.2f %-6s %8.2fx  (%s)\n", what, ours, unit, baseline, unit,
-              baseline > 0 ? ours / baseline : 0.0, baseline_name);
+  bench::print_ratio_row(44, what, ours, baseline, unit, baseline_name);
 }
 
 }  // namespace
@@ -172,8 +171,8 @@ int main(int argc, char** argv) {
   constexpr int kOps = 1'000'000;
   t0 = Clock::now();
   for (int i = 0; i < kOps; ++i) {
-    auto id =
-        tracker.begin({ComponentRuntime::host_id(), echo_ids[0], {}, [](CallbackResponse) {}});
+    auto id = tracker.begin(
+        {ComponentRuntime::host_id(), echo_ids[0], {}, [](const CallbackResponse&) {}});
     tracker.resolve(id, CallbackResponse{}, RequestOutcome::kReplied);
   }
   row("correlation begin+resolve", us(Clock::now() - t0) * 1000 / kOps, 50.0, "ns",

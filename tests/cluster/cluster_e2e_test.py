@@ -10,7 +10,6 @@ hand-back when the primary returns.
 
 Bounded in time; every child process is killed on the way out."""
 import argparse
-import json
 import os
 import pathlib
 import signal
@@ -22,6 +21,10 @@ import time
 import unittest
 
 ARGS = None
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "e2e"))
+import capsule_process  # noqa: E402
+from capsule_process import HostProcess, capsule, free_port, wait_for  # noqa: E402
 
 ALPHA = """
 [host]
@@ -99,29 +102,6 @@ path = "echo.wasm"
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def capsule(*args, admin, check=True, timeout=40):
-    env = dict(os.environ, CAPSULE_ADMIN=admin)
-    r = subprocess.run([ARGS.capsule, *args], capture_output=True, text=True, timeout=timeout, env=env)
-    if check and r.returncode != 0:
-        raise AssertionError(f"capsule {' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
-
-
 class NatsServer:
     def __init__(self, store_dir=None):
         self.port = free_port()
@@ -155,44 +135,6 @@ class NatsServer:
                 self.proc.wait(timeout=10)
 
 
-class HostProcess:
-    def __init__(self, manifest, cluster, *extra):
-        self.admin = f"127.0.0.1:{free_port()}"
-        self.proc = subprocess.Popen([ARGS.capsule, "run", str(manifest), "--admin", self.admin,
-                                      "--cluster", cluster, "--log-format", "json", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            if json.loads(line).get("msg", "").startswith("ready:"):
-                return
-        self.kill()
-        raise AssertionError("host did not become ready:\n" + "".join(self.lines))
-
-    def hosts(self):
-        return json.loads(capsule("hosts", "--json", admin=self.admin).stdout)
-
-    def adopted(self):
-        return [h for h in self.hosts()["hosts"] if h["self"]][0]["adopted"]
-
-    def instances(self):
-        return [i["id"] for i in json.loads(capsule("ps", "--json", admin=self.admin).stdout)["instances"]]
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-
-
 class ClusterEndToEnd(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -207,7 +149,7 @@ class ClusterEndToEnd(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.call(self.alpha, "demo/echo/0", "hello", check=False).returncode == 0))
 
     def host(self, manifest):
-        h = HostProcess(manifest, self.nats.url)
+        h = HostProcess(manifest, None, "--cluster", self.nats.url)
         self.hosts.append(h)
         return h
 
@@ -294,7 +236,7 @@ class FailoverEndToEnd(unittest.TestCase):
         self.s2 = self.host("s2", "standby")
 
     def host(self, name, groups):
-        h = HostProcess(self.manifest, self.nats.url, "--host", name, "--groups", groups,
+        h = HostProcess(self.manifest, None, "--cluster", self.nats.url, "--host", name, "--groups", groups,
                         "--data-dir", str(self.dir / f"data-{name}"))
         self.procs.append(h)
         return h
@@ -358,4 +300,5 @@ if __name__ == "__main__":
     ARGS, rest = parser.parse_known_args()
     ARGS.components = str(pathlib.Path(ARGS.components).resolve())
     ARGS.capsule = str(pathlib.Path(ARGS.capsule).resolve())
+    capsule_process.CAPSULE = ARGS.capsule
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)

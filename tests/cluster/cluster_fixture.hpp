@@ -1,14 +1,13 @@
 #pragma once
 
-#include <condition_variable>
 #include <filesystem>
 #include <gtest/gtest.h>
-#include <mutex>
 #include <optional>
 
 #include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/component/component_runtime.hpp>
 
+#include "../component/runtime_fixture.hpp"
 #include "nats_server.hpp"
 
 namespace capsule::cluster::testing {
@@ -16,28 +15,8 @@ namespace capsule::cluster::testing {
 using component::ComponentRuntime;
 using component::ComponentSpec;
 
-// Collects what host code receives on a topic.
-class Inbox {
- public:
-  void push(const ComponentMessage& m) {
-    std::lock_guard lock(mutex_);
-    messages_.push_back(m.payload.as_string());
-    changed_.notify_all();
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
-  }
-  std::vector<std::string> messages() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<std::string> messages_;
-};
+// What host code receives on a topic (the component tests' helper).
+using Inbox = component::testing::TopicInbox;
 
 // One capsule host: its own actor system, runtime and NATS connection; the engine is shared.
 struct Host {

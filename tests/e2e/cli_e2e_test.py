@@ -4,34 +4,17 @@ drive it with the CLI (send, call, ps, metrics, upgrade, restart, stop), check m
 a graceful SIGTERM shutdown. Bounded in time; every child process is killed on the way out."""
 import argparse
 import json
-import os
 import pathlib
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import textwrap
-import time
 import unittest
 
 ARGS = None
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import capsule_process  # noqa: E402
+from capsule_process import HostProcess, capsule, free_port, wait_for  # noqa: E402
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def capsule(*args, admin=None, check=True, timeout=30):
-    env = dict(os.environ)
-    if admin:
-        env["CAPSULE_ADMIN"] = admin
-    r = subprocess.run([ARGS.capsule, *args], capture_output=True, text=True, timeout=timeout, env=env)
-    if check and r.returncode != 0:
-        raise AssertionError(f"capsule {' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
 
 
 MANIFEST = """
@@ -76,44 +59,6 @@ subscribe = ["sensor.readings"]
 "messaging.send" = ["demo/transform/*"]
 "messaging.subscribe" = ["sensor.*"]
 """
-
-
-class HostProcess:
-    def __init__(self, manifest, admin):
-        self.admin = admin
-        self.proc = subprocess.Popen([ARGS.capsule, "run", str(manifest), "--admin", admin, "--log-format", "json"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            if json.loads(line).get("msg", "").startswith("ready:"):
-                return
-        self.kill()
-        raise AssertionError("host did not become ready:\n" + "".join(self.lines))
-
-    def terminate(self, timeout=30):
-        self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=timeout)
-        self.lines.extend(out.splitlines(keepends=True))
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def wait_for(predicate, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class CliEndToEnd(unittest.TestCase):
@@ -346,4 +291,5 @@ if __name__ == "__main__":
     ARGS, rest = parser.parse_known_args()
     ARGS.components = str(pathlib.Path(ARGS.components).resolve())
     ARGS.capsule = str(pathlib.Path(ARGS.capsule).resolve())
+    capsule_process.CAPSULE = ARGS.capsule
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)

@@ -1,0 +1,87 @@
+"""Helpers shared by the end-to-end tests that drive the real `capsule` binary as child processes
+(tests/e2e/cli_e2e_test.py, tests/cluster/cluster_e2e_test.py). Every wait is bounded."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+# Path of the capsule binary; each test script sets it from its command line.
+CAPSULE = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def capsule(*args, admin=None, check=True, timeout=40):
+    """Runs one CLI command against the host at `admin`; raises on failure when `check`."""
+    env = dict(os.environ)
+    if admin:
+        env["CAPSULE_ADMIN"] = admin
+    r = subprocess.run([CAPSULE, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    if check and r.returncode != 0:
+        raise AssertionError(f"capsule {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+    return r
+
+
+class HostProcess:
+    """`capsule run <manifest> --log-format json` in a child process, returned once it printed
+    its ready line (or failed within 60 s, with its output in the error)."""
+
+    def __init__(self, manifest, admin=None, *extra):
+        self.admin = admin or f"127.0.0.1:{free_port()}"
+        self.proc = subprocess.Popen([CAPSULE, "run", str(manifest), "--admin", self.admin,
+                                      "--log-format", "json", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if json.loads(line).get("msg", "").startswith("ready:"):
+                return
+        self.kill()
+        raise AssertionError("host did not become ready:\n" + "".join(self.lines))
+
+    def terminate(self, timeout=30):
+        """SIGTERM, then the exit status once it has shut down (its remaining output is kept)."""
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.lines.extend(out.splitlines(keepends=True))
+        return self.proc.returncode
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
+
+    def instances(self):
+        ps = json.loads(capsule("ps", "--json", admin=self.admin).stdout)
+        return [i["id"] for i in ps["instances"]]
+
+    def hosts(self):
+        return json.loads(capsule("hosts", "--json", admin=self.admin).stdout)
+
+    def adopted(self):
+        return [h for h in self.hosts()["hosts"] if h["self"]][0]["adopted"]
