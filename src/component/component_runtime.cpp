@@ -123,57 +123,82 @@ Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const Component
 }
 
 Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& spec) {
+  std::optional<rt::SupervisorRef> home;
+  std::string group_name;
   {
     std::lock_guard lock(groups_mutex_);
-    for (const auto& g : groups_) {
-      for (const auto& m : g.members) {
+    for (auto& g : groups_) {
+      for (auto& m : g.members) {
         if (m.spec.ns == spec.ns && m.spec.name == spec.name && !m.running &&
             g.members.size() > 1) {
           // Back into the group it was stopped out of (e.g. `capsule restart` of one member).
-          return rejoin_group(spec);
+          // Claimed now, so that a second start of the same name is refused meanwhile.
+          m.running = true;
+          home = g.supervisor;
+          group_name = g.name;
         }
       }
     }
   }
-  return start_group(SupervisionGroupSpec{spec.ns + "/" + spec.name, spec.supervision, {spec}});
-}
-
-Result<std::vector<ComponentId>> ComponentRuntime::rejoin_group(const ComponentSpec& spec) {
-  // Caller holds groups_mutex_.
+  if (!home) {
+    return start_group(SupervisionGroupSpec{spec.ns + "/" + spec.name, spec.supervision, {spec}});
+  }
+  // Without the lock: the children's start runs on the supervisor's thread, and instances that
+  // fail meanwhile take the lock to reach their links.
+  auto ids = rejoin_group(*home, group_name, spec);
+  std::lock_guard lock(groups_mutex_);
   for (auto& g : groups_) {
     for (auto& m : g.members) {
-      if (m.spec.ns != spec.ns || m.spec.name != spec.name || m.running) continue;
-      std::vector<ComponentId> ids;
-      auto children = children_of(spec, ids);
-      if (!children) return std::move(children).error();
-      for (auto& child : *children) {
-        auto started = std::make_shared<std::promise<Result<rt::ActorAddress>>>();
-        auto done = started->get_future();
-        if (Status s = g.supervisor.start_child(
-                std::move(child),
-                [started](Result<rt::ActorAddress> r) { started->set_value(std::move(r)); });
-            !s) {
-          return std::move(s).error();
-        }
-        if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-          return make_error(ErrorCode::kTimeout, "group " + g.name + " did not start " + spec.ns +
-                                                     "/" + spec.name + " within 30 s");
-        }
-        if (auto r = done.get(); !r) {
-          Error e = std::move(r).error();
-          e.message =
-              "starting " + spec.ns + "/" + spec.name + " in group " + g.name + ": " + e.message;
-          return e;
-        }
+      if (m.spec.ns != spec.ns || m.spec.name != spec.name) continue;
+      m.running = static_cast<bool>(ids);
+      if (ids) {
+        m.spec = spec;
+        m.ids = *ids;
+        add_links(spec);
       }
-      m.spec = spec;
-      m.ids = ids;
-      m.running = true;
-      add_links(spec);
-      return ids;
     }
   }
-  return make_error(ErrorCode::kNotFound, spec.ns + "/" + spec.name + " is in no group");
+  return ids;
+}
+
+Result<std::vector<ComponentId>> ComponentRuntime::rejoin_group(const rt::SupervisorRef& supervisor,
+                                                                const std::string& group,
+                                                                const ComponentSpec& spec) {
+  std::vector<ComponentId> ids;
+  auto children = children_of(spec, ids);
+  if (!children) return std::move(children).error();
+  std::size_t started = 0;
+  Status outcome = ok();
+  for (auto& child : *children) {
+    auto promise = std::make_shared<std::promise<Result<rt::ActorAddress>>>();
+    auto done = promise->get_future();
+    if (Status s = supervisor.start_child(
+            std::move(child),
+            [promise](Result<rt::ActorAddress> r) { promise->set_value(std::move(r)); });
+        !s) {
+      outcome = std::move(s);
+      break;
+    }
+    if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      outcome = make_error(ErrorCode::kTimeout, "group " + group + " did not start " + spec.ns +
+                                                    "/" + spec.name + " within 30 s");
+      break;
+    }
+    if (auto r = done.get(); !r) {
+      Error e = std::move(r).error();
+      e.message = "starting " + spec.ns + "/" + spec.name + " in group " + group + ": " + e.message;
+      outcome = std::move(e);
+      break;
+    }
+    ++started;
+  }
+  if (outcome) return ids;
+  // All or nothing, as for a first start: the instances that did start leave again.
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i < started) static_cast<void>(supervisor.terminate_child(ids[i].to_string()));
+    registry_.remove(ids[i]);
+  }
+  return std::move(outcome).error();
 }
 
 Result<std::vector<ComponentId>> ComponentRuntime::start_group(const SupervisionGroupSpec& group) {

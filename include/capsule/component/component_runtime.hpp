@@ -186,7 +186,10 @@ class ComponentRuntime {
   // Registers the member's permissions and builds its children; `ids` receives their ids.
   Result<std::vector<rt::ChildSpec>> children_of(const ComponentSpec& spec,
                                                  std::vector<ComponentId>& ids);
-  Result<std::vector<ComponentId>> rejoin_group(const ComponentSpec& spec);
+  // Starts `spec`'s instances as new children of a running group's supervisor (all or none).
+  Result<std::vector<ComponentId>> rejoin_group(const rt::SupervisorRef& supervisor,
+                                                const std::string& group,
+                                                const ComponentSpec& spec);
 };
 
 }  // namespace capsule::component
