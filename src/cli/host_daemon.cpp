@@ -241,14 +241,8 @@ Status HostDaemon::start() {
     if (!standby_.empty()) failover_thread_ = std::thread([this] { run_failover(); });
   }
   std::size_t instances = 0;
-  std::size_t started = 0;
-  for (const auto& c : manifest_.components) {
-    if (cluster::placed_on({c.ns, c.name, c.groups, c.failover}, manifest_.host.groups)) {
-      ++started;
-      instances += c.instances;
-    }
-  }
-  reporter_.info("ready: " + std::to_string(started) + " component(s), " +
+  for (const auto& [key, spec] : compiled_specs) instances += spec.instances;
+  reporter_.info("ready: " + std::to_string(compiled_specs.size()) + " component(s), " +
                  std::to_string(instances) + " instance(s); Ctrl-C or SIGTERM to stop");
   return ok();
 }

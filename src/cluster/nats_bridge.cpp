@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <condition_variable>
-#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
@@ -463,24 +462,13 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
   }
   auto impl = std::make_unique<Impl>(std::move(config));
   const BridgeConfig& cfg = impl->config;
-  natsOptions* raw_options = nullptr;
-  if (Status s = nats::check(natsOptions_Create(&raw_options), "nats options"); !s) {
-    return std::move(s).error();
-  }
-  const nats::Options options(raw_options);
-  const std::string name = "capsule-" + cfg.host;
+  auto options = nats::client_options(cfg.url, "capsule-" + cfg.host, cfg.connect_timeout,
+                                      cfg.reconnect_wait, cfg.send_asap);
+  if (!options) return std::move(options).error();
+  natsOptions* raw_options = options->get();
   for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
-           {natsOptions_SetURL(raw_options, cfg.url.c_str()), "url"},
-           {natsOptions_SetName(raw_options, name.c_str()), "name"},
            // This host's own publishes never come back to it: local delivery is the runtime's.
            {natsOptions_SetNoEcho(raw_options, true), "no-echo"},
-           {natsOptions_SetTimeout(raw_options, cfg.connect_timeout.count()), "timeout"},
-           {natsOptions_SetAllowReconnect(raw_options, true), "reconnect"},
-           {natsOptions_SetSendAsap(raw_options, cfg.send_asap), "send asap"},
-           {natsOptions_SetMaxReconnect(raw_options, std::numeric_limits<int>::max()),
-            "max reconnect"},
-           {natsOptions_SetReconnectWait(raw_options, cfg.reconnect_wait.count()),
-            "reconnect wait"},
            {natsOptions_SetReconnectedCB(raw_options, &Impl::on_reconnected, impl.get()),
             "reconnected callback"},
            {natsOptions_SetClosedCB(raw_options, &Impl::on_closed, impl.get()), "closed callback"},

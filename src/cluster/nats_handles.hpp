@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <limits>
 #include <memory>
 #include <nats/nats.h>
 #include <string>
@@ -68,5 +70,30 @@ using JetStream = std::unique_ptr<jsCtx, JetStreamDeleter>;
 using KvStore = std::unique_ptr<kvStore, KvStoreDeleter>;
 using KvEntry = std::unique_ptr<kvEntry, KvEntryDeleter>;
 using KvWatcher = std::unique_ptr<kvWatcher, KvWatcherDeleter>;
+
+// The options every capsule NATS client starts from: a name the server shows, a connect
+// timeout, and reconnection forever every `reconnect_wait` (the bridge and the KV backend both
+// keep working across server restarts). Callers add what is theirs before connecting.
+inline Result<Options> client_options(const std::string& url, const std::string& name,
+                                      std::chrono::milliseconds timeout,
+                                      std::chrono::milliseconds reconnect_wait, bool send_asap) {
+  natsOptions* raw = nullptr;
+  if (Status s = check(natsOptions_Create(&raw), "nats options"); !s) return std::move(s).error();
+  Options options(raw);
+  for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
+           {natsOptions_SetURL(raw, url.c_str()), "url"},
+           {natsOptions_SetName(raw, name.c_str()), "name"},
+           {natsOptions_SetTimeout(raw, timeout.count()), "timeout"},
+           {natsOptions_SetAllowReconnect(raw, true), "reconnect"},
+           {natsOptions_SetMaxReconnect(raw, std::numeric_limits<int>::max()), "max reconnect"},
+           {natsOptions_SetReconnectWait(raw, reconnect_wait.count()), "reconnect wait"},
+           {natsOptions_SetSendAsap(raw, send_asap), "send asap"},
+       }) {
+    if (Status s = check(status, std::string("nats option ") + what); !s) {
+      return std::move(s).error();
+    }
+  }
+  return options;
+}
 
 }  // namespace capsule::cluster::nats

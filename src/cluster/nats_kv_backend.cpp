@@ -2,7 +2,6 @@
 #include <atomic>
 #include <charconv>
 #include <cstdint>
-#include <limits>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -331,26 +330,10 @@ Result<std::unique_ptr<NatsKvBackend>> NatsKvBackend::connect(Options options) {
   impl->rng.seed(std::random_device{}());
   const Options& cfg = impl->options;
 
-  natsOptions* raw_options = nullptr;
-  if (Status s = nats::check(natsOptions_Create(&raw_options), "nats options"); !s) {
-    return std::move(s).error();
-  }
-  const nats::Options nats_options(raw_options);
-  for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
-           {natsOptions_SetURL(raw_options, cfg.url.c_str()), "url"},
-           {natsOptions_SetName(raw_options, "capsule-kv"), "name"},
-           {natsOptions_SetTimeout(raw_options, cfg.timeout.count()), "timeout"},
-           {natsOptions_SetAllowReconnect(raw_options, true), "reconnect"},
-           {natsOptions_SetMaxReconnect(raw_options, std::numeric_limits<int>::max()),
-            "max reconnect"},
-           {natsOptions_SetReconnectWait(raw_options, cfg.reconnect_wait.count()),
-            "reconnect wait"},
-           {natsOptions_SetSendAsap(raw_options, true), "send asap"},
-       }) {
-    if (Status s = nats::check(status, std::string("nats option ") + what); !s) {
-      return std::move(s).error();
-    }
-  }
+  auto nats_options = nats::client_options(cfg.url, "capsule-kv", cfg.timeout, cfg.reconnect_wait,
+                                           /*send_asap=*/true);
+  if (!nats_options) return std::move(nats_options).error();
+  natsOptions* raw_options = nats_options->get();
   natsConnection* raw_connection = nullptr;
   const natsStatus connected = natsConnection_Connect(&raw_connection, raw_options);
   impl->connection.reset(raw_connection);

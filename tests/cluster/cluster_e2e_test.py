@@ -294,11 +294,6 @@ class FailoverEndToEnd(unittest.TestCase):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--capsule", required=True)
-    parser.add_argument("--components", required=True)
     parser.add_argument("--nats-server", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ARGS.components = str(pathlib.Path(ARGS.components).resolve())
-    ARGS.capsule = str(pathlib.Path(ARGS.capsule).resolve())
-    capsule_process.CAPSULE = ARGS.capsule
+    ARGS, rest = capsule_process.parse_args(parser)
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)

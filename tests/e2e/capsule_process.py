@@ -1,6 +1,8 @@
 """Helpers shared by the end-to-end tests that drive the real `capsule` binary as child processes
 (tests/e2e/cli_e2e_test.py, tests/cluster/cluster_e2e_test.py). Every wait is bounded."""
+import argparse
 import json
+import pathlib
 import os
 import signal
 import socket
@@ -9,6 +11,20 @@ import time
 
 # Path of the capsule binary; each test script sets it from its command line.
 CAPSULE = None
+
+
+def parse_args(parser=None):
+    """Parses --capsule and --components (and whatever `parser` adds) into absolute paths, points
+    this module at the binary, and returns (args, the arguments left for unittest)."""
+    global CAPSULE
+    parser = parser or argparse.ArgumentParser()
+    parser.add_argument("--capsule", required=True)
+    parser.add_argument("--components", required=True)
+    args, rest = parser.parse_known_args()
+    args.components = str(pathlib.Path(args.components).resolve())
+    args.capsule = str(pathlib.Path(args.capsule).resolve())
+    CAPSULE = args.capsule
+    return args, rest
 
 
 def free_port():

@@ -2,7 +2,6 @@
 """End-to-end test of the real `capsule` binary: run a host from a manifest in a child process,
 drive it with the CLI (send, call, ps, metrics, upgrade, restart, stop), check manifest errors and
 a graceful SIGTERM shutdown. Bounded in time; every child process is killed on the way out."""
-import argparse
 import json
 import pathlib
 import sys
@@ -285,11 +284,5 @@ members = {members}
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--capsule", required=True)
-    parser.add_argument("--components", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ARGS.components = str(pathlib.Path(ARGS.components).resolve())
-    ARGS.capsule = str(pathlib.Path(ARGS.capsule).resolve())
-    capsule_process.CAPSULE = ARGS.capsule
+    ARGS, rest = capsule_process.parse_args()
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
