@@ -7,6 +7,19 @@
 #include "../host/component_host_api.hpp"
 
 namespace capsule::component {
+namespace {
+
+// Wakes the actor that owns a suspended guest call.
+class ActorWaker final : public wasm::CallWaker {
+ public:
+  explicit ActorWaker(rt::ResumeHandle handle) : handle_(std::move(handle)) {}
+  void wake() noexcept override { handle_.resume(); }
+
+ private:
+  rt::ResumeHandle handle_;
+};
+
+}  // namespace
 
 ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<InstancePlan> plan)
     : runtime_(runtime), plan_(std::move(plan)) {}
@@ -23,6 +36,7 @@ Result<wasm::ComponentInstance> ComponentActor::make_instance(
 }
 
 Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
+  waker_ = std::make_shared<ActorWaker>(ctx.resume_handle());
   auto instance = make_instance(*plan_->component.load(), ctx);
   if (!instance) return std::move(instance).error();
   instance_.emplace(std::move(*instance));
@@ -35,9 +49,9 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
   ctx_ = &ctx;
   Status s = ok();
   if (auto* d = std::get_if<ComponentEnvelope::Deliver>(&envelope.body)) {
-    s = deliver(d->message);
+    s = start_message(d->message);
   } else if (auto* c = std::get_if<ComponentEnvelope::Callback>(&envelope.body)) {
-    s = callback(c->response);
+    s = start_callback(c->response);
   } else if (auto* u = std::get_if<ComponentEnvelope::Upgrade>(&envelope.body)) {
     upgrade(*u);
   } else {
@@ -46,8 +60,54 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
     s = make_error(ErrorCode::kUnavailable,
                    "linked component " + exit.failed.to_string() + " failed: " + exit.reason);
   }
-  account();
   ctx_ = nullptr;
+  return s;
+}
+
+Status ComponentActor::on_resume(rt::ActorContext<ComponentEnvelope>& ctx) {
+  if (!in_flight_) return ok();  // a late wake of a call that already finished
+  ctx_ = &ctx;
+  Status s = drive();
+  ctx_ = nullptr;
+  return s;
+}
+
+Status ComponentActor::start_message(ComponentMessage& message) {
+  in_flight_ = std::make_unique<InFlight>();
+  in_flight_->message = std::move(message);
+  in_flight_->call.emplace(instance_->start_handle_message(in_flight_->message));
+  return drive();
+}
+
+Status ComponentActor::start_callback(CallbackResponse& response) {
+  in_flight_ = std::make_unique<InFlight>();
+  in_flight_->is_message = false;
+  in_flight_->response = std::move(response);
+  in_flight_->call.emplace(instance_->start_handle_callback(in_flight_->response));
+  return drive();
+}
+
+// Runs the call in flight until it finishes or waits. Waiting: the actor awaits a resume from
+// the guest's waker or from the wall-time timer, whichever comes first; past the deadline the
+// call is expired (the guest's stack dropped) and the instance fails.
+Status ComponentActor::drive() {
+  InFlight& f = *in_flight_;
+  if (f.call->poll(waker_) == wasm::GuestCall::State::kPending) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < f.call->deadline()) {
+      ctx_->await_resume();
+      if (!f.deadline_timer.pending()) {
+        f.deadline_timer = ctx_->system().run_after(
+            f.call->deadline() - now, [handle = ctx_->resume_handle()] { handle.resume(); });
+      }
+      return ok();
+    }
+    f.call->expire();
+  }
+  f.deadline_timer.cancel();
+  auto done = std::move(in_flight_);
+  Status s = done->is_message ? finish_message(*done) : finish_callback(*done);
+  account();
   return s;
 }
 
@@ -75,8 +135,9 @@ void ComponentActor::upgrade(const ComponentEnvelope::Upgrade& upgrade) {
   if (upgrade.done) upgrade.done->set_value(ok());
 }
 
-Status ComponentActor::deliver(ComponentMessage& message) {
-  auto outcome = instance_->handle_message(message);
+Status ComponentActor::finish_message(InFlight& done) {
+  ComponentMessage& message = done.message;
+  auto outcome = done.call->reply();
   const bool failed = instance_->failed();
   std::optional<Error> failure;
   if (!outcome && failed) failure = outcome.error();
@@ -99,14 +160,25 @@ Status ComponentActor::deliver(ComponentMessage& message) {
   return ok();
 }
 
-Status ComponentActor::callback(const CallbackResponse& response) {
-  Status s = instance_->handle_callback(response);
+Status ComponentActor::finish_callback(InFlight& done) {
+  Status s = done.call->status();
   if (!s && instance_->failed()) return s;
   if (!s) runtime_->log(plan_->id, wasm::LogLevel::kWarn, s.error().describe(), {});
   return ok();
 }
 
 void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
+  if (in_flight_) {
+    // Killed or restarted while a call waited: the requester still gets exactly one outcome.
+    in_flight_->deadline_timer.cancel();
+    if (in_flight_->is_message && in_flight_->message.correlation) {
+      runtime_->complete_request(
+          *in_flight_->message.correlation, plan_->id,
+          make_error(ErrorCode::kCancelled,
+                     "component " + plan_->id.to_string() + " stopped while handling the request"));
+    }
+    in_flight_.reset();  // drops the guest's suspended call; the instance is then failed
+  }
   if (instance_ && !instance_->failed()) static_cast<void>(instance_->shutdown());
 }
 
@@ -121,6 +193,8 @@ rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<Co
 
 HealthStatus ComponentActor::health() {
   if (!instance_ || instance_->failed()) return HealthStatus::kUnhealthy;
+  // Busy with a suspended call: the guest cannot be asked now, and busy is not sick.
+  if (instance_->busy()) return HealthStatus::kHealthy;
   auto h = instance_->health();
   return h ? *h : HealthStatus::kUnhealthy;
 }

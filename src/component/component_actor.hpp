@@ -7,6 +7,8 @@
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/component/envelope.hpp>
 #include <capsule/rt/actor.hpp>
+#include <capsule/rt/resume_handle.hpp>
+#include <capsule/rt/timer.hpp>
 #include <capsule/wasm/component_instance.hpp>
 
 namespace capsule::component {
@@ -24,6 +26,11 @@ struct InstancePlan {
 // One running component instance as an actor. Its mailbox feeds handle-message and
 // handle-callback; the runtime guarantees one handler at a time, so the Wasmtime Store is never
 // touched by two threads, while different instances run on different cores with no shared lock.
+//
+// A guest call is a wasm::GuestCall owned by the actor. When the guest waits (WASI sleep or poll)
+// or yields at an epoch tick, the handler returns with the call pending and the actor awaits a
+// resume: the worker is free, the mailbox keeps its order (no other message is taken), and the
+// wake (or the wall-time timer) resumes the call on whichever worker runs the actor next.
 // A restart (by its supervisor) destroys this object and builds a new one: a fresh instance,
 // init run again, same address and queued messages.
 class ComponentActor final : public rt::Actor<ComponentEnvelope> {
@@ -37,8 +44,21 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   HealthStatus health() override;
 
  private:
-  Status deliver(ComponentMessage& message);
-  Status callback(const CallbackResponse& response);
+  // A call in flight with the inputs it borrows; heap-held so their addresses never change.
+  struct InFlight {
+    bool is_message = true;
+    ComponentMessage message;
+    CallbackResponse response;
+    std::optional<wasm::GuestCall> call;
+    rt::TimerHandle deadline_timer;
+  };
+
+  Status on_resume(rt::ActorContext<ComponentEnvelope>& ctx) override;
+  Status start_message(ComponentMessage& message);
+  Status start_callback(CallbackResponse& response);
+  Status drive();
+  Status finish_message(InFlight& done);
+  Status finish_callback(InFlight& done);
   void upgrade(const ComponentEnvelope::Upgrade& upgrade);
   Result<wasm::ComponentInstance> make_instance(const wasm::CompiledComponent& component,
                                                 rt::ActorContext<ComponentEnvelope>& ctx);
@@ -48,6 +68,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   ComponentRuntime* runtime_;  // outlives every actor it starts (its destructor stops them)
   std::shared_ptr<InstancePlan> plan_;
   std::optional<wasm::ComponentInstance> instance_;
+  std::shared_ptr<wasm::CallWaker> waker_;    // resumes this actor; made in pre_start
+  std::unique_ptr<InFlight> in_flight_;       // after instance_: destroyed before it
   bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
 };
 

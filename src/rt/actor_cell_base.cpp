@@ -110,14 +110,17 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
   std::uint32_t done = 0;
   if (processing()) {
     done = process(budget);
-    if (phase_ == Phase::kStopping && mailbox_empty()) terminate(stop_reason_, std::nullopt);
+    // A graceful stop waits for a suspended handler too: its work finishes (or times out) first.
+    if (phase_ == Phase::kStopping && !awaiting_ && mailbox_empty()) {
+      terminate(stop_reason_, std::nullopt);
+    }
   }
   if (phase_ == Phase::kTerminated) return TurnResult::kTerminated;
   if (done >= budget || interrupted()) return TurnResult::kReschedule;
   // Going idle. The exchange pairs with the producers' exchange in notify_enqueued(): either they
   // see `false` and schedule us, or we see their message here and keep the turn going. Once the
   // flag is released another worker may own the cell: only producer-side state is read below.
-  const bool can_process = processing();
+  const bool can_process = processing() && !awaiting_;
   // The next owner may terminate the cell and drop the system's reference while we look.
   const auto keep_alive = shared_from_this();
   scheduled_.exchange(false, std::memory_order_seq_cst);
@@ -274,6 +277,13 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
     case Kind::kSignal:
       if (processing()) deliver_signal(msg.signal);
       break;
+    case Kind::kResume:
+      resume_posted_.store(false, std::memory_order_release);
+      if (processing() && awaiting_) {
+        awaiting_ = false;
+        deliver_resume();
+      }
+      break;
     case Kind::kHealthProbe:
       if (msg.peer) {
         SystemMessage reply{Kind::kSignal};
@@ -317,6 +327,23 @@ void ActorCellBase::terminate(ExitReason reason, std::optional<Error> error) {
 void ActorCellBase::force_terminate() {
   if (phase_ != Phase::kTerminated) terminate(ExitReason::kKilled, std::nullopt);
 }
+
+}  // namespace capsule::rt::detail
+
+namespace capsule::rt {
+
+void ResumeHandle::resume() const noexcept {
+  if (auto cell = cell_.lock()) {
+    try {
+      cell->resume();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): allocation failure; the wait then times out
+    }
+  }
+}
+
+}  // namespace capsule::rt
+
+namespace capsule::rt::detail {
 
 void ActorCellBase::release(ActorCellBase* cell) {
   // Last statement: forget() may drop the final reference and destroy the cell.

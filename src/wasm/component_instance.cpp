@@ -1,6 +1,6 @@
-#include <array>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <wasmtime.hh>
 #include <wasmtime/component.hh>
@@ -8,8 +8,7 @@
 #include <capsule/wasm/component_instance.hpp>
 
 #include "engine_internal.hpp"
-#include "trap_classifier.hpp"
-#include "typed_lifecycle.hpp"
+#include "error_text.hpp"
 #include "wit_values.hpp"
 
 namespace capsule::wasm {
@@ -17,11 +16,17 @@ namespace {
 
 using detail::ComponentInstanceImpl;
 using detail::LifecycleExport;
-using wasmtime::component::Val;
 
-std::string_view export_name(LifecycleExport e) {
-  return detail::kLifecycleExportNames[static_cast<std::size_t>(e)];
+capsule_id_t id_of(const ComponentId& id) {
+  return {shim::bytes_of(id.ns), shim::bytes_of(id.name), shim::bytes_of(id.instance)};
 }
+capsule_bytes_t bytes_of(const std::vector<std::uint8_t>& v) {
+  return {v.data(), v.size()};
+}
+
+}  // namespace
+
+namespace detail {
 
 std::string human_bytes(std::uint64_t b) {
   if (b % (1ULL << 20) == 0) return std::to_string(b >> 20) + " MiB";
@@ -29,100 +34,39 @@ std::string human_bytes(std::uint64_t b) {
   return std::to_string(b) + " bytes";
 }
 
-// Turns a failed Wasmtime call into our error: the code from the trap classifier, and a sentence
-// naming the instance, the export and the limit that was hit.
-Error describe_failure(const ComponentInstanceImpl& inst, std::string_view where,
-                       const std::string& wasmtime_message) {
-  const ErrorCode code = classify_call_failure(wasmtime_message);
+Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, shim::Failure kind,
+                    std::string_view text) {
   const std::string who = "component " + inst.id.to_string() + " (" + inst.component_name + ")";
-  std::string text;
-  switch (code) {
-    case ErrorCode::kOutOfFuel:
-      text = who + " ran out of fuel in " + std::string(where) + " (budget " +
-             std::to_string(inst.limits.fuel_per_call) + " per call)";
-      break;
-    case ErrorCode::kInterrupted:
-      text = who + " exceeded its wall-time limit of " +
-             std::to_string(inst.limits.wall_time_per_call.count()) + " ms in " +
-             std::string(where);
-      break;
-    case ErrorCode::kMemoryLimit:
-      text = who + " hit its memory limit of " + human_bytes(inst.limits.memory_bytes) + " in " +
-             std::string(where);
-      break;
-    default:
-      // Cause first for people; the backtrace after it for whoever debugs the guest.
-      text = who + " trapped in " + std::string(where) + ": " + root_cause(wasmtime_message) +
-             "\n" + wasmtime_message.substr(0, 4096);
+  const std::string where(call_site(which));
+  switch (kind) {
+    case shim::Failure::kOutOfFuel:
+      return {ErrorCode::kOutOfFuel, who + " ran out of fuel in " + where + " (budget " +
+                                         std::to_string(inst.limits.fuel_per_call) + " per call)"};
+    case shim::Failure::kInterrupt:
+      return {ErrorCode::kInterrupted,
+              who + " exceeded its wall-time limit of " +
+                  std::to_string(inst.limits.wall_time_per_call.count()) + " ms in " + where +
+                  " (time spent waiting in host calls counts)"};
+    case shim::Failure::kMemoryLimit:
+      return {ErrorCode::kMemoryLimit, who + " hit its memory limit of " +
+                                           human_bytes(inst.limits.memory_bytes) + " in " + where};
+    case shim::Failure::kStackOverflow:
+      return {ErrorCode::kTrap, who + " overflowed its stack in " + where};
+    case shim::Failure::kInvalidInput:
+      return {ErrorCode::kInvalidArgument,
+              "cannot call " + where + " of " + inst.id.to_string() + ": " + std::string(text)};
+    case shim::Failure::kHost:
+      return {ErrorCode::kInternal,
+              who + " failed in " + where + ": " + root_cause(text) + "\n" + std::string(text)};
+    case shim::Failure::kTrap:
       break;
   }
-  return Error{code, std::move(text)};
+  // Cause first for people; the backtrace after it for whoever debugs the guest.
+  return {ErrorCode::kTrap,
+          who + " trapped in " + where + ": " + root_cause(text) + "\n" + std::string(text)};
 }
 
-// Runs one lifecycle export under a fresh fuel budget and wall-time deadline. `invoke` makes the
-// actual call (dynamic or typed) and returns Wasmtime's raw error, or nullptr on success.
-template <typename Invoke>
-Status guarded_call(ComponentInstanceImpl& inst, LifecycleExport which, Invoke&& invoke) {
-  if (inst.failure) {
-    return make_error(ErrorCode::kUnavailable, "component " + inst.id.to_string() +
-                                                   " cannot be called after an earlier failure (" +
-                                                   std::string(to_string(inst.failure->code)) +
-                                                   "); restart it");
-  }
-  auto cx = inst.store.context();
-  (void)cx.set_fuel(inst.limits.fuel_per_call);
-  cx.set_epoch_deadline(inst.epoch_ticks_per_call);
-  wasmtime_error_t* raw = invoke(cx);
-  auto remaining = cx.get_fuel();
-  const std::uint64_t used = remaining ? inst.limits.fuel_per_call - remaining.ok() : 0;
-  inst.stats.calls++;
-  inst.stats.fuel_consumed_last = used;
-  inst.stats.fuel_consumed_total += used;
-  if (raw != nullptr) {
-    const wasmtime::Error error(raw);
-    inst.failure = describe_failure(inst, export_name(which), error.message());
-    return *inst.failure;
-  }
-  return ok();
-}
-
-// Calls an export through the dynamic value API.
-Result<Val> call_export(ComponentInstanceImpl& inst, LifecycleExport which,
-                        std::span<const Val> args) {
-  std::array<Val, 1> results{Val(false)};
-  const auto& func = inst.lifecycle[static_cast<std::size_t>(which)];
-  const std::size_t n_results = which == LifecycleExport::kShutdown ? 0 : 1;
-  Status s = guarded_call(inst, which, [&](wasmtime::Store::Context cx) -> wasmtime_error_t* {
-    auto r = func.call(cx, wasmtime::Span<const Val>(args.data(), args.size()),
-                       wasmtime::Span<Val>(results.data(), n_results));
-    return r ? nullptr : r.err().capi_release();
-  });
-  if (!s) return std::move(s).error();
-  return std::move(results[0]);
-}
-
-Error named_guest_error(const ComponentInstanceImpl& inst, LifecycleExport which, Error e) {
-  e.message = "component " + inst.id.to_string() + " " + std::string(export_name(which)) +
-              " returned an error: " + e.message;
-  return e;
-}
-
-// Unwraps result<T, error> returned by the guest; a guest error keeps its code and names the
-// instance.
-Result<const Val*> unwrap_guest_result(const ComponentInstanceImpl& inst, LifecycleExport which,
-                                       const Val& v) {
-  if (!v.is_result()) {
-    return make_error(ErrorCode::kInternal,
-                      "unexpected return type from " + std::string(export_name(which)));
-  }
-  const auto& res = v.get_result();
-  if (res.is_ok()) return res.payload();
-  return named_guest_error(inst, which,
-                           res.payload() != nullptr ? wit::val_to_error(*res.payload())
-                                                    : Error{ErrorCode::kInternal, ""});
-}
-
-}  // namespace
+}  // namespace detail
 
 ComponentInstance::ComponentInstance(std::unique_ptr<ComponentInstanceImpl> impl)
     : impl_(std::move(impl)) {}
@@ -139,84 +83,109 @@ const ResourceLimits& ComponentInstance::limits() const {
 bool ComponentInstance::failed() const {
   return impl_->failure.has_value();
 }
+bool ComponentInstance::busy() const {
+  return impl_->call_in_flight;
+}
 CallStats ComponentInstance::stats() const {
   return impl_->stats;
 }
 
+GuestCall ComponentInstance::start_init(const KeyValues& config) {
+  return detail::start_call(*impl_, LifecycleExport::kInit, [&](wasmtime_context_t* cx) {
+    std::vector<capsule_kv_t> pairs;
+    pairs.reserve(config.size());
+    for (const auto& [k, v] : config) pairs.push_back({shim::bytes_of(k), shim::bytes_of(v)});
+    return capsule_call_init(impl_->exports.get(), cx, pairs.data(), pairs.size());
+  });
+}
+
+GuestCall ComponentInstance::start_handle_message(const ComponentMessage& message) {
+  return detail::start_call(*impl_, LifecycleExport::kHandleMessage, [&](wasmtime_context_t* cx) {
+    const capsule_message_t m{
+        .sender = id_of(message.sender),
+        .codec = message.payload.codec,
+        .payload = bytes_of(message.payload.bytes),
+        .has_correlation = message.correlation.has_value(),
+        .correlation = message.correlation.value_or(0),
+        .has_topic = message.topic.has_value(),
+        .topic = message.topic ? shim::bytes_of(*message.topic) : capsule_bytes_t{nullptr, 0},
+    };
+    return capsule_call_handle_message(impl_->exports.get(), cx, &m);
+  });
+}
+
+GuestCall ComponentInstance::start_handle_callback(const CallbackResponse& response) {
+  return detail::start_call(*impl_, LifecycleExport::kHandleCallback, [&](wasmtime_context_t* cx) {
+    // Static: the call borrows the text until it is done.
+    static const Error kNoOutcome{ErrorCode::kInternal, "no outcome"};
+    capsule_callback_t cb{};
+    cb.correlation = response.correlation;
+    cb.responder = id_of(response.responder);
+    cb.is_ok = response.reply.has_value();
+    if (response.reply) {
+      cb.codec = response.reply->codec;
+      cb.payload = bytes_of(response.reply->bytes);
+    } else {
+      const Error& error = response.error ? *response.error : kNoOutcome;
+      cb.error_tag = wit::error_tag_of(error.code);
+      cb.error_text = shim::bytes_of(error.message);
+    }
+    return capsule_call_handle_callback(impl_->exports.get(), cx, &cb);
+  });
+}
+
+GuestCall ComponentInstance::start_health() {
+  return detail::start_call(*impl_, LifecycleExport::kHealth, [&](wasmtime_context_t* cx) {
+    return capsule_call_health(impl_->exports.get(), cx);
+  });
+}
+
+GuestCall ComponentInstance::start_shutdown() {
+  return detail::start_call(*impl_, LifecycleExport::kShutdown, [&](wasmtime_context_t* cx) {
+    return capsule_call_shutdown(impl_->exports.get(), cx);
+  });
+}
+
+GuestCall ComponentInstance::start_metadata() {
+  return detail::start_call(*impl_, LifecycleExport::kMetadata, [&](wasmtime_context_t* cx) {
+    return capsule_call_metadata_of(impl_->exports.get(), cx);
+  });
+}
+
 Status ComponentInstance::init(const KeyValues& config) {
-  const std::array<Val, 1> args{wit::key_values_to_val(config)};
-  auto r = call_export(*impl_, LifecycleExport::kInit, args);
-  if (!r) return std::move(r).error();
-  auto inner = unwrap_guest_result(*impl_, LifecycleExport::kInit, *r);
-  if (!inner) return std::move(inner).error();
-  return ok();
+  auto call = start_init(config);
+  run_to_completion(call);
+  return call.status();
 }
 
 Result<std::optional<Payload>> ComponentInstance::handle_message(const ComponentMessage& message) {
-  if (impl_->typed_calls) {
-    typed::Outcome out;
-    const auto& func = impl_->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleMessage)];
-    Status s = guarded_call(*impl_, LifecycleExport::kHandleMessage,
-                            [&](auto cx) { return typed::handle_message(func, cx, message, out); });
-    if (!s) return std::move(s).error();
-    if (out.is_guest_error()) {
-      return named_guest_error(*impl_, LifecycleExport::kHandleMessage, out.guest_error());
-    }
-    return out.payload();
-  }
-  const std::array<Val, 1> args{wit::message_to_val(message)};
-  auto r = call_export(*impl_, LifecycleExport::kHandleMessage, args);
-  if (!r) return std::move(r).error();
-  auto inner = unwrap_guest_result(*impl_, LifecycleExport::kHandleMessage, *r);
-  if (!inner) return std::move(inner).error();
-  const Val* option = *inner;
-  if (option == nullptr || !option->is_option()) {
-    return make_error(ErrorCode::kInternal, "handle-message returned a malformed option");
-  }
-  const Val* payload = option->get_option().value();
-  if (payload == nullptr) return std::optional<Payload>{};
-  auto p = wit::val_to_payload(*payload);
-  if (!p) return std::move(p).error();
-  return std::optional<Payload>{std::move(*p)};
+  auto call = start_handle_message(message);
+  run_to_completion(call);
+  return call.reply();
 }
 
 Status ComponentInstance::handle_callback(const CallbackResponse& response) {
-  if (impl_->typed_calls) {
-    typed::Outcome out;
-    const auto& func = impl_->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleCallback)];
-    Status s = guarded_call(*impl_, LifecycleExport::kHandleCallback, [&](auto cx) {
-      return typed::handle_callback(func, cx, response, out);
-    });
-    if (!s) return s;
-    if (out.is_guest_error()) {
-      return named_guest_error(*impl_, LifecycleExport::kHandleCallback, out.guest_error());
-    }
-    return ok();
-  }
-  const std::array<Val, 1> args{wit::callback_to_val(response)};
-  auto r = call_export(*impl_, LifecycleExport::kHandleCallback, args);
-  if (!r) return std::move(r).error();
-  auto inner = unwrap_guest_result(*impl_, LifecycleExport::kHandleCallback, *r);
-  if (!inner) return std::move(inner).error();
-  return ok();
+  auto call = start_handle_callback(response);
+  run_to_completion(call);
+  return call.status();
 }
 
 Result<HealthStatus> ComponentInstance::health() {
-  auto r = call_export(*impl_, LifecycleExport::kHealth, {});
-  if (!r) return std::move(r).error();
-  return wit::val_to_health(*r);
+  auto call = start_health();
+  run_to_completion(call);
+  return call.health();
 }
 
 Status ComponentInstance::shutdown() {
-  auto r = call_export(*impl_, LifecycleExport::kShutdown, {});
-  if (!r) return std::move(r).error();
-  return ok();
+  auto call = start_shutdown();
+  run_to_completion(call);
+  return call.status();
 }
 
 Result<ComponentMetadata> ComponentInstance::metadata() {
-  auto r = call_export(*impl_, LifecycleExport::kMetadata, {});
-  if (!r) return std::move(r).error();
-  return wit::val_to_metadata(*r);
+  auto call = start_metadata();
+  run_to_completion(call);
+  return call.metadata();
 }
 
 // -- WasmEngine::instantiate lives here: it builds the Store this file drives. ------------------
@@ -233,60 +202,50 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   if (impl_->config.pooling.enabled &&
       limits.memory_bytes > impl_->config.pooling.max_memory_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "memory limit " + human_bytes(limits.memory_bytes) + " for " +
+                      "memory limit " + detail::human_bytes(limits.memory_bytes) + " for " +
                           options.id.to_string() + " exceeds the engine's pooling slot of " +
-                          human_bytes(impl_->config.pooling.max_memory_bytes));
+                          detail::human_bytes(impl_->config.pooling.max_memory_bytes));
   }
 
   auto inst = std::make_unique<ComponentInstanceImpl>(impl_->engine);
   inst->id = std::move(options.id);
   inst->component_name = compiled.name;
   inst->limits = limits;
-  const auto tick = impl_->config.epoch_tick.count();
-  // +1: the current tick may be about to end, so a deadline of n ticks can be up to one short.
-  inst->epoch_ticks_per_call =
-      static_cast<std::uint64_t>((limits.wall_time_per_call.count() + tick - 1) / tick) + 1;
+  inst->reactor = impl_->reactor;
   inst->host =
       options.host ? std::move(options.host) : std::make_shared<StandaloneHostApi>(inst->id);
 
   inst->store.limiter(static_cast<std::int64_t>(limits.memory_bytes), -1, -1, -1, -1);
   auto cx = inst->store.context();
   cx.set_data(StoreState{inst->host.get()});
-  // Instantiation runs the guest's start-up code (static constructors): bound it like a call.
-  (void)cx.set_fuel(limits.fuel_per_call);
-  cx.set_epoch_deadline(inst->epoch_ticks_per_call);
   if (compiled.needs_wasi) {
     // No preopened dirs, env or args: WASI clocks and random only, stdio discarded.
     if (auto r = cx.set_wasi(wasmtime::WasiConfig()); !r) {
       return make_error(ErrorCode::kInternal, "configuring WASI: " + r.err().message());
     }
   }
-  auto instance = impl_->linker.instantiate(cx, compiled.component);
-  if (!instance) {
-    const std::string msg = instance.err().message();
-    ErrorCode code = classify_call_failure(msg);
-    if (msg.find("concurrent") != std::string::npos || msg.find("pooling") != std::string::npos) {
-      code = ErrorCode::kUnavailable;
-    } else if (code == ErrorCode::kInternal) {
-      code = ErrorCode::kIncompatible;  // link errors: a missing or mistyped import
+  // Instantiation runs the guest's start-up code (static constructors): it is bounded like a
+  // call, and type-checks the lifecycle exports against the generated bindings.
+  auto call = detail::start_call(*inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* c) {
+    return capsule_call_instantiate(impl_->linker.capi(), c, compiled.component.capi());
+  });
+  run_to_completion(call);
+  if (Status s = call.status(); !s) {
+    Error e = std::move(s).error();
+    if (e.code == ErrorCode::kInternal) {
+      // Not a trap: the pool is exhausted, or linking failed (a missing or mistyped import).
+      const std::string raw(shim::view_of(call.impl().result.data));
+      const bool pool = raw.find("concurrent") != std::string::npos ||
+                        raw.find("pooling") != std::string::npos;
+      return make_error(pool ? ErrorCode::kUnavailable : ErrorCode::kIncompatible,
+                        "instantiating component " + inst->id.to_string() + " (" +
+                            compiled.name + "): " + first_line(raw));
     }
-    return make_error(code, "instantiating component " + inst->id.to_string() + " (" +
-                                compiled.name + "): " + first_line(msg));
+    return e;
   }
-  inst->instance.emplace(instance.ok());
-  for (const auto& idx : compiled.lifecycle) {
-    auto func = inst->instance->get_func(cx, idx);
-    if (!func) {
-      return make_error(ErrorCode::kIncompatible,
-                        "component " + compiled.name + " lost a lifecycle export");
-    }
-    inst->lifecycle.push_back(*func);
-  }
-  inst->typed_calls =
-      impl_->config.typed_calls &&
-      typed::typecheck(inst->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleMessage)],
-                       inst->lifecycle[static_cast<std::size_t>(LifecycleExport::kHandleCallback)],
-                       cx);
+  inst->exports.reset(capsule_call_take_exports(call.impl().call.get()));
+  inst->failure.reset();  // a failed start-up left nothing behind: the instance is not returned
+  inst->stats = {};
   impl_->instances_created.fetch_add(1, std::memory_order_relaxed);
   return ComponentInstance(std::move(inst));
 }

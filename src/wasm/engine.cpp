@@ -11,7 +11,7 @@
 
 #include "content_hash.hpp"
 #include "engine_internal.hpp"
-#include "trap_classifier.hpp"
+#include "error_text.hpp"
 #include "wit_compatibility.hpp"
 
 namespace capsule::wasm {
@@ -61,15 +61,15 @@ ComponentInterfaces read_interfaces(const wasmtime::Engine& engine,
   return out;
 }
 
-Result<std::vector<wasmtime::component::ExportIndex>> find_lifecycle(
-    const wasmtime::component::Component& component, const std::string& name) {
+// The generated bindings type-check the exports at instantiation; this earlier check at load
+// names exactly what is missing.
+Status find_lifecycle(const wasmtime::component::Component& component, const std::string& name) {
   const std::string iface = std::string(kWitPackage) + "/lifecycle@" + std::string(kWitVersion);
   auto iface_index = component.export_index(nullptr, iface);
   if (!iface_index) {
     return make_error(ErrorCode::kIncompatible,
                       "component '" + name + "' does not export " + iface);
   }
-  std::vector<wasmtime::component::ExportIndex> out;
   for (auto func : detail::kLifecycleExportNames) {
     auto idx = component.export_index(&*iface_index, func);
     if (!idx) {
@@ -78,9 +78,8 @@ Result<std::vector<wasmtime::component::ExportIndex>> find_lifecycle(
       return make_error(ErrorCode::kIncompatible,
                         text + " without function '" + std::string(func) + "'");
     }
-    out.push_back(std::move(*idx));
   }
-  return out;
+  return ok();
 }
 
 }  // namespace
@@ -104,8 +103,14 @@ Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
   wasmtime::Engine engine(make_wasmtime_config(config));
   auto impl = std::make_unique<EngineImpl>(std::move(config), std::move(engine));
   if (Status s = define_host_interfaces(impl->linker); !s) return std::move(s).error();
-  if (auto r = impl->linker.add_wasip2(); !r) {
-    return make_error(ErrorCode::kInternal, "adding WASI 0.2 to the linker: " + r.err().message());
+  // WASI with async host functions: a guest that sleeps or polls suspends instead of blocking.
+  if (wasmtime_error_t* raw = capsule_linker_add_wasip2_async(impl->linker.capi())) {
+    return make_error(ErrorCode::kInternal,
+                      "adding WASI 0.2 to the linker: " + wasmtime::Error(raw).message());
+  }
+  impl->reactor = std::shared_ptr<capsule_reactor_t>(capsule_reactor_new(), capsule_reactor_delete);
+  if (!impl->reactor) {
+    return make_error(ErrorCode::kUnavailable, "cannot start the engine's WASI reactor thread");
   }
   if (!impl->config.cache_dir.empty()) {
     impl->cache.emplace(impl->config.cache_dir, engine_fingerprint(impl->config));
@@ -167,8 +172,7 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
 
   ComponentInterfaces interfaces = read_interfaces(impl_->engine, *component);
   if (Status s = check_wit_compatibility(name, interfaces); !s) return std::move(s).error();
-  auto lifecycle = find_lifecycle(*component, name);
-  if (!lifecycle) return std::move(lifecycle).error();
+  if (Status s = find_lifecycle(*component, name); !s) return std::move(s).error();
   bool needs_wasi = false;
   for (const auto& import : interfaces.imports)
     needs_wasi = needs_wasi || import.rfind("wasi:", 0) == 0;
@@ -185,8 +189,7 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
                             .interfaces = std::move(interfaces),
                             .from_cache = from_cache,
                             .needs_wasi = needs_wasi,
-                            .component = std::move(*component),
-                            .lifecycle = std::move(*lifecycle)});
+                            .component = std::move(*component)});
   return std::shared_ptr<const CompiledComponent>(
       std::make_shared<CompiledComponent>(std::move(impl)));
 }

@@ -3,6 +3,8 @@
 // The implementation structs behind the pimpl'd public wasm types. Only src/wasm sees these.
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,9 +17,12 @@
 #include <capsule/wasm/component_instance.hpp>
 #include <capsule/wasm/engine.hpp>
 
+#include <capsule/wasm/guest_call.hpp>
+
 #include "component_cache.hpp"
 #include "epoch_ticker.hpp"
 #include "host_linker.hpp"
+#include "shim.hpp"
 
 namespace capsule::wasm::detail {
 
@@ -29,11 +34,14 @@ enum class LifecycleExport : std::uint8_t {
   kHealth,
   kShutdown,
   kMetadata,
-  kCount
+  kInstantiate,  // not an export: the start-up code that instantiation runs
 };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(LifecycleExport::kCount)>
-    kLifecycleExportNames{"init",   "handle-message", "handle-callback",
-                          "health", "shutdown",       "metadata"};
+inline constexpr std::array<std::string_view, 6> kLifecycleExportNames{
+    "init", "handle-message", "handle-callback", "health", "shutdown", "metadata"};
+inline std::string_view call_site(LifecycleExport e) {
+  return e == LifecycleExport::kInstantiate ? std::string_view("instantiation")
+                                            : kLifecycleExportNames[static_cast<std::size_t>(e)];
+}
 
 struct CompiledComponentImpl {
   std::string name;
@@ -42,13 +50,14 @@ struct CompiledComponentImpl {
   bool from_cache = false;
   bool needs_wasi = false;
   wasmtime::component::Component component;
-  std::vector<wasmtime::component::ExportIndex> lifecycle;  // indexed by LifecycleExport
 };
 
 struct EngineImpl {
   EngineConfig config;
   wasmtime::Engine engine;
   wasmtime::component::Linker linker;
+  // WASI's timers and I/O; shared with every instance so it outlives their calls.
+  std::shared_ptr<capsule_reactor_t> reactor;
   std::optional<ComponentCache> cache;
   std::unique_ptr<EpochTicker> ticker;  // after engine: stops before the engine goes away
   std::atomic<std::uint64_t> compiles{0};
@@ -65,16 +74,36 @@ struct ComponentInstanceImpl {
   ComponentId id;
   std::string component_name;
   ResourceLimits limits;
-  std::uint64_t epoch_ticks_per_call = 1;
   std::shared_ptr<HostApi> host;
+  std::shared_ptr<capsule_reactor_t> reactor;
   wasmtime::Store store;
-  std::optional<wasmtime::component::Instance> instance;
-  std::vector<wasmtime::component::Func> lifecycle;  // indexed by LifecycleExport
+  shim::Exports exports;  // the generated, type-checked lifecycle exports
   std::optional<Error> failure;
   CallStats stats;
-  bool typed_calls = false;  // handle-message/-callback through typed_lifecycle.hpp
+  bool call_in_flight = false;  // a GuestCall borrows the store
 
   explicit ComponentInstanceImpl(wasmtime::Engine& engine) : store(engine) {}
 };
+
+struct GuestCallImpl {
+  ComponentInstanceImpl* inst = nullptr;
+  LifecycleExport which = LifecycleExport::kInit;
+  shim::Call call;
+  std::chrono::steady_clock::time_point deadline;
+  bool done = false;
+  capsule_call_result_t result{};
+  std::optional<Error> error;  // why the call ended without a guest result
+};
+
+// Starts `which` on `inst`: a fresh fuel budget, the epoch set to yield every tick, and the
+// deadline. `make` creates the shim call; a refused start (failed or busy instance) is a call
+// that is ready with the reason.
+GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
+                     const std::function<capsule_call_t*(wasmtime_context_t*)>& make);
+
+// The error for a failed call: names the instance, the export and the limit or cause.
+Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, shim::Failure kind,
+                    std::string_view text);
+std::string human_bytes(std::uint64_t b);
 
 }  // namespace capsule::wasm::detail

@@ -234,54 +234,119 @@ TEST_F(EngineComponents, MemoryLimitAboveThePoolSlotIsRefused) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }
 
-// The typed fast path (Rust shim) and the C API's dynamic values must agree on every outcome.
-TEST(EngineCallPaths, TypedAndDynamicCallsAgree) {
-  EngineConfig dynamic_config;
-  dynamic_config.typed_calls = false;
-  auto typed_engine = make_engine();
-  auto dynamic_engine = make_engine(dynamic_config);
-  std::vector<ComponentInstance> instances;
-  for (auto* engine : {typed_engine.get(), dynamic_engine.get()}) {
-    auto compiled = load(*engine, "counter");
-    auto inst = engine->instantiate(*compiled, {id_of("counter"), {}, nullptr});
-    ASSERT_TRUE(inst && inst->init({{"start", "5"}}));
-    instances.push_back(std::move(*inst));
+// A guest waiting in WASI suspends its call: poll() returns, the thread is free for other
+// instances, and the wall-time limit ends the wait.
+class Suspension : public EngineComponents {
+ protected:
+  ComponentInstance start_sleeper(std::chrono::milliseconds limit) {
+    auto compiled = load(*engine, "sleeper");
+    auto inst = engine->instantiate(*compiled,
+                                    {id_of("sleeper"), ResourceLimits{0, 0, limit}, nullptr});
+    EXPECT_TRUE(inst) << inst.error().describe();
+    return std::move(*inst);
   }
-  ComponentMessage with_everything = message_with(Payload::text("add:7"));
-  with_everything.correlation = 99;
-  with_everything.topic = "numbers";
-  const std::vector<ComponentMessage> script{message_with(Payload::text("inc")), with_everything,
-                                             message_with(Payload::text("add:oops")),
-                                             message_with(Payload{multicodec::kRaw, {}})};
-  for (const auto& m : script) {
-    auto a = instances[0].handle_message(m);
-    auto b = instances[1].handle_message(m);
-    ASSERT_EQ(a.has_value(), b.has_value());
-    if (a) {
-      EXPECT_EQ(*a, *b);
-    } else {
-      EXPECT_EQ(a.error(), b.error());
-    }
-  }
-  const CallbackResponse replies[] = {
-      {1, id_of("echo"), Payload::text("pong"), std::nullopt},
-      {2, id_of("echo"), std::nullopt, Error{ErrorCode::kTimeout, "no reply within 50 ms"}},
-  };
-  for (const auto& cb : replies) {
-    EXPECT_TRUE(instances[0].handle_callback(cb));
-    EXPECT_TRUE(instances[1].handle_callback(cb));
-  }
+};
+
+class CountingWaker final : public CallWaker {
+ public:
+  void wake() noexcept override { wakes.fetch_add(1); }
+  std::atomic<int> wakes{0};
+};
+
+TEST_F(Suspension, ShortSleepRepliesThroughWasi) {
+  auto sleeper = start_sleeper(std::chrono::milliseconds{5000});
+  ASSERT_TRUE(sleeper.init({}));
+  auto r = sleeper.handle_message(message_with(Payload::text("20")));
+  ASSERT_TRUE(r) << r.error().describe();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->as_string(), "slept 20");
 }
 
-TEST(EngineCallPaths, TypedCallsStillClassifyTraps) {
+TEST_F(Suspension, AnHourLongSleepFailsAtTheWallTimeLimit) {
+  auto sleeper = start_sleeper(std::chrono::milliseconds{100});
+  ASSERT_TRUE(sleeper.init({}));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = sleeper.handle_message(message_with(Payload::text("3600000")));
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInterrupted) << r.error().describe();
+  EXPECT_NE(r.error().message.find("wall-time limit of 100 ms in handle-message"),
+            std::string::npos)
+      << r.error().describe();
+  EXPECT_GE(elapsed, std::chrono::milliseconds{100});
+  EXPECT_LT(elapsed, std::chrono::minutes{1}) << "the sleep was not cut at the limit";
+  EXPECT_TRUE(sleeper.failed());
+  expect_echo_works();
+}
+
+TEST_F(Suspension, APendingCallLeavesTheThreadFreeForOtherInstances) {
+  auto sleeper = start_sleeper(std::chrono::milliseconds{60'000});
+  ASSERT_TRUE(sleeper.init({}));
+  const auto message = message_with(Payload::text("3600000"));
+  auto call = sleeper.start_handle_message(message);
+  auto waker = std::make_shared<CountingWaker>();
+  ASSERT_EQ(call.poll(waker), GuestCall::State::kPending);
+  EXPECT_TRUE(sleeper.busy());
+  // The same thread serves another instance while the sleeper waits.
+  expect_echo_works();
+  // A second call to a busy instance is refused, not interleaved.
+  auto refused = sleeper.handle_message(message_with(Payload::text("1")));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  call.expire();
+  EXPECT_TRUE(call.ready());
+  auto r = call.reply();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInterrupted);
+  EXPECT_TRUE(sleeper.failed());
+}
+
+TEST_F(Suspension, TheTimerWakesTheOwnerWhenTheSleepEnds) {
+  auto sleeper = start_sleeper(std::chrono::milliseconds{60'000});
+  ASSERT_TRUE(sleeper.init({}));
+  const auto message = message_with(Payload::text("50"));
+  auto call = sleeper.start_handle_message(message);
+  auto waker = std::make_shared<CountingWaker>();
+  ASSERT_EQ(call.poll(waker), GuestCall::State::kPending);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  while (waker->wakes.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  ASSERT_GT(waker->wakes.load(), 0) << "the reactor never woke the owner";
+  while (call.poll(waker) == GuestCall::State::kPending) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  auto r = call.reply();
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)->as_string(), "slept 50");
+}
+
+TEST_F(Suspension, SleepInInitIsBoundedToo) {
+  auto sleeper = start_sleeper(std::chrono::milliseconds{100});
+  auto s = sleeper.init({{"sleep_in_init_ms", "3600000"}});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInterrupted) << s.error().describe();
+  EXPECT_NE(s.error().message.find("in init"), std::string::npos) << s.error().describe();
+}
+
+// Trap kinds come from Wasmtime's trap codes: the same guest stopped by fuel and by wall time
+// gives the two different codes.
+TEST(EngineTrapKinds, FuelAndWallTimeAreToldApartByTrapCode) {
   auto engine = make_engine();
   auto compiled = load(*engine, "spin");
-  auto inst =
-      engine->instantiate(*compiled, {id_of("spin"), ResourceLimits{0, 1'000'000, {}}, nullptr});
-  ASSERT_TRUE(inst);
-  auto r = inst->handle_message(message_with(Payload::text("go")));
+  auto fuel = engine->instantiate(*compiled,
+                                  {id_of("spin"), ResourceLimits{0, 1'000'000, {}}, nullptr});
+  ASSERT_TRUE(fuel);
+  auto r = fuel->handle_message(message_with(Payload::text("go")));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kOutOfFuel);
+  auto time = engine->instantiate(
+      *compiled,
+      {id_of("spin", 1), ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{50}}, nullptr});
+  ASSERT_TRUE(time);
+  auto t = time->handle_message(message_with(Payload::text("go")));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, ErrorCode::kInterrupted);
 }
 
 TEST(EngineAllocation, OnDemandAllocatorRunsComponentsToo) {

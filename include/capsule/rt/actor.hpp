@@ -39,6 +39,9 @@ class Actor {
 
   virtual Status pre_start(ActorContext<Msg>& /*ctx*/) { return ok(); }
   virtual Status handle(Msg& msg, ActorContext<Msg>& ctx) = 0;
+  // Runs after a handler (or an earlier on_resume) called ctx.await_resume() and someone resumed
+  // the actor. Its result is treated like a handler's. Call await_resume() again to keep waiting.
+  virtual Status on_resume(ActorContext<Msg>& /*ctx*/) { return ok(); }
   virtual void post_stop(ActorContext<Msg>& /*ctx*/) {}
   virtual ErrorAction on_error(const Error& /*error*/, ActorContext<Msg>& /*ctx*/) {
     return ErrorAction::kRestart;

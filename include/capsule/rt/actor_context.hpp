@@ -7,6 +7,7 @@
 #include <capsule/rt/actor_address.hpp>
 #include <capsule/rt/fwd.hpp>
 #include <capsule/rt/mailbox.hpp>
+#include <capsule/rt/resume_handle.hpp>
 
 namespace capsule::rt {
 
@@ -39,6 +40,15 @@ class ActorContext {
   // Signals (kDown/kFailed) about `target` arrive through Actor::on_signal.
   void watch(const ActorAddress& target) const;
   void unwatch(const ActorAddress& target) const;
+
+  // Ends the current handler (or on_resume) without finishing its work: the actor takes no further
+  // mailbox message (they queue; system messages still run) until resume() is called on a
+  // resume_handle(), which runs Actor::on_resume on the actor's thread. For work that waits on
+  // something outside the actor, e.g. a suspended guest call, without holding a worker thread.
+  // A resume that comes before the handler returns is kept. A stop, kill or restart ends the
+  // wait (a graceful stop lets it finish first). One wait at a time.
+  void await_resume() noexcept;
+  [[nodiscard]] ResumeHandle resume_handle() const;
 
   // Delivers `msg` to this actor after `delay`, through the system's Asio timer.
   TimerHandle send_after(std::chrono::steady_clock::duration delay, Msg msg) const;

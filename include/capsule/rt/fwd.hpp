@@ -24,6 +24,7 @@ class MessageBroker;
 class SupervisorNode;
 class SupervisorRef;
 class TimerHandle;
+class ResumeHandle;
 class Observer;
 class InMemoryRecorder;
 struct MonitoringEvent;

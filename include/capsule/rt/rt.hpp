@@ -12,6 +12,7 @@
 #include <capsule/rt/message_broker.hpp>
 #include <capsule/rt/monitoring.hpp>
 #include <capsule/rt/reply.hpp>
+#include <capsule/rt/resume_handle.hpp>
 #include <capsule/rt/scheduler.hpp>
 #include <capsule/rt/signal.hpp>
 #include <capsule/rt/supervisor.hpp>

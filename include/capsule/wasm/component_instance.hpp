@@ -8,6 +8,7 @@
 #include <capsule/core/limits.hpp>
 #include <capsule/core/message.hpp>
 #include <capsule/core/result.hpp>
+#include <capsule/wasm/guest_call.hpp>
 #include <capsule/wasm/host_api.hpp>
 
 namespace capsule::wasm {
@@ -26,9 +27,14 @@ struct CallStats {
 // bindings. Not thread-safe by design: exactly one caller (its actor) drives it at a time; many
 // instances run in parallel on different threads without any shared lock.
 //
-// Every lifecycle call runs under a fresh fuel budget and wall-time deadline. A trap, fuel or time
-// exhaustion fails the call with an error naming the component and the cause, and leaves the
-// instance `failed()`: Wasmtime forbids re-entering a trapped instance, so its owner restarts it.
+// Every lifecycle call runs under a fresh fuel budget and wall-time deadline; the deadline covers
+// the whole call, time the guest spends waiting in WASI included. A trap, fuel or time exhaustion
+// fails the call with an error naming the component and the cause, and leaves the instance
+// `failed()`: Wasmtime forbids re-entering a trapped instance, so its owner restarts it.
+//
+// Two ways to call: `start_*` returns a GuestCall that the owner polls (an actor does this, so a
+// waiting guest never holds a thread), and the blocking forms below drive that call to
+// completion on the calling thread.
 class ComponentInstance {
  public:
   explicit ComponentInstance(std::unique_ptr<detail::ComponentInstanceImpl> impl);
@@ -37,6 +43,14 @@ class ComponentInstance {
   ComponentInstance& operator=(const ComponentInstance&) = delete;
   ComponentInstance(ComponentInstance&&) noexcept;
   ComponentInstance& operator=(ComponentInstance&&) noexcept;
+
+  // Resumable calls; the inputs must outlive the returned call, and so must this instance.
+  [[nodiscard]] GuestCall start_init(const KeyValues& config);
+  [[nodiscard]] GuestCall start_handle_message(const ComponentMessage& message);
+  [[nodiscard]] GuestCall start_handle_callback(const CallbackResponse& response);
+  [[nodiscard]] GuestCall start_health();
+  [[nodiscard]] GuestCall start_shutdown();
+  [[nodiscard]] GuestCall start_metadata();
 
   [[nodiscard]] Status init(const KeyValues& config);
   [[nodiscard]] Result<std::optional<Payload>> handle_message(const ComponentMessage& message);
@@ -48,6 +62,8 @@ class ComponentInstance {
   [[nodiscard]] const ComponentId& id() const;
   [[nodiscard]] const ResourceLimits& limits() const;
   [[nodiscard]] bool failed() const;
+  // A call is in flight: the instance takes no other until it is ready.
+  [[nodiscard]] bool busy() const;
   [[nodiscard]] CallStats stats() const;
 
  private:

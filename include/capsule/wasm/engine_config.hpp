@@ -23,10 +23,6 @@ struct EngineConfig {
   // Granularity of wall-time limits: a ticker thread advances the engine epoch this often.
   std::chrono::milliseconds epoch_tick{2};
   bool parallel_compilation = true;
-  // Call handle-message and handle-callback through Wasmtime's typed component API (bulk payload
-  // copies) instead of the C API's dynamic values (one value per payload byte). Off only to
-  // compare the two paths.
-  bool typed_calls = true;
   // Applied to an instance when its own limits leave a field at zero.
   ResourceLimits default_limits{
       .memory_bytes = 32ULL << 20,

@@ -77,7 +77,7 @@ class ActorCell final : public ActorCellBase {
   std::uint32_t process(std::uint32_t budget) override {
     std::uint32_t done = 0;
     mailbox_.sample_depth();
-    while (done < budget && processing() && !interrupted()) {
+    while (done < budget && processing() && !interrupted() && !awaiting()) {
       auto msg = mailbox_.try_dequeue();
       if (!msg) break;
       ++done;
@@ -100,6 +100,7 @@ class ActorCell final : public ActorCellBase {
   }
 
   void stop_behavior() override {
+    end_wait();
     if (!behavior_) return;
     try {
       behavior_->post_stop(context_);
@@ -136,6 +137,17 @@ class ActorCell final : public ActorCellBase {
       status = behavior_->on_signal(signal, context_);
     } catch (const std::exception& e) {
       status = make_error(ErrorCode::kInternal, std::string("on_signal threw: ") + e.what());
+    }
+    static_cast<void>(after_handler(std::move(status)));
+  }
+
+  void deliver_resume() override {
+    if (!behavior_) return;
+    Status status = ok();
+    try {
+      status = behavior_->on_resume(context_);
+    } catch (const std::exception& e) {
+      status = make_error(ErrorCode::kInternal, std::string("on_resume threw: ") + e.what());
     }
     static_cast<void>(after_handler(std::move(status)));
   }

@@ -14,6 +14,7 @@
 #include <capsule/rt/actor_address.hpp>
 #include <capsule/rt/dead_letters.hpp>
 #include <capsule/rt/mailbox.hpp>
+#include <capsule/rt/resume_handle.hpp>
 #include <capsule/rt/signal.hpp>
 
 namespace capsule::rt::detail {
@@ -31,7 +32,8 @@ struct SystemMessage {
     kWatch,
     kUnwatch,
     kSignal,
-    kHealthProbe
+    kHealthProbe,
+    kResume
   };
   SystemMessage() = default;
   explicit SystemMessage(Kind k) : kind(k) {}
@@ -83,6 +85,16 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
 
   // Handler-side requests, honoured after the current handler returns.
   void request_self_stop() noexcept { self_stop_requested_ = true; }
+  void await_resume() noexcept { awaiting_ = true; }
+  [[nodiscard]] ResumeHandle resume_handle() { return ResumeHandle(weak_from_this()); }
+  // Any thread: queues one kResume unless one is already queued.
+  void resume() {
+    if (!resume_posted_.exchange(true, std::memory_order_acq_rel)) {
+      if (!post(SystemMessage{SystemMessage::Kind::kResume})) {
+        resume_posted_.store(false, std::memory_order_release);
+      }
+    }
+  }
   void watch(const ActorAddress& target);
   void unwatch(const ActorAddress& target);
 
@@ -125,6 +137,7 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   virtual HealthStatus probe_health() = 0;
   virtual void deliver_signal(const Signal& signal) = 0;
   virtual ErrorAction decide(const Error& error) = 0;
+  virtual void deliver_resume() = 0;
 
   // Called by process() after each handler; false stops the current batch.
   bool after_handler(Status status);
@@ -135,6 +148,10 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   [[nodiscard]] bool processing() const noexcept {
     return phase_ == Phase::kRunning || phase_ == Phase::kStopping;
   }
+  // A handler is waiting for resume(): no mailbox message is taken meanwhile.
+  [[nodiscard]] bool awaiting() const noexcept { return awaiting_; }
+  // The behaviour object ends (stop, restart): so does whatever it was waiting for.
+  void end_wait() noexcept { awaiting_ = false; }
 
  private:
   void schedule();
@@ -152,6 +169,8 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   Phase phase_ = Phase::kStarting;  // worker-owned
   ExitReason stop_reason_ = ExitReason::kNormal;
   bool self_stop_requested_ = false;
+  bool awaiting_ = false;  // worker-owned
+  std::atomic<bool> resume_posted_{false};
   ActorId id_;
   ActorSystem* system_;
   std::shared_ptr<Telemetry> telemetry_;

@@ -68,6 +68,14 @@ void ActorContext<Msg>::unwatch(const ActorAddress& target) const {
   cell_.unwatch(target);
 }
 template <typename Msg>
+void ActorContext<Msg>::await_resume() noexcept {
+  cell_.await_resume();
+}
+template <typename Msg>
+ResumeHandle ActorContext<Msg>::resume_handle() const {
+  return cell_.resume_handle();
+}
+template <typename Msg>
 TimerHandle ActorContext<Msg>::send_after(std::chrono::steady_clock::duration delay,
                                           Msg msg) const {
   return cell_.system().send_after(self(), delay, std::move(msg));

@@ -1,26 +1,6 @@
-#include "trap_classifier.hpp"
+#include "error_text.hpp"
 
 namespace capsule::wasm {
-namespace {
-bool contains(std::string_view haystack, std::string_view needle) noexcept {
-  return haystack.find(needle) != std::string_view::npos;
-}
-}  // namespace
-
-ErrorCode classify_call_failure(std::string_view m) noexcept {
-  if (contains(m, "all fuel consumed")) return ErrorCode::kOutOfFuel;
-  if (contains(m, "wasm trap: interrupt")) return ErrorCode::kInterrupted;
-  // A refused memory.grow returns -1 to the guest; the SDK's allocation-failure path then traps
-  // in kGuestOomSymbol. cabi_realloc aborts the same way when the host lowers arguments into a
-  // full memory. Instantiation fails outright when the initial memory is above the limit.
-  if (contains(m, kGuestOomSymbol) || contains(m, "exceeds memory limits") ||
-      contains(m, "memory minimum size") ||
-      (contains(m, "unreachable") && contains(m, "!cabi_realloc"))) {
-    return ErrorCode::kMemoryLimit;
-  }
-  if (contains(m, "wasm trap") || contains(m, "wasm backtrace")) return ErrorCode::kTrap;
-  return ErrorCode::kInternal;
-}
 
 std::string first_line(std::string_view m) {
   const auto nl = m.find('\n');

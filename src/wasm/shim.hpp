@@ -1,0 +1,137 @@
+#pragma once
+
+// The C ABI of the Rust boundary crate (third_party/wasmtime-capi/src): generated, typed, async
+// lifecycle calls. Byte spans in, results out; every span a call borrows stays valid, and the
+// store stays untouched, until that call is ready or deleted. Only src/wasm includes this.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include <wasmtime.h>
+#include <wasmtime/component.h>
+
+extern "C" {
+
+struct capsule_reactor_t;
+struct capsule_call_t;
+struct capsule_exports_t;
+
+struct capsule_bytes_t {
+  const std::uint8_t* ptr;
+  std::size_t len;
+};
+struct capsule_id_t {
+  capsule_bytes_t ns, name, instance;
+};
+struct capsule_kv_t {
+  capsule_bytes_t key, value;
+};
+struct capsule_message_t {
+  capsule_id_t sender;
+  std::uint32_t codec;
+  capsule_bytes_t payload;
+  bool has_correlation;
+  std::uint64_t correlation;
+  bool has_topic;
+  capsule_bytes_t topic;
+};
+struct capsule_callback_t {
+  std::uint64_t correlation;
+  capsule_id_t responder;
+  bool is_ok;
+  std::uint32_t codec;
+  capsule_bytes_t payload;
+  std::uint8_t error_tag;
+  capsule_bytes_t error_text;
+};
+struct capsule_waker_t {
+  void* data;
+  void (*wake)(void*);
+  void (*retain)(void*);
+  void (*release)(void*);
+};
+struct capsule_call_result_t {
+  std::uint8_t status;
+  std::uint8_t failure;
+  std::uint8_t error_tag;
+  std::uint8_t health;
+  bool has_payload;
+  std::uint32_t codec;
+  capsule_bytes_t data;
+};
+struct capsule_metadata_t {
+  capsule_bytes_t name, version, description;
+  std::size_t label_count;
+};
+
+capsule_reactor_t* capsule_reactor_new();
+void capsule_reactor_delete(capsule_reactor_t* reactor);
+
+wasmtime_error_t* capsule_linker_add_wasip2_async(wasmtime_component_linker_t* linker);
+capsule_call_t* capsule_call_instantiate(const wasmtime_component_linker_t* linker,
+                                         wasmtime_context_t* cx,
+                                         const wasmtime_component_t* component);
+capsule_exports_t* capsule_call_take_exports(capsule_call_t* call);
+void capsule_exports_delete(capsule_exports_t* exports);
+
+capsule_call_t* capsule_call_init(const capsule_exports_t* exports, wasmtime_context_t* cx,
+                                  const capsule_kv_t* config, std::size_t n);
+capsule_call_t* capsule_call_handle_message(const capsule_exports_t* exports,
+                                            wasmtime_context_t* cx, const capsule_message_t* msg);
+capsule_call_t* capsule_call_handle_callback(const capsule_exports_t* exports,
+                                             wasmtime_context_t* cx, const capsule_callback_t* cb);
+capsule_call_t* capsule_call_health(const capsule_exports_t* exports, wasmtime_context_t* cx);
+capsule_call_t* capsule_call_shutdown(const capsule_exports_t* exports, wasmtime_context_t* cx);
+capsule_call_t* capsule_call_metadata_of(const capsule_exports_t* exports, wasmtime_context_t* cx);
+
+std::uint8_t capsule_call_poll(capsule_call_t* call, const capsule_reactor_t* reactor,
+                               const capsule_waker_t* waker);
+void capsule_call_result(const capsule_call_t* call, capsule_call_result_t* out);
+bool capsule_call_metadata(const capsule_call_t* call, capsule_metadata_t* out);
+bool capsule_call_metadata_label(const capsule_call_t* call, std::size_t i, capsule_bytes_t* key,
+                                 capsule_bytes_t* value);
+void capsule_call_delete(capsule_call_t* call);
+
+}  // extern "C"
+
+namespace capsule::wasm::shim {
+
+// Numbers shared with the Rust crate (src/call.rs, src/failure.rs, src/lifecycle.rs).
+inline constexpr std::uint8_t kPollPending = 0;
+inline constexpr std::uint8_t kStatusOk = 1;
+inline constexpr std::uint8_t kStatusGuestError = 2;
+inline constexpr std::uint8_t kStatusFailed = 3;
+
+enum class Failure : std::uint8_t {
+  kTrap = 1,
+  kOutOfFuel = 2,
+  kInterrupt = 3,
+  kStackOverflow = 4,
+  kMemoryLimit = 5,
+  kHost = 6,
+  kInvalidInput = 7,
+};
+
+struct ReactorDeleter {
+  void operator()(capsule_reactor_t* r) const noexcept { capsule_reactor_delete(r); }
+};
+struct CallDeleter {
+  void operator()(capsule_call_t* c) const noexcept { capsule_call_delete(c); }
+};
+struct ExportsDeleter {
+  void operator()(capsule_exports_t* e) const noexcept { capsule_exports_delete(e); }
+};
+using Reactor = std::unique_ptr<capsule_reactor_t, ReactorDeleter>;
+using Call = std::unique_ptr<capsule_call_t, CallDeleter>;
+using Exports = std::unique_ptr<capsule_exports_t, ExportsDeleter>;
+
+inline capsule_bytes_t bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+inline std::string_view view_of(capsule_bytes_t b) {
+  return {reinterpret_cast<const char*>(b.ptr), b.len};
+}
+
+}  // namespace capsule::wasm::shim

@@ -1,0 +1,98 @@
+// Guests that wait in WASI (sleep, poll on a clock) suspend instead of holding a scheduler worker,
+// and their wall-time limit covers the wait. Real components: guest/examples/sleeper.c, echo.c.
+#include <chrono>
+#include <future>
+#include <vector>
+
+#include "runtime_fixture.hpp"
+
+namespace capsule::component {
+namespace {
+
+using namespace capsule::component::testing;
+using namespace std::chrono_literals;
+
+TEST_F(RuntimeFixture, ASleepingGuestAnswersAfterItsSleep) {
+  auto ids = start(spec("sleeper", "sleeper"));
+  auto r = ask(ids[0], "30");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "slept 30");
+}
+
+// Far more sleepers than workers, each asked to sleep an hour under a 400 ms limit. If a sleep
+// held a worker, the canary's requests would queue behind them for seconds; here each must be
+// answered within its 1 s timeout, and every sleeper must fail at its limit and be restarted.
+TEST_F(RuntimeFixture, SleepersDoNotStarveACanaryAndFailAtTheirWallTimeLimit) {
+  constexpr std::uint32_t kSleepers = 24;
+  auto sleepers = spec("sleeper", "sleeper", kSleepers);
+  sleepers.limits.wall_time_per_call = 400ms;
+  sleepers.supervision.max_restarts = 2 * kSleepers;  // 24 failures at once are not a storm here
+  const auto sleeper_ids = start(std::move(sleepers));
+  const auto canary = start(spec("echo", "echo"));
+  ASSERT_EQ(sleeper_ids.size(), kSleepers);
+
+  std::vector<std::future<Result<Payload>>> naps;
+  for (const auto& id : sleeper_ids) {
+    naps.push_back(runtime->ask(id, Payload::text("3600000"), 30s));
+  }
+  for (int i = 0; i < 20; ++i) {
+    auto r = ask(canary[0], "ping " + std::to_string(i), 1s);
+    ASSERT_TRUE(r) << "canary request " << i << ": " << r.error().describe();
+    EXPECT_EQ(r->as_string(), "ping " + std::to_string(i));
+    std::this_thread::sleep_for(10ms);
+  }
+  for (auto& nap : naps) {
+    auto r = nap.get();
+    ASSERT_FALSE(r) << "a sleeper under a 400 ms limit answered an hour-long sleep";
+    EXPECT_EQ(r.error().code, ErrorCode::kInterrupted) << r.error().describe();
+    EXPECT_NE(r.error().message.find("wall-time limit of 400 ms"), std::string::npos)
+        << r.error().describe();
+  }
+  // Each failed sleeper was restarted by its supervisor and works again.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (recorder->count(rt::EventKind::kChildRestarted) < kSleepers &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(recorder->count(rt::EventKind::kChildRestarted), kSleepers);
+  auto again = ask(sleeper_ids[3], "5");
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(again->as_string(), "slept 5");
+}
+
+// Mailbox order holds across a suspension: a message sent while the instance sleeps is handled
+// after the sleep, by the same instance.
+TEST_F(RuntimeFixture, MessagesQueuedDuringASleepWaitTheirTurn) {
+  auto ids = start(spec("sleeper", "sleeper"));
+  auto first = runtime->ask(ids[0], Payload::text("150"), 10s);
+  auto second = runtime->ask(ids[0], Payload::text("1"), 10s);
+  auto a = first.get();
+  auto b = second.get();
+  ASSERT_TRUE(a) << a.error().describe();
+  ASSERT_TRUE(b) << b.error().describe();
+  EXPECT_EQ(a->as_string(), "slept 150");
+  EXPECT_EQ(b->as_string(), "slept 1");
+}
+
+// A guest that spins under a huge fuel budget yields at every epoch tick: it is stopped at its
+// wall-time limit while a canary on the same two workers keeps answering.
+TEST_F(RuntimeFixture, SpinnersYieldSoACanaryKeepsAnswering) {
+  auto spinners = spec("spin", "spin", 4);
+  spinners.limits = ResourceLimits{0, 1ULL << 62, 1500ms};
+  const auto spin_ids = start(std::move(spinners));
+  const auto canary = start(spec("echo", "echo"));
+  std::vector<std::future<Result<Payload>>> spins;
+  for (const auto& id : spin_ids) spins.push_back(runtime->ask(id, Payload::text("go"), 30s));
+  for (int i = 0; i < 20; ++i) {
+    auto r = ask(canary[0], "still here", 1s);
+    ASSERT_TRUE(r) << "canary request " << i << ": " << r.error().describe();
+  }
+  for (auto& s : spins) {
+    auto r = s.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInterrupted) << r.error().describe();
+  }
+}
+
+}  // namespace
+}  // namespace capsule::component
