@@ -68,8 +68,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   ComponentRuntime* runtime_;  // outlives every actor it starts (its destructor stops them)
   std::shared_ptr<InstancePlan> plan_;
   std::optional<wasm::ComponentInstance> instance_;
-  std::shared_ptr<wasm::CallWaker> waker_;    // resumes this actor; made in pre_start
-  std::unique_ptr<InFlight> in_flight_;       // after instance_: destroyed before it
+  std::shared_ptr<wasm::CallWaker> waker_;  // resumes this actor; made in pre_start
+  std::unique_ptr<InFlight> in_flight_;     // after instance_: destroyed before it
   bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
 };
 

@@ -43,10 +43,10 @@ Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, sh
       return {ErrorCode::kOutOfFuel, who + " ran out of fuel in " + where + " (budget " +
                                          std::to_string(inst.limits.fuel_per_call) + " per call)"};
     case shim::Failure::kInterrupt:
-      return {ErrorCode::kInterrupted,
-              who + " exceeded its wall-time limit of " +
-                  std::to_string(inst.limits.wall_time_per_call.count()) + " ms in " + where +
-                  " (time spent waiting in host calls counts)"};
+      return {ErrorCode::kInterrupted, who + " exceeded its wall-time limit of " +
+                                           std::to_string(inst.limits.wall_time_per_call.count()) +
+                                           " ms in " + where +
+                                           " (time spent waiting in host calls counts)"};
     case shim::Failure::kMemoryLimit:
       return {ErrorCode::kMemoryLimit, who + " hit its memory limit of " +
                                            human_bytes(inst.limits.memory_bytes) + " in " + where};
@@ -235,11 +235,11 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
     if (e.code == ErrorCode::kInternal) {
       // Not a trap: the pool is exhausted, or linking failed (a missing or mistyped import).
       const std::string raw(shim::view_of(call.impl().result.data));
-      const bool pool = raw.find("concurrent") != std::string::npos ||
-                        raw.find("pooling") != std::string::npos;
+      const bool pool =
+          raw.find("concurrent") != std::string::npos || raw.find("pooling") != std::string::npos;
       return make_error(pool ? ErrorCode::kUnavailable : ErrorCode::kIncompatible,
-                        "instantiating component " + inst->id.to_string() + " (" +
-                            compiled.name + "): " + first_line(raw));
+                        "instantiating component " + inst->id.to_string() + " (" + compiled.name +
+                            "): " + first_line(raw));
     }
     return e;
   }

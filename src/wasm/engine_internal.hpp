@@ -16,7 +16,6 @@
 #include <capsule/wasm/compiled_component.hpp>
 #include <capsule/wasm/component_instance.hpp>
 #include <capsule/wasm/engine.hpp>
-
 #include <capsule/wasm/guest_call.hpp>
 
 #include "component_cache.hpp"

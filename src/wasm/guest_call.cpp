@@ -1,10 +1,10 @@
-#include <capsule/wasm/guest_call.hpp>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
 #include <utility>
+
+#include <capsule/wasm/guest_call.hpp>
 
 #include "engine_internal.hpp"
 #include "wit_values.hpp"
@@ -49,9 +49,9 @@ void finish(GuestCallImpl& c) {
   inst.stats.fuel_consumed_last = used;
   inst.stats.fuel_consumed_total += used;
   if (c.result.status == shim::kStatusGuestError) {
-    c.error = named_guest_error(
-        inst, c.which,
-        Error{wit::error_code_from_tag(c.result.error_tag), std::string(shim::view_of(c.result.data))});
+    c.error = named_guest_error(inst, c.which,
+                                Error{wit::error_code_from_tag(c.result.error_tag),
+                                      std::string(shim::view_of(c.result.data))});
   } else if (c.result.status == shim::kStatusFailed) {
     const auto kind = static_cast<shim::Failure>(c.result.failure);
     Error e = detail::failure_error(inst, c.which, kind, shim::view_of(c.result.data));
@@ -101,8 +101,8 @@ GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
   }
   if (inst.call_in_flight) {
     c->done = true;
-    c->error = make_error(ErrorCode::kUnavailable, "component " + inst.id.to_string() +
-                                                       " is busy with another call");
+    c->error = make_error(ErrorCode::kUnavailable,
+                          "component " + inst.id.to_string() + " is busy with another call");
     return GuestCall(std::move(c));
   }
   auto cx = inst.store.context();
@@ -172,7 +172,8 @@ Result<std::optional<Payload>> GuestCall::reply() const {
   if (impl_->error) return *impl_->error;
   const auto& r = impl_->result;
   if (!r.has_payload) return std::optional<Payload>{};
-  return std::optional<Payload>{Payload{r.codec, std::vector<std::uint8_t>(r.data.ptr, r.data.ptr + r.data.len)}};
+  return std::optional<Payload>{
+      Payload{r.codec, std::vector<std::uint8_t>(r.data.ptr, r.data.ptr + r.data.len)}};
 }
 
 Status GuestCall::status() const {
@@ -198,8 +199,10 @@ Result<ComponentMetadata> GuestCall::metadata() const {
   if (!capsule_call_metadata(impl_->call.get(), &m)) {
     return make_error(ErrorCode::kInternal, "metadata read from a call that is not metadata()");
   }
-  ComponentMetadata out{std::string(shim::view_of(m.name)), std::string(shim::view_of(m.version)),
-                        std::string(shim::view_of(m.description)), {}};
+  ComponentMetadata out{std::string(shim::view_of(m.name)),
+                        std::string(shim::view_of(m.version)),
+                        std::string(shim::view_of(m.description)),
+                        {}};
   for (std::size_t i = 0; i < m.label_count; ++i) {
     capsule_bytes_t k{};
     capsule_bytes_t v{};

@@ -240,8 +240,8 @@ class Suspension : public EngineComponents {
  protected:
   ComponentInstance start_sleeper(std::chrono::milliseconds limit) {
     auto compiled = load(*engine, "sleeper");
-    auto inst = engine->instantiate(*compiled,
-                                    {id_of("sleeper"), ResourceLimits{0, 0, limit}, nullptr});
+    auto inst =
+        engine->instantiate(*compiled, {id_of("sleeper"), ResourceLimits{0, 0, limit}, nullptr});
     EXPECT_TRUE(inst) << inst.error().describe();
     return std::move(*inst);
   }
@@ -334,8 +334,8 @@ TEST_F(Suspension, SleepInInitIsBoundedToo) {
 TEST(EngineTrapKinds, FuelAndWallTimeAreToldApartByTrapCode) {
   auto engine = make_engine();
   auto compiled = load(*engine, "spin");
-  auto fuel = engine->instantiate(*compiled,
-                                  {id_of("spin"), ResourceLimits{0, 1'000'000, {}}, nullptr});
+  auto fuel =
+      engine->instantiate(*compiled, {id_of("spin"), ResourceLimits{0, 1'000'000, {}}, nullptr});
   ASSERT_TRUE(fuel);
   auto r = fuel->handle_message(message_with(Payload::text("go")));
   ASSERT_FALSE(r);

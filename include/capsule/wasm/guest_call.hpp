@@ -52,7 +52,7 @@ class GuestCall {
   // The outcome, once ready. A guest's own `err(...)` keeps its WIT code and leaves the instance
   // usable; a trap, a limit or expiry is a failure of the instance (ComponentInstance::failed()).
   [[nodiscard]] Result<std::optional<Payload>> reply() const;  // handle-message
-  [[nodiscard]] Status status() const;                        // init, handle-callback, shutdown
+  [[nodiscard]] Status status() const;                         // init, handle-callback, shutdown
   [[nodiscard]] Result<HealthStatus> health() const;
   [[nodiscard]] Result<ComponentMetadata> metadata() const;
 
