@@ -9,7 +9,7 @@
 
 #include "engine_internal.hpp"
 #include "error_text.hpp"
-#include "wit_values.hpp"
+#include "wit_error.hpp"
 
 namespace capsule::wasm {
 namespace {
@@ -217,7 +217,6 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
 
   inst->store.limiter(static_cast<std::int64_t>(limits.memory_bytes), -1, -1, -1, -1);
   auto cx = inst->store.context();
-  cx.set_data(StoreState{inst->host.get()});
   if (compiled.needs_wasi) {
     // No preopened dirs, env or args: WASI clocks and random only, stdio discarded.
     if (auto r = cx.set_wasi(wasmtime::WasiConfig()); !r) {

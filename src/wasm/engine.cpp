@@ -102,7 +102,10 @@ Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
   }
   wasmtime::Engine engine(make_wasmtime_config(config));
   auto impl = std::make_unique<EngineImpl>(std::move(config), std::move(engine));
-  if (Status s = define_host_interfaces(impl->linker); !s) return std::move(s).error();
+  if (wasmtime_error_t* raw = capsule_linker_add_capsule_imports(impl->linker.capi())) {
+    return make_error(ErrorCode::kInternal,
+                      "adding capsule's imports to the linker: " + wasmtime::Error(raw).message());
+  }
   // WASI with async host functions: a guest that sleeps or polls suspends instead of blocking.
   if (wasmtime_error_t* raw = capsule_linker_add_wasip2_async(impl->linker.capi())) {
     return make_error(ErrorCode::kInternal,

@@ -20,7 +20,7 @@
 
 #include "component_cache.hpp"
 #include "epoch_ticker.hpp"
-#include "host_linker.hpp"
+#include "host_bridge.hpp"
 #include "shim.hpp"
 
 namespace capsule::wasm::detail {

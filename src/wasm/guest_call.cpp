@@ -7,7 +7,7 @@
 #include <capsule/wasm/guest_call.hpp>
 
 #include "engine_internal.hpp"
-#include "wit_values.hpp"
+#include "wit_error.hpp"
 
 namespace capsule::wasm {
 namespace {
@@ -26,7 +26,9 @@ struct WakerRef {
   static void retain(void* p) { static_cast<WakerRef*>(p)->refs.fetch_add(1); }
   static void release(void* p) {
     auto* self = static_cast<WakerRef*>(p);
-    if (self->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete self;
+    if (self->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      const std::unique_ptr<WakerRef> last(self);  // the last reference: free it
+    }
   }
 };
 
@@ -119,6 +121,8 @@ GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
                                                     inst.id.to_string());
     return GuestCall(std::move(c));
   }
+  // The guest's imports reach this instance's HostApi while the call runs.
+  capsule_call_set_host(c->call.get(), &host_vtable(), inst.host.get());
   inst.call_in_flight = true;
   return GuestCall(std::move(c));
 }
@@ -137,8 +141,9 @@ GuestCall::~GuestCall() {
 
 GuestCall::State GuestCall::poll(const std::shared_ptr<CallWaker>& waker) {
   if (impl_->done) return State::kReady;
-  auto* ref = new WakerRef{};
-  ref->target = waker;
+  auto owned = std::make_unique<WakerRef>();
+  owned->target = waker;
+  WakerRef* ref = owned.release();  // from here on reference-counted: freed by the last release
   const capsule_waker_t c_waker{ref, &WakerRef::wake, &WakerRef::retain, &WakerRef::release};
   const auto polled = capsule_call_poll(impl_->call.get(), impl_->inst->reactor.get(), &c_waker);
   WakerRef::release(ref);

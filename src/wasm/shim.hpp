@@ -66,10 +66,51 @@ struct capsule_metadata_t {
   std::size_t label_count;
 };
 
+struct capsule_answer_t;
+struct capsule_host_vtable_t {
+  void (*send)(void* host, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
+               capsule_answer_t* out);
+  void (*request)(void* host, const capsule_id_t* target, std::uint32_t codec,
+                  capsule_bytes_t payload, std::uint32_t timeout_ms, capsule_answer_t* out);
+  void (*cancel)(void* host, std::uint64_t correlation, capsule_answer_t* out);
+  void (*broadcast)(void* host, const capsule_id_t* targets, std::size_t n, std::uint32_t codec,
+                    capsule_bytes_t payload, capsule_answer_t* out);
+  void (*publish)(void* host, capsule_bytes_t topic, std::uint32_t codec, capsule_bytes_t payload,
+                  capsule_answer_t* out);
+  void (*subscribe)(void* host, capsule_bytes_t topic, capsule_answer_t* out);
+  void (*unsubscribe)(void* host, capsule_bytes_t topic, capsule_answer_t* out);
+  void (*self_id)(void* host, capsule_answer_t* out);
+  void (*log)(void* host, std::uint8_t level, capsule_bytes_t message, const capsule_kv_t* fields,
+              std::size_t n);
+  std::uint64_t (*monotonic_now_ns)(void* host);
+  std::uint64_t (*wall_clock_now_ms)(void* host);
+  void (*list_components)(void* host, capsule_answer_t* out);
+  void (*metadata_of)(void* host, const capsule_id_t* id, capsule_answer_t* out);
+  void (*storage_get)(void* host, capsule_bytes_t key, capsule_answer_t* out);
+  void (*storage_set)(void* host, capsule_bytes_t key, capsule_bytes_t value,
+                      capsule_answer_t* out);
+  void (*storage_delete)(void* host, capsule_bytes_t key, capsule_answer_t* out);
+  void (*storage_exists)(void* host, capsule_bytes_t key, capsule_answer_t* out);
+  void (*storage_list_keys)(void* host, capsule_bytes_t prefix, capsule_answer_t* out);
+  void (*storage_usage)(void* host, capsule_answer_t* out);
+};
+void capsule_answer_error(capsule_answer_t* a, std::uint8_t tag, capsule_bytes_t text);
+void capsule_answer_number(capsule_answer_t* a, std::uint64_t n);
+void capsule_answer_bytes(capsule_answer_t* a, capsule_bytes_t b);
+void capsule_answer_string(capsule_answer_t* a, capsule_bytes_t s);
+void capsule_answer_id(capsule_answer_t* a, const capsule_id_t* id);
+void capsule_answer_metadata(capsule_answer_t* a, capsule_bytes_t name, capsule_bytes_t version,
+                             capsule_bytes_t description);
+void capsule_answer_label(capsule_answer_t* a, capsule_bytes_t key, capsule_bytes_t value);
+void capsule_answer_usage(capsule_answer_t* a, std::uint64_t bytes, std::uint64_t keys,
+                          std::uint64_t quota_bytes, std::uint64_t quota_keys);
+
 capsule_reactor_t* capsule_reactor_new();
 void capsule_reactor_delete(capsule_reactor_t* reactor);
 
 wasmtime_error_t* capsule_linker_add_wasip2_async(wasmtime_component_linker_t* linker);
+wasmtime_error_t* capsule_linker_add_capsule_imports(wasmtime_component_linker_t* linker);
+void capsule_call_set_host(capsule_call_t* call, const capsule_host_vtable_t* vtable, void* host);
 capsule_call_t* capsule_call_instantiate(const wasmtime_component_linker_t* linker,
                                          wasmtime_context_t* cx,
                                          const wasmtime_component_t* component);

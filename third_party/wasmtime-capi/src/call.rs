@@ -5,7 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::ffi::c_void;
+
 use crate::failure;
+use crate::host::{capsule_host_vtable_t, CallHost, CallScope};
 use crate::ffi::{capsule_bytes_t, ffi_guard};
 use crate::lifecycle::capsule_exports_t;
 use crate::reactor::capsule_reactor_t;
@@ -39,12 +42,27 @@ pub type CallFuture = Pin<Box<dyn Future<Output = Output> + Send + 'static>>;
 pub struct capsule_call_t {
     future: Option<CallFuture>,
     output: Option<Output>,
+    host: Option<CallHost>,
 }
 
 impl capsule_call_t {
     pub fn new(future: CallFuture) -> *mut capsule_call_t {
-        Box::into_raw(Box::new(capsule_call_t { future: Some(future), output: None }))
+        Box::into_raw(Box::new(capsule_call_t { future: Some(future), output: None, host: None }))
     }
+}
+
+/// Names the host context the guest's imports reach while this call runs: `host` is passed to
+/// every `vtable` function. Set once, before the first poll.
+///
+/// # Safety
+/// `call` is live; `vtable` and `host` outlive it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_call_set_host(
+    call: *mut capsule_call_t,
+    vtable: *const capsule_host_vtable_t,
+    host: *mut c_void,
+) {
+    unsafe { (*call).host = Some(CallHost { vtable, host }) };
 }
 
 pub const POLL_PENDING: u8 = 0;
@@ -68,8 +86,10 @@ pub unsafe extern "C" fn capsule_call_poll(
     };
     let reactor = unsafe { &*reactor };
     let waker = make_waker(unsafe { &*waker });
+    let host = call.host;
     let polled = ffi_guard(None, || {
         let _runtime = reactor.enter();
+        let _host = host.map(CallScope::enter);
         let mut cx = Context::from_waker(&waker);
         Some(future.as_mut().poll(&mut cx))
     });

@@ -18,6 +18,7 @@ mod bindings;
 mod call;
 mod failure;
 mod ffi;
+mod host;
 mod lifecycle;
 mod linker;
 mod reactor;

@@ -12,6 +12,7 @@ use wasmtime_c_api::{
 use crate::bindings;
 use crate::call::{capsule_call_t, Output};
 use crate::ffi::ffi_guard;
+use crate::host::{CapsuleImports, HostCalls};
 use crate::lifecycle::{capsule_exports_t, failed, DetachedStore};
 
 unsafe fn linker_of(l: *const wasmtime_component_linker_t) -> &'static Linker<WasmtimeStoreData> {
@@ -31,6 +32,24 @@ pub unsafe extern "C" fn capsule_linker_add_wasip2_async(
     let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
     ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding WASI")))), || {
         wasmtime_wasi::p2::add_to_linker_async(linker)
+            .err()
+            .map(|e| Box::new(wasmtime_error_t::from(e)))
+    })
+}
+
+/// Adds capsule's own imports (messaging, services, storage), generated from `wit/` and answered
+/// by the C++ host through the vtable each call names (`capsule_call_set_host`).
+///
+/// # Safety
+/// `linker` is live and not shared with a running instantiation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_linker_add_capsule_imports(
+    linker: *mut wasmtime_component_linker_t,
+) -> Option<Box<wasmtime_error_t>> {
+    // SAFETY: as in linker_of.
+    let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
+    ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding imports")))), || {
+        bindings::Component::add_to_linker::<WasmtimeStoreData, CapsuleImports>(linker, |_| HostCalls)
             .err()
             .map(|e| Box::new(wasmtime_error_t::from(e)))
     })

@@ -1,0 +1,221 @@
+#include "host_bridge.hpp"
+
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wit_error.hpp"
+
+namespace capsule::wasm {
+namespace {
+
+HostApi& api(void* host) {
+  return *static_cast<HostApi*>(host);
+}
+
+std::string text(capsule_bytes_t b) {
+  return std::string(shim::view_of(b));
+}
+
+ComponentId id_from(const capsule_id_t& c) {
+  return ComponentId{text(c.ns), text(c.name), text(c.instance)};
+}
+
+capsule_id_t id_view(const ComponentId& id) {
+  return {shim::bytes_of(id.ns), shim::bytes_of(id.name), shim::bytes_of(id.instance)};
+}
+
+Payload payload_from(std::uint32_t codec, capsule_bytes_t b) {
+  return Payload{codec, std::vector<std::uint8_t>(b.ptr, b.ptr + b.len)};
+}
+
+void answer_error(capsule_answer_t* out, const Error& e) {
+  capsule_answer_error(out, wit::error_tag_of(e.code), shim::bytes_of(e.message));
+}
+
+void answer_status(capsule_answer_t* out, const Status& s) {
+  if (!s) answer_error(out, s.error());
+}
+
+template <typename T>
+void answer_number(capsule_answer_t* out, const Result<T>& r) {
+  if (r) {
+    capsule_answer_number(out, static_cast<std::uint64_t>(*r));
+  } else {
+    answer_error(out, r.error());
+  }
+}
+
+// Runs one host entry; an exception becomes the guest's `internal` error instead of unwinding
+// into Rust (undefined behaviour) or ending the process.
+template <typename F>
+void guarded(capsule_answer_t* out, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    if (out != nullptr) {
+      answer_error(out, Error{ErrorCode::kInternal, std::string("host error: ") + e.what()});
+    }
+  } catch (...) {
+    if (out != nullptr) answer_error(out, Error{ErrorCode::kInternal, "host error"});
+  }
+}
+
+// -- messaging ----------------------------------------------------------------------------------
+
+void send(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
+          capsule_answer_t* out) {
+  guarded(out,
+          [&] { answer_status(out, api(h).send(id_from(*target), payload_from(codec, payload))); });
+}
+
+void request(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
+             std::uint32_t timeout_ms, capsule_answer_t* out) {
+  guarded(out, [&] {
+    answer_number(out, api(h).request(id_from(*target), payload_from(codec, payload), timeout_ms));
+  });
+}
+
+void cancel(void* h, std::uint64_t correlation, capsule_answer_t* out) {
+  guarded(out, [&] { answer_status(out, api(h).cancel(correlation)); });
+}
+
+void broadcast(void* h, const capsule_id_t* targets, std::size_t n, std::uint32_t codec,
+               capsule_bytes_t payload, capsule_answer_t* out) {
+  guarded(out, [&] {
+    std::vector<ComponentId> ids;
+    ids.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) ids.push_back(id_from(targets[i]));
+    answer_number(out, api(h).broadcast(ids, payload_from(codec, payload)));
+  });
+}
+
+void publish(void* h, capsule_bytes_t topic, std::uint32_t codec, capsule_bytes_t payload,
+             capsule_answer_t* out) {
+  guarded(out,
+          [&] { answer_number(out, api(h).publish(text(topic), payload_from(codec, payload))); });
+}
+
+void subscribe(void* h, capsule_bytes_t topic, capsule_answer_t* out) {
+  guarded(out, [&] { answer_status(out, api(h).subscribe(text(topic))); });
+}
+
+void unsubscribe(void* h, capsule_bytes_t topic, capsule_answer_t* out) {
+  guarded(out, [&] { answer_status(out, api(h).unsubscribe(text(topic))); });
+}
+
+void self_id(void* h, capsule_answer_t* out) {
+  guarded(out, [&] {
+    const ComponentId id = api(h).self_id();
+    const capsule_id_t view = id_view(id);
+    capsule_answer_id(out, &view);
+  });
+}
+
+// -- services -----------------------------------------------------------------------------------
+
+void log(void* h, std::uint8_t level, capsule_bytes_t message, const capsule_kv_t* fields,
+         std::size_t n) {
+  guarded(nullptr, [&] {
+    KeyValues kv;
+    kv.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) kv.emplace_back(text(fields[i].key), text(fields[i].value));
+    api(h).log(static_cast<LogLevel>(level), text(message), kv);
+  });
+}
+
+std::uint64_t monotonic_now_ns(void* h) {
+  try {
+    return api(h).monotonic_now_ns();
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::uint64_t wall_clock_now_ms(void* h) {
+  try {
+    return api(h).wall_clock_now_ms();
+  } catch (...) {
+    return 0;
+  }
+}
+
+void list_components(void* h, capsule_answer_t* out) {
+  guarded(out, [&] {
+    auto r = api(h).list_components();
+    if (!r) return answer_error(out, r.error());
+    for (const auto& id : *r) {
+      const capsule_id_t view = id_view(id);
+      capsule_answer_id(out, &view);
+    }
+  });
+}
+
+void metadata_of(void* h, const capsule_id_t* id, capsule_answer_t* out) {
+  guarded(out, [&] {
+    auto r = api(h).component_metadata(id_from(*id));
+    if (!r) return answer_error(out, r.error());
+    capsule_answer_metadata(out, shim::bytes_of(r->name), shim::bytes_of(r->version),
+                            shim::bytes_of(r->description));
+    for (const auto& [k, v] : r->labels) {
+      capsule_answer_label(out, shim::bytes_of(k), shim::bytes_of(v));
+    }
+  });
+}
+
+// -- storage ------------------------------------------------------------------------------------
+
+void storage_get(void* h, capsule_bytes_t key, capsule_answer_t* out) {
+  guarded(out, [&] {
+    auto r = api(h).storage_get(text(key));
+    if (!r) return answer_error(out, r.error());
+    if (*r) capsule_answer_bytes(out, {(*r)->data(), (*r)->size()});
+  });
+}
+
+void storage_set(void* h, capsule_bytes_t key, capsule_bytes_t value, capsule_answer_t* out) {
+  guarded(out, [&] {
+    answer_status(out, api(h).storage_set(
+                           text(key), std::vector<std::uint8_t>(value.ptr, value.ptr + value.len)));
+  });
+}
+
+void storage_delete(void* h, capsule_bytes_t key, capsule_answer_t* out) {
+  guarded(out, [&] { answer_number(out, api(h).storage_delete(text(key))); });
+}
+
+void storage_exists(void* h, capsule_bytes_t key, capsule_answer_t* out) {
+  guarded(out, [&] { answer_number(out, api(h).storage_exists(text(key))); });
+}
+
+void storage_list_keys(void* h, capsule_bytes_t prefix, capsule_answer_t* out) {
+  guarded(out, [&] {
+    auto r = api(h).storage_list_keys(text(prefix));
+    if (!r) return answer_error(out, r.error());
+    for (const auto& k : *r) capsule_answer_string(out, shim::bytes_of(k));
+  });
+}
+
+void storage_usage(void* h, capsule_answer_t* out) {
+  guarded(out, [&] {
+    auto r = api(h).storage_usage();
+    if (!r) return answer_error(out, r.error());
+    capsule_answer_usage(out, r->bytes, r->keys, r->quota_bytes, r->quota_keys);
+  });
+}
+
+constexpr capsule_host_vtable_t kVtable{
+    send,          request,     cancel,      broadcast,        publish,           subscribe,
+    unsubscribe,   self_id,     log,         monotonic_now_ns, wall_clock_now_ms, list_components,
+    metadata_of,   storage_get, storage_set, storage_delete,   storage_exists,    storage_list_keys,
+    storage_usage,
+};
+
+}  // namespace
+
+const capsule_host_vtable_t& host_vtable() noexcept {
+  return kVtable;
+}
+
+}  // namespace capsule::wasm
