@@ -4,7 +4,7 @@
 
 #include <capsule/rt/actor_system.hpp>
 
-#include "../host/component_host_api.hpp"
+#include "component_host_api.hpp"
 
 namespace capsule::component {
 namespace {

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Enforces the layer rules of DESIGN.md by scanning #include lines.
 
-Each layer may include only the layers listed for it. wasmtime headers may be included only by
-src/wasm (not even by include/capsule/wasm: users of the engine never see a raw handle).
+Each layer may include only the layers listed for it, whether it names the header as
+<capsule/layer/x.hpp>, "layer/x.hpp" or relatively ("../layer/x.hpp"). wasmtime headers may be
+included only by src/wasm (not even by include/capsule/wasm: users of the engine never see a raw
+handle). The folders' actual include edges must also form no cycle, whatever ALLOWED says.
 Run with --self-test to prove the checker rejects each kind of violation.
 """
 import pathlib
@@ -15,13 +17,13 @@ ALLOWED = {
     "core": set(),
     "rt": {"core"},
     "wasm": {"core"},
-    "component": {"core", "rt", "wasm", "host", "security", "storage"},
-    "host": {"core", "rt", "wasm", "component", "security", "storage"},
-    "security": {"core", "rt", "wasm", "component", "storage"},
-    "storage": {"core", "rt", "security"},
-    "cluster": {"core", "rt", "wasm", "component", "host", "security", "storage"},
-    "cli": {"core", "rt", "wasm", "component", "host", "security", "storage", "cluster"},
+    "security": {"core"},
+    "storage": {"core", "security"},
+    "component": {"core", "rt", "wasm", "security", "storage"},
+    "cluster": {"core", "rt", "wasm", "component", "security", "storage"},
+    "cli": {"core", "rt", "wasm", "component", "security", "storage", "cluster"},
 }
+LAYERS = "|".join(ALLOWED)
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.MULTILINE)
 WASMTIME = re.compile(r"^(wasmtime(\.h|\.hh|/.*)|wasm\.h|wasm\.hh|wasi\.h)$")
 SOURCES = {".h", ".hh", ".hpp", ".c", ".cc", ".cpp"}
@@ -36,23 +38,74 @@ def layer_of(path: pathlib.Path, root: pathlib.Path):
     return None, False
 
 
+def target_layer(header: str, path: pathlib.Path, root: pathlib.Path):
+    """The layer a quoted or angled include names, or None for a foreign header."""
+    m = re.match(r"^capsule/([a-z_]+)/", header)
+    if m:
+        return m.group(1)
+    m = re.match(rf"^({LAYERS})/", header)
+    if m:
+        return m.group(1)
+    if header.startswith("../") or header.startswith("./"):
+        resolved = (path.parent / header).resolve()
+        try:
+            target, _ = layer_of(resolved, root.resolve())
+        except ValueError:  # outside the tree
+            return None
+        return target
+    return None
+
+
+def find_cycle(edges):
+    """A list of layers forming a cycle in `edges` (layer -> set of layers), or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, stack)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node, [])
+            if found:
+                return found
+    return None
+
+
 def check(root: pathlib.Path):
     errors = []
+    edges = {}
     for path in sorted(p for p in root.rglob("*") if p.suffix in SOURCES and p.is_file()):
         layer, in_src = layer_of(path, root)
-        if layer is None or layer not in ALLOWED:
+        if layer is None:
+            continue
+        rel = path.relative_to(root)
+        if layer not in ALLOWED:
+            errors.append(f"{rel}: folder '{layer}' is not a known layer; add it to ALLOWED")
             continue
         text = path.read_text(errors="replace")
         for header in INCLUDE.findall(text):
-            rel = path.relative_to(root)
             if WASMTIME.match(header) and not (in_src and layer == "wasm"):
                 errors.append(f"{rel}: includes <{header}>; only src/wasm may include wasmtime")
-            m = re.match(r"^capsule/([a-z_]+)/", header)
-            if m and m.group(1) != layer and m.group(1) not in ALLOWED[layer]:
-                errors.append(f"{rel}: layer '{layer}' may not include <{header}>")
-            local = re.match(r"^(wasm|component|host|security|storage|cluster|rt|core)/", header)
-            if local and local.group(1) != layer and local.group(1) not in ALLOWED[layer]:
+            target = target_layer(header, path, root)
+            if target is None or target == layer:
+                continue
+            edges.setdefault(layer, set()).add(target)
+            if target not in ALLOWED[layer]:
                 errors.append(f"{rel}: layer '{layer}' may not include \"{header}\"")
+    cycle = find_cycle(edges)
+    if cycle:
+        errors.append("include cycle between folders: " + " -> ".join(cycle))
     return errors
 
 
@@ -63,6 +116,9 @@ def self_test():
         "src/core/bad.cpp": "#include <capsule/rt/actor.hpp>\n",
         "src/component/bad.cpp": "#include <wasmtime.hh>\n",
         "include/capsule/wasm/bad.hpp": "#include <wasmtime/component.hh>\n",
+        "src/wasm/relative.cpp": '#include "../component/actor.hpp"\n',
+        "src/storage/relative2.cpp": '#include "./../rt/x.hpp"\n',
+        "src/odd/unknown.cpp": "#include <vector>\n",
     }
     good = {
         "src/wasm/ok.cpp": "#include <wasmtime.hh>\n#include <capsule/core/error.hpp>\n",
@@ -80,7 +136,13 @@ def self_test():
     if missing or wrong:
         print(f"self-test failed: missed {sorted(missing)}, wrongly flagged {sorted(wrong)}")
         return 1
-    print(f"self-test ok: {len(cases)} violations caught, {len(good)} clean files accepted")
+    # Two layers that are each allowed the other still may not include each other.
+    cyclic = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    if find_cycle(cyclic) != ["a", "b", "c", "a"] or find_cycle({"a": {"b"}, "b": set()}):
+        print("self-test failed: folder cycle detection")
+        return 1
+    print(f"self-test ok: {len(cases)} violations caught, {len(good)} clean files accepted, "
+          "cycles found")
     return 0
 
 
