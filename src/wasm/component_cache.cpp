@@ -1,5 +1,8 @@
 #include "component_cache.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <system_error>
 #include <unistd.h>
@@ -26,6 +29,28 @@ std::optional<std::vector<std::uint8_t>> ComponentCache::read(
   return bytes;
 }
 
+namespace {
+
+// Closes a file descriptor on every path out of write().
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+bool write_all(int fd, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
 Status ComponentCache::write(const std::string& content_hash,
                              std::span<const std::uint8_t> artifact) const {
   std::error_code ec;
@@ -35,16 +60,18 @@ Status ComponentCache::write(const std::string& content_hash,
                       "cannot create cache dir " + dir_.string() + ": " + ec.message());
   }
   const auto final_path = path_for(content_hash);
-  auto tmp = final_path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(artifact.data()),
-              static_cast<std::streamsize>(artifact.size()));
-    if (!out.flush()) {
-      std::filesystem::remove(tmp, ec);
-      return make_error(ErrorCode::kUnavailable, "cannot write " + tmp.string());
-    }
+  // A unique temp name (mkstemp), so two threads or processes writing the same artifact never
+  // share a file; data and directory are synced so a crash leaves either no file or a whole one.
+  std::string tmp = final_path.string() + ".tmp.XXXXXX";
+  Fd file{::mkstemp(tmp.data())};
+  if (file.fd < 0) {
+    return make_error(ErrorCode::kUnavailable, "cannot create a temp file in " + dir_.string() +
+                                                   ": " + std::strerror(errno));
+  }
+  if (!write_all(file.fd, artifact) || ::fsync(file.fd) != 0) {
+    const std::string why = std::strerror(errno);
+    std::filesystem::remove(tmp, ec);
+    return make_error(ErrorCode::kUnavailable, "cannot write " + tmp + ": " + why);
   }
   std::filesystem::rename(tmp, final_path, ec);
   if (ec) {
@@ -52,6 +79,8 @@ Status ComponentCache::write(const std::string& content_hash,
     return make_error(ErrorCode::kUnavailable,
                       "cannot move cache file into place at " + final_path.string());
   }
+  const Fd dir{::open(dir_.c_str(), O_RDONLY | O_DIRECTORY)};
+  if (dir.fd >= 0) static_cast<void>(::fsync(dir.fd));  // the rename itself is durable
   return ok();
 }
 

@@ -21,7 +21,8 @@ class ComponentCache {
   [[nodiscard]] std::filesystem::path path_for(const std::string& content_hash) const;
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> read(
       const std::string& content_hash) const;
-  // Writes atomically (temp file + rename), so a crash never leaves a torn artifact behind.
+  // Writes crash-safely: a unique temp file, fsync, atomic rename, fsync of the directory. A crash
+  // never leaves a torn artifact behind, and concurrent writers of one artifact never collide.
   [[nodiscard]] Status write(const std::string& content_hash,
                              std::span<const std::uint8_t> artifact) const;
   void remove(const std::string& content_hash) const;

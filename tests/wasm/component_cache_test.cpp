@@ -1,5 +1,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
+#include <thread>
+#include <vector>
 
 #include "component_fixture.hpp"
 
@@ -46,6 +48,31 @@ TEST_F(ComponentCacheTest, SecondEngineLoadsPrecompiledArtifact) {
   EXPECT_TRUE(c->from_cache());
   EXPECT_EQ(engine->stats().compiles, 0u);
   EXPECT_EQ(engine->stats().cache_hits, 1u);
+  expect_echo(*engine, *c);
+}
+
+// Threads of one engine (the same pid) compiling the same component write the same artifact at
+// once: each writes its own temp file, one rename wins, and what is left is whole and loadable.
+TEST_F(ComponentCacheTest, ConcurrentWritersOfOneArtifactLeaveOneWholeFile) {
+  {
+    auto engine = make_engine(cached());
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] { EXPECT_TRUE(load(*engine, "echo")); });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(engine->stats().cache_write_failures, 0u);
+  }
+  std::size_t artifacts = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(entry.path().extension(), ".cwasm") << "a temp file was left: " << entry.path();
+    ++artifacts;
+  }
+  EXPECT_EQ(artifacts, 1u);
+  auto engine = make_engine(cached());
+  auto c = load(*engine, "echo");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->from_cache());
   expect_echo(*engine, *c);
 }
 
