@@ -56,6 +56,7 @@ HttpResponse error_response(const Error& e) {
       break;
     case ErrorCode::kUnavailable:
     case ErrorCode::kMailboxFull:
+    case ErrorCode::kWouldBlock:
       status = 503;
       break;
     default:

@@ -484,7 +484,8 @@ void ComponentRuntime::deliver_callback(rt::ActorRef<ComponentEnvelope> to,
                                         CallbackResponse response, int attempt) {
   ComponentEnvelope envelope{ComponentEnvelope::Callback{response}};
   Status s = to.send(std::move(envelope));
-  if (s || s.error().code != ErrorCode::kMailboxFull || attempt >= 12) return;
+  if (s || attempt >= 12) return;
+  if (s.error().code != ErrorCode::kMailboxFull && s.error().code != ErrorCode::kWouldBlock) return;
   const auto delay = std::chrono::milliseconds(1LL << attempt);
   system_.run_after(delay, [this, alive = alive_, to = std::move(to),
                             response = std::move(response), attempt]() mutable {

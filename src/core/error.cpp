@@ -38,6 +38,8 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "guest error";
     case ErrorCode::kMailboxFull:
       return "mailbox full";
+    case ErrorCode::kWouldBlock:
+      return "mailbox full (would block)";
     case ErrorCode::kInternal:
       return "internal error";
   }

@@ -38,6 +38,13 @@ void answer_status(capsule_answer_t* out, const Status& s) {
   if (!s) answer_error(out, s.error());
 }
 
+// A full `block` mailbox: the guest's call waits and asks again (backpressure), unlike every
+// other refusal, which the guest sees as an error.
+void answer_delivery(capsule_answer_t* out, const Status& s) {
+  if (!s && s.error().code == ErrorCode::kWouldBlock) return capsule_answer_would_block(out);
+  answer_status(out, s);
+}
+
 template <typename T>
 void answer_number(capsule_answer_t* out, const Result<T>& r) {
   if (r) {
@@ -66,14 +73,17 @@ void guarded(capsule_answer_t* out, F&& f) noexcept {
 
 void send(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
           capsule_answer_t* out) {
-  guarded(out,
-          [&] { answer_status(out, api(h).send(id_from(*target), payload_from(codec, payload))); });
+  guarded(out, [&] {
+    answer_delivery(out, api(h).send(id_from(*target), payload_from(codec, payload)));
+  });
 }
 
 void request(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
              std::uint32_t timeout_ms, capsule_answer_t* out) {
   guarded(out, [&] {
-    answer_number(out, api(h).request(id_from(*target), payload_from(codec, payload), timeout_ms));
+    auto r = api(h).request(id_from(*target), payload_from(codec, payload), timeout_ms);
+    if (!r && r.error().code == ErrorCode::kWouldBlock) return capsule_answer_would_block(out);
+    answer_number(out, r);
   });
 }
 

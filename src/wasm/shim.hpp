@@ -95,6 +95,7 @@ struct capsule_host_vtable_t {
   void (*storage_usage)(void* host, capsule_answer_t* out);
 };
 void capsule_answer_error(capsule_answer_t* a, std::uint8_t tag, capsule_bytes_t text);
+void capsule_answer_would_block(capsule_answer_t* a);
 void capsule_answer_number(capsule_answer_t* a, std::uint64_t n);
 void capsule_answer_bytes(capsule_answer_t* a, capsule_bytes_t b);
 void capsule_answer_string(capsule_answer_t* a, capsule_bytes_t s);

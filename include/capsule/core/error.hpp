@@ -26,6 +26,7 @@ enum class ErrorCode : std::uint8_t {
   kTrap,           // any other guest trap (unreachable, bounds, ...)
   kGuestError,     // the guest returned an error value on purpose
   kMailboxFull,
+  kWouldBlock,  // a full `block` mailbox, and the sender runs where it may not wait (a worker)
   kInternal,
 };
 

@@ -31,8 +31,9 @@ class ActorRef {
     return ActorRef(std::static_pointer_cast<detail::ActorCell<Msg>>(address.shared_cell()));
   }
 
-  // kUnavailable if the actor is gone (the message becomes a dead letter), kMailboxFull if a
-  // bounded mailbox refused it. Drop policies report success: the drop is counted and observed.
+  // kUnavailable if the actor is gone (the message becomes a dead letter), kMailboxFull
+  // (kWouldBlock on a scheduler worker for a `block` mailbox) if a bounded mailbox refused it. Drop
+  // policies report success: the drop is counted and observed.
   Status send(Msg msg) const {
     if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
     return cell_->enqueue(std::move(msg));

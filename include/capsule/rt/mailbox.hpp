@@ -89,7 +89,8 @@ enum class EnqueueOutcome : std::uint8_t {
   kAccepted,
   kAcceptedDroppedOldest,  // accepted, but the oldest message was discarded for it
   kDroppedNewest,          // the incoming message was discarded
-  kFull,                   // rejected (kError, or kBlock that timed out / may not block)
+  kFull,                   // rejected (kError, or kBlock that timed out)
+  kWouldBlock,             // kBlock, full, and the caller may not wait: it should retry later
 };
 
 // An actor's mailbox: unbounded (lock-free MPSC) or bounded (a mutex-guarded ring that really
@@ -127,7 +128,8 @@ class Mailbox {
         case BackpressurePolicy::kError:
           return EnqueueOutcome::kFull;
         case BackpressurePolicy::kBlock:
-          if (!may_block || !bounded_->not_full.wait_for(lock, config_.block_timeout, [&] {
+          if (!may_block) return EnqueueOutcome::kWouldBlock;
+          if (!bounded_->not_full.wait_for(lock, config_.block_timeout, [&] {
                 return bounded_->items.size() < config_.capacity || bounded_->closed;
               })) {
             return EnqueueOutcome::kFull;

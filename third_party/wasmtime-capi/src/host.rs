@@ -48,6 +48,8 @@ pub struct capsule_host_vtable_t {
 /// One import's answer, filled by the C++ host through the `capsule_answer_*` functions.
 #[derive(Default)]
 pub struct capsule_answer_t {
+    /// The target's `block` mailbox is full: wait and try again (see `with_backpressure`).
+    would_block: bool,
     error: Option<(u8, String)>,
     number: u64,
     bytes: Option<Vec<u8>>,
@@ -69,6 +71,16 @@ fn owned(b: capsule_bytes_t) -> String {
 pub unsafe extern "C" fn capsule_answer_error(a: *mut capsule_answer_t, tag: u8, text: capsule_bytes_t) {
     unsafe { (*a).error = Some((tag, owned(text))) };
 }
+/// The message was not taken because the target's `block` mailbox is full; the guest's call
+/// waits and tries again instead of failing.
+///
+/// # Safety
+/// As for `capsule_answer_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_answer_would_block(a: *mut capsule_answer_t) {
+    unsafe { (*a).would_block = true };
+}
+
 /// # Safety
 /// As for `capsule_answer_error`.
 #[unsafe(no_mangle)]
@@ -216,6 +228,43 @@ impl HostCalls {
     }
 }
 
+/// Completes on its second poll, after waking its waker on the first: the guest's call goes to
+/// the back of the run queue, so the receiver it waits for can run.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Backpressure that reaches the sender: asks again while the target's `block` mailbox is full.
+/// The guest's call is suspended meanwhile (its worker is free); the first retries only yield
+/// (the receiver is usually draining on another worker), later ones sleep up to 1 ms. The
+/// guest's wall-time limit bounds the wait: past it, its owner drops the whole call.
+async fn with_backpressure(mut ask: impl FnMut() -> capsule_answer_t) -> capsule_answer_t {
+    let mut attempt: u32 = 0;
+    loop {
+        let answer = ask();
+        if !answer.would_block {
+            return answer;
+        }
+        if attempt < 8 {
+            YieldOnce(false).await;
+        } else {
+            let micros = (50u64 << (attempt - 8).min(5)).min(1000);
+            tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+        }
+        attempt = attempt.saturating_add(1);
+    }
+}
+
 pub struct CapsuleImports;
 impl wasmtime::component::HasData for CapsuleImports {
     type Data<'a> = HostCalls;
@@ -225,9 +274,12 @@ impl t::Host for HostCalls {}
 
 impl messaging::Host for HostCalls {
     async fn send(&mut self, target: ComponentId, payload: Payload) -> Result<(), WitError> {
-        let target = id_view(&target);
-        self.ask(|v, h, a| (v.send)(h, &target, payload.codec, capsule_bytes_t::of(&payload.bytes), a))
-            .into_result(|_| ())
+        with_backpressure(|| {
+            let target = id_view(&target);
+            self.ask(|v, h, a| (v.send)(h, &target, payload.codec, capsule_bytes_t::of(&payload.bytes), a))
+        })
+        .await
+        .into_result(|_| ())
     }
 
     async fn request(
@@ -236,10 +288,13 @@ impl messaging::Host for HostCalls {
         payload: Payload,
         timeout_ms: u32,
     ) -> Result<u64, WitError> {
-        let target = id_view(&target);
-        self.ask(|v, h, a| {
-            (v.request)(h, &target, payload.codec, capsule_bytes_t::of(&payload.bytes), timeout_ms, a)
+        with_backpressure(|| {
+            let target = id_view(&target);
+            self.ask(|v, h, a| {
+                (v.request)(h, &target, payload.codec, capsule_bytes_t::of(&payload.bytes), timeout_ms, a)
+            })
         })
+        .await
         .into_result(|a| a.number)
     }
 

@@ -53,6 +53,12 @@ class ActorCell final : public ActorCellBase {
         report_backpressure();
         return make_error(ErrorCode::kMailboxFull,
                           "mailbox of actor " + std::to_string(id()) + " is full");
+      case EnqueueOutcome::kWouldBlock:
+        // A scheduler worker must not wait: the caller decides (a guest call suspends and
+        // retries; see third_party/wasmtime-capi/src/host.rs).
+        report_backpressure();
+        return make_error(ErrorCode::kWouldBlock,
+                          "mailbox of actor " + std::to_string(id()) + " is full");
     }
     if (mailbox_.is_bounded()) {
       notify_enqueued();
