@@ -98,20 +98,23 @@ Result<std::optional<T>> optional_value(const Checker& c, const toml::table& t,
 Status parse_limits(const Checker& c, const toml::table& t, const std::string& where,
                     ResourceLimits& out) {
   for (const auto& [k, v] : t) {
-    if (k != "memory" && k != "fuel" && k != "wall_time_ms") {
+    if (k != "memory" && k != "fuel" && k != "wall_time_ms" && k != "max_payload") {
       return c.error(&v, 0,
                      where + "limits." + std::string(k.str()) +
-                         ": unknown field (known: memory, fuel, wall_time_ms)");
+                         ": unknown field (known: memory, fuel, wall_time_ms, max_payload)");
     }
   }
-  if (const toml::node* m = t.get("memory")) {
+  for (const char* name : {"memory", "max_payload"}) {
+    const toml::node* m = t.get(name);
+    if (m == nullptr) continue;
     std::optional<std::uint64_t> bytes;
     if (auto s = m->value<std::string>()) bytes = parse_size(*s);
     if (auto i = m->value<std::int64_t>(); i && *i > 0) bytes = static_cast<std::uint64_t>(*i);
     if (!bytes || *bytes == 0) {
-      return c.error(m, 0, where + "limits.memory: expected a size like \"16MiB\" or a byte count");
+      return c.error(m, 0,
+                     where + "limits." + name + ": expected a size like \"16MiB\" or a byte count");
     }
-    out.memory_bytes = *bytes;
+    (std::string_view(name) == "memory" ? out.memory_bytes : out.max_payload_bytes) = *bytes;
   }
   auto fuel = optional_value<std::int64_t>(c, t, "fuel", where + "limits.", "a positive integer");
   if (!fuel) return std::move(fuel).error();

@@ -26,7 +26,8 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 
 Result<wasm::ComponentInstance> ComponentActor::make_instance(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
-  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self());
+  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
+                                                       runtime_->max_payload_bytes(plan_->limits));
   auto instance =
       runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
   if (!instance) return std::move(instance).error();
@@ -138,6 +139,14 @@ void ComponentActor::upgrade(const ComponentEnvelope::Upgrade& upgrade) {
 Status ComponentActor::finish_message(InFlight& done) {
   ComponentMessage& message = done.message;
   auto outcome = done.call->reply();
+  if (outcome && *outcome) {
+    // A reply is a payload the guest hands the host like any other: same limit.
+    const std::uint64_t limit = runtime_->max_payload_bytes(plan_->limits);
+    if (const std::uint64_t size = (*outcome)->bytes.size(); size > limit) {
+      outcome = make_error(ErrorCode::kInvalidArgument,
+                           "reply " + payload_too_large(size, limit, plan_->id.to_string()));
+    }
+  }
   const bool failed = instance_->failed();
   std::optional<Error> failure;
   if (!outcome && failed) failure = outcome.error();

@@ -9,11 +9,13 @@ namespace capsule::host {
 using component::ComponentEnvelope;
 
 ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
-                                   rt::ActorRef<ComponentEnvelope> self_ref)
+                                   rt::ActorRef<ComponentEnvelope> self_ref,
+                                   std::uint64_t max_payload_bytes)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
-      self_ref_(std::move(self_ref)) {}
+      self_ref_(std::move(self_ref)),
+      max_payload_bytes_(max_payload_bytes) {}
 
 Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {
   return runtime_.authorize(self_id(), action, target);

@@ -12,7 +12,10 @@ namespace capsule::host {
 class ComponentHostApi final : public wasm::StandaloneHostApi {
  public:
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
-                   rt::ActorRef<component::ComponentEnvelope> self_ref);
+                   rt::ActorRef<component::ComponentEnvelope> self_ref,
+                   std::uint64_t max_payload_bytes);
+
+  [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
 
   Status send(const ComponentId& target, Payload payload) override;
   Result<CorrelationId> request(const ComponentId& target, Payload payload,
@@ -45,6 +48,7 @@ class ComponentHostApi final : public wasm::StandaloneHostApi {
   std::string space_;  // "ns/name": shared by every instance of this component
   component::ComponentRuntime& runtime_;
   rt::ActorRef<component::ComponentEnvelope> self_ref_;
+  std::uint64_t max_payload_bytes_;
 };
 
 }  // namespace capsule::host

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <future>
 #include <optional>
@@ -345,7 +346,20 @@ std::vector<ComponentInfo> ComponentRuntime::list() const {
   return out;
 }
 
+namespace {
+
+// Components' payloads are checked against their own limits where the guest hands them over
+// (the engine's host bridge); this covers what the host itself sends (admin API, embedders).
+Status host_payload_fits(const ComponentId& from, const Payload& payload, std::uint64_t limit) {
+  if (from != ComponentRuntime::host_id() || payload.bytes.size() <= limit) return ok();
+  return make_error(ErrorCode::kInvalidArgument,
+                    payload_too_large(payload.bytes.size(), limit, "the host"));
+}
+
+}  // namespace
+
 Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
+  if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) return s;
   if (Status s = authorize_to(from, security::Action::kSend, to); !s) return s;
   return route(from, to, std::move(payload));
 }
@@ -363,6 +377,9 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
 Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const ComponentId& to,
                                                 Payload payload, std::chrono::milliseconds timeout,
                                                 std::function<void(CallbackResponse)> deliver) {
+  if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) {
+    return std::move(s).error();
+  }
   if (Status s = authorize_to(from, security::Action::kRequest, to); !s) {
     return std::move(s).error();
   }
@@ -404,6 +421,40 @@ std::future<Result<Payload>> ComponentRuntime::ask(const ComponentId& to, Payloa
   });
   if (!r) promise->set_value(std::move(r).error());
   return future;
+}
+
+namespace {
+
+// One reply slot for call(): the worker that completes the request fills it and flips `done`;
+// the caller spins briefly on `done`, then sleeps on it (std::atomic::wait, a futex).
+struct ReplySlot {
+  std::atomic<bool> done{false};
+  Result<Payload> outcome{Error{ErrorCode::kInternal, "request ended without outcome"}};
+};
+
+}  // namespace
+
+Result<Payload> ComponentRuntime::call(const ComponentId& to, Payload payload,
+                                       std::chrono::milliseconds timeout) {
+  auto slot = std::make_shared<ReplySlot>();
+  auto r = request(host_id(), to, std::move(payload), timeout, [slot](CallbackResponse resp) {
+    if (resp.reply) {
+      slot->outcome = std::move(*resp.reply);
+    } else if (resp.error) {
+      slot->outcome = std::move(*resp.error);
+    }
+    slot->done.store(true, std::memory_order_release);
+    slot->done.notify_one();
+  });
+  if (!r) return std::move(r).error();
+  // ~20 us of spinning covers a local reply; past it the caller sleeps until notified. The
+  // tracker's timeout guarantees the callback runs, so the wait is bounded by `timeout`.
+  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+  while (!slot->done.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < spin_until) {
+  }
+  while (!slot->done.load(std::memory_order_acquire)) slot->done.wait(false);
+  return std::move(slot->outcome);
 }
 
 Status ComponentRuntime::cancel(CorrelationId correlation, const ComponentId& requester) {

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include <capsule/core/limits.hpp>
+
 #include "wit_error.hpp"
 
 namespace capsule::wasm {
@@ -54,6 +56,15 @@ void answer_number(capsule_answer_t* out, const Result<T>& r) {
   }
 }
 
+// True (and the guest's answer set) when `size` is over the instance's payload limit.
+bool oversize(void* h, std::size_t size, capsule_answer_t* out) {
+  const std::uint64_t limit = api(h).max_payload_bytes();
+  if (size <= limit) return false;
+  answer_error(out, Error{ErrorCode::kInvalidArgument,
+                          payload_too_large(size, limit, api(h).self_id().to_string())});
+  return true;
+}
+
 // Runs one host entry; an exception becomes the guest's `internal` error instead of unwinding
 // into Rust (undefined behaviour) or ending the process.
 template <typename F>
@@ -74,6 +85,7 @@ void guarded(capsule_answer_t* out, F&& f) noexcept {
 void send(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
           capsule_answer_t* out) {
   guarded(out, [&] {
+    if (oversize(h, payload.len, out)) return;
     answer_delivery(out, api(h).send(id_from(*target), payload_from(codec, payload)));
   });
 }
@@ -81,6 +93,7 @@ void send(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_byte
 void request(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
              std::uint32_t timeout_ms, capsule_answer_t* out) {
   guarded(out, [&] {
+    if (oversize(h, payload.len, out)) return;
     auto r = api(h).request(id_from(*target), payload_from(codec, payload), timeout_ms);
     if (!r && r.error().code == ErrorCode::kWouldBlock) return capsule_answer_would_block(out);
     answer_number(out, r);
@@ -94,6 +107,7 @@ void cancel(void* h, std::uint64_t correlation, capsule_answer_t* out) {
 void broadcast(void* h, const capsule_id_t* targets, std::size_t n, std::uint32_t codec,
                capsule_bytes_t payload, capsule_answer_t* out) {
   guarded(out, [&] {
+    if (oversize(h, payload.len, out)) return;
     std::vector<ComponentId> ids;
     ids.reserve(n);
     for (std::size_t i = 0; i < n; ++i) ids.push_back(id_from(targets[i]));
@@ -103,8 +117,10 @@ void broadcast(void* h, const capsule_id_t* targets, std::size_t n, std::uint32_
 
 void publish(void* h, capsule_bytes_t topic, std::uint32_t codec, capsule_bytes_t payload,
              capsule_answer_t* out) {
-  guarded(out,
-          [&] { answer_number(out, api(h).publish(text(topic), payload_from(codec, payload))); });
+  guarded(out, [&] {
+    if (oversize(h, payload.len, out)) return;
+    answer_number(out, api(h).publish(text(topic), payload_from(codec, payload)));
+  });
 }
 
 void subscribe(void* h, capsule_bytes_t topic, capsule_answer_t* out) {
@@ -186,6 +202,7 @@ void storage_get(void* h, capsule_bytes_t key, capsule_answer_t* out) {
 
 void storage_set(void* h, capsule_bytes_t key, capsule_bytes_t value, capsule_answer_t* out) {
   guarded(out, [&] {
+    if (oversize(h, value.len, out)) return;
     answer_status(out, api(h).storage_set(
                            text(key), std::vector<std::uint8_t>(value.ptr, value.ptr + value.len)));
   });

@@ -45,6 +45,10 @@ struct RuntimeConfig {
   // Other hosts of a cluster: targets not found on this host go there, publishes go there too.
   // Null (the default): a single host, unknown targets are errors.
   std::shared_ptr<RemoteRouter> remote;
+  // Largest payload a component (unless its limits say otherwise) or the host itself may send:
+  // messages, requests, replies, publishes, broadcasts and storage values. Larger ones are
+  // refused with invalid-argument naming the size and the limit.
+  std::uint64_t max_payload_bytes = 4ULL << 20;
 };
 
 struct ComponentInfo {
@@ -113,6 +117,14 @@ class ComponentRuntime {
   // Host convenience: the reply payload, or the error (timeout, failure of the responder...).
   std::future<Result<Payload>> ask(const ComponentId& to, Payload payload,
                                    std::chrono::milliseconds timeout);
+  // The same, waiting on this (non-worker) thread: no future, no shared state beyond one
+  // allocation, and a short spin before sleeping, since most replies come within microseconds.
+  // Never call it from a scheduler worker (it would hold the worker it waits for).
+  Result<Payload> call(const ComponentId& to, Payload payload, std::chrono::milliseconds timeout);
+  // The payload limit of a component with these limits (its own, else the host default).
+  [[nodiscard]] std::uint64_t max_payload_bytes(const ResourceLimits& limits) const {
+    return limits.max_payload_bytes != 0 ? limits.max_payload_bytes : config_.max_payload_bytes;
+  }
   Status cancel(CorrelationId correlation, const ComponentId& requester);
   Result<std::uint32_t> broadcast(const ComponentId& from, const std::vector<ComponentId>& to,
                                   const Payload& payload);

@@ -54,6 +54,10 @@ class HostApi {
   virtual Result<std::vector<ComponentId>> list_components() = 0;
   virtual Result<ComponentMetadata> component_metadata(const ComponentId& id) = 0;
 
+  // The largest payload or storage value this instance may hand over; the engine refuses a
+  // larger one with `invalid-argument` before copying it out of the guest's lifted arguments.
+  [[nodiscard]] virtual std::uint64_t max_payload_bytes() const { return UINT64_MAX; }
+
   // storage
   virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;
   virtual Status storage_set(const std::string& key, std::vector<std::uint8_t> value) = 0;
