@@ -42,6 +42,15 @@ std::vector<double> canary_latencies(ComponentRuntime& runtime, const ComponentI
   return out;
 }
 
+template <typename T>
+T or_die(Result<T> r, const char* what) {
+  if (!r) {
+    std::fprintf(stderr, "%s: %s\n", what, r.error().describe().c_str());
+    std::exit(1);
+  }
+  return std::move(*r);
+}
+
 ComponentSpec spec_of(const char* name, std::shared_ptr<const wasm::CompiledComponent> c,
                       std::uint32_t instances) {
   ComponentSpec s;
@@ -64,25 +73,29 @@ int main(int argc, char** argv) {
   const auto spinners = static_cast<std::uint32_t>(argc > 3 ? std::stoul(argv[3]) : 2);
   wasm::EngineConfig config;
   config.pooling.total_component_instances = sleepers + spinners + 16;
-  config.pooling.total_memories = config.pooling.total_component_instances;
-  config.pooling.total_tables = config.pooling.total_component_instances;
-  auto engine = *wasm::WasmEngine::create(config);
+  // A WASI guest carries the preview1 adapter: several core instances, memories and tables each.
+  config.pooling.total_memories = 3 * config.pooling.total_component_instances;
+  config.pooling.total_tables = 4 * config.pooling.total_component_instances;
+  auto engine = or_die(wasm::WasmEngine::create(config), "engine");
   rt::ActorSystem system;  // default worker count
   ComponentRuntime runtime(system, engine);
 
-  auto canary = *runtime.start(spec_of("canary", *engine->load_file(dir / "echo.wasm"), 1));
+  auto canary = or_die(
+      runtime.start(spec_of("canary", or_die(engine->load_file(dir / "echo.wasm"), "echo"), 1)),
+      "start canary");
   auto idle = percentiles(canary_latencies(runtime, canary[0]));
 
   // Sleepers: an hour-long WASI sleep under a 60 s limit, so they stay asleep for the whole run.
-  auto sleeper_spec = spec_of("sleeper", *engine->load_file(dir / "sleeper.wasm"), sleepers);
+  auto sleeper_spec =
+      spec_of("sleeper", or_die(engine->load_file(dir / "sleeper.wasm"), "sleeper"), sleepers);
   sleeper_spec.limits.wall_time_per_call = std::chrono::seconds(60);
-  auto sleeper_ids = *runtime.start(sleeper_spec);
+  auto sleeper_ids = or_die(runtime.start(sleeper_spec), "start sleepers");
   // Spinners: loop until their 200 ms wall-time limit, then are restarted; re-fed all run long.
-  auto spin_spec = spec_of("spin", *engine->load_file(dir / "spin.wasm"), spinners);
+  auto spin_spec = spec_of("spin", or_die(engine->load_file(dir / "spin.wasm"), "spin"), spinners);
   spin_spec.limits = ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds(200)};
   spin_spec.supervision.backoff = rt::BackoffPolicy::none();
   spin_spec.supervision.max_restarts = 1'000'000;
-  auto spin_ids = *runtime.start(spin_spec);
+  auto spin_ids = or_die(runtime.start(spin_spec), "start spinners");
 
   std::vector<std::future<Result<Payload>>> naps;
   naps.reserve(sleepers);

@@ -38,7 +38,9 @@ wasmtime::Config make_wasmtime_config(const EngineConfig& c) {
   if (c.pooling.enabled) {
     wasmtime::PoolAllocationConfig pool;
     pool.total_component_instances(c.pooling.total_component_instances);
-    pool.total_core_instances(c.pooling.total_component_instances * 4);
+    pool.total_core_instances(c.pooling.total_core_instances != 0
+                                  ? c.pooling.total_core_instances
+                                  : c.pooling.total_component_instances * 8);
     pool.total_memories(c.pooling.total_memories);
     pool.total_tables(c.pooling.total_tables);
     pool.total_stacks(c.pooling.total_component_instances);

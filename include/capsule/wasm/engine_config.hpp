@@ -13,6 +13,9 @@ struct PoolingConfig {
   std::uint32_t total_component_instances = 1000;
   std::uint32_t total_memories = 1000;
   std::uint32_t total_tables = 1000;
+  // Core wasm instances across all components; 0: 8 per component instance (a C guest with the
+  // WASI preview1 adapter has five).
+  std::uint32_t total_core_instances = 0;
   std::uint64_t max_memory_bytes = 64ULL << 20;  // per linear memory; a hard cap under the limiter
 };
 
