@@ -17,6 +17,12 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
       self_ref_(std::move(self_ref)),
       max_payload_bytes_(max_payload_bytes) {}
 
+void ComponentHostApi::run_blocking(std::function<void()> task) {
+  // The task may outlive the instance that asked (its call dropped at a wall-time limit): it
+  // keeps these host bindings, and so the runtime's I/O pool keeps the runtime, alive.
+  runtime_.run_io([self = shared_from_this(), task = std::move(task)] { task(); });
+}
+
 Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {
   return runtime_.authorize(self_id(), action, target);
 }

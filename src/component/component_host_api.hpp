@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/wasm/host_api.hpp>
 
@@ -9,13 +12,16 @@ namespace capsule::host {
 // asks the runtime's AccessGuard first (messaging does so inside the runtime, so host-routed
 // calls are checked the same way); a denial reaches the guest as `permission-denied` and is
 // audited. Storage goes to the runtime's KvBackend, in the space "ns/name" of this component.
-class ComponentHostApi final : public wasm::StandaloneHostApi {
+class ComponentHostApi final : public wasm::StandaloneHostApi,
+                               public std::enable_shared_from_this<ComponentHostApi> {
  public:
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                    rt::ActorRef<component::ComponentEnvelope> self_ref,
                    std::uint64_t max_payload_bytes);
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
+  // Storage runs on the runtime's I/O threads, never on a scheduler worker.
+  void run_blocking(std::function<void()> task) override;
 
   Status send(const ComponentId& target, Payload payload) override;
   Result<CorrelationId> request(const ComponentId& target, Payload payload,

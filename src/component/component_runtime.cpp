@@ -43,6 +43,7 @@ ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
     : system_(system),
       engine_(std::move(engine)),
       config_(std::move(config)),
+      io_pool_(std::max(1U, config_.io_threads)),
       guard_(config_.policy, config_.audit, {.audit_allowed = config_.audit_allowed}),
       timeouts_(
           system.io_context(), [this](CorrelationId id) { tracker_.expire(id); },
@@ -73,6 +74,12 @@ ComponentRuntime::~ComponentRuntime() {
       }
     }
   }
+  // Storage tasks of the last calls finish before the storage and policy they use go away.
+  io_pool_.join();
+}
+
+void ComponentRuntime::run_io(std::function<void()> task) {
+  asio::post(io_pool_, std::move(task));
 }
 
 Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const ComponentSpec& spec,

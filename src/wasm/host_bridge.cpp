@@ -192,40 +192,61 @@ void metadata_of(void* h, const capsule_id_t* id, capsule_answer_t* out) {
 
 // -- storage ------------------------------------------------------------------------------------
 
-void storage_get(void* h, capsule_bytes_t key, capsule_answer_t* out) {
-  guarded(out, [&] {
-    auto r = api(h).storage_get(text(key));
+// Copies the inputs (their spans die with this call), hands the work to the host's blocking
+// runner and completes `done` there, exactly once, whatever happens.
+template <typename Work>
+void later(void* h, capsule_pending_t* done, Work&& work) noexcept {
+  capsule_answer_t* out = capsule_pending_answer(done);
+  try {
+    api(h).run_blocking([done, out, work = std::forward<Work>(work)]() mutable {
+      guarded(out, [&] { work(out); });
+      capsule_pending_complete(done);
+    });
+  } catch (...) {  // the task could not be queued: answer now
+    answer_error(out, Error{ErrorCode::kUnavailable, "host storage queue unavailable"});
+    capsule_pending_complete(done);
+  }
+}
+
+void storage_get(void* h, capsule_bytes_t key, capsule_pending_t* done) {
+  later(h, done, [h, key = text(key)](capsule_answer_t* out) {
+    auto r = api(h).storage_get(key);
     if (!r) return answer_error(out, r.error());
     if (*r) capsule_answer_bytes(out, {(*r)->data(), (*r)->size()});
   });
 }
 
-void storage_set(void* h, capsule_bytes_t key, capsule_bytes_t value, capsule_answer_t* out) {
-  guarded(out, [&] {
-    if (oversize(h, value.len, out)) return;
-    answer_status(out, api(h).storage_set(
-                           text(key), std::vector<std::uint8_t>(value.ptr, value.ptr + value.len)));
+void storage_set(void* h, capsule_bytes_t key, capsule_bytes_t value, capsule_pending_t* done) {
+  if (oversize(h, value.len, capsule_pending_answer(done))) return capsule_pending_complete(done);
+  later(h, done,
+        [h, key = text(key), bytes = std::vector<std::uint8_t>(value.ptr, value.ptr + value.len)](
+            capsule_answer_t* out) mutable {
+          answer_status(out, api(h).storage_set(key, std::move(bytes)));
+        });
+}
+
+void storage_delete(void* h, capsule_bytes_t key, capsule_pending_t* done) {
+  later(h, done, [h, key = text(key)](capsule_answer_t* out) {
+    answer_number(out, api(h).storage_delete(key));
   });
 }
 
-void storage_delete(void* h, capsule_bytes_t key, capsule_answer_t* out) {
-  guarded(out, [&] { answer_number(out, api(h).storage_delete(text(key))); });
+void storage_exists(void* h, capsule_bytes_t key, capsule_pending_t* done) {
+  later(h, done, [h, key = text(key)](capsule_answer_t* out) {
+    answer_number(out, api(h).storage_exists(key));
+  });
 }
 
-void storage_exists(void* h, capsule_bytes_t key, capsule_answer_t* out) {
-  guarded(out, [&] { answer_number(out, api(h).storage_exists(text(key))); });
-}
-
-void storage_list_keys(void* h, capsule_bytes_t prefix, capsule_answer_t* out) {
-  guarded(out, [&] {
-    auto r = api(h).storage_list_keys(text(prefix));
+void storage_list_keys(void* h, capsule_bytes_t prefix, capsule_pending_t* done) {
+  later(h, done, [h, prefix = text(prefix)](capsule_answer_t* out) {
+    auto r = api(h).storage_list_keys(prefix);
     if (!r) return answer_error(out, r.error());
     for (const auto& k : *r) capsule_answer_string(out, shim::bytes_of(k));
   });
 }
 
-void storage_usage(void* h, capsule_answer_t* out) {
-  guarded(out, [&] {
+void storage_usage(void* h, capsule_pending_t* done) {
+  later(h, done, [h](capsule_answer_t* out) {
     auto r = api(h).storage_usage();
     if (!r) return answer_error(out, r.error());
     capsule_answer_usage(out, r->bytes, r->keys, r->quota_bytes, r->quota_keys);

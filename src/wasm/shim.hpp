@@ -67,6 +67,7 @@ struct capsule_metadata_t {
 };
 
 struct capsule_answer_t;
+struct capsule_pending_t;
 struct capsule_host_vtable_t {
   void (*send)(void* host, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
                capsule_answer_t* out);
@@ -86,14 +87,17 @@ struct capsule_host_vtable_t {
   std::uint64_t (*wall_clock_now_ms)(void* host);
   void (*list_components)(void* host, capsule_answer_t* out);
   void (*metadata_of)(void* host, const capsule_id_t* id, capsule_answer_t* out);
-  void (*storage_get)(void* host, capsule_bytes_t key, capsule_answer_t* out);
+  // Storage answers later (capsule_pending_*): the spans are valid only during the call.
+  void (*storage_get)(void* host, capsule_bytes_t key, capsule_pending_t* done);
   void (*storage_set)(void* host, capsule_bytes_t key, capsule_bytes_t value,
-                      capsule_answer_t* out);
-  void (*storage_delete)(void* host, capsule_bytes_t key, capsule_answer_t* out);
-  void (*storage_exists)(void* host, capsule_bytes_t key, capsule_answer_t* out);
-  void (*storage_list_keys)(void* host, capsule_bytes_t prefix, capsule_answer_t* out);
-  void (*storage_usage)(void* host, capsule_answer_t* out);
+                      capsule_pending_t* done);
+  void (*storage_delete)(void* host, capsule_bytes_t key, capsule_pending_t* done);
+  void (*storage_exists)(void* host, capsule_bytes_t key, capsule_pending_t* done);
+  void (*storage_list_keys)(void* host, capsule_bytes_t prefix, capsule_pending_t* done);
+  void (*storage_usage)(void* host, capsule_pending_t* done);
 };
+capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
+void capsule_pending_complete(capsule_pending_t* p);
 void capsule_answer_error(capsule_answer_t* a, std::uint8_t tag, capsule_bytes_t text);
 void capsule_answer_would_block(capsule_answer_t* a);
 void capsule_answer_number(capsule_answer_t* a, std::uint64_t n);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -49,6 +51,8 @@ struct RuntimeConfig {
   // messages, requests, replies, publishes, broadcasts and storage values. Larger ones are
   // refused with invalid-argument naming the size and the limit.
   std::uint64_t max_payload_bytes = 4ULL << 20;
+  // Threads that run storage calls (SQLite, a remote store) off the scheduler workers.
+  unsigned io_threads = 2;
 };
 
 struct ComponentInfo {
@@ -121,6 +125,9 @@ class ComponentRuntime {
   // allocation, and a short spin before sleeping, since most replies come within microseconds.
   // Never call it from a scheduler worker (it would hold the worker it waits for).
   Result<Payload> call(const ComponentId& to, Payload payload, std::chrono::milliseconds timeout);
+  // Runs `task` on the runtime's I/O threads (storage, and other work that may block), never on a
+  // scheduler worker. Tasks still queued when the runtime is destroyed run before it is gone.
+  void run_io(std::function<void()> task);
   // The payload limit of a component with these limits (its own, else the host default).
   [[nodiscard]] std::uint64_t max_payload_bytes(const ResourceLimits& limits) const {
     return limits.max_payload_bytes != 0 ? limits.max_payload_bytes : config_.max_payload_bytes;
@@ -172,6 +179,8 @@ class ComponentRuntime {
   rt::ActorSystem& system_;
   std::shared_ptr<wasm::WasmEngine> engine_;
   RuntimeConfig config_;
+  // Joined in the destructor, after every actor stopped and before anything a task may touch.
+  asio::thread_pool io_pool_;
   security::AccessGuard guard_;
   ComponentRegistry registry_;
   CorrelationTracker tracker_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,6 +58,11 @@ class HostApi {
   // The largest payload or storage value this instance may hand over; the engine refuses a
   // larger one with `invalid-argument` before copying it out of the guest's lifted arguments.
   [[nodiscard]] virtual std::uint64_t max_payload_bytes() const { return UINT64_MAX; }
+
+  // Runs work that may block (the storage calls) where it may: the engine calls the storage
+  // functions inside `task`, and the guest's call suspends until it has run. Runs `task` exactly
+  // once, on any thread; the default runs it at once, on the calling thread.
+  virtual void run_blocking(std::function<void()> task) { task(); }
 
   // storage
   virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;

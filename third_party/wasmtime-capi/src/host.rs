@@ -37,12 +37,74 @@ pub struct capsule_host_vtable_t {
     pub wall_clock_now_ms: extern "C" fn(*mut c_void) -> u64,
     pub list_components: extern "C" fn(*mut c_void, *mut capsule_answer_t),
     pub metadata_of: extern "C" fn(*mut c_void, *const capsule_id_t, *mut capsule_answer_t),
-    pub storage_get: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_answer_t),
-    pub storage_set: extern "C" fn(*mut c_void, capsule_bytes_t, capsule_bytes_t, *mut capsule_answer_t),
-    pub storage_delete: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_answer_t),
-    pub storage_exists: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_answer_t),
-    pub storage_list_keys: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_answer_t),
-    pub storage_usage: extern "C" fn(*mut c_void, *mut capsule_answer_t),
+    // Storage may block (SQLite, a remote store): these answer later, from any thread, through
+    // the pending answer they are given (`capsule_pending_*`), and the guest's call suspends.
+    pub storage_get: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_pending_t),
+    pub storage_set: extern "C" fn(*mut c_void, capsule_bytes_t, capsule_bytes_t, *mut capsule_pending_t),
+    pub storage_delete: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_pending_t),
+    pub storage_exists: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_pending_t),
+    pub storage_list_keys: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_pending_t),
+    pub storage_usage: extern "C" fn(*mut c_void, *mut capsule_pending_t),
+}
+
+/// An answer the host gives later, from any thread. The host fills `answer` (through
+/// `capsule_pending_answer` and the `capsule_answer_*` functions), then calls
+/// `capsule_pending_complete` exactly once. The guest's call may be dropped meanwhile (its
+/// wall-time limit): the host's reference keeps this alive until it completes.
+pub struct capsule_pending_t {
+    answer: std::cell::UnsafeCell<capsule_answer_t>,
+    state: std::sync::Mutex<PendingState>,
+}
+
+#[derive(Default)]
+struct PendingState {
+    done: bool,
+    waker: Option<std::task::Waker>,
+}
+
+// SAFETY: `answer` is written only by the host before completion and read only by the future
+// after it observed `done` under the mutex.
+unsafe impl Send for capsule_pending_t {}
+unsafe impl Sync for capsule_pending_t {}
+
+/// # Safety
+/// `p` came from a storage vtable call and was not completed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_pending_answer(p: *mut capsule_pending_t) -> *mut capsule_answer_t {
+    unsafe { (*p).answer.get() }
+}
+
+/// Publishes the answer and wakes the guest's call. Releases the host's reference.
+///
+/// # Safety
+/// `p` came from a storage vtable call; called once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_pending_complete(p: *mut capsule_pending_t) {
+    let pending = unsafe { std::sync::Arc::from_raw(p as *const capsule_pending_t) };
+    let waker = {
+        let mut state = pending.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.done = true;
+        state.waker.take()
+    };
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// Waits for a pending answer.
+struct PendingAnswer(std::sync::Arc<capsule_pending_t>);
+
+impl std::future::Future for PendingAnswer {
+    type Output = capsule_answer_t;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<capsule_answer_t> {
+        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.done {
+            // SAFETY: done: the host no longer touches the answer.
+            return std::task::Poll::Ready(std::mem::take(unsafe { &mut *self.0.answer.get() }));
+        }
+        state.waker = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
 }
 
 /// One import's answer, filled by the C++ host through the `capsule_answer_*` functions.
@@ -226,6 +288,17 @@ impl HostCalls {
         self.with(|v, h| f(v, h, &mut answer));
         answer
     }
+
+    /// Starts a call whose answer comes later; the returned future waits for it.
+    fn ask_later(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void, *mut capsule_pending_t)) -> PendingAnswer {
+        let pending = std::sync::Arc::new(capsule_pending_t {
+            answer: std::cell::UnsafeCell::new(capsule_answer_t::default()),
+            state: std::sync::Mutex::new(PendingState::default()),
+        });
+        let for_host = std::sync::Arc::into_raw(pending.clone()) as *mut capsule_pending_t;
+        self.with(|v, h| f(v, h, for_host));
+        PendingAnswer(pending)
+    }
 }
 
 /// Completes on its second poll, after waking its waker on the first: the guest's call goes to
@@ -378,28 +451,37 @@ impl services::Host for HostCalls {
 
 impl storage::Host for HostCalls {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, WitError> {
-        self.ask(|v, h, a| (v.storage_get)(h, capsule_bytes_t::of(key.as_bytes()), a)).into_result(|a| a.bytes)
+        self.ask_later(|v, h, p| (v.storage_get)(h, capsule_bytes_t::of(key.as_bytes()), p))
+            .await
+            .into_result(|a| a.bytes)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), WitError> {
-        self.ask(|v, h, a| (v.storage_set)(h, capsule_bytes_t::of(key.as_bytes()), capsule_bytes_t::of(&value), a))
+        self.ask_later(|v, h, p| (v.storage_set)(h, capsule_bytes_t::of(key.as_bytes()), capsule_bytes_t::of(&value), p))
+            .await
             .into_result(|_| ())
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, WitError> {
-        self.ask(|v, h, a| (v.storage_delete)(h, capsule_bytes_t::of(key.as_bytes()), a)).into_result(|a| a.number != 0)
+        self.ask_later(|v, h, p| (v.storage_delete)(h, capsule_bytes_t::of(key.as_bytes()), p))
+            .await
+            .into_result(|a| a.number != 0)
     }
 
     async fn exists(&mut self, key: String) -> Result<bool, WitError> {
-        self.ask(|v, h, a| (v.storage_exists)(h, capsule_bytes_t::of(key.as_bytes()), a)).into_result(|a| a.number != 0)
+        self.ask_later(|v, h, p| (v.storage_exists)(h, capsule_bytes_t::of(key.as_bytes()), p))
+            .await
+            .into_result(|a| a.number != 0)
     }
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, WitError> {
-        self.ask(|v, h, a| (v.storage_list_keys)(h, capsule_bytes_t::of(prefix.as_bytes()), a)).into_result(|a| a.strings)
+        self.ask_later(|v, h, p| (v.storage_list_keys)(h, capsule_bytes_t::of(prefix.as_bytes()), p))
+            .await
+            .into_result(|a| a.strings)
     }
 
     async fn usage(&mut self) -> Result<StorageUsage, WitError> {
-        self.ask(|v, h, a| (v.storage_usage)(h, a)).into_result(|a| {
+        self.ask_later(|v, h, p| (v.storage_usage)(h, p)).await.into_result(|a| {
             a.usage.unwrap_or(StorageUsage { bytes: 0, keys: 0, quota_bytes: 0, quota_keys: 0 })
         })
     }
