@@ -65,7 +65,13 @@ TEST_F(RuntimeFixture, APipelineUnderSustainedLoadLosesNothingAndStaysFlat) {
   EXPECT_EQ(system.dead_letter_count(), 0u);
   EXPECT_EQ(recorder->count(rt::EventKind::kChildRestarted), 0u);
   const std::size_t rss_late = rss_bytes();
-  EXPECT_LT(rss_late, rss_early + (16U << 20))
+#ifdef __SANITIZE_ADDRESS__
+  constexpr std::size_t kRssSlack = std::size_t{128}
+                                    << 20;  // ASan's quarantine keeps frees resident
+#else
+  constexpr std::size_t kRssSlack = std::size_t{16} << 20;
+#endif
+  EXPECT_LT(rss_late, rss_early + kRssSlack)
       << "RSS grew from " << rss_early << " to " << rss_late << " with bounded queues";
   std::printf("soak: %d messages in %.2f s, host waited %d times\n", kMessages,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
