@@ -62,7 +62,10 @@ class HostApi {
   // Runs work that may block (the storage calls) where it may: the engine calls the storage
   // functions inside `task`, and the guest's call suspends until it has run. Runs `task` exactly
   // once, on any thread; the default runs it at once, on the calling thread.
-  virtual void run_blocking(std::function<void()> task) { task(); }
+  virtual void run_blocking(std::function<void()> task) {
+    const std::function<void()> run = std::move(task);  // by value: overrides keep it
+    run();
+  }
 
   // storage
   virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;
