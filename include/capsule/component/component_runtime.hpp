@@ -122,8 +122,8 @@ class ComponentRuntime {
   std::future<Result<Payload>> ask(const ComponentId& to, Payload payload,
                                    std::chrono::milliseconds timeout);
   // The same, waiting on this (non-worker) thread: no future, no shared state beyond one
-  // allocation, and a short spin before sleeping, since most replies come within microseconds.
-  // Never call it from a scheduler worker (it would hold the worker it waits for).
+  // allocation, and a spin of up to 50 us before sleeping, since most local replies come within
+  // microseconds. Never call it from a scheduler worker (it would hold the worker it waits for).
   Result<Payload> call(const ComponentId& to, Payload payload, std::chrono::milliseconds timeout);
   // Runs `task` on the runtime's I/O threads (storage, and other work that may block), never on a
   // scheduler worker. Tasks still queued when the runtime is destroyed run before it is gone.
