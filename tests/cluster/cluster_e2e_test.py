@@ -10,6 +10,7 @@ hand-back when the primary returns.
 
 Bounded in time; every child process is killed on the way out."""
 import argparse
+import itertools
 import os
 import pathlib
 import signal
@@ -103,23 +104,47 @@ path = "echo.wasm"
 
 
 class NatsServer:
+    """nats-server on loopback. The first start lets the server choose its port (`-p -1`, read
+    back from its ports file): choosing a free port first and passing it races with other tests
+    under `ctest -j`. Restarts reuse the port, so hosts reconnect to the same URL."""
+
     def __init__(self, store_dir=None):
-        self.port = free_port()
+        self.port = None
         self.proc = None
         self.store_dir = store_dir  # JetStream on, state kept here across restarts
+        self.ports_dir = tempfile.TemporaryDirectory()
         self.start()
 
     @property
     def url(self):
         return f"nats://127.0.0.1:{self.port}"
 
+    def _read_port(self):
+        ports = pathlib.Path(self.ports_dir.name) / f"nats-server_{self.proc.pid}.ports"
+        try:
+            text = ports.read_text()
+        except OSError:
+            return None
+        marker = "nats://127.0.0.1:"
+        at = text.find(marker)
+        if at < 0:
+            return None
+        digits = "".join(itertools.takewhile(str.isdigit, text[at + len(marker):]))
+        return int(digits) if digits else None
+
     def start(self):
-        cmd = [ARGS.nats_server, "-a", "127.0.0.1", "-p", str(self.port)]
+        port = str(self.port) if self.port else "-1"
+        cmd = [ARGS.nats_server, "-a", "127.0.0.1", "-p", port,
+               "--ports_file_dir", self.ports_dir.name]
         if self.store_dir:
             cmd += ["-js", "-sd", str(self.store_dir)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def accepts():
+            if self.port is None:
+                self.port = self._read_port()
+                if self.port is None:
+                    return False
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
         if not wait_for(accepts, 10):

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,7 +21,10 @@ extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
 namespace capsule::cluster::testing {
 
-// A real nats-server on a free loopback port, owned by the test: stopped (SIGTERM, then SIGKILL)
+// A real nats-server on a loopback port it chooses itself on the first start (`-p -1`, read back
+// from its ports file: picking a free port first and passing it would race with other tests
+// under `ctest -j`); later starts reuse that port so clients reconnect to the same URL. Owned by
+// the test: stopped (SIGTERM, then SIGKILL)
 // by stop() or the destructor, so no test leaves one behind. Mode::kJetStream runs it with
 // JetStream (`-js -sd <dir>`) on a fresh store directory that survives stop()/start() (a restart
 // keeps the data) and is removed by the destructor.
@@ -29,19 +33,22 @@ class NatsServer {
   enum class Mode : std::uint8_t { kCore, kJetStream };
 
   NatsServer() : NatsServer(Mode::kCore) {}
-  explicit NatsServer(Mode mode) : port_(free_port()) {
+  explicit NatsServer(Mode mode) {
+    std::string dir = (std::filesystem::temp_directory_path() / "capsule-nats-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) return;  // running() stays false
+    work_dir_ = dir;
     if (mode == Mode::kJetStream) {
-      std::string dir = (std::filesystem::temp_directory_path() / "capsule-nats-XXXXXX").string();
-      if (::mkdtemp(dir.data()) != nullptr) store_dir_ = dir;
-      if (store_dir_.empty()) return;  // running() stays false
+      store_dir_ = work_dir_ / "store";
+      std::error_code ignored;
+      std::filesystem::create_directories(store_dir_, ignored);
     }
     start();
   }
   ~NatsServer() {
     stop();
-    if (!store_dir_.empty()) {
+    if (!work_dir_.empty()) {
       std::error_code ignored;
-      std::filesystem::remove_all(store_dir_, ignored);
+      std::filesystem::remove_all(work_dir_, ignored);
     }
   }
   NatsServer(const NatsServer&) = delete;
@@ -55,8 +62,10 @@ class NatsServer {
   // Starts the server and waits (up to 5 s) until it accepts connections.
   bool start() {
     if (pid_ > 0) return true;
-    const std::string port = std::to_string(port_);
-    std::vector<std::string> args{CAPSULE_NATS_SERVER, "-a", "127.0.0.1", "-p", port};
+    if (work_dir_.empty()) return false;
+    const std::string port = port_ > 0 ? std::to_string(port_) : "-1";  // -1: the server picks
+    std::vector<std::string> args{
+        CAPSULE_NATS_SERVER, "-a", "127.0.0.1", "-p", port, "--ports_file_dir", work_dir_.string()};
     if (jetstream()) {
       args.insert(args.end(), {"-js", "-sd", store_dir_.string()});
     }
@@ -74,7 +83,8 @@ class NatsServer {
     pid_ = pid;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (accepts()) return true;
+      if (port_ <= 0) port_ = read_ports_file(pid);
+      if (port_ > 0 && accepts()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
@@ -97,17 +107,17 @@ class NatsServer {
   }
 
  private:
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
+  // The client port from `<exe>_<pid>.ports` ({"nats":["nats://127.0.0.1:PORT"],...}), or 0
+  // while the server has not written it yet.
+  [[nodiscard]] int read_ports_file(pid_t pid) const {
+    const auto file = work_dir_ / ("nats-server_" + std::to_string(pid) + ".ports");
+    std::ifstream in(file);
+    std::string text;  // one line of JSON
+    std::getline(in, text);
+    const std::string marker = "nats://127.0.0.1:";
+    const auto at = text.find(marker);
+    if (at == std::string::npos) return 0;
+    return std::atoi(text.c_str() + at + marker.size());
   }
 
   [[nodiscard]] bool accepts() const {
@@ -121,8 +131,9 @@ class NatsServer {
     return ok;
   }
 
-  int port_;
+  int port_ = 0;  // 0 until the first start read it back
   pid_t pid_ = -1;
+  std::filesystem::path work_dir_;   // ports file, and the JetStream store under it
   std::filesystem::path store_dir_;  // empty: no JetStream
 };
 
