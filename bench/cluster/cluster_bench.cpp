@@ -97,11 +97,9 @@ double timed_relay_run(Host& host, const std::string& relay, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <components dir>\n", argv[0]);
-    return 2;
-  }
-  const std::filesystem::path dir = argv[1];
+  const auto components = bench::components_dir(argc, argv);
+  if (!components) return 2;
+  const std::filesystem::path& dir = *components;
   cluster::testing::NatsServer server;
   if (!server.running()) {
     std::fprintf(stderr, "could not start nats-server\n");

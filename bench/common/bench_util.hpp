@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -34,6 +36,16 @@ bool wait_until(F&& done, std::chrono::seconds limit = std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   return true;
+}
+
+// The one argument of the component benchmarks: the directory of the built .wasm files. Prints
+// the usage and returns nullopt when it is missing.
+inline std::optional<std::filesystem::path> components_dir(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <components dir>\n", argv[0]);
+    return std::nullopt;
+  }
+  return std::filesystem::path(argv[1]);
 }
 
 // One result line: `value` and `baseline` measured in the same run, and value / baseline.

@@ -31,11 +31,9 @@ void row(const char* what, double ours, double baseline, const char* unit,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <components dir>\n", argv[0]);
-    return 2;
-  }
-  const std::filesystem::path dir = argv[1];
+  const auto components = bench::components_dir(argc, argv);
+  if (!components) return 2;
+  const std::filesystem::path& dir = *components;
   wasm::EngineConfig config;
   config.pooling.total_component_instances = 4000;
   config.pooling.total_memories = 4000;

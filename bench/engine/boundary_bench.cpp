@@ -91,11 +91,9 @@ double per_export_call(ComponentInstance& echo, std::size_t bytes, int count) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <components dir>\n", argv[0]);
-    return 2;
-  }
-  const std::filesystem::path dir = argv[1];
+  const auto components = bench::components_dir(argc, argv);
+  if (!components) return 2;
+  const std::filesystem::path& dir = *components;
   EngineConfig config;
   config.pooling.max_memory_bytes = 64ULL << 20;
   auto engine = *WasmEngine::create(config);
