@@ -414,42 +414,39 @@ Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const C
   return id;
 }
 
-std::future<Result<Payload>> ComponentRuntime::ask(const ComponentId& to, Payload payload,
-                                                   std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<Result<Payload>>>();
-  auto future = promise->get_future();
-  auto r = request(host_id(), to, std::move(payload), timeout, [promise](CallbackResponse resp) {
-    if (resp.reply) {
-      promise->set_value(std::move(*resp.reply));
-    } else {
-      promise->set_value(
-          resp.error.value_or(Error{ErrorCode::kInternal, "request ended without outcome"}));
-    }
-  });
-  if (!r) promise->set_value(std::move(r).error());
-  return future;
-}
-
 namespace {
+
+// What a host-side requester gets from a request's one outcome.
+Result<Payload> outcome_of(CallbackResponse resp) {
+  if (resp.reply) return std::move(*resp.reply);
+  return resp.error.value_or(Error{ErrorCode::kInternal, "request ended without outcome"});
+}
 
 // One reply slot for call(): the worker that completes the request fills it and flips `done`;
 // the caller spins on `done` for a while, then sleeps on it (std::atomic::wait, a futex).
 struct ReplySlot {
   std::atomic<bool> done{false};
-  Result<Payload> outcome{Error{ErrorCode::kInternal, "request ended without outcome"}};
+  std::optional<Result<Payload>> outcome;
 };
 
 }  // namespace
+
+std::future<Result<Payload>> ComponentRuntime::ask(const ComponentId& to, Payload payload,
+                                                   std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<Result<Payload>>>();
+  auto future = promise->get_future();
+  auto r = request(host_id(), to, std::move(payload), timeout, [promise](CallbackResponse resp) {
+    promise->set_value(outcome_of(std::move(resp)));
+  });
+  if (!r) promise->set_value(std::move(r).error());
+  return future;
+}
 
 Result<Payload> ComponentRuntime::call(const ComponentId& to, Payload payload,
                                        std::chrono::milliseconds timeout) {
   auto slot = std::make_shared<ReplySlot>();
   auto r = request(host_id(), to, std::move(payload), timeout, [slot](CallbackResponse resp) {
-    if (resp.reply) {
-      slot->outcome = std::move(*resp.reply);
-    } else if (resp.error) {
-      slot->outcome = std::move(*resp.error);
-    }
+    slot->outcome = outcome_of(std::move(resp));
     slot->done.store(true, std::memory_order_release);
     slot->done.notify_one();
   });
@@ -463,7 +460,7 @@ Result<Payload> ComponentRuntime::call(const ComponentId& to, Payload payload,
          std::chrono::steady_clock::now() < spin_until) {
   }
   while (!slot->done.load(std::memory_order_acquire)) slot->done.wait(false);
-  return std::move(slot->outcome);
+  return std::move(*slot->outcome);  // set before `done`
 }
 
 Status ComponentRuntime::cancel(CorrelationId correlation, const ComponentId& requester) {

@@ -243,8 +243,7 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
     return e;
   }
   inst->exports.reset(capsule_call_take_exports(call.impl().call.get()));
-  inst->failure.reset();  // a failed start-up left nothing behind: the instance is not returned
-  inst->stats = {};
+  inst->stats = {};  // instantiation is not one of the instance's calls
   impl_->instances_created.fetch_add(1, std::memory_order_relaxed);
   return ComponentInstance(std::move(inst));
 }

@@ -93,19 +93,21 @@ GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
   c->inst = &inst;
   c->which = which;
   c->deadline = std::chrono::steady_clock::now() + inst.limits.wall_time_per_call;
-  if (inst.failure) {
+  // A call that never reaches the guest: ready at once, with the reason.
+  auto refused = [&c](Error why) {
     c->done = true;
-    c->error = make_error(ErrorCode::kUnavailable,
-                          "component " + inst.id.to_string() +
-                              " cannot be called after an earlier failure (" +
-                              std::string(to_string(inst.failure->code)) + "); restart it");
+    c->error = std::move(why);
     return GuestCall(std::move(c));
+  };
+  if (inst.failure) {
+    return refused(Error{ErrorCode::kUnavailable,
+                         "component " + inst.id.to_string() +
+                             " cannot be called after an earlier failure (" +
+                             std::string(to_string(inst.failure->code)) + "); restart it"});
   }
   if (inst.call_in_flight) {
-    c->done = true;
-    c->error = make_error(ErrorCode::kUnavailable,
-                          "component " + inst.id.to_string() + " is busy with another call");
-    return GuestCall(std::move(c));
+    return refused(Error{ErrorCode::kUnavailable,
+                         "component " + inst.id.to_string() + " is busy with another call"});
   }
   auto cx = inst.store.context();
   (void)cx.set_fuel(inst.limits.fuel_per_call);
@@ -115,11 +117,9 @@ GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
   wasmtime_context_epoch_deadline_async_yield_and_update(cx.capi(), 1);
   c->call.reset(make(cx.capi()));
   if (!c->call) {
-    c->done = true;
-    c->error = make_error(ErrorCode::kInternal, "the engine could not start " +
-                                                    std::string(call_site(which)) + " of " +
-                                                    inst.id.to_string());
-    return GuestCall(std::move(c));
+    return refused(Error{ErrorCode::kInternal, "the engine could not start " +
+                                                   std::string(call_site(which)) + " of " +
+                                                   inst.id.to_string()});
   }
   // The guest's imports reach this instance's HostApi while the call runs.
   capsule_call_set_host(c->call.get(), &host_vtable(), inst.host.get());

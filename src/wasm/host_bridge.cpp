@@ -40,11 +40,12 @@ void answer_status(capsule_answer_t* out, const Status& s) {
   if (!s) answer_error(out, s.error());
 }
 
-// A full `block` mailbox: the guest's call waits and asks again (backpressure), unlike every
-// other refusal, which the guest sees as an error.
-void answer_delivery(capsule_answer_t* out, const Status& s) {
-  if (!s && s.error().code == ErrorCode::kWouldBlock) return capsule_answer_would_block(out);
-  answer_status(out, s);
+// A full `block` mailbox: the guest's send or request waits and asks again (backpressure),
+// unlike every other refusal, which the guest sees as an error. True when that was the answer.
+bool answer_would_block(capsule_answer_t* out, const Error& e) {
+  if (e.code != ErrorCode::kWouldBlock) return false;
+  capsule_answer_would_block(out);
+  return true;
 }
 
 template <typename T>
@@ -86,7 +87,9 @@ void send(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_byte
           capsule_answer_t* out) {
   guarded(out, [&] {
     if (oversize(h, payload.len, out)) return;
-    answer_delivery(out, api(h).send(id_from(*target), payload_from(codec, payload)));
+    const Status s = api(h).send(id_from(*target), payload_from(codec, payload));
+    if (!s && answer_would_block(out, s.error())) return;
+    answer_status(out, s);
   });
 }
 
@@ -95,7 +98,7 @@ void request(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_b
   guarded(out, [&] {
     if (oversize(h, payload.len, out)) return;
     auto r = api(h).request(id_from(*target), payload_from(codec, payload), timeout_ms);
-    if (!r && r.error().code == ErrorCode::kWouldBlock) return capsule_answer_would_block(out);
+    if (!r && answer_would_block(out, r.error())) return;
     answer_number(out, r);
   });
 }

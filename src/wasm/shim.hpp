@@ -160,16 +160,12 @@ enum class Failure : std::uint8_t {
   kInvalidInput = 7,
 };
 
-struct ReactorDeleter {
-  void operator()(capsule_reactor_t* r) const noexcept { capsule_reactor_delete(r); }
-};
 struct CallDeleter {
   void operator()(capsule_call_t* c) const noexcept { capsule_call_delete(c); }
 };
 struct ExportsDeleter {
   void operator()(capsule_exports_t* e) const noexcept { capsule_exports_delete(e); }
 };
-using Reactor = std::unique_ptr<capsule_reactor_t, ReactorDeleter>;
 using Call = std::unique_ptr<capsule_call_t, CallDeleter>;
 using Exports = std::unique_ptr<capsule_exports_t, ExportsDeleter>;
 

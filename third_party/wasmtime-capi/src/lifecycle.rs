@@ -9,8 +9,7 @@ use wasmtime_c_api::{WasmtimeStoreContextMut, WasmtimeStoreData};
 
 use crate::bindings::capsule::core::types as t;
 use crate::bindings::exports::capsule::core::lifecycle as wit;
-use crate::call::{capsule_call_t, CallFuture, Output};
-use crate::failure;
+use crate::call::{capsule_call_t, Output};
 use crate::ffi::{capsule_bytes_t, capsule_id_t, ffi_guard};
 
 /// The typed exports of one instance; C++ keeps them next to the instance's store.
@@ -132,8 +131,22 @@ fn error_param(tag: u8, text: &str) -> t::ErrorParam<'_> {
     }
 }
 
-fn start(build: impl FnOnce() -> CallFuture) -> *mut capsule_call_t {
-    ffi_guard(std::ptr::null_mut(), || capsule_call_t::new(build()))
+/// Starts one export call: `body` gets the instance's typed exports and its store, and its
+/// future becomes the call.
+///
+/// # Safety
+/// See the module comment.
+unsafe fn start_export<F>(
+    exports: *const capsule_exports_t,
+    cx: WasmtimeStoreContextMut<'_>,
+    body: impl FnOnce(wit::Guest, DetachedStore) -> F,
+) -> *mut capsule_call_t
+where
+    F: std::future::Future<Output = Output> + Send + 'static,
+{
+    let guest = unsafe { (*exports).lifecycle.clone() };
+    let store = unsafe { DetachedStore::new(cx) };
+    ffi_guard(std::ptr::null_mut(), || capsule_call_t::new(Box::pin(body(guest, store))))
 }
 
 /// # Safety
@@ -153,11 +166,9 @@ pub unsafe extern "C" fn capsule_call_init(
             _ => return invalid("a config entry"),
         }
     }
-    let guest = unsafe { (*exports).lifecycle.clone() };
-    let mut store = unsafe { DetachedStore::new(cx) };
     let pairs = Borrowed(pairs);
-    start(move || {
-        Box::pin(async move {
+    unsafe {
+        start_export(exports, cx, move |guest, mut store| async move {
             let pairs = pairs;
             match guest.call_init(store.cx(), &pairs.0).await {
                 Ok(Ok(())) => Output::Unit,
@@ -165,7 +176,7 @@ pub unsafe extern "C" fn capsule_call_init(
                 Err(e) => Output::from_error(e),
             }
         })
-    })
+    }
 }
 
 /// # Safety
@@ -192,10 +203,8 @@ pub unsafe extern "C" fn capsule_call_handle_message(
         correlation: msg.has_correlation.then_some(msg.correlation),
         topic,
     });
-    let guest = unsafe { (*exports).lifecycle.clone() };
-    let mut store = unsafe { DetachedStore::new(cx) };
-    start(move || {
-        Box::pin(async move {
+    unsafe {
+        start_export(exports, cx, move |guest, mut store| async move {
             let arg = arg;
             match guest.call_handle_message(store.cx(), arg.0).await {
                 Ok(Ok(None)) => Output::Reply(None),
@@ -204,7 +213,7 @@ pub unsafe extern "C" fn capsule_call_handle_message(
                 Err(e) => Output::from_error(e),
             }
         })
-    })
+    }
 }
 
 /// # Safety
@@ -228,10 +237,8 @@ pub unsafe extern "C" fn capsule_call_handle_callback(
         }
     };
     let arg = Borrowed(wit::Callback { correlation: cb.correlation, responder, outcome });
-    let guest = unsafe { (*exports).lifecycle.clone() };
-    let mut store = unsafe { DetachedStore::new(cx) };
-    start(move || {
-        Box::pin(async move {
+    unsafe {
+        start_export(exports, cx, move |guest, mut store| async move {
             let arg = arg;
             match guest.call_handle_callback(store.cx(), arg.0).await {
                 Ok(Ok(())) => Output::Unit,
@@ -239,7 +246,7 @@ pub unsafe extern "C" fn capsule_call_handle_callback(
                 Err(e) => Output::from_error(e),
             }
         })
-    })
+    }
 }
 
 /// # Safety
@@ -249,10 +256,8 @@ pub unsafe extern "C" fn capsule_call_health(
     exports: *const capsule_exports_t,
     cx: WasmtimeStoreContextMut<'_>,
 ) -> *mut capsule_call_t {
-    let guest = unsafe { (*exports).lifecycle.clone() };
-    let mut store = unsafe { DetachedStore::new(cx) };
-    start(move || {
-        Box::pin(async move {
+    unsafe {
+        start_export(exports, cx, move |guest, mut store| async move {
             match guest.call_health(store.cx()).await {
                 Ok(h) => Output::Health(match h {
                     wit::HealthStatus::Healthy => 0,
@@ -262,7 +267,7 @@ pub unsafe extern "C" fn capsule_call_health(
                 Err(e) => Output::from_error(e),
             }
         })
-    })
+    }
 }
 
 /// # Safety
@@ -272,16 +277,14 @@ pub unsafe extern "C" fn capsule_call_shutdown(
     exports: *const capsule_exports_t,
     cx: WasmtimeStoreContextMut<'_>,
 ) -> *mut capsule_call_t {
-    let guest = unsafe { (*exports).lifecycle.clone() };
-    let mut store = unsafe { DetachedStore::new(cx) };
-    start(move || {
-        Box::pin(async move {
+    unsafe {
+        start_export(exports, cx, move |guest, mut store| async move {
             match guest.call_shutdown(store.cx()).await {
                 Ok(()) => Output::Unit,
                 Err(e) => Output::from_error(e),
             }
         })
-    })
+    }
 }
 
 /// # Safety
@@ -291,10 +294,8 @@ pub unsafe extern "C" fn capsule_call_metadata_of(
     exports: *const capsule_exports_t,
     cx: WasmtimeStoreContextMut<'_>,
 ) -> *mut capsule_call_t {
-    let guest = unsafe { (*exports).lifecycle.clone() };
-    let mut store = unsafe { DetachedStore::new(cx) };
-    start(move || {
-        Box::pin(async move {
+    unsafe {
+        start_export(exports, cx, move |guest, mut store| async move {
             match guest.call_metadata(store.cx()).await {
                 Ok(m) => Output::Metadata(crate::call::Metadata {
                     name: m.name,
@@ -305,9 +306,5 @@ pub unsafe extern "C" fn capsule_call_metadata_of(
                 Err(e) => Output::from_error(e),
             }
         })
-    })
-}
-
-pub(crate) fn failed(err: wasmtime::Error) -> Output {
-    Output::Failed(failure::classify(&err), failure::describe(&err))
+    }
 }

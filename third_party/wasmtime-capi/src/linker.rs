@@ -13,7 +13,7 @@ use crate::bindings;
 use crate::call::{capsule_call_t, Output};
 use crate::ffi::ffi_guard;
 use crate::host::{CapsuleImports, HostCalls};
-use crate::lifecycle::{capsule_exports_t, failed, DetachedStore};
+use crate::lifecycle::{capsule_exports_t, DetachedStore};
 
 unsafe fn linker_of(l: *const wasmtime_component_linker_t) -> &'static Linker<WasmtimeStoreData> {
     // SAFETY: wasmtime_component_linker_t is #[repr(transparent)] over this Linker.
@@ -76,7 +76,7 @@ pub unsafe extern "C" fn capsule_call_instantiate(
                 Ok(world) => Output::Instantiated(Box::new(capsule_exports_t {
                     lifecycle: world.capsule_core_lifecycle().clone(),
                 })),
-                Err(e) => failed(e),
+                Err(e) => Output::from_error(e),
             }
         }))
     })
