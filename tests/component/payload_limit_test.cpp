@@ -17,6 +17,7 @@ ComponentSpec limited(ComponentSpec s, std::uint64_t max_payload) {
 
 TEST_F(RuntimeFixture, AnOversizeGuestSendIsRefusedNamingSizeAndLimit) {
   start(spec("sink", "echo"));
+  const auto canary = start(spec("canary", "echo"))[0];
   const auto pump = start(limited(spec("pump", "pump"), 1024))[0];
   auto fits = ask(pump, "send 1024 3");
   ASSERT_TRUE(fits) << fits.error().describe();
@@ -26,6 +27,13 @@ TEST_F(RuntimeFixture, AnOversizeGuestSendIsRefusedNamingSizeAndLimit) {
   EXPECT_EQ(big->as_string(),
             "error 0: payload of 1025 bytes from test/pump/0 exceeds the limit of 1024 bytes "
             "(max_payload)");
+  // The refusal cost the host nothing: the pump itself and a canary keep answering.
+  auto again = ask(pump, "send 8 1");
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(again->as_string(), "ok 1");
+  auto alive = ask(canary, "still here", std::chrono::seconds(1));
+  ASSERT_TRUE(alive) << alive.error().describe();
+  EXPECT_EQ(alive->as_string(), "still here");
 }
 
 TEST_F(RuntimeFixture, AnOversizeStorageValueIsRefusedBeforeStorage) {
