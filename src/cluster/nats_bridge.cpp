@@ -245,7 +245,7 @@ struct NatsBridge::Impl {
         break;
       }
       case WireMessage::Kind::kPublish:
-        static_cast<void>(rt.publish_local(m.sender, m.topic, m.payload));
+        static_cast<void>(rt.publish_from_peer(m.sender, m.topic, m.payload));
         break;
     }
   }
@@ -256,7 +256,7 @@ struct NatsBridge::Impl {
     // Only local targets: forwarding on from here could bounce a message between hosts.
     Status s =
         rt.registry().lookup(m.target)
-            ? rt.send(m.sender, m.target, std::move(m.payload))
+            ? rt.send_from_peer(m.sender, m.target, std::move(m.payload))
             : Status(make_error(ErrorCode::kNotFound, "no component " + m.target.to_string() +
                                                           " on host " + config.host));
     if (!s) inbound_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -288,7 +288,7 @@ struct NatsBridge::Impl {
     // A local request on the requester's behalf; its outcome goes back to the requester's host.
     // Its timeout is longer than the requester's, so the requester's timer decides a timeout.
     const auto timeout = std::chrono::milliseconds(m.timeout_ms) + config.responder_grace;
-    auto r = rt.request(
+    auto r = rt.request_from_peer(
         m.sender, m.target, std::move(m.payload), timeout,
         [weak = self, origin = m.origin_host, correlation = m.correlation,
          target = m.target](CallbackResponse response) {

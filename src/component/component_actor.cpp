@@ -26,13 +26,17 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 
 Result<wasm::ComponentInstance> ComponentActor::make_instance(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
-  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
-                                                       runtime_->max_payload_bytes(plan_->limits));
+  auto host =
+      std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(), plan_->limits);
   auto instance =
       runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
   if (!instance) return std::move(instance).error();
   if (Status s = instance->init(plan_->config); !s) return std::move(s).error();
-  if (auto meta = instance->metadata()) runtime_->registry().set_metadata(plan_->id, *meta);
+  // A component that cannot say what it is does not start: a trapping or lying metadata() is
+  // a broken component, not one with no metadata.
+  auto meta = instance->metadata();
+  if (!meta) return std::move(meta).error();
+  runtime_->registry().set_metadata(plan_->id, *meta);
   return std::move(*instance);
 }
 

@@ -1,7 +1,9 @@
 #include "component_host_api.hpp"
 
+#include <algorithm>
 #include <utility>
 
+#include <capsule/core/text.hpp>
 #include <capsule/storage/kv_backend.hpp>
 
 namespace capsule::host {
@@ -10,12 +12,14 @@ using component::ComponentEnvelope;
 
 ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                                    rt::ActorRef<ComponentEnvelope> self_ref,
-                                   std::uint64_t max_payload_bytes)
+                                   const ResourceLimits& limits)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
       self_ref_(std::move(self_ref)),
-      max_payload_bytes_(max_payload_bytes) {}
+      max_payload_bytes_(runtime.max_payload_bytes(limits)),
+      quotas_(
+          std::make_shared<GuestQuotaGate>(self_id(), runtime.quotas(limits), runtime.guard())) {}
 
 void ComponentHostApi::run_blocking(std::function<void()> task) {
   // The task may outlive the instance that asked (its call dropped at a wall-time limit): it
@@ -28,6 +32,7 @@ Status ComponentHostApi::authorize(security::Action action, std::string_view tar
 }
 
 Status ComponentHostApi::send(const ComponentId& target, Payload payload) {
+  if (Status s = quotas_->admit_messages(1, security::Action::kSend); !s) return s;
   return runtime_.send(self_id(), target, std::move(payload));
 }
 
@@ -36,12 +41,16 @@ Result<CorrelationId> ComponentHostApi::request(const ComponentId& target, Paylo
   if (timeout_ms == 0) {
     return make_error(ErrorCode::kInvalidArgument, "request timeout-ms must be at least 1");
   }
+  if (Status s = quotas_->admit_request(); !s) return std::move(s).error();
   // The outcome comes back through this instance's own mailbox, to handle-callback.
-  return runtime_.request(self_id(), target, std::move(payload),
-                          std::chrono::milliseconds{timeout_ms},
-                          [runtime = &runtime_, self = self_ref_](CallbackResponse r) {
-                            runtime->deliver_callback(self, std::move(r));
-                          });
+  auto id = runtime_.request(
+      self_id(), target, std::move(payload), std::chrono::milliseconds{timeout_ms},
+      [runtime = &runtime_, self = self_ref_, quotas = quotas_](CallbackResponse r) {
+        quotas->release_request();
+        runtime->deliver_callback(self, std::move(r));
+      });
+  if (!id) quotas_->release_request();
+  return id;
 }
 
 Status ComponentHostApi::cancel(CorrelationId correlation) {
@@ -50,26 +59,78 @@ Status ComponentHostApi::cancel(CorrelationId correlation) {
 
 Result<std::uint32_t> ComponentHostApi::broadcast(const std::vector<ComponentId>& targets,
                                                   Payload payload) {
+  if (Status s = quotas_->admit_broadcast(targets.size()); !s) return std::move(s).error();
   return runtime_.broadcast(self_id(), targets, payload);
 }
 
 Result<std::uint32_t> ComponentHostApi::publish(const std::string& topic, Payload payload) {
+  if (Status s = quotas_->admit_messages(1, security::Action::kPublish); !s) {
+    return std::move(s).error();
+  }
   return runtime_.publish(self_id(), topic, payload);
 }
 
 Status ComponentHostApi::subscribe(const std::string& topic) {
-  return runtime_.subscribe(topic, self_id());
+  if (Status s = quotas_->admit_subscription(topic); !s) return s;
+  Status s = runtime_.subscribe(topic, self_id());
+  if (!s && s.error().code != ErrorCode::kAlreadyExists) quotas_->release_subscription(topic);
+  return s;
 }
 
 Status ComponentHostApi::unsubscribe(const std::string& topic) {
-  return runtime_.unsubscribe(topic, self_id());
+  Status s = runtime_.unsubscribe(topic, self_id());
+  if (s) quotas_->release_subscription(topic);
+  return s;
 }
+
+namespace {
+
+// Log text is the guest's: one line stays one line, and no line is longer than this.
+constexpr std::size_t kMaxLogLineBytes = 16 * 1024;
+constexpr std::size_t kMaxLogFields = 64;
+
+std::string printable(std::string_view text, std::size_t max_bytes) {
+  const std::string_view kept = cut_utf8(text, max_bytes);
+  std::string out = escape_controls(kept);
+  if (kept.size() < text.size()) {
+    out += " ... (" + std::to_string(text.size() - kept.size()) + " bytes cut)";
+  }
+  return out;
+}
+
+// Fields named like the host's own (component, level, ts, msg) are renamed "guest.<name>":
+// a guest cannot pass its line off as another component's or the host's.
+bool reserved_field(std::string_view key) {
+  return key == "component" || key == "level" || key == "ts" || key == "msg" || key == "time";
+}
+
+}  // namespace
 
 void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
                            const wasm::KeyValues& fields) {
   // log has no error result in WIT: a denied line is dropped (and audited).
   if (!authorize(security::Action::kLog, wasm::to_string(level))) return;
-  runtime_.log(self_id(), level, message, fields);
+  // Cut and escaped before it is counted: the rate limit is of what would be written.
+  std::string text = printable(message, kMaxLogLineBytes);
+  wasm::KeyValues safe;
+  safe.reserve(std::min(fields.size(), kMaxLogFields));
+  std::size_t budget = kMaxLogLineBytes;
+  std::size_t size = text.size();
+  for (const auto& [k, v] : fields) {
+    if (safe.size() == kMaxLogFields || budget == 0) break;
+    std::string key = printable(k, 256);
+    if (reserved_field(key)) key = "guest." + key;
+    std::string value = printable(v, budget);
+    budget -= std::min(budget, key.size() + value.size());
+    size += key.size() + value.size();
+    safe.emplace_back(std::move(key), std::move(value));
+  }
+  auto verdict = quotas_->admit_log(size);
+  if (verdict.notice) {
+    runtime_.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn, *verdict.notice,
+                 {});
+  }
+  if (verdict.write) runtime_.log(self_id(), level, text, safe);
 }
 
 std::uint64_t ComponentHostApi::monotonic_now_ns() {

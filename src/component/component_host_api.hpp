@@ -6,6 +6,8 @@
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/wasm/host_api.hpp>
 
+#include "guest_quotas.hpp"
+
 namespace capsule::host {
 
 // The host functions of one component instance, routed through the ComponentRuntime. Each one
@@ -17,7 +19,7 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
  public:
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                    rt::ActorRef<component::ComponentEnvelope> self_ref,
-                   std::uint64_t max_payload_bytes);
+                   const ResourceLimits& limits);
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
@@ -55,6 +57,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   component::ComponentRuntime& runtime_;
   rt::ActorRef<component::ComponentEnvelope> self_ref_;
   std::uint64_t max_payload_bytes_;
+  // Shared with the callbacks of this instance's requests, which give their slot back.
+  std::shared_ptr<GuestQuotaGate> quotas_;
 };
 
 }  // namespace capsule::host

@@ -92,6 +92,11 @@ Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const Component
     return make_error(ErrorCode::kInvalidArgument,
                       "invalid component name '" + spec.ns + "/" + spec.name + "'");
   }
+  if (spec.ns == host_id().ns) {
+    // host/host/0 is host code, which no check applies to: no component may wear that id.
+    return make_error(ErrorCode::kInvalidArgument,
+                      "component namespace '" + spec.ns + "' is reserved for the host");
+  }
   if (spec.instances == 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       spec.ns + "/" + spec.name + ": instances must be >= 1");
@@ -390,8 +395,34 @@ Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const C
   if (Status s = authorize_to(from, security::Action::kRequest, to); !s) {
     return std::move(s).error();
   }
+  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), true);
+}
+
+Status ComponentRuntime::send_from_peer(const ComponentId& from, const ComponentId& to,
+                                        Payload payload) {
+  if (Status s = authorize_to(from, security::Action::kSend, to, Origin::kPeer); !s) return s;
   auto target = registry_.lookup(to);
-  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
+  if (!target) return std::move(target).error();
+  return target->send(
+      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+}
+
+Result<CorrelationId> ComponentRuntime::request_from_peer(
+    const ComponentId& from, const ComponentId& to, Payload payload,
+    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver) {
+  if (Status s = authorize_to(from, security::Action::kRequest, to, Origin::kPeer); !s) {
+    return std::move(s).error();
+  }
+  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), false);
+}
+
+Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
+                                                      const ComponentId& to, Payload payload,
+                                                      std::chrono::milliseconds timeout,
+                                                      std::function<void(CallbackResponse)> deliver,
+                                                      bool remote_ok) {
+  auto target = registry_.lookup(to);
+  if (!target && remote_ok && config_.remote && target.error().code == ErrorCode::kNotFound) {
     // Another host's component: this tracker and timer still decide the one outcome.
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
     if (Status s = config_.remote->request(from, to, payload, id, timeout); !s) {
@@ -490,20 +521,29 @@ Result<std::uint32_t> ComponentRuntime::publish(const ComponentId& from, std::st
   if (Status s = authorize(from, security::Action::kPublish, topic); !s) {
     return std::move(s).error();
   }
-  auto reached = publish_local(from, topic, payload);
+  auto reached = publish_here(from, topic, payload);
   // The count is of local subscribers: other hosts receive it asynchronously.
   if (reached && config_.remote) config_.remote->publish(from, topic, payload);
   return reached;
 }
 
-Result<std::uint32_t> ComponentRuntime::publish_local(const ComponentId& from,
-                                                      std::string_view topic,
-                                                      const Payload& payload) {
+Result<std::uint32_t> ComponentRuntime::publish_from_peer(const ComponentId& from,
+                                                          std::string_view topic,
+                                                          const Payload& payload) {
+  if (Status s = authorize(from, security::Action::kPublish, topic, Origin::kPeer); !s) {
+    return std::move(s).error();
+  }
+  return publish_here(from, topic, payload);
+}
+
+Result<std::uint32_t> ComponentRuntime::publish_here(const ComponentId& from,
+                                                     std::string_view topic,
+                                                     const Payload& payload) {
   if (topic.empty()) return make_error(ErrorCode::kInvalidArgument, "empty topic name");
   ComponentMessage message = message_from(from, payload);
   message.topic = std::string(topic);
-  const auto n = broker_.publish(broker_.topic(topic),
-                                 ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}});
+  const auto n =
+      broker_.publish(topic, ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}});
   return static_cast<std::uint32_t>(n);
 }
 
@@ -573,21 +613,25 @@ void ComponentRuntime::log(const ComponentId& who, wasm::LogLevel level, const s
 }
 
 Status ComponentRuntime::authorize(const ComponentId& who, security::Action action,
-                                   std::string_view target) const {
-  // Host code is the party that grants capabilities; it is not checked against them.
-  if (who == host_id() || !guard_.enforcing()) return ok();
-  // A caller that is no component of this host can only arrive through host code: the cluster
-  // bridge delivering another host's message. That host checked its grants; here only the
-  // operator's rules apply. (A local guest cannot pick its `from`: it is always its own id.)
-  if (!registry_.lookup(who)) return guard_.authorize_foreign(who, action, target);
+                                   std::string_view target, Origin origin) const {
+  if (!guard_.enforcing()) return ok();
+  if (origin == Origin::kPeer) {
+    // Delivered by the cluster bridge: the peer host checked its component's grants; here only
+    // the operator's rules apply.
+    return guard_.authorize_foreign(who, action, target);
+  }
+  // Host code is the party that grants capabilities; it is not checked against them. Every
+  // other local caller is a component, checked against its grants even in the windows where
+  // it is not registered (its first init, its shutdown): the identity is its instance's.
+  if (who == host_id()) return ok();
   return guard_.authorize(who, action, target);
 }
 
 Status ComponentRuntime::authorize_to(const ComponentId& who, security::Action action,
-                                      const ComponentId& target) const {
+                                      const ComponentId& target, Origin origin) const {
   // Without a policy the target is never looked at: no id formatting on the messaging hot path.
   if (!guard_.enforcing()) return ok();
-  return authorize(who, action, target.to_string());
+  return authorize(who, action, target.to_string(), origin);
 }
 
 }  // namespace capsule::component

@@ -6,7 +6,10 @@ namespace capsule::security {
 
 AccessGuard::AccessGuard(std::shared_ptr<const PolicyEngine> policy,
                          std::shared_ptr<AuditSink> audit, Options options)
-    : policy_(std::move(policy)), audit_(std::move(audit)), options_(options) {}
+    : policy_(std::move(policy)),
+      audit_(std::move(audit)),
+      options_(options),
+      throttle_(std::make_shared<AuditThrottle>(options.audit_records_per_second)) {}
 
 Status AccessGuard::authorize(const ComponentId& who, Action action,
                               std::string_view target) const {
@@ -27,14 +30,28 @@ Status AccessGuard::authorize_any(const ComponentId& who, Action action) const {
 
 Status AccessGuard::conclude(const ComponentId& who, Action action, std::string_view target,
                              const Decision& d) const {
-  if (audit_ && (!d.allowed || options_.audit_allowed)) {
-    audit_->record(
-        AuditRecord{Clock::now(), who, action, std::string(target), d.allowed, d.reason});
-  }
+  if (!d.allowed || options_.audit_allowed) write(who, action, target, d.allowed, d.reason);
   if (d.allowed) return ok();
   return make_error(ErrorCode::kPermissionDenied, who.to_string() + " may not " +
                                                       std::string(to_string(action)) + " '" +
                                                       std::string(target) + "': " + d.reason);
+}
+
+void AccessGuard::audit_refusal(const ComponentId& who, Action action, std::string_view target,
+                                std::string reason) const {
+  write(who, action, target, false, std::move(reason));
+}
+
+void AccessGuard::write(const ComponentId& who, Action action, std::string_view target,
+                        bool allowed, std::string reason) const {
+  if (!audit_) return;
+  const auto left_out = throttle_->admit(who, std::chrono::steady_clock::now());
+  if (!left_out) return;
+  if (*left_out > 0) {
+    reason += " (" + std::to_string(*left_out) + " similar records suppressed before this one)";
+  }
+  audit_->record(
+      AuditRecord{Clock::now(), who, action, std::string(target), allowed, std::move(reason)});
 }
 
 bool AccessGuard::permits(const ComponentId& who, Action action, std::string_view target) const {

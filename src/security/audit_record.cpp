@@ -2,43 +2,12 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include <capsule/security/audit.hpp>
 
 namespace capsule::security {
 namespace {
-
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          std::array<char, 8> buf{};
-          std::snprintf(buf.data(), buf.size(), "\\u%04x", static_cast<unsigned>(c));
-          out += buf.data();
-        } else {
-          out += c;  // bytes >= 0x80 pass through: guest strings are UTF-8 by the canonical ABI
-        }
-    }
-  }
-  out += '"';
-}
 
 std::string iso8601(Clock::time_point when) {
   const auto ms =
@@ -56,19 +25,13 @@ std::string iso8601(Clock::time_point when) {
 }  // namespace
 
 std::string to_json_line(const AuditRecord& record) {
-  std::string out = "{\"ts\":";
-  append_json_string(out, iso8601(record.when));
-  out += ",\"who\":";
-  append_json_string(out, record.who.to_string());
-  out += ",\"action\":";
-  append_json_string(out, to_string(record.action));
-  out += ",\"target\":";
-  append_json_string(out, record.target);
-  out += record.allowed ? ",\"allowed\":true" : ",\"allowed\":false";
-  out += ",\"reason\":";
-  append_json_string(out, record.reason);
-  out += '}';
-  return out;
+  // Targets and reasons can carry guest-chosen bytes: the JSON library escapes them, and bytes
+  // that are not UTF-8 become U+FFFD instead of making the line invalid JSON.
+  const nlohmann::ordered_json line{
+      {"ts", iso8601(record.when)},         {"who", record.who.to_string()},
+      {"action", to_string(record.action)}, {"target", record.target},
+      {"allowed", record.allowed},          {"reason", record.reason}};
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void MemoryAuditSink::record(const AuditRecord& record) {

@@ -55,6 +55,11 @@ Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, sh
     case shim::Failure::kInvalidInput:
       return {ErrorCode::kInvalidArgument,
               "cannot call " + where + " of " + inst.id.to_string() + ": " + std::string(text)};
+    case shim::Failure::kInvalidString:
+      // The bytes themselves are not repeated: they are what could not be trusted.
+      return {ErrorCode::kInvalidArgument,
+              who + " handed the host a string that is not valid UTF-8 in " + where +
+                  " (the canonical ABI refused it before the host used it); the call was ended"};
     case shim::Failure::kHost:
       return {ErrorCode::kInternal,
               who + " failed in " + where + ": " + root_cause(text) + "\n" + std::string(text)};

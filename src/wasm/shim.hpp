@@ -158,6 +158,7 @@ enum class Failure : std::uint8_t {
   kMemoryLimit = 5,
   kHost = 6,
   kInvalidInput = 7,
+  kInvalidString = 8,  // the guest handed over a string that is not UTF-8: lifting refused it
 };
 
 struct CallDeleter {

@@ -76,8 +76,11 @@ TEST_F(HostileTest, HostRoutedCallsAreCheckedTheSameWay) {
   // A caller from another host (delivered by the cluster bridge) was checked by its own host;
   // here only the operator's deny rules apply to it.
   const ComponentId remote{"peer", "app", "0"};
-  EXPECT_TRUE(runtime->send(remote, victim, Payload::text("x")));
+  EXPECT_TRUE(runtime->send_from_peer(remote, victim, Payload::text("x")));
   ASSERT_TRUE(policy->add_rule({Effect::kDeny, "peer/**", std::nullopt, "**", {}, "no-peer"}));
+  EXPECT_EQ(runtime->send_from_peer(remote, victim, Payload::text("x")).error().code,
+            ErrorCode::kPermissionDenied);
+  // The same id claimed by host code on this host is no peer: it has no grants here.
   EXPECT_EQ(runtime->send(remote, victim, Payload::text("x")).error().code,
             ErrorCode::kPermissionDenied);
   // The host itself is not a component and is not checked.

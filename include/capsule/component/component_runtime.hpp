@@ -51,9 +51,16 @@ struct RuntimeConfig {
   // messages, requests, replies, publishes, broadcasts and storage values. Larger ones are
   // refused with invalid-argument naming the size and the limit.
   std::uint64_t max_payload_bytes = 4ULL << 20;
+  // Per-instance quotas for components whose limits leave a field zero.
+  GuestQuotas quotas = kDefaultGuestQuotas;
   // Threads that run storage calls (SQLite, a remote store) off the scheduler workers.
   unsigned io_threads = 2;
 };
+
+// Where a caller id comes from. A local caller is a component of this host (its id is taken
+// from its own instance, never from what it says) or host code; a peer caller was delivered by
+// the cluster bridge from another host, which checked that component's grants itself.
+enum class Origin : std::uint8_t { kLocal, kPeer };
 
 struct ComponentInfo {
   ComponentId id;
@@ -132,14 +139,25 @@ class ComponentRuntime {
   [[nodiscard]] std::uint64_t max_payload_bytes(const ResourceLimits& limits) const {
     return limits.max_payload_bytes != 0 ? limits.max_payload_bytes : config_.max_payload_bytes;
   }
+  // The quotas of a component with these limits (its own fields, else the host's).
+  [[nodiscard]] GuestQuotas quotas(const ResourceLimits& limits) const {
+    return merged(limits.quotas, config_.quotas);
+  }
   Status cancel(CorrelationId correlation, const ComponentId& requester);
   Result<std::uint32_t> broadcast(const ComponentId& from, const std::vector<ComponentId>& to,
                                   const Payload& payload);
   Result<std::uint32_t> publish(const ComponentId& from, std::string_view topic,
                                 const Payload& payload);
-  // Delivers to this host's subscribers only: for a publish that came from another host.
-  Result<std::uint32_t> publish_local(const ComponentId& from, std::string_view topic,
-                                      const Payload& payload);
+  // -- the same for callers on other hosts (the cluster bridge) ------------------------------
+  // Only this host's components are targets (nothing is forwarded on) and only the operator's
+  // policy rules apply to the peer caller: its own host checked its grants.
+  Status send_from_peer(const ComponentId& from, const ComponentId& to, Payload payload);
+  Result<CorrelationId> request_from_peer(const ComponentId& from, const ComponentId& to,
+                                          Payload payload, std::chrono::milliseconds timeout,
+                                          std::function<void(CallbackResponse)> deliver);
+  // Delivers to this host's subscribers only.
+  Result<std::uint32_t> publish_from_peer(const ComponentId& from, std::string_view topic,
+                                          const Payload& payload);
   Status subscribe(std::string_view topic, const ComponentId& subscriber);
   Status unsubscribe(std::string_view topic, const ComponentId& subscriber);
   // `handler` runs on a runtime thread for every message published to `topic`.
@@ -157,8 +175,11 @@ class ComponentRuntime {
            const wasm::KeyValues& fields) const;
 
   // ok if `who` may do `action` on `target` (the host itself always may); otherwise the
-  // audited permission-denied error. Every host function calls this before acting.
-  Status authorize(const ComponentId& who, security::Action action, std::string_view target) const;
+  // audited permission-denied error. Every host function calls this before acting. A local
+  // caller is checked against its grants whether or not it is registered right now (its first
+  // init and its shutdown run while it is not).
+  Status authorize(const ComponentId& who, security::Action action, std::string_view target,
+                   Origin origin = Origin::kLocal) const;
   [[nodiscard]] const security::AccessGuard& guard() const { return guard_; }
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
 
@@ -171,10 +192,17 @@ class ComponentRuntime {
   void count_failed_message() { failed_messages_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
-  Status authorize_to(const ComponentId& who, security::Action action,
-                      const ComponentId& target) const;
+  Status authorize_to(const ComponentId& who, security::Action action, const ComponentId& target,
+                      Origin origin = Origin::kLocal) const;
   // send() without the capability check: for broadcast, which checks its own action.
   Status route(const ComponentId& from, const ComponentId& to, Payload payload);
+  // request() past its checks; `remote_ok`: a target on no host here may be another host's.
+  Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
+                                      Payload payload, std::chrono::milliseconds timeout,
+                                      std::function<void(CallbackResponse)> deliver,
+                                      bool remote_ok);
+  Result<std::uint32_t> publish_here(const ComponentId& from, std::string_view topic,
+                                     const Payload& payload);
 
   rt::ActorSystem& system_;
   std::shared_ptr<wasm::WasmEngine> engine_;

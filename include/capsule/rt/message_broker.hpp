@@ -72,6 +72,18 @@ class MessageBroker {
     return it->second;
   }
 
+  // The topic if it exists (has or had subscribers); never creates one.
+  [[nodiscard]] TopicHandle find(std::string_view name) const {
+    std::shared_lock lock(topics_mutex_);
+    auto it = topics_.find(name);
+    return it == topics_.end() ? nullptr : it->second;
+  }
+
+  [[nodiscard]] std::size_t topic_count() const {
+    std::shared_lock lock(topics_mutex_);
+    return topics_.size();
+  }
+
   Status subscribe(std::string_view topic_name, ActorRef<Msg> subscriber) {
     if (!subscriber) return make_error(ErrorCode::kInvalidArgument, "empty subscriber");
     auto t = topic(topic_name);
@@ -87,7 +99,8 @@ class MessageBroker {
   }
 
   bool unsubscribe(std::string_view topic_name, const ActorRef<Msg>& subscriber) {
-    return remove(topic(topic_name), subscriber);
+    auto t = find(topic_name);
+    return t && remove(t, subscriber);
   }
 
   // Returns how many subscribers accepted the message. No subscriber: a dead letter.
@@ -107,8 +120,14 @@ class MessageBroker {
     }
     return delivered;
   }
+  // By name: a topic nobody subscribed to is not created (publishing to ever new names must
+  // not grow the broker), the message is a dead letter.
   std::size_t publish(std::string_view topic_name, const Msg& msg) {
-    return publish(topic(topic_name), msg);
+    if (auto t = find(topic_name)) return publish(t, msg);
+    system_.telemetry()->dead_letter(DeadLetter{0, std::string(topic_name),
+                                                std::string(detail::type_name<Msg>()),
+                                                DeadLetterReason::kNoSubscribers});
+    return 0;
   }
 
   // Request/reply through a topic: the request goes to one subscriber (round robin).
@@ -131,18 +150,34 @@ class MessageBroker {
 
  private:
   bool remove(const TopicHandle& t, const ActorRef<Msg>& subscriber) {
-    std::lock_guard lock(t->mutex_);
-    const auto& current = *t->subscribers_;
-    auto it = std::find(current.begin(), current.end(), subscriber);
-    if (it == current.end()) return false;
-    auto next = std::make_shared<typename Topic::List>(current);
-    next->erase(next->begin() + (it - current.begin()));
-    t->subscribers_ = std::move(next);
+    bool now_empty = false;
+    {
+      std::lock_guard lock(t->mutex_);
+      const auto& current = *t->subscribers_;
+      auto it = std::find(current.begin(), current.end(), subscriber);
+      if (it == current.end()) return false;
+      auto next = std::make_shared<typename Topic::List>(current);
+      next->erase(next->begin() + (it - current.begin()));
+      now_empty = next->empty();
+      t->subscribers_ = std::move(next);
+    }
+    if (now_empty) forget_if_unused(t);
     return true;
   }
 
+  // A topic without subscribers is freed, unless someone holds its handle (they would publish
+  // into a topic nobody can find any more) or a subscriber arrived meanwhile.
+  void forget_if_unused(const TopicHandle& t) {
+    std::unique_lock lock(topics_mutex_);
+    auto it = topics_.find(t->name_);
+    if (it == topics_.end() || it->second != t) return;
+    std::lock_guard topic_lock(t->mutex_);
+    // Held here by the map, by the caller's `t`, and maybe by publish()'s own copy.
+    if (t->subscribers_->empty() && t.use_count() <= 2) topics_.erase(it);
+  }
+
   ActorSystem& system_;
-  std::shared_mutex topics_mutex_;
+  mutable std::shared_mutex topics_mutex_;
   struct NameHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {

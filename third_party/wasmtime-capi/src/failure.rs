@@ -10,6 +10,9 @@ pub const FAILURE_STACK_OVERFLOW: u8 = 4;
 pub const FAILURE_MEMORY_LIMIT: u8 = 5;
 /// Not a trap: a link error, a type mismatch, a host-side failure.
 pub const FAILURE_HOST: u8 = 6;
+/// The guest handed the host a string that is not valid UTF-8 (or UTF-16): the canonical ABI's
+/// lifting refused it before any host code ran. (7 is `FAILURE_INVALID_INPUT`, lifecycle.rs.)
+pub const FAILURE_INVALID_STRING: u8 = 8;
 
 /// Guests built with the capsule SDK trap in this function when an allocation fails under the
 /// memory limit (Wasmtime's limiter makes `memory.grow` return -1 instead of trapping).
@@ -23,9 +26,17 @@ pub fn classify(err: &wasmtime::Error) -> u8 {
         Some(Trap::UnreachableCodeReached) if out_of_memory_frame(err) => FAILURE_MEMORY_LIMIT,
         Some(_) => FAILURE_TRAP,
         // Instantiation of a component whose initial memory is above the store's limit.
+        None if invalid_string(err) => FAILURE_INVALID_STRING,
         None if format!("{err:#}").contains("exceeds memory limits") => FAILURE_MEMORY_LIMIT,
         None => FAILURE_HOST,
     }
+}
+
+/// Lifting a guest string failed its encoding check: the error in the chain is the decoder's
+/// own type, whatever the guest put in the bytes.
+fn invalid_string(err: &wasmtime::Error) -> bool {
+    err.chain()
+        .any(|e| e.is::<std::str::Utf8Error>() || e.is::<std::char::DecodeUtf16Error>())
 }
 
 /// The trap was raised by the SDK's allocation-failure path, or by `cabi_realloc` failing while
