@@ -323,10 +323,51 @@ static void grow_memory(void) {
            __builtin_wasm_memory_size(0));
 }
 
+/* Not an attack but its victim: a requester whose mailbox the test floods while the outcomes of
+ * its requests come back. "go" sends 50 requests to the canary, "count" reports how many
+ * outcomes arrived, anything else is flood and ignored. */
+static unsigned g_callbacks;
+
+bool exports_capsule_core_lifecycle_handle_callback(capsule_callback_t* cb, capsule_error_t* err) {
+  (void)err;
+  capsule_callback_free(cb);
+  ++g_callbacks;
+  return true;
+}
+
+static void requester(const capsule_message_t* msg) {
+  const char* text = (const char*)msg->payload.bytes.ptr;
+  const size_t len = msg->payload.bytes.len;
+  if (len == 2 && memcmp(text, "go", 2) == 0) {
+    tally_t t = {0};
+    capsule_error_t e;
+    capsule_component_id_t canary;
+    id_of(&canary, "canary");
+    capsule_payload_t payload;
+    capsule_payload_set_text(&payload, "outcome?");
+    for (int i = 0; i < 50; ++i) {
+      uint64_t corr = 0;
+      tally(&t, capsule_core_messaging_request(&canary, &payload, 5000, &corr, &e), &e);
+    }
+    capsule_core_types_payload_free(&payload);
+    tally_report(&t);
+  } else if (len == 5 && memcmp(text, "count", 5) == 0) {
+    snprintf(g_report, sizeof g_report, "callbacks=%u", g_callbacks);
+  } else {
+    snprintf(g_report, sizeof g_report, "ignored");
+  }
+}
+
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
-  capsule_message_free(msg);
   g_report[0] = 0;
+  if (is("requester")) {
+    requester(msg);
+    capsule_message_free(msg);
+    capsule_reply_text(reply, g_report);
+    return true;
+  }
+  capsule_message_free(msg);
   if (is("loop")) {
     volatile unsigned long spins = 0;
     for (;;) spins = spins + 1;

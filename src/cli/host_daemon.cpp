@@ -559,7 +559,8 @@ HttpResponse HostDaemon::upgrade_component(const std::string& body) {
     if (r.id.ns != name->first || r.id.name != name->second) continue;
     auto done = std::make_shared<std::promise<Status>>();
     pending.push_back(done->get_future());
-    Status s = r.ref.send(
+    // The control lane: an upgrade is not refused because the instance is busy with data.
+    Status s = r.ref.send_control(
         component::ComponentEnvelope{component::ComponentEnvelope::Upgrade{*compiled, done}});
     if (!s) return error_response(s.error());
   }

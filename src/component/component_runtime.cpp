@@ -294,7 +294,9 @@ std::size_t ComponentRuntime::instance_failed(const ComponentId& id, const std::
   for (const auto& record : registry_.records()) {
     const std::string key = record.id.ns + "/" + record.id.name;
     if (std::find(linked.begin(), linked.end(), key) == linked.end()) continue;
-    if (record.ref.send(ComponentEnvelope{ComponentEnvelope::LinkExit{id, reason}})) ++told;
+    if (record.ref.send_control(ComponentEnvelope{ComponentEnvelope::LinkExit{id, reason}})) {
+      ++told;
+    }
   }
   return told;
 }
@@ -577,17 +579,12 @@ Result<HostSubscription> ComponentRuntime::subscribe_host(
   });
 }
 
-void ComponentRuntime::deliver_callback(rt::ActorRef<ComponentEnvelope> to,
-                                        CallbackResponse response, int attempt) {
-  ComponentEnvelope envelope{ComponentEnvelope::Callback{response}};
-  Status s = to.send(std::move(envelope));
-  if (s || attempt >= 12) return;
-  if (s.error().code != ErrorCode::kMailboxFull && s.error().code != ErrorCode::kWouldBlock) return;
-  const auto delay = std::chrono::milliseconds(1LL << attempt);
-  system_.run_after(delay, [this, alive = alive_, to = std::move(to),
-                            response = std::move(response), attempt]() mutable {
-    if (alive->load()) deliver_callback(std::move(to), std::move(response), attempt + 1);
-  });
+void ComponentRuntime::deliver_callback(const rt::ActorRef<ComponentEnvelope>& to,
+                                        CallbackResponse response) {
+  // The control lane: a requester flooded with data still gets its outcome, and no mailbox
+  // policy can drop or evict it. Only a requester that is gone misses it (a dead letter).
+  static_cast<void>(
+      to.send_control(ComponentEnvelope{ComponentEnvelope::Callback{std::move(response)}}));
 }
 
 void ComponentRuntime::complete_request(CorrelationId correlation, const ComponentId& responder,

@@ -87,6 +87,32 @@ TEST_F(BoundedFixture, DropOldestKeepsTheNewMessages) {
   EXPECT_EQ(got->items(), (std::vector<int>{0, 4, 5, 6}));
 }
 
+// The data lane is full; control messages still get in, more data cannot push them out, and
+// they are taken before the data queued ahead of them.
+void expect_control_lane_holds(BoundedFixture& f, BackpressurePolicy policy) {
+  auto ref = f.spawn_blocked(policy);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(ref.send(i));
+  ASSERT_TRUE(ref.send_control(100));
+  ASSERT_TRUE(ref.send_control(101));
+  for (int i = 4; i <= 6; ++i) static_cast<void>(ref.send(i));
+  f.gate.open();
+  ASSERT_TRUE(eventually([&] { return ref.mailbox_stats().depth() == 0; }));
+  ASSERT_TRUE(eventually([&] { return f.got->size() >= 6; }));
+  const auto items = f.got->items();
+  EXPECT_EQ(items[1], 100);
+  EXPECT_EQ(items[2], 101);
+}
+
+TEST_F(BoundedFixture, ControlLaneHoldsUnderTheErrorPolicy) {
+  expect_control_lane_holds(*this, BackpressurePolicy::kError);
+}
+TEST_F(BoundedFixture, ControlLaneHoldsUnderDropNewest) {
+  expect_control_lane_holds(*this, BackpressurePolicy::kDropNewest);
+}
+TEST_F(BoundedFixture, ControlLaneHoldsUnderDropOldest) {
+  expect_control_lane_holds(*this, BackpressurePolicy::kDropOldest);
+}
+
 TEST_F(BoundedFixture, BlockWaitsForRoomThenTimesOut) {
   auto ref = spawn_blocked(BackpressurePolicy::kBlock, 2);
   ASSERT_TRUE(ref.send(1));

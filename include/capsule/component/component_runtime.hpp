@@ -164,10 +164,9 @@ class ComponentRuntime {
   Result<HostSubscription> subscribe_host(std::string_view topic,
                                           std::function<void(const ComponentMessage&)> handler);
 
-  // Hands a request's outcome to the requesting component's mailbox. A full bounded mailbox is
-  // retried with backoff (up to ~4 s) rather than dropped: the outcome is never silently lost.
-  void deliver_callback(rt::ActorRef<ComponentEnvelope> to, CallbackResponse response,
-                        int attempt = 0);
+  // Hands a request's outcome to the requesting component, on its mailbox's control lane: no
+  // backpressure policy refuses, drops or evicts it, however full the data lane is.
+  void deliver_callback(const rt::ActorRef<ComponentEnvelope>& to, CallbackResponse response);
   // Called by a component actor when a request it was handling ended.
   void complete_request(CorrelationId correlation, const ComponentId& responder,
                         Result<std::optional<Payload>> outcome);

@@ -38,6 +38,13 @@ class ActorRef {
     if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
     return cell_->enqueue(std::move(msg));
   }
+  // On the mailbox's control lane (Mailbox::enqueue_control): never refused for want of room,
+  // taken before data. For messages the actor must not lose to a data flood: answers to its own
+  // requests, exits of actors it is linked to. kUnavailable only if the actor is gone.
+  Status send_control(Msg msg) const {
+    if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
+    return cell_->enqueue_control(std::move(msg));
+  }
   // Fire-and-forget: the outcome is still visible through metrics, events and dead letters.
   void tell(Msg msg) const {
     if (cell_) static_cast<void>(cell_->enqueue(std::move(msg)));

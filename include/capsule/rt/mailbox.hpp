@@ -144,6 +144,15 @@ class Mailbox {
     return outcome;
   }
 
+  // The control lane: messages that answer or steer the owner (outcomes of its earlier
+  // requests, exits of linked actors, upgrades) are never refused, dropped or evicted by data
+  // backpressure, and are taken before data. Their number is bounded by whoever sends them
+  // (e.g. a requester's pending-request quota), not by the data capacity.
+  void enqueue_control(Msg&& msg) {
+    metrics_.on_enqueue();
+    control_.push(std::move(msg));
+  }
+
   [[nodiscard]] bool is_bounded() const noexcept { return bounded_ != nullptr; }
 
   // Consumer only, once per turn.
@@ -152,6 +161,11 @@ class Mailbox {
   // Consumer only.
   std::optional<Msg> try_dequeue() {
     std::optional<Msg> msg;
+    if (!control_.empty()) msg = control_.try_pop();
+    if (msg) {
+      metrics_.on_dequeue();
+      return msg;
+    }
     if (!bounded_) {
       msg = queue_.try_pop();
     } else {
@@ -169,6 +183,7 @@ class Mailbox {
 
   // Consumer only; may report empty while a producer is mid-push (that producer reschedules).
   [[nodiscard]] bool empty() const {
+    if (!control_.empty()) return false;
     if (!bounded_) return queue_.empty();
     std::lock_guard lock(bounded_->mutex);
     return bounded_->items.empty();
@@ -176,6 +191,7 @@ class Mailbox {
 
   // Any thread (see MpscQueue::maybe_nonempty).
   [[nodiscard]] bool maybe_nonempty() const noexcept {
+    if (control_.maybe_nonempty()) return true;
     if (!bounded_) return queue_.maybe_nonempty();
     return bounded_->size.load(std::memory_order_acquire) != 0;
   }
@@ -203,6 +219,7 @@ class Mailbox {
   MailboxMetrics metrics_;
   std::unique_ptr<Bounded> bounded_;  // only bounded mailboxes pay for a lock
   detail::MpscQueue<Msg> queue_;
+  detail::MpscQueue<Msg> control_;
 };
 
 }  // namespace capsule::rt

@@ -68,6 +68,18 @@ class ActorCell final : public ActorCellBase {
     return ok();
   }
 
+  // See Mailbox::enqueue_control: refused only when the actor is gone (a dead letter).
+  Status enqueue_control(Msg&& msg) {
+    if (!accepting()) {
+      report_rejected(terminated() ? DeadLetterReason::kActorTerminated
+                                   : DeadLetterReason::kActorStopping);
+      return make_error(ErrorCode::kUnavailable, "actor " + std::to_string(id()) + " is gone");
+    }
+    mailbox_.enqueue_control(std::move(msg));
+    notify_enqueued_lock_free();  // the control lane is a lock-free queue (seq_cst push)
+    return ok();
+  }
+
   [[nodiscard]] const void* type_tag() const noexcept override { return detail::type_tag<Msg>(); }
   [[nodiscard]] std::string_view message_type() const noexcept override { return type_name<Msg>(); }
   [[nodiscard]] MailboxStats mailbox_stats() const noexcept override { return mailbox_.stats(); }
