@@ -25,12 +25,12 @@ TEST_P(FloodedRequester, GetsEveryOutcomeWhileItsMailboxIsFlooded) {
   ASSERT_TRUE(ids) << ids.error().describe();
   const ComponentId requester = ids->front();
 
-  // The flood starts before the requests go out and goes on while their outcomes come back.
+  // The flood starts before the requests go out and goes on while their outcomes come back:
+  // bursts that fill the mailbox many times over, with short gaps for the test's own messages
+  // ("go", "count") to get into the data lane at all.
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> flooded{0};
-  std::thread flood([&] {
-    // Bursts that fill the mailbox many times over, with short gaps for the test's own
-    // messages ("go", "count") to get into the data lane at all.
+  std::jthread flood([&] {
     while (!stop.load()) {
       for (int i = 0; i < 200; ++i) {
         static_cast<void>(
@@ -40,19 +40,25 @@ TEST_P(FloodedRequester, GetsEveryOutcomeWhileItsMailboxIsFlooded) {
       std::this_thread::sleep_for(200us);
     }
   });
+  struct StopFlood {
+    std::atomic<bool>& stop;
+    ~StopFlood() { stop.store(true); }
+  } stop_flood{stop};  // also when an assertion returns early: the jthread then joins
   while (flooded.load() < 1000) std::this_thread::sleep_for(1ms);
   // "go" itself may be dropped or refused by the flooded data lane: retried until it runs.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
   std::string sent;
-  for (int i = 0; i < 200 && sent.rfind("ok=", 0) != 0; ++i) {
+  while (sent.rfind("ok=", 0) != 0 && std::chrono::steady_clock::now() < deadline) {
     auto r = runtime->call(requester, Payload::text("go"), 300ms);
     sent = r ? r->as_string() : "";
+    if (!r) std::this_thread::sleep_for(1ms);
   }
   ASSERT_EQ(sent.rfind("ok=50", 0), 0U) << sent;
   std::string count;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (count != "callbacks=50" && std::chrono::steady_clock::now() < deadline) {
     auto r = runtime->call(requester, Payload::text("count"), 300ms);
     if (r) count = r->as_string();
+    if (!r) std::this_thread::sleep_for(1ms);
   }
   stop.store(true);
   flood.join();
