@@ -156,6 +156,7 @@ Status HostDaemon::start() {
   }
   reporter_.info("security on",
                  {{"audit_log", manifest_.host.audit_log.string()}, {"storage", storage_where}});
+  rc.quotas = manifest_.host.quotas;
   rc.log_sink = [this](const ComponentId& who, wasm::LogLevel level, const std::string& message,
                        const wasm::KeyValues& fields) {
     Reporter::Fields f{{"component", who.to_string()}};

@@ -12,6 +12,8 @@
 #include <toml++/toml.h>
 #include <utility>
 
+#include "quota_fields.hpp"
+
 namespace capsule::cli {
 namespace {
 
@@ -95,13 +97,28 @@ Result<std::optional<T>> optional_value(const Checker& c, const toml::table& t,
   return v;
 }
 
+Status parse_quota(const Checker& c, std::string_view key, const toml::node& v,
+                   const std::string& where, GuestQuotas& out) {
+  std::optional<std::uint64_t> bytes;
+  if (auto text = v.value<std::string>()) bytes = parse_size(*text);
+  if (auto why = set_quota(out, key, v.value<std::int64_t>(), bytes)) {
+    return c.error(&v, 0, where + std::string(key) + ": " + *why);
+  }
+  return ok();
+}
+
 Status parse_limits(const Checker& c, const toml::table& t, const std::string& where,
                     ResourceLimits& out) {
   for (const auto& [k, v] : t) {
+    if (is_quota_field(k.str())) {
+      if (Status s = parse_quota(c, k.str(), v, where + "limits.", out.quotas); !s) return s;
+      continue;
+    }
     if (k != "memory" && k != "fuel" && k != "wall_time_ms" && k != "max_payload") {
       return c.error(&v, 0,
                      where + "limits." + std::string(k.str()) +
-                         ": unknown field (known: memory, fuel, wall_time_ms, max_payload)");
+                         ": unknown field (known: memory, fuel, wall_time_ms, max_payload, " +
+                         std::string(kQuotaFieldNames) + ")");
     }
   }
   for (const char* name : {"memory", "max_payload"}) {
@@ -555,6 +572,21 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         m.host.groups = std::move(*groups);
         continue;
       }
+      if (k == "quotas") {
+        const auto* q = v.as_table();
+        if (q == nullptr) return c.error(&v, 1, "host.quotas: expected a table");
+        for (const auto& [qk, qv] : *q) {
+          if (!is_quota_field(qk.str())) {
+            return c.error(&qv, 1,
+                           "host.quotas." + std::string(qk.str()) +
+                               ": unknown field (known: " + std::string(kQuotaFieldNames) + ")");
+          }
+          if (Status s = parse_quota(c, qk.str(), qv, "host.quotas.", m.host.quotas); !s) {
+            return std::move(s).error();
+          }
+        }
+        continue;
+      }
       if (k == "confirm_remote_sends") {
         auto b = v.value<bool>();
         if (!b) return c.error(&v, 1, "host.confirm_remote_sends: expected true or false");
@@ -590,7 +622,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
                        "host." + std::string(k.str()) +
                            ": unknown field (known: name, data_dir, components_dir, admin, "
                            "storage, audit_log, cluster, groups, storage_backend, kv_bucket, "
-                           "confirm_remote_sends)");
+                           "confirm_remote_sends, quotas)");
       }
     }
   } else {

@@ -53,6 +53,9 @@ struct HostSection {
   // true: a send to another host returns ok only once that host has the message in the target's
   // mailbox (one round trip each); false: once handed to NATS (faster, can be lost there).
   bool confirm_remote_sends = true;
+  // [host.quotas]: what each component instance may ask of the host unless its own [limits]
+  // say otherwise (see docs/security.md).
+  GuestQuotas quotas = kDefaultGuestQuotas;
 };
 
 // One [[group]] table: components under one supervisor, so that (with one-for-all or

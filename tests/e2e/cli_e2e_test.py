@@ -244,6 +244,9 @@ members = {members}
             'links: a component cannot link to itself': base.replace('path = "store.wasm"', 'path = "store.wasm"\nlinks = ["demo/store"]'),
             'placement.zone: unknown field': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.placement]\n  zone = "eu"'),
             'host.storage_backend: expected "sqlite" or "nats-kv"': base.replace('[host]\n', '[host]\nstorage_backend = "redis"\n'),
+            'limits.messages_per_second: expected a positive whole number': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.limits]\n  messages_per_second = -5'),
+            'limits.log_bytes_per_second: expected a size': base.replace('path = "store.wasm"', 'path = "store.wasm"\n  [component.limits]\n  log_bytes_per_second = "plenty"'),
+            'host.quotas.flood_rate: unknown field (known: messages_per_second': base.replace('[host]\n', '[host]\nquotas = { flood_rate = 5 }\n'),
         }
         for expected, text in cases.items():
             with self.subTest(expected=expected):
