@@ -396,6 +396,15 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     capsule_error_set(err, CAPSULE_CORE_TYPES_ERROR_INTERNAL,
                       "interrupted (wall-time limit) host/host/0 trapped: out of fuel");
     return false;
+  } else if (is("huge-error")) {
+    const size_t size = 1u << 20;
+    char* text = capsule_alloc(size + 1);
+    memset(text, 'e', size);
+    text[size] = 0;
+    err->tag = CAPSULE_CORE_TYPES_ERROR_INTERNAL;
+    err->val.internal.ptr = (uint8_t*)text;
+    err->val.internal.len = size;
+    return false;
   } else if (is("utf8-error")) {
     err->tag = CAPSULE_CORE_TYPES_ERROR_INTERNAL;
     component_string_dup_n(&err->val.internal, kBadUtf8, kBadUtf8Len);

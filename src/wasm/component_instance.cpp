@@ -220,7 +220,12 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   inst->host =
       options.host ? std::move(options.host) : std::make_shared<StandaloneHostApi>(inst->id);
 
-  inst->store.limiter(static_cast<std::int64_t>(limits.memory_bytes), -1, -1, -1, -1);
+  // The memory limit holds per linear memory; the counts keep an instance from multiplying it
+  // (a C guest with the WASI adapter has 2 memories, 5 core instances and 3 tables).
+  const auto& caps = impl_->config.instance_caps;
+  inst->store.limiter(static_cast<std::int64_t>(limits.memory_bytes),
+                      static_cast<std::int64_t>(caps.table_elements), caps.core_instances,
+                      caps.tables, caps.memories);
   auto cx = inst->store.context();
   if (compiled.needs_wasi) {
     // No preopened dirs, env or args: WASI clocks and random only, stdio discarded.

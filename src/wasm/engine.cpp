@@ -45,6 +45,11 @@ wasmtime::Config make_wasmtime_config(const EngineConfig& c) {
     pool.total_tables(c.pooling.total_tables);
     pool.total_stacks(c.pooling.total_component_instances);
     pool.max_memory_size(c.pooling.max_memory_bytes);
+    // Per component: one component cannot take the pool's slots from every other one.
+    pool.max_core_instances_per_component(c.instance_caps.core_instances);
+    pool.max_memories_per_component(c.instance_caps.memories);
+    pool.max_tables_per_component(c.instance_caps.tables);
+    pool.table_elements(c.instance_caps.table_elements);
     config.pooling_allocation_strategy(pool);
   }
   return config;

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include <capsule/core/text.hpp>
 #include <capsule/wasm/guest_call.hpp>
 
 #include "engine_internal.hpp"
@@ -32,9 +33,17 @@ struct WakerRef {
   }
 };
 
+// A guest's error text goes to its requester and into logs: it is cut at this many bytes.
+constexpr std::size_t kMaxGuestErrorBytes = 4096;
+
 Error named_guest_error(const ComponentInstanceImpl& inst, LifecycleExport which, Error e) {
+  const std::string_view kept = cut_utf8(e.message, kMaxGuestErrorBytes);
+  std::string text(kept);
+  if (kept.size() < e.message.size()) {
+    text += " ... (" + std::to_string(e.message.size() - kept.size()) + " bytes cut)";
+  }
   e.message = "component " + inst.id.to_string() + " " + std::string(detail::call_site(which)) +
-              " returned an error: " + e.message;
+              " returned an error: " + text;
   return e;
 }
 

@@ -101,6 +101,17 @@ TEST_F(ComputeAttack, ForgedTrapTextIsReportedAsTheGuestsOwnError) {
   expect_nothing_else_changed();
 }
 
+TEST_F(ComputeAttack, HugeErrorTextIsCutForTheRequester) {
+  const ComponentId id = hostile("huge-error", {}, {.memory_bytes = 64ULL << 20});
+  auto outcome = attack(id);
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, ErrorCode::kInternal);
+  EXPECT_LE(outcome.error().message.size(), 4096U + 256U);
+  EXPECT_NE(outcome.error().message.find("bytes cut"), std::string::npos);
+  EXPECT_EQ(starts_of(id), 1U);
+  expect_nothing_else_changed();
+}
+
 TEST_F(ComputeAttack, TrappingMetadataFailsTheStart) {
   auto id = start_hostile("metadata-trap");
   ASSERT_FALSE(id) << "a component whose metadata() traps must not start";

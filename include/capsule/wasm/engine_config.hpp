@@ -19,10 +19,20 @@ struct PoolingConfig {
   std::uint64_t max_memory_bytes = 64ULL << 20;  // per linear memory; a hard cap under the limiter
 };
 
+// What one component instance may hold, whatever its guest asks for: with the memory limit
+// (per linear memory) these bound what one instance can take from the host and from the pool.
+struct InstanceCaps {
+  std::uint32_t core_instances = 16;
+  std::uint32_t memories = 4;
+  std::uint32_t tables = 16;
+  std::uint32_t table_elements = 100'000;  // per table
+};
+
 struct EngineConfig {
   // Precompiled components are cached here, keyed by content hash + engine build. Empty: no cache.
   std::filesystem::path cache_dir;
   PoolingConfig pooling;
+  InstanceCaps instance_caps;
   // Granularity of wall-time limits: a ticker thread advances the engine epoch this often.
   std::chrono::milliseconds epoch_tick{2};
   bool parallel_compilation = true;
