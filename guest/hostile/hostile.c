@@ -396,6 +396,12 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     capsule_error_set(err, CAPSULE_CORE_TYPES_ERROR_INTERNAL,
                       "interrupted (wall-time limit) host/host/0 trapped: out of fuel");
     return false;
+  } else if (is("wasi-clock")) {
+    struct timespec wall = {0, 0}, mono = {0, 0};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    snprintf(g_report, sizeof g_report, "wall=%lld mono=%lld", (long long)wall.tv_sec,
+             (long long)mono.tv_sec * 1000000000LL + mono.tv_nsec);
   } else if (is("huge-error")) {
     const size_t size = 1u << 20;
     char* text = capsule_alloc(size + 1);

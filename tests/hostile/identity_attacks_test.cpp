@@ -52,6 +52,23 @@ TEST_F(IdentityAttack, LoopingShutdownIsCutAtTheWallTime) {
   expect_nothing_else_changed();
 }
 
+TEST_F(IdentityAttack, DenyRulesOnTimeReachWasiClocks) {
+  const ComponentId id = hostile("wasi-clock");
+  const std::string allowed = report(id);
+  EXPECT_GT(number(allowed, "wall"), 1'700'000'000) << allowed;
+  EXPECT_GT(number(allowed, "mono"), 0) << allowed;
+  ASSERT_TRUE(policy->add_rule(
+      {security::Effect::kDeny, "test/hostile/*", Action::kTime, "**", std::nullopt, "no-clocks"}));
+  const std::string denied = report(id);
+  EXPECT_EQ(number(denied, "wall"), 0) << "libc's clock_gettime goes through WASI: " << denied;
+  EXPECT_EQ(number(denied, "mono"), 0) << denied;
+  bool audited = false;
+  for (const auto& r : audit->records())
+    audited = audited || r.reason.find("no-clocks") != std::string::npos;
+  EXPECT_TRUE(audited);
+  expect_nothing_else_changed();
+}
+
 TEST_F(IdentityAttack, NoComponentMayWearTheHostsId) {
   component::ComponentSpec s;
   s.ns = "host";

@@ -274,6 +274,23 @@ impl Drop for CallScope {
     }
 }
 
+/// The polling call's answer to a clock read, checked by its host (0 when denied). Outside a
+/// poll there is no host to ask, and no policy to read the clock under: 0.
+pub fn monotonic_now_ns() -> u64 {
+    match CURRENT.with(|c| c.get()) {
+        Some(h) => (unsafe { &*h.vtable }.monotonic_now_ns)(h.host),
+        None => 0,
+    }
+}
+
+/// See `monotonic_now_ns`; milliseconds since the Unix epoch.
+pub fn wall_clock_now_ms() -> u64 {
+    match CURRENT.with(|c| c.get()) {
+        Some(h) => (unsafe { &*h.vtable }.wall_clock_now_ms)(h.host),
+        None => 0,
+    }
+}
+
 /// The generated import traits' implementation: reads the polling call's host.
 pub struct HostCalls;
 

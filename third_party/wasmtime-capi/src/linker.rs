@@ -32,9 +32,33 @@ pub unsafe extern "C" fn capsule_linker_add_wasip2_async(
     let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
     ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding WASI")))), || {
         wasmtime_wasi::p2::add_to_linker_async(linker)
+            .and_then(|()| route_wasi_clocks(linker))
             .err()
             .map(|e| Box::new(wasmtime_error_t::from(e)))
     })
+}
+
+/// The WASI package version Wasmtime 48 links (older 0.2.x imports resolve to it by semver).
+const WASI_CLOCKS: &str = "@0.2.12";
+
+/// WASI's clock reads answer through the same host functions as `services.monotonic-now-ns` and
+/// `services.wall-clock-now-ms`: a deny rule on `services.time` reaches a guest that reads the
+/// clock through WASI (libc's clock_gettime) too, and a denied read is 0 both ways.
+fn route_wasi_clocks(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
+    linker.allow_shadowing(true);
+    linker
+        .instance(&format!("wasi:clocks/monotonic-clock{WASI_CLOCKS}"))?
+        .func_wrap("now", |_, (): ()| Ok((crate::host::monotonic_now_ns(),)))?;
+    linker
+        .instance(&format!("wasi:clocks/wall-clock{WASI_CLOCKS}"))?
+        .func_wrap("now", |_, (): ()| {
+            let ms = crate::host::wall_clock_now_ms();
+            let nanoseconds = u32::try_from((ms % 1000) * 1_000_000).unwrap_or(0);
+            Ok((Datetime { seconds: ms / 1000, nanoseconds },))
+        })?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Adds capsule's own imports (messaging, services, storage), generated from `wit/` and answered
