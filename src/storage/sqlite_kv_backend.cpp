@@ -1,65 +1,10 @@
-#include <sqlite3.h>
 #include <utility>
 
 #include <capsule/storage/sqlite_kv_backend.hpp>
 
+#include "sqlite_connection.hpp"
+
 namespace capsule::storage {
-namespace {
-
-// Binds a string_view without copying: SQLITE_STATIC is safe because every statement is reset
-// before the bound buffers go out of scope.
-void bind_text(sqlite3_stmt* s, int index, std::string_view text) {
-  sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-}
-
-// Resets a statement when the scope ends, whatever path returns.
-class Reset {
- public:
-  explicit Reset(sqlite3_stmt* s) : s_(s) {}
-  ~Reset() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Reset(const Reset&) = delete;
-  Reset& operator=(const Reset&) = delete;
-
- private:
-  sqlite3_stmt* s_;
-};
-
-// An empty std::vector/string_view may have a null data(), which SQLite would bind as NULL.
-void bind_bytes(sqlite3_stmt* s, int index, const void* data, std::size_t size) {
-  if (size == 0) {
-    sqlite3_bind_zeroblob(s, index, 0);
-  } else {
-    sqlite3_bind_blob(s, index, data, static_cast<int>(size), SQLITE_STATIC);
-  }
-}
-
-std::string column_text(sqlite3_stmt* s, int col) {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, col));
-  const int n = sqlite3_column_bytes(s, col);
-  return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
-}
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS kv (
-  space TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (space, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS usage (
-  space TEXT PRIMARY KEY, bytes INTEGER NOT NULL, keys INTEGER NOT NULL
-) WITHOUT ROWID;
-)sql";
-
-void close_db(sqlite3* db) {
-  sqlite3_close_v2(db);
-}
-
-}  // namespace
-
-void SqliteKvBackend::StmtFinalizer::operator()(sqlite3_stmt* stmt) const noexcept {
-  sqlite3_finalize(stmt);
-}
 
 Status validate_key(std::string_view key) {
   if (key.empty()) return make_error(ErrorCode::kInvalidArgument, "empty storage key");
@@ -72,223 +17,66 @@ Status validate_key(std::string_view key) {
   return ok();
 }
 
+// A connection locked for one read.
+class SqliteKvBackend::Lease {
+ public:
+  Lease(Connection& c, std::unique_lock<std::mutex> lock) : c_(c), lock_(std::move(lock)) {}
+  Connection* operator->() const { return &c_; }
+
+ private:
+  Connection& c_;
+  std::unique_lock<std::mutex> lock_;
+};
+
 Result<std::unique_ptr<SqliteKvBackend>> SqliteKvBackend::open(const std::filesystem::path& file,
                                                                Options options) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(file.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Db db(raw, &close_db);
-  if (rc != SQLITE_OK) {
-    return make_error(ErrorCode::kUnavailable,
-                      "cannot open storage " + file.string() + ": " +
-                          (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  // The writer first: it creates the file, switches it to WAL and creates the schema.
+  auto writer = Connection::open(file, Connection::Mode::kWriter, options.synchronous_full);
+  if (!writer) return std::move(writer).error();
+  std::vector<std::unique_ptr<Connection>> readers;
+  for (unsigned i = 0; i < options.readers; ++i) {
+    auto r = Connection::open(file, Connection::Mode::kReader, options.synchronous_full);
+    if (!r) return std::move(r).error();
+    readers.push_back(std::move(*r));
   }
-  auto backend = std::make_unique<SqliteKvBackend>(Key{}, std::move(db));
-  sqlite3_busy_timeout(backend->db_.get(), 5000);
-  if (Status s = backend->exec("PRAGMA journal_mode=WAL;"); !s) return std::move(s).error();
-  if (Status s = backend->exec(options.synchronous_full ? "PRAGMA synchronous=FULL;"
-                                                        : "PRAGMA synchronous=NORMAL;");
-      !s) {
-    return std::move(s).error();
-  }
-  if (Status s = backend->exec(kSchema); !s) return std::move(s).error();
-  if (Status s = backend->prepare(); !s) return std::move(s).error();
-  return backend;
+  return std::make_unique<SqliteKvBackend>(Key{}, std::move(*writer), std::move(readers));
 }
 
-SqliteKvBackend::SqliteKvBackend(Key /*key*/, Db db) : db_(std::move(db)) {}
+SqliteKvBackend::SqliteKvBackend(Key /*key*/, std::unique_ptr<Connection> writer,
+                                 std::vector<std::unique_ptr<Connection>> readers)
+    : writer_(std::move(writer)), readers_(std::move(readers)) {}
 
 SqliteKvBackend::~SqliteKvBackend() = default;
 
-Error SqliteKvBackend::sqlite_error(std::string_view what) const {
-  return make_error(ErrorCode::kInternal,
-                    "storage " + std::string(what) + ": " + sqlite3_errmsg(db_.get()));
-}
-
-Status SqliteKvBackend::exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string text = msg ? msg : "unknown error";
-    sqlite3_free(msg);
-    return make_error(ErrorCode::kInternal, "storage: " + text);
+SqliteKvBackend::Lease SqliteKvBackend::reader() {
+  if (readers_.empty()) return {*writer_, std::unique_lock(writer_->mutex)};
+  // A free reader if there is one; otherwise wait for the next in turn.
+  const std::size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < readers_.size(); ++i) {
+    Connection& c = *readers_[(start + i) % readers_.size()];
+    std::unique_lock lock(c.mutex, std::try_to_lock);
+    if (lock.owns_lock()) return {c, std::move(lock)};
   }
-  return ok();
-}
-
-Status SqliteKvBackend::prepare() {
-  const std::pair<Stmt*, const char*> all[] = {
-      {&stmts_.get, "SELECT value FROM kv WHERE space=?1 AND key=?2"},
-      {&stmts_.entry_size, "SELECT length(key)+length(value) FROM kv WHERE space=?1 AND key=?2"},
-      {&stmts_.upsert,
-       "INSERT INTO kv(space,key,value) VALUES(?1,?2,?3) "
-       "ON CONFLICT(space,key) DO UPDATE SET value=excluded.value"},
-      {&stmts_.erase, "DELETE FROM kv WHERE space=?1 AND key=?2"},
-      {&stmts_.list, "SELECT key FROM kv WHERE space=?1 AND key>=?2 ORDER BY key"},
-      {&stmts_.usage_get, "SELECT bytes, keys FROM usage WHERE space=?1"},
-      {&stmts_.usage_put,
-       "INSERT INTO usage(space,bytes,keys) VALUES(?1,?2,?3) "
-       "ON CONFLICT(space) DO UPDATE SET bytes=excluded.bytes, keys=excluded.keys"},
-      {&stmts_.begin, "BEGIN IMMEDIATE"},
-      {&stmts_.commit, "COMMIT"},
-      {&stmts_.rollback, "ROLLBACK"},
-  };
-  for (const auto& [slot, sql] : all) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) !=
-        SQLITE_OK) {
-      return sqlite_error("prepare");
-    }
-    slot->reset(raw);
-  }
-  return ok();
+  Connection& c = *readers_[start % readers_.size()];
+  return {c, std::unique_lock(c.mutex)};
 }
 
 Result<std::optional<Bytes>> SqliteKvBackend::get(std::string_view space, std::string_view key) {
   if (Status s = validate_key(key); !s) return std::move(s).error();
-  std::lock_guard lock(mutex_);
-  sqlite3_stmt* s = stmts_.get.get();
-  Reset reset(s);
-  bind_text(s, 1, space);
-  bind_bytes(s, 2, key.data(), key.size());
-  const int rc = sqlite3_step(s);
-  if (rc == SQLITE_DONE) return std::optional<Bytes>{};
-  if (rc != SQLITE_ROW) return sqlite_error("get");
-  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 0));
-  const auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, 0));
-  return std::optional<Bytes>(p ? Bytes(p, p + n) : Bytes{});
-}
-
-Result<KvUsage> SqliteKvBackend::usage_locked(std::string_view space) {
-  sqlite3_stmt* s = stmts_.usage_get.get();
-  Reset reset(s);
-  bind_text(s, 1, space);
-  const int rc = sqlite3_step(s);
-  if (rc == SQLITE_DONE) return KvUsage{};
-  if (rc != SQLITE_ROW) return sqlite_error("usage");
-  return KvUsage{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)),
-                 static_cast<std::uint64_t>(sqlite3_column_int64(s, 1))};
+  return reader()->get(space, key);
 }
 
 Status SqliteKvBackend::set(std::string_view space, std::string_view key, const Bytes& value,
                             const security::StorageQuota& quota) {
-  if (Status s = validate_key(key); !s) return std::move(s).error();
-  if (value.size() > kMaxValueBytes) {
-    return make_error(ErrorCode::kInvalidArgument, "storage value larger than 4 MiB");
-  }
-  std::lock_guard lock(mutex_);
-  // BEGIN IMMEDIATE takes the write lock first: the usage we check is the usage we update.
-  if (sqlite3_step(stmts_.begin.get()) != SQLITE_DONE) {
-    sqlite3_reset(stmts_.begin.get());
-    return sqlite_error("begin");
-  }
-  sqlite3_reset(stmts_.begin.get());
-  auto fail = [&](Error e) -> Status {
-    sqlite3_step(stmts_.rollback.get());
-    sqlite3_reset(stmts_.rollback.get());
-    return e;
-  };
-  auto used = usage_locked(space);
-  if (!used) return fail(std::move(used).error());
-  std::uint64_t old_size = 0;
-  bool existed = false;
-  {
-    sqlite3_stmt* s = stmts_.entry_size.get();
-    Reset reset(s);
-    bind_text(s, 1, space);
-    bind_bytes(s, 2, key.data(), key.size());
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-      existed = true;
-      old_size = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-    } else if (rc != SQLITE_DONE) {
-      return fail(sqlite_error("set"));
-    }
-  }
-  const std::uint64_t new_bytes = used->bytes - old_size + key.size() + value.size();
-  const std::uint64_t new_keys = used->keys + (existed ? 0 : 1);
-  if (new_bytes > quota.max_bytes || new_keys > quota.max_keys) {
-    return fail(make_error(
-        ErrorCode::kQuotaExceeded,
-        "storage quota of " + std::string(space) + " exceeded: the write would use " +
-            std::to_string(new_bytes) + " of " + std::to_string(quota.max_bytes) + " bytes and " +
-            std::to_string(new_keys) + " of " + std::to_string(quota.max_keys) + " keys"));
-  }
-  {
-    sqlite3_stmt* s = stmts_.upsert.get();
-    Reset reset(s);
-    bind_text(s, 1, space);
-    bind_bytes(s, 2, key.data(), key.size());
-    bind_bytes(s, 3, value.data(), value.size());
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(sqlite_error("set"));
-  }
-  {
-    sqlite3_stmt* s = stmts_.usage_put.get();
-    Reset reset(s);
-    bind_text(s, 1, space);
-    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(new_bytes));
-    sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(new_keys));
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(sqlite_error("set usage"));
-  }
-  if (sqlite3_step(stmts_.commit.get()) != SQLITE_DONE) {
-    sqlite3_reset(stmts_.commit.get());
-    return fail(sqlite_error("commit"));
-  }
-  sqlite3_reset(stmts_.commit.get());
-  return ok();
+  if (Status s = validate_key(key); !s) return s;
+  std::lock_guard lock(writer_->mutex);
+  return writer_->set(space, key, value, quota);
 }
 
 Result<bool> SqliteKvBackend::erase(std::string_view space, std::string_view key) {
   if (Status s = validate_key(key); !s) return std::move(s).error();
-  std::lock_guard lock(mutex_);
-  if (sqlite3_step(stmts_.begin.get()) != SQLITE_DONE) {
-    sqlite3_reset(stmts_.begin.get());
-    return sqlite_error("begin");
-  }
-  sqlite3_reset(stmts_.begin.get());
-  auto fail = [&](Error e) -> Result<bool> {
-    sqlite3_step(stmts_.rollback.get());
-    sqlite3_reset(stmts_.rollback.get());
-    return e;
-  };
-  std::uint64_t old_size = 0;
-  {
-    sqlite3_stmt* s = stmts_.entry_size.get();
-    Reset reset(s);
-    bind_text(s, 1, space);
-    bind_bytes(s, 2, key.data(), key.size());
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-      sqlite3_step(stmts_.rollback.get());
-      sqlite3_reset(stmts_.rollback.get());
-      return false;
-    }
-    if (rc != SQLITE_ROW) return fail(sqlite_error("delete"));
-    old_size = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-  }
-  auto used = usage_locked(space);
-  if (!used) return fail(std::move(used).error());
-  {
-    sqlite3_stmt* s = stmts_.erase.get();
-    Reset reset(s);
-    bind_text(s, 1, space);
-    bind_bytes(s, 2, key.data(), key.size());
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(sqlite_error("delete"));
-  }
-  {
-    sqlite3_stmt* s = stmts_.usage_put.get();
-    Reset reset(s);
-    bind_text(s, 1, space);
-    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(used->bytes - old_size));
-    sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(used->keys - 1));
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(sqlite_error("delete usage"));
-  }
-  if (sqlite3_step(stmts_.commit.get()) != SQLITE_DONE) {
-    sqlite3_reset(stmts_.commit.get());
-    return fail(sqlite_error("commit"));
-  }
-  sqlite3_reset(stmts_.commit.get());
-  return true;
+  std::lock_guard lock(writer_->mutex);
+  return writer_->erase(space, key);
 }
 
 Result<bool> SqliteKvBackend::exists(std::string_view space, std::string_view key) {
@@ -299,44 +87,16 @@ Result<bool> SqliteKvBackend::exists(std::string_view space, std::string_view ke
 
 Result<std::vector<std::string>> SqliteKvBackend::list_keys(std::string_view space,
                                                             std::string_view prefix) {
-  std::lock_guard lock(mutex_);
-  sqlite3_stmt* s = stmts_.list.get();
-  Reset reset(s);
-  bind_text(s, 1, space);
-  bind_bytes(s, 2, prefix.data(), prefix.size());
-  std::vector<std::string> keys;
-  int rc = 0;
-  // Keys are BLOBs compared byte-wise, so every key with the prefix follows `prefix` in order.
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW && keys.size() < kMaxListedKeys) {
-    std::string key = column_text(s, 0);
-    if (key.compare(0, prefix.size(), prefix) != 0) break;
-    keys.push_back(std::move(key));
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error("list-keys");
-  return keys;
+  return reader()->list_keys(space, prefix);
 }
 
 Result<KvUsage> SqliteKvBackend::usage(std::string_view space) {
-  std::lock_guard lock(mutex_);
-  return usage_locked(space);
+  return reader()->usage(space);
 }
 
 Result<bool> SqliteKvBackend::usage_consistent(std::string_view space) {
-  std::lock_guard lock(mutex_);
-  auto stored = usage_locked(space);
-  if (!stored) return std::move(stored).error();
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_.get(),
-                         "SELECT coalesce(sum(length(key)+length(value)),0), count(*) FROM kv "
-                         "WHERE space=?1",
-                         -1, &raw, nullptr) != SQLITE_OK) {
-    return sqlite_error("prepare");
-  }
-  Stmt s(raw);
-  bind_text(s.get(), 1, space);
-  if (sqlite3_step(s.get()) != SQLITE_ROW) return sqlite_error("usage check");
-  return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)) == stored->bytes &&
-         static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1)) == stored->keys;
+  std::lock_guard lock(writer_->mutex);
+  return writer_->usage_consistent(space);
 }
 
 }  // namespace capsule::storage

@@ -1,13 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
-#include <mutex>
+#include <vector>
 
 #include <capsule/storage/kv_backend.hpp>
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace capsule::storage {
 
@@ -15,10 +13,16 @@ namespace capsule::storage {
 // data and `usage(space, bytes, keys)` the running totals, updated in the same transaction as
 // every write: the quota check reads and the write commits atomically, and usage() costs one row.
 // With synchronous=FULL a write that returned ok survives a kill -9 or power loss of the host.
+// Writes go through one writer connection (SQLite has one writer per file anyway); reads go to a
+// pool of read-only connections, which WAL lets run while a write is in progress: one
+// component's writes do not stall every other component's reads.
 class SqliteKvBackend final : public KvBackend {
  public:
   struct Options {
     bool synchronous_full = true;  // false: NORMAL, survives process crashes but not power loss
+    // Read-only connections for get/exists/list-keys/usage. 0: reads share the writer's
+    // connection and wait behind writes (the layout before readers; kept for the benchmark).
+    unsigned readers = 4;
   };
   static Result<std::unique_ptr<SqliteKvBackend>> open(const std::filesystem::path& file,
                                                        Options options);
@@ -30,7 +34,9 @@ class SqliteKvBackend final : public KvBackend {
     friend class SqliteKvBackend;
     Key() = default;
   };
-  SqliteKvBackend(Key /*key*/, std::unique_ptr<sqlite3, void (*)(sqlite3*)> db);
+  struct Connection;
+  SqliteKvBackend(Key /*key*/, std::unique_ptr<Connection> writer,
+                  std::vector<std::unique_ptr<Connection>> readers);
   ~SqliteKvBackend() override;
   SqliteKvBackend(const SqliteKvBackend&) = delete;
   SqliteKvBackend& operator=(const SqliteKvBackend&) = delete;
@@ -48,22 +54,13 @@ class SqliteKvBackend final : public KvBackend {
   Result<bool> usage_consistent(std::string_view space);
 
  private:
-  struct StmtFinalizer {
-    void operator()(sqlite3_stmt* stmt) const noexcept;
-  };
-  using Db = std::unique_ptr<sqlite3, void (*)(sqlite3*)>;
-  using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-  struct Statements {
-    Stmt get, upsert, erase, list, usage_get, usage_put, begin, commit, rollback, entry_size;
-  };
-  Status prepare();
-  Status exec(const char* sql);
-  [[nodiscard]] Error sqlite_error(std::string_view what) const;
-  Result<KvUsage> usage_locked(std::string_view space);
+  // A reader connection, locked for the caller (the writer's when there are no readers).
+  class Lease;
+  Lease reader();
 
-  std::mutex mutex_;  // one connection, one writer at a time; SQLite serialises the file anyway
-  Db db_;
-  Statements stmts_;
+  std::unique_ptr<Connection> writer_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::atomic<std::size_t> next_reader_{0};
 };
 
 }  // namespace capsule::storage
