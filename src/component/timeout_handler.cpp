@@ -26,6 +26,7 @@ struct TimeoutHandler::State : std::enable_shared_from_this<State> {
   asio::steady_timer timer;  // touched only on the io thread
   std::function<void(CorrelationId)> on_expired;
   std::function<bool(CorrelationId)> still_pending;
+  std::mutex firing;  // taken before `mutex`, never the other way round
   mutable std::mutex mutex;
   Heap heap;
   Clock::time_point armed_for = Clock::time_point::max();
@@ -59,9 +60,13 @@ struct TimeoutHandler::State : std::enable_shared_from_this<State> {
   }
 
   void fire() {  // io thread
+    // Held while expiring: the handler's destructor waits for it, so no expiry runs into a
+    // runtime that is being destroyed, and none starts after it stopped.
+    std::lock_guard firing_lock(firing);
     std::vector<CorrelationId> due;
     {
       std::lock_guard lock(mutex);
+      if (stopped) return;
       const auto now = Clock::now();
       while (!heap.empty() && heap.top().deadline <= now) {
         due.push_back(heap.top().id);
@@ -79,6 +84,7 @@ TimeoutHandler::TimeoutHandler(asio::io_context& io, std::function<void(Correlat
 
 TimeoutHandler::~TimeoutHandler() {
   {
+    std::lock_guard firing_lock(state_->firing);  // an expiry in progress ends first
     std::lock_guard lock(state_->mutex);
     state_->stopped = true;
   }
