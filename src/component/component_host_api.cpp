@@ -110,27 +110,28 @@ void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
                            const wasm::KeyValues& fields) {
   // log has no error result in WIT: a denied line is dropped (and audited).
   if (!authorize(security::Action::kLog, wasm::to_string(level))) return;
-  // Cut and escaped before it is counted: the rate limit is of what would be written.
-  std::string text = printable(message, kMaxLogLineBytes);
+  // Counted before anything is copied: a flood of dropped lines costs the host one check each.
+  // The count is of the bytes as the guest sent them, up to the cut.
+  std::size_t size = std::min(message.size(), kMaxLogLineBytes);
+  for (const auto& [k, v] : fields) size += k.size() + v.size();
+  auto verdict = quotas_->admit_log(size);
+  if (verdict.notice) {
+    runtime_.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn, *verdict.notice,
+                 {});
+  }
+  if (!verdict.write) return;
   wasm::KeyValues safe;
   safe.reserve(std::min(fields.size(), kMaxLogFields));
   std::size_t budget = kMaxLogLineBytes;
-  std::size_t size = text.size();
   for (const auto& [k, v] : fields) {
     if (safe.size() == kMaxLogFields || budget == 0) break;
     std::string key = printable(k, 256);
     if (reserved_field(key)) key = "guest." + key;
     std::string value = printable(v, budget);
     budget -= std::min(budget, key.size() + value.size());
-    size += key.size() + value.size();
     safe.emplace_back(std::move(key), std::move(value));
   }
-  auto verdict = quotas_->admit_log(size);
-  if (verdict.notice) {
-    runtime_.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn, *verdict.notice,
-                 {});
-  }
-  if (verdict.write) runtime_.log(self_id(), level, text, safe);
+  runtime_.log(self_id(), level, printable(message, kMaxLogLineBytes), safe);
 }
 
 std::uint64_t ComponentHostApi::monotonic_now_ns() {
