@@ -78,7 +78,7 @@ struct Host {
   }
 
   ComponentId start(const std::string& name, const std::filesystem::path& wasm,
-                    wasm::KeyValues config, std::vector<security::Capability> caps) {
+                    wasm::KeyValues config, const std::vector<security::Capability>& caps) {
     ComponentSpec s;
     s.ns = "test";
     s.name = name;

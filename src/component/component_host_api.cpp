@@ -86,7 +86,7 @@ Status ComponentHostApi::unsubscribe(const std::string& topic) {
 namespace {
 
 // Log text is the guest's: one line stays one line, and no line is longer than this.
-constexpr std::size_t kMaxLogLineBytes = 16 * 1024;
+constexpr std::size_t kMaxLogLineBytes = std::size_t{16} * 1024;
 constexpr std::size_t kMaxLogFields = 64;
 
 std::string printable(std::string_view text, std::size_t max_bytes) {
@@ -126,7 +126,7 @@ void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
   for (const auto& [k, v] : fields) {
     if (safe.size() == kMaxLogFields || budget == 0) break;
     std::string key = printable(k, 256);
-    if (reserved_field(key)) key = "guest." + key;
+    if (reserved_field(key)) key.insert(0, "guest.");
     std::string value = printable(v, budget);
     budget -= std::min(budget, key.size() + value.size());
     safe.emplace_back(std::move(key), std::move(value));

@@ -20,7 +20,7 @@ GuestQuotaGate::GuestQuotaGate(ComponentId who, GuestQuotas quotas,
       log_lines_(quotas.log_lines_per_second),
       log_bytes_(static_cast<double>(quotas.log_bytes_per_second)) {}
 
-Error GuestQuotaGate::refuse(Quota which, security::Action action, std::string what) {
+Error GuestQuotaGate::refuse(Quota which, security::Action action, const std::string& what) {
   std::string text = who_.to_string() + " is over its quota: " + what;
   Refusals& r = refusals_[which];
   ++r.since_audit;

@@ -55,7 +55,7 @@ class GuestQuotaGate {
 
  private:
   enum Quota : std::uint8_t { kMessages, kPending, kSubscriptions, kBroadcast, kQuotaKinds };
-  Error refuse(Quota which, security::Action action, std::string what);
+  Error refuse(Quota which, security::Action action, const std::string& what);
 
   ComponentId who_;
   GuestQuotas quotas_;

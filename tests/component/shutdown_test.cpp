@@ -37,6 +37,7 @@ TEST(RuntimeShutdown, WhileGuestsRunAndTimeoutsFire) {
     const auto sleepers = *runtime->start(spec_of(*engine, "sleeper", "sleeper", 2));
     const auto echo = *runtime->start(spec_of(*engine, "echo", "echo", 1));
     std::vector<std::future<Result<Payload>>> asks;
+    asks.reserve(104);
     for (const auto& id : spinners) asks.push_back(runtime->ask(id, Payload::text("go"), 60s));
     for (const auto& id : sleepers) {
       asks.push_back(runtime->ask(id, Payload::text("3600000"), 60s));

@@ -127,7 +127,7 @@ TEST_F(FloodAttack, DenialFloodDoesNotBecomeAnAuditFlood) {
 }
 
 TEST_F(FloodAttack, StorageFloodStopsAtTheStorageQuota) {
-  const auto quota = security::StorageQuota{.max_bytes = 64 * 1024, .max_keys = 1000};
+  const auto quota = security::StorageQuota{.max_bytes = 64ULL * 1024, .max_keys = 1000};
   const ComponentId id =
       hostile("storage-flood",
               grants({{Action::kStorageWrite, "**", {}}, {Action::kStorageRead, "**", {}}}, quota));

@@ -28,7 +28,7 @@ inline constexpr GuestQuotas kDefaultGuestQuotas{.messages_per_second = 100'000,
                                                  .subscriptions = 256,
                                                  .broadcast_targets = 1024,
                                                  .log_lines_per_second = 200,
-                                                 .log_bytes_per_second = 256 * 1024};
+                                                 .log_bytes_per_second = 256ULL * 1024};
 
 // Each zero field of `own` filled from `defaults`.
 [[nodiscard]] GuestQuotas merged(GuestQuotas own, const GuestQuotas& defaults) noexcept;
