@@ -34,7 +34,9 @@ Result<std::unique_ptr<SqliteKvBackend>> SqliteKvBackend::open(const std::filesy
   auto writer = Connection::open(file, Connection::Mode::kWriter, options.synchronous_full);
   if (!writer) return std::move(writer).error();
   std::vector<std::unique_ptr<Connection>> readers;
-  for (unsigned i = 0; i < options.readers; ++i) {
+  // An in-memory database belongs to its one connection: other connections would open another.
+  const unsigned reader_count = file == ":memory:" ? 0 : options.readers;
+  for (unsigned i = 0; i < reader_count; ++i) {
     auto r = Connection::open(file, Connection::Mode::kReader, options.synchronous_full);
     if (!r) return std::move(r).error();
     readers.push_back(std::move(*r));

@@ -21,7 +21,7 @@ class SqliteKvBackend final : public KvBackend {
   struct Options {
     bool synchronous_full = true;  // false: NORMAL, survives process crashes but not power loss
     // Read-only connections for get/exists/list-keys/usage. 0: reads share the writer's
-    // connection and wait behind writes (the layout before readers; kept for the benchmark).
+    // connection and wait behind writes (the layout before readers). ":memory:" has none.
     unsigned readers = 4;
   };
   static Result<std::unique_ptr<SqliteKvBackend>> open(const std::filesystem::path& file,
