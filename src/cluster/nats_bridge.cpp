@@ -1,6 +1,9 @@
 #include <algorithm>
+#include <array>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
+#include <random>
 #include <shared_mutex>
 #include <span>
 #include <thread>
@@ -13,6 +16,15 @@
 
 namespace capsule::cluster {
 namespace {
+
+// 64 random bits in hex: which life of a host a request came from (see WireMessage::origin_boot).
+std::string random_boot_id() {
+  std::random_device device;
+  const std::uint64_t bits = (std::uint64_t{device()} << 32) | device();
+  std::array<char, 17> text{};
+  std::snprintf(text.data(), text.size(), "%016llx", static_cast<unsigned long long>(bits));
+  return text.data();
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -66,7 +78,8 @@ struct NatsBridge::Impl {
   std::atomic<std::uint64_t> sequence;
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
-      inbound_dropped{0}, malformed{0};
+      inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0};
+  const std::string boot = random_boot_id();
 
   // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
   mutable std::shared_mutex runtime_mutex;
@@ -231,8 +244,24 @@ struct NatsBridge::Impl {
         break;
       case WireMessage::Kind::kReply: {
         {
+          // Only a reply from the request's own target completes it: another responder (a
+          // forgery, a misrouted reply) is dropped and the request keeps waiting. An id this
+          // host never sent across, but that is pending in the tracker, is a local request's:
+          // dropped too. Any other id belongs to a request that ended: the tracker counts it
+          // as late.
           std::lock_guard lock(pending_mutex);
-          pending.erase(m.correlation);
+          auto it = pending.find(m.correlation);
+          if (it == pending.end()) {
+            if (rt.request_pending(m.correlation)) {
+              unmatched_replies.fetch_add(1, std::memory_order_relaxed);
+              break;
+            }
+          } else if (!(it->second.target == m.target)) {
+            mismatched_replies.fetch_add(1, std::memory_order_relaxed);
+            break;
+          } else {
+            pending.erase(it);
+          }
         }
         replies.fetch_add(1, std::memory_order_relaxed);
         // The tracker decides: a reply for an ended request is dropped and counted as late.
@@ -280,7 +309,7 @@ struct NatsBridge::Impl {
 
   void deliver_request(WireMessage& m, component::ComponentRuntime& rt) {
     if (!rt.registry().lookup(m.target)) {
-      reply(m.origin_host, m.correlation, m.target,
+      reply(m.origin_host, m.origin_boot, m.correlation, m.target,
             make_error(ErrorCode::kNotFound,
                        "no component " + m.target.to_string() + " on host " + config.host));
       return;
@@ -290,23 +319,23 @@ struct NatsBridge::Impl {
     const auto timeout = std::chrono::milliseconds(m.timeout_ms) + config.responder_grace;
     auto r = rt.request_from_peer(
         m.sender, m.target, std::move(m.payload), timeout,
-        [weak = self, origin = m.origin_host, correlation = m.correlation,
+        [weak = self, origin = m.origin_host, boot = m.origin_boot, correlation = m.correlation,
          target = m.target](CallbackResponse response) {
           auto bridge = weak.lock();
           if (!bridge) return;
           if (response.reply) {
-            bridge->impl_->reply(origin, correlation, target, std::move(*response.reply));
+            bridge->impl_->reply(origin, boot, correlation, target, std::move(*response.reply));
           } else {
-            bridge->impl_->reply(origin, correlation, target,
+            bridge->impl_->reply(origin, boot, correlation, target,
                                  response.error.value_or(
                                      Error{ErrorCode::kInternal, "request ended without outcome"}));
           }
         });
-    if (!r) reply(m.origin_host, m.correlation, m.target, std::move(r).error());
+    if (!r) reply(m.origin_host, m.origin_boot, m.correlation, m.target, std::move(r).error());
   }
 
-  void reply(const std::string& host, CorrelationId correlation, const ComponentId& responder,
-             Result<Payload> outcome) {
+  void reply(const std::string& host, const std::string& host_boot, CorrelationId correlation,
+             const ComponentId& responder, Result<Payload> outcome) {
     WireMessage m;
     m.kind = WireMessage::Kind::kReply;
     m.origin_host = config.host;
@@ -318,7 +347,7 @@ struct NatsBridge::Impl {
       m.error = std::move(outcome).error();
     }
     // If this fails the requester's timeout ends the request: never an outcome lost silently.
-    static_cast<void>(publish_raw(subjects.reply(host), encode(m)));
+    static_cast<void>(publish_raw(subjects.reply(host, host_boot), encode(m)));
   }
 
   // -- membership ----------------------------------------------------------------------------
@@ -508,7 +537,7 @@ Result<Attachment> NatsBridge::attach(component::ComponentRuntime& runtime) {
     const auto& s = impl_->subjects;
     for (const auto& [subject, handler] :
          std::initializer_list<std::pair<std::string, natsMsgHandler>>{
-             {s.reply(impl_->config.host), &Impl::on_wire},
+             {s.reply(impl_->config.host, impl_->boot), &Impl::on_wire},
              {s.all_topics(), &Impl::on_wire},
              {s.hosts(), &Impl::on_heartbeat}}) {
       auto sub = impl_->subscribe(subject, handler);
@@ -607,6 +636,7 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
   WireMessage m;
   m.kind = WireMessage::Kind::kRequest;
   m.origin_host = impl_->config.host;
+  m.origin_boot = impl_->boot;
   m.sender = from;
   m.target = to;
   m.payload = payload;
@@ -638,6 +668,10 @@ const std::string& NatsBridge::host() const {
   return impl_->config.host;
 }
 
+const std::string& NatsBridge::boot() const {
+  return impl_->boot;
+}
+
 std::vector<HostInfo> NatsBridge::hosts() const {
   return impl_->directory.hosts();
 }
@@ -658,6 +692,8 @@ BridgeStats NatsBridge::stats() const {
   s.failed_by_host_loss = impl_->failed_by_host_loss.load();
   s.inbound_dropped = impl_->inbound_dropped.load();
   s.malformed = impl_->malformed.load();
+  s.unmatched_replies = impl_->unmatched_replies.load();
+  s.mismatched_replies = impl_->mismatched_replies.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {

@@ -33,6 +33,7 @@ Result<T> parse(std::span<const std::uint8_t> bytes, F&& from_json) {
 
 std::vector<std::uint8_t> encode(const WireMessage& m) {
   json j{{"k", static_cast<int>(m.kind)}, {"o", m.origin_host}};
+  if (!m.origin_boot.empty()) j["l"] = m.origin_boot;
   j["s"] = id_to_json(m.sender);
   j["t"] = id_to_json(m.target);
   if (m.kind != WireMessage::Kind::kReply || !m.error) {
@@ -55,6 +56,11 @@ Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
     }
     m.kind = static_cast<WireMessage::Kind>(kind);
     m.origin_host = j.at("o").get<std::string>();
+    m.origin_boot = j.value("l", std::string{});
+    if (m.kind == WireMessage::Kind::kRequest && m.origin_boot.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "cluster request without the requester's boot id");
+    }
     m.sender = id_from_json(j.at("s"));
     m.target = id_from_json(j.at("t"));
     if (j.contains("b")) {
@@ -123,8 +129,9 @@ std::string Subjects::component(const ComponentId& id) const {
          subject_token(id.name) + "." + subject_token(id.instance);
 }
 
-std::string Subjects::reply(std::string_view host) const {
-  return "capsule." + subject_token(cluster) + ".h." + subject_token(host) + ".reply";
+std::string Subjects::reply(std::string_view host, std::string_view boot) const {
+  return "capsule." + subject_token(cluster) + ".h." + subject_token(host) + "." +
+         subject_token(boot) + ".reply";
 }
 
 std::string Subjects::topic(std::string_view topic) const {

@@ -11,6 +11,7 @@ TEST(Wire, RequestRoundTripsWithBinaryPayload) {
   WireMessage m;
   m.kind = WireMessage::Kind::kRequest;
   m.origin_host = "alpha";
+  m.origin_boot = "0123456789abcdef";
   m.sender = {"app", "a", "0"};
   m.target = {"app", "b.v2", "7"};
   m.payload = Payload{multicodec::kCbor, {0, 1, 2, 255, 0}};
@@ -20,12 +21,23 @@ TEST(Wire, RequestRoundTripsWithBinaryPayload) {
   ASSERT_TRUE(d) << d.error().describe();
   EXPECT_EQ(d->kind, m.kind);
   EXPECT_EQ(d->origin_host, "alpha");
+  EXPECT_EQ(d->origin_boot, "0123456789abcdef");
   EXPECT_EQ(d->sender, m.sender);
   EXPECT_EQ(d->target, m.target);
   EXPECT_EQ(d->payload, m.payload);
   EXPECT_EQ(d->correlation, m.correlation);
   EXPECT_EQ(d->timeout_ms, 2500u);
   EXPECT_FALSE(d->error.has_value());
+}
+
+TEST(Wire, RequestWithoutTheRequestersBootIdIsRefused) {
+  WireMessage m;
+  m.kind = WireMessage::Kind::kRequest;
+  m.origin_host = "alpha";
+  m.correlation = 7;
+  auto d = decode_message(encode(m));
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("boot id"), std::string::npos) << d.error().describe();
 }
 
 TEST(Wire, ErrorReplyKeepsCodeAndMessage) {
@@ -64,7 +76,7 @@ TEST(Subjects, NamesAreEscapedIntoSingleTokens) {
   EXPECT_EQ(subject_token(""), "%");
   const Subjects s{"prod"};
   EXPECT_EQ(s.component({"shop", "cart.v2", "0"}), "capsule.prod.c.shop.cart%2Ev2.0");
-  EXPECT_EQ(s.reply("host-1"), "capsule.prod.h.host-1.reply");
+  EXPECT_EQ(s.reply("host-1", "00ff"), "capsule.prod.h.host-1.00ff.reply");
   EXPECT_EQ(s.topic("a.b"), "capsule.prod.t.a%2Eb");
   EXPECT_EQ(s.hosts(), "capsule.prod.hosts");
 }

@@ -45,6 +45,10 @@ struct BridgeStats {
   std::uint64_t inbound_dropped = 0;      // inbound sends the local target could not take
   std::uint64_t malformed = 0;            // undecodable messages, ignored
   std::uint64_t reconnects = 0;           // to the NATS server, after a lost connection
+  // Replies dropped before the tracker: the id is a pending local request's (not one this host
+  // sent across), or the responder is not the request's target (a forged or misrouted reply).
+  std::uint64_t unmatched_replies = 0;
+  std::uint64_t mismatched_replies = 0;
 };
 
 class NatsBridge;
@@ -68,7 +72,8 @@ class Attachment {
 // other hosts (RemoteRouter), delivers theirs to this host's runtime, and keeps the host list.
 //
 // Subjects (cluster `c`, see wire.hpp): capsule.c.c.<ns>.<name>.<inst> for each local instance,
-// capsule.c.h.<host>.reply for replies to this host, capsule.c.t.<topic> for publishes,
+// capsule.c.h.<host>.<boot>.reply for replies to this life of this host (boot: random per start),
+// capsule.c.t.<topic> for publishes,
 // capsule.c.hosts for heartbeats (which also list each host's components).
 class NatsBridge final : public component::RemoteRouter,
                          public std::enable_shared_from_this<NatsBridge> {
@@ -96,6 +101,8 @@ class NatsBridge final : public component::RemoteRouter,
   void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;
 
   [[nodiscard]] const std::string& host() const;
+  // This life's random id (16 hex digits), part of every reply subject of this host.
+  [[nodiscard]] const std::string& boot() const;
   [[nodiscard]] std::vector<HostInfo> hosts() const;  // the other live hosts
   // The other live hosts with the instances each announced.
   [[nodiscard]] std::vector<HostRecord> host_records() const;

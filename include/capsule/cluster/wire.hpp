@@ -19,6 +19,9 @@ struct WireMessage {
   enum class Kind : std::uint8_t { kSend = 1, kRequest = 2, kReply = 3, kPublish = 4 };
   Kind kind = Kind::kSend;
   std::string origin_host;  // the host that sent it; replies go to its reply subject
+  // Which life of origin_host: a random id drawn at each start. Replies go to the subject of
+  // that life only, so a late reply to a restarted host's previous life finds no listener.
+  std::string origin_boot;
   ComponentId sender;
   ComponentId target;             // send/request: the addressee; reply: the responder
   Payload payload;                // send/request/publish; reply when it succeeded
@@ -48,10 +51,11 @@ struct Heartbeat {
 struct Subjects {
   std::string cluster;
   [[nodiscard]] std::string component(const ComponentId& id) const;  // .c.<ns>.<name>.<inst>
-  [[nodiscard]] std::string reply(std::string_view host) const;      // .h.<host>.reply
-  [[nodiscard]] std::string topic(std::string_view topic) const;     // .t.<topic>
-  [[nodiscard]] std::string all_topics() const;                      // .t.*
-  [[nodiscard]] std::string hosts() const;                           // .hosts
+  // .h.<host>.<boot>.reply: one subject per life of a host.
+  [[nodiscard]] std::string reply(std::string_view host, std::string_view boot) const;
+  [[nodiscard]] std::string topic(std::string_view topic) const;  // .t.<topic>
+  [[nodiscard]] std::string all_topics() const;                   // .t.*
+  [[nodiscard]] std::string hosts() const;                        // .hosts
 };
 
 // Keeps [A-Za-z0-9_-] and writes every other byte as %XX: a valid, reversible NATS token.

@@ -183,6 +183,8 @@ class ComponentRuntime {
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
 
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
+  // Whether request `id` still waits for its outcome.
+  [[nodiscard]] bool request_pending(CorrelationId id) const { return tracker_.is_pending(id); }
   [[nodiscard]] LatencyHistogram request_latency() const { return tracker_.latency(); }
   [[nodiscard]] ComponentRegistry& registry() { return registry_; }
   [[nodiscard]] wasm::WasmEngine& engine() { return *engine_; }
