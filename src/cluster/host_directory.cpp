@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <capsule/cluster/host_directory.hpp>
 
 namespace capsule::cluster {
@@ -40,6 +42,13 @@ std::vector<std::string> HostDirectory::expire(Clock::time_point now) {
   }
   for (const auto& name : dead) forget(name);
   return dead;
+}
+
+bool HostDirectory::runs(const std::string& host, const ComponentId& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(host);
+  return it != hosts_.end() && std::find(it->second.components.begin(), it->second.components.end(),
+                                         id) != it->second.components.end();
 }
 
 std::optional<std::string> HostDirectory::locate(const ComponentId& id) const {

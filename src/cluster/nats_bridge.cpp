@@ -78,7 +78,7 @@ struct NatsBridge::Impl {
   std::atomic<std::uint64_t> sequence;
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
-      inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0};
+      inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0};
   const std::string boot = random_boot_id();
 
   // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
@@ -94,7 +94,7 @@ struct NatsBridge::Impl {
   std::condition_variable live_changed;
   int live_threads = 0;
 
-  std::mutex pending_mutex;
+  mutable std::mutex pending_mutex;
   std::unordered_map<CorrelationId, Outbound> pending;
 
   std::function<void()> change_listener;  // set before attach, read by callbacks
@@ -202,6 +202,10 @@ struct NatsBridge::Impl {
       impl->malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    if (!impl->authentic(natsMsg_GetSubject(raw), *decoded)) {
+      impl->forged.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     const char* reply_to = natsMsg_GetReply(raw);
     std::shared_lock lock(impl->runtime_mutex);
     if (impl->runtime != nullptr) {
@@ -219,6 +223,11 @@ struct NatsBridge::Impl {
       return;
     }
     if (heartbeat->host == impl->config.host) return;
+    // A heartbeat speaks for the host whose name it was published under, and only for it.
+    if (!impl->subjects.published_by(natsMsg_GetSubject(raw), heartbeat->host)) {
+      impl->forged.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     const bool joined = impl->directory.observe(*heartbeat, Clock::now());
     if (heartbeat->leaving) {
       impl->log_membership(wasm::LogLevel::kInfo,
@@ -232,6 +241,21 @@ struct NatsBridge::Impl {
       impl->tick_wake.notify_all();
     }
     impl->notify_if_changed();
+  }
+
+  // The host a message names as its origin is the one it was published under (which the
+  // server's permissions tie to that host's credentials); its sender is that host's own code or
+  // a component that host announced it runs; a reply's responder is the request's target on
+  // the host the request went to (checked with the pending request, see kReply).
+  bool authentic(const char* subject, const WireMessage& m) const {
+    if (subject == nullptr || !subjects.published_by(subject, m.origin_host)) return false;
+    if (m.kind == WireMessage::Kind::kReply) {
+      std::lock_guard lock(pending_mutex);
+      auto it = pending.find(m.correlation);
+      return it == pending.end() || it->second.host == m.origin_host;
+    }
+    return m.sender == component::ComponentRuntime::host_id() ||
+           directory.runs(m.origin_host, m.sender);
   }
 
   void handle(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
@@ -347,7 +371,7 @@ struct NatsBridge::Impl {
       m.error = std::move(outcome).error();
     }
     // If this fails the requester's timeout ends the request: never an outcome lost silently.
-    static_cast<void>(publish_raw(subjects.reply(host, host_boot), encode(m)));
+    static_cast<void>(publish_raw(subjects.reply(host, host_boot, config.host), encode(m)));
   }
 
   // -- membership ----------------------------------------------------------------------------
@@ -398,7 +422,7 @@ struct NatsBridge::Impl {
     }
     for (const auto& id : local) {
       if (!component_subs.contains(id)) {
-        auto sub = subscribe(subjects.component(id), &Impl::on_wire, "capsule");
+        auto sub = subscribe(subjects.component_inbox(id), &Impl::on_wire, "capsule");
         if (!sub) continue;  // retried at the next tick
         component_subs.emplace(id, std::move(*sub));
       }
@@ -416,7 +440,7 @@ struct NatsBridge::Impl {
     h.leaving = leaving;
     h.groups = config.groups;
     if (!leaving) h.components = sync_component_subscriptions();
-    return publish_raw(subjects.hosts(), encode(h));
+    return publish_raw(subjects.hosts(config.host), encode(h));
   }
 
   // Dead hosts are looked for four times per heartbeat interval, so a death is noticed at most
@@ -492,7 +516,7 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
   auto impl = std::make_unique<Impl>(std::move(config));
   const BridgeConfig& cfg = impl->config;
   auto options = nats::client_options(cfg.url, "capsule-" + cfg.host, cfg.connect_timeout,
-                                      cfg.reconnect_wait, cfg.send_asap);
+                                      cfg.reconnect_wait, cfg.send_asap, cfg.user, cfg.password);
   if (!options) return std::move(options).error();
   natsOptions* raw_options = options->get();
   for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
@@ -537,9 +561,9 @@ Result<Attachment> NatsBridge::attach(component::ComponentRuntime& runtime) {
     const auto& s = impl_->subjects;
     for (const auto& [subject, handler] :
          std::initializer_list<std::pair<std::string, natsMsgHandler>>{
-             {s.reply(impl_->config.host, impl_->boot), &Impl::on_wire},
+             {s.reply_inbox(impl_->config.host, impl_->boot), &Impl::on_wire},
              {s.all_topics(), &Impl::on_wire},
-             {s.hosts(), &Impl::on_heartbeat}}) {
+             {s.all_hosts(), &Impl::on_heartbeat}}) {
       auto sub = impl_->subscribe(subject, handler);
       if (!sub) {
         impl_->fixed_subs.clear();
@@ -599,7 +623,7 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
   m.sender = from;
   m.target = to;
   m.payload = payload;
-  const std::string subject = impl_->subjects.component(to);
+  const std::string subject = impl_->subjects.component(to, impl_->config.host);
   if (!impl_->config.confirm_sends) return impl_->publish_raw(subject, encode(m));
   const auto bytes = encode(m);
   natsMsg* raw = nullptr;
@@ -646,7 +670,7 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
     std::lock_guard lock(impl_->pending_mutex);
     impl_->pending[correlation] = Outbound{*host, to, Clock::now() + timeout};
   }
-  Status s = impl_->publish_raw(impl_->subjects.component(to), encode(m));
+  Status s = impl_->publish_raw(impl_->subjects.component(to, impl_->config.host), encode(m));
   if (!s) {
     std::lock_guard lock(impl_->pending_mutex);
     impl_->pending.erase(correlation);
@@ -661,7 +685,8 @@ void NatsBridge::publish(const ComponentId& from, std::string_view topic, const 
   m.sender = from;
   m.topic = std::string(topic);
   m.payload = payload;
-  static_cast<void>(impl_->publish_raw(impl_->subjects.topic(topic), encode(m)));
+  static_cast<void>(
+      impl_->publish_raw(impl_->subjects.topic(topic, impl_->config.host), encode(m)));
 }
 
 const std::string& NatsBridge::host() const {
@@ -694,6 +719,7 @@ BridgeStats NatsBridge::stats() const {
   s.malformed = impl_->malformed.load();
   s.unmatched_replies = impl_->unmatched_replies.load();
   s.mismatched_replies = impl_->mismatched_replies.load();
+  s.forged = impl_->forged.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {

@@ -74,9 +74,12 @@ using KvWatcher = std::unique_ptr<kvWatcher, KvWatcherDeleter>;
 // The options every capsule NATS client starts from: a name the server shows, a connect
 // timeout, and reconnection forever every `reconnect_wait` (the bridge and the KV backend both
 // keep working across server restarts). Callers add what is theirs before connecting.
+// `user` empty: no credentials (a server without authorization).
 inline Result<Options> client_options(const std::string& url, const std::string& name,
                                       std::chrono::milliseconds timeout,
-                                      std::chrono::milliseconds reconnect_wait, bool send_asap) {
+                                      std::chrono::milliseconds reconnect_wait, bool send_asap,
+                                      const std::string& user = {},
+                                      const std::string& password = {}) {
   natsOptions* raw = nullptr;
   if (Status s = check(natsOptions_Create(&raw), "nats options"); !s) return std::move(s).error();
   Options options(raw);
@@ -90,6 +93,13 @@ inline Result<Options> client_options(const std::string& url, const std::string&
            {natsOptions_SetSendAsap(raw, send_asap), "send asap"},
        }) {
     if (Status s = check(status, std::string("nats option ") + what); !s) {
+      return std::move(s).error();
+    }
+  }
+  if (!user.empty()) {
+    if (Status s =
+            check(natsOptions_SetUserInfo(raw, user.c_str(), password.c_str()), "nats option user");
+        !s) {
       return std::move(s).error();
     }
   }

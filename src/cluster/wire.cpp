@@ -124,26 +124,55 @@ std::string subject_token(std::string_view text) {
   return out;
 }
 
-std::string Subjects::component(const ComponentId& id) const {
-  return "capsule." + subject_token(cluster) + ".c." + subject_token(id.ns) + "." +
-         subject_token(id.name) + "." + subject_token(id.instance);
+namespace {
+
+std::string prefix(const std::string& cluster, std::string_view from) {
+  return "capsule." + subject_token(cluster) + ".f." + std::string(from) + ".";
 }
 
-std::string Subjects::reply(std::string_view host, std::string_view boot) const {
-  return "capsule." + subject_token(cluster) + ".h." + subject_token(host) + "." +
+std::string id_tokens(const ComponentId& id) {
+  return subject_token(id.ns) + "." + subject_token(id.name) + "." + subject_token(id.instance);
+}
+
+}  // namespace
+
+std::string Subjects::component(const ComponentId& id, std::string_view from) const {
+  return prefix(cluster, subject_token(from)) + "c." + id_tokens(id);
+}
+
+std::string Subjects::component_inbox(const ComponentId& id) const {
+  return prefix(cluster, "*") + "c." + id_tokens(id);
+}
+
+std::string Subjects::reply(std::string_view host, std::string_view boot,
+                            std::string_view from) const {
+  return prefix(cluster, subject_token(from)) + "h." + subject_token(host) + "." +
          subject_token(boot) + ".reply";
 }
 
-std::string Subjects::topic(std::string_view topic) const {
-  return "capsule." + subject_token(cluster) + ".t." + subject_token(topic);
+std::string Subjects::reply_inbox(std::string_view host, std::string_view boot) const {
+  return prefix(cluster, "*") + "h." + subject_token(host) + "." + subject_token(boot) + ".reply";
+}
+
+std::string Subjects::topic(std::string_view topic, std::string_view from) const {
+  return prefix(cluster, subject_token(from)) + "t." + subject_token(topic);
 }
 
 std::string Subjects::all_topics() const {
-  return "capsule." + subject_token(cluster) + ".t.*";
+  return prefix(cluster, "*") + "t.*";
 }
 
-std::string Subjects::hosts() const {
-  return "capsule." + subject_token(cluster) + ".hosts";
+std::string Subjects::hosts(std::string_view from) const {
+  return prefix(cluster, subject_token(from)) + "hosts";
+}
+
+std::string Subjects::all_hosts() const {
+  return prefix(cluster, "*") + "hosts";
+}
+
+bool Subjects::published_by(std::string_view subject, std::string_view host) const {
+  const std::string expected = prefix(cluster, subject_token(host));
+  return subject.substr(0, expected.size()) == expected;
 }
 
 }  // namespace capsule::cluster

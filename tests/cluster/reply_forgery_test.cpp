@@ -57,9 +57,9 @@ TEST_F(ClusterFixture, RepliesFromTheWrongResponderOrAnotherLifeAreDropped) {
   Forger forger(server.url());
   const Subjects subjects{"test"};
   // The right life, the wrong responder.
-  forger.replies(subjects.reply("alpha", a->bridge->boot()), {"test", "other", "0"}, 20);
+  forger.replies(subjects.reply("alpha", a->bridge->boot(), "beta"), {"test", "other", "0"}, 20);
   // The right responder, a previous life of alpha: nobody listens there.
-  forger.replies(subjects.reply("alpha", "0000000000000000"), {"test", "spin", "0"}, 20);
+  forger.replies(subjects.reply("alpha", "0000000000000000", "beta"), {"test", "spin", "0"}, 20);
   ASSERT_TRUE(eventually([&] { return a->bridge->stats().mismatched_replies >= 1; }));
   auto r = pending.get();
   ASSERT_FALSE(r) << "a forged reply completed the request: " << r->as_string();
@@ -73,7 +73,8 @@ TEST_F(ClusterFixture, AWireReplyCannotCompleteALocalRequest) {
       a->runtime->ask({"test", "spin", "0"}, Payload::text("hang"), std::chrono::seconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Forger forger(server.url());
-  forger.replies(Subjects{"test"}.reply("alpha", a->bridge->boot()), {"test", "spin", "0"}, 20);
+  forger.replies(Subjects{"test"}.reply("alpha", a->bridge->boot(), "beta"), {"test", "spin", "0"},
+                 20);
   ASSERT_TRUE(eventually([&] { return a->bridge->stats().unmatched_replies >= 1; }));
   auto r = pending.get();
   ASSERT_FALSE(r) << "a forged reply completed a local request: " << r->as_string();

@@ -75,10 +75,18 @@ TEST(Subjects, NamesAreEscapedIntoSingleTokens) {
   EXPECT_EQ(subject_token("a b*>"), "a%20b%2A%3E");
   EXPECT_EQ(subject_token(""), "%");
   const Subjects s{"prod"};
-  EXPECT_EQ(s.component({"shop", "cart.v2", "0"}), "capsule.prod.c.shop.cart%2Ev2.0");
-  EXPECT_EQ(s.reply("host-1", "00ff"), "capsule.prod.h.host-1.00ff.reply");
-  EXPECT_EQ(s.topic("a.b"), "capsule.prod.t.a%2Eb");
-  EXPECT_EQ(s.hosts(), "capsule.prod.hosts");
+  EXPECT_EQ(s.component({"shop", "cart.v2", "0"}, "h1"), "capsule.prod.f.h1.c.shop.cart%2Ev2.0");
+  EXPECT_EQ(s.component_inbox({"shop", "cart.v2", "0"}), "capsule.prod.f.*.c.shop.cart%2Ev2.0");
+  EXPECT_EQ(s.reply("host-1", "00ff", "h2"), "capsule.prod.f.h2.h.host-1.00ff.reply");
+  EXPECT_EQ(s.reply_inbox("host-1", "00ff"), "capsule.prod.f.*.h.host-1.00ff.reply");
+  EXPECT_EQ(s.topic("a.b", "h1"), "capsule.prod.f.h1.t.a%2Eb");
+  EXPECT_EQ(s.all_topics(), "capsule.prod.f.*.t.*");
+  EXPECT_EQ(s.hosts("h.1"), "capsule.prod.f.h%2E1.hosts");
+  EXPECT_EQ(s.all_hosts(), "capsule.prod.f.*.hosts");
+  // The sending host is the token after `f`, escaped: "h" is no prefix of "h.1".
+  EXPECT_TRUE(s.published_by("capsule.prod.f.h%2E1.hosts", "h.1"));
+  EXPECT_FALSE(s.published_by("capsule.prod.f.h%2E1.hosts", "h"));
+  EXPECT_FALSE(s.published_by("capsule.prod.f.h1.c.a.b.0", "h2"));
 }
 
 TEST(HostDirectory, TracksJoinsOwnersAndDeaths) {

@@ -39,6 +39,8 @@ class HostDirectory {
   bool observe(const Heartbeat& heartbeat, Clock::time_point now);
   // Removes and returns the hosts not heard from since `now - dead_after`.
   std::vector<std::string> expire(Clock::time_point now);
+  // Whether live host `host` announced that it runs `id`.
+  [[nodiscard]] bool runs(const std::string& host, const ComponentId& id) const;
   // The host that runs `id`, if any live host announced it.
   [[nodiscard]] std::optional<std::string> locate(const ComponentId& id) const;
   // The live host that runs `id`, with when it was last heard from.

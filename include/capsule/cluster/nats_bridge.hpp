@@ -18,6 +18,9 @@ struct BridgeConfig {
   std::string url = "nats://127.0.0.1:4222";
   std::string cluster = "default";  // hosts of one cluster share its subjects
   std::string host;                 // unique in the cluster; required
+  // Credentials on a server that requires them (see cluster_auth.hpp); empty: none.
+  std::string user;
+  std::string password;
   std::vector<std::string> groups;  // host groups it belongs to, announced in its heartbeats
   std::chrono::milliseconds heartbeat_interval{1000};
   int missed_heartbeats = 3;  // silent for this many intervals: the host is dead
@@ -49,6 +52,9 @@ struct BridgeStats {
   // sent across), or the responder is not the request's target (a forged or misrouted reply).
   std::uint64_t unmatched_replies = 0;
   std::uint64_t mismatched_replies = 0;
+  // Messages dropped because they claim an origin other than the host whose name they were
+  // published under, or a sender component that host does not run.
+  std::uint64_t forged = 0;
 };
 
 class NatsBridge;

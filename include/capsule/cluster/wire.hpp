@@ -47,15 +47,25 @@ struct Heartbeat {
 [[nodiscard]] Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes);
 
 // Subjects. Every name that goes into one token is escaped (see subject_token), so a dot in a
-// component or topic name cannot change the subject's shape.
+// component or topic name cannot change the subject's shape. Everything a host publishes is
+// under `capsule.<cluster>.f.<that host>.`: with the credentials `cluster_auth` generates, the
+// server lets a host publish only under its own name, so the `f.<host>` token of a received
+// message says which authenticated host sent it. Receivers subscribe with `*` in its place.
 struct Subjects {
   std::string cluster;
-  [[nodiscard]] std::string component(const ComponentId& id) const;  // .c.<ns>.<name>.<inst>
-  // .h.<host>.<boot>.reply: one subject per life of a host.
-  [[nodiscard]] std::string reply(std::string_view host, std::string_view boot) const;
-  [[nodiscard]] std::string topic(std::string_view topic) const;  // .t.<topic>
-  [[nodiscard]] std::string all_topics() const;                   // .t.*
-  [[nodiscard]] std::string hosts() const;                        // .hosts
+  // A message for instance `id`, published by host `from`.
+  [[nodiscard]] std::string component(const ComponentId& id, std::string_view from) const;
+  [[nodiscard]] std::string component_inbox(const ComponentId& id) const;  // from any host
+  // A reply for the life `boot` of `host`, published by the responder's host `from`.
+  [[nodiscard]] std::string reply(std::string_view host, std::string_view boot,
+                                  std::string_view from) const;
+  [[nodiscard]] std::string reply_inbox(std::string_view host, std::string_view boot) const;
+  [[nodiscard]] std::string topic(std::string_view topic, std::string_view from) const;
+  [[nodiscard]] std::string all_topics() const;                  // every topic, from any host
+  [[nodiscard]] std::string hosts(std::string_view from) const;  // `from`'s heartbeats
+  [[nodiscard]] std::string all_hosts() const;                   // every host's heartbeats
+  // Whether `subject` (one of the above) was published under host `host`'s name.
+  [[nodiscard]] bool published_by(std::string_view subject, std::string_view host) const;
 };
 
 // Keeps [A-Za-z0-9_-] and writes every other byte as %XX: a valid, reversible NATS token.
