@@ -143,6 +143,10 @@ Status HostDaemon::start() {
     }
     cluster::NatsKvBackend::Options kv;
     kv.url = cluster_url_;
+    if (credentials_) {
+      kv.user = credentials_->user;
+      kv.password = credentials_->password;
+    }
     kv.bucket = manifest_.host.kv_bucket;
     auto backend = cluster::NatsKvBackend::connect(kv);
     if (!backend) return std::move(backend).error();
@@ -252,6 +256,10 @@ Status HostDaemon::start() {
 Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   cluster::BridgeConfig cc;
   cc.url = cluster_url_;
+  if (credentials_) {
+    cc.user = credentials_->user;
+    cc.password = credentials_->password;
+  }
   cc.cluster = manifest_.host.cluster;
   cc.host = manifest_.host.name;
   cc.groups = manifest_.host.groups;

@@ -3,10 +3,12 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include <capsule/cluster/cluster_auth.hpp>
 #include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/cluster/placement.hpp>
 #include <capsule/component/component_runtime.hpp>
@@ -33,6 +35,10 @@ class HostDaemon {
   // Before start(): join cluster `[host].cluster` at this NATS URL as host `[host].name`, in
   // groups `[host].groups` (see docs/cluster.md).
   void join_cluster(std::string nats_url) { cluster_url_ = std::move(nats_url); }
+  // Logs in to the cluster's NATS server as this host (see `capsule cluster init`).
+  void use_credentials(cluster::HostCredentials credentials) {
+    credentials_ = std::move(credentials);
+  }
   // Loads and starts every component, then opens the admin endpoint.
   [[nodiscard]] Status start();
   // Blocks until SIGINT or SIGTERM, then shuts down gracefully.
@@ -69,6 +75,7 @@ class HostDaemon {
   std::shared_ptr<wasm::WasmEngine> engine_;
   std::unique_ptr<rt::ActorSystem> system_;
   std::string cluster_url_;
+  std::optional<cluster::HostCredentials> credentials_;
   std::shared_ptr<cluster::NatsBridge> bridge_;
   std::unique_ptr<component::ComponentRuntime> runtime_;
   cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed

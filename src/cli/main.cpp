@@ -5,10 +5,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/wit_contract.hpp>
 
+#include "credentials.hpp"
 #include "host_daemon.hpp"
 #include "http.hpp"
 #include "manifest.hpp"
@@ -48,19 +51,51 @@ int admin_request(const std::string& admin, const std::string& method, const std
 
 int cmd_run(const std::string& manifest_path, const std::string& admin_override,
             const std::string& log_format, const std::string& cluster_url,
-            const HostOverrides& overrides) {
+            const std::string& credentials_path, const HostOverrides& overrides) {
   auto manifest = load_manifest(manifest_path, overrides);
   if (!manifest) return fail(manifest.error().message);
+  std::optional<cluster::HostCredentials> credentials;
+  if (!credentials_path.empty()) {
+    if (cluster_url.empty()) return fail("--credentials needs --cluster nats://...");
+    auto loaded = load_credentials(credentials_path);
+    if (!loaded) return fail(loaded.error().message);
+    // The server would let this host publish only under the name in the file: a mismatch would
+    // silently lose every message, so it is refused here.
+    if (loaded->host != manifest->host.name || loaded->cluster != manifest->host.cluster) {
+      return fail(credentials_path + ": credentials of host '" + loaded->host + "' in cluster '" +
+                  loaded->cluster + "', but this host is '" + manifest->host.name +
+                  "' in cluster '" + manifest->host.cluster + "' (see --host, --cluster-name)");
+    }
+    credentials = std::move(*loaded);
+  }
   Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   HostDaemon daemon(std::move(*manifest),
                     admin_override.empty() ? manifest->host.admin : admin_override, reporter);
   if (!cluster_url.empty()) daemon.join_cluster(cluster_url);
+  if (credentials) daemon.use_credentials(std::move(*credentials));
   if (Status s = daemon.start(); !s) {
     reporter.error(s.error().describe());
     daemon.shutdown();
     return 1;
   }
   daemon.run_until_signal();
+  return 0;
+}
+
+int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
+                     const std::string& kv_bucket, const std::string& out) {
+  auto auth = cluster::make_cluster_auth(cluster_name, host_names, kv_bucket);
+  if (!auth) return fail(auth.error().message);
+  auto written = write_cluster_files(*auth, out);
+  if (!written) return fail(written.error().message);
+  std::printf("wrote (mode 0600, keep them private):\n");
+  for (const auto& p : *written) std::printf("  %s\n", p.c_str());
+  std::printf("\nstart the server:  nats-server -c %s/nats-server.conf -js -sd <store dir>\n",
+              out.c_str());
+  std::printf(
+      "start each host:   capsule run <manifest> --cluster nats://<server>:4222 "
+      "--cluster-name %s --host <name> --credentials %s/<name>.creds\n",
+      cluster_name.c_str(), out.c_str());
   return 0;
 }
 
@@ -140,6 +175,27 @@ int main(int argc, char** argv) {
           ->delimiter(',');
   run->add_option("--data-dir", overrides.data_dir,
                   "override [host].data_dir (compile cache, state.db, audit.jsonl)");
+  std::string run_credentials;
+  run->add_option("--credentials", run_credentials,
+                  "log in to the cluster's NATS server with this host's <name>.creds file "
+                  "(written by `capsule cluster init`)")
+      ->check(CLI::ExistingFile);
+
+  auto* cluster_cmd = app.add_subcommand("cluster", "Set up a cluster");
+  cluster_cmd->require_subcommand(1);
+  auto* cluster_init = cluster_cmd->add_subcommand(
+      "init",
+      "Write a nats-server configuration that admits only the listed hosts, each allowed to "
+      "publish only under its own name, and one credentials file per host");
+  std::string init_cluster = "default", init_bucket = "capsule_kv", init_out;
+  std::vector<std::string> init_hosts;
+  cluster_init->add_option("--cluster-name", init_cluster, "the cluster's name ([host].cluster)");
+  cluster_init->add_option("--hosts", init_hosts, "host names, comma-separated")
+      ->required()
+      ->delimiter(',');
+  cluster_init->add_option("--kv-bucket", init_bucket,
+                           "JetStream KV bucket the hosts may use (storage_backend = nats-kv)");
+  cluster_init->add_option("--out", init_out, "directory to write the files to")->required();
 
   auto* inspect = app.add_subcommand(
       "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
@@ -196,8 +252,9 @@ int main(int argc, char** argv) {
 
   if (*run) {
     if (groups_option->count() > 0) overrides.groups = run_groups;
-    return cmd_run(manifest_path, run_admin, log_format, run_cluster, overrides);
+    return cmd_run(manifest_path, run_admin, log_format, run_cluster, run_credentials, overrides);
   }
+  if (*cluster_init) return cmd_cluster_init(init_cluster, init_hosts, init_bucket, init_out);
   if (*hosts) {
     return admin_request(admin, "GET", "/v1/hosts", json(), [&](const json& r) {
       if (hosts_json) {

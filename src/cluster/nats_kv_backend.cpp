@@ -331,7 +331,7 @@ Result<std::unique_ptr<NatsKvBackend>> NatsKvBackend::connect(Options options) {
   const Options& cfg = impl->options;
 
   auto nats_options = nats::client_options(cfg.url, "capsule-kv", cfg.timeout, cfg.reconnect_wait,
-                                           /*send_asap=*/true);
+                                           /*send_asap=*/true, cfg.user, cfg.password);
   if (!nats_options) return std::move(nats_options).error();
   natsOptions* raw_options = nats_options->get();
   natsConnection* raw_connection = nullptr;

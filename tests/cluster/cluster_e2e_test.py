@@ -108,10 +108,11 @@ class NatsServer:
     back from its ports file): choosing a free port first and passing it races with other tests
     under `ctest -j`. Restarts reuse the port, so hosts reconnect to the same URL."""
 
-    def __init__(self, store_dir=None):
+    def __init__(self, store_dir=None, config=None):
         self.port = None
         self.proc = None
         self.store_dir = store_dir  # JetStream on, state kept here across restarts
+        self.config = config  # a configuration file, e.g. from `capsule cluster init`
         self.ports_dir = tempfile.TemporaryDirectory()
         self.start()
 
@@ -138,6 +139,8 @@ class NatsServer:
                "--ports_file_dir", self.ports_dir.name]
         if self.store_dir:
             cmd += ["-js", "-sd", str(self.store_dir)]
+        if self.config:
+            cmd += ["-c", str(self.config)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def accepts():
@@ -246,6 +249,58 @@ class ClusterEndToEnd(unittest.TestCase):
             send(f"after-{i}")
         self.assertTrue(wait_for(lambda: self.count() == str(acked), 10), f"{self.count()} != {acked}")
         self.assertGreaterEqual(acked, 7)
+
+
+class AuthenticatedClusterEndToEnd(unittest.TestCase):
+    """`capsule cluster init` output in use: a nats-server that admits only the listed hosts, and
+    hosts that log in with their credentials files."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        d = pathlib.Path(self.tmp.name)
+        (d / "alpha.toml").write_text(ALPHA.format(components=ARGS.components))
+        (d / "beta.toml").write_text(BETA.format(components=ARGS.components))
+        init = capsule("cluster", "init", "--hosts", "alpha,beta", "--out", str(d / "auth"))
+        self.assertIn("nats-server.conf", init.stdout)
+        self.assertEqual(oct((d / "auth" / "alpha.creds").stat().st_mode & 0o777), "0o600")
+        self.dir = d
+        self.nats = NatsServer(config=d / "auth" / "nats-server.conf")
+        self.hosts = []
+
+    def tearDown(self):
+        for h in self.hosts:
+            h.kill(signal.SIGTERM)
+        self.nats.stop()
+        self.tmp.cleanup()
+
+    def host(self, name, creds):
+        extra = ["--cluster", self.nats.url] + (["--credentials", str(creds)] if creds else [])
+        h = HostProcess(self.dir / f"{name}.toml", None, *extra)
+        self.hosts.append(h)
+        return h
+
+    def test_hosts_with_credentials_work_and_others_are_refused(self):
+        alpha = self.host("alpha", self.dir / "auth" / "alpha.creds")
+        self.host("beta", self.dir / "auth" / "beta.creds")
+        self.assertTrue(wait_for(lambda: capsule("call", "demo/echo/0", "hi", admin=alpha.admin,
+                                                 check=False).stdout.strip() == "hi"))
+        # No credentials: the host does not start, and says why.
+        r = subprocess.run([ARGS.capsule, "run", str(self.dir / "beta.toml"), "--admin",
+                            f"127.0.0.1:{free_port()}", "--cluster", self.nats.url, "--host", "gamma"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Authorization", r.stdout + r.stderr)
+        # Another host's credentials: refused before connecting.
+        r = subprocess.run([ARGS.capsule, "run", str(self.dir / "beta.toml"), "--admin",
+                            f"127.0.0.1:{free_port()}", "--cluster", self.nats.url,
+                            "--credentials", str(self.dir / "auth" / "alpha.creds")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("credentials of host 'alpha'", r.stderr)
+        # init never overwrites.
+        again = capsule("cluster", "init", "--hosts", "alpha", "--out", str(self.dir / "auth"), check=False)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("never overwrites", again.stderr)
 
 
 class FailoverEndToEnd(unittest.TestCase):

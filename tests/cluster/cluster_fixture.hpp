@@ -20,9 +20,12 @@ using Inbox = component::testing::TopicInbox;
 
 // One capsule host: its own actor system, runtime and NATS connection; the engine is shared.
 struct Host {
-  Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine) {
+  Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
+       const std::string& user = {}, const std::string& password = {}) {
     BridgeConfig config;
     config.url = url;
+    config.user = user;
+    config.password = password;
     config.cluster = "test";
     config.host = name;
     config.heartbeat_interval = std::chrono::milliseconds(100);

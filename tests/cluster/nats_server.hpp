@@ -33,10 +33,15 @@ class NatsServer {
   enum class Mode : std::uint8_t { kCore, kJetStream };
 
   NatsServer() : NatsServer(Mode::kCore) {}
-  explicit NatsServer(Mode mode) {
+  // `config`: the text of a configuration file (e.g. ClusterAuth::server_config()) to run with.
+  explicit NatsServer(Mode mode, const std::string& config = {}) {
     std::string dir = (std::filesystem::temp_directory_path() / "capsule-nats-XXXXXX").string();
     if (::mkdtemp(dir.data()) == nullptr) return;  // running() stays false
     work_dir_ = dir;
+    if (!config.empty()) {
+      config_file_ = work_dir_ / "nats-server.conf";
+      std::ofstream(config_file_) << config;
+    }
     if (mode == Mode::kJetStream) {
       store_dir_ = work_dir_ / "store";
       std::error_code ignored;
@@ -69,6 +74,7 @@ class NatsServer {
     if (jetstream()) {
       args.insert(args.end(), {"-js", "-sd", store_dir_.string()});
     }
+    if (!config_file_.empty()) args.insert(args.end(), {"-c", config_file_.string()});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -133,8 +139,9 @@ class NatsServer {
 
   int port_ = 0;  // 0 until the first start read it back
   pid_t pid_ = -1;
-  std::filesystem::path work_dir_;   // ports file, and the JetStream store under it
-  std::filesystem::path store_dir_;  // empty: no JetStream
+  std::filesystem::path work_dir_;     // ports file, and the JetStream store under it
+  std::filesystem::path store_dir_;    // empty: no JetStream
+  std::filesystem::path config_file_;  // empty: none
 };
 
 }  // namespace capsule::cluster::testing

@@ -32,6 +32,8 @@ class NatsKvBackend final : public storage::KvBackend {
     std::chrono::milliseconds timeout{2000};  // connect, and each JetStream request
     int replicas = 1;                         // of the bucket, when this backend creates it
     std::chrono::milliseconds reconnect_wait{200};  // between reconnect attempts (unbounded)
+    std::string user;                               // credentials (cluster_auth.hpp); empty: none
+    std::string password;
   };
 
   // Connects and creates or binds the bucket. kUnavailable if no server answers or the server
