@@ -202,15 +202,14 @@ struct NatsBridge::Impl {
       impl->malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    if (!impl->authentic(natsMsg_GetSubject(raw), *decoded)) {
+    const char* reply_to = natsMsg_GetReply(raw);
+    std::shared_lock lock(impl->runtime_mutex);
+    if (impl->runtime == nullptr) return;
+    if (!impl->authentic(natsMsg_GetSubject(raw), *decoded, *impl->runtime)) {
       impl->forged.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    const char* reply_to = natsMsg_GetReply(raw);
-    std::shared_lock lock(impl->runtime_mutex);
-    if (impl->runtime != nullptr) {
-      impl->handle(*decoded, *impl->runtime, reply_to != nullptr ? reply_to : "");
-    }
+    impl->handle(*decoded, *impl->runtime, reply_to != nullptr ? reply_to : "");
   }
 
   static void on_heartbeat(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
@@ -244,18 +243,22 @@ struct NatsBridge::Impl {
   }
 
   // The host a message names as its origin is the one it was published under (which the
-  // server's permissions tie to that host's credentials); its sender is that host's own code or
-  // a component that host announced it runs; a reply's responder is the request's target on
-  // the host the request went to (checked with the pending request, see kReply).
-  bool authentic(const char* subject, const WireMessage& m) const {
+  // server's permissions tie to that host's credentials); its sender is that host's own code, a
+  // component that host announced it runs, or one no host announced yet (a component started a
+  // moment ago: its host's heartbeat may arrive after its first message). A sender another host,
+  // or this one, runs is refused. A reply's responder is the request's target on the host the
+  // request went to (checked with the pending request, see kReply).
+  bool authentic(const char* subject, const WireMessage& m, component::ComponentRuntime& rt) const {
     if (subject == nullptr || !subjects.published_by(subject, m.origin_host)) return false;
     if (m.kind == WireMessage::Kind::kReply) {
       std::lock_guard lock(pending_mutex);
       auto it = pending.find(m.correlation);
       return it == pending.end() || it->second.host == m.origin_host;
     }
-    return m.sender == component::ComponentRuntime::host_id() ||
-           directory.runs(m.origin_host, m.sender);
+    if (m.sender == component::ComponentRuntime::host_id()) return true;
+    if (directory.runs(m.origin_host, m.sender)) return true;
+    // Not announced by its origin: only an id that runs nowhere else, this host included.
+    return !directory.locate(m.sender) && !rt.registry().lookup(m.sender);
   }
 
   void handle(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
@@ -525,8 +528,18 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
            {natsOptions_SetReconnectedCB(raw_options, &Impl::on_reconnected, impl.get()),
             "reconnected callback"},
            {natsOptions_SetClosedCB(raw_options, &Impl::on_closed, impl.get()), "closed callback"},
+           {natsOptions_UseGlobalMessageDelivery(raw_options, cfg.delivery_threads > 0),
+            "global message delivery"},
        }) {
     if (Status s = nats::check(status, std::string("nats option ") + what); !s) {
+      return std::move(s).error();
+    }
+  }
+  if (cfg.delivery_threads > 0) {
+    // The pool is the library's, shared by every connection of the process; it only grows.
+    if (Status s = nats::check(nats_SetMessageDeliveryPoolSize(cfg.delivery_threads),
+                               "nats delivery pool size");
+        !s) {
       return std::move(s).error();
     }
   }

@@ -38,6 +38,11 @@ struct BridgeConfig {
   // and counted there).
   bool confirm_sends = true;
   std::chrono::milliseconds confirm_timeout{2000};
+  // Threads that deliver inbound messages, shared by all subscriptions (cnats' global delivery
+  // pool, per process): a host with 10,000 instances has 10,000 subscriptions but this many
+  // delivery threads, not one each. Per-subscription order is kept. 0: one thread per
+  // subscription (cnats' default).
+  int delivery_threads = 2;
 };
 
 struct BridgeStats {
