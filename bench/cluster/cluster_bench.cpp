@@ -14,6 +14,7 @@
 
 #include "../common/bench_util.hpp"
 #include "nats_server.hpp"
+#include "raw_nats.hpp"
 
 namespace {
 
@@ -219,6 +220,18 @@ int main(int argc, char** argv) {
   }
   row("component->component messages/s (1 -> 4), confirmed", sends[1], sends[0], "msg/s");
   row("component->component messages/s (1 -> 4), unconfirmed", sends[2], sends[0], "msg/s");
+
+  // -- the same against raw NATS (two plain cnats clients, same server, same run) -----------------
+  const auto raw_rr = percentiles(bench::raw::request_reply(server.url(), kCalls));
+  const double raw_rate = bench::raw::pub_sub_rate(server.url(), 200000);
+  std::printf("\n%-56s %19s %19s %9s\n", "against raw NATS", "capsule", "raw cnats", "ratio");
+  bench::print_ratio_row(56, "cross-host request/reply p50 (64 B)", fc.p50, raw_rr.p50, "us");
+  bench::print_ratio_row(56, "cross-host c->c msgs/s unconfirmed vs pub->sub (64 B)", sends[2],
+                         raw_rate, "msg/s");
+  bench::print_ratio_row(56, "cross-host c->c msgs/s confirmed vs pub->sub (64 B)", sends[1],
+                         raw_rate, "msg/s");
+  bench::print_ratio_row(56, "cross-host c->c requests/s vs pub->sub (64 B)", rate[1], raw_rate,
+                         "req/s");
 
   const auto stats = a.runtime->correlation_stats();
   const auto bridge = a.bridge->stats();
