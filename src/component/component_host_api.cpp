@@ -27,6 +27,10 @@ void ComponentHostApi::run_blocking(std::function<void()> task) {
   runtime_.run_io([self = shared_from_this(), task = std::move(task)] { task(); });
 }
 
+bool ComponentHostApi::send_may_wait(const ComponentId& target) const {
+  return runtime_.has_remote() && !runtime_.registry().lookup(target);
+}
+
 Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {
   return runtime_.authorize(self_id(), action, target);
 }

@@ -24,6 +24,9 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
   void run_blocking(std::function<void()> task) override;
+  // A target on no host here, with a cluster configured: the send may wait for the other
+  // host's confirmation.
+  [[nodiscard]] bool send_may_wait(const ComponentId& target) const override;
 
   Status send(const ComponentId& target, Payload payload) override;
   Result<CorrelationId> request(const ComponentId& target, Payload payload,

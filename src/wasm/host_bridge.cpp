@@ -87,7 +87,9 @@ void send(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_byte
           capsule_answer_t* out) {
   guarded(out, [&] {
     if (oversize(h, payload.len, out)) return;
-    const Status s = api(h).send(id_from(*target), payload_from(codec, payload));
+    ComponentId to = id_from(*target);
+    if (api(h).send_may_wait(to)) return capsule_answer_later(out);  // see send_later
+    const Status s = api(h).send(to, payload_from(codec, payload));
     if (!s && answer_would_block(out, s.error())) return;
     answer_status(out, s);
   });
@@ -206,7 +208,7 @@ void later(void* h, capsule_pending_t* done, Work&& work) noexcept {
       capsule_pending_complete(done);
     });
   } catch (...) {  // the task could not be queued: answer now
-    answer_error(out, Error{ErrorCode::kUnavailable, "host storage queue unavailable"});
+    answer_error(out, Error{ErrorCode::kUnavailable, "host I/O queue unavailable"});
     capsule_pending_complete(done);
   }
 }
@@ -256,11 +258,21 @@ void storage_usage(void* h, capsule_pending_t* done) {
   });
 }
 
+// -- sends that may wait on the wire
+// ---------------------------------------------------------------
+
+void send_later(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
+                capsule_pending_t* done) {
+  later(h, done,
+        [h, to = id_from(*target), p = payload_from(codec, payload)](
+            capsule_answer_t* out) mutable { answer_status(out, api(h).send(to, std::move(p))); });
+}
+
 constexpr capsule_host_vtable_t kVtable{
     send,          request,     cancel,      broadcast,        publish,           subscribe,
     unsubscribe,   self_id,     log,         monotonic_now_ns, wall_clock_now_ms, list_components,
     metadata_of,   storage_get, storage_set, storage_delete,   storage_exists,    storage_list_keys,
-    storage_usage,
+    storage_usage, send_later,
 };
 
 }  // namespace

@@ -95,11 +95,15 @@ struct capsule_host_vtable_t {
   void (*storage_exists)(void* host, capsule_bytes_t key, capsule_pending_t* done);
   void (*storage_list_keys)(void* host, capsule_bytes_t prefix, capsule_pending_t* done);
   void (*storage_usage)(void* host, capsule_pending_t* done);
+  // A send answered with capsule_answer_later, again, answered through `done`.
+  void (*send_later)(void* host, const capsule_id_t* target, std::uint32_t codec,
+                     capsule_bytes_t payload, capsule_pending_t* done);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);
 void capsule_answer_error(capsule_answer_t* a, std::uint8_t tag, capsule_bytes_t text);
 void capsule_answer_would_block(capsule_answer_t* a);
+void capsule_answer_later(capsule_answer_t* a);
 void capsule_answer_number(capsule_answer_t* a, std::uint64_t n);
 void capsule_answer_bytes(capsule_answer_t* a, capsule_bytes_t b);
 void capsule_answer_string(capsule_answer_t* a, capsule_bytes_t s);

@@ -233,3 +233,43 @@ TEST_F(ClusterFixture, HostsReconnectAfterANatsRestart) {
 
 }  // namespace
 }  // namespace capsule::cluster
+
+namespace capsule::cluster {
+namespace {
+
+using namespace capsule::cluster::testing;
+
+// Guests whose confirmed sends to another host wait (its target's `block` mailbox is full, so
+// each confirmation takes the block timeout) must not hold this host's scheduler workers: the
+// send runs on the I/O threads while the guest's call is suspended, and a local canary keeps
+// answering. Before, each such send held a worker for the whole round trip.
+TEST_F(ClusterFixture, ConfirmedSendsThatWaitDoNotHoldWorkers) {
+  b->start("spin", "spin", {}, 1, ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{5000}},
+           rt::MailboxConfig::bounded(1, rt::BackpressurePolicy::kBlock,
+                                      std::chrono::milliseconds{800}));
+  const auto canary = a->start("canary", "echo").front();
+  for (int i = 0; i < 4; ++i) {
+    a->start("relay" + std::to_string(i), "relay",
+             {{"mode", "forward"}, {"next", "test/spin/0"}, {"tag", "a"}});
+  }
+  ASSERT_TRUE(a->sees("beta", 1));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(a->runtime->send(ComponentRuntime::host_id(),
+                                   {"test", "relay" + std::to_string(i), "0"}, Payload::text("m")));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the sends are waiting now
+  for (int i = 0; i < 20; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = a->runtime->call(canary, Payload::text("ping"), std::chrono::seconds(5));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_LT(took, std::chrono::milliseconds(100))
+        << "ping " << i << " waited for a worker held by a send";
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+}
+
+}  // namespace
+}  // namespace capsule::cluster

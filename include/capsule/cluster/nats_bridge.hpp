@@ -40,9 +40,11 @@ struct BridgeConfig {
   std::chrono::milliseconds confirm_timeout{2000};
   // Threads that deliver inbound messages, shared by all subscriptions (cnats' global delivery
   // pool, per process): a host with 10,000 instances has 10,000 subscriptions but this many
-  // delivery threads, not one each. Per-subscription order is kept. 0: one thread per
-  // subscription (cnats' default).
-  int delivery_threads = 2;
+  // delivery threads, not one each. Per-subscription order is kept. 0 (the default): one thread
+  // per subscription. Not the default yet: a peer send into a full `block` mailbox waits on its
+  // delivery thread (up to the block timeout), and in a shared pool that stalls every
+  // subscription on that thread, heartbeats included (other hosts then look dead).
+  int delivery_threads = 0;
 };
 
 struct BridgeStats {

@@ -181,6 +181,7 @@ class ComponentRuntime {
                    Origin origin = Origin::kLocal) const;
   [[nodiscard]] const security::AccessGuard& guard() const { return guard_; }
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
+  [[nodiscard]] bool has_remote() const { return config_.remote != nullptr; }
 
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
   // Whether request `id` still waits for its outcome.

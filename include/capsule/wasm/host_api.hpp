@@ -67,6 +67,11 @@ class HostApi {
     run();
   }
 
+  // Whether a send to `target` may wait (a confirmed send to another host): the engine then
+  // runs it through run_blocking and the guest's call suspends meanwhile, so no scheduler worker
+  // waits on the wire. Default: no.
+  [[nodiscard]] virtual bool send_may_wait(const ComponentId& /*target*/) const { return false; }
+
   // storage
   virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;
   virtual Status storage_set(const std::string& key, std::vector<std::uint8_t> value) = 0;

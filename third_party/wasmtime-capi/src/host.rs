@@ -45,6 +45,9 @@ pub struct capsule_host_vtable_t {
     pub storage_exists: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_pending_t),
     pub storage_list_keys: extern "C" fn(*mut c_void, capsule_bytes_t, *mut capsule_pending_t),
     pub storage_usage: extern "C" fn(*mut c_void, *mut capsule_pending_t),
+    /// A send the host answered with `capsule_answer_later` (it may wait on the wire): the same
+    /// send again, answered through `capsule_pending_t` while the guest's call suspends.
+    pub send_later: extern "C" fn(*mut c_void, *const capsule_id_t, u32, capsule_bytes_t, *mut capsule_pending_t),
 }
 
 /// An answer the host gives later, from any thread. The host fills `answer` (through
@@ -112,6 +115,9 @@ impl std::future::Future for PendingAnswer {
 pub struct capsule_answer_t {
     /// The target's `block` mailbox is full: wait and try again (see `with_backpressure`).
     would_block: bool,
+    /// Nothing was done: the call may wait (a confirmed send to another host), ask again through
+    /// its `*_later` entry so the guest suspends instead of holding the thread.
+    later: bool,
     error: Option<(u8, String)>,
     number: u64,
     bytes: Option<Vec<u8>>,
@@ -141,6 +147,13 @@ pub unsafe extern "C" fn capsule_answer_error(a: *mut capsule_answer_t, tag: u8,
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capsule_answer_would_block(a: *mut capsule_answer_t) {
     unsafe { (*a).would_block = true };
+}
+
+/// # Safety
+/// As for `capsule_answer_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_answer_later(a: *mut capsule_answer_t) {
+    unsafe { (*a).later = true };
 }
 
 /// # Safety
@@ -364,12 +377,20 @@ impl t::Host for HostCalls {}
 
 impl messaging::Host for HostCalls {
     async fn send(&mut self, target: ComponentId, payload: Payload) -> Result<(), WitError> {
-        with_backpressure(|| {
+        let answer = with_backpressure(|| {
             let target = id_view(&target);
             self.ask(|v, h, a| (v.send)(h, &target, payload.codec, capsule_bytes_t::of(&payload.bytes), a))
         })
-        .await
-        .into_result(|_| ())
+        .await;
+        if !answer.later {
+            return answer.into_result(|_| ());
+        }
+        // The views hold raw pointers: made and dropped before the await (the future is Send).
+        let pending = {
+            let view = id_view(&target);
+            self.ask_later(|v, h, p| (v.send_later)(h, &view, payload.codec, capsule_bytes_t::of(&payload.bytes), p))
+        };
+        pending.await.into_result(|_| ())
     }
 
     async fn request(
