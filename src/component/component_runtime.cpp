@@ -397,7 +397,7 @@ Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const C
   if (Status s = authorize_to(from, security::Action::kRequest, to); !s) {
     return std::move(s).error();
   }
-  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), true);
+  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kLocal);
 }
 
 Status ComponentRuntime::send_from_peer(const ComponentId& from, const ComponentId& to,
@@ -405,8 +405,16 @@ Status ComponentRuntime::send_from_peer(const ComponentId& from, const Component
   if (Status s = authorize_to(from, security::Action::kSend, to, Origin::kPeer); !s) return s;
   auto target = registry_.lookup(to);
   if (!target) return std::move(target).error();
-  return target->send(
+  // Never waits: the caller is a network delivery thread that serves other actors (and the
+  // heartbeats) too. A full `block` mailbox refuses a peer's message as full instead.
+  Status s = target->send_nowait(
       ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+  if (!s && s.error().code == ErrorCode::kWouldBlock) {
+    return make_error(ErrorCode::kMailboxFull,
+                      "mailbox of " + to.to_string() +
+                          " is full (a message from another host does not wait for room)");
+  }
+  return s;
 }
 
 Result<CorrelationId> ComponentRuntime::request_from_peer(
@@ -415,16 +423,18 @@ Result<CorrelationId> ComponentRuntime::request_from_peer(
   if (Status s = authorize_to(from, security::Action::kRequest, to, Origin::kPeer); !s) {
     return std::move(s).error();
   }
-  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), false);
+  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kPeer);
 }
 
 Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
                                                       const ComponentId& to, Payload payload,
                                                       std::chrono::milliseconds timeout,
                                                       std::function<void(CallbackResponse)> deliver,
-                                                      bool remote_ok) {
+                                                      Origin origin) {
   auto target = registry_.lookup(to);
-  if (!target && remote_ok && config_.remote && target.error().code == ErrorCode::kNotFound) {
+  // A local caller's target may be another host's; a peer's is this host's only.
+  if (!target && origin == Origin::kLocal && config_.remote &&
+      target.error().code == ErrorCode::kNotFound) {
     // Another host's component: this tracker and timer still decide the one outcome.
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
     if (Status s = config_.remote->request(from, to, payload, id, timeout); !s) {
@@ -438,9 +448,17 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
   const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
   ComponentMessage message = message_from(from, std::move(payload));
   message.correlation = id;
-  if (Status s = target->send(ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}});
-      !s) {
+  // A peer's request never waits for room either (see send_from_peer).
+  ComponentEnvelope envelope{ComponentEnvelope::Deliver{std::move(message)}};
+  Status s = origin == Origin::kLocal ? target->send(std::move(envelope))
+                                      : target->send_nowait(std::move(envelope));
+  if (!s) {
     tracker_.abandon(id);
+    if (s.error().code == ErrorCode::kWouldBlock && origin == Origin::kPeer) {
+      return make_error(ErrorCode::kMailboxFull,
+                        "mailbox of " + to.to_string() +
+                            " is full (a request from another host does not wait for room)");
+    }
     return std::move(s).error();
   }
   timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);

@@ -40,11 +40,11 @@ struct BridgeConfig {
   std::chrono::milliseconds confirm_timeout{2000};
   // Threads that deliver inbound messages, shared by all subscriptions (cnats' global delivery
   // pool, per process): a host with 10,000 instances has 10,000 subscriptions but this many
-  // delivery threads, not one each. Per-subscription order is kept. 0 (the default): one thread
-  // per subscription. Not the default yet: a peer send into a full `block` mailbox waits on its
-  // delivery thread (up to the block timeout), and in a shared pool that stalls every
-  // subscription on that thread, heartbeats included (other hosts then look dead).
-  int delivery_threads = 0;
+  // delivery threads, not one each. Per-subscription order is kept. 0: one thread per
+  // subscription (cnats' default). Inbound handlers never wait (a peer's message to a full `block`
+  // mailbox is refused as full), so one slow component cannot stall the pool or the heartbeats in
+  // it.
+  int delivery_threads = 2;
 };
 
 struct BridgeStats {

@@ -198,11 +198,11 @@ class ComponentRuntime {
                       Origin origin = Origin::kLocal) const;
   // send() without the capability check: for broadcast, which checks its own action.
   Status route(const ComponentId& from, const ComponentId& to, Payload payload);
-  // request() past its checks; `remote_ok`: a target on no host here may be another host's.
+  // request() past its checks. A local caller's target may be on another host; a peer's
+  // request never waits for room in a full `block` mailbox.
   Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
                                       Payload payload, std::chrono::milliseconds timeout,
-                                      std::function<void(CallbackResponse)> deliver,
-                                      bool remote_ok);
+                                      std::function<void(CallbackResponse)> deliver, Origin origin);
   Result<std::uint32_t> publish_here(const ComponentId& from, std::string_view topic,
                                      const Payload& payload);
 

@@ -38,6 +38,12 @@ class ActorRef {
     if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
     return cell_->enqueue(std::move(msg));
   }
+  // As send(), but never waits, on any thread: a full `block` mailbox answers kWouldBlock. For
+  // threads that serve many actors (a network delivery thread) and must not stall on one.
+  Status send_nowait(Msg msg) const {
+    if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
+    return cell_->enqueue(std::move(msg), false);
+  }
   // On the mailbox's control lane (Mailbox::enqueue_control): never refused for want of room,
   // taken before data. For messages the actor must not lose to a data flood: answers to its own
   // requests, exits of actors it is linked to. kUnavailable only if the actor is gone.

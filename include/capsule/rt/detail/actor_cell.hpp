@@ -34,13 +34,14 @@ class ActorCell final : public ActorCellBase {
     drain_mailbox();
   }
 
-  Status enqueue(Msg&& msg) {
+  // `may_wait`: false makes a full `block` mailbox answer kWouldBlock at once, on any thread.
+  Status enqueue(Msg&& msg, bool may_wait = true) {
     if (!accepting()) {
       report_rejected(terminated() ? DeadLetterReason::kActorTerminated
                                    : DeadLetterReason::kActorStopping);
       return make_error(ErrorCode::kUnavailable, "actor " + std::to_string(id()) + " is gone");
     }
-    switch (mailbox_.enqueue(std::move(msg), !on_scheduler_thread())) {
+    switch (mailbox_.enqueue(std::move(msg), may_wait && !on_scheduler_thread())) {
       case EnqueueOutcome::kAccepted:
         break;
       case EnqueueOutcome::kAcceptedDroppedOldest:
