@@ -13,6 +13,7 @@
 
 #include <capsule/cluster/nats_bridge.hpp>
 
+#include "../common/bench_process.hpp"
 #include "../common/bench_util.hpp"
 #include "nats_server.hpp"
 
@@ -20,6 +21,7 @@ namespace {
 
 using namespace capsule;
 using namespace capsule::component;
+using bench::rss_mib;
 
 int thread_count() {
   int n = 0;
@@ -30,19 +32,6 @@ int thread_count() {
     ::closedir(d);
   }
   return n;
-}
-
-double rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      double kib = 0;
-      status >> kib;
-      return kib / 1024.0;
-    }
-  }
-  return 0;
 }
 
 struct Host {

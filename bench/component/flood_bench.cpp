@@ -18,6 +18,7 @@
 #include <capsule/security/policy_engine.hpp>
 #include <capsule/storage/sqlite_kv_backend.hpp>
 
+#include "../common/bench_process.hpp"
 #include "../common/bench_util.hpp"
 
 namespace {
@@ -25,33 +26,13 @@ namespace {
 using namespace capsule;
 using namespace capsule::component;
 using bench::Clock;
+using bench::or_die;
 using bench::percentiles;
+using bench::rss_mib;
 using bench::us;
 using security::Action;
 
 constexpr int kCanaryCalls = 2000;
-
-double rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      double kib = 0;
-      status >> kib;
-      return kib / 1024.0;
-    }
-  }
-  return 0;
-}
-
-template <typename T>
-T or_die(Result<T> r, const char* what) {
-  if (!r) {
-    std::fprintf(stderr, "%s: %s\n", what, r.error().describe().c_str());
-    std::exit(1);
-  }
-  return std::move(*r);
-}
 
 struct Host {
   std::filesystem::path dir;

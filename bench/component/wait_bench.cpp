@@ -14,6 +14,7 @@
 
 #include <capsule/component/component_runtime.hpp>
 
+#include "../common/bench_process.hpp"
 #include "../common/bench_util.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ namespace {
 using namespace capsule;
 using namespace capsule::component;
 using bench::Clock;
+using bench::or_die;
 using bench::percentiles;
 using bench::us;
 
@@ -40,15 +42,6 @@ std::vector<double> canary_latencies(ComponentRuntime& runtime, const ComponentI
     out.push_back(us(Clock::now() - t0));
   }
   return out;
-}
-
-template <typename T>
-T or_die(Result<T> r, const char* what) {
-  if (!r) {
-    std::fprintf(stderr, "%s: %s\n", what, r.error().describe().c_str());
-    std::exit(1);
-  }
-  return std::move(*r);
 }
 
 ComponentSpec spec_of(const char* name, std::shared_ptr<const wasm::CompiledComponent> c,

@@ -73,8 +73,10 @@ std::string ClusterAuth::server_config() const {
     const std::string me = subject_token(h.host);
     const std::vector<std::string> publish{base + me + ".>", "_INBOX.>", "$JS.API.>",
                                            "$KV." + kv_bucket + ".>"};
-    const std::vector<std::string> subscribe{base + "*.c.>", base + "*.h." + me + ".>",
-                                             base + "*.t.>", base + "*.hosts", "_INBOX.>"};
+    std::string own_replies = base;
+    own_replies.append("*.h.").append(me).append(".>");
+    const std::vector<std::string> subscribe{base + "*.c.>", own_replies, base + "*.t.>",
+                                             base + "*.hosts", "_INBOX.>"};
     out += "    {\n      user: \"" + h.user + "\"\n      password: \"" + h.password +
            "\"\n      permissions: {\n        publish: { allow: " + quoted_list(publish) +
            " }\n        subscribe: { allow: " + quoted_list(subscribe) + " }\n      }\n    }\n";
