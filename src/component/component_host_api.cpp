@@ -18,8 +18,7 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
       runtime_(runtime),
       self_ref_(std::move(self_ref)),
       max_payload_bytes_(runtime.max_payload_bytes(limits)),
-      quotas_(
-          std::make_shared<GuestQuotaGate>(self_id(), runtime.quotas(limits), runtime.guard())) {}
+      quotas_(runtime.quota_gate(self_id(), limits)) {}
 
 void ComponentHostApi::run_blocking(std::function<void()> task) {
   // The task may outlive the instance that asked (its call dropped at a wall-time limit): it
@@ -36,7 +35,7 @@ Status ComponentHostApi::authorize(security::Action action, std::string_view tar
 }
 
 Status ComponentHostApi::send(const ComponentId& target, Payload payload) {
-  if (Status s = quotas_->admit_messages(1, security::Action::kSend); !s) return s;
+  if (Status s = quotas_->admit_messages(self_id(), 1, security::Action::kSend); !s) return s;
   return runtime_.send(self_id(), target, std::move(payload));
 }
 
@@ -45,7 +44,7 @@ Result<CorrelationId> ComponentHostApi::request(const ComponentId& target, Paylo
   if (timeout_ms == 0) {
     return make_error(ErrorCode::kInvalidArgument, "request timeout-ms must be at least 1");
   }
-  if (Status s = quotas_->admit_request(); !s) return std::move(s).error();
+  if (Status s = quotas_->admit_request(self_id()); !s) return std::move(s).error();
   // The outcome comes back through this instance's own mailbox, to handle-callback.
   auto id = runtime_.request(
       self_id(), target, std::move(payload), std::chrono::milliseconds{timeout_ms},
@@ -63,27 +62,29 @@ Status ComponentHostApi::cancel(CorrelationId correlation) {
 
 Result<std::uint32_t> ComponentHostApi::broadcast(const std::vector<ComponentId>& targets,
                                                   Payload payload) {
-  if (Status s = quotas_->admit_broadcast(targets.size()); !s) return std::move(s).error();
+  if (Status s = quotas_->admit_broadcast(self_id(), targets.size()); !s)
+    return std::move(s).error();
   return runtime_.broadcast(self_id(), targets, payload);
 }
 
 Result<std::uint32_t> ComponentHostApi::publish(const std::string& topic, Payload payload) {
-  if (Status s = quotas_->admit_messages(1, security::Action::kPublish); !s) {
+  if (Status s = quotas_->admit_messages(self_id(), 1, security::Action::kPublish); !s) {
     return std::move(s).error();
   }
   return runtime_.publish(self_id(), topic, payload);
 }
 
 Status ComponentHostApi::subscribe(const std::string& topic) {
-  if (Status s = quotas_->admit_subscription(topic); !s) return s;
+  if (Status s = quotas_->admit_subscription(self_id(), topic); !s) return s;
   Status s = runtime_.subscribe(topic, self_id());
-  if (!s && s.error().code != ErrorCode::kAlreadyExists) quotas_->release_subscription(topic);
+  if (!s && s.error().code != ErrorCode::kAlreadyExists)
+    quotas_->release_subscription(self_id(), topic);
   return s;
 }
 
 Status ComponentHostApi::unsubscribe(const std::string& topic) {
   Status s = runtime_.unsubscribe(topic, self_id());
-  if (s) quotas_->release_subscription(topic);
+  if (s) quotas_->release_subscription(self_id(), topic);
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include <capsule/component/component_runtime.hpp>
 
 #include "component_actor.hpp"
+#include "guest_quotas.hpp"
 
 namespace capsule::component {
 namespace {
@@ -301,7 +302,21 @@ std::size_t ComponentRuntime::instance_failed(const ComponentId& id, const std::
   return told;
 }
 
+std::shared_ptr<host::GuestQuotaGate> ComponentRuntime::quota_gate(const ComponentId& id,
+                                                                   const ResourceLimits& limits) {
+  std::string key = id.ns + "/" + id.name;
+  std::lock_guard lock(quota_mutex_);
+  auto& gate = quota_gates_[key];
+  if (!gate) gate = std::make_shared<host::GuestQuotaGate>(std::move(key), quotas(limits), guard_);
+  return gate;
+}
+
 Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
+  {
+    // A component started again gets fresh quotas (its limits may have changed).
+    std::lock_guard lock(quota_mutex_);
+    quota_gates_.erase(std::string(ns) + "/" + std::string(name));
+  }
   std::optional<Group> whole;  // stopped with its supervisor
   std::vector<ComponentId> ids;
   {

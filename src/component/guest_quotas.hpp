@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -30,22 +31,22 @@ class TokenBucket {
   Clock::time_point last_;
 };
 
-// The quotas of one instance (GuestQuotas) and what they count. The instance's host functions
-// call it from its guest calls, one at a time; only release_request() comes from other threads
-// (the request's outcome is delivered wherever it was decided). A refusal is quota-exceeded for
-// the guest; the audit gets at most one record per quota per second, counting the refusals
-// since the previous one, not one per call.
+// The quotas of one component (ns/name), shared by all its instances and kept across their
+// restarts for as long as the component runs (ComponentRuntime::quota_gate). Instances call it
+// from their guest calls on any worker, so it locks; release_request() is a lone atomic. A
+// refusal is quota-exceeded for the guest; the audit gets at most one record per quota per
+// second, counting the refusals since the previous one, not one per call.
 class GuestQuotaGate {
  public:
-  GuestQuotaGate(ComponentId who, GuestQuotas quotas, const security::AccessGuard& guard);
+  GuestQuotaGate(std::string component, GuestQuotas quotas, const security::AccessGuard& guard);
 
-  Status admit_messages(std::uint32_t n, security::Action action);
+  Status admit_messages(const ComponentId& caller, std::uint32_t n, security::Action action);
   // A message token and a pending-request slot; release_request() gives the slot back.
-  Status admit_request();
+  Status admit_request(const ComponentId& caller);
   void release_request() noexcept { pending_.fetch_sub(1, std::memory_order_relaxed); }
-  Status admit_subscription(const std::string& topic);
-  void release_subscription(const std::string& topic) { topics_.erase(topic); }
-  Status admit_broadcast(std::size_t targets);
+  Status admit_subscription(const ComponentId& caller, const std::string& topic);
+  void release_subscription(const ComponentId& caller, const std::string& topic);
+  Status admit_broadcast(const ComponentId& caller, std::size_t targets);
 
   struct LogVerdict {
     bool write = false;
@@ -55,14 +56,18 @@ class GuestQuotaGate {
 
  private:
   enum Quota : std::uint8_t { kMessages, kPending, kSubscriptions, kBroadcast, kQuotaKinds };
-  Error refuse(Quota which, security::Action action, const std::string& what);
+  // Caller holds mutex_.
+  Error refuse(const ComponentId& caller, Quota which, security::Action action,
+               const std::string& what);
+  Status take_messages(const ComponentId& caller, std::uint32_t n, security::Action action);
 
-  ComponentId who_;
-  GuestQuotas quotas_;
+  const std::string component_;  // "ns/name"
+  const GuestQuotas quotas_;
   const security::AccessGuard& guard_;
+  std::mutex mutex_;
   TokenBucket messages_;
   std::atomic<std::uint32_t> pending_{0};
-  std::unordered_set<std::string> topics_;
+  std::unordered_set<std::string> subscriptions_;  // "<instance>|<topic>"
   struct Refusals {
     std::optional<TokenBucket::Clock::time_point> last_audit;
     std::uint64_t since_audit = 0;

@@ -38,6 +38,20 @@ TEST_F(FloodAttack, SendFloodStopsAtTheMessageRate) {
   expect_nothing_else_changed();
 }
 
+TEST_F(FloodAttack, QuotasAreTheComponentsNotEachInstances) {
+  // Two instances of one component share its message rate: more instances are no more rate.
+  auto ids =
+      start_component("hostile", "hostile", grants({{Action::kSend, "test/canary/*", {}}}),
+                      with_quotas({.messages_per_second = 1000}), {{"attack", "send-flood"}}, 2);
+  ASSERT_TRUE(ids) << ids.error().describe();
+  const std::string first = report({"test", "hostile", "0"});
+  const std::string second = report({"test", "hostile", "1"});
+  EXPECT_GE(number(first, "ok"), 900) << first;
+  EXPECT_LE(number(second, "ok"), 400) << "the second instance found the bucket spent: " << second;
+  EXPECT_EQ(number(second, "tag"), kQuotaExceeded) << second;
+  expect_nothing_else_changed();
+}
+
 TEST_F(FloodAttack, RequestFloodStopsAtPendingRequests) {
   const ComponentId id =
       hostile("request-flood", grants({{Action::kRequest, "test/hostile/*", {}}}),

@@ -69,7 +69,8 @@ class HostileFixture : public ::testing::Test {
 
   Result<ComponentId> start_component(const std::string& name, const std::string& wasm,
                                       security::ComponentPermissions permissions,
-                                      ResourceLimits limits, wasm::KeyValues config = {}) {
+                                      ResourceLimits limits, wasm::KeyValues config = {},
+                                      std::uint32_t instances = 1) {
     component::ComponentSpec s;
     s.ns = "test";
     s.name = name;
@@ -79,6 +80,7 @@ class HostileFixture : public ::testing::Test {
     s.permissions = std::move(permissions);
     s.limits = limits;
     s.config = std::move(config);
+    s.instances = instances;
     s.supervision.backoff = rt::BackoffPolicy::none();
     s.supervision.max_restarts = 1000;
     auto ids = runtime->start(s);

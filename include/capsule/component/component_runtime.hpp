@@ -26,6 +26,10 @@
 #include <capsule/storage/kv_backend.hpp>
 #include <capsule/wasm/engine.hpp>
 
+namespace capsule::host {
+class GuestQuotaGate;
+}
+
 namespace capsule::component {
 
 struct RuntimeConfig {
@@ -143,6 +147,10 @@ class ComponentRuntime {
   [[nodiscard]] GuestQuotas quotas(const ResourceLimits& limits) const {
     return merged(limits.quotas, config_.quotas);
   }
+  // The quota state of `id`'s component, shared by all its instances and kept across their
+  // restarts until the component is stopped.
+  std::shared_ptr<host::GuestQuotaGate> quota_gate(const ComponentId& id,
+                                                   const ResourceLimits& limits);
   Status cancel(CorrelationId correlation, const ComponentId& requester);
   Result<std::uint32_t> broadcast(const ComponentId& from, const std::vector<ComponentId>& to,
                                   const Payload& payload);
@@ -231,6 +239,8 @@ class ComponentRuntime {
     std::vector<Member> members;
   };
   std::vector<Group> groups_;
+  std::mutex quota_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<host::GuestQuotaGate>> quota_gates_;
   // "ns/name" -> linked "ns/name", both directions, from the specs of running components.
   std::unordered_map<std::string, std::vector<std::string>> links_;  // under groups_mutex_
   void add_links(const ComponentSpec& spec);                         // caller holds the lock

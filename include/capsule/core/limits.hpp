@@ -7,9 +7,9 @@
 
 namespace capsule {
 
-// What one instance may ask of the host, per second or at once. Zero fields take the host's
-// defaults (component::RuntimeConfig::quotas). A refusal is quota-exceeded for the guest, and
-// audited once per episode, not per call.
+// What one component (all its instances together, across their restarts) may ask of the host,
+// per second or at once. Zero fields take the host's defaults (component::RuntimeConfig::quotas).
+// A refusal is quota-exceeded for the guest, audited at most once per quota per second.
 struct GuestQuotas {
   // sends + requests + publishes + broadcast targets, as a token bucket holding one second's
   // worth (so a burst of this many is allowed, then this many per second).
