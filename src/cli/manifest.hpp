@@ -53,7 +53,7 @@ struct HostSection {
   // true: a send to another host returns ok only once that host has the message in the target's
   // mailbox (one round trip each); false: once handed to NATS (faster, can be lost there).
   bool confirm_remote_sends = true;
-  // [host.quotas]: what each component instance may ask of the host unless its own [limits]
+  // [host.quotas]: what each component (all its instances) may ask of the host unless its [limits]
   // say otherwise (see docs/security.md).
   GuestQuotas quotas = kDefaultGuestQuotas;
 };
