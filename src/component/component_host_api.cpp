@@ -139,6 +139,10 @@ void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
   runtime_.log(self_id(), level, printable(message, kMaxLogLineBytes), safe);
 }
 
+bool ComponentHostApi::random_allowed() {
+  return static_cast<bool>(authorize(security::Action::kRandom, "wasi"));
+}
+
 std::uint64_t ComponentHostApi::monotonic_now_ns() {
   if (!authorize(security::Action::kTime, "monotonic")) return 0;
   return StandaloneHostApi::monotonic_now_ns();

@@ -39,6 +39,7 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   Status unsubscribe(const std::string& topic) override;
   void log(wasm::LogLevel level, const std::string& message,
            const wasm::KeyValues& fields) override;
+  bool random_allowed() override;
   std::uint64_t monotonic_now_ns() override;
   std::uint64_t wall_clock_now_ms() override;
   Result<std::vector<ComponentId>> list_components() override;

@@ -9,7 +9,7 @@ constexpr std::array<std::string_view, kActionCount> kActionNames = {
     "messaging.send",      "messaging.request", "messaging.broadcast", "messaging.publish",
     "messaging.subscribe", "storage.read",      "storage.write",       "storage.delete",
     "services.log",        "services.time",     "services.list",       "filesystem.read",
-    "filesystem.write",    "network.connect",
+    "filesystem.write",    "network.connect",   "services.random",
 };
 
 bool unexpired(const std::optional<Clock::time_point>& expires, Clock::time_point now) {

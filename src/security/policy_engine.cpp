@@ -20,7 +20,7 @@ bool unexpired(const std::optional<Clock::time_point>& expires, Clock::time_poin
 // are harmless to others and a component that cannot log its own failure is undebuggable;
 // debug/trace logging can flood the host log, so it must be declared and granted.
 bool builtin_default(Action action, std::string_view target) {
-  if (action == Action::kTime) return true;
+  if (action == Action::kTime || action == Action::kRandom) return true;
   if (action == Action::kLog) return target == "info" || target == "warn" || target == "error";
   return false;
 }

@@ -164,6 +164,14 @@ std::uint64_t monotonic_now_ns(void* h) {
   }
 }
 
+bool random_allowed(void* h) {
+  try {
+    return api(h).random_allowed();
+  } catch (...) {
+    return false;
+  }
+}
+
 std::uint64_t wall_clock_now_ms(void* h) {
   try {
     return api(h).wall_clock_now_ms();
@@ -269,10 +277,27 @@ void send_later(void* h, const capsule_id_t* target, std::uint32_t codec, capsul
 }
 
 constexpr capsule_host_vtable_t kVtable{
-    send,          request,     cancel,      broadcast,        publish,           subscribe,
-    unsubscribe,   self_id,     log,         monotonic_now_ns, wall_clock_now_ms, list_components,
-    metadata_of,   storage_get, storage_set, storage_delete,   storage_exists,    storage_list_keys,
-    storage_usage, send_later,
+    send,
+    request,
+    cancel,
+    broadcast,
+    publish,
+    subscribe,
+    unsubscribe,
+    self_id,
+    log,
+    monotonic_now_ns,
+    wall_clock_now_ms,
+    list_components,
+    metadata_of,
+    storage_get,
+    storage_set,
+    storage_delete,
+    storage_exists,
+    storage_list_keys,
+    storage_usage,
+    send_later,
+    random_allowed,
 };
 
 }  // namespace

@@ -98,6 +98,7 @@ struct capsule_host_vtable_t {
   // A send answered with capsule_answer_later, again, answered through `done`.
   void (*send_later)(void* host, const capsule_id_t* target, std::uint32_t codec,
                      capsule_bytes_t payload, capsule_pending_t* done);
+  bool (*random_allowed)(void* host);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);

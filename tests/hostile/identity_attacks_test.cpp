@@ -69,6 +69,24 @@ TEST_F(IdentityAttack, DenyRulesOnTimeReachWasiClocks) {
   expect_nothing_else_changed();
 }
 
+TEST_F(IdentityAttack, DenyRulesOnRandomReachWasiRandom) {
+  const ComponentId id = hostile("wasi-random");
+  EXPECT_EQ(report(id), "random=ok") << "random is a default capability";
+  ASSERT_TRUE(policy->add_rule({security::Effect::kDeny, "test/hostile/*", Action::kRandom, "**",
+                                std::nullopt, "no-random"}));
+  auto denied = attack(id);
+  ASSERT_FALSE(denied) << "libc's getentropy read WASI random past a deny rule: "
+                       << denied->as_string();
+  EXPECT_NE(denied.error().message.find("services.random"), std::string::npos)
+      << denied.error().describe();
+  bool audited = false;
+  for (const auto& r : audit->records()) {
+    audited = audited || r.reason.find("no-random") != std::string::npos;
+  }
+  EXPECT_TRUE(audited);
+  expect_nothing_else_changed();
+}
+
 TEST_F(IdentityAttack, NoComponentMayWearTheHostsId) {
   component::ComponentSpec s;
   s.ns = "host";

@@ -29,9 +29,10 @@ enum class Action : std::uint8_t {
   kFilesystemRead,   // filesystem.read           target: path relative to the component's root
   kFilesystemWrite,  // filesystem.write         target: path
   kNetworkConnect,   // network.connect          target: "host:port"
+  kRandom,           // services.random           target: "wasi" (WASI random, secure or not)
 };
 
-inline constexpr std::size_t kActionCount = 14;
+inline constexpr std::size_t kActionCount = 15;
 
 [[nodiscard]] std::string_view to_string(Action action) noexcept;
 [[nodiscard]] Result<Action> parse_action(std::string_view text);

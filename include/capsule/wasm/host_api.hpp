@@ -72,6 +72,9 @@ class HostApi {
   // waits on the wire. Default: no.
   [[nodiscard]] virtual bool send_may_wait(const ComponentId& /*target*/) const { return false; }
 
+  // Whether the guest may read WASI random (wasi:random, secure or insecure); asked per call.
+  [[nodiscard]] virtual bool random_allowed() { return true; }
+
   // storage
   virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;
   virtual Status storage_set(const std::string& key, std::vector<std::uint8_t> value) = 0;

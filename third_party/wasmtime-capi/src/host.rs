@@ -48,6 +48,8 @@ pub struct capsule_host_vtable_t {
     /// A send the host answered with `capsule_answer_later` (it may wait on the wire): the same
     /// send again, answered through `capsule_pending_t` while the guest's call suspends.
     pub send_later: extern "C" fn(*mut c_void, *const capsule_id_t, u32, capsule_bytes_t, *mut capsule_pending_t),
+    /// Whether the polling call's component may read WASI random (`services.random`).
+    pub random_allowed: extern "C" fn(*mut c_void) -> bool,
 }
 
 /// An answer the host gives later, from any thread. The host fills `answer` (through
@@ -293,6 +295,15 @@ pub fn monotonic_now_ns() -> u64 {
     match CURRENT.with(|c| c.get()) {
         Some(h) => (unsafe { &*h.vtable }.monotonic_now_ns)(h.host),
         None => 0,
+    }
+}
+
+/// Whether the polling call's host lets its component read WASI random. Outside a poll no
+/// guest code asks for itself (instantiation of the WASI adapter): allowed.
+pub fn random_allowed() -> bool {
+    match CURRENT.with(|c| c.get()) {
+        Some(h) => (unsafe { &*h.vtable }.random_allowed)(h.host),
+        None => true,
     }
 }
 

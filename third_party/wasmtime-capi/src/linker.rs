@@ -33,13 +33,14 @@ pub unsafe extern "C" fn capsule_linker_add_wasip2_async(
     ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding WASI")))), || {
         wasmtime_wasi::p2::add_to_linker_async(linker)
             .and_then(|()| route_wasi_clocks(linker))
+            .and_then(|()| route_wasi_random(linker))
             .err()
             .map(|e| Box::new(wasmtime_error_t::from(e)))
     })
 }
 
 /// The WASI package version Wasmtime 48 links (older 0.2.x imports resolve to it by semver).
-const WASI_CLOCKS: &str = "@0.2.12";
+const WASI_VERSION: &str = "@0.2.12";
 
 /// WASI's clock reads answer through the same host functions as `services.monotonic-now-ns` and
 /// `services.wall-clock-now-ms`: a deny rule on `services.time` reaches a guest that reads the
@@ -48,15 +49,55 @@ fn route_wasi_clocks(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result
     use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
     linker.allow_shadowing(true);
     linker
-        .instance(&format!("wasi:clocks/monotonic-clock{WASI_CLOCKS}"))?
+        .instance(&format!("wasi:clocks/monotonic-clock{WASI_VERSION}"))?
         .func_wrap("now", |_, (): ()| Ok((crate::host::monotonic_now_ns(),)))?;
     linker
-        .instance(&format!("wasi:clocks/wall-clock{WASI_CLOCKS}"))?
+        .instance(&format!("wasi:clocks/wall-clock{WASI_VERSION}"))?
         .func_wrap("now", |_, (): ()| {
             let ms = crate::host::wall_clock_now_ms();
             let nanoseconds = u32::try_from((ms % 1000) * 1_000_000).unwrap_or(0);
             Ok((Datetime { seconds: ms / 1000, nanoseconds },))
         })?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Largest WASI random read served in one call (libc asks for 256 bytes at most): a guest cannot
+/// make the host allocate whatever length it names.
+const MAX_RANDOM_BYTES: u64 = 1 << 20;
+
+/// `len` bytes from the kernel's CSPRNG, if the polling call's component may read random.
+fn random_bytes(len: u64) -> wasmtime::Result<Vec<u8>> {
+    use std::io::Read;
+    if !crate::host::random_allowed() {
+        wasmtime::bail!("permission denied: services.random is denied to this component (WASI random)");
+    }
+    if len > MAX_RANDOM_BYTES {
+        wasmtime::bail!("WASI random read of {len} bytes refused (at most {MAX_RANDOM_BYTES} per call)");
+    }
+    let mut bytes = vec![0u8; usize::try_from(len)?];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn random_u64() -> wasmtime::Result<u64> {
+    let b = random_bytes(8)?;
+    Ok(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+}
+
+/// WASI random (secure, insecure and the insecure seed) answers through the host's
+/// `services.random` check: a deny rule makes the guest's read trap, named and audited.
+fn route_wasi_random(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut secure = linker.instance(&format!("wasi:random/random{WASI_VERSION}"))?;
+    secure.func_wrap("get-random-bytes", |_, (len,): (u64,)| Ok((random_bytes(len)?,)))?;
+    secure.func_wrap("get-random-u64", |_, (): ()| Ok((random_u64()?,)))?;
+    let mut insecure = linker.instance(&format!("wasi:random/insecure{WASI_VERSION}"))?;
+    insecure.func_wrap("get-insecure-random-bytes", |_, (len,): (u64,)| Ok((random_bytes(len)?,)))?;
+    insecure.func_wrap("get-insecure-random-u64", |_, (): ()| Ok((random_u64()?,)))?;
+    linker
+        .instance(&format!("wasi:random/insecure-seed{WASI_VERSION}"))?
+        .func_wrap("insecure-seed", |_, (): ()| Ok(((random_u64()?, random_u64()?),)))?;
     linker.allow_shadowing(false);
     Ok(())
 }
