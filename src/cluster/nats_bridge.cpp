@@ -78,7 +78,8 @@ struct NatsBridge::Impl {
   std::atomic<std::uint64_t> sequence;
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
-      inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0};
+      inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0},
+      hosts_declared_dead{0};
   const std::string boot = random_boot_id();
 
   // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
@@ -453,9 +454,22 @@ struct NatsBridge::Impl {
     if (runtime != nullptr) runtime->log(component::ComponentRuntime::host_id(), level, text, {});
   }
 
+  // A host that cannot hear the others does not declare them dead: not while its own connection
+  // is down, nor during one death timeout after it came back (their heartbeats need that long to
+  // reach it again). Otherwise a host cut off from NATS would fail every pending request and
+  // adopt every failover component while the others are alive.
+  [[nodiscard]] bool can_judge_deaths(Clock::time_point now) const {
+    if (natsConnection_Status(connection.get()) != NATS_CONN_STATUS_CONNECTED) return false;
+    const Clock::time_point back{Clock::duration{reconnected_at.load()}};
+    return now - back >= config.heartbeat_interval * config.missed_heartbeats;
+  }
+
   void check_deaths() {
     const auto now = Clock::now();
-    for (const auto& host : directory.expire(now)) {
+    const std::vector<std::string> dead =
+        can_judge_deaths(now) ? directory.expire(now) : std::vector<std::string>{};
+    hosts_declared_dead.fetch_add(dead.size(), std::memory_order_relaxed);
+    for (const auto& host : dead) {
       log_membership(
           wasm::LogLevel::kWarn,
           "cluster: host " + host + " is dead (no heartbeat for " +
@@ -733,6 +747,7 @@ BridgeStats NatsBridge::stats() const {
   s.unmatched_replies = impl_->unmatched_replies.load();
   s.mismatched_replies = impl_->mismatched_replies.load();
   s.forged = impl_->forged.load();
+  s.hosts_declared_dead = impl_->hosts_declared_dead.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {

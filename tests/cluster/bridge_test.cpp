@@ -1,5 +1,6 @@
 // Two hosts in one process, each with its own actor system, runtime and NATS connection, over a
 // real nats-server on loopback: the component semantics of docs/components.md across hosts.
+#include <algorithm>
 #include <nats/nats.h>
 
 #include "cluster_fixture.hpp"
@@ -231,6 +232,30 @@ TEST_F(ClusterFixture, HostsReconnectAfterANatsRestart) {
   })) << r.error().describe();
   EXPECT_EQ(r->as_string(), "again");
   EXPECT_GE(a->bridge->stats().reconnects, 1u);
+}
+
+// A NATS outage much longer than the death timeout (300 ms here): neither host hears anyone, so
+// neither declares the other dead, fails its requests or would adopt its components; after the
+// reconnect both are simply there again.
+TEST_F(ClusterFixture, ACutOffHostDeclaresNobodyDead) {
+  b->start("echo", "echo");
+  ASSERT_TRUE(a->sees("beta", 1));
+  ASSERT_TRUE(b->sees("alpha", 0));
+  const auto alpha_knows_beta = [&] {
+    const auto hosts = a->bridge->hosts();
+    return std::any_of(hosts.begin(), hosts.end(), [](const auto& h) { return h.name == "beta"; });
+  };
+  server.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_TRUE(alpha_knows_beta()) << "alpha forgot beta while cut off";
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(eventually([&] { return a->bridge->connected() && b->bridge->connected(); },
+                         std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past one death timeout
+  EXPECT_EQ(a->bridge->stats().hosts_declared_dead, 0u);
+  EXPECT_EQ(b->bridge->stats().hosts_declared_dead, 0u);
+  EXPECT_EQ(a->bridge->stats().failed_by_host_loss, 0u);
+  EXPECT_TRUE(alpha_knows_beta());
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ TEST_P(FloodedRequester, GetsEveryOutcomeWhileItsMailboxIsFlooded) {
   }
   stop.store(true);
   flood.join();
-  EXPECT_GT(flooded.load(), 1000U);
+  EXPECT_GE(flooded.load(), 1000U);  // the requests went out into a flood of at least this
   EXPECT_EQ(count, "callbacks=50") << "every request ends in exactly one delivered outcome";
   const auto stats = runtime->correlation_stats();
   EXPECT_EQ(stats.pending, 0U);

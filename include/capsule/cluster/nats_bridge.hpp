@@ -62,6 +62,8 @@ struct BridgeStats {
   // Messages dropped because they claim an origin other than the host whose name they were
   // published under, or a sender component that host does not run.
   std::uint64_t forged = 0;
+  // Hosts this one declared dead for missing heartbeats (never while it was itself cut off).
+  std::uint64_t hosts_declared_dead = 0;
 };
 
 class NatsBridge;
