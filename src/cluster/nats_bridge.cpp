@@ -455,13 +455,15 @@ struct NatsBridge::Impl {
   }
 
   // A host that cannot hear the others does not declare them dead: not while its own connection
-  // is down, nor during one death timeout after it came back (their heartbeats need that long to
-  // reach it again). Otherwise a host cut off from NATS would fail every pending request and
-  // adopt every failover component while the others are alive.
+  // is down, nor for one death timeout plus one reconnect wait after it came back (the others
+  // reconnect on their own schedule, then need a heartbeat interval to be heard again). Otherwise a
+  // host cut off from NATS would fail every pending request and adopt every failover component
+  // while the others are alive.
   [[nodiscard]] bool can_judge_deaths(Clock::time_point now) const {
     if (natsConnection_Status(connection.get()) != NATS_CONN_STATUS_CONNECTED) return false;
     const Clock::time_point back{Clock::duration{reconnected_at.load()}};
-    return now - back >= config.heartbeat_interval * config.missed_heartbeats;
+    return now - back >=
+           config.heartbeat_interval * config.missed_heartbeats + config.reconnect_wait;
   }
 
   void check_deaths() {
