@@ -247,15 +247,11 @@ struct NatsBridge::Impl {
   // server's permissions tie to that host's credentials); its sender is that host's own code, a
   // component that host announced it runs, or one no host announced yet (a component started a
   // moment ago: its host's heartbeat may arrive after its first message). A sender another host,
-  // or this one, runs is refused. A reply's responder is the request's target on the host the
-  // request went to (checked with the pending request, see kReply).
+  // or this one, runs is refused. A reply is checked against its request in handle() (kReply):
+  // it must come from the host the request went to and name the request's target.
   bool authentic(const char* subject, const WireMessage& m, component::ComponentRuntime& rt) const {
     if (subject == nullptr || !subjects.published_by(subject, m.origin_host)) return false;
-    if (m.kind == WireMessage::Kind::kReply) {
-      std::lock_guard lock(pending_mutex);
-      auto it = pending.find(m.correlation);
-      return it == pending.end() || it->second.host == m.origin_host;
-    }
+    if (m.kind == WireMessage::Kind::kReply) return true;  // checked with its request: kReply
     if (m.sender == component::ComponentRuntime::host_id()) return true;
     if (directory.runs(m.origin_host, m.sender)) return true;
     // Not announced by its origin: only an id that runs nowhere else, this host included.
@@ -284,6 +280,9 @@ struct NatsBridge::Impl {
               unmatched_replies.fetch_add(1, std::memory_order_relaxed);
               break;
             }
+          } else if (it->second.host != m.origin_host) {
+            forged.fetch_add(1, std::memory_order_relaxed);  // not from the host it went to
+            break;
           } else if (!(it->second.target == m.target)) {
             mismatched_replies.fetch_add(1, std::memory_order_relaxed);
             break;

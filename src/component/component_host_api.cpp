@@ -94,13 +94,10 @@ namespace {
 constexpr std::size_t kMaxLogLineBytes = std::size_t{16} * 1024;
 constexpr std::size_t kMaxLogFields = 64;
 
+// Cut first (the note counts the guest's own bytes), then escaped (the note has nothing to
+// escape).
 std::string printable(std::string_view text, std::size_t max_bytes) {
-  const std::string_view kept = cut_utf8(text, max_bytes);
-  std::string out = escape_controls(kept);
-  if (kept.size() < text.size()) {
-    out += " ... (" + std::to_string(text.size() - kept.size()) + " bytes cut)";
-  }
-  return out;
+  return escape_controls(cut_utf8_noted(text, max_bytes));
 }
 
 // Fields named like the host's own (component, level, ts, msg) are renamed "guest.<name>":

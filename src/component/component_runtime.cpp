@@ -52,7 +52,6 @@ ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
       broker_(system) {}
 
 ComponentRuntime::~ComponentRuntime() {
-  alive_->store(false);
   std::vector<Group> groups;
   {
     std::lock_guard lock(groups_mutex_);
@@ -420,10 +419,18 @@ Status ComponentRuntime::send_from_peer(const ComponentId& from, const Component
   if (Status s = authorize_to(from, security::Action::kSend, to, Origin::kPeer); !s) return s;
   auto target = registry_.lookup(to);
   if (!target) return std::move(target).error();
-  // Never waits: the caller is a network delivery thread that serves other actors (and the
-  // heartbeats) too. A full `block` mailbox refuses a peer's message as full instead.
-  Status s = target->send_nowait(
-      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+  return enqueue(
+      *target, to,
+      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}},
+      Origin::kPeer);
+}
+
+Status ComponentRuntime::enqueue(const rt::ActorRef<ComponentEnvelope>& target,
+                                 const ComponentId& to, ComponentEnvelope envelope, Origin origin) {
+  if (origin == Origin::kLocal) return target.send(std::move(envelope));
+  // Never waits: a peer's message arrives on a network delivery thread that serves other actors
+  // (and the heartbeats) too. A full `block` mailbox refuses it as full instead.
+  Status s = target.send_nowait(std::move(envelope));
   if (!s && s.error().code == ErrorCode::kWouldBlock) {
     return make_error(ErrorCode::kMailboxFull,
                       "mailbox of " + to.to_string() +
@@ -463,17 +470,10 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
   const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
   ComponentMessage message = message_from(from, std::move(payload));
   message.correlation = id;
-  // A peer's request never waits for room either (see send_from_peer).
-  ComponentEnvelope envelope{ComponentEnvelope::Deliver{std::move(message)}};
-  Status s = origin == Origin::kLocal ? target->send(std::move(envelope))
-                                      : target->send_nowait(std::move(envelope));
-  if (!s) {
+  if (Status s = enqueue(*target, to,
+                         ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}}, origin);
+      !s) {
     tracker_.abandon(id);
-    if (s.error().code == ErrorCode::kWouldBlock && origin == Origin::kPeer) {
-      return make_error(ErrorCode::kMailboxFull,
-                        "mailbox of " + to.to_string() +
-                            " is full (a request from another host does not wait for room)");
-    }
     return std::move(s).error();
   }
   timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);

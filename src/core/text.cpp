@@ -52,6 +52,15 @@ std::string_view cut_utf8(std::string_view text, std::size_t max_bytes) noexcept
   return text.substr(0, cut);
 }
 
+std::string cut_utf8_noted(std::string_view text, std::size_t max_bytes) {
+  const std::string_view kept = cut_utf8(text, max_bytes);
+  std::string out(kept);
+  if (kept.size() < text.size()) {
+    out += " ... (" + std::to_string(text.size() - kept.size()) + " bytes cut)";
+  }
+  return out;
+}
+
 std::string escape_controls(std::string_view text) {
   std::string out;
   out.reserve(text.size());

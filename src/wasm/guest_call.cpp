@@ -37,13 +37,8 @@ struct WakerRef {
 constexpr std::size_t kMaxGuestErrorBytes = 4096;
 
 Error named_guest_error(const ComponentInstanceImpl& inst, LifecycleExport which, Error e) {
-  const std::string_view kept = cut_utf8(e.message, kMaxGuestErrorBytes);
-  std::string text(kept);
-  if (kept.size() < e.message.size()) {
-    text += " ... (" + std::to_string(e.message.size() - kept.size()) + " bytes cut)";
-  }
   e.message = "component " + inst.id.to_string() + " " + std::string(detail::call_site(which)) +
-              " returned an error: " + text;
+              " returned an error: " + cut_utf8_noted(e.message, kMaxGuestErrorBytes);
   return e;
 }
 

@@ -211,6 +211,9 @@ class ComponentRuntime {
   Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
                                       Payload payload, std::chrono::milliseconds timeout,
                                       std::function<void(CallbackResponse)> deliver, Origin origin);
+  // Into `target`'s mailbox (`to` names it); a peer's message never waits for room.
+  Status enqueue(const rt::ActorRef<ComponentEnvelope>& target, const ComponentId& to,
+                 ComponentEnvelope envelope, Origin origin);
   Result<std::uint32_t> publish_here(const ComponentId& from, std::string_view topic,
                                      const Payload& payload);
 
@@ -225,8 +228,6 @@ class ComponentRuntime {
   TimeoutHandler timeouts_;
   rt::MessageBroker<ComponentEnvelope> broker_;
   std::atomic<std::uint64_t> failed_messages_{0};
-  // Timers that retry a callback check this before touching the runtime.
-  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   mutable std::mutex groups_mutex_;
   struct Member {
     ComponentSpec spec;

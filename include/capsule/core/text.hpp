@@ -17,6 +17,9 @@ namespace capsule {
 // sequence.
 [[nodiscard]] std::string_view cut_utf8(std::string_view text, std::size_t max_bytes) noexcept;
 
+// cut_utf8(text, max_bytes), followed by " ... (N bytes cut)" when anything was cut.
+[[nodiscard]] std::string cut_utf8_noted(std::string_view text, std::size_t max_bytes);
+
 // `text` with every control character written out (\n, \r, \t, \xNN), so that one guest line
 // stays one line and cannot move the cursor or pass for a line of the host's own.
 [[nodiscard]] std::string escape_controls(std::string_view text);

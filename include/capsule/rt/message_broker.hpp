@@ -79,11 +79,6 @@ class MessageBroker {
     return it == topics_.end() ? nullptr : it->second;
   }
 
-  [[nodiscard]] std::size_t topic_count() const {
-    std::shared_lock lock(topics_mutex_);
-    return topics_.size();
-  }
-
   Status subscribe(std::string_view topic_name, ActorRef<Msg> subscriber) {
     if (!subscriber) return make_error(ErrorCode::kInvalidArgument, "empty subscriber");
     auto t = topic(topic_name);
