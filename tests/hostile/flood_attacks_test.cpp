@@ -44,11 +44,17 @@ TEST_F(FloodAttack, QuotasAreTheComponentsNotEachInstances) {
       start_component("hostile", "hostile", grants({{Action::kSend, "test/canary/*", {}}}),
                       with_quotas({.messages_per_second = 1000}), {{"attack", "send-flood"}}, 2);
   ASSERT_TRUE(ids) << ids.error().describe();
+  const auto start = std::chrono::steady_clock::now();
   const std::string first = report({"test", "hostile", "0"});
   const std::string second = report({"test", "hostile", "1"});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_GE(number(first, "ok"), 900) << first;
-  EXPECT_LE(number(second, "ok"), 400) << "the second instance found the bucket spent: " << second;
   EXPECT_EQ(number(second, "tag"), kQuotaExceeded) << second;
+  // One bucket: one second's burst plus what refilled while both ran (a bucket per instance
+  // would let each take its own burst, 1000 more). Timed, so a slow build (ASan) still fits.
+  EXPECT_LE(number(first, "ok") + number(second, "ok"), 1000 + 1000 * seconds + 50)
+      << "the second instance found the bucket spent: " << first << " / " << second;
   expect_nothing_else_changed();
 }
 
