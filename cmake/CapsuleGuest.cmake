@@ -1,5 +1,6 @@
 # Building capsule components from C and C++ sources:
-#   capsule_add_component(<name> SOURCES a.c b.cpp [WIT_DIR dir] [OUTPUT_DIR dir])
+#   capsule_add_component(<name> SOURCES a.c b.cpp [WIT_DIR dir] [OUTPUT_DIR dir]
+#                         [LINK_FLAGS flag...])
 # produces <OUTPUT_DIR>/<name>.wasm (default ${CMAKE_BINARY_DIR}/components) and a target
 # <name>_component built by `all`. Steps: wit-bindgen C bindings for the `component` world of
 # WIT_DIR (default: this repo's wit/), clang-19 --target=wasm32-wasi -mexec-model=reactor,
@@ -40,7 +41,7 @@ function(_capsule_bindings wit_dir out_var)
 endfunction()
 
 function(capsule_add_component name)
-  cmake_parse_arguments(ARG "" "WIT_DIR;OUTPUT_DIR" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "" "WIT_DIR;OUTPUT_DIR" "SOURCES;LINK_FLAGS" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "capsule_add_component(${name}) needs SOURCES")
   endif()
@@ -87,7 +88,7 @@ function(capsule_add_component name)
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${work}" "${ARG_OUTPUT_DIR}"
     ${commands}
-    COMMAND "${linker}" ${_capsule_guest_flags} -mexec-model=reactor ${objects} "${bindings}/component_component_type.o" -o "${core}"
+    COMMAND "${linker}" ${_capsule_guest_flags} -mexec-model=reactor ${ARG_LINK_FLAGS} ${objects} "${bindings}/component_component_type.o" -o "${core}"
     COMMAND "${CAPSULE_WASM_TOOLS}" component new "${core}"
             --adapt "wasi_snapshot_preview1=${CAPSULE_WASI_ADAPTER}" -o "${out}"
     COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"

@@ -324,6 +324,60 @@ static void grow_memory(void) {
            __builtin_wasm_memory_size(0));
 }
 
+/* The guest's one table, the function table wasm-ld makes for indirect calls: linked with
+ * --growable-table it has no declared maximum, so only the host's caps stop it growing. (A second
+ * table of its own, e.g. `static __externref_t t[0]` for clang's __builtin_wasm_table_grow, which
+ * takes externref tables only, would make the module one the pooling allocator refuses: Wasmtime
+ * allows one table per core module there.) clang has no builtin for funcref tables, so the
+ * instructions are written out: table.grow with null function references. */
+static int grow_table_by(int n) {
+  int old;
+  __asm__ volatile(
+      "ref.null_func\n\t"
+      "local.get %1\n\t"
+      "table.grow __indirect_function_table\n\t"
+      "local.set %0"
+      : "=r"(old)
+      : "r"(n));
+  return old; /* the previous size, or -1 when refused */
+}
+
+static int table_size(void) {
+  int size;
+  __asm__ volatile(
+      "table.size __indirect_function_table\n\t"
+      "local.set %0"
+      : "=r"(size));
+  return size;
+}
+
+/* Grows the table far past any cap: a leap of a million elements, then one element at a time
+ * until the host refuses, then keeps asking (1000 single elements, 1000 leaps of 100k) to see
+ * every further attempt refused too. Wasmtime charges one unit of fuel per element asked for,
+ * granted or not, so the leaps stay small enough for the fuel budget (see `table-leap`). Reports
+ *   initial=<table size before> leap=<what the first leap returned> grown=<elements won>
+ *   refused=<refused attempts> size=<table size at the end> */
+static void grow_table(void) {
+  const int initial = table_size();
+  const int leap = grow_table_by(1000000);
+  long grown = 0;
+  long refused = leap == -1 ? 1 : 0;
+  while (grow_table_by(1) != -1) ++grown;
+  ++refused;
+  for (int i = 0; i < 1000; ++i) {
+    if (grow_table_by(1) == -1)
+      ++refused;
+    else
+      grown += 1;
+    if (grow_table_by(100000) == -1)
+      ++refused;
+    else
+      grown += 100000;
+  }
+  snprintf(g_report, sizeof g_report, "initial=%d leap=%d grown=%ld refused=%ld size=%d", initial,
+           leap, grown, refused, table_size());
+}
+
 /* Not an attack but its victim: a requester whose mailbox the test floods while the outcomes of
  * its requests come back. "go" sends 50 requests to the canary, "count" reports how many
  * outcomes arrived, anything else is flood and ignored. */
@@ -380,6 +434,11 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     for (;;) memset(capsule_alloc(1 << 20), 1, 1 << 20);
   } else if (is("memory-grow")) {
     grow_memory();
+  } else if (is("table-grow")) {
+    grow_table();
+  } else if (is("table-leap")) {
+    const int leap = grow_table_by(0x7fffffff);
+    snprintf(g_report, sizeof g_report, "leap=%d size=%d", leap, table_size());
   } else if (is("unreachable")) {
     __builtin_trap();
   } else if (is("sleep")) {

@@ -62,6 +62,64 @@ TEST_F(ComputeAttack, MemoryGrowIsRefusedAtTheLimitForTheWholeInstance) {
   expect_nothing_else_changed();
 }
 
+// The guest runs `table.grow` on its function table (no declared maximum) in a loop: a leap of a
+// million elements, then one element at a time until refused, then 2000 more attempts (single
+// elements and leaps of 100k). Every table is capped at InstanceCaps::table_elements by the
+// store's limiter (and, with pooling, by the pool's table slots): past it table.grow answers -1,
+// an answer the guest sees, not a trap.
+void expect_table_capped_at(HostileFixture& f, const ComponentId& id, long cap) {
+  const std::string first = f.report(id);
+  const long initial = HostileFixture::number(first, "initial");
+  ASSERT_GT(initial, 0) << first;  // the function table wasm-ld made
+  EXPECT_EQ(HostileFixture::number(first, "leap"), -1) << first;
+  EXPECT_EQ(HostileFixture::number(first, "grown"), cap - initial) << first;
+  EXPECT_EQ(HostileFixture::number(first, "size"), cap) << first;
+  EXPECT_EQ(HostileFixture::number(first, "refused"), 2002)
+      << "every attempt past the cap: " << first;
+  // The instance lives on with its table at the cap: asking again wins nothing.
+  const std::string again = f.report(id);
+  EXPECT_EQ(HostileFixture::number(again, "initial"), cap) << again;
+  EXPECT_EQ(HostileFixture::number(again, "grown"), 0) << again;
+  EXPECT_EQ(HostileFixture::number(again, "size"), cap) << again;
+  EXPECT_EQ(HostileFixture::number(again, "refused"), 2002) << again;
+  EXPECT_EQ(f.starts_of(id), 1U) << "a refused table.grow is an answer, not a trap";
+  EXPECT_EQ(f.runtime->failed_messages(), 0U);
+}
+
+TEST_F(ComputeAttack, TableGrowIsRefusedAtTheTableElementCap) {
+  const ComponentId id = hostile("table-grow");
+  expect_table_capped_at(*this, id, wasm::EngineConfig{}.instance_caps.table_elements);
+  expect_nothing_else_changed();
+}
+
+// Without the pooling allocator's fixed table slots, the store's limiter alone holds the cap.
+class TableGrowWithoutPooling : public HostileFixture {
+ public:
+  static constexpr std::uint32_t kCap = 5000;
+  TableGrowWithoutPooling() {
+    wasm::EngineConfig config;
+    config.pooling.enabled = false;
+    config.instance_caps.table_elements = kCap;
+    auto e = wasm::WasmEngine::create(config);
+    EXPECT_TRUE(e) << e.error().describe();
+    if (e) engine = *e;
+  }
+};
+
+TEST_F(TableGrowWithoutPooling, TheStoreLimiterAloneRefusesPastTheConfiguredCap) {
+  const ComponentId id = hostile("table-grow");
+  expect_table_capped_at(*this, id, kCap);
+  expect_nothing_else_changed();
+}
+
+// Wasmtime charges one unit of fuel per element a table.grow asks for, before it looks at the
+// request: a single leap of 2^31-1 elements costs more than the whole budget of a call.
+TEST_F(ComputeAttack, TableGrowLeapRunsOutOfFuelBeforeTheHostGrowsAnything) {
+  const ComponentId id = hostile("table-leap");
+  expect_failed_and_restarted(*this, id, attack(id), "fuel");
+  expect_nothing_else_changed();
+}
+
 TEST_F(ComputeAttack, UnreachableTrapRestartsOnlyTheHostileInstance) {
   const ComponentId id = hostile("unreachable");
   expect_failed_and_restarted(*this, id, attack(id), "unreachable");
