@@ -2,7 +2,10 @@
  * upgrades and - with a cluster-wide storage backend - the failover of its host.
  *   request "add:<n>"  -> adds n (may be negative) and replies the new balance
  *   request "balance"  -> replies the balance ("0" before the first add)
- * Every reply is read back from storage, never from a cached copy. */
+ * Every reply is read back from storage, never from a cached copy.
+ * Config `tag_replies = "owner"`: each reply is "<balance> <host> <lease token>", from the
+ * config a host gives an instance it serves under a failover lease (capsule.lease.host,
+ * capsule.lease.token), so a checker can tell which owner answered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,36 @@
 
 CAPSULE_COMPONENT_METADATA("ledger", "0.1.0", "A balance persisted in component storage")
 
-static char g_text[64];
+static char g_text[160];
+static bool g_tag_owner = false;
+static char g_owner[96] = "- 0";  // "<host> <token>"
+static char g_lease_host[48] = "-";
+static char g_lease_token[24] = "0";
+
+static void copy_text(char* out, size_t size, const component_string_t* s) {
+  const size_t n = s->len < size - 1 ? s->len : size - 1;
+  memcpy(out, s->ptr, n);
+  out[n] = 0;
+}
+
+bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error_t* err) {
+  (void)err;
+  for (size_t i = 0; i < config->len; ++i) {
+    const component_string_t *k = &config->ptr[i].f0, *v = &config->ptr[i].f1;
+    if (capsule_string_eq(k, "tag_replies")) {
+      char value[16];
+      copy_text(value, sizeof value, v);
+      g_tag_owner = strcmp(value, "owner") == 0;
+    } else if (capsule_string_eq(k, "capsule.lease.host")) {
+      copy_text(g_lease_host, sizeof g_lease_host, v);
+    } else if (capsule_string_eq(k, "capsule.lease.token")) {
+      copy_text(g_lease_token, sizeof g_lease_token, v);
+    }
+  }
+  snprintf(g_owner, sizeof g_owner, "%s %s", g_lease_host, g_lease_token);
+  capsule_config_free(config);
+  return true;
+}
 
 static bool load_balance(long long* balance, capsule_error_t* err) {
   component_string_t key;
@@ -64,7 +96,11 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
                       "unknown query (use add:<n> or balance)");
     return false;
   }
-  snprintf(g_text, sizeof g_text, "%lld", balance);
+  if (g_tag_owner) {
+    snprintf(g_text, sizeof g_text, "%lld %s", balance, g_owner);
+  } else {
+    snprintf(g_text, sizeof g_text, "%lld", balance);
+  }
   capsule_reply_text(reply, g_text);
   return true;
 }

@@ -203,18 +203,24 @@ Status HostDaemon::start() {
                     {"how", (*compiled)->from_cache() ? "precompiled (cache)" : "compiled"},
                     {"took", took}});
     const cluster::PlacementRule rule{entry.ns, entry.name, entry.groups, entry.failover};
-    if (!cluster::placed_on(rule, manifest_.host.groups)) {
-      const std::string key = entry.ns + "/" + entry.name;
-      const bool standby = bridge_ && !entry.failover.empty() &&
+    const std::string key = entry.ns + "/" + entry.name;
+    const bool home = cluster::placed_on(rule, manifest_.host.groups);
+    if (failover_ && !entry.failover.empty() && home) {
+      // Served here only under its lease: the failover loop starts it.
+      failover_->add(key, {to_spec(entry, *compiled), entry.subscribe, true});
+      continue;
+    }
+    if (!home) {
+      const bool standby = failover_ && !entry.failover.empty() &&
                            cluster::in_any_group(manifest_.host.groups, entry.failover);
-      if (standby) standby_[key] = {to_spec(entry, *compiled), entry.subscribe};
+      if (standby) failover_->add(key, {to_spec(entry, *compiled), entry.subscribe, false});
       reporter_.info((standby ? "standing by for " : "not starting ") + key,
                      {{"placed_on", join(entry.groups)},
                       {"this_host", join(manifest_.host.groups)},
                       {"failover", join(entry.failover)}});
       continue;
     }
-    compiled_specs.emplace(entry.ns + "/" + entry.name, to_spec(entry, *compiled));
+    compiled_specs.emplace(key, to_spec(entry, *compiled));
   }
   // Started in manifest order; a group starts where its first member is declared.
   std::set<std::string> started_groups;
@@ -244,7 +250,7 @@ Status HostDaemon::start() {
                               std::to_string(admin_.port())}});
   if (bridge_) {
     static_cast<void>(bridge_->announce());  // the other hosts can address them now
-    if (!standby_.empty()) failover_thread_ = std::thread([this] { run_failover(); });
+    if (failover_) failover_->start();
   }
   std::size_t instances = 0;
   for (const auto& [key, spec] : compiled_specs) instances += spec.instances;
@@ -268,74 +274,38 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   if (!bridge) return std::move(bridge).error();
   bridge_ = *bridge;
   rc.remote = bridge_;
+  const bool has_failover =
+      std::any_of(manifest_.components.begin(), manifest_.components.end(),
+                  [](const ComponentEntry& c) { return !c.failover.empty(); });
+  if (!has_failover) return ok();
   std::vector<cluster::PlacementRule> rules;
   rules.reserve(manifest_.components.size());
   for (const auto& c : manifest_.components) rules.push_back({c.ns, c.name, c.groups, c.failover});
-  planner_.emplace(manifest_.host.name, manifest_.host.groups, std::move(rules));
-  bridge_->on_cluster_change([this] {
-    std::lock_guard lock(failover_mutex_);
-    failover_dirty_ = true;
-    failover_wake_.notify_all();
-  });
+  cluster::LeaseConfig lc;
+  lc.url = cluster_url_;
+  lc.bucket = cluster::lease_bucket(manifest_.host.cluster);
+  lc.host = manifest_.host.name;
+  lc.user = cc.user;
+  lc.password = cc.password;
+  lc.duration = cc.heartbeat_interval * cc.missed_heartbeats;  // a dead host's lease lapses then
+  auto leases = cluster::LeaseKeeper::connect(lc);
+  if (!leases) {
+    Error e = std::move(leases).error();
+    e.message = "failover needs leases in NATS JetStream KV: " + e.message;
+    return e;
+  }
+  failover_ = std::make_unique<FailoverLoop>(
+      bridge_, std::move(*leases),
+      cluster::FailoverPlanner(manifest_.host.name, manifest_.host.groups, std::move(rules)),
+      reporter_,
+      [this](const component::ComponentSpec& spec, const std::vector<std::string>& topics) {
+        return start_component_when_free(spec, topics);
+      },
+      [this](const component::ComponentSpec& spec) {
+        static_cast<void>(runtime_->stop(spec.ns, spec.name));
+      });
+  bridge_->on_cluster_change([this] { failover_->poke(); });
   return ok();
-}
-
-void HostDaemon::run_failover() {
-  // Until every live host has been heard from, an empty view would look like a dead cluster.
-  // Every host announces itself once an interval (and at once when it sees a newcomer), so one
-  // and a half intervals after joining the view is complete.
-  const cluster::BridgeConfig defaults;
-  const auto period = defaults.heartbeat_interval;
-  const auto settled = std::chrono::steady_clock::now() + period * 3 / 2;
-  std::unique_lock lock(failover_mutex_);
-  failover_wake_.wait_until(lock, settled, [&] { return failover_stop_; });
-  while (!failover_stop_) {
-    failover_dirty_ = false;
-    lock.unlock();
-    reconcile_failover();
-    lock.lock();
-    failover_wake_.wait_for(lock, period, [&] { return failover_stop_ || failover_dirty_; });
-  }
-}
-
-void HostDaemon::reconcile_failover() {
-  const auto plan = planner_->plan(bridge_->host_records(), adopted_);
-  bool changed = false;
-  for (const auto& key : plan.adopt) {
-    const auto& [spec, topics] = standby_.at(key);
-    if (Status s = start_component_when_free(spec, topics); !s) {
-      reporter_.error("failover: cannot adopt " + key + ": " + s.error().describe());
-      continue;
-    }
-    adopted_.insert(key);
-    changed = true;
-    std::string others;
-    for (const auto& h : bridge_->hosts()) others += (others.empty() ? "" : ",") + h.name;
-    reporter_.warn("failover: adopted " + key + ", no live host of the cluster runs it",
-                   {{"live_hosts", others.empty() ? "none" : others}});
-  }
-  for (const auto& key : plan.release) {
-    const auto& spec = standby_.at(key).first;
-    static_cast<void>(runtime_->stop(spec.ns, spec.name));
-    adopted_.erase(key);
-    changed = true;
-    reporter_.info("failover: released " + key + ", a host of its own groups runs it again");
-  }
-  if (!changed) return;
-  {
-    std::lock_guard lock(adopted_mutex_);
-    adopted_view_ = adopted_;
-  }
-  static_cast<void>(bridge_->announce());
-}
-
-void HostDaemon::stop_failover() {
-  {
-    std::lock_guard lock(failover_mutex_);
-    failover_stop_ = true;
-    failover_wake_.notify_all();
-  }
-  if (failover_thread_.joinable()) failover_thread_.join();
 }
 
 Status HostDaemon::start_component(const component::ComponentSpec& spec,
@@ -412,7 +382,7 @@ void HostDaemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   admin_.stop();
-  stop_failover();
+  if (failover_) failover_->stop();  // stops serving and releases its leases
   if (!system_) return;
   const auto stats = runtime_ ? runtime_->correlation_stats() : component::CorrelationStats{};
   cluster_attachment_ = cluster::Attachment{};  // goodbye to the cluster first
@@ -467,10 +437,7 @@ HttpResponse HostDaemon::hosts() const {
             {"self", true},
             {"components", runtime_->registry().records().size()},
             {"last_seen_ms", 0}};
-  {
-    std::lock_guard lock(adopted_mutex_);
-    self["adopted"] = adopted_view_;
-  }
+  self["adopted"] = failover_ ? failover_->adopted() : std::set<std::string>{};
   json out = json::array({self});
   if (bridge_) {
     const auto now = std::chrono::steady_clock::now();

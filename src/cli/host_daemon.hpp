@@ -15,6 +15,7 @@
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/wasm/engine.hpp>
 
+#include "failover.hpp"
 #include "http.hpp"
 #include "manifest.hpp"
 #include "reporter.hpp"
@@ -62,11 +63,6 @@ class HostDaemon {
   Status start_component_when_free(const component::ComponentSpec& spec,
                                    const std::vector<std::string>& topics);
   Status join_cluster_now(component::RuntimeConfig& rc);
-  // Failover: a thread that re-plans whenever the cluster changes (and once a heartbeat
-  // interval), adopting components no live host runs and giving them back to their home hosts.
-  void run_failover();
-  void reconcile_failover();
-  void stop_failover();
 
   Manifest manifest_;
   std::string admin_address_;
@@ -81,17 +77,9 @@ class HostDaemon {
   cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed
   mutable std::mutex specs_mutex_;
   std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> specs_;
-  // Components this host may adopt but does not start (placed on other groups), compiled.
-  std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> standby_;
-  std::optional<cluster::FailoverPlanner> planner_;
-  std::set<std::string> adopted_;     // only the failover thread touches it after start()
-  mutable std::mutex adopted_mutex_;  // guards adopted_view_, the copy /v1/hosts reports
-  std::set<std::string> adopted_view_;
-  std::mutex failover_mutex_;
-  std::condition_variable failover_wake_;
-  bool failover_dirty_ = false;
-  bool failover_stop_ = false;
-  std::thread failover_thread_;
+  // Components only one host serves at a time (with failover), under leases; null without a
+  // cluster or without such components.
+  std::unique_ptr<FailoverLoop> failover_;
   HttpServer admin_;
   bool shut_down_ = false;
 };

@@ -4,6 +4,7 @@
 #include <set>
 
 #include <capsule/cluster/cluster_auth.hpp>
+#include <capsule/cluster/lease_keeper.hpp>
 #include <capsule/cluster/wire.hpp>
 #include <capsule/core/component_id.hpp>
 
@@ -66,13 +67,14 @@ std::string ClusterAuth::server_config() const {
       "', written by `capsule cluster init`.\n"
       "# One user per host. A host may publish only under its own name, so receivers know which\n"
       "# host sent each message; clients without credentials are refused.\n"
-      "# Start: nats-server -c <this file> [-js -sd <store dir>]   (JetStream for nats-kv "
-      "storage)\n"
+      "# Start: nats-server -c <this file> [-js -sd <store dir>]   (JetStream: nats-kv storage, "
+      "failover leases)\n"
       "authorization {\n  users = [\n";
   for (const auto& h : hosts) {
     const std::string me = subject_token(h.host);
     const std::vector<std::string> publish{base + me + ".>", "_INBOX.>", "$JS.API.>",
-                                           "$KV." + kv_bucket + ".>"};
+                                           "$KV." + kv_bucket + ".>",
+                                           "$KV." + lease_bucket(cluster) + ".>"};
     std::string own_replies = base;
     own_replies.append("*.h.").append(me).append(".>");
     const std::vector<std::string> subscribe{base + "*.c.>", own_replies, base + "*.t.>",

@@ -38,21 +38,22 @@ FailoverPlan FailoverPlanner::plan(const std::vector<HostRecord>& others,
   for (const auto& rule : rules_) {
     if (rule.failover.empty() || placed_here(rule)) continue;
     const std::string key = rule.key();
-    bool home_runs = false;   // a host of the component's own groups runs it
+    bool home_alive = false;  // a live host of the component's own groups (it takes the lease)
     bool lower_runs = false;  // a lower-named host runs it (adopter or home)
     bool anyone_runs = false;
     bool lower_eligible = false;  // a lower-named host could adopt it
     for (const auto& host : others) {
       const bool running = runs(host, rule);
       anyone_runs = anyone_runs || running;
-      home_runs = home_runs || (running && placed_on(rule, host.info.groups));
+      home_alive = home_alive || placed_on(rule, host.info.groups);
       lower_runs = lower_runs || (running && host.info.name < self_);
       lower_eligible = lower_eligible ||
                        (host.info.name < self_ && in_any_group(host.info.groups, rule.failover));
     }
     if (adopted.contains(key)) {
-      if (home_runs || lower_runs) plan.release.push_back(key);
-    } else if (!anyone_runs && !lower_eligible && in_any_group(self_groups_, rule.failover)) {
+      if (home_alive || lower_runs) plan.release.push_back(key);
+    } else if (!anyone_runs && !home_alive && !lower_eligible &&
+               in_any_group(self_groups_, rule.failover)) {
       plan.adopt.push_back(key);
     }
   }

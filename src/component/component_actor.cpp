@@ -26,8 +26,8 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 
 Result<wasm::ComponentInstance> ComponentActor::make_instance(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
-  auto host =
-      std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(), plan_->limits);
+  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
+                                                       plan_->limits, plan_->serving);
   auto instance =
       runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
   if (!instance) return std::move(instance).error();
@@ -54,7 +54,11 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
   ctx_ = &ctx;
   Status s = ok();
   if (auto* d = std::get_if<ComponentEnvelope::Deliver>(&envelope.body)) {
-    s = start_message(d->message);
+    if (plan_->serving && !plan_->serving->is_open()) {
+      refuse_unserved(d->message);
+    } else {
+      s = start_message(d->message);
+    }
   } else if (auto* c = std::get_if<ComponentEnvelope::Callback>(&envelope.body)) {
     s = start_callback(c->response);
   } else if (auto* u = std::get_if<ComponentEnvelope::Upgrade>(&envelope.body)) {
@@ -75,6 +79,18 @@ Status ComponentActor::on_resume(rt::ActorContext<ComponentEnvelope>& ctx) {
   Status s = drive();
   ctx_ = nullptr;
   return s;
+}
+
+void ComponentActor::refuse_unserved(const ComponentMessage& message) {
+  Error e = make_error(ErrorCode::kUnavailable,
+                       plan_->id.to_string() +
+                           " is not served here now: this host's lease on it lapsed or went to "
+                           "another host (the message was not handled; retry)");
+  if (message.correlation) {
+    runtime_->complete_request(*message.correlation, plan_->id, std::move(e));
+  } else {
+    runtime_->count_failed_message();
+  }
 }
 
 Status ComponentActor::start_message(ComponentMessage& message) {

@@ -20,6 +20,7 @@ struct InstancePlan {
   std::atomic<std::shared_ptr<const wasm::CompiledComponent>> component;
   wasm::KeyValues config;
   ResourceLimits limits;
+  std::shared_ptr<const ServingWindow> serving;  // ComponentSpec::serving
   std::shared_ptr<InstanceCounters> counters = std::make_shared<InstanceCounters>();
 };
 
@@ -54,6 +55,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   };
 
   Status on_resume(rt::ActorContext<ComponentEnvelope>& ctx) override;
+  // A message that arrived while the serving window is closed: refused, not handled.
+  void refuse_unserved(const ComponentMessage& message);
   Status start_message(ComponentMessage& message);
   Status start_callback(CallbackResponse& response);
   Status drive();

@@ -12,13 +12,25 @@ using component::ComponentEnvelope;
 
 ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                                    rt::ActorRef<ComponentEnvelope> self_ref,
-                                   const ResourceLimits& limits)
+                                   const ResourceLimits& limits,
+                                   std::shared_ptr<const ServingWindow> serving)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
       self_ref_(std::move(self_ref)),
       max_payload_bytes_(runtime.max_payload_bytes(limits)),
-      quotas_(runtime.quota_gate(self_id(), limits)) {}
+      quotas_(runtime.quota_gate(self_id(), limits)),
+      serving_(std::move(serving)) {}
+
+Status ComponentHostApi::check_serving(std::string_view call) const {
+  // Storage calls run on the I/O threads: this is checked right before the write leaves, so a
+  // host paused between the guest's call and the write finds its window closed when it wakes.
+  if (!serving_ || serving_->is_open()) return ok();
+  return make_error(ErrorCode::kUnavailable,
+                    std::string(call) + " refused: " + self_id().to_string() +
+                        " is not served here now (this host's lease on it lapsed or went to "
+                        "another host)");
+}
 
 void ComponentHostApi::run_blocking(std::function<void()> task) {
   // The task may outlive the instance that asked (its call dropped at a wall-time limit): it
@@ -200,6 +212,7 @@ Status ComponentHostApi::storage_set(const std::string& key, std::vector<std::ui
   if (!kv) return std::move(kv).error();
   if (Status s = storage::validate_key(key); !s) return s;
   if (Status s = authorize(security::Action::kStorageWrite, key); !s) return s;
+  if (Status s = check_serving("storage.set"); !s) return s;
   return (*kv)->set(space_, key, value,
                     runtime_.guard().storage_quota(self_id().ns, self_id().name));
 }
@@ -211,6 +224,7 @@ Result<bool> ComponentHostApi::storage_delete(const std::string& key) {
   if (Status s = authorize(security::Action::kStorageDelete, key); !s) {
     return std::move(s).error();
   }
+  if (Status s = check_serving("storage.delete"); !s) return std::move(s).error();
   return (*kv)->erase(space_, key);
 }
 

@@ -17,9 +17,13 @@ namespace capsule::host {
 class ComponentHostApi final : public wasm::StandaloneHostApi,
                                public std::enable_shared_from_this<ComponentHostApi> {
  public:
+  // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
+  [[nodiscard]] Status check_serving(std::string_view call) const;
+
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                    rt::ActorRef<component::ComponentEnvelope> self_ref,
-                   const ResourceLimits& limits);
+                   const ResourceLimits& limits,
+                   std::shared_ptr<const ServingWindow> serving = nullptr);
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
@@ -63,6 +67,7 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   std::uint64_t max_payload_bytes_;
   // Shared with the callbacks of this instance's requests, which give their slot back.
   std::shared_ptr<GuestQuotaGate> quotas_;
+  std::shared_ptr<const ServingWindow> serving_;  // null: always served
 };
 
 }  // namespace capsule::host

@@ -116,6 +116,7 @@ Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const Component
     plan->component.store(spec.component);
     plan->config = spec.config;
     plan->limits = spec.limits;
+    plan->serving = spec.serving;
     ids.push_back(plan->id);
     rt::ChildSpec child;
     child.id = plan->id.to_string();

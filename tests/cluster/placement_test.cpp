@@ -57,13 +57,22 @@ TEST(Placement, WildcardFailoverLetsAnyHostAdopt) {
   EXPECT_TRUE(b.plan({host("a", {"batch"})}, {}).adopt.empty()) << "a is lower and eligible";
 }
 
-TEST(Placement, AdopterReleasesWhenAHomeHostRunsItAgain) {
+TEST(Placement, AdopterReleasesWhenAHomeHostIsAliveAgain) {
+  // The home host cannot run it while the adopter holds the lease: its being alive is the cue.
   const FailoverPlanner s1("s1", {"standby"}, {kLedger});
   const std::set<std::string> adopted{"bank/ledger"};
-  EXPECT_TRUE(s1.plan({host("p1", {"primary"})}, adopted).release.empty())
-      << "the primary is back but has not started the ledger yet";
-  EXPECT_EQ(s1.plan({host("p1", {"primary"}, {kLedger0})}, adopted).release,
+  EXPECT_EQ(s1.plan({host("p1", {"primary"})}, adopted).release,
             std::vector<std::string>{"bank/ledger"});
+  EXPECT_TRUE(s1.plan({host("s2", {"standby"})}, adopted).release.empty())
+      << "a higher-named standby does not take it back";
+}
+
+TEST(Placement, NoAdoptionWhileAHomeHostIsAlive) {
+  // A home host that does not announce the ledger (it lost its lease, or is waiting for it)
+  // takes it back itself; a standby stepping in would only move it twice.
+  const FailoverPlanner s1("s1", {"standby"}, {kLedger});
+  EXPECT_TRUE(s1.plan({host("p1", {"primary"})}, {}).adopt.empty());
+  EXPECT_EQ(s1.plan({host("x9", {"batch"})}, {}).adopt, std::vector<std::string>{"bank/ledger"});
 }
 
 TEST(Placement, DoubleAdoptionResolvesToTheLowerName) {

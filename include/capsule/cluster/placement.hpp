@@ -33,7 +33,8 @@ struct FailoverPlan {
 // back. There is no leader: every host runs the same rules on (nearly) the same view, and the
 // rules name one adopter, the lowest-named live host of a failover group. Should two views
 // differ for a moment and two hosts adopt, the next plan makes the higher-named one release.
-// A home host (one of the component's own groups) that runs it again takes it back.
+// A live home host (one of the component's own groups) takes it: a standby neither adopts it
+// nor keeps it while one is alive. Plans only propose: the unit's lease decides (FailoverLoop).
 // Pure: no clock, no NATS, so the rules are tested directly.
 class FailoverPlanner {
  public:

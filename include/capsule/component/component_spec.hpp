@@ -6,6 +6,7 @@
 #include <string>
 
 #include <capsule/core/limits.hpp>
+#include <capsule/core/serving_window.hpp>
 #include <capsule/rt/mailbox.hpp>
 #include <capsule/rt/supervisor.hpp>
 #include <capsule/security/capability.hpp>
@@ -32,6 +33,10 @@ struct ComponentSpec {
   // or limit), every instance of every component linked to it fails too and is restarted by its
   // own supervisor, and the other way round. Only components on the same host.
   std::vector<std::string> links;
+  // Set for a component only one host may serve at a time (a cluster failover unit): while the
+  // window is closed (this host's lease on it lapsed or was lost) its instances refuse every
+  // message (kUnavailable, "not served here") and every storage write. Null: always served.
+  std::shared_ptr<const ServingWindow> serving;
 };
 
 // Several components under one supervisor: with one-for-all, a failure of any member restarts

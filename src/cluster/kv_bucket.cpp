@@ -1,0 +1,228 @@
+#include "kv_bucket.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace capsule::cluster {
+namespace {
+
+constexpr std::string_view kConflictText = "wrong last sequence";
+
+std::string last_error_text() {
+  const char* text = nats_GetLastError(nullptr);
+  return text != nullptr ? std::string(text) : std::string();
+}
+
+bool valid_bucket(std::string_view bucket) {
+  return !bucket.empty() && std::all_of(bucket.begin(), bucket.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string hex_token(std::string_view bytes) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out.push_back(kDigits[b >> 4U]);
+    out.push_back(kDigits[b & 15U]);
+  }
+  return out;
+}
+
+std::optional<std::string> unhex_token(std::string_view text) {
+  if (text.empty() || text.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const int hi = hex_digit(text[i]);
+    const int lo = hex_digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+KvBucket::~KvBucket() = default;
+
+std::string KvBucket::where() const {
+  return "bucket " + options_.bucket + " at " + options_.url;
+}
+
+Error KvBucket::error(natsStatus s, std::string_view what) const {
+  const std::string detail = last_error_text();
+  std::string message =
+      "NATS KV " + std::string(what) + " (" + where() + "): " + natsStatus_GetText(s);
+  if (!detail.empty() && detail != natsStatus_GetText(s)) message += " (" + detail + ")";
+  const bool unavailable = s == NATS_NO_SERVER || s == NATS_CONNECTION_CLOSED ||
+                           s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION ||
+                           s == NATS_IO_ERROR || s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
+                           s == NATS_NOT_YET_CONNECTED ||
+                           (s == NATS_ERR && detail.find("unavailable") != std::string::npos);
+  return make_error(unavailable ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+                    std::move(message));
+}
+
+bool KvBucket::connected() const {
+  return natsConnection_Status(connection_.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
+Status KvBucket::check_connected() const {
+  if (connected()) return ok();
+  return make_error(ErrorCode::kUnavailable,
+                    "NATS KV " + where() + " is not reachable (the client keeps reconnecting)");
+}
+
+std::int64_t KvBucket::max_payload() const {
+  return natsConnection_GetMaxPayload(connection_.get());
+}
+
+Result<KvBucket::Entry> KvBucket::read(const std::string& key, bool with_value) const {
+  kvEntry* raw = nullptr;
+  const natsStatus s = kvStore_Get(&raw, kv_.get(), key.c_str());
+  const nats::KvEntry entry(raw);
+  if (s == NATS_NOT_FOUND) return Entry{};
+  if (s != NATS_OK) return error(s, "get");
+  Entry out;
+  out.exists = true;
+  out.revision = kvEntry_Revision(raw);
+  const int len = kvEntry_ValueLen(raw);
+  out.size = len > 0 ? static_cast<std::size_t>(len) : 0;
+  if (with_value && out.size > 0) {
+    const auto* p = static_cast<const std::uint8_t*>(kvEntry_Value(raw));
+    out.value.assign(p, p + out.size);
+  }
+  return out;
+}
+
+Result<KvBucket::Put> KvBucket::put(const std::string& key, const void* data, std::size_t size,
+                                    std::uint64_t revision) {
+  // An empty vector may have a null data(); cnats wants a pointer.
+  const void* bytes = size == 0 ? static_cast<const void*>("") : data;
+  const int len = static_cast<int>(size);
+  std::uint64_t written = 0;
+  const natsStatus s = revision != 0
+                           ? kvStore_Update(&written, kv_.get(), key.c_str(), bytes, len, revision)
+                           : kvStore_Create(&written, kv_.get(), key.c_str(), bytes, len);
+  if (s == NATS_OK) return Put{Written::kDone, written};
+  if (s == NATS_ERR && last_error_text().find(kConflictText) != std::string::npos) {
+    conflicts_.fetch_add(1, std::memory_order_relaxed);
+    return Put{Written::kConflict, 0};
+  }
+  return error(s, "write");
+}
+
+Result<KvBucket::Written> KvBucket::remove(const std::string& key, std::uint64_t revision) {
+  // kvStore_Delete has no revision check, so this publishes the marker itself (header
+  // KV-Operation: DEL, as kvStore_Delete does) with the expected last subject sequence.
+  const std::string subject = subject_prefix_ + key;
+  natsMsg* raw = nullptr;
+  natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, nullptr, 0);
+  const nats::Message msg(raw);
+  if (s == NATS_OK) s = natsMsgHeader_Set(raw, "KV-Operation", "DEL");
+  if (s != NATS_OK) return error(s, "delete");
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.ExpectLastSubjectSeq = revision;
+  jsErrCode code{};
+  s = js_PublishMsg(nullptr, js_.get(), raw, &po, &code);
+  if (s == NATS_OK) return Written::kDone;
+  if (code == JSStreamWrongLastSequenceErr) {
+    conflicts_.fetch_add(1, std::memory_order_relaxed);
+    return Written::kConflict;
+  }
+  return error(s, "delete");
+}
+
+Status KvBucket::watch_start(const std::string& filter, bool meta_only,
+                             nats::KvWatcher& watcher) const {
+  kvWatchOptions wo;
+  kvWatchOptions_Init(&wo);
+  wo.IgnoreDeletes = true;
+  wo.MetaOnly = meta_only;
+  wo.Timeout = options_.timeout.count();
+  kvWatcher* raw = nullptr;
+  const natsStatus s = kvStore_Watch(&raw, kv_.get(), filter.c_str(), &wo);
+  watcher.reset(raw);
+  if (s != NATS_OK) return error(s, "list");
+  return ok();
+}
+
+Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_view purpose) {
+  if (!valid_bucket(options.bucket)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "NATS KV bucket name '" + options.bucket + "' must match [A-Za-z0-9_-]+");
+  }
+  if (options.timeout.count() <= 0 || options.replicas < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a NATS KV bucket needs a positive timeout and at least one replica");
+  }
+  auto bucket = std::make_unique<KvBucket>();
+  bucket->options_ = std::move(options);
+  bucket->subject_prefix_ = "$KV." + bucket->options_.bucket + ".";
+  const Options& cfg = bucket->options_;
+
+  auto nats_options =
+      nats::client_options(cfg.url, cfg.client_name, cfg.timeout, cfg.reconnect_wait,
+                           /*send_asap=*/true, cfg.user, cfg.password);
+  if (!nats_options) return std::move(nats_options).error();
+  natsConnection* raw_connection = nullptr;
+  const natsStatus connected = natsConnection_Connect(&raw_connection, nats_options->get());
+  bucket->connection_.reset(raw_connection);
+  if (connected != NATS_OK) {
+    Error e = bucket->error(connected, "connect");
+    e.code = ErrorCode::kUnavailable;
+    return e;
+  }
+
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = cfg.timeout.count();
+  jsCtx* raw_js = nullptr;
+  const natsStatus js_status = natsConnection_JetStream(&raw_js, raw_connection, &jo);
+  bucket->js_.reset(raw_js);
+  if (js_status != NATS_OK) return bucket->error(js_status, "jetstream context");
+
+  // A server without JetStream has no responder on the JetStream API.
+  jsAccountInfo* account = nullptr;
+  jsErrCode code{};
+  const natsStatus info = js_GetAccountInfo(&account, raw_js, nullptr, &code);
+  jsAccountInfo_Destroy(account);
+  if (info == NATS_NO_RESPONDERS || code == JSNotEnabledErr || code == JSNotEnabledForAccountErr) {
+    return make_error(ErrorCode::kUnavailable,
+                      "NATS server " + cfg.url +
+                          " has no JetStream: start nats-server with -js (and -sd <dir> for "
+                          "its store) to " +
+                          std::string(purpose));
+  }
+  if (info != NATS_OK) return bucket->error(info, "jetstream account info");
+
+  kvStore* raw_kv = nullptr;
+  natsStatus bound = js_KeyValue(&raw_kv, raw_js, cfg.bucket.c_str());
+  if (bound == NATS_NOT_FOUND) {
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = cfg.bucket.c_str();
+    kc.Description = cfg.description.c_str();
+    kc.History = 1;
+    kc.StorageType = js_FileStorage;
+    kc.Replicas = cfg.replicas;
+    // Another host may create it at the same time: creating with the same configuration binds.
+    bound = js_CreateKeyValue(&raw_kv, raw_js, &kc);
+  }
+  bucket->kv_.reset(raw_kv);
+  if (bound != NATS_OK) return bucket->error(bound, "bucket");
+  return bucket;
+}
+
+}  // namespace capsule::cluster
