@@ -28,6 +28,10 @@ std::string random_boot_id() {
 
 using Clock = std::chrono::steady_clock;
 
+// Room under the server's max_payload for the envelope around a payload (ids, topic, codec,
+// correlation, boot id): ids and topics are far smaller than this.
+constexpr std::size_t kEnvelopeRoom = 4096;
+
 std::span<const std::uint8_t> data_of(natsMsg* m) {
   return {reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
           static_cast<std::size_t>(natsMsg_GetDataLength(m))};
@@ -79,7 +83,7 @@ struct NatsBridge::Impl {
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
       inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0},
-      hosts_declared_dead{0};
+      hosts_declared_dead{0}, oversized{0};
   const std::string boot = random_boot_id();
 
   // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
@@ -115,6 +119,19 @@ struct NatsBridge::Impl {
   std::thread ticker;
 
   // -- NATS plumbing -----------------------------------------------------------------------
+  // The cluster's wire limit is the NATS server's max_payload (1 MiB by default): a payload that
+  // cannot fit is refused by size, before it is copied into an envelope, naming both numbers.
+  [[nodiscard]] Status wire_fits(std::size_t payload, std::string_view what) const {
+    const std::int64_t max = natsConnection_GetMaxPayload(connection.get());
+    if (max <= 0 || payload + kEnvelopeRoom <= static_cast<std::size_t>(max)) return ok();
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(what) + ": a payload of " + std::to_string(payload) +
+                          " bytes does not fit in a cluster message (the NATS server at " +
+                          config.url + " carries " + std::to_string(max) +
+                          " bytes per message, max_payload, less " + std::to_string(kEnvelopeRoom) +
+                          " for the envelope): raise max_payload in its configuration");
+  }
+
   Status publish_raw(const std::string& subject, const std::vector<std::uint8_t>& bytes) {
     Status s = nats::check(natsConnection_Publish(connection.get(), subject.c_str(), bytes.data(),
                                                   static_cast<int>(bytes.size())),
@@ -368,6 +385,11 @@ struct NatsBridge::Impl {
     m.origin_host = config.host;
     m.target = responder;
     m.correlation = correlation;
+    if (outcome) {
+      if (Status s = wire_fits(outcome->bytes.size(), "reply of " + responder.to_string()); !s) {
+        outcome = std::move(s).error();  // the requester learns why instead of timing out
+      }
+    }
     if (outcome) {
       m.payload = std::move(*outcome);
     } else {
@@ -645,6 +667,7 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
   // ok has been handed to a connected client for a host whose subscriptions are in place.
   auto host = impl_->destination(to);
   if (!host) return std::move(host).error();
+  if (Status s = impl_->wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) return s;
   WireMessage m;
   m.kind = WireMessage::Kind::kSend;
   m.origin_host = impl_->config.host;
@@ -685,6 +708,9 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
                            CorrelationId correlation, std::chrono::milliseconds timeout) {
   auto host = impl_->destination(to);
   if (!host) return std::move(host).error();
+  if (Status s = impl_->wire_fits(payload.bytes.size(), "request to " + to.to_string()); !s) {
+    return s;
+  }
   WireMessage m;
   m.kind = WireMessage::Kind::kRequest;
   m.origin_host = impl_->config.host;
@@ -707,6 +733,11 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
 }
 
 void NatsBridge::publish(const ComponentId& from, std::string_view topic, const Payload& payload) {
+  // Local subscribers got it; other hosts cannot (publish is best effort across hosts).
+  if (!impl_->wire_fits(payload.bytes.size(), "publish")) {
+    impl_->oversized.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   WireMessage m;
   m.kind = WireMessage::Kind::kPublish;
   m.origin_host = impl_->config.host;
@@ -749,6 +780,7 @@ BridgeStats NatsBridge::stats() const {
   s.mismatched_replies = impl_->mismatched_replies.load();
   s.forged = impl_->forged.load();
   s.hosts_declared_dead = impl_->hosts_declared_dead.load();
+  s.oversized = impl_->oversized.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {

@@ -387,6 +387,19 @@ Status host_payload_fits(const ComponentId& from, const Payload& payload, std::u
 
 }  // namespace
 
+Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const ComponentId& to,
+                                           const Payload& payload) const {
+  // What another host hands over is held to the receiving component's own limit, as a local
+  // sender's payload is (the other host checked it against its own limits, which may differ).
+  const auto record = registry_.record(to);
+  const std::uint64_t limit = max_payload_bytes(record ? record->limits : ResourceLimits{});
+  if (payload.bytes.size() <= limit) return ok();
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      payload_too_large(payload.bytes.size(), limit, from.to_string() + " on another host") +
+          " of " + to.to_string());
+}
+
 Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
   if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) return s;
   if (Status s = authorize_to(from, security::Action::kSend, to); !s) return s;
@@ -418,6 +431,7 @@ Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const C
 Status ComponentRuntime::send_from_peer(const ComponentId& from, const ComponentId& to,
                                         Payload payload) {
   if (Status s = authorize_to(from, security::Action::kSend, to, Origin::kPeer); !s) return s;
+  if (Status s = peer_payload_fits(from, to, payload); !s) return s;
   auto target = registry_.lookup(to);
   if (!target) return std::move(target).error();
   return enqueue(
@@ -446,6 +460,7 @@ Result<CorrelationId> ComponentRuntime::request_from_peer(
   if (Status s = authorize_to(from, security::Action::kRequest, to, Origin::kPeer); !s) {
     return std::move(s).error();
   }
+  if (Status s = peer_payload_fits(from, to, payload); !s) return std::move(s).error();
   return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kPeer);
 }
 
@@ -568,6 +583,12 @@ Result<std::uint32_t> ComponentRuntime::publish_from_peer(const ComponentId& fro
                                                           const Payload& payload) {
   if (Status s = authorize(from, security::Action::kPublish, topic, Origin::kPeer); !s) {
     return std::move(s).error();
+  }
+  if (payload.bytes.size() > config_.max_payload_bytes) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      payload_too_large(payload.bytes.size(), config_.max_payload_bytes,
+                                        from.to_string() + " on another host") +
+                          " of this host (publish on " + std::string(topic) + ")");
   }
   return publish_here(from, topic, payload);
 }

@@ -64,6 +64,9 @@ struct BridgeStats {
   std::uint64_t forged = 0;
   // Hosts this one declared dead for missing heartbeats (never while it was itself cut off).
   std::uint64_t hosts_declared_dead = 0;
+  // Publishes not sent to other hosts because the payload cannot fit in a NATS message (sends,
+  // requests and replies that cannot fit are refused to their sender instead).
+  std::uint64_t oversized = 0;
 };
 
 class NatsBridge;

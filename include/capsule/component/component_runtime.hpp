@@ -212,6 +212,9 @@ class ComponentRuntime {
                                       Payload payload, std::chrono::milliseconds timeout,
                                       std::function<void(CallbackResponse)> deliver, Origin origin);
   // Into `target`'s mailbox (`to` names it); a peer's message never waits for room.
+  // kInvalidArgument when a peer's payload is larger than `to` accepts (its max_payload).
+  [[nodiscard]] Status peer_payload_fits(const ComponentId& from, const ComponentId& to,
+                                         const Payload& payload) const;
   Status enqueue(const rt::ActorRef<ComponentEnvelope>& target, const ComponentId& to,
                  ComponentEnvelope envelope, Origin origin);
   Result<std::uint32_t> publish_here(const ComponentId& from, std::string_view topic,
