@@ -12,6 +12,8 @@
 #include <toml++/toml.h>
 #include <utility>
 
+#include <capsule/component/component_runtime.hpp>
+
 #include "quota_fields.hpp"
 
 namespace capsule::cli {
@@ -194,7 +196,15 @@ Status parse_supervision(const Checker& c, const toml::table& t, const std::stri
 
 Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& where,
                      std::optional<rt::MailboxConfig>& out) {
-  rt::MailboxConfig m = rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
+  rt::MailboxConfig m = component::RuntimeConfig{}.default_mailbox;
+  auto bytes = optional_value<std::int64_t>(c, t, "max_bytes", where + "mailbox.",
+                                            "an integer (0 = no bound on bytes)");
+  if (!bytes) return std::move(bytes).error();
+  if (*bytes) {
+    if (**bytes < 0)
+      return c.error(t.get("max_bytes"), 0, where + "mailbox.max_bytes: must not be negative");
+    m.max_bytes = static_cast<std::size_t>(**bytes);
+  }
   auto cap = optional_value<std::int64_t>(c, t, "capacity", where + "mailbox.",
                                           "an integer (0 = unbounded)");
   if (!cap) return std::move(cap).error();

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <gtest/gtest.h>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -173,6 +174,66 @@ TEST(Mailbox, UnboundedMetricsCountEverything) {
   EXPECT_EQ(stats.processed, 4U);
   EXPECT_EQ(stats.high_water_mark, 10U);
   EXPECT_EQ(stats.depth(), 6U);
+}
+
+// A message that weighs its length in bytes against MailboxConfig::max_bytes.
+struct Blob {
+  std::string bytes;
+};
+std::size_t mailbox_bytes(const Blob& b) {
+  return b.bytes.size();
+}
+
+MailboxConfig by_bytes(std::size_t max_bytes, BackpressurePolicy policy) {
+  MailboxConfig c = MailboxConfig::bounded(0, policy, 30ms);
+  c.max_bytes = max_bytes;
+  return c;
+}
+
+TEST(Mailbox, ByteBoundRefusesWhatWouldOverflowItUnderTheErrorPolicy) {
+  Mailbox<Blob> mailbox(by_bytes(100, BackpressurePolicy::kError));
+  ASSERT_TRUE(mailbox.is_bounded()) << "a byte bound alone bounds the mailbox";
+  EXPECT_EQ(mailbox.enqueue(Blob{std::string(60, 'a')}, false), EnqueueOutcome::kAccepted);
+  EXPECT_EQ(mailbox.enqueue(Blob{std::string(50, 'b')}, false), EnqueueOutcome::kFull);
+  EXPECT_EQ(mailbox.enqueue(Blob{std::string(40, 'c')}, false), EnqueueOutcome::kAccepted);
+  EXPECT_EQ(mailbox.enqueue(Blob{"d"}, false), EnqueueOutcome::kFull) << "exactly 100 held";
+  ASSERT_EQ(mailbox.try_dequeue()->bytes.size(), 60u);
+  EXPECT_EQ(mailbox.enqueue(Blob{std::string(60, 'e')}, false), EnqueueOutcome::kAccepted)
+      << "taking a message frees its bytes";
+}
+
+TEST(Mailbox, AnEmptyMailboxTakesOneMessageHeavierThanItsByteBound) {
+  Mailbox<Blob> mailbox(by_bytes(100, BackpressurePolicy::kError));
+  EXPECT_EQ(mailbox.enqueue(Blob{std::string(500, 'a')}, false), EnqueueOutcome::kAccepted);
+  EXPECT_EQ(mailbox.enqueue(Blob{"b"}, false), EnqueueOutcome::kFull);
+}
+
+TEST(Mailbox, DropOldestEvictsUntilTheNewMessageFitsByBytes) {
+  Mailbox<Blob> mailbox(by_bytes(100, BackpressurePolicy::kDropOldest));
+  for (const char c : {'a', 'b', 'c', 'd'}) {
+    EXPECT_EQ(mailbox.enqueue(Blob{std::string(25, c)}, false), EnqueueOutcome::kAccepted);
+  }
+  EXPECT_EQ(mailbox.enqueue(Blob{std::string(60, 'e')}, false),
+            EnqueueOutcome::kAcceptedDroppedOldest);
+  EXPECT_EQ(mailbox.stats().dropped, 3u) << "a, b and c had to go for 60 bytes";
+  EXPECT_EQ(mailbox.try_dequeue()->bytes[0], 'd');
+  EXPECT_EQ(mailbox.try_dequeue()->bytes[0], 'e');
+}
+
+TEST(Mailbox, DropNewestAndBlockApplyToTheByteBoundToo) {
+  Mailbox<Blob> newest(by_bytes(10, BackpressurePolicy::kDropNewest));
+  EXPECT_EQ(newest.enqueue(Blob{std::string(8, 'a')}, false), EnqueueOutcome::kAccepted);
+  EXPECT_EQ(newest.enqueue(Blob{std::string(8, 'b')}, false), EnqueueOutcome::kDroppedNewest);
+  Mailbox<Blob> block(by_bytes(10, BackpressurePolicy::kBlock));
+  EXPECT_EQ(block.enqueue(Blob{std::string(8, 'a')}, false), EnqueueOutcome::kAccepted);
+  EXPECT_EQ(block.enqueue(Blob{std::string(8, 'b')}, false), EnqueueOutcome::kWouldBlock);
+  std::thread consumer([&] {
+    std::this_thread::sleep_for(5ms);
+    static_cast<void>(block.try_dequeue());
+  });
+  EXPECT_EQ(block.enqueue(Blob{std::string(8, 'b')}, true), EnqueueOutcome::kAccepted)
+      << "a sender that may wait gets in once bytes are freed";
+  consumer.join();
 }
 
 TEST(Mailbox, MpscQueueSurvivesConcurrentProducers) {

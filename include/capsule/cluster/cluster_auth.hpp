@@ -19,8 +19,8 @@ struct HostCredentials {
 // exactly those hosts, each with subject permissions that let it publish only under its own name
 // (capsule.<cluster>.f.<host>.>, see Subjects) and subscribe only to what a host of this cluster
 // serves: component subjects, its own replies, topics and heartbeats. Anonymous clients are
-// refused. JetStream KV is allowed on `kv_bucket` (storage_backend = "nats-kv") and on the cluster's
-// lease bucket (lease_bucket(), failover) only.
+// refused. JetStream KV is allowed on `kv_bucket` (storage_backend = "nats-kv") and on the
+// cluster's lease bucket (lease_bucket(), failover) only.
 struct ClusterAuth {
   std::string cluster;
   std::string kv_bucket = "capsule_kv";

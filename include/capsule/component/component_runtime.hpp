@@ -33,8 +33,13 @@ class GuestQuotaGate;
 namespace capsule::component {
 
 struct RuntimeConfig {
-  rt::MailboxConfig default_mailbox =
-      rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
+  // 4096 messages and 64 MiB of payloads per instance (a 4 MiB payload limit alone would let
+  // 4096 queued messages hold 16 GiB).
+  rt::MailboxConfig default_mailbox = [] {
+    auto m = rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
+    m.max_bytes = 64ULL << 20;
+    return m;
+  }();
   // Where guest log lines go; default: stderr, one line each, tagged with the component id.
   std::function<void(const ComponentId&, wasm::LogLevel, const std::string&,
                      const wasm::KeyValues&)>

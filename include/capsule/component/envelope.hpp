@@ -39,4 +39,13 @@ struct ComponentEnvelope {
   std::variant<Deliver, Callback, Upgrade, LinkExit> body;
 };
 
+// What an envelope weighs against a mailbox's byte bound (rt::MailboxConfig::max_bytes): the
+// payload of a message; steering envelopes travel in the control lane and weigh nothing.
+[[nodiscard]] inline std::size_t mailbox_bytes(const ComponentEnvelope& e) noexcept {
+  if (const auto* d = std::get_if<ComponentEnvelope::Deliver>(&e.body)) {
+    return d->message.payload.bytes.size();
+  }
+  return 0;
+}
+
 }  // namespace capsule::component

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -27,17 +28,22 @@ enum class BackpressurePolicy : std::uint8_t {
 [[nodiscard]] std::string_view to_string(BackpressurePolicy policy) noexcept;
 
 struct MailboxConfig {
-  std::size_t capacity = 0;  // 0 = unbounded
+  std::size_t capacity = 0;  // messages; 0 = no bound on the count
   BackpressurePolicy policy = BackpressurePolicy::kError;
   std::chrono::milliseconds block_timeout{1000};
+  // Bytes the queued messages may hold, as their type measures them (mailbox_bytes(), found by
+  // argument-dependent lookup; a type without one weighs nothing); 0 = no bound on bytes. Full
+  // by bytes is full: the same policy applies. A message heavier than the bound alone is taken
+  // into an empty mailbox (the sender's payload limit bounds it).
+  std::size_t max_bytes = 0;
 
   [[nodiscard]] static MailboxConfig unbounded() { return {}; }
   [[nodiscard]] static MailboxConfig bounded(
       std::size_t capacity, BackpressurePolicy policy,
       std::chrono::milliseconds block_timeout = std::chrono::milliseconds{1000}) {
-    return {capacity, policy, block_timeout};
+    return {capacity, policy, block_timeout, 0};
   }
-  [[nodiscard]] bool is_bounded() const noexcept { return capacity != 0; }
+  [[nodiscard]] bool is_bounded() const noexcept { return capacity != 0 || max_bytes != 0; }
 };
 
 // Point-in-time copy of a mailbox's counters.
@@ -93,8 +99,20 @@ enum class EnqueueOutcome : std::uint8_t {
   kWouldBlock,             // kBlock, full, and the caller may not wait: it should retry later
 };
 
+// What a message weighs against MailboxConfig::max_bytes: its mailbox_bytes() if its type has one.
+template <typename Msg>
+[[nodiscard]] std::size_t weigh(const Msg& msg) {
+  if constexpr (requires {
+                  { mailbox_bytes(msg) } -> std::convertible_to<std::size_t>;
+                }) {
+    return mailbox_bytes(msg);
+  } else {
+    return 0;
+  }
+}
+
 // An actor's mailbox: unbounded (lock-free MPSC) or bounded (a mutex-guarded ring that really
-// holds at most `capacity` messages, whatever the policy).
+// holds at most `capacity` messages and `max_bytes` bytes, whatever the policy).
 template <typename Msg>
 class Mailbox {
  public:
@@ -112,31 +130,35 @@ class Mailbox {
       queue_.push(std::move(msg));
       return EnqueueOutcome::kAccepted;
     }
+    const std::size_t weight = config_.max_bytes != 0 ? weigh(msg) : 0;
     std::unique_lock lock(bounded_->mutex);
     auto outcome = EnqueueOutcome::kAccepted;
-    if (bounded_->items.size() >= config_.capacity) {
+    if (full_for(weight)) {
       switch (config_.policy) {
         case BackpressurePolicy::kDropNewest:
           metrics_.on_drop();
           metrics_.on_enqueue();
           return EnqueueOutcome::kDroppedNewest;
         case BackpressurePolicy::kDropOldest:
-          bounded_->items.pop_front();  // size is restored by the push below
-          metrics_.on_drop();
+          while (full_for(weight)) {  // the count is restored by the push below
+            bounded_->bytes -= config_.max_bytes != 0 ? weigh(bounded_->items.front()) : 0;
+            bounded_->items.pop_front();
+            metrics_.on_drop();
+          }
           outcome = EnqueueOutcome::kAcceptedDroppedOldest;
           break;
         case BackpressurePolicy::kError:
           return EnqueueOutcome::kFull;
         case BackpressurePolicy::kBlock:
           if (!may_block) return EnqueueOutcome::kWouldBlock;
-          if (!bounded_->not_full.wait_for(lock, config_.block_timeout, [&] {
-                return bounded_->items.size() < config_.capacity || bounded_->closed;
-              })) {
+          if (!bounded_->not_full.wait_for(lock, config_.block_timeout,
+                                           [&] { return !full_for(weight) || bounded_->closed; })) {
             return EnqueueOutcome::kFull;
           }
           break;
       }
     }
+    bounded_->bytes += weight;
     bounded_->items.push_back(std::move(msg));
     bounded_->size.store(bounded_->items.size(), std::memory_order_release);
     metrics_.on_enqueue();
@@ -173,6 +195,7 @@ class Mailbox {
       if (!bounded_->items.empty()) {
         msg.emplace(std::move(bounded_->items.front()));
         bounded_->items.pop_front();
+        bounded_->bytes -= config_.max_bytes != 0 ? weigh(*msg) : 0;
         bounded_->size.store(bounded_->items.size(), std::memory_order_release);
         bounded_->not_full.notify_one();
       }
@@ -207,11 +230,19 @@ class Mailbox {
   [[nodiscard]] MailboxStats stats() const noexcept { return metrics_.snapshot(); }
 
  private:
+  // Under bounded_->mutex: would a message of `weight` bytes overflow the count or the bytes?
+  [[nodiscard]] bool full_for(std::size_t weight) const {
+    const auto& b = *bounded_;
+    if (config_.capacity != 0 && b.items.size() >= config_.capacity) return true;
+    return config_.max_bytes != 0 && !b.items.empty() && b.bytes + weight > config_.max_bytes;
+  }
+
   struct Bounded {
     mutable std::mutex mutex;
     std::condition_variable not_full;
     std::deque<Msg> items;
     std::atomic<std::size_t> size{0};
+    std::size_t bytes = 0;  // their weights, when max_bytes is set
     bool closed = false;
   };
 

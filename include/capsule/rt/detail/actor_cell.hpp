@@ -52,14 +52,12 @@ class ActorCell final : public ActorCellBase {
         return ok();
       case EnqueueOutcome::kFull:
         report_backpressure();
-        return make_error(ErrorCode::kMailboxFull,
-                          "mailbox of actor " + std::to_string(id()) + " is full");
+        return make_error(ErrorCode::kMailboxFull, full_text());
       case EnqueueOutcome::kWouldBlock:
         // A scheduler worker must not wait: the caller decides (a guest call suspends and
         // retries; see third_party/wasmtime-capi/src/host.rs).
         report_backpressure();
-        return make_error(ErrorCode::kWouldBlock,
-                          "mailbox of actor " + std::to_string(id()) + " is full");
+        return make_error(ErrorCode::kWouldBlock, full_text());
     }
     if (mailbox_.is_bounded()) {
       notify_enqueued();
@@ -181,6 +179,16 @@ class ActorCell final : public ActorCellBase {
   }
 
  private:
+  // Names the bound that refused: the count, the bytes, or both.
+  [[nodiscard]] std::string full_text() const {
+    const auto& c = mailbox_.config();
+    std::string text = "mailbox of actor " + std::to_string(id()) + " is full (";
+    if (c.capacity != 0) text += std::to_string(c.capacity) + " messages";
+    if (c.capacity != 0 && c.max_bytes != 0) text += " or ";
+    if (c.max_bytes != 0) text += std::to_string(c.max_bytes) + " bytes";
+    return text + ")";
+  }
+
   // Exceptions never cross the runtime's API: a throwing handler is a failed handler.
   Status invoke(Msg& msg) {
     try {
