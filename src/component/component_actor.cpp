@@ -24,28 +24,45 @@ class ActorWaker final : public wasm::CallWaker {
 ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<InstancePlan> plan)
     : runtime_(runtime), plan_(std::move(plan)) {}
 
-Result<wasm::ComponentInstance> ComponentActor::make_instance(
+Result<wasm::ComponentInstance> ComponentActor::instantiate(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
   auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
                                                        plan_->limits, plan_->serving);
-  auto instance =
-      runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
-  if (!instance) return std::move(instance).error();
-  if (Status s = instance->init(plan_->config); !s) return std::move(s).error();
-  // A component that cannot say what it is does not start: a trapping or lying metadata() is
-  // a broken component, not one with no metadata.
-  auto meta = instance->metadata();
-  if (!meta) return std::move(meta).error();
-  runtime_->registry().set_metadata(plan_->id, *meta);
-  return std::move(*instance);
+  return runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
 }
 
 Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
   waker_ = std::make_shared<ActorWaker>(ctx.resume_handle());
-  auto instance = make_instance(*plan_->component.load(), ctx);
+  auto instance = instantiate(*plan_->component.load(), ctx);
   if (!instance) return std::move(instance).error();
   instance_.emplace(std::move(*instance));
   plan_->counters->starts.fetch_add(1, std::memory_order_relaxed);
+  // An init that finishes at once fails the start here (the spawner sees it); one that waits
+  // finishes in on_resume, where a failure is the instance's (its supervisor restarts it).
+  ctx_ = &ctx;
+  Status s = start_lifecycle(CallKind::kInit);
+  ctx_ = nullptr;
+  return s;
+}
+
+Status ComponentActor::start_lifecycle(CallKind kind) {
+  in_flight_ = std::make_unique<InFlight>();
+  in_flight_->kind = kind;
+  in_flight_->call.emplace(kind == CallKind::kInit ? instance_->start_init(plan_->config)
+                                                   : instance_->start_metadata());
+  return drive();
+}
+
+Status ComponentActor::finish_lifecycle(InFlight& done) {
+  if (done.kind == CallKind::kInit) {
+    if (Status s = done.call->status(); !s) return s;
+    return start_lifecycle(CallKind::kMetadata);
+  }
+  // A component that cannot say what it is does not start: a trapping or lying metadata() is
+  // a broken component, not one with no metadata.
+  auto meta = done.call->metadata();
+  if (!meta) return std::move(meta).error();
+  runtime_->registry().set_metadata(plan_->id, *meta);
   return ok();
 }
 
@@ -102,7 +119,7 @@ Status ComponentActor::start_message(ComponentMessage& message) {
 
 Status ComponentActor::start_callback(CallbackResponse& response) {
   in_flight_ = std::make_unique<InFlight>();
-  in_flight_->is_message = false;
+  in_flight_->kind = CallKind::kCallback;
   in_flight_->response = std::move(response);
   in_flight_->call.emplace(instance_->start_handle_callback(in_flight_->response));
   return drive();
@@ -127,7 +144,19 @@ Status ComponentActor::drive() {
   }
   f.deadline_timer.cancel();
   auto done = std::move(in_flight_);
-  Status s = done->is_message ? finish_message(*done) : finish_callback(*done);
+  switch (done->kind) {
+    case CallKind::kInit:
+    case CallKind::kMetadata:
+      return finish_lifecycle(*done);
+    case CallKind::kMessage: {
+      Status s = finish_message(*done);
+      account();
+      return s;
+    }
+    case CallKind::kCallback:
+      break;
+  }
+  Status s = finish_callback(*done);
   account();
   return s;
 }
@@ -139,8 +168,21 @@ void ComponentActor::account() {
   plan_->counters->fuel_consumed.fetch_add(stats.fuel_consumed_last, std::memory_order_relaxed);
 }
 
+// The new version's init and metadata run to completion here, bounded by their wall-time limit
+// (the old instance keeps serving if they fail, so nothing is swapped half-way).
+Result<wasm::ComponentInstance> ComponentActor::prepare_upgrade(
+    const wasm::CompiledComponent& component) {
+  auto next = instantiate(component, *ctx_);
+  if (!next) return std::move(next).error();
+  if (Status s = next->init(plan_->config); !s) return std::move(s).error();
+  auto meta = next->metadata();
+  if (!meta) return std::move(meta).error();
+  runtime_->registry().set_metadata(plan_->id, *meta);
+  return next;
+}
+
 void ComponentActor::upgrade(const ComponentEnvelope::Upgrade& upgrade) {
-  auto next = make_instance(*upgrade.component, *ctx_);
+  auto next = prepare_upgrade(*upgrade.component);
   if (!next) {
     runtime_->log(plan_->id, wasm::LogLevel::kError,
                   "upgrade to " + upgrade.component->name() + " failed, keeping " +
@@ -200,7 +242,7 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
   if (in_flight_) {
     // Killed or restarted while a call waited: the requester still gets exactly one outcome.
     in_flight_->deadline_timer.cancel();
-    if (in_flight_->is_message && in_flight_->message.correlation) {
+    if (in_flight_->kind == CallKind::kMessage && in_flight_->message.correlation) {
       runtime_->complete_request(
           *in_flight_->message.correlation, plan_->id,
           make_error(ErrorCode::kCancelled,

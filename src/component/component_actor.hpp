@@ -46,8 +46,9 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
 
  private:
   // A call in flight with the inputs it borrows; heap-held so their addresses never change.
+  enum class CallKind : std::uint8_t { kInit, kMetadata, kMessage, kCallback };
   struct InFlight {
-    bool is_message = true;
+    CallKind kind = CallKind::kMessage;
     ComponentMessage message;
     CallbackResponse response;
     std::optional<wasm::GuestCall> call;
@@ -60,11 +61,16 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status start_message(ComponentMessage& message);
   Status start_callback(CallbackResponse& response);
   Status drive();
+  // Start-up runs as calls in flight too: init, then metadata. An init that waits (WASI sleep,
+  // storage) gives the worker back like a handler does; no message is taken until both finish.
+  Status start_lifecycle(CallKind kind);
+  Status finish_lifecycle(InFlight& done);
   Status finish_message(InFlight& done);
   Status finish_callback(InFlight& done);
   void upgrade(const ComponentEnvelope::Upgrade& upgrade);
-  Result<wasm::ComponentInstance> make_instance(const wasm::CompiledComponent& component,
-                                                rt::ActorContext<ComponentEnvelope>& ctx);
+  Result<wasm::ComponentInstance> prepare_upgrade(const wasm::CompiledComponent& component);
+  Result<wasm::ComponentInstance> instantiate(const wasm::CompiledComponent& component,
+                                              rt::ActorContext<ComponentEnvelope>& ctx);
   void account();
 
   rt::ActorContext<ComponentEnvelope>* ctx_ = nullptr;  // valid inside callbacks only

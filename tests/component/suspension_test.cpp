@@ -60,6 +60,49 @@ TEST_F(RuntimeFixture, SleepersDoNotStarveACanaryAndFailAtTheirWallTimeLimit) {
   EXPECT_EQ(again->as_string(), "slept 5");
 }
 
+// init runs as a call in flight like a handler: restarts whose init sleeps (24 instances, 300 ms
+// each, on 2 workers: 3.6 s of sleeping) give their worker back, so a canary keeps answering
+// while they all restart at once, and each instance takes its first message only after its init.
+TEST_F(RuntimeFixture, RestartsWhoseInitSleepsDoNotHoldWorkers) {
+  constexpr std::uint32_t kSleepers = 24;
+  auto sleepers = spec("sleeper", "sleeper", kSleepers);
+  sleepers.config = {{"sleep_in_init_ms", "300"}};
+  sleepers.limits.wall_time_per_call = 400ms;
+  sleepers.supervision.max_restarts = 2 * kSleepers;
+  const auto started_at = std::chrono::steady_clock::now();
+  const auto sleeper_ids = start(std::move(sleepers));
+  ASSERT_EQ(sleeper_ids.size(), kSleepers);
+  EXPECT_LT(std::chrono::steady_clock::now() - started_at, 5s)
+      << "the first inits (24 x 300 ms) ran one after another on the starting thread";
+  const auto canary = start(spec("echo", "echo"));
+  // Every sleeper fails at its limit, then restarts: its init sleeps again, on a worker.
+  std::vector<std::future<Result<Payload>>> naps;
+  for (const auto& id : sleeper_ids) {
+    naps.push_back(runtime->ask(id, Payload::text("3600000"), 30s));
+  }
+  for (auto& nap : naps) {
+    auto r = nap.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInterrupted) << r.error().describe();
+  }
+  for (int i = 0; i < 40; ++i) {
+    auto r = ask(canary[0], "ping " + std::to_string(i), 1s);
+    ASSERT_TRUE(r) << "canary request " << i << " during the restarts: " << r.error().describe();
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (recorder->count(rt::EventKind::kChildRestarted) < kSleepers &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(recorder->count(rt::EventKind::kChildRestarted), kSleepers);
+  for (const auto& id : sleeper_ids) {
+    auto again = ask(id, "1", 10s);
+    ASSERT_TRUE(again) << id.to_string() << ": " << again.error().describe();
+    EXPECT_EQ(again->as_string(), "slept 1");
+  }
+}
+
 // Mailbox order holds across a suspension: a message sent while the instance sleeps is handled
 // after the sleep, by the same instance.
 TEST_F(RuntimeFixture, MessagesQueuedDuringASleepWaitTheirTurn) {
