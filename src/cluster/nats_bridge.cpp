@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include <capsule/cluster/nats_bridge.hpp>
 
+#include "confirmations.hpp"
 #include "nats_handles.hpp"
 
 namespace capsule::cluster {
@@ -85,6 +87,9 @@ struct NatsBridge::Impl {
       inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0},
       hosts_declared_dead{0}, oversized{0};
   const std::string boot = random_boot_id();
+  // Acks of this host life's confirmed sends: `<ack_prefix><number>`, one subscription.
+  const std::string ack_prefix = "_INBOX.capsule." + boot + ".";
+  PendingConfirmations confirmations;
 
   // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
   mutable std::shared_mutex runtime_mutex;
@@ -228,6 +233,34 @@ struct NatsBridge::Impl {
       return;
     }
     impl->handle(*decoded, *impl->runtime, reply_to != nullptr ? reply_to : "");
+  }
+
+  // The acknowledgement of a confirmed send (send_later): the other host's answer, or the
+  // server's "no responders" when nothing is subscribed for the target.
+  static void on_ack(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
+                     void* closure) {
+    const nats::Message message(raw);
+    auto* impl = static_cast<Impl*>(closure);
+    const std::string_view subject = natsMsg_GetSubject(raw);
+    std::uint64_t id = 0;
+    const std::string_view number =
+        subject.substr(std::min(subject.size(), impl->ack_prefix.size()));
+    if (std::from_chars(number.data(), number.data() + number.size(), id).ec != std::errc{}) return;
+    if (natsMsg_IsNoResponders(raw)) {
+      impl->confirmations.fail(id, make_error(ErrorCode::kUnavailable,
+                                              "cannot reach the target's host: nothing is "
+                                              "subscribed for it any more"));
+      return;
+    }
+    auto ack = decode_message(data_of(raw));
+    if (!ack) {
+      impl->malformed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    Status outcome = ack->error ? Status(std::move(*ack->error)) : ok();
+    if (!impl->confirmations.acknowledge(id, ack->origin_host, std::move(outcome))) {
+      impl->forged.fetch_add(1, std::memory_order_relaxed);  // not from the host it went to
+    }
   }
 
   static void on_heartbeat(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
@@ -401,6 +434,7 @@ struct NatsBridge::Impl {
 
   // -- membership ----------------------------------------------------------------------------
   void fail_pending_of(const std::string& host, const std::string& reason) {
+    confirmations.fail_host(host, reason);
     std::vector<std::pair<CorrelationId, ComponentId>> lost;
     {
       std::lock_guard lock(pending_mutex);
@@ -523,6 +557,7 @@ struct NatsBridge::Impl {
         next_announce = Clock::now() + config.heartbeat_interval;
       }
       check_deaths();
+      confirmations.expire(Clock::now());
       lock.lock();
       tick_wake.wait_for(lock, std::min<Clock::duration>(step, next_announce - Clock::now()),
                          [&] { return stopping || announce_soon; });
@@ -612,6 +647,7 @@ Result<Attachment> NatsBridge::attach(component::ComponentRuntime& runtime) {
     for (const auto& [subject, handler] :
          std::initializer_list<std::pair<std::string, natsMsgHandler>>{
              {s.reply_inbox(impl_->config.host, impl_->boot), &Impl::on_wire},
+             {impl_->ack_prefix + "*", &Impl::on_ack},
              {s.all_topics(), &Impl::on_wire},
              {s.all_hosts(), &Impl::on_heartbeat}}) {
       auto sub = impl_->subscribe(subject, handler);
@@ -640,6 +676,7 @@ void NatsBridge::detach(Farewell farewell) {
   }
   if (!impl_->ticker.joinable()) return;
   impl_->ticker.join();
+  impl_->confirmations.fail_all("host " + impl_->config.host + " left the cluster");
   // Goodbye: the other hosts fail requests to this host's components now, not after a timeout.
   if (farewell == Farewell::kAnnounce && impl_->announce(true)) {
     static_cast<void>(natsConnection_FlushTimeout(impl_->connection.get(), 500));
@@ -702,6 +739,33 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
   }
   if (ack->error) return *ack->error;
   return ok();
+}
+
+void NatsBridge::send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                            std::function<void(Status)> done) {
+  if (!impl_->config.confirm_sends) return done(send(from, to, payload));
+  auto host = impl_->destination(to);
+  if (!host) return done(std::move(host).error());
+  if (Status s = impl_->wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) {
+    return done(s);
+  }
+  WireMessage m;
+  m.kind = WireMessage::Kind::kSend;
+  m.origin_host = impl_->config.host;
+  m.sender = from;
+  m.target = to;
+  m.payload = payload;
+  const auto bytes = encode(m);
+  const std::uint64_t id = impl_->confirmations.add(
+      *host, to, Clock::now() + impl_->config.confirm_timeout, std::move(done));
+  const std::string reply = impl_->ack_prefix + std::to_string(id);
+  const std::string subject = impl_->subjects.component(to, impl_->config.host);
+  Status s = nats::check(
+      natsConnection_PublishRequest(impl_->connection.get(), subject.c_str(), reply.c_str(),
+                                    bytes.data(), static_cast<int>(bytes.size())),
+      "send to " + to.to_string());
+  if (!s) return impl_->confirmations.fail(id, std::move(s));
+  impl_->sent.fetch_add(1, std::memory_order_relaxed);
 }
 
 Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const Payload& payload,

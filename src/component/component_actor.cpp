@@ -3,6 +3,7 @@
 #include <utility>
 
 #include <capsule/rt/actor_system.hpp>
+#include <capsule/rt/scheduler.hpp>
 
 #include "component_host_api.hpp"
 
@@ -37,8 +38,10 @@ Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
   if (!instance) return std::move(instance).error();
   instance_.emplace(std::move(*instance));
   plan_->counters->starts.fetch_add(1, std::memory_order_relaxed);
-  // An init that finishes at once fails the start here (the spawner sees it); one that waits
-  // finishes in on_resume, where a failure is the instance's (its supervisor restarts it).
+  // On the thread that starts the component (not a worker: ComponentRuntime::start's caller)
+  // init and metadata run to completion, so a failure fails the start and the caller sees it.
+  // A restart runs on a worker: there they are calls in flight, and a failure after a wait is
+  // the instance's (its supervisor restarts it).
   ctx_ = &ctx;
   Status s = start_lifecycle(CallKind::kInit);
   ctx_ = nullptr;
@@ -50,6 +53,7 @@ Status ComponentActor::start_lifecycle(CallKind kind) {
   in_flight_->kind = kind;
   in_flight_->call.emplace(kind == CallKind::kInit ? instance_->start_init(plan_->config)
                                                    : instance_->start_metadata());
+  if (!rt::Scheduler::on_worker_thread()) wasm::run_to_completion(*in_flight_->call);
   return drive();
 }
 

@@ -42,6 +42,17 @@ bool ComponentHostApi::send_may_wait(const ComponentId& target) const {
   return runtime_.has_remote() && !runtime_.registry().lookup(target);
 }
 
+void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
+                                  std::function<void(Status)> done) {
+  if (Status s = quotas_->admit_messages(self_id(), 1, security::Action::kSend); !s) {
+    return done(s);
+  }
+  // The outcome may come after the instance is gone (its call dropped at a wall-time limit):
+  // these host bindings, and so the runtime, stay alive until it does.
+  runtime_.send_later(self_id(), target, std::move(payload),
+                      [self = shared_from_this(), done = std::move(done)](Status s) { done(s); });
+}
+
 Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {
   return runtime_.authorize(self_id(), action, target);
 }

@@ -31,6 +31,9 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   // A target on no host here, with a cluster configured: the send may wait for the other
   // host's confirmation.
   [[nodiscard]] bool send_may_wait(const ComponentId& target) const override;
+  // Completed by the cluster layer when the other host's acknowledgement arrives.
+  void send_later(const ComponentId& target, Payload payload,
+                  std::function<void(Status)> done) override;
 
   Status send(const ComponentId& target, Payload payload) override;
   Result<CorrelationId> request(const ComponentId& target, Payload payload,

@@ -406,6 +406,19 @@ Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Pa
   return route(from, to, std::move(payload));
 }
 
+void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to, Payload payload,
+                                  std::function<void(Status)> done) {
+  if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) return done(s);
+  if (Status s = authorize_to(from, security::Action::kSend, to); !s) return done(s);
+  auto target = registry_.lookup(to);
+  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
+    return config_.remote->send_later(from, to, payload, std::move(done));
+  }
+  if (!target) return done(std::move(target).error());
+  done(target->send(
+      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
+}
+
 Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, Payload payload) {
   auto target = registry_.lookup(to);
   if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {

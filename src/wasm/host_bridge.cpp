@@ -271,9 +271,18 @@ void storage_usage(void* h, capsule_pending_t* done) {
 
 void send_later(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
                 capsule_pending_t* done) {
-  later(h, done,
-        [h, to = id_from(*target), p = payload_from(codec, payload)](
-            capsule_answer_t* out) mutable { answer_status(out, api(h).send(to, std::move(p))); });
+  capsule_answer_t* out = capsule_pending_answer(done);
+  try {
+    // Completed by whoever learns the outcome (the cluster's acknowledgement, its deadline):
+    // no thread waits for it.
+    api(h).send_later(id_from(*target), payload_from(codec, payload), [done, out](Status s) {
+      guarded(out, [&] { answer_status(out, s); });
+      capsule_pending_complete(done);
+    });
+  } catch (...) {  // could not be started: answer now
+    answer_error(out, Error{ErrorCode::kUnavailable, "host could not start the send"});
+    capsule_pending_complete(done);
+  }
 }
 
 constexpr capsule_host_vtable_t kVtable{

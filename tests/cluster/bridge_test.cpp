@@ -256,6 +256,60 @@ TEST_F(ClusterFixture, ACutOffHostDeclaresNobodyDead) {
   EXPECT_TRUE(eventually(alpha_knows_beta, std::chrono::seconds(5)));
 }
 
+// Confirmed sends are matched to their acknowledgements when these arrive: 32 sends whose
+// confirmations are swallowed by a silent subscriber (half of them) start at once, without the
+// sending thread or an I/O thread waiting for any, and every one ends exactly once: the answered
+// ones ok, the swallowed ones "may or may not have been delivered" at their deadline.
+TEST_F(ClusterFixture, ConfirmedSendsAreMatchedToAcksWithoutWaiting) {
+  b->start("sink", "echo");
+  ASSERT_TRUE(a->sees("beta", 1));
+  natsConnection* silent = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&silent, server.url().c_str()), NATS_OK);
+  natsSubscription* swallow = nullptr;
+  ASSERT_EQ(natsConnection_QueueSubscribeSync(&swallow, silent, "capsule.test.f.*.c.test.sink.0",
+                                              "capsule"),
+            NATS_OK);
+  natsConnection_Flush(silent);
+  constexpr int kSends = 32;
+  std::mutex mutex;
+  std::vector<Status> outcomes;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSends; ++i) {
+    a->runtime->send_later(ComponentRuntime::host_id(), {"test", "sink", "0"},
+                           Payload::text("m" + std::to_string(i)), [&](Status s) {
+                             const std::lock_guard lock(mutex);
+                             outcomes.push_back(std::move(s));
+                           });
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1))
+      << "starting the sends waited for confirmations (each swallowed one takes 2 s)";
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::lock_guard lock(mutex);
+        return outcomes.size() == kSends;
+      },
+      std::chrono::seconds(10)));
+  int confirmed = 0;
+  int unknown = 0;
+  for (const auto& s : outcomes) {
+    if (s) {
+      ++confirmed;
+    } else {
+      EXPECT_EQ(s.error().code, ErrorCode::kUnavailable) << s.error().describe();
+      EXPECT_NE(s.error().message.find("may or may not have been delivered"), std::string::npos)
+          << s.error().describe();
+      ++unknown;
+    }
+  }
+  EXPECT_GT(confirmed, 0) << "the real host answered none";
+  EXPECT_GT(unknown, 0) << "the silent subscriber got none (queue group shares them)";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::lock_guard lock(mutex);
+  EXPECT_EQ(outcomes.size(), std::size_t{kSends}) << "an outcome arrived twice";
+  natsSubscription_Destroy(swallow);
+  natsConnection_Destroy(silent);
+}
+
 }  // namespace
 }  // namespace capsule::cluster
 

@@ -114,6 +114,10 @@ class NatsBridge final : public component::RemoteRouter,
   Status announce();
 
   Status send(const ComponentId& from, const ComponentId& to, const Payload& payload) override;
+  // A confirmed send whose acknowledgement is matched when it arrives (on this host's ack
+  // inbox): any number in flight, no thread waiting for one.
+  void send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                  std::function<void(Status)> done) override;
   Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                  CorrelationId correlation, std::chrono::milliseconds timeout) override;
   void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;

@@ -129,6 +129,10 @@ class ComponentRuntime {
   [[nodiscard]] std::vector<ComponentInfo> list() const;
 
   // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
+  // send(), answered later through `done` (exactly once, on any thread): for a target on another
+  // host the acknowledgement is matched when it arrives and no thread waits for it.
+  void send_later(const ComponentId& from, const ComponentId& to, Payload payload,
+                  std::function<void(Status)> done);
   Status send(const ComponentId& from, const ComponentId& to, Payload payload);
   // Exactly one of reply / timeout / cancellation / failure is passed to `deliver`.
   Result<CorrelationId> request(const ComponentId& from, const ComponentId& to, Payload payload,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string_view>
 
 #include <capsule/core/message.hpp>
@@ -24,6 +25,13 @@ class RemoteRouter {
 
   // `to` is not on this host. kNotFound if no host of the cluster runs it.
   virtual Status send(const ComponentId& from, const ComponentId& to, const Payload& payload) = 0;
+  // The same send, answered later: `done` runs exactly once, on any thread, with what send()
+  // would have returned, and no thread waits meanwhile (a confirmed send's acknowledgement is
+  // matched when it arrives). Default: send(), then done.
+  virtual void send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                          std::function<void(Status)> done) {
+    done(send(from, to, payload));
+  }
   // `to` is not on this host; `correlation` is already pending in the requester's tracker and
   // expires after `timeout` there. An error here means the request was never sent.
   virtual Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,

@@ -71,6 +71,14 @@ class HostApi {
   // runs it through run_blocking and the guest's call suspends meanwhile, so no scheduler worker
   // waits on the wire. Default: no.
   [[nodiscard]] virtual bool send_may_wait(const ComponentId& /*target*/) const { return false; }
+  // Such a send: `done` runs exactly once, on any thread, with its outcome. Default: send() on
+  // run_blocking.
+  virtual void send_later(const ComponentId& target, Payload payload,
+                          std::function<void(Status)> done) {
+    run_blocking([this, target, payload = std::move(payload), done = std::move(done)]() mutable {
+      done(send(target, std::move(payload)));
+    });
+  }
 
   // Whether the guest may read WASI random (wasi:random, secure or insecure); asked per call.
   [[nodiscard]] virtual bool random_allowed() { return true; }
