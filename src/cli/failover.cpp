@@ -88,7 +88,7 @@ void FailoverLoop::run() {
       pass();
     } else {
       for (const auto& key : leases_->renew()) {
-        drop(key, units_.at(key), "another host holds its lease now", false);
+        if (running_.contains(key)) drop(key, units_.at(key), "another host took its lease", false);
       }
     }
     lock.lock();
@@ -100,7 +100,11 @@ void FailoverLoop::pass() {
   bool changed = false;
   for (const auto& key : leases_->renew()) {
     if (!running_.contains(key)) continue;
-    drop(key, units_.at(key), "another host holds its lease now (" + leases_->holder(key) + ")",
+    const std::string holder = leases_->holder(key);
+    drop(key, units_.at(key),
+         holder.empty() ? "its lease was taken over while this host could not renew it (released "
+                          "since)"
+                        : "host " + holder + " holds its lease now",
          false);
     changed = true;
   }

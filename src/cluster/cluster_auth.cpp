@@ -77,7 +77,7 @@ std::string ClusterAuth::server_config() const {
                                            "$KV." + lease_bucket(cluster) + ".>"};
     std::string own_replies = base;
     own_replies.append("*.h.").append(me).append(".>");
-    const std::vector<std::string> subscribe{base + "*.c.>", own_replies, base + "*.t.>",
+    const std::vector<std::string> subscribe{base + "*.c." + me + ".>", own_replies, base + "*.t.>",
                                              base + "*.hosts", "_INBOX.>"};
     out += "    {\n      user: \"" + h.user + "\"\n      password: \"" + h.password +
            "\"\n      permissions: {\n        publish: { allow: " + quoted_list(publish) +

@@ -157,7 +157,8 @@ std::vector<std::string> LeaseKeeper::renew() {
     u.window->close();
     u.held = false;
     u.seen = false;
-    if (entry && entry->exists) u.holder = holder_of(entry->value);
+    // Taken over, and maybe released since (a hand-back): then nobody holds it now.
+    u.holder = entry && entry->exists ? holder_of(entry->value) : std::string();
     lost.push_back(name);
   }
   return lost;

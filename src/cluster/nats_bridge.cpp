@@ -80,6 +80,7 @@ struct NatsBridge::Impl {
   // as a destination once heard from after that: its heartbeat proves its subscriptions are
   // back on the server, so a message sent to it is not dropped for want of a subscriber.
   std::atomic<std::int64_t> reconnected_at{0};
+  Clock::time_point last_check{};  // the ticker's last check_deaths (ticker thread only)
   HostDirectory directory;
   std::atomic<std::uint64_t> sequence;
   std::weak_ptr<NatsBridge> self;
@@ -97,7 +98,6 @@ struct NatsBridge::Impl {
 
   std::mutex subs_mutex;
   std::vector<nats::Subscription> fixed_subs;  // replies, topics, hosts
-  std::unordered_map<ComponentId, nats::Subscription> component_subs;
   // Subscription delivery threads that have not finished yet (see on_complete): cnats runs a
   // callback on a detached thread, so this object may only go away once the count is zero.
   std::mutex live_mutex;
@@ -459,35 +459,13 @@ struct NatsBridge::Impl {
     }
   }
 
-  // Subscribes to the subjects of the runtime's instances (and drops those of stopped ones);
-  // returns the ids now reachable through this host.
-  std::vector<ComponentId> sync_component_subscriptions() {
+  // The runtime's instances: all reachable through this host's one inbox subscription.
+  std::vector<ComponentId> local_components() const {
     std::vector<ComponentId> local;
-    {
-      std::shared_lock lock(runtime_mutex);
-      if (runtime == nullptr) return {};
-      for (const auto& record : runtime->registry().records()) local.push_back(record.id);
-    }
-    std::vector<nats::Subscription> dropped;  // destroyed outside the lock
-    std::vector<ComponentId> reachable;
-    std::lock_guard lock(subs_mutex);
-    for (auto it = component_subs.begin(); it != component_subs.end();) {
-      if (std::find(local.begin(), local.end(), it->first) == local.end()) {
-        dropped.push_back(std::move(it->second));
-        it = component_subs.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    for (const auto& id : local) {
-      if (!component_subs.contains(id)) {
-        auto sub = subscribe(subjects.component_inbox(id), &Impl::on_wire, "capsule");
-        if (!sub) continue;  // retried at the next tick
-        component_subs.emplace(id, std::move(*sub));
-      }
-      reachable.push_back(id);
-    }
-    return reachable;
+    std::shared_lock lock(runtime_mutex);
+    if (runtime == nullptr) return local;
+    for (const auto& record : runtime->registry().records()) local.push_back(record.id);
+    return local;
   }
 
   Status announce(bool leaving) {
@@ -498,7 +476,7 @@ struct NatsBridge::Impl {
     h.interval_ms = static_cast<std::uint32_t>(config.heartbeat_interval.count());
     h.leaving = leaving;
     h.groups = config.groups;
-    if (!leaving) h.components = sync_component_subscriptions();
+    if (!leaving) h.components = local_components();
     return publish_raw(subjects.hosts(config.host), encode(h));
   }
 
@@ -523,6 +501,19 @@ struct NatsBridge::Impl {
 
   void check_deaths() {
     const auto now = Clock::now();
+    // The ticker runs every quarter interval; a gap of a whole interval means this process did
+    // not run (SIGSTOP, a frozen VM): the others' silence is ours. Judge nobody until they had
+    // the time to be heard again, as after a reconnect.
+    if (last_check != Clock::time_point{} && now - last_check > config.heartbeat_interval) {
+      reconnected_at.store(now.time_since_epoch().count());
+      log_membership(
+          wasm::LogLevel::kWarn,
+          "cluster: this host did not run for " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now - last_check).count()) +
+              " ms (paused?): declaring nobody dead until the others are heard again");
+    }
+    last_check = now;
     const std::vector<std::string> dead =
         can_judge_deaths(now) ? directory.expire(now) : std::vector<std::string>{};
     hosts_declared_dead.fetch_add(dead.size(), std::memory_order_relaxed);
@@ -646,6 +637,7 @@ Result<Attachment> NatsBridge::attach(component::ComponentRuntime& runtime) {
     const auto& s = impl_->subjects;
     for (const auto& [subject, handler] :
          std::initializer_list<std::pair<std::string, natsMsgHandler>>{
+             {s.host_inbox(impl_->config.host), &Impl::on_wire},
              {s.reply_inbox(impl_->config.host, impl_->boot), &Impl::on_wire},
              {impl_->ack_prefix + "*", &Impl::on_ack},
              {s.all_topics(), &Impl::on_wire},
@@ -686,8 +678,6 @@ void NatsBridge::detach(Farewell farewell) {
     std::lock_guard lock(impl_->subs_mutex);
     subs = std::move(impl_->fixed_subs);
     impl_->fixed_subs.clear();
-    for (auto& [id, sub] : impl_->component_subs) subs.push_back(std::move(sub));
-    impl_->component_subs.clear();
   }
   subs.clear();  // unsubscribes; running callbacks finish on their threads
   impl_->wait_for_delivery_threads();
@@ -711,7 +701,7 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
   m.sender = from;
   m.target = to;
   m.payload = payload;
-  const std::string subject = impl_->subjects.component(to, impl_->config.host);
+  const std::string subject = impl_->subjects.component(to, impl_->config.host, *host);
   if (!impl_->config.confirm_sends) return impl_->publish_raw(subject, encode(m));
   const auto bytes = encode(m);
   natsMsg* raw = nullptr;
@@ -759,7 +749,7 @@ void NatsBridge::send_later(const ComponentId& from, const ComponentId& to, cons
   const std::uint64_t id = impl_->confirmations.add(
       *host, to, Clock::now() + impl_->config.confirm_timeout, std::move(done));
   const std::string reply = impl_->ack_prefix + std::to_string(id);
-  const std::string subject = impl_->subjects.component(to, impl_->config.host);
+  const std::string subject = impl_->subjects.component(to, impl_->config.host, *host);
   Status s = nats::check(
       natsConnection_PublishRequest(impl_->connection.get(), subject.c_str(), reply.c_str(),
                                     bytes.data(), static_cast<int>(bytes.size())),
@@ -788,7 +778,8 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
     std::lock_guard lock(impl_->pending_mutex);
     impl_->pending[correlation] = Outbound{*host, to, Clock::now() + timeout};
   }
-  Status s = impl_->publish_raw(impl_->subjects.component(to, impl_->config.host), encode(m));
+  Status s =
+      impl_->publish_raw(impl_->subjects.component(to, impl_->config.host, *host), encode(m));
   if (!s) {
     std::lock_guard lock(impl_->pending_mutex);
     impl_->pending.erase(correlation);

@@ -136,12 +136,13 @@ std::string id_tokens(const ComponentId& id) {
 
 }  // namespace
 
-std::string Subjects::component(const ComponentId& id, std::string_view from) const {
-  return prefix(cluster, subject_token(from)) + "c." + id_tokens(id);
+std::string Subjects::component(const ComponentId& id, std::string_view from,
+                                std::string_view to) const {
+  return prefix(cluster, subject_token(from)) + "c." + subject_token(to) + "." + id_tokens(id);
 }
 
-std::string Subjects::component_inbox(const ComponentId& id) const {
-  return prefix(cluster, "*") + "c." + id_tokens(id);
+std::string Subjects::host_inbox(std::string_view host) const {
+  return prefix(cluster, "*") + "c." + subject_token(host) + ".>";
 }
 
 std::string Subjects::reply(std::string_view host, std::string_view boot,

@@ -132,21 +132,37 @@ TEST_F(AuthCluster, AHostCannotSpeakAsAnother) {
   Client gamma(server.url(), creds(auth, "gamma").user, creds(auth, "gamma").password);
   ASSERT_EQ(gamma.status, NATS_OK);
   const Subjects subjects{"test"};
-  gamma.publish(subjects.component(echo, "alpha"),
+  gamma.publish(subjects.component(echo, "alpha", "beta"),
                 send_to_echo("alpha", ComponentRuntime::host_id()));
   // Under its own name but claiming to be alpha: beta drops it as forged.
-  gamma.publish(subjects.component(echo, "gamma"),
+  gamma.publish(subjects.component(echo, "gamma", "beta"),
                 send_to_echo("alpha", ComponentRuntime::host_id()));
   // As itself, but with a sender component it does not run (beta's own echo): forged too.
-  gamma.publish(subjects.component(echo, "gamma"), send_to_echo("gamma", echo));
+  gamma.publish(subjects.component(echo, "gamma", "beta"), send_to_echo("gamma", echo));
   ASSERT_TRUE(eventually([&] { return b->bridge->stats().forged >= 2; }));
   std::this_thread::sleep_for(200ms);  // the first, refused by the server, would be here by now
   EXPECT_EQ(b->bridge->stats().forged, 2u);
   EXPECT_EQ(echo_enqueued(), before) << "an intruder's message reached the component";
   // gamma's host code, as itself, is an ordinary peer: its message gets through.
-  gamma.publish(subjects.component(echo, "gamma"),
+  gamma.publish(subjects.component(echo, "gamma", "beta"),
                 send_to_echo("gamma", ComponentRuntime::host_id()));
   EXPECT_TRUE(eventually([&] { return echo_enqueued() == before + 1; }));
+}
+
+TEST_F(AuthCluster, AHostCannotListenToAnothersComponentMessages) {
+  // Component subjects name the host they are for: gamma may subscribe to its own only.
+  Client gamma(server.url(), creds(auth, "gamma").user, creds(auth, "gamma").password);
+  ASSERT_EQ(gamma.status, NATS_OK);
+  natsSubscription* sub = nullptr;
+  static_cast<void>(natsConnection_SubscribeSync(&sub, gamma.conn, "capsule.test.f.*.c.beta.>"));
+  natsConnection_FlushTimeout(gamma.conn, 2000);
+  auto r = a->runtime->ask(echo, Payload::text("for beta only"), 5s).get();
+  ASSERT_TRUE(r) << r.error().describe();
+  natsMsg* got = nullptr;
+  EXPECT_NE(natsSubscription_NextMsg(&got, sub, 300), NATS_OK)
+      << "gamma read a message addressed to beta's component";
+  natsMsg_Destroy(got);
+  natsSubscription_Destroy(sub);
 }
 
 TEST_F(AuthCluster, AHostCannotListenToAnothersReplies) {

@@ -1,12 +1,56 @@
 // Two hosts in one process, each with its own actor system, runtime and NATS connection, over a
 // real nats-server on loopback: the component semantics of docs/components.md across hosts.
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <nats/nats.h>
+#include <thread>
 
 #include "cluster_fixture.hpp"
 
 namespace capsule::cluster {
 namespace {
+
+// A host that announces `test/ghost/0` in its heartbeats (a plain NATS client, every 50 ms) and
+// takes every component message addressed to it without ever answering: what a stuck host looks
+// like to a sender.
+class SilentHost {
+ public:
+  explicit SilentHost(const std::string& url) {
+    EXPECT_EQ(natsConnection_ConnectTo(&conn_, url.c_str()), NATS_OK);
+    EXPECT_EQ(natsConnection_SubscribeSync(&swallow_, conn_, "capsule.test.f.*.c.ghost.>"),
+              NATS_OK);
+    natsConnection_Flush(conn_);
+    beat_ = std::thread([this] {
+      std::uint64_t sequence = 1;
+      while (!stop_.load()) {
+        Heartbeat h;
+        h.host = "ghost";
+        h.sequence = sequence++;
+        h.interval_ms = 50;
+        h.components = {ComponentId{"test", "ghost", "0"}};
+        const auto bytes = encode(h);
+        natsConnection_Publish(conn_, Subjects{"test"}.hosts("ghost").c_str(), bytes.data(),
+                               static_cast<int>(bytes.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
+  ~SilentHost() {
+    stop_.store(true);
+    beat_.join();
+    natsSubscription_Destroy(swallow_);
+    natsConnection_Destroy(conn_);
+  }
+  SilentHost(const SilentHost&) = delete;
+  SilentHost& operator=(const SilentHost&) = delete;
+
+ private:
+  natsConnection* conn_ = nullptr;
+  natsSubscription* swallow_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread beat_;
+};
 
 using namespace capsule::cluster::testing;
 
@@ -257,25 +301,26 @@ TEST_F(ClusterFixture, ACutOffHostDeclaresNobodyDead) {
 }
 
 // Confirmed sends are matched to their acknowledgements when these arrive: 32 sends whose
-// confirmations are swallowed by a silent subscriber (half of them) start at once, without the
+// confirmations are swallowed by a silent host (half of them) start at once, without the
 // sending thread or an I/O thread waiting for any, and every one ends exactly once: the answered
 // ones ok, the swallowed ones "may or may not have been delivered" at their deadline.
 TEST_F(ClusterFixture, ConfirmedSendsAreMatchedToAcksWithoutWaiting) {
   b->start("sink", "echo");
   ASSERT_TRUE(a->sees("beta", 1));
-  natsConnection* silent = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&silent, server.url().c_str()), NATS_OK);
-  natsSubscription* swallow = nullptr;
-  ASSERT_EQ(natsConnection_QueueSubscribeSync(&swallow, silent, "capsule.test.f.*.c.test.sink.0",
-                                              "capsule"),
-            NATS_OK);
-  natsConnection_Flush(silent);
+  const SilentHost ghost(server.url());
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& h : a->bridge->hosts()) {
+      if (h.name == "ghost") return true;
+    }
+    return false;
+  }));
   constexpr int kSends = 32;
   std::mutex mutex;
   std::vector<Status> outcomes;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < kSends; ++i) {
-    a->runtime->send_later(ComponentRuntime::host_id(), {"test", "sink", "0"},
+    a->runtime->send_later(ComponentRuntime::host_id(),
+                           {"test", i % 2 == 0 ? "sink" : "ghost", "0"},
                            Payload::text("m" + std::to_string(i)), [&](Status s) {
                              const std::lock_guard lock(mutex);
                              outcomes.push_back(std::move(s));
@@ -302,12 +347,11 @@ TEST_F(ClusterFixture, ConfirmedSendsAreMatchedToAcksWithoutWaiting) {
     }
   }
   EXPECT_GT(confirmed, 0) << "the real host answered none";
-  EXPECT_GT(unknown, 0) << "the silent subscriber got none (queue group shares them)";
+  EXPECT_EQ(confirmed, kSends / 2) << "beta confirms every send to its sink";
+  EXPECT_EQ(unknown, kSends / 2) << "the silent host answers none";
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const std::lock_guard lock(mutex);
   EXPECT_EQ(outcomes.size(), std::size_t{kSends}) << "an outcome arrived twice";
-  natsSubscription_Destroy(swallow);
-  natsConnection_Destroy(silent);
 }
 
 }  // namespace
@@ -318,26 +362,25 @@ namespace {
 
 using namespace capsule::cluster::testing;
 
-// Guests whose confirmed sends to another host wait (half the target's queue group is a plain
-// NATS client that never confirms, so those sends wait the whole confirm timeout) must not hold
-// this host's scheduler workers: the send runs on the I/O threads while the guest's call is
-// suspended, and a local canary keeps answering. Before, each such send held a worker for the
-// whole wait.
+// Guests whose confirmed sends to another host wait (the target's host is a plain NATS client
+// that never confirms, so each send waits the whole confirm timeout) must not hold this host's
+// scheduler workers: the guest's call is suspended until the acknowledgement or its deadline,
+// and a local canary keeps answering. Before, each such send held a worker for the whole wait.
 TEST_F(ClusterFixture, ConfirmedSendsThatWaitDoNotHoldWorkers) {
   b->start("sink", "echo");
   const auto canary = a->start("canary", "echo").front();
   for (int i = 0; i < 4; ++i) {
     a->start("relay" + std::to_string(i), "relay",
-             {{"mode", "forward"}, {"next", "test/sink/0"}, {"tag", "a"}});
+             {{"mode", "forward"}, {"next", "test/ghost/0"}, {"tag", "a"}});
   }
   ASSERT_TRUE(a->sees("beta", 1));
-  natsConnection* silent = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&silent, server.url().c_str()), NATS_OK);
-  natsSubscription* swallow = nullptr;
-  ASSERT_EQ(natsConnection_QueueSubscribeSync(&swallow, silent, "capsule.test.f.*.c.test.sink.0",
-                                              "capsule"),
-            NATS_OK);
-  natsConnection_Flush(silent);
+  const SilentHost ghost(server.url());
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& h : a->bridge->hosts()) {
+      if (h.name == "ghost") return true;
+    }
+    return false;
+  }));
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 4; ++i) {
       ASSERT_TRUE(a->runtime->send(ComponentRuntime::host_id(),
@@ -354,8 +397,6 @@ TEST_F(ClusterFixture, ConfirmedSendsThatWaitDoNotHoldWorkers) {
         << "ping " << i << " waited for a worker held by a send";
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
-  natsSubscription_Destroy(swallow);
-  natsConnection_Destroy(silent);
 }
 
 }  // namespace

@@ -706,6 +706,7 @@ class FaultTest:
         elif kind == "pause":
             self.hosts[target].pause()
             time.sleep(down)
+            woke_at = os.path.getsize(self.hosts[target].log_path)
             self.hosts[target].resume()
         elif kind == "nats":
             self.nats.stop()
@@ -730,6 +731,15 @@ class FaultTest:
         self.rounds.append({"round": index, "kind": kind, "target": target, "down": down,
                             "fault_at": t_fault, "healed_at": healed, "recovered_in": took if recovered else None})
         time.sleep(settle)
+        if kind == "pause":
+            # Only the paused host was faulted: on waking it must not take its own silence for
+            # the others' deaths (it would fail every request it had pending on them).
+            deaths = [l.get("msg", "") for l in self.hosts[target].lines(woke_at)
+                      if "is dead (no heartbeat" in l.get("msg", "")]
+            if deaths:
+                self.violations.append(("a paused host declared live hosts dead on waking",
+                                        f"round {index}: {target}: " + "; ".join(deaths[:4]), []))
+                say(f"!! {target} declared {len(deaths)} host(s) dead on waking")
 
     def run(self):
         deadline = now() + ARGS.seconds

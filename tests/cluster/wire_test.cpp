@@ -75,8 +75,9 @@ TEST(Subjects, NamesAreEscapedIntoSingleTokens) {
   EXPECT_EQ(subject_token("a b*>"), "a%20b%2A%3E");
   EXPECT_EQ(subject_token(""), "%");
   const Subjects s{"prod"};
-  EXPECT_EQ(s.component({"shop", "cart.v2", "0"}, "h1"), "capsule.prod.f.h1.c.shop.cart%2Ev2.0");
-  EXPECT_EQ(s.component_inbox({"shop", "cart.v2", "0"}), "capsule.prod.f.*.c.shop.cart%2Ev2.0");
+  EXPECT_EQ(s.component({"shop", "cart.v2", "0"}, "h1", "h2"),
+            "capsule.prod.f.h1.c.h2.shop.cart%2Ev2.0");
+  EXPECT_EQ(s.host_inbox("h2"), "capsule.prod.f.*.c.h2.>");
   EXPECT_EQ(s.reply("host-1", "00ff", "h2"), "capsule.prod.f.h2.h.host-1.00ff.reply");
   EXPECT_EQ(s.reply_inbox("host-1", "00ff"), "capsule.prod.f.*.h.host-1.00ff.reply");
   EXPECT_EQ(s.topic("a.b", "h1"), "capsule.prod.f.h1.t.a%2Eb");

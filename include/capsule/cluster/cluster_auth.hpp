@@ -18,9 +18,9 @@ struct HostCredentials {
 // The credentials of every host of a cluster and the nats-server configuration that admits
 // exactly those hosts, each with subject permissions that let it publish only under its own name
 // (capsule.<cluster>.f.<host>.>, see Subjects) and subscribe only to what a host of this cluster
-// serves: component subjects, its own replies, topics and heartbeats. Anonymous clients are
-// refused. JetStream KV is allowed on `kv_bucket` (storage_backend = "nats-kv") and on the
-// cluster's lease bucket (lease_bucket(), failover) only.
+// serves: the component subjects addressed to it, its own replies, topics and heartbeats. Anonymous
+// clients are refused. JetStream KV is allowed on `kv_bucket` (storage_backend = "nats-kv") and on
+// the cluster's lease bucket (lease_bucket(), failover) only.
 struct ClusterAuth {
   std::string cluster;
   std::string kv_bucket = "capsule_kv";

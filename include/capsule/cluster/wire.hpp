@@ -53,9 +53,12 @@ struct Heartbeat {
 // message says which authenticated host sent it. Receivers subscribe with `*` in its place.
 struct Subjects {
   std::string cluster;
-  // A message for instance `id`, published by host `from`.
-  [[nodiscard]] std::string component(const ComponentId& id, std::string_view from) const;
-  [[nodiscard]] std::string component_inbox(const ComponentId& id) const;  // from any host
+  // A message for instance `id` on host `to`, published by host `from`. The sender picks the
+  // host (from the heartbeats): exactly that host gets it, whoever else runs the same id.
+  [[nodiscard]] std::string component(const ComponentId& id, std::string_view from,
+                                      std::string_view to) const;
+  // Every component message for host `host`, from any host: its one subscription for them.
+  [[nodiscard]] std::string host_inbox(std::string_view host) const;
   // A reply for the life `boot` of `host`, published by the responder's host `from`.
   [[nodiscard]] std::string reply(std::string_view host, std::string_view boot,
                                   std::string_view from) const;
