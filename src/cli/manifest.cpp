@@ -194,24 +194,31 @@ Status parse_supervision(const Checker& c, const toml::table& t, const std::stri
   return s;
 }
 
+// A [component.mailbox] size field: a non-negative integer, kept in `out` when present.
+Status parse_mailbox_size(const Checker& c, const toml::table& t, const std::string& where,
+                          const char* key, const char* expected, std::size_t& out) {
+  auto value = optional_value<std::int64_t>(c, t, key, where + "mailbox.", expected);
+  if (!value) return std::move(value).error();
+  if (!*value) return ok();
+  if (**value < 0) {
+    return c.error(t.get(key), 0, where + "mailbox." + key + ": must not be negative");
+  }
+  out = static_cast<std::size_t>(**value);
+  return ok();
+}
+
 Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& where,
                      std::optional<rt::MailboxConfig>& out) {
   rt::MailboxConfig m = component::RuntimeConfig{}.default_mailbox;
-  auto bytes = optional_value<std::int64_t>(c, t, "max_bytes", where + "mailbox.",
-                                            "an integer (0 = no bound on bytes)");
-  if (!bytes) return std::move(bytes).error();
-  if (*bytes) {
-    if (**bytes < 0)
-      return c.error(t.get("max_bytes"), 0, where + "mailbox.max_bytes: must not be negative");
-    m.max_bytes = static_cast<std::size_t>(**bytes);
+  if (Status s = parse_mailbox_size(c, t, where, "max_bytes", "an integer (0 = no bound on bytes)",
+                                    m.max_bytes);
+      !s) {
+    return s;
   }
-  auto cap = optional_value<std::int64_t>(c, t, "capacity", where + "mailbox.",
-                                          "an integer (0 = unbounded)");
-  if (!cap) return std::move(cap).error();
-  if (*cap) {
-    if (**cap < 0)
-      return c.error(t.get("capacity"), 0, where + "mailbox.capacity: must not be negative");
-    m.capacity = static_cast<std::size_t>(**cap);
+  if (Status s =
+          parse_mailbox_size(c, t, where, "capacity", "an integer (0 = unbounded)", m.capacity);
+      !s) {
+    return s;
   }
   if (const toml::node* p = t.get("policy")) {
     auto v = p->value<std::string>();

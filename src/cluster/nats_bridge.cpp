@@ -3,6 +3,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
+#include <future>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -135,6 +136,29 @@ struct NatsBridge::Impl {
                           config.url + " carries " + std::to_string(max) +
                           " bytes per message, max_payload, less " + std::to_string(kEnvelopeRoom) +
                           " for the envelope): raise max_payload in its configuration");
+  }
+
+  // A send on the wire: the host that runs `to`, its subject there, the encoded envelope.
+  struct PreparedSend {
+    std::string host;
+    std::string subject;
+    std::vector<std::uint8_t> bytes;
+  };
+  Result<PreparedSend> prepare_send(const ComponentId& from, const ComponentId& to,
+                                    const Payload& payload) const {
+    auto host = destination(to);
+    if (!host) return std::move(host).error();
+    if (Status s = wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) {
+      return std::move(s).error();
+    }
+    WireMessage m;
+    m.kind = WireMessage::Kind::kSend;
+    m.origin_host = config.host;
+    m.sender = from;
+    m.target = to;
+    m.payload = payload;
+    std::string subject = subjects.component(to, config.host, *host);
+    return PreparedSend{std::move(*host), std::move(subject), encode(m)};
   }
 
   Status publish_raw(const std::string& subject, const std::vector<std::uint8_t>& bytes) {
@@ -692,64 +716,27 @@ Status NatsBridge::announce() {
 Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Payload& payload) {
   // Refused rather than buffered while the way to `to` is not known to work: a send that returns
   // ok has been handed to a connected client for a host whose subscriptions are in place.
-  auto host = impl_->destination(to);
-  if (!host) return std::move(host).error();
-  if (Status s = impl_->wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) return s;
-  WireMessage m;
-  m.kind = WireMessage::Kind::kSend;
-  m.origin_host = impl_->config.host;
-  m.sender = from;
-  m.target = to;
-  m.payload = payload;
-  const std::string subject = impl_->subjects.component(to, impl_->config.host, *host);
-  if (!impl_->config.confirm_sends) return impl_->publish_raw(subject, encode(m));
-  const auto bytes = encode(m);
-  natsMsg* raw = nullptr;
-  const natsStatus status =
-      natsConnection_Request(&raw, impl_->connection.get(), subject.c_str(), bytes.data(),
-                             static_cast<int>(bytes.size()), impl_->config.confirm_timeout.count());
-  const nats::Message reply(raw);
-  if (status == NATS_TIMEOUT) {
-    return make_error(ErrorCode::kUnavailable,
-                      "no confirmation from host " + *host + " for the message to " +
-                          to.to_string() + " within " +
-                          std::to_string(impl_->config.confirm_timeout.count()) +
-                          " ms: it may or may not have been delivered");
+  if (!impl_->config.confirm_sends) {
+    auto prepared = impl_->prepare_send(from, to, payload);
+    if (!prepared) return std::move(prepared).error();
+    return impl_->publish_raw(prepared->subject, prepared->bytes);
   }
-  if (status == NATS_NO_RESPONDERS) {
-    return make_error(ErrorCode::kUnavailable, "cannot reach " + to.to_string() + " on host " +
-                                                   *host + ": nothing subscribed for it");
-  }
-  if (Status s = nats::check(status, "send to " + to.to_string()); !s) return s;
-  impl_->sent.fetch_add(1, std::memory_order_relaxed);
-  auto ack = decode_message(data_of(raw));
-  if (!ack) {
-    impl_->malformed.fetch_add(1, std::memory_order_relaxed);
-    return make_error(ErrorCode::kInternal, "undecodable confirmation from host " + *host);
-  }
-  if (ack->error) return *ack->error;
-  return ok();
+  // The confirmed send, waited for here (host code; a guest's call suspends instead).
+  auto outcome = std::make_shared<std::promise<Status>>();
+  auto confirmed = outcome->get_future();
+  send_later(from, to, payload, [outcome](Status s) { outcome->set_value(std::move(s)); });
+  return confirmed.get();
 }
 
 void NatsBridge::send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
                             std::function<void(Status)> done) {
   if (!impl_->config.confirm_sends) return done(send(from, to, payload));
-  auto host = impl_->destination(to);
-  if (!host) return done(std::move(host).error());
-  if (Status s = impl_->wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) {
-    return done(s);
-  }
-  WireMessage m;
-  m.kind = WireMessage::Kind::kSend;
-  m.origin_host = impl_->config.host;
-  m.sender = from;
-  m.target = to;
-  m.payload = payload;
-  const auto bytes = encode(m);
+  auto prepared = impl_->prepare_send(from, to, payload);
+  if (!prepared) return done(std::move(prepared).error());
+  const auto& [host, subject, bytes] = *prepared;
   const std::uint64_t id = impl_->confirmations.add(
-      *host, to, Clock::now() + impl_->config.confirm_timeout, std::move(done));
+      host, to, Clock::now() + impl_->config.confirm_timeout, std::move(done));
   const std::string reply = impl_->ack_prefix + std::to_string(id);
-  const std::string subject = impl_->subjects.component(to, impl_->config.host, *host);
   Status s = nats::check(
       natsConnection_PublishRequest(impl_->connection.get(), subject.c_str(), reply.c_str(),
                                     bytes.data(), static_cast<int>(bytes.size())),
