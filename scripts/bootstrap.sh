@@ -20,6 +20,7 @@ APT_PACKAGES=(
   libasio-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   nats-server libnats-dev libcaf-dev
+  libcpp-httplib-dev zlib1g-dev libbrotli-dev
 )
 
 step "Debian packages"

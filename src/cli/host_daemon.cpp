@@ -396,6 +396,16 @@ void HostDaemon::shutdown() {
 }
 
 HttpResponse HostDaemon::handle(const HttpRequest& r) {
+  try {
+    return route(r);
+  } catch (const json::exception& e) {
+    // A field of the wrong JSON type (e.g. "timeout_ms": "soon") is the client's mistake.
+    return error_response(make_error(ErrorCode::kInvalidArgument,
+                                     r.method + " " + r.path + ": bad request body: " + e.what()));
+  }
+}
+
+HttpResponse HostDaemon::route(const HttpRequest& r) {
   if (r.method == "GET" && r.path == "/metrics")
     return {200, "text/plain; version=0.0.4", metrics()};
   if (r.method == "GET" && r.path == "/v1/ps") return ps();
@@ -467,7 +477,11 @@ HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
   auto payload_text = field(*j, "payload");
   if (!payload_text) return error_response(payload_text.error());
   Payload payload = Payload::text(*payload_text);
-  if (j->contains("codec") && (*j)["codec"].is_string()) {
+  if (j->contains("codec") && !(*j)["codec"].is_string()) {
+    return error_response(make_error(ErrorCode::kInvalidArgument,
+                                     "field 'codec' must be a string (raw, json, cbor, text)"));
+  }
+  if (j->contains("codec")) {
     auto code = multicodec::code_of((*j)["codec"].get<std::string>());
     if (!code) {
       return error_response(
@@ -480,7 +494,19 @@ HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
     if (!s) return error_response(s.error());
     return json_response(200, json{{"ok", true}});
   }
-  const auto timeout = std::chrono::milliseconds(j->value("timeout_ms", 5000));
+  std::uint64_t timeout_ms = 5000;
+  if (j->contains("timeout_ms")) {
+    const json& t = (*j)["timeout_ms"];
+    if (!t.is_number_unsigned() || t.get<std::uint64_t>() == 0 ||
+        t.get<std::uint64_t>() > 3'600'000) {
+      return error_response(make_error(
+          ErrorCode::kInvalidArgument,
+          "field 'timeout_ms' must be a whole number of milliseconds from 1 to 3600000, not " +
+              t.dump()));
+    }
+    timeout_ms = t.get<std::uint64_t>();
+  }
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
   auto reply = runtime_->ask(*target, std::move(payload), timeout).get();
   if (!reply) return error_response(reply.error());
   return json_response(200, json{{"ok", true},

@@ -48,6 +48,7 @@ class HostDaemon {
 
  private:
   HttpResponse handle(const HttpRequest& request);
+  HttpResponse route(const HttpRequest& request);
   HttpResponse ps() const;
   HttpResponse hosts() const;
   HttpResponse send_or_call(const std::string& body, bool call);

@@ -1,64 +1,35 @@
 #include "http.hpp"
 
-#include <sstream>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 namespace capsule::cli {
 namespace {
 
-constexpr std::size_t kMaxBody = 16 << 20;
-
-std::string reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Payload Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
+// {"ok":false,"error":...}: what every failure of the endpoint looks like to a client.
+std::string error_body(const std::string& text) {
+  return nlohmann::json{{"ok", false}, {"error", text}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// Reads one HTTP message (request or response) from `socket`: start line, headers, body.
-Result<std::pair<std::string, std::string>> read_message(asio::ip::tcp::socket& socket) {
-  asio::streambuf buf;
-  asio::error_code ec;
-  asio::read_until(socket, buf, "\r\n\r\n", ec);
-  if (ec) return make_error(ErrorCode::kUnavailable, "reading headers: " + ec.message());
-  std::istream in(&buf);
-  std::string start;
-  std::getline(in, start);
-  if (!start.empty() && start.back() == '\r') start.pop_back();
-  std::size_t length = 0;
-  std::string line;
-  while (std::getline(in, line) && line != "\r") {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (key == "content-length") length = std::stoul(line.substr(colon + 1));
+// The text for a status cpp-httplib answered by itself (the request never reached a handler).
+std::string refusal(int status) {
+  switch (status) {
+    case 400:
+      return "malformed HTTP request (request line, headers or Content-Length)";
+    case 404:
+      return "no such route";
+    case 405:
+      return "method not allowed";
+    case 413:
+      return "request body too large";
+    case 414:
+      return "request line too long";
+    case 431:
+      return "request headers too large";
+    default:
+      return "request refused (HTTP " + std::to_string(status) + ")";
   }
-  if (length > kMaxBody) return make_error(ErrorCode::kInvalidArgument, "body too large");
-  std::string body(std::istreambuf_iterator<char>(in), {});
-  if (body.size() < length) {
-    std::string rest(length - body.size(), '\0');
-    asio::read(socket, asio::buffer(rest), ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, "reading body: " + ec.message());
-    body += rest;
-  }
-  body.resize(length);
-  return std::make_pair(std::move(start), std::move(body));
 }
 
 }  // namespace
@@ -76,11 +47,11 @@ Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address) {
         ErrorCode::kInvalidArgument,
         "admin address '" + address + "' must be a loopback address (127.0.0.1 or ::1)");
   }
-  int port = 0;
-  try {
-    port = std::stoi(address.substr(colon + 1));
-  } catch (const std::exception&) {
-    port = -1;
+  int port = -1;
+  const std::string digits = address.substr(colon + 1);
+  if (!digits.empty() && digits.size() <= 5 &&
+      digits.find_first_not_of("0123456789") == std::string::npos) {
+    port = std::stoi(digits);
   }
   if (port < 0 || port > 65535) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -89,66 +60,78 @@ Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address) {
   return asio::ip::tcp::endpoint(ip, static_cast<unsigned short>(port));
 }
 
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+
 HttpServer::~HttpServer() {
   stop();
 }
 
-Status HttpServer::start(const std::string& address, Handler handler) {
+Status HttpServer::start(const std::string& address, Handler handler, HttpLimits limits) {
   auto endpoint = loopback_endpoint(address);
   if (!endpoint) return std::move(endpoint).error();
   handler_ = std::move(handler);
-  asio::error_code ec;
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
-  acceptor_->open(endpoint->protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(*endpoint, ec);
-  if (!ec) acceptor_->listen(16, ec);
-  if (ec) {
+  httplib::Server& s = *server_;
+  s.set_read_timeout(limits.read_timeout);
+  s.set_write_timeout(limits.write_timeout);
+  s.set_keep_alive_timeout(2);
+  s.set_payload_max_length(limits.max_body);
+  s.new_task_queue = [threads = limits.threads] { return new httplib::ThreadPool(threads); };
+  auto route = [this](const httplib::Request& req, httplib::Response& res) {
+    const HttpResponse out = handler_(HttpRequest{req.method, req.path, req.body});
+    res.status = out.status;
+    res.set_content(out.body, out.content_type.c_str());
+  };
+  // cpp-httplib 0.11 bounds neither a header line nor their number: the total is checked here,
+  // before any handler runs.
+  s.set_pre_routing_handler(
+      [max = limits.max_header_bytes](const httplib::Request& req, httplib::Response& res) {
+        std::size_t total = 0;
+        for (const auto& [name, value] : req.headers) total += name.size() + value.size() + 4;
+        if (total <= max) return httplib::Server::HandlerResponse::Unhandled;
+        res.status = 431;
+        res.set_content(error_body("request headers too large: " + std::to_string(total) +
+                                   " bytes (limit " + std::to_string(max) + ")"),
+                        "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  s.Get(".*", route);
+  s.Post(".*", route);
+  // A handler that throws (a bug, or input no check caught) answers 500 naming the cause; the
+  // server keeps serving.
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        res.status = 500;
+        res.set_content(error_body("internal error: " + what), "application/json");
+      });
+  // Statuses cpp-httplib sets itself (malformed request, too large, no route) get a JSON body.
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) res.set_content(error_body(refusal(res.status)), "application/json");
+  });
+  const std::string host = endpoint->address().to_string();
+  const bool bound = endpoint->port() == 0
+                         ? (port_ = static_cast<unsigned short>(s.bind_to_any_port(host))) > 0
+                         : s.bind_to_port(host, endpoint->port());
+  if (!bound) {
     return make_error(ErrorCode::kUnavailable,
-                      "cannot listen on " + address + ": " + ec.message() +
+                      "cannot listen on " + address +
                           " (is another capsule host running? use --admin to pick another port)");
   }
-  port_ = acceptor_->local_endpoint().port();
-  thread_ = std::thread([this] { serve(); });
+  if (endpoint->port() != 0) port_ = endpoint->port();
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
   return ok();
 }
 
 void HttpServer::stop() {
-  if (stopping_.exchange(true) || !acceptor_) return;
-  asio::error_code ec;
-  // shutdown(2) on the listening socket wakes the blocked accept() on Linux.
-  ::shutdown(acceptor_->native_handle(), SHUT_RDWR);
+  if (stopped_.exchange(true)) return;
+  server_->stop();  // wakes the accept loop; connections in flight finish
   if (thread_.joinable()) thread_.join();
-  acceptor_->close(ec);
-}
-
-void HttpServer::serve() {
-  while (!stopping_.load()) {
-    asio::ip::tcp::socket socket(io_);
-    asio::error_code ec;
-    acceptor_->accept(socket, ec);
-    if (ec) {
-      if (stopping_.load()) return;
-      continue;
-    }
-    HttpResponse response;
-    auto message = read_message(socket);
-    if (!message) {
-      response = {400, "application/json", R"({"error":"malformed request"})"};
-    } else {
-      std::istringstream start(message->first);
-      HttpRequest request;
-      start >> request.method >> request.path;
-      request.body = std::move(message->second);
-      response = handler_(request);
-    }
-    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                      reason(response.status) + "\r\nContent-Type: " + response.content_type +
-                      "\r\nContent-Length: " + std::to_string(response.body.size()) +
-                      "\r\nConnection: close\r\n\r\n" + response.body;
-    asio::write(socket, asio::buffer(out), ec);
-    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  }
 }
 
 Result<HttpResponse> http_call(const std::string& address, const std::string& method,
@@ -156,31 +139,23 @@ Result<HttpResponse> http_call(const std::string& address, const std::string& me
                                std::chrono::milliseconds timeout) {
   auto endpoint = loopback_endpoint(address);
   if (!endpoint) return std::move(endpoint).error();
-  asio::io_context io;
-  asio::ip::tcp::socket socket(io);
-  asio::error_code ec;
-  socket.connect(*endpoint, ec);
-  if (ec) {
+  httplib::Client client(endpoint->address().to_string(), endpoint->port());
+  client.set_connection_timeout(timeout);
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  auto result = method == "GET" ? client.Get(path) : client.Post(path, body, "application/json");
+  if (!result) {
+    const auto err = result.error();
+    if (err == httplib::Error::Read || err == httplib::Error::Write) {
+      return make_error(ErrorCode::kUnavailable, "no answer from the capsule host at " + address +
+                                                     " within " + std::to_string(timeout.count()) +
+                                                     " ms (" + httplib::to_string(err) + ")");
+    }
     return make_error(ErrorCode::kUnavailable, "no capsule host at " + address + " (" +
-                                                   ec.message() + "); is `capsule run` running?");
+                                                   httplib::to_string(err) +
+                                                   "); is `capsule run` running?");
   }
-  const timeval tv{static_cast<time_t>(timeout.count() / 1000),
-                   static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const std::string request =
-      method + " " + path + " HTTP/1.1\r\nHost: " + address +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n" + body;
-  asio::write(socket, asio::buffer(request), ec);
-  if (ec) return make_error(ErrorCode::kUnavailable, "sending to " + address + ": " + ec.message());
-  auto message = read_message(socket);
-  if (!message) return std::move(message).error();
-  HttpResponse response;
-  std::istringstream start(message->first);
-  std::string version;
-  start >> version >> response.status;
-  response.body = std::move(message->second);
-  return response;
+  return HttpResponse{result->status, result->get_header_value("Content-Type"), result->body};
 }
 
 }  // namespace capsule::cli

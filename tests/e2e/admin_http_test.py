@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""The admin endpoint against malformed and hostile HTTP clients, on a real `capsule run` host:
+bad Content-Length values, huge headers and request lines, slowloris connections, bodies over
+the limit, wrong JSON types, non-JSON bodies, unknown routes and methods. Each must get a 4xx
+JSON error (or be dropped, for a stalled client) while the daemon keeps serving: after every
+case a canary request (`POST /v1/call` to an echo) must answer within a second.
+Bounded in time; every child process is killed on the way out."""
+import json
+import pathlib
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+ARGS = None
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import capsule_process  # noqa: E402
+from capsule_process import HostProcess  # noqa: E402
+
+MANIFEST = """
+[host]
+name = "admin-http"
+data_dir = "data"
+components_dir = "{components}"
+
+[[component]]
+name = "demo/echo"
+path = "echo.wasm"
+"""
+
+
+class AdminHttp(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        manifest = pathlib.Path(cls.tmp.name) / "app.toml"
+        manifest.write_text(MANIFEST.format(components=ARGS.components))
+        cls.host = HostProcess(manifest)
+        host, port = cls.host.admin.rsplit(":", 1)
+        cls.address = (host, int(port))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.host.kill()
+        cls.tmp.cleanup()
+
+    def raw(self, data, timeout=5.0):
+        """Sends `data` as is on a new connection; returns (status, parsed JSON body or text)."""
+        with socket.create_connection(self.address, timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    if b"\r\n\r\n" in b"".join(chunks) and self._complete(b"".join(chunks)):
+                        break
+            except socket.timeout:
+                pass
+        reply = b"".join(chunks)
+        if not reply:
+            return None, None  # the server closed the connection without an answer
+        self.assertTrue(reply.startswith(b"HTTP/1.1 "), f"no HTTP answer to {data[:80]!r}: {reply[:200]!r}")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body.decode(errors="replace")
+
+    @staticmethod
+    def _complete(reply):
+        head, _, body = reply.partition(b"\r\n\r\n")
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                return len(body) >= int(line.split(b":")[1])
+        return False
+
+    def request(self, method, path, body=b"", headers=()):
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}",
+                 "Connection: close", *headers]
+        return self.raw(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+    def assert_error(self, answer, status, words):
+        code, body = answer
+        self.assertEqual(code, status, body)
+        self.assertIsInstance(body, dict, f"not a JSON error: {body!r}")
+        self.assertFalse(body.get("ok", True), body)
+        text = json.dumps(body)
+        for w in words:
+            self.assertIn(w, text)
+
+    def assert_still_serving(self):
+        t0 = time.monotonic()
+        status, body = self.request("POST", "/v1/call",
+                                    json.dumps({"target": "demo/echo/0", "payload": "canary"}).encode())
+        took = time.monotonic() - t0
+        self.assertEqual(status, 200, body)
+        self.assertIn("canary", json.dumps(body))
+        self.assertLess(took, 1.0, "the canary call waited behind a hostile client")
+        self.assertIsNone(self.host.proc.poll(), "the daemon died")
+
+    def assert_refused(self, answer, what):
+        """A 4xx JSON error, or - where cpp-httplib 0.11 cannot frame the request at all - the
+        connection closed without an answer; never a 2xx/5xx."""
+        code, body = answer
+        if code is None:
+            return
+        self.assertGreaterEqual(code, 400, f"{what}: {body}")
+        self.assertLess(code, 500, f"{what}: {body}")
+        self.assertIsInstance(body, dict, f"{what}: not a JSON error: {body!r}")
+
+    def test_bad_content_length(self):
+        for value in ("abc", "-5", "99999999999999999999999", "1 2", "", "0x10"):
+            data = (f"POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n"
+                    "Connection: close\r\n\r\n{}").encode()
+            self.assert_refused(self.raw(data), f"Content-Length {value!r}")
+            self.assert_still_serving()
+
+    def test_huge_headers_and_request_line(self):
+        self.assert_refused(self.request("GET", "/v1/ps", headers=["X-Big: " + "a" * 20000]),
+                            "a 20 KB header line")
+        self.assert_still_serving()
+        many = [f"X-H{i}: " + "b" * 4000 for i in range(300)]  # ~1.2 MB of headers
+        answer = self.request("GET", "/v1/ps", headers=many)
+        self.assert_refused(answer, "1.2 MB of headers")
+        if answer[0] is not None:
+            self.assert_error(answer, 431, ["headers too large"])
+        self.assert_still_serving()
+        self.assert_refused(self.request("GET", "/" + "p" * 20000), "a 20 KB request line")
+        self.assert_still_serving()
+
+    def test_body_over_the_limit(self):
+        data = (f"POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: {17 << 20}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        answer = self.raw(data)
+        self.assert_refused(answer, "a 17 MiB body announced")
+        if answer[0] is not None:
+            self.assertEqual(answer[0], 413, answer[1])
+        self.assert_still_serving()
+
+    def test_slowloris_does_not_block_others_and_is_dropped(self):
+        stalled = []
+        for _ in range(8):
+            s = socket.create_connection(self.address, timeout=15)
+            s.sendall(b"POST /v1/call HTTP/1.1\r\nHost: x\r\n")  # and then nothing
+            stalled.append(s)
+        try:
+            for _ in range(5):
+                self.assert_still_serving()
+            # The server drops a stalled request after its read timeout (2 s).
+            t0 = time.monotonic()
+            closed = 0
+            for s in stalled:
+                try:
+                    data = s.recv(4096)
+                    closed += 1  # an answer (408/400) or EOF: either way the server let go
+                    self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 4"), data[:100])
+                except socket.timeout:
+                    pass
+            self.assertEqual(closed, len(stalled), "stalled connections were kept open")
+            self.assertLess(time.monotonic() - t0, 14)
+        finally:
+            for s in stalled:
+                s.close()
+        self.assert_still_serving()
+
+    def test_wrong_json_types(self):
+        cases = [
+            ({"target": 5, "payload": "x"}, ["target"]),
+            ({"target": "demo/echo/0", "payload": "x", "timeout_ms": "soon"}, ["timeout_ms"]),
+            ({"target": "demo/echo/0", "payload": ["x"]}, ["payload"]),
+            ([1, 2, 3], ["JSON object"]),
+        ]
+        for body, words in cases:
+            answer = self.request("POST", "/v1/call", json.dumps(body).encode())
+            self.assert_error(answer, 400, words)
+            self.assert_still_serving()
+        self.assert_error(self.request("POST", "/v1/send", b"{not json"), 400, ["JSON"])
+        self.assert_error(self.request("POST", "/v1/stop", b"\xff\xfe\x00garbage"), 400, ["JSON"])
+        self.assert_still_serving()
+
+    def test_unknown_routes_and_methods(self):
+        self.assert_error(self.request("GET", "/nope"), 404, ["not an admin endpoint"])
+        self.assert_error(self.request("POST", "/v1/ps"), 404, ["not an admin endpoint"])
+        code, body = self.request("DELETE", "/v1/ps")
+        self.assertGreaterEqual(code, 400, body)
+        self.assertLess(code, 500, body)
+        code, body = self.raw(b"BREW /coffee HTCPCP/1.0\r\n\r\n")
+        self.assertGreaterEqual(code, 400, body)
+        self.assertLess(code, 500, body)
+        self.assert_still_serving()
+
+    def test_many_concurrent_clients(self):
+        errors = []
+
+        def client():
+            try:
+                for _ in range(20):
+                    status, _ = self.request("GET", "/v1/ps")
+                    if status != 200:
+                        errors.append(status)
+            except Exception as e:  # noqa: BLE001 - any failure is a finding
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        self.assertEqual(errors, [])
+        self.assert_still_serving()
+
+
+if __name__ == "__main__":
+    ARGS, rest = capsule_process.parse_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
