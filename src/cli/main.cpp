@@ -69,8 +69,9 @@ int cmd_run(const std::string& manifest_path, const std::string& admin_override,
     credentials = std::move(*loaded);
   }
   Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
-  HostDaemon daemon(std::move(*manifest),
-                    admin_override.empty() ? manifest->host.admin : admin_override, reporter);
+  // Read before the manifest moves: argument evaluation order is unspecified (clang moved first).
+  std::string admin = admin_override.empty() ? manifest->host.admin : admin_override;
+  HostDaemon daemon(std::move(*manifest), std::move(admin), reporter);
   if (!cluster_url.empty()) daemon.join_cluster(cluster_url);
   if (credentials) daemon.use_credentials(std::move(*credentials));
   if (Status s = daemon.start(); !s) {
