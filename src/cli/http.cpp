@@ -75,7 +75,10 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
   s.set_write_timeout(limits.write_timeout);
   s.set_keep_alive_timeout(2);
   s.set_payload_max_length(limits.max_body);
-  s.new_task_queue = [threads = limits.threads] { return new httplib::ThreadPool(threads); };
+  // cpp-httplib takes ownership of the queue it gets (its interface is a raw pointer).
+  s.new_task_queue = [threads = limits.threads] {
+    return new httplib::ThreadPool(threads);  // NOLINT(cppcoreguidelines-owning-memory)
+  };
   auto route = [this](const httplib::Request& req, httplib::Response& res) {
     const HttpResponse out = handler_(HttpRequest{req.method, req.path, req.body});
     res.status = out.status;
@@ -99,13 +102,14 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
   // A handler that throws (a bug, or input no check caught) answers 500 naming the cause; the
   // server keeps serving.
   s.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown exception";
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
+        std::string what;
         try {
           std::rethrow_exception(ep);
         } catch (const std::exception& e) {
           what = e.what();
         } catch (...) {
+          what = "an exception that is not a std::exception";
         }
         res.status = 500;
         res.set_content(error_body("internal error: " + what), "application/json");

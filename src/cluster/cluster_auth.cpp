@@ -77,7 +77,9 @@ std::string ClusterAuth::server_config() const {
                                            "$KV." + lease_bucket(cluster) + ".>"};
     std::string own_replies = base;
     own_replies.append("*.h.").append(me).append(".>");
-    const std::vector<std::string> subscribe{base + "*.c." + me + ".>", own_replies, base + "*.t.>",
+    std::string own_components = base;
+    own_components.append("*.c.").append(me).append(".>");
+    const std::vector<std::string> subscribe{own_components, own_replies, base + "*.t.>",
                                              base + "*.hosts", "_INBOX.>"};
     out += "    {\n      user: \"" + h.user + "\"\n      password: \"" + h.password +
            "\"\n      permissions: {\n        publish: { allow: " + quoted_list(publish) +

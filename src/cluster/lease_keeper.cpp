@@ -67,7 +67,7 @@ std::shared_ptr<ServingWindow> LeaseKeeper::window(const std::string& name) {
   return unit(name).window;
 }
 
-void LeaseKeeper::won(Unit& u, std::uint64_t revision, Clock::time_point sent) {
+void LeaseKeeper::won(Unit& u, std::uint64_t revision, Clock::time_point sent) const {
   if (!u.held) u.token = revision;
   u.held = true;
   u.revision = revision;

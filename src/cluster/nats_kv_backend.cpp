@@ -111,7 +111,7 @@ struct NatsKvBackend::Impl {
   }
 
   Result<Written> put(const std::string& key, const void* data, std::size_t size,
-                      std::uint64_t revision) {
+                      std::uint64_t revision) const {
     auto put = bucket->put(key, data, size, revision);
     if (!put) return std::move(put).error();
     return put->written;

@@ -49,8 +49,9 @@ void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
   }
   // The outcome may come after the instance is gone (its call dropped at a wall-time limit):
   // these host bindings, and so the runtime, stay alive until it does.
-  runtime_.send_later(self_id(), target, std::move(payload),
-                      [self = shared_from_this(), done = std::move(done)](Status s) { done(s); });
+  runtime_.send_later(
+      self_id(), target, std::move(payload),
+      [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); });
 }
 
 Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {

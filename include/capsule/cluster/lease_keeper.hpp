@@ -98,7 +98,7 @@ class LeaseKeeper {
   };
   LeaseKeeper(LeaseConfig config, std::unique_ptr<KvBucket> bucket);
   Unit& unit(const std::string& name);
-  void won(Unit& u, std::uint64_t revision, Clock::time_point sent);
+  void won(Unit& u, std::uint64_t revision, Clock::time_point sent) const;
   [[nodiscard]] std::string value() const;
 
   LeaseConfig config_;

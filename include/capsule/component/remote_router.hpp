@@ -28,7 +28,9 @@ class RemoteRouter {
   // The same send, answered later: `done` runs exactly once, on any thread, with what send()
   // would have returned, and no thread waits meanwhile (a confirmed send's acknowledgement is
   // matched when it arrives). Default: send(), then done.
+  // By value: overrides keep `done` until the outcome is known.
   virtual void send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
+                          // NOLINTNEXTLINE(performance-unnecessary-value-param)
                           std::function<void(Status)> done) {
     done(send(from, to, payload));
   }
