@@ -212,6 +212,11 @@ Result<bool> NatsKvBackend::exists(std::string_view space, std::string_view key)
 
 Status NatsKvBackend::set(std::string_view space, std::string_view key, const Bytes& value,
                           const security::StorageQuota& quota) {
+  return set_if(space, key, value, quota, [] { return ok(); });
+}
+
+Status NatsKvBackend::set_if(std::string_view space, std::string_view key, const Bytes& value,
+                             const security::StorageQuota& quota, const WritePermit& allowed) {
   if (Status s = storage::validate_key(key); !s) return std::move(s).error();
   if (Status s = validate_space(space); !s) return std::move(s).error();
   if (value.size() > storage::kMaxValueBytes) {
@@ -253,9 +258,14 @@ Status NatsKvBackend::set(std::string_view space, std::string_view key, const By
     if (grows) {
       // Reserve first: the usage entry moves only if nobody changed it since we read it.
       const std::string text = usage_text({new_bytes, new_keys});
+      if (Status s = allowed(); !s) return s;
       auto reserved = impl_->put(ukey, text.data(), text.size(), used->revision);
       if (!reserved) return std::move(reserved).error();
       if (*reserved == Written::kConflict) continue;
+    }
+    if (Status s = allowed(); !s) {
+      if (grows) static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys));
+      return s;
     }
     auto written = impl_->put(dkey, value.data(), value.size(), old->revision);
     // An error leaves an unknown outcome: keep the reservation (over-counting is the safe side).
@@ -280,6 +290,11 @@ Status NatsKvBackend::set(std::string_view space, std::string_view key, const By
 }
 
 Result<bool> NatsKvBackend::erase(std::string_view space, std::string_view key) {
+  return erase_if(space, key, [] { return ok(); });
+}
+
+Result<bool> NatsKvBackend::erase_if(std::string_view space, std::string_view key,
+                                     const WritePermit& allowed) {
   if (Status s = storage::validate_key(key); !s) return std::move(s).error();
   if (Status s = validate_space(space); !s) return std::move(s).error();
   if (Status s = impl_->check_connected(); !s) return std::move(s).error();
@@ -289,6 +304,7 @@ Result<bool> NatsKvBackend::erase(std::string_view space, std::string_view key) 
     auto old = impl_->bucket->read(dkey, false);
     if (!old) return std::move(old).error();
     if (!old->exists) return false;
+    if (Status s = allowed(); !s) return std::move(s).error();
     auto removed = impl_->bucket->remove(dkey, old->revision);
     if (!removed) return std::move(removed).error();
     if (*removed == Written::kConflict) continue;

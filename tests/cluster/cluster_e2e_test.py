@@ -10,7 +10,6 @@ hand-back when the primary returns.
 
 Bounded in time; every child process is killed on the way out."""
 import argparse
-import itertools
 import os
 import pathlib
 import signal
@@ -26,6 +25,9 @@ ARGS = None
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "e2e"))
 import capsule_process  # noqa: E402
 from capsule_process import HostProcess, capsule, free_port, wait_for  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import nats_process  # noqa: E402
 
 ALPHA = """
 [host]
@@ -103,73 +105,13 @@ path = "echo.wasm"
 """
 
 
-class NatsServer:
-    """nats-server on loopback. The first start lets the server choose its port (`-p -1`, read
-    back from its ports file): choosing a free port first and passing it races with other tests
-    under `ctest -j`. Restarts reuse the port, so hosts reconnect to the same URL."""
-
-    def __init__(self, store_dir=None, config=None):
-        self.port = None
-        self.proc = None
-        self.store_dir = store_dir  # JetStream on, state kept here across restarts
-        self.config = config  # a configuration file, e.g. from `capsule cluster init`
-        self.ports_dir = tempfile.TemporaryDirectory()
-        self.start()
-
-    @property
-    def url(self):
-        return f"nats://127.0.0.1:{self.port}"
-
-    def _read_port(self):
-        ports = pathlib.Path(self.ports_dir.name) / f"nats-server_{self.proc.pid}.ports"
-        try:
-            text = ports.read_text()
-        except OSError:
-            return None
-        marker = "nats://127.0.0.1:"
-        at = text.find(marker)
-        if at < 0:
-            return None
-        digits = "".join(itertools.takewhile(str.isdigit, text[at + len(marker):]))
-        return int(digits) if digits else None
-
-    def start(self):
-        port = str(self.port) if self.port else "-1"
-        cmd = [ARGS.nats_server, "-a", "127.0.0.1", "-p", port,
-               "--ports_file_dir", self.ports_dir.name]
-        if self.store_dir:
-            cmd += ["-js", "-sd", str(self.store_dir)]
-        if self.config:
-            cmd += ["-c", str(self.config)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def accepts():
-            if self.port is None:
-                self.port = self._read_port()
-                if self.port is None:
-                    return False
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0
-        if not wait_for(accepts, 10):
-            raise AssertionError("nats-server did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
 class ClusterEndToEnd(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         d = pathlib.Path(self.tmp.name)
         (d / "alpha.toml").write_text(ALPHA.format(components=ARGS.components))
         (d / "beta.toml").write_text(BETA.format(components=ARGS.components))
-        self.nats = NatsServer()
+        self.nats = nats_process.NatsServer(ARGS.nats_server)
         self.hosts = []
         self.alpha = self.host(d / "alpha.toml")
         self.beta = self.host(d / "beta.toml")
@@ -184,7 +126,7 @@ class ClusterEndToEnd(unittest.TestCase):
     def tearDown(self):
         for h in self.hosts:
             h.kill(signal.SIGTERM)
-        self.nats.stop()
+        self.nats.close()
         self.tmp.cleanup()
 
     def call(self, host, target, text, check=True, timeout_ms=5000):
@@ -264,13 +206,13 @@ class AuthenticatedClusterEndToEnd(unittest.TestCase):
         self.assertIn("nats-server.conf", init.stdout)
         self.assertEqual(oct((d / "auth" / "alpha.creds").stat().st_mode & 0o777), "0o600")
         self.dir = d
-        self.nats = NatsServer(config=d / "auth" / "nats-server.conf")
+        self.nats = nats_process.NatsServer(ARGS.nats_server, config=d / "auth" / "nats-server.conf")
         self.hosts = []
 
     def tearDown(self):
         for h in self.hosts:
             h.kill(signal.SIGTERM)
-        self.nats.stop()
+        self.nats.close()
         self.tmp.cleanup()
 
     def host(self, name, creds):
@@ -309,7 +251,7 @@ class FailoverEndToEnd(unittest.TestCase):
         self.dir = pathlib.Path(self.tmp.name)
         self.manifest = self.dir / "bank.toml"
         self.manifest.write_text(BANK.format(components=ARGS.components))
-        self.nats = NatsServer(store_dir=self.dir / "jetstream")
+        self.nats = nats_process.NatsServer(ARGS.nats_server, store_dir=self.dir / "jetstream")
         self.procs = []
         self.p1 = self.host("p1", "primary")
         self.s1 = self.host("s1", "standby")
@@ -324,7 +266,7 @@ class FailoverEndToEnd(unittest.TestCase):
     def tearDown(self):
         for h in self.procs:
             h.kill(signal.SIGTERM)
-        self.nats.stop()
+        self.nats.close()
         self.tmp.cleanup()
 
     def call(self, host, target, text, check=True):

@@ -55,6 +55,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "e2e"))
 import capsule_process  # noqa: E402
 from capsule_process import free_port, wait_for  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import nats_process  # noqa: E402
+
 ARGS = None
 T0 = time.monotonic()  # every time in the report is seconds since the start of the run
 
@@ -94,62 +97,6 @@ def say(text):
 
 
 # -- processes -------------------------------------------------------------------------------------
-
-class NatsServer:
-    """nats-server with JetStream on loopback. The first start lets the server pick its port (read
-    back from its ports file); restarts reuse it, with the same store directory."""
-
-    def __init__(self, store_dir, log_path):
-        self.store_dir = store_dir
-        self.log_path = log_path
-        self.ports_dir = tempfile.mkdtemp(prefix="nats-ports-")
-        self.port = None
-        self.proc = None
-        self.start()
-
-    def _read_port(self):
-        try:
-            text = (pathlib.Path(self.ports_dir) / f"nats-server_{self.proc.pid}.ports").read_text()
-        except OSError:
-            return None
-        marker = "nats://127.0.0.1:"
-        at = text.find(marker)
-        if at < 0:
-            return None
-        digits = "".join(itertools.takewhile(str.isdigit, text[at + len(marker):]))
-        return int(digits) if digits else None
-
-    def start(self):
-        cmd = [ARGS.nats_server, "-a", "127.0.0.1", "-p", str(self.port or -1),
-               "--ports_file_dir", self.ports_dir, "-js", "-sd", str(self.store_dir)]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-
-        def accepts():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited ({self.proc.returncode}), see {self.log_path}")
-            if self.port is None:
-                self.port = self._read_port()
-                if self.port is None:
-                    return False
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0
-        if not wait_for(accepts, 15):
-            raise RuntimeError("nats-server did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # a clean shutdown: JetStream flushes its store
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.ports_dir, ignore_errors=True)
-
 
 class Proxy:
     """A TCP forwarder on a loopback port of its own to the NATS server: one thread per direction
@@ -631,7 +578,8 @@ class FaultTest:
             # each runs its own instance, which their requests reach first: two writers at once.
             text = text.replace('  failover = ["standby"]\n', '')
         manifest.write_text(text)
-        self.nats = NatsServer(workdir / "jetstream", workdir / "nats-server.log")
+        self.nats = nats_process.NatsServer(ARGS.nats_server, store_dir=workdir / "jetstream",
+                                            log_path=workdir / "nats-server.log")
         self.proxies = {n: Proxy(n, self.nats.port) for n in FAULTED}
         self.hosts = {}
         for name, groups in (("p1", "primary"), ("s1", "standby"), ("s2", "standby")):

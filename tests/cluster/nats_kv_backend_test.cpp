@@ -86,6 +86,48 @@ class NatsKvTest : public ::testing::Test {
   security::StorageQuota quota{.max_bytes = 1000, .max_keys = 10};
 };
 
+// A fenced write (a failover unit's) whose permission ends while it races another writer: the
+// old owner read the key, the new owner wrote it, and the old owner's compare-and-set lost. It
+// must not retry on the new revision (that would land its stale value on top of the new
+// owner's), but ask again and stop. The race is made exact: the permit check itself writes as
+// the other host the first time it is asked.
+TEST_F(NatsKvTest, AWriteWhosePermitEndsDuringARaceIsNotRetried) {
+  auto new_owner = connect();
+  ASSERT_NE(new_owner, nullptr);
+  const auto bytes = [](std::string_view text) { return Bytes(text.begin(), text.end()); };
+  ASSERT_TRUE(kv->set("bank", "balance", bytes("897"), quota));
+  int asked = 0;
+  const Status s = kv->set_if("bank", "balance", bytes("898"), quota, [&]() -> Status {
+    if (++asked == 1) {
+      EXPECT_TRUE(new_owner->set("bank", "balance", bytes("1000"), quota));
+      return ok();  // still allowed when the first write leaves: it loses the race
+    }
+    return make_error(ErrorCode::kUnavailable, "lease lost");
+  });
+  ASSERT_FALSE(s) << "the stale write was retried and landed";
+  EXPECT_EQ(s.error().message, "lease lost");
+  EXPECT_EQ(asked, 2) << "asked once per write that leaves, and again before the retry";
+  auto now = kv->get("bank", "balance");
+  ASSERT_TRUE(now) << now.error().describe();
+  ASSERT_TRUE(now->has_value());
+  EXPECT_EQ(**now, bytes("1000")) << "the new owner's write must stand";
+  expect_usage_exact("bank");
+
+  // The same for a delete.
+  asked = 0;
+  auto erased = kv->erase_if("bank", "balance", [&]() -> Status {
+    if (++asked == 1) {
+      EXPECT_TRUE(new_owner->set("bank", "balance", bytes("1001"), quota));
+      return ok();
+    }
+    return make_error(ErrorCode::kUnavailable, "lease lost");
+  });
+  ASSERT_FALSE(erased);
+  auto still = kv->get("bank", "balance");
+  ASSERT_TRUE(still && still->has_value());
+  EXPECT_EQ(**still, bytes("1001"));
+}
+
 // Overwrites of one shared key with different sizes, creates and deletes from two hosts at once:
 // value conflicts take their reservations back, so usage ends exact and never over the quota.
 TEST_F(NatsKvTest, MixedConcurrentWritesKeepUsageExact) {

@@ -51,6 +51,12 @@ class NatsKvBackend final : public storage::KvBackend {
   Result<std::vector<std::string>> list_keys(std::string_view space,
                                              std::string_view prefix) override;
   Result<storage::KvUsage> usage(std::string_view space) override;
+  // Asks `allowed` right before every conditional write of the attempt (usage reservation, value,
+  // delete marker) and after every lost race, so a retry never outlives the permission.
+  Status set_if(std::string_view space, std::string_view key, const storage::Bytes& value,
+                const security::StorageQuota& quota, const WritePermit& allowed) override;
+  Result<bool> erase_if(std::string_view space, std::string_view key,
+                        const WritePermit& allowed) override;
 
   // Sums the space's entries (reads every value): for tests and for checking a space after a
   // crash. usage() may exceed it (see above), never fall below it.

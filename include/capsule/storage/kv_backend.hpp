@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,22 @@ class KvBackend {
   virtual Result<std::vector<std::string>> list_keys(std::string_view space,
                                                      std::string_view prefix) = 0;
   virtual Result<KvUsage> usage(std::string_view space) = 0;
+
+  // A write allowed only while `allowed` says so (a failover unit's serving window): a backend
+  // whose write is several steps, or retries after losing a race, asks again right before each
+  // step leaves, so a writer that lost its right while it was paused cannot land a late write by
+  // retrying. `allowed`'s error is returned as is. The defaults ask once, then write.
+  using WritePermit = std::function<Status()>;
+  virtual Status set_if(std::string_view space, std::string_view key, const Bytes& value,
+                        const security::StorageQuota& quota, const WritePermit& allowed) {
+    if (Status s = allowed(); !s) return s;
+    return set(space, key, value, quota);
+  }
+  virtual Result<bool> erase_if(std::string_view space, std::string_view key,
+                                const WritePermit& allowed) {
+    if (Status s = allowed(); !s) return std::move(s).error();
+    return erase(space, key);
+  }
 };
 
 }  // namespace capsule::storage
