@@ -89,16 +89,22 @@ struct Host {
   Attachment attachment;
 };
 
+// One engine for a test suite's hosts (pooling sized for the few instances cluster tests run).
+inline std::shared_ptr<wasm::WasmEngine> cluster_test_engine() {
+  wasm::EngineConfig config;
+  config.pooling.total_component_instances = 100;
+  config.pooling.total_memories = 100;
+  config.pooling.total_tables = 100;
+  auto created = wasm::WasmEngine::create(config);
+  EXPECT_TRUE(created) << created.error().describe();
+  return created ? *created : nullptr;
+}
+
 class ClusterFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    wasm::EngineConfig config;
-    config.pooling.total_component_instances = 100;
-    config.pooling.total_memories = 100;
-    config.pooling.total_tables = 100;
-    auto created = wasm::WasmEngine::create(config);
-    ASSERT_TRUE(created) << created.error().describe();
-    engine_ = *created;
+    engine_ = cluster_test_engine();
+    ASSERT_NE(engine_, nullptr);
   }
   static void TearDownTestSuite() { engine_.reset(); }
 

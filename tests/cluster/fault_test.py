@@ -123,26 +123,23 @@ class Proxy:
         return f"nats://127.0.0.1:{self.port}"
 
     @staticmethod
+    def _quietly(*steps):
+        for step in steps:
+            try:
+                step()
+            except OSError:
+                pass
+
+    @staticmethod
     def _reset(sock):
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        except OSError:
-            pass
-        try:
-            sock.close()
-        except OSError:
-            pass
+        """Close with RST (linger 0): the host sees a broken connection, not a clean close."""
+        Proxy._quietly(lambda: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               b"\x01\x00\x00\x00\x00\x00\x00\x00"),
+                       sock.close)
 
     @staticmethod
     def _shut(sock):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            sock.close()
-        except OSError:
-            pass
+        Proxy._quietly(lambda: sock.shutdown(socket.SHUT_RDWR), sock.close)
 
     def _accept(self):
         while True:

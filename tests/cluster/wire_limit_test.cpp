@@ -22,11 +22,8 @@ Payload bytes_of(std::size_t n) {
 class WireLimit : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    wasm::EngineConfig config;
-    config.pooling.enabled = false;
-    auto created = wasm::WasmEngine::create(config);
-    ASSERT_TRUE(created) << created.error().describe();
-    engine_ = *created;
+    engine_ = testing::cluster_test_engine();
+    ASSERT_NE(engine_, nullptr);
   }
   static void TearDownTestSuite() { engine_.reset(); }
 
