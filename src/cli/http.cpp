@@ -32,6 +32,17 @@ std::string refusal(int status) {
   }
 }
 
+// "127.0.0.1:7070", "localhost:7070", "[::1]:7070" (the port optional, and then any).
+bool is_loopback_authority(const std::string& authority, unsigned short port) {
+  std::string name = authority;
+  if (const auto colon = authority.rfind(':');
+      colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    if (authority.substr(colon + 1) != std::to_string(port)) return false;
+    name = authority.substr(0, colon);
+  }
+  return name == "127.0.0.1" || name == "localhost" || name == "[::1]";
+}
+
 }  // namespace
 
 Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address) {
@@ -87,15 +98,33 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
   // cpp-httplib 0.11 bounds neither a header line nor their number: the total is checked here,
   // before any handler runs.
   s.set_pre_routing_handler(
-      [max = limits.max_header_bytes](const httplib::Request& req, httplib::Response& res) {
+      [this, max = limits.max_header_bytes](const httplib::Request& req, httplib::Response& res) {
+        auto refuse = [&res](int status, const std::string& why) {
+          res.status = status;
+          res.set_content(error_body(why), "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        };
         std::size_t total = 0;
         for (const auto& [name, value] : req.headers) total += name.size() + value.size() + 4;
-        if (total <= max) return httplib::Server::HandlerResponse::Unhandled;
-        res.status = 431;
-        res.set_content(error_body("request headers too large: " + std::to_string(total) +
-                                   " bytes (limit " + std::to_string(max) + ")"),
-                        "application/json");
-        return httplib::Server::HandlerResponse::Handled;
+        if (total > max) {
+          return refuse(431, "request headers too large: " + std::to_string(total) +
+                                 " bytes (limit " + std::to_string(max) + ")");
+        }
+        // A web page the operator visits must not reach this endpoint: a browser names the page's
+        // origin (cross-site requests), and a DNS-rebound name shows in Host.
+        const std::string host = req.get_header_value("Host");
+        if (!host.empty() && !is_loopback_authority(host, port_)) {
+          return refuse(403, "Host '" + host + "' is not this admin endpoint (loopback only)");
+        }
+        if (req.has_header("Origin")) {
+          const std::string origin = req.get_header_value("Origin");
+          const std::string prefix = "http://";
+          if (origin.rfind(prefix, 0) != 0 ||
+              !is_loopback_authority(origin.substr(prefix.size()), port_)) {
+            return refuse(403, "requests from web pages are refused (Origin '" + origin + "')");
+          }
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
       });
   s.Get(".*", route);
   s.Post(".*", route);

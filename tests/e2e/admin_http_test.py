@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The admin endpoint against malformed and hostile HTTP clients, on a real `capsule run` host:
 bad Content-Length values, huge headers and request lines, slowloris connections, bodies over
-the limit, wrong JSON types, non-JSON bodies, unknown routes and methods. Each must get a 4xx
-JSON error (or be dropped, for a stalled client) while the daemon keeps serving: after every
-case a canary request (`POST /v1/call` to an echo) must answer within a second.
+the limit, wrong JSON types, non-JSON bodies, unknown routes and methods, requests from web
+pages (Origin) and rebound names (Host). Each must get a 4xx JSON error (or be dropped, for a
+stalled client) while the daemon keeps serving: after every case a canary request (`POST /v1/call` to an echo) must answer within a second.
 Bounded in time; every child process is killed on the way out."""
 import json
 import pathlib
@@ -117,7 +117,7 @@ class AdminHttp(unittest.TestCase):
 
     def test_bad_content_length(self):
         for value in ("abc", "-5", "99999999999999999999999", "1 2", "", "0x10"):
-            data = (f"POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n"
+            data = (f"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {value}\r\n"
                     "Connection: close\r\n\r\n{}").encode()
             self.assert_refused(self.raw(data), f"Content-Length {value!r}")
             self.assert_still_serving()
@@ -136,7 +136,7 @@ class AdminHttp(unittest.TestCase):
         self.assert_still_serving()
 
     def test_body_over_the_limit(self):
-        data = (f"POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: {17 << 20}\r\n"
+        data = (f"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {17 << 20}\r\n"
                 "Connection: close\r\n\r\n").encode()
         answer = self.raw(data)
         self.assert_refused(answer, "a 17 MiB body announced")
@@ -148,7 +148,7 @@ class AdminHttp(unittest.TestCase):
         stalled = []
         for _ in range(8):
             s = socket.create_connection(self.address, timeout=15)
-            s.sendall(b"POST /v1/call HTTP/1.1\r\nHost: x\r\n")  # and then nothing
+            s.sendall(b"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
             stalled.append(s)
         try:
             for _ in range(5):
@@ -194,6 +194,24 @@ class AdminHttp(unittest.TestCase):
         code, body = self.raw(b"BREW /coffee HTCPCP/1.0\r\n\r\n")
         self.assertGreaterEqual(code, 400, body)
         self.assertLess(code, 500, body)
+        self.assert_still_serving()
+
+    def test_web_pages_and_rebound_names_are_refused(self):
+        call = json.dumps({"target": "demo/echo/0", "payload": "from a web page"}).encode()
+        # A cross-site form or fetch: the browser names the page's origin.
+        for origin in ("http://evil.example", "null", "https://127.0.0.1.evil.example",
+                       f"http://127.0.0.1:{self.address[1] + 1}"):
+            self.assert_error(self.request("POST", "/v1/call", call, headers=[f"Origin: {origin}"]),
+                              403, ["web pages are refused"])
+        # DNS rebinding: evil.example now resolves to 127.0.0.1, the Host header still says so.
+        self.assert_error(self.raw(("POST /v1/stop HTTP/1.1\r\nHost: evil.example:"
+                                    f"{self.address[1]}\r\nContent-Length: 2\r\n"
+                                    "Connection: close\r\n\r\n{}").encode()),
+                          403, ["not this admin endpoint"])
+        # The endpoint's own origin (a tool on this machine) is served.
+        status, body = self.request("POST", "/v1/call", call,
+                                    headers=[f"Origin: http://127.0.0.1:{self.address[1]}"])
+        self.assertEqual(status, 200, body)
         self.assert_still_serving()
 
     def test_many_concurrent_clients(self):
