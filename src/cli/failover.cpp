@@ -61,11 +61,6 @@ void FailoverLoop::poke() {
   wake_.notify_all();
 }
 
-std::set<std::string> FailoverLoop::serving() const {
-  const std::lock_guard lock(view_mutex_);
-  return serving_view_;
-}
-
 std::set<std::string> FailoverLoop::adopted() const {
   const std::lock_guard lock(view_mutex_);
   return adopted_view_;
@@ -86,18 +81,17 @@ void FailoverLoop::run() {
     lock.unlock();
     if (plan) {
       pass();
-    } else {
-      for (const auto& key : leases_->renew()) {
-        if (running_.contains(key)) drop(key, units_.at(key), "another host took its lease", false);
-      }
+    } else if (drop_lost_leases()) {
+      publish_view();
+      static_cast<void>(bridge_->announce());
     }
     lock.lock();
     wake_.wait_for(lock, period, [&] { return stopping_ || dirty_; });
   }
 }
 
-void FailoverLoop::pass() {
-  bool changed = false;
+bool FailoverLoop::drop_lost_leases() {
+  bool dropped = false;
   for (const auto& key : leases_->renew()) {
     if (!running_.contains(key)) continue;
     const std::string holder = leases_->holder(key);
@@ -106,13 +100,22 @@ void FailoverLoop::pass() {
                           "since)"
                         : "host " + holder + " holds its lease now",
          false);
-    changed = true;
+    dropped = true;
   }
+  return dropped;
+}
+
+std::set<std::string> FailoverLoop::adopted_units() const {
   std::set<std::string> adopted;
   for (const auto& key : running_) {
     if (!units_.at(key).home) adopted.insert(key);
   }
-  const auto plan = planner_.plan(bridge_->host_records(), adopted);
+  return adopted;
+}
+
+void FailoverLoop::pass() {
+  bool changed = drop_lost_leases();
+  const auto plan = planner_.plan(bridge_->host_records(), adopted_units());
   for (const auto& key : plan.release) {
     drop(key, units_.at(key), "a live host of its own groups takes it back", true);
     changed = true;
@@ -168,12 +171,8 @@ void FailoverLoop::drop(const std::string& key, Unit& unit, const std::string& w
 }
 
 void FailoverLoop::publish_view() {
-  std::set<std::string> adopted;
-  for (const auto& key : running_) {
-    if (!units_.at(key).home) adopted.insert(key);
-  }
+  auto adopted = adopted_units();
   const std::lock_guard lock(view_mutex_);
-  serving_view_ = running_;
   adopted_view_ = std::move(adopted);
 }
 

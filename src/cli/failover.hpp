@@ -55,13 +55,15 @@ class FailoverLoop {
   void stop();
   // Re-plan now (the cluster changed).
   void poke();
-  // Units this host serves now, and those of them it adopted (not placed on its groups).
-  [[nodiscard]] std::set<std::string> serving() const;
+  // The units this host serves now that it adopted (not placed on its groups).
   [[nodiscard]] std::set<std::string> adopted() const;
 
  private:
   void run();
   void pass();
+  // Renews the leases held; stops the units whose lease went to another host. True if any did.
+  bool drop_lost_leases();
+  [[nodiscard]] std::set<std::string> adopted_units() const;
   void take(const std::string& key, Unit& unit, bool adopting);
   void drop(const std::string& key, Unit& unit, const std::string& why, bool release);
   void publish_view();
@@ -74,8 +76,7 @@ class FailoverLoop {
   StopFn stop_;
   std::map<std::string, Unit> units_;  // only the loop thread touches it after start()
   std::set<std::string> running_;      // units whose instances run here
-  mutable std::mutex view_mutex_;      // guards the copies the admin API reads
-  std::set<std::string> serving_view_;
+  mutable std::mutex view_mutex_;      // guards the copy the admin API reads
   std::set<std::string> adopted_view_;
   std::mutex wake_mutex_;
   std::condition_variable wake_;

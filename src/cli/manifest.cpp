@@ -209,7 +209,7 @@ Status parse_mailbox_size(const Checker& c, const toml::table& t, const std::str
 
 Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& where,
                      std::optional<rt::MailboxConfig>& out) {
-  rt::MailboxConfig m = component::RuntimeConfig{}.default_mailbox;
+  rt::MailboxConfig m = component::default_component_mailbox();
   if (Status s = parse_mailbox_size(c, t, where, "max_bytes", "an integer (0 = no bound on bytes)",
                                     m.max_bytes);
       !s) {

@@ -77,10 +77,11 @@ bool KvBucket::connected() const {
   return natsConnection_Status(connection_.get()) == NATS_CONN_STATUS_CONNECTED;
 }
 
-Status KvBucket::check_connected() const {
+Status KvBucket::check_connected(std::string_view what) const {
   if (connected()) return ok();
   return make_error(ErrorCode::kUnavailable,
-                    "NATS KV " + where() + " is not reachable (the client keeps reconnecting)");
+                    std::string(what) + " unavailable: NATS server " + options_.url +
+                        " is not reachable (the client keeps reconnecting)");
 }
 
 std::int64_t KvBucket::max_payload() const {

@@ -72,13 +72,12 @@ class KvBucket {
 
   [[nodiscard]] bool connected() const;
   // kUnavailable naming the server while the client is reconnecting (fails fast instead of
-  // waiting for a request timeout).
-  [[nodiscard]] Status check_connected() const;
+  // waiting for a request timeout); `what` names what is unavailable ("storage").
+  [[nodiscard]] Status check_connected(std::string_view what) const;
   // A failed cnats call as an error naming the bucket and server; connection trouble and a
   // JetStream that is not (yet) answering are kUnavailable.
   [[nodiscard]] Error error(natsStatus s, std::string_view what) const;
   [[nodiscard]] std::string where() const;
-  [[nodiscard]] const Options& options() const { return options_; }
   // The server's max_payload, 0 before the first connection.
   [[nodiscard]] std::int64_t max_payload() const;
   // Conditional writes that lost to a concurrent writer.

@@ -1,19 +1,10 @@
-#include <random>
-
 #include <capsule/cluster/lease_keeper.hpp>
 
+#include "boot_id.hpp"
 #include "kv_bucket.hpp"
 
 namespace capsule::cluster {
 namespace {
-
-std::string random_hex64() {
-  std::random_device rd;
-  const std::uint64_t bits = (static_cast<std::uint64_t>(rd()) << 32U) ^ rd();
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(bits));
-  return text;
-}
 
 // The entry's key: one token whatever the unit's name.
 std::string lease_key(const std::string& unit) {
@@ -29,7 +20,7 @@ std::string holder_of(const std::vector<std::uint8_t>& value) {
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(LeaseConfig config, std::unique_ptr<KvBucket> bucket)
-    : config_(std::move(config)), boot_(random_hex64()), bucket_(std::move(bucket)) {}
+    : config_(std::move(config)), boot_(random_boot_id()), bucket_(std::move(bucket)) {}
 
 LeaseKeeper::~LeaseKeeper() = default;
 
@@ -91,12 +82,7 @@ Result<LeaseAttempt> LeaseKeeper::try_acquire(const std::string& name) {
   }
   std::uint64_t expected = 0;  // create: nobody holds it
   if (entry->exists) {
-    u.holder = holder_of(entry->value);
-    if (!u.seen || u.revision != entry->revision) {
-      u.seen = true;
-      u.revision = entry->revision;
-      u.seen_since = now;
-    }
+    note_seen(u, entry->value, entry->revision, now);
     if (now - u.seen_since < config_.duration) return LeaseAttempt::kHeld;
     expected = entry->revision;  // not renewed for a whole duration: take it over
   }
@@ -123,11 +109,17 @@ void LeaseKeeper::observe(const std::string& name) {
     u.seen = false;
     return;
   }
-  u.holder = holder_of(entry->value);
-  if (!u.seen || u.revision != entry->revision) {
+  note_seen(u, entry->value, entry->revision, Clock::now());
+}
+
+void LeaseKeeper::note_seen(Unit& u, const std::vector<std::uint8_t>& value, std::uint64_t revision,
+                            Clock::time_point now) {
+  u.holder = holder_of(value);
+  // The count towards a takeover starts when a revision is first seen, and again at each new one.
+  if (!u.seen || u.revision != revision) {
     u.seen = true;
-    u.revision = entry->revision;
-    u.seen_since = Clock::now();
+    u.revision = revision;
+    u.seen_since = now;
   }
 }
 

@@ -1,11 +1,9 @@
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <future>
 #include <mutex>
-#include <random>
 #include <shared_mutex>
 #include <span>
 #include <thread>
@@ -14,20 +12,12 @@
 
 #include <capsule/cluster/nats_bridge.hpp>
 
+#include "boot_id.hpp"
 #include "confirmations.hpp"
 #include "nats_handles.hpp"
 
 namespace capsule::cluster {
 namespace {
-
-// 64 random bits in hex: which life of a host a request came from (see WireMessage::origin_boot).
-std::string random_boot_id() {
-  std::random_device device;
-  const std::uint64_t bits = (std::uint64_t{device()} << 32) | device();
-  std::array<char, 17> text{};
-  std::snprintf(text.data(), text.size(), "%016llx", static_cast<unsigned long long>(bits));
-  return text.data();
-}
 
 using Clock = std::chrono::steady_clock;
 

@@ -82,12 +82,7 @@ struct NatsKvBackend::Impl {
   };
 
   // Fails fast while the client is reconnecting, instead of waiting for a request timeout.
-  [[nodiscard]] Status check_connected() const {
-    if (bucket->connected()) return ok();
-    return make_error(ErrorCode::kUnavailable,
-                      "storage unavailable: NATS server " + options.url +
-                          " is not reachable (the client keeps reconnecting)");
-  }
+  [[nodiscard]] Status check_connected() const { return bucket->check_connected("storage"); }
 
   [[nodiscard]] std::size_t max_value_bytes() const {
     const std::int64_t payload = bucket->max_payload();

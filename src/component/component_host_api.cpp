@@ -224,9 +224,9 @@ Status ComponentHostApi::storage_set(const std::string& key, std::vector<std::ui
   if (!kv) return std::move(kv).error();
   if (Status s = storage::validate_key(key); !s) return s;
   if (Status s = authorize(security::Action::kStorageWrite, key); !s) return s;
-  const auto quota = runtime_.guard().storage_quota(self_id().ns, self_id().name);
-  if (!serving_) return (*kv)->set(space_, key, value, quota);
-  return (*kv)->set_if(space_, key, value, quota, [this] { return check_serving("storage.set"); });
+  return (*kv)->set_if(space_, key, value,
+                       runtime_.guard().storage_quota(self_id().ns, self_id().name),
+                       [this] { return check_serving("storage.set"); });
 }
 
 Result<bool> ComponentHostApi::storage_delete(const std::string& key) {
@@ -236,7 +236,6 @@ Result<bool> ComponentHostApi::storage_delete(const std::string& key) {
   if (Status s = authorize(security::Action::kStorageDelete, key); !s) {
     return std::move(s).error();
   }
-  if (!serving_) return (*kv)->erase(space_, key);
   return (*kv)->erase_if(space_, key, [this] { return check_serving("storage.delete"); });
 }
 

@@ -17,9 +17,6 @@ namespace capsule::host {
 class ComponentHostApi final : public wasm::StandaloneHostApi,
                                public std::enable_shared_from_this<ComponentHostApi> {
  public:
-  // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
-  [[nodiscard]] Status check_serving(std::string_view call) const;
-
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                    rt::ActorRef<component::ComponentEnvelope> self_ref,
                    const ResourceLimits& limits,
@@ -71,6 +68,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   // Shared with the callbacks of this instance's requests, which give their slot back.
   std::shared_ptr<GuestQuotaGate> quotas_;
   std::shared_ptr<const ServingWindow> serving_;  // null: always served
+  // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
+  [[nodiscard]] Status check_serving(std::string_view call) const;
 };
 
 }  // namespace capsule::host

@@ -400,16 +400,20 @@ Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const Compon
           " of " + to.to_string());
 }
 
-Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
+Status ComponentRuntime::admit_send(const ComponentId& from, const ComponentId& to,
+                                    const Payload& payload) const {
   if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) return s;
-  if (Status s = authorize_to(from, security::Action::kSend, to); !s) return s;
+  return authorize_to(from, security::Action::kSend, to);
+}
+
+Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Payload payload) {
+  if (Status s = admit_send(from, to, payload); !s) return s;
   return route(from, to, std::move(payload));
 }
 
 void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to, Payload payload,
                                   std::function<void(Status)> done) {
-  if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) return done(s);
-  if (Status s = authorize_to(from, security::Action::kSend, to); !s) return done(s);
+  if (Status s = admit_send(from, to, payload); !s) return done(s);
   auto target = registry_.lookup(to);
   if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
     return config_.remote->send_later(from, to, payload, std::move(done));

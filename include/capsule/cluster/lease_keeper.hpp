@@ -99,6 +99,9 @@ class LeaseKeeper {
   LeaseKeeper(LeaseConfig config, std::unique_ptr<KvBucket> bucket);
   Unit& unit(const std::string& name);
   void won(Unit& u, std::uint64_t revision, Clock::time_point sent) const;
+  // Another host's entry, as just read: its holder, and since when its revision stands.
+  static void note_seen(Unit& u, const std::vector<std::uint8_t>& value, std::uint64_t revision,
+                        Clock::time_point now);
   [[nodiscard]] std::string value() const;
 
   LeaseConfig config_;

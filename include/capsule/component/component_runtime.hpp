@@ -32,14 +32,16 @@ class GuestQuotaGate;
 
 namespace capsule::component {
 
+// A component instance's mailbox unless its spec or the host says otherwise: 4096 messages and
+// 64 MiB of payloads (a 4 MiB payload limit alone would let 4096 queued messages hold 16 GiB).
+[[nodiscard]] inline rt::MailboxConfig default_component_mailbox() {
+  auto m = rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
+  m.max_bytes = 64ULL << 20;
+  return m;
+}
+
 struct RuntimeConfig {
-  // 4096 messages and 64 MiB of payloads per instance (a 4 MiB payload limit alone would let
-  // 4096 queued messages hold 16 GiB).
-  rt::MailboxConfig default_mailbox = [] {
-    auto m = rt::MailboxConfig::bounded(4096, rt::BackpressurePolicy::kError);
-    m.max_bytes = 64ULL << 20;
-    return m;
-  }();
+  rt::MailboxConfig default_mailbox = default_component_mailbox();
   // Where guest log lines go; default: stderr, one line each, tagged with the component id.
   std::function<void(const ComponentId&, wasm::LogLevel, const std::string&,
                      const wasm::KeyValues&)>
@@ -220,6 +222,9 @@ class ComponentRuntime {
   Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
                                       Payload payload, std::chrono::milliseconds timeout,
                                       std::function<void(CallbackResponse)> deliver, Origin origin);
+  // What send() and send_later() check before a message goes anywhere: size and grants.
+  [[nodiscard]] Status admit_send(const ComponentId& from, const ComponentId& to,
+                                  const Payload& payload) const;
   // Into `target`'s mailbox (`to` names it); a peer's message never waits for room.
   // kInvalidArgument when a peer's payload is larger than `to` accepts (its max_payload).
   [[nodiscard]] Status peer_payload_fits(const ComponentId& from, const ComponentId& to,

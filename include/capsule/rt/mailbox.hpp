@@ -130,7 +130,7 @@ class Mailbox {
       queue_.push(std::move(msg));
       return EnqueueOutcome::kAccepted;
     }
-    const std::size_t weight = config_.max_bytes != 0 ? weigh(msg) : 0;
+    const std::size_t weight = weight_of(msg);
     std::unique_lock lock(bounded_->mutex);
     auto outcome = EnqueueOutcome::kAccepted;
     if (full_for(weight)) {
@@ -141,7 +141,7 @@ class Mailbox {
           return EnqueueOutcome::kDroppedNewest;
         case BackpressurePolicy::kDropOldest:
           while (full_for(weight)) {  // the count is restored by the push below
-            bounded_->bytes -= config_.max_bytes != 0 ? weigh(bounded_->items.front()) : 0;
+            bounded_->bytes -= weight_of(bounded_->items.front());
             bounded_->items.pop_front();
             metrics_.on_drop();
           }
@@ -195,7 +195,7 @@ class Mailbox {
       if (!bounded_->items.empty()) {
         msg.emplace(std::move(bounded_->items.front()));
         bounded_->items.pop_front();
-        bounded_->bytes -= config_.max_bytes != 0 ? weigh(*msg) : 0;
+        bounded_->bytes -= weight_of(*msg);
         bounded_->size.store(bounded_->items.size(), std::memory_order_release);
         bounded_->not_full.notify_one();
       }
@@ -230,6 +230,11 @@ class Mailbox {
   [[nodiscard]] MailboxStats stats() const noexcept { return metrics_.snapshot(); }
 
  private:
+  // A message's bytes as counted here: only weighed when there is a byte bound.
+  [[nodiscard]] std::size_t weight_of(const Msg& msg) const {
+    return config_.max_bytes != 0 ? weigh(msg) : 0;
+  }
+
   // Under bounded_->mutex: would a message of `weight` bytes overflow the count or the bytes?
   [[nodiscard]] bool full_for(std::size_t weight) const {
     const auto& b = *bounded_;
