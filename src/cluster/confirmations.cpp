@@ -85,9 +85,4 @@ void PendingConfirmations::fail_all(const std::string& reason) {
             });
 }
 
-std::size_t PendingConfirmations::size() const {
-  const std::lock_guard lock(mutex_);
-  return entries_.size();
-}
-
 }  // namespace capsule::cluster

@@ -32,7 +32,6 @@ class PendingConfirmations {
   void expire(Clock::time_point now);
   void fail_host(const std::string& host, const std::string& reason);
   void fail_all(const std::string& reason);
-  [[nodiscard]] std::size_t size() const;
 
  private:
   struct Entry {
