@@ -10,6 +10,7 @@
 #include <capsule/security/audit.hpp>
 #include <capsule/security/policy_engine.hpp>
 #include <capsule/storage/sqlite_kv_backend.hpp>
+#include <capsule/wasm/engine_sizing.hpp>
 
 namespace capsule::cli {
 
@@ -115,11 +116,25 @@ Status HostDaemon::start() {
   }
   wasm::EngineConfig config;
   config.cache_dir = manifest_.host.data_dir / "cache";
-  std::uint32_t total = 16;
-  for (const auto& c : manifest_.components) total += c.instances * 2;  // room for upgrades
-  config.pooling.total_component_instances = std::max<std::uint32_t>(total, 1000);
-  config.pooling.total_memories = config.pooling.total_component_instances;
-  config.pooling.total_tables = config.pooling.total_component_instances;
+  // Every component of the manifest, including those this host would only adopt on failover.
+  std::vector<wasm::InstanceDemand> demands;
+  demands.reserve(manifest_.components.size());
+  for (const auto& c : manifest_.components) {
+    demands.push_back({c.ns + "/" + c.name, c.instances, c.limits.memory_bytes});
+  }
+  auto sizing =
+      wasm::size_engine(demands, wasm::HostCapacity::probe(), config.default_limits.memory_bytes);
+  if (!sizing) {
+    return make_error(sizing.error().code,
+                      manifest_.file.filename().string() + ": " + sizing.error().message);
+  }
+  sizing->apply(config);
+  // The default limit applies only to components without their own; all of them fit the slot.
+  config.default_limits.memory_bytes =
+      std::min(config.default_limits.memory_bytes, config.pooling.max_memory_bytes);
+  reporter_.info("engine sized", {{"memory", sizing->summary},
+                                  {"reserved", sizing->reserved_text},
+                                  {"maps", std::to_string(sizing->maps_estimate)}});
   auto engine = wasm::WasmEngine::create(config);
   if (!engine) return std::move(engine).error();
   engine_ = *engine;

@@ -80,6 +80,7 @@ Status SupervisorNode::pre_start(Ctx& ctx) {
         stop_child(*it, ctx.system());
       }
       children_.clear();
+      child_ids_.clear();
       return started;
     }
   }
@@ -93,7 +94,7 @@ Status SupervisorNode::pre_start(Ctx& ctx) {
 }
 
 Status SupervisorNode::start_child(ChildSpec spec, Ctx& ctx) {
-  if (index_of(spec.id) >= 0) {
+  if (child_ids_.contains(spec.id)) {
     return make_error(ErrorCode::kAlreadyExists, "child '" + spec.id + "' already exists");
   }
   if (!spec.start) return make_error(ErrorCode::kInvalidArgument, "child spec without start");
@@ -104,6 +105,7 @@ Status SupervisorNode::start_child(ChildSpec spec, Ctx& ctx) {
   Child child;
   child.spec = std::move(spec);
   child.address = std::move(*address);
+  child_ids_.insert(child.spec.id);
   children_.push_back(std::move(child));
   return ok();
 }
@@ -125,9 +127,7 @@ Status SupervisorNode::handle(SupervisorCommand& msg, Ctx& ctx) {
         } else if constexpr (std::is_same_v<T, SupervisorCommand::TerminateChild>) {
           const auto index = index_of(cmd.id);
           if (index >= 0) {
-            auto child = std::move(children_[static_cast<std::size_t>(index)]);
-            children_.erase(children_.begin() + index);
-            stop_child(child, ctx.system());
+            stop_child(forget_child(static_cast<std::size_t>(index)), ctx.system());
           }
         } else if constexpr (std::is_same_v<T, SupervisorCommand::RestartDue>) {
           restart_now(cmd.ids, ctx);
@@ -156,7 +156,7 @@ Status SupervisorNode::on_signal(const Signal& signal, Ctx& ctx) {
       return on_child_exit(i, signal.reason, signal.error, signal.escalate, ctx);
     case Signal::Kind::kChildDown:
       // Gone for good without our decision (e.g. system shutdown): forget it.
-      children_.erase(children_.begin() + index);
+      forget_child(i);
       return ok();
     case Signal::Kind::kHealthReport: {
       auto& child = children_[i];
@@ -187,9 +187,7 @@ Status SupervisorNode::on_child_exit(std::size_t index, ExitReason reason,
       child.spec.restart == RestartPolicy::kPermanent ||
       (child.spec.restart == RestartPolicy::kTransient && reason == ExitReason::kFailed);
   if (!restart) {
-    auto gone = std::move(children_[index]);
-    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
-    stop_child(gone, ctx.system());
+    stop_child(forget_child(index), ctx.system());
     return ok();
   }
   return restart_children(index, ctx);
@@ -293,6 +291,7 @@ void SupervisorNode::post_stop(Ctx& ctx) {
   health_timer_.cancel();
   for (auto it = children_.rbegin(); it != children_.rend(); ++it) stop_child(*it, ctx.system());
   children_.clear();
+  child_ids_.clear();
 }
 
 ErrorAction SupervisorNode::on_error(const Error& /*error*/, Ctx& ctx) {
@@ -319,6 +318,13 @@ std::ptrdiff_t SupervisorNode::index_of(const ActorAddress& address) const {
     if (children_[i].address == address) return static_cast<std::ptrdiff_t>(i);
   }
   return -1;
+}
+
+SupervisorNode::Child SupervisorNode::forget_child(std::size_t index) {
+  Child child = std::move(children_[index]);
+  children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
+  child_ids_.erase(child.spec.id);
+  return child;
 }
 
 std::ptrdiff_t SupervisorNode::index_of(std::string_view id) const {

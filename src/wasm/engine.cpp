@@ -23,8 +23,11 @@ using detail::EngineImpl;
 // Everything that changes the machine code Wasmtime emits; part of every cache key so that an
 // artifact is never loaded into an engine configured differently from the one that wrote it.
 std::string engine_fingerprint(const EngineConfig& c) {
+  // The reservation and guard decide whether Wasmtime emits bounds checks.
   std::string desc = std::string("wasmtime-") + WASMTIME_VERSION + ";fuel;epoch;pool=" +
-                     (c.pooling.enabled ? std::to_string(c.pooling.max_memory_bytes) : "off");
+                     (c.pooling.enabled ? std::to_string(c.pooling.max_memory_bytes) : "off") +
+                     ";reserve=" + std::to_string(c.memory_layout.reservation) +
+                     ";guard=" + std::to_string(c.memory_layout.guard);
   return sha256_hex({reinterpret_cast<const std::uint8_t*>(desc.data()), desc.size()})
       .substr(0, 16);
 }
@@ -35,6 +38,11 @@ wasmtime::Config make_wasmtime_config(const EngineConfig& c) {
   config.epoch_interruption(true);
   config.wasm_component_model(true);
   config.parallel_compilation(c.parallel_compilation);
+  if (c.memory_layout.reservation != 0) config.memory_reservation(c.memory_layout.reservation);
+  if (c.memory_layout.guard != 0) config.memory_guard_size(c.memory_layout.guard);
+  if (c.memory_layout.reservation_for_growth != 0) {
+    config.memory_reservation_for_growth(c.memory_layout.reservation_for_growth);
+  }
   if (c.pooling.enabled) {
     wasmtime::PoolAllocationConfig pool;
     pool.total_component_instances(c.pooling.total_component_instances);
@@ -43,7 +51,8 @@ wasmtime::Config make_wasmtime_config(const EngineConfig& c) {
                                   : c.pooling.total_component_instances * 8);
     pool.total_memories(c.pooling.total_memories);
     pool.total_tables(c.pooling.total_tables);
-    pool.total_stacks(c.pooling.total_component_instances);
+    pool.total_stacks(c.pooling.total_stacks != 0 ? c.pooling.total_stacks
+                                                  : c.pooling.total_component_instances);
     pool.max_memory_size(c.pooling.max_memory_bytes);
     // Per component: one component cannot take the pool's slots from every other one.
     pool.max_core_instances_per_component(c.instance_caps.core_instances);

@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -189,12 +190,16 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
   [[nodiscard]] std::chrono::milliseconds backoff_delay(std::size_t restarts_in_window);
   [[nodiscard]] std::ptrdiff_t index_of(const ActorAddress& address) const;
   [[nodiscard]] std::ptrdiff_t index_of(std::string_view id) const;
+  // Removes children_[index] (and its id) and hands it back.
+  Child forget_child(std::size_t index);
   void emit(EventKind kind, const Child& child, ActorContext<SupervisorCommand>& ctx,
             std::optional<Error> error, std::string detail) const;
 
   SupervisorConfig config_;
   std::vector<ChildSpec> initial_specs_;
   std::vector<Child> children_;
+  // The ids of children_, so that adding one of 100k children is not a scan of the others.
+  std::unordered_set<std::string> child_ids_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;  // all restarts within the window
   TimerHandle health_timer_;
   std::minstd_rand jitter_rng_;

@@ -17,6 +17,19 @@ struct PoolingConfig {
   // WASI preview1 adapter has five).
   std::uint32_t total_core_instances = 0;
   std::uint64_t max_memory_bytes = 64ULL << 20;  // per linear memory; a hard cap under the limiter
+  // Fiber stacks: each guest call in progress (running, or suspended on a host wait) holds one.
+  // 0: one per component instance.
+  std::uint32_t total_stacks = 0;
+};
+
+// Address space behind each linear memory (pooled slot or on-demand mapping). Zero fields keep
+// Wasmtime's defaults for 64-bit hosts: a 4 GiB reservation and a 32 MiB guard, in which guest
+// code runs without bounds checks. Smaller reservations make Wasmtime emit explicit checks.
+struct MemoryLayout {
+  std::uint64_t reservation = 0;
+  std::uint64_t guard = 0;
+  // On-demand memories only: room mapped past the current size so growth need not move it.
+  std::uint64_t reservation_for_growth = 0;
 };
 
 // What one component instance may hold, whatever its guest asks for: with the memory limit
@@ -32,6 +45,7 @@ struct EngineConfig {
   // Precompiled components are cached here, keyed by content hash + engine build. Empty: no cache.
   std::filesystem::path cache_dir;
   PoolingConfig pooling;
+  MemoryLayout memory_layout;
   InstanceCaps instance_caps;
   // Granularity of wall-time limits: a ticker thread advances the engine epoch this often.
   std::chrono::milliseconds epoch_tick{2};
