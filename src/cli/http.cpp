@@ -85,6 +85,9 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
   s.set_read_timeout(limits.read_timeout);
   s.set_write_timeout(limits.write_timeout);
   s.set_keep_alive_timeout(2);
+  // cpp-httplib writes headers and body separately: without this, Nagle holds the body until the
+  // client's delayed ACK, and every request on a kept-alive connection took 40 ms.
+  s.set_tcp_nodelay(true);
   s.set_payload_max_length(limits.max_body);
   // cpp-httplib takes ownership of the queue it gets (its interface is a raw pointer).
   s.new_task_queue = [threads = limits.threads] {
@@ -176,6 +179,7 @@ Result<HttpResponse> http_call(const std::string& address, const std::string& me
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
   client.set_write_timeout(timeout);
+  client.set_tcp_nodelay(true);
   auto result = method == "GET" ? client.Get(path) : client.Post(path, body, "application/json");
   if (!result) {
     const auto err = result.error();
