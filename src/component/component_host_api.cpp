@@ -157,7 +157,7 @@ void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
     budget -= std::min(budget, key.size() + value.size());
     safe.emplace_back(std::move(key), std::move(value));
   }
-  runtime_.log(self_id(), level, printable(message, kMaxLogLineBytes), safe);
+  runtime_.guest_log(self_id(), level, printable(message, kMaxLogLineBytes), safe);
 }
 
 bool ComponentHostApi::random_allowed() {

@@ -10,6 +10,7 @@
 
 #include "component_actor.hpp"
 #include "guest_quotas.hpp"
+#include "repeat_filter.hpp"
 
 namespace capsule::component {
 namespace {
@@ -49,9 +50,16 @@ ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
       timeouts_(
           system.io_context(), [this](CorrelationId id) { tracker_.expire(id); },
           [this](CorrelationId id) { return tracker_.is_pending(id); }),
-      broker_(system) {}
+      broker_(system),
+      repeats_(std::make_unique<RepeatFilter>(config_.log_repeat_window)) {
+  repeats_timer_ = system_.run_periodic(std::chrono::seconds(1), [this] {
+    repeats_->flush(RepeatFilter::Clock::now(),
+                    [this](const RepeatFilter::Summary& s) { log_repeats(s); });
+  });
+}
 
 ComponentRuntime::~ComponentRuntime() {
+  repeats_timer_.cancel();
   std::vector<Group> groups;
   {
     std::lock_guard lock(groups_mutex_);
@@ -385,6 +393,18 @@ Status host_payload_fits(const ComponentId& from, const Payload& payload, std::u
                     payload_too_large(payload.bytes.size(), limit, "the host"));
 }
 
+// A send to an instance whose actor has ended names the component, not the runtime's internal
+// actor number ("actor 4 is gone" told an operator nothing).
+Status name_gone_target(Status sent, const ComponentId& to) {
+  if (sent || sent.error().code != ErrorCode::kUnavailable ||
+      sent.error().message.find(" is gone") == std::string::npos) {
+    return sent;
+  }
+  return make_error(ErrorCode::kUnavailable,
+                    "component " + to.to_string() +
+                        " is not running (stopped, or its supervisor gave up restarting it)");
+}
+
 }  // namespace
 
 Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const ComponentId& to,
@@ -419,8 +439,9 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
     return config_.remote->send_later(from, to, payload, std::move(done));
   }
   if (!target) return done(std::move(target).error());
-  done(target->send(
-      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
+  done(name_gone_target(target->send(ComponentEnvelope{
+                            ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
+                        to));
 }
 
 Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, Payload payload) {
@@ -429,8 +450,9 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
     return config_.remote->send(from, to, payload);
   }
   if (!target) return std::move(target).error();
-  return target->send(
-      ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+  return name_gone_target(target->send(ComponentEnvelope{
+                              ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
+                          to);
 }
 
 Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const ComponentId& to,
@@ -459,10 +481,10 @@ Status ComponentRuntime::send_from_peer(const ComponentId& from, const Component
 
 Status ComponentRuntime::enqueue(const rt::ActorRef<ComponentEnvelope>& target,
                                  const ComponentId& to, ComponentEnvelope envelope, Origin origin) {
-  if (origin == Origin::kLocal) return target.send(std::move(envelope));
+  if (origin == Origin::kLocal) return name_gone_target(target.send(std::move(envelope)), to);
   // Never waits: a peer's message arrives on a network delivery thread that serves other actors
   // (and the heartbeats) too. A full `block` mailbox refuses it as full instead.
-  Status s = target.send_nowait(std::move(envelope));
+  Status s = name_gone_target(target.send_nowait(std::move(envelope)), to);
   if (!s && s.error().code == ErrorCode::kWouldBlock) {
     return make_error(ErrorCode::kMailboxFull,
                       "mailbox of " + to.to_string() +
@@ -672,8 +694,38 @@ void ComponentRuntime::complete_request(CorrelationId correlation, const Compone
   }
 }
 
+namespace {
+
+// A RepeatFilter key: the level (one character), who, and the text.
+constexpr char kKeySeparator = '\x1f';
+
+std::string repeat_key(const ComponentId& who, wasm::LogLevel level, const std::string& message) {
+  std::string key(1, static_cast<char>('0' + static_cast<int>(level)));
+  key += who.to_string();
+  key += kKeySeparator;
+  key += message;
+  return key;
+}
+
+}  // namespace
+
 void ComponentRuntime::log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
                            const wasm::KeyValues& fields) const {
+  const bool write = repeats_->pass(repeat_key(who, level, message), RepeatFilter::Clock::now(),
+                                    [this](const RepeatFilter::Summary& s) { log_repeats(s); });
+  if (write) write_log(who, level, message, fields);
+}
+
+void ComponentRuntime::log_repeats(const RepeatFilter::Summary& s) const {
+  const auto level = static_cast<wasm::LogLevel>(s.key.front() - '0');
+  const auto separator = s.key.find(kKeySeparator);
+  auto who = ComponentId::parse(std::string_view(s.key).substr(1, separator - 1));
+  write_log(who ? *who : host_id(), level,
+            s.key.substr(separator + 1) + " [" + describe_repeats(s) + "]", {});
+}
+
+void ComponentRuntime::write_log(const ComponentId& who, wasm::LogLevel level,
+                                 const std::string& message, const wasm::KeyValues& fields) const {
   if (config_.log_sink) {
     config_.log_sink(who, level, message, fields);
     return;

@@ -1,6 +1,9 @@
 // Failures inside real components: reported to the sender, handled by rt supervisors.
 #include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime_fixture.hpp"
 
@@ -71,6 +74,13 @@ TEST_F(RuntimeFixture, RestartStormHitsTheIntensityLimitAndEscalates) {
     listed = runtime->list();
   }
   EXPECT_FALSE(listed[0].alive);
+  // A later message is refused naming the component, not an internal actor number.
+  Status late = runtime->send(ComponentRuntime::host_id(), ids[0], Payload::text("late"));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(late.error().message.find("component test/trap/0 is not running"), std::string::npos)
+      << late.error().message;
+  EXPECT_EQ(late.error().message.find("actor "), std::string::npos) << late.error().message;
   auto echo = start(spec("echo", "echo"));
   EXPECT_TRUE(ask(echo[0], "still serving"));
 }
@@ -228,6 +238,53 @@ TEST_F(LinkTest, AGuestErrorIsNotAFailureAndDoesNotTravel) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(get(b), "2");
   EXPECT_EQ(starts(b), 1u);
+}
+
+}  // namespace
+}  // namespace capsule::component
+
+namespace capsule::component {
+namespace {
+
+using namespace capsule::component::testing;
+
+// What the host log receives: each line's text.
+struct LogLines {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  std::size_t count_containing(const std::string& text) {
+    std::lock_guard lock(mutex);
+    std::size_t n = 0;
+    for (const auto& l : lines) n += l.find(text) != std::string::npos ? 1 : 0;
+    return n;
+  }
+};
+
+TEST_F(RuntimeFixture, RepeatedWarningsAreWrittenOnceThenCounted) {
+  auto log = std::make_shared<LogLines>();
+  RuntimeConfig config;
+  config.log_sink = [log](const ComponentId&, wasm::LogLevel, const std::string& message,
+                          const wasm::KeyValues&) {
+    std::lock_guard lock(log->mutex);
+    log->lines.push_back(message);
+  };
+  config.log_repeat_window = std::chrono::seconds(1);
+  runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+  auto ids = start(spec("counter", "counter"));
+  // Each send makes the guest return an error: one warning line per message before.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(runtime->send(ComponentRuntime::host_id(), ids[0], Payload::text("add:x")));
+  }
+  ASSERT_TRUE(ask(ids[0], "get")) << "every message was handled";
+  EXPECT_EQ(log->count_containing("failed"), 1u) << "written once while the repeats last";
+  // After the window, one summary with the count (the host's 1 s timer reports it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (log->count_containing("repeated 199 more times") == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(log->count_containing("repeated 199 more times"), 1u);
+  EXPECT_EQ(log->count_containing("failed"), 2u) << "the line and its summary";
 }
 
 }  // namespace

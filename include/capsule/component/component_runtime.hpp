@@ -32,6 +32,9 @@ class GuestQuotaGate;
 
 namespace capsule::component {
 
+class RepeatFilter;
+struct RepeatFilterSummary;
+
 // A component instance's mailbox unless its spec or the host says otherwise: 4096 messages and
 // 64 MiB of payloads (a 4 MiB payload limit alone would let 4096 queued messages hold 16 GiB).
 [[nodiscard]] inline rt::MailboxConfig default_component_mailbox() {
@@ -66,6 +69,8 @@ struct RuntimeConfig {
   GuestQuotas quotas = kDefaultGuestQuotas;
   // Threads that run storage calls (SQLite, a remote store) off the scheduler workers.
   unsigned io_threads = 2;
+  // Identical log lines within this window are written once, then summarised with a count.
+  std::chrono::seconds log_repeat_window{10};
 };
 
 // Where a caller id comes from. A local caller is a component of this host (its id is taken
@@ -189,8 +194,16 @@ class ComponentRuntime {
   // Called by a component actor when a request it was handling ended.
   void complete_request(CorrelationId correlation, const ComponentId& responder,
                         Result<std::optional<Payload>> outcome);
+  // The host's lines about a component. Identical lines (same component, level and text)
+  // repeated within RuntimeConfig::log_repeat_window are written once, then summarised with
+  // their count (see RepeatFilter).
   void log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
            const wasm::KeyValues& fields) const;
+  // A guest's own line, already held to its log quota: written as it is.
+  void guest_log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
+                 const wasm::KeyValues& fields) const {
+    write_log(who, level, message, fields);
+  }
 
   // ok if `who` may do `action` on `target` (the host itself always may); otherwise the
   // audited permission-denied error. Every host function calls this before acting. A local
@@ -245,6 +258,12 @@ class ComponentRuntime {
   TimeoutHandler timeouts_;
   rt::MessageBroker<ComponentEnvelope> broker_;
   std::atomic<std::uint64_t> failed_messages_{0};
+  std::unique_ptr<RepeatFilter> repeats_;  // of log lines
+  rt::TimerHandle repeats_timer_;          // reports repeats that stopped
+  // Writes the summary of a RepeatFilter window (its repeats, counted).
+  void log_repeats(const RepeatFilterSummary& summary) const;
+  void write_log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
+                 const wasm::KeyValues& fields) const;
   mutable std::mutex groups_mutex_;
   struct Member {
     ComponentSpec spec;
