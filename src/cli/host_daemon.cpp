@@ -17,15 +17,37 @@ namespace capsule::cli {
 using nlohmann::json;
 
 // Counts actor failures for /metrics (the runtime's one observer interface).
+// Counts runtime failures for /metrics, and says once, at error level, when a supervisor gives
+// up: the component then stays down until an operator restarts it, and every later message to
+// it fails (a user once found out only from 177k warnings).
 class FailureCounter final : public rt::Observer {
  public:
+  explicit FailureCounter(Reporter& reporter) : reporter_(reporter) {}
   void on_event(const rt::MonitoringEvent& e) override {
     if (e.kind == rt::EventKind::kActorFailed) failures.fetch_add(1, std::memory_order_relaxed);
-    if (e.kind == rt::EventKind::kRestartLimitExceeded)
-      gave_up.fetch_add(1, std::memory_order_relaxed);
     if (e.kind == rt::EventKind::kDeadLetter) dead_letters.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind != rt::EventKind::kRestartLimitExceeded) return;
+    gave_up.fetch_add(1, std::memory_order_relaxed);
+    const std::string why = e.error ? e.error->message : "restart intensity exceeded";
+    reporter_.error("supervisor gave up: " + component_of(why) +
+                        " is down until restarted (capsule restart <ns/name>)",
+                    {{"reason", why}, {"intensity", e.detail}});
   }
   std::atomic<std::uint64_t> failures{0}, gave_up{0}, dead_letters{0};
+
+ private:
+  // "... last failure: child 'demo/transform/0' ..." -> "demo/transform": the supervisor names
+  // the instance whose failure was one too many.
+  static std::string component_of(const std::string& why) {
+    const std::string marker = "child '";
+    const auto at = why.find(marker);
+    if (at == std::string::npos) return "a component";
+    const auto start = at + marker.size();
+    const std::string child = why.substr(start, why.find('\'', start) - start);
+    auto id = ComponentId::parse(child);
+    return id ? id->ns + "/" + id->name : child;
+  }
+  Reporter& reporter_;
 };
 
 namespace {
@@ -100,7 +122,7 @@ HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
     : manifest_(std::move(manifest)),
       admin_address_(std::move(admin)),
       reporter_(reporter),
-      failures_(std::make_shared<FailureCounter>()) {}
+      failures_(std::make_shared<FailureCounter>(reporter)) {}
 
 HostDaemon::~HostDaemon() {
   shutdown();
@@ -424,6 +446,7 @@ HttpResponse HostDaemon::route(const HttpRequest& r) {
   if (r.method == "GET" && r.path == "/metrics")
     return {200, "text/plain; version=0.0.4", metrics()};
   if (r.method == "GET" && r.path == "/v1/ps") return ps();
+  if (r.method == "GET" && r.path == "/v1/health") return health();
   if (r.method == "GET" && r.path == "/v1/hosts") return hosts();
   if (r.method == "POST" && r.path == "/v1/send") return send_or_call(r.body, false);
   if (r.method == "POST" && r.path == "/v1/call") return send_or_call(r.body, true);
@@ -445,7 +468,9 @@ HttpResponse HostDaemon::ps() const {
     out.push_back(json{{"id", r.id.to_string()},
                        {"component", r.component ? r.component->name() : ""},
                        {"group", runtime_->group_of(r.id.ns, r.id.name).value_or("")},
-                       {"state", r.ref.alive() ? "running" : "stopped"},
+                       // A stopped component leaves the registry: one still listed whose actor
+                       // ended was given up on by its supervisor.
+                       {"state", r.ref.alive() ? "running" : "failed"},
                        {"restarts", starts > 0 ? starts - 1 : 0},
                        {"mailbox_depth", stats.depth()},
                        {"processed", stats.processed},
@@ -454,6 +479,21 @@ HttpResponse HostDaemon::ps() const {
                        {"memory_limit", r.limits.memory_bytes}});
   }
   return json_response(200, json{{"ok", true}, {"instances", out}});
+}
+
+HttpResponse HostDaemon::health() const {
+  json failed = json::array();
+  std::size_t running = 0;
+  for (const auto& r : runtime_->registry().records()) {
+    if (r.ref.alive()) {
+      ++running;
+    } else {
+      failed.push_back(r.id.to_string());
+    }
+  }
+  // 503 while any instance is down for good, so a load balancer or probe notices.
+  return json_response(failed.empty() ? 200 : 503,
+                       json{{"ok", failed.empty()}, {"running", running}, {"failed", failed}});
 }
 
 HttpResponse HostDaemon::hosts() const {

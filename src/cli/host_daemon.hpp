@@ -50,6 +50,7 @@ class HostDaemon {
   HttpResponse handle(const HttpRequest& request);
   HttpResponse route(const HttpRequest& request);
   HttpResponse ps() const;
+  HttpResponse health() const;
   HttpResponse hosts() const;
   HttpResponse send_or_call(const std::string& body, bool call);
   HttpResponse stop_component(const std::string& body);

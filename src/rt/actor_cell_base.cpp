@@ -61,9 +61,7 @@ void ActorCellBase::watch(const ActorAddress& target) {
   if (!target.cell()->post(std::move(msg))) {
     // Already gone: the watcher still learns about it, like Erlang's monitor on a dead pid.
     Signal down{Signal::Kind::kDown, target, ExitReason::kNormal};
-    SystemMessage note{SystemMessage::Kind::kSignal};
-    note.signal = std::move(down);
-    post(std::move(note));
+    post(SystemMessage{std::move(down)});
   }
 }
 
@@ -107,6 +105,8 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
     }
     for (auto& msg : batch) handle_system_message(msg);
   }
+  // A suspension that waited for the behaviour's own wind-down ends once it was resumed.
+  if (phase_ == Phase::kSuspending && !awaiting_) finish_suspend();
   std::uint32_t done = 0;
   if (processing()) {
     done = process(budget);
@@ -159,89 +159,25 @@ bool ActorCellBase::after_handler(Status status) {
   }
   if (self_stop_requested_) {
     self_stop_requested_ = false;
-    if (parent_) {
-      exit_self(ExitReason::kNormal, std::nullopt, false);
-    } else {
-      begin_stop(StopOrigin::kRequest, true);
+    // Stopping or suspending already: that ending goes on (turning a drain into an exit for
+    // the supervisor would strand the actor, which its supervisor already let go).
+    if (phase_ == Phase::kRunning) {
+      if (parent_) {
+        exit_self(ExitReason::kNormal, std::nullopt, false);
+      } else {
+        begin_stop(StopOrigin::kRequest, true);
+      }
     }
     return processing();
   }
   return true;
 }
 
-void ActorCellBase::notify_watchers(Signal::Kind kind, ExitReason reason,
-                                    const std::optional<Error>& error) {
-  if (watchers_.empty()) return;
-  const ActorAddress self = address();
-  for (const auto& watcher : watchers_) {
-    SystemMessage msg{SystemMessage::Kind::kSignal};
-    msg.signal = Signal{kind, self, reason, error};
-    watcher.cell()->post(std::move(msg));
-  }
-}
-
-// The actor's current incarnation ends. Supervised: suspend (mailbox kept) and let the supervisor
-// decide. Unsupervised: restart in place on failure, otherwise terminate.
-void ActorCellBase::exit_self(ExitReason reason, std::optional<Error> error, bool escalate) {
-  if (reason == ExitReason::kFailed) {
-    if (telemetry_->observed()) {
-      telemetry_->emit(MonitoringEvent{EventKind::kActorFailed, id_, name_, parent_.id(), error,
-                                       escalate ? "escalate" : "restart"});
-    }
-    notify_watchers(Signal::Kind::kFailed, reason, error);
-  }
-  stop_behavior();
-  if (parent_) {
-    phase_ = Phase::kSuspended;
-    SystemMessage msg{SystemMessage::Kind::kSignal};
-    msg.signal = Signal{
-        reason == ExitReason::kFailed ? Signal::Kind::kChildFailed : Signal::Kind::kChildExited,
-        address(), reason, error, escalate};
-    if (parent_.cell()->post(std::move(msg))) return;
-  }
-  if (reason == ExitReason::kFailed && !escalate && !parent_) {
-    Status status = start_behavior();
-    if (status) {
-      phase_ = Phase::kRunning;
-      return;
-    }
-    error = std::move(status).error();
-  }
-  terminate(reason, std::move(error));
-}
-
-void ActorCellBase::restart_in_place() {
-  stop_behavior();
-  Status status = start_behavior();
-  if (status) {
-    phase_ = Phase::kRunning;
-    return;
-  }
-  // A failing pre_start counts as one more failure for the supervisor.
-  phase_ = Phase::kRunning;
-  exit_self(ExitReason::kFailed, std::move(status).error(), false);
-}
-
-void ActorCellBase::begin_stop(StopOrigin origin, bool graceful) {
-  const ExitReason reason = origin == StopOrigin::kShutdown ? ExitReason::kShutdown
-                            : graceful                      ? ExitReason::kNormal
-                                                            : ExitReason::kKilled;
-  if (graceful && phase_ == Phase::kRunning) {
-    phase_ = Phase::kStopping;
-    stop_reason_ = reason;
-    closing_.store(true, std::memory_order_release);
-    return;  // run_turn terminates once the mailbox is drained
-  }
-  terminate(reason, std::nullopt);
-}
-
 void ActorCellBase::handle_system_message(SystemMessage& msg) {
   using Kind = SystemMessage::Kind;
   if (phase_ == Phase::kTerminated) {
     if (msg.kind == Kind::kWatch && msg.peer) {
-      SystemMessage note{Kind::kSignal};
-      note.signal = Signal{Signal::Kind::kDown, address(), stop_reason_};
-      msg.peer.cell()->post(std::move(note));
+      msg.peer.cell()->post(SystemMessage{Signal{Signal::Kind::kDown, address(), stop_reason_}});
     }
     return;
   }
@@ -254,16 +190,21 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
       }
       break;
     case Kind::kKill:
-      // Only ends a graceful stop that outlived its timeout.
-      if (phase_ == Phase::kStopping) terminate(ExitReason::kKilled, std::nullopt);
+      // Sent when a graceful stop outlived its timeout. It ends the actor whatever it turned
+      // into meanwhile: nothing may keep a stopped actor alive.
+      terminate(ExitReason::kKilled, std::nullopt);
       break;
     case Kind::kRestart:
       if (phase_ == Phase::kSuspended || phase_ == Phase::kRunning) restart_in_place();
       break;
     case Kind::kSuspend:
+      // The supervisor waits for the acknowledgement before it restarts anyone. Suspending: it
+      // comes from finish_suspend; stopping: the Down answers instead.
       if (phase_ == Phase::kRunning) {
-        stop_behavior();
-        phase_ = Phase::kSuspended;
+        begin_suspend(std::move(msg.peer));
+      } else if (phase_ == Phase::kSuspended) {
+        suspend_requester_ = std::move(msg.peer);
+        finish_suspend();
       }
       break;
     case Kind::kWatch:
@@ -275,57 +216,23 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
       break;
     }
     case Kind::kSignal:
-      if (processing()) deliver_signal(msg.signal);
+      if (behaving()) deliver_signal(msg.signal);
       break;
     case Kind::kResume:
       resume_posted_.store(false, std::memory_order_release);
-      if (processing() && awaiting_) {
+      if (behaving() && awaiting_) {
         awaiting_ = false;
         deliver_resume();
       }
       break;
     case Kind::kHealthProbe:
       if (msg.peer) {
-        SystemMessage reply{Kind::kSignal};
-        reply.signal = Signal{Signal::Kind::kHealthReport, address(), ExitReason::kNormal};
-        reply.signal.health = phase_ == Phase::kRunning ? probe_health() : HealthStatus::kDegraded;
-        msg.peer.cell()->post(std::move(reply));
+        Signal report{Signal::Kind::kHealthReport, address(), ExitReason::kNormal};
+        report.health = phase_ == Phase::kRunning ? probe_health() : HealthStatus::kDegraded;
+        msg.peer.cell()->post(SystemMessage{std::move(report)});
       }
       break;
   }
-}
-
-void ActorCellBase::terminate(ExitReason reason, std::optional<Error> error) {
-  stop_behavior();
-  phase_ = Phase::kTerminated;
-  stop_reason_ = reason;
-  std::vector<SystemMessage> late;
-  {
-    std::lock_guard lock(system_mutex_);
-    terminated_.store(true, std::memory_order_release);
-    late.swap(system_queue_);
-    system_pending_.store(0, std::memory_order_relaxed);
-  }
-  close_mailbox();
-  drain_mailbox();
-  // System messages that raced with termination: answer watch requests, drop the rest.
-  for (auto& msg : late) handle_system_message(msg);
-  if (!name_.empty()) system_->registry().unbind(name_, id_);
-  notify_watchers(Signal::Kind::kDown, reason, error);
-  watchers_.clear();
-  if (parent_) {
-    SystemMessage msg{SystemMessage::Kind::kSignal};
-    msg.signal = Signal{Signal::Kind::kChildDown, address(), reason, error};
-    parent_.cell()->post(std::move(msg));
-  }
-  if (telemetry_->observed()) {
-    telemetry_->emit(MonitoringEvent{EventKind::kActorStopped, id_, name_, parent_.id(),
-                                     std::move(error), std::string(to_string(reason))});
-  }
-}
-
-void ActorCellBase::force_terminate() {
-  if (phase_ != Phase::kTerminated) terminate(ExitReason::kKilled, std::nullopt);
 }
 
 }  // namespace capsule::rt::detail

@@ -1,8 +1,15 @@
+#include <algorithm>
+#include <unordered_set>
 #include <utility>
 
 #include <capsule/rt/actor_system.hpp>
 
 namespace capsule::rt {
+
+namespace {
+// How often a shutdown looks for actors that lost their parent without being stopped by it.
+constexpr std::chrono::milliseconds kOrphanRescan{50};
+}  // namespace
 
 ActorSystem::ActorSystem(SystemConfig config)
     : config_(std::move(config)),
@@ -144,15 +151,31 @@ ShutdownReport ActorSystem::shutdown(std::optional<std::chrono::milliseconds> ti
       std::chrono::steady_clock::now() + timeout.value_or(config_.shutdown_timeout);
 
   lock.unlock();
-  for (const auto& cell : live_cells()) {
-    detail::SystemMessage msg{detail::SystemMessage::Kind::kStop};
-    msg.origin = detail::StopOrigin::kShutdown;
-    cell->post(std::move(msg));
-  }
+  // Only the roots are stopped here: a supervisor stops its own children in reverse start
+  // order, each waited for, as OTP does. Actors whose parent is gone (a hand-set parent that
+  // did not stop them) are picked up by the rescans below.
+  std::unordered_set<ActorId> asked;
+  const auto stop_roots = [this, &asked] {
+    for (const auto& cell : live_cells()) {
+      if (cell->parent().alive() || !asked.insert(cell->id()).second) continue;
+      detail::SystemMessage msg{detail::SystemMessage::Kind::kStop};
+      msg.origin = detail::StopOrigin::kShutdown;
+      cell->post(std::move(msg));
+    }
+  };
+  stop_roots();
   lock.lock();
   // forget() may have raced ahead of the wait; the predicate covers it.
-  report.timed_out = !all_stopped_.wait_until(
-      lock, deadline, [this] { return live_.load(std::memory_order_acquire) == 0; });
+  const auto all_gone = [this] { return live_.load(std::memory_order_acquire) == 0; };
+  while (!all_gone()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    if (all_stopped_.wait_until(lock, std::min(deadline, now + kOrphanRescan), all_gone)) break;
+    lock.unlock();
+    stop_roots();
+    lock.lock();
+  }
+  report.timed_out = !all_gone();
   lock.unlock();
 
   scheduler_->stop();

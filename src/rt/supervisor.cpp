@@ -10,11 +10,16 @@
 namespace capsule::rt {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-using Ctx = ActorContext<SupervisorCommand>;
-
 void post_to(const ActorAddress& target, detail::SystemMessage msg) {
   if (target) static_cast<void>(target.cell()->post(std::move(msg)));
+}
+
+// A restart in place keeps the mailbox, so a RestartDue of an earlier incarnation of this
+// supervisor may still arrive: round ids start at a random point, so it matches no round of ours.
+std::uint64_t first_round_id() {
+  std::random_device seed;
+  const auto high = static_cast<std::uint64_t>(seed());
+  return ((high << 32U) | seed()) | 1U;
 }
 }  // namespace
 
@@ -63,7 +68,10 @@ Result<std::vector<ChildInfo>> SupervisorRef::children(std::chrono::milliseconds
 }
 
 SupervisorNode::SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> specs)
-    : config_(config), initial_specs_(std::move(specs)), jitter_rng_(std::random_device{}()) {}
+    : config_(config),
+      initial_specs_(std::move(specs)),
+      next_round_(first_round_id()),
+      jitter_rng_(std::random_device{}()) {}
 
 Result<SupervisorRef> SupervisorNode::start(ActorSystem& system, SupervisorConfig config,
                                             std::vector<ChildSpec> children,
@@ -76,6 +84,7 @@ Result<SupervisorRef> SupervisorNode::start(ActorSystem& system, SupervisorConfi
 Status SupervisorNode::pre_start(Ctx& ctx) {
   for (auto& spec : initial_specs_) {
     if (auto started = start_child(spec, ctx); !started) {
+      // pre_start cannot wait: the children started so far are stopped without waiting.
       for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
         stop_child(*it, ctx.system());
       }
@@ -115,8 +124,10 @@ Status SupervisorNode::handle(SupervisorCommand& msg, Ctx& ctx) {
       [&](auto& cmd) -> Status {
         using T = std::decay_t<decltype(cmd)>;
         if constexpr (std::is_same_v<T, SupervisorCommand::StartChild>) {
-          auto id = cmd.spec.id;
-          auto started = start_child(std::move(cmd.spec), ctx);
+          // A supervisor on its way out starts nothing (the child would outlive it).
+          Status started = mode_ == Mode::kSupervising
+                               ? start_child(std::move(cmd.spec), ctx)
+                               : make_error(ErrorCode::kUnavailable, "supervisor is stopping");
           if (cmd.done) {
             if (started) {
               cmd.done(children_.back().address);
@@ -125,19 +136,25 @@ Status SupervisorNode::handle(SupervisorCommand& msg, Ctx& ctx) {
             }
           }
         } else if constexpr (std::is_same_v<T, SupervisorCommand::TerminateChild>) {
+          // Not while stopping every child: this one gets its turn in that order.
           const auto index = index_of(cmd.id);
-          if (index >= 0) {
-            stop_child(forget_child(static_cast<std::size_t>(index)), ctx.system());
+          if (index >= 0 && mode_ == Mode::kSupervising) {
+            auto gone = forget_child(static_cast<std::size_t>(index));
+            stop_child(gone, ctx.system());
+            if (gone.round != 0) return advance(gone.round, ctx);
           }
         } else if constexpr (std::is_same_v<T, SupervisorCommand::RestartDue>) {
-          restart_now(cmd.ids, ctx);
+          const Round* round = find_round(cmd.round);
+          if (mode_ == Mode::kSupervising && round != nullptr && round->scheduled) {
+            restart_round(cmd.round, ctx);
+          }
         } else if constexpr (std::is_same_v<T, SupervisorCommand::HealthTick>) {
-          health_tick(ctx);
+          if (mode_ == Mode::kSupervising) return health_tick(ctx);
         } else {
           std::vector<ChildInfo> infos;
           infos.reserve(children_.size());
           for (const auto& c : children_) {
-            infos.push_back(ChildInfo{c.spec.id, c.address, c.state, c.restarts});
+            infos.push_back(ChildInfo{c.spec.id, c.address, state_of(c), c.restarts});
           }
           if (cmd.reply) cmd.reply(std::move(infos));
         }
@@ -146,113 +163,7 @@ Status SupervisorNode::handle(SupervisorCommand& msg, Ctx& ctx) {
       msg.command);
 }
 
-Status SupervisorNode::on_signal(const Signal& signal, Ctx& ctx) {
-  const auto index = index_of(signal.from);
-  if (index < 0) return ok();  // a child of an earlier incarnation, or already removed
-  const auto i = static_cast<std::size_t>(index);
-  switch (signal.kind) {
-    case Signal::Kind::kChildFailed:
-    case Signal::Kind::kChildExited:
-      return on_child_exit(i, signal.reason, signal.error, signal.escalate, ctx);
-    case Signal::Kind::kChildDown:
-      // Gone for good without our decision (e.g. system shutdown): forget it.
-      forget_child(i);
-      return ok();
-    case Signal::Kind::kHealthReport: {
-      auto& child = children_[i];
-      child.probe_outstanding = false;
-      if (signal.health == HealthStatus::kHealthy || child.state != ChildState::kRunning) {
-        return ok();
-      }
-      emit(EventKind::kHealthCheckFailed, child, ctx, std::nullopt,
-           std::string(to_string(signal.health)));
-      return restart_children(i, ctx);
-    }
-    case Signal::Kind::kDown:
-    case Signal::Kind::kFailed:
-      return ok();
-  }
-  return ok();
-}
-
-Status SupervisorNode::on_child_exit(std::size_t index, ExitReason reason,
-                                     const std::optional<Error>& error, bool escalate, Ctx& ctx) {
-  auto& child = children_[index];
-  if (escalate) {
-    return make_error(error ? error->code : ErrorCode::kInternal,
-                      "child '" + child.spec.id +
-                          "' escalated: " + (error ? error->message : std::string("no error")));
-  }
-  const bool restart =
-      child.spec.restart == RestartPolicy::kPermanent ||
-      (child.spec.restart == RestartPolicy::kTransient && reason == ExitReason::kFailed);
-  if (!restart) {
-    stop_child(forget_child(index), ctx.system());
-    return ok();
-  }
-  return restart_children(index, ctx);
-}
-
-Status SupervisorNode::restart_children(std::size_t index, Ctx& ctx) {
-  const auto now = Clock::now();
-  const auto horizon = now - config_.window;
-  while (!restarts_.empty() && restarts_.front() < horizon) restarts_.pop_front();
-  restarts_.push_back(now);
-  auto& failed = children_[index];
-  if (restarts_.size() > config_.max_restarts) {
-    emit(EventKind::kRestartLimitExceeded, failed, ctx, std::nullopt,
-         std::to_string(restarts_.size()) + " restarts within " +
-             std::to_string(config_.window.count()) + " ms");
-    return make_error(ErrorCode::kUnavailable,
-                      "restart intensity exceeded at child '" + failed.spec.id + "'");
-  }
-  while (!failed.recent.empty() && failed.recent.front() < horizon) failed.recent.pop_front();
-  failed.recent.push_back(now);
-
-  std::size_t first = index;
-  std::size_t last = index + 1;
-  if (config_.strategy == RestartStrategy::kOneForAll) {
-    first = 0;
-    last = children_.size();
-  } else if (config_.strategy == RestartStrategy::kRestForOne) {
-    last = children_.size();
-  }
-  std::vector<std::string> ids;
-  // Siblings stop now, in reverse start order, and come back together with the failed child.
-  for (std::size_t i = last; i-- > first;) {
-    auto& child = children_[i];
-    if (i != index && child.state == ChildState::kRunning) {
-      post_to(child.address, detail::SystemMessage{detail::SystemMessage::Kind::kSuspend});
-    }
-    child.state = ChildState::kRestarting;
-    child.probe_outstanding = false;
-  }
-  for (std::size_t i = first; i < last; ++i) ids.push_back(children_[i].spec.id);
-
-  const auto delay = backoff_delay(failed.recent.size());
-  if (delay.count() == 0) {
-    restart_now(ids, ctx);
-  } else {
-    static_cast<void>(ctx.system().send_after(
-        ctx.self(), delay, SupervisorCommand{SupervisorCommand::RestartDue{std::move(ids)}}));
-  }
-  return ok();
-}
-
-void SupervisorNode::restart_now(const std::vector<std::string>& ids, Ctx& ctx) {
-  for (const auto& id : ids) {
-    const auto index = index_of(id);
-    if (index < 0) continue;
-    auto& child = children_[static_cast<std::size_t>(index)];
-    if (child.state != ChildState::kRestarting) continue;
-    child.state = ChildState::kRunning;
-    ++child.restarts;
-    post_to(child.address, detail::SystemMessage{detail::SystemMessage::Kind::kRestart});
-    emit(EventKind::kChildRestarted, child, ctx, std::nullopt, child.spec.id);
-  }
-}
-
-void SupervisorNode::stop_child(const Child& child, ActorSystem& system) const {
+void SupervisorNode::stop_child(Child& child, ActorSystem& system) const {
   // Free the name now: a restarted supervisor binds it again before this child is gone.
   if (!child.address.name().empty()) {
     system.registry().unbind(child.address.name(), child.address.id());
@@ -262,22 +173,26 @@ void SupervisorNode::stop_child(const Child& child, ActorSystem& system) const {
   const bool graceful = child.spec.shutdown.kind == ShutdownPolicy::Kind::kGraceful;
   msg.graceful = graceful;
   post_to(child.address, std::move(msg));
-  if (graceful && !system.shutting_down()) {
+  // Armed during a system shutdown too: the next sibling waits for this one's end.
+  if (graceful) {
     auto cell = child.address.shared_cell();
-    static_cast<void>(system.run_after(child.spec.shutdown.timeout, [cell] {
+    child.kill_timer = system.run_after(child.spec.shutdown.timeout, [cell] {
       static_cast<void>(cell->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}));
-    }));
+    });
   }
 }
 
-void SupervisorNode::health_tick(Ctx& ctx) {
+Status SupervisorNode::health_tick(Ctx& ctx) {
   for (std::size_t i = 0; i < children_.size(); ++i) {
     auto& child = children_[i];
-    if (!child.spec.health_checks || child.state != ChildState::kRunning) continue;
+    if (!child.spec.health_checks || state_of(child) != ChildState::kRunning) continue;
     if (child.probe_outstanding) {
       // No answer within a whole interval: as good as failed.
       emit(EventKind::kHealthCheckFailed, child, ctx, std::nullopt, "unresponsive");
-      if (!restart_children(i, ctx)) return;
+      if (auto decided = restart(i, "did not answer its health check", ctx); !decided) {
+        return decided;
+      }
+      if (mode_ != Mode::kSupervising) return ok();
       continue;
     }
     child.probe_outstanding = true;
@@ -285,19 +200,30 @@ void SupervisorNode::health_tick(Ctx& ctx) {
     probe.peer = ctx.address();
     post_to(child.address, std::move(probe));
   }
+  return ok();
 }
 
 void SupervisorNode::post_stop(Ctx& ctx) {
-  health_timer_.cancel();
-  for (auto it = children_.rbegin(); it != children_.rend(); ++it) stop_child(*it, ctx.system());
+  wind_down();
+  // Children are left here only when the supervisor was killed, stopped immediately or its
+  // stop outlived its timeout: the rest stop now, each with its policy, without waiting.
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    if (it->life != Life::kStopping) stop_child(*it, ctx.system());
+  }
   children_.clear();
   child_ids_.clear();
 }
 
 ErrorAction SupervisorNode::on_error(const Error& /*error*/, Ctx& ctx) {
   // Escalation: let our own supervisor apply its strategy to this whole subtree. A root
-  // supervisor that gave up stops (restarting it would reset the intensity window forever).
-  return ctx.parent() ? ErrorAction::kRestart : ErrorAction::kStop;
+  // supervisor that gave up ends with ExitReason::kFailed (restarting it would reset the
+  // intensity window forever), which is what kEscalate does without a supervisor.
+  return ctx.parent() ? ErrorAction::kRestart : ErrorAction::kEscalate;
+}
+
+ChildState SupervisorNode::state_of(const Child& child) const {
+  if (mode_ != Mode::kSupervising || child.life == Life::kStopping) return ChildState::kStopping;
+  return child.round != 0 ? ChildState::kRestarting : ChildState::kRunning;
 }
 
 std::chrono::milliseconds SupervisorNode::backoff_delay(std::size_t restarts_in_window) {
@@ -314,7 +240,8 @@ std::chrono::milliseconds SupervisorNode::backoff_delay(std::size_t restarts_in_
 }
 
 std::ptrdiff_t SupervisorNode::index_of(const ActorAddress& address) const {
-  for (std::size_t i = 0; i < children_.size(); ++i) {
+  // From the back: a stop goes in reverse start order, so the child that reports is the last.
+  for (std::size_t i = children_.size(); i-- > 0;) {
     if (children_[i].address == address) return static_cast<std::ptrdiff_t>(i);
   }
   return -1;

@@ -2,6 +2,7 @@
 """End-to-end test of the real `capsule` binary: run a host from a manifest in a child process,
 drive it with the CLI (send, call, ps, metrics, upgrade, restart, stop), check manifest errors and
 a graceful SIGTERM shutdown. Bounded in time; every child process is killed on the way out."""
+import http.client
 import json
 import pathlib
 import sys
@@ -192,6 +193,50 @@ members = ["bank/left", "bank/right"]
             ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
             self.assertEqual({i["id"]: i["group"] for i in ps}["bank/right/0"], "pair")
             self.assertEqual(host.terminate(), 0)
+        finally:
+            host.kill()
+
+    def test_a_supervisor_that_gives_up_says_so_once_and_the_host_shows_it(self):
+        self.manifest.write_text(self.text + '''
+[[component]]
+name = "bad/trap"
+path = "trap.wasm"
+  [component.supervision]
+  max_restarts = 2
+  window_ms = 60000
+  backoff_ms = 0
+''')
+        host = HostProcess(self.manifest, self.admin)
+        try:
+            a = self.admin
+            for _ in range(3):
+                capsule("call", "bad/trap/0", "boom", admin=a, check=False)
+            ps = lambda: {i["id"]: i["state"] for i in
+                          json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]}
+            self.assertTrue(wait_for(lambda: ps().get("bad/trap/0") == "failed"), ps())
+            self.assertEqual(ps()["demo/store/0"], "running")
+            # Every later message fails naming the component, and the log does not fill up.
+            for _ in range(50):
+                r = capsule("send", "bad/trap/0", "late", admin=a, check=False)
+                self.assertNotEqual(r.returncode, 0)
+            self.assertIn("bad/trap/0 is not running", r.stderr)
+            self.assertNotIn("actor ", r.stderr)
+            conn = http.client.HTTPConnection(*a.split(":"), timeout=5)
+            conn.request("GET", "/v1/health")
+            answer = conn.getresponse()
+            health = json.loads(answer.read())
+            conn.close()
+            self.assertEqual(answer.status, 503, health)
+            self.assertEqual(health["failed"], ["bad/trap/0"])
+            self.assertEqual(host.terminate(), 0)
+            lines = [json.loads(l) for l in host.lines]
+            gave_up = [l for l in lines if "gave up" in l.get("msg", "")]
+            self.assertEqual(len(gave_up), 1, gave_up)
+            self.assertEqual(gave_up[0]["level"], "error")
+            self.assertIn("bad/trap", gave_up[0]["msg"])
+            self.assertIn("2 restarts in 60000 ms", gave_up[0]["intensity"])
+            self.assertIn("trap", gave_up[0]["reason"])
+            self.assertLess(len(lines), 60, "no line per failed message")
         finally:
             host.kill()
 

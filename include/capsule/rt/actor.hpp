@@ -43,6 +43,13 @@ class Actor {
   // the actor. Its result is treated like a handler's. Call await_resume() again to keep waiting.
   virtual Status on_resume(ActorContext<Msg>& /*ctx*/) { return ok(); }
   virtual void post_stop(ActorContext<Msg>& /*ctx*/) {}
+  // This incarnation is asked to end: a graceful stop began (new messages are refused, queued
+  // ones still run), or the supervisor suspends it for a restart (queued messages wait for the
+  // next incarnation). Not called for kills, immediate stops or failures. An actor that must
+  // wind something down asynchronously first (a supervisor stopping its children one by one)
+  // calls ctx.await_resume() here: the incarnation then ends once it is resumed (a graceful
+  // stop also ends at its kill). One wait at a time: not while a handler's wait is pending.
+  virtual void on_stopping(ActorContext<Msg>& /*ctx*/) {}
   virtual ErrorAction on_error(const Error& /*error*/, ActorContext<Msg>& /*ctx*/) {
     return ErrorAction::kRestart;
   }

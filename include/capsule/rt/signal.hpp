@@ -25,12 +25,13 @@ using capsule::HealthStatus;
 // Out-of-band notification delivered to Actor::on_signal, ahead of ordinary messages.
 struct Signal {
   enum class Kind : std::uint8_t {
-    kDown,          // a watched actor terminated for good
-    kFailed,        // a watched actor failed (its supervisor may restart it)
-    kChildFailed,   // (supervisors) a child failed; `escalate` says it asked to escalate
-    kChildExited,   // (supervisors) a child stopped normally and awaits a decision
-    kChildDown,     // (supervisors) a child terminated for good
-    kHealthReport,  // (supervisors) reply to a health probe
+    kDown,            // a watched actor terminated for good
+    kFailed,          // a watched actor failed (its supervisor may restart it)
+    kChildFailed,     // (supervisors) a child failed; `escalate` says it asked to escalate
+    kChildExited,     // (supervisors) a child stopped normally and awaits a decision
+    kChildDown,       // (supervisors) a child terminated for good
+    kChildSuspended,  // (supervisors) a child asked to suspend has ended its incarnation
+    kHealthReport,    // (supervisors) reply to a health probe
   };
   Signal() = default;
   Signal(Kind k, ActorAddress sender, ExitReason why, std::optional<Error> err = std::nullopt,

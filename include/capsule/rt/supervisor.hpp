@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -55,8 +56,10 @@ struct BackoffPolicy {
 
 struct SupervisorConfig {
   RestartStrategy strategy = RestartStrategy::kOneForOne;
-  // Restart intensity: more than `max_restarts` within `window` makes the supervisor give up,
-  // stop its children and fail, so that its own supervisor decides (escalation).
+  // Restart intensity: more than `max_restarts` within `window` makes the supervisor give up:
+  // it stops its children (reverse start order, each waited for), then fails with
+  // ExitReason::kFailed and an error naming the child, the intensity and the last failure, so
+  // that its own supervisor decides (escalation). The observer gets kRestartLimitExceeded.
   std::uint32_t max_restarts = 3;
   std::chrono::milliseconds window{5000};
   BackoffPolicy backoff;
@@ -74,6 +77,7 @@ struct ChildSpec {
   SpawnOptions options;
 
   template <typename A, typename... Args>
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): copied on purpose, kept for restarts
   [[nodiscard]] static ChildSpec of(std::string id, SpawnOptions options, Args... args) {
     ChildSpec spec;
     spec.id = std::move(id);
@@ -104,7 +108,11 @@ struct ChildSpec {
   }
 };
 
-enum class ChildState : std::uint8_t { kRunning, kRestarting };
+enum class ChildState : std::uint8_t {
+  kRunning,
+  kRestarting,  // decided: its old incarnation ends (or ended), then it starts again
+  kStopping,    // its supervisor stops it and waits for its Down
+};
 
 struct ChildInfo {
   std::string id;
@@ -123,7 +131,7 @@ struct SupervisorCommand {
     std::string id;
   };
   struct RestartDue {
-    std::vector<std::string> ids;
+    std::uint64_t round = 0;  // the restart decision whose backoff ended
   };
   struct HealthTick {};
   struct ListChildren {
@@ -153,9 +161,14 @@ class SupervisorRef {
   ActorRef<SupervisorCommand> ref_;
 };
 
-// An actor that starts, watches and restarts its children. Children are started in order by
-// pre_start (a failing child fails the supervisor's start) and stopped in reverse order by
-// post_stop, each with its shutdown policy (the supervisor does not wait for them).
+// An actor that starts, watches and restarts its children, with OTP's ordering:
+// * children start in order in pre_start (a failing child fails the supervisor's start);
+// * a stop (graceful, or its parent suspending it) stops them in reverse start order, each with
+//   its shutdown policy, and waits for each one's Down before the next; only then does the
+//   supervisor itself end. A kill or immediate stop of the supervisor stops the rest at once;
+// * a restart waits until every old incarnation it covers ended (siblings are suspended one
+//   by one, in reverse start order), then restarts them in start order;
+// * giving up (intensity, escalation) stops all children the same way, then fails.
 class SupervisorNode final : public Actor<SupervisorCommand> {
  public:
   SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> specs);
@@ -167,33 +180,67 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
   Status pre_start(ActorContext<SupervisorCommand>& ctx) override;
   Status handle(SupervisorCommand& msg, ActorContext<SupervisorCommand>& ctx) override;
   Status on_signal(const Signal& signal, ActorContext<SupervisorCommand>& ctx) override;
+  void on_stopping(ActorContext<SupervisorCommand>& ctx) override;
   void post_stop(ActorContext<SupervisorCommand>& ctx) override;
   ErrorAction on_error(const Error& error, ActorContext<SupervisorCommand>& ctx) override;
 
  private:
+  using Ctx = ActorContext<SupervisorCommand>;
+
+  enum class Mode : std::uint8_t {
+    kSupervising,  // restarts children per the strategy
+    kGivingUp,     // stops every child, then fails with give_up_
+    kStopping,     // stops every child, then ends (its stop or suspension completes)
+  };
+  // Where a child's current incarnation is.
+  enum class Life : std::uint8_t {
+    kLive,
+    kSuspending,  // asked to suspend for a restart; its acknowledgement is awaited
+    kSuspended,   // no incarnation (failed, exited or acknowledged): waits for its restart
+    kStopping,    // asked to stop; its Down is awaited
+  };
   struct Child {
     ChildSpec spec;
     ActorAddress address;
-    ChildState state = ChildState::kRunning;
+    Life life = Life::kLive;
+    std::uint64_t round = 0;  // the restart decision it belongs to; 0: none
     std::uint32_t restarts = 0;
     std::deque<std::chrono::steady_clock::time_point> recent;  // restarts within the window
     bool probe_outstanding = false;
+    TimerHandle kill_timer;  // graceful stop: the kill at the end of its shutdown timeout
+  };
+  // One restart decision: its children are restarted together once all their old
+  // incarnations ended and the backoff passed.
+  struct Round {
+    std::uint64_t id = 0;
+    std::chrono::milliseconds delay{0};
+    // Its children are contiguous in children_; those at or above this index are done with.
+    std::size_t scan_from = 0;
+    bool scheduled = false;  // every old incarnation ended; the restart is due (or backing off)
+    TimerHandle timer;
   };
 
-  Status start_child(ChildSpec spec, ActorContext<SupervisorCommand>& ctx);
-  Status on_child_exit(std::size_t index, ExitReason reason, const std::optional<Error>& error,
-                       bool escalate, ActorContext<SupervisorCommand>& ctx);
-  Status restart_children(std::size_t index, ActorContext<SupervisorCommand>& ctx);
-  void restart_now(const std::vector<std::string>& ids, ActorContext<SupervisorCommand>& ctx);
-  void stop_child(const Child& child, ActorSystem& system) const;
-  void health_tick(ActorContext<SupervisorCommand>& ctx);
+  Status start_child(ChildSpec spec, Ctx& ctx);
+  Status on_child_exit(std::size_t index, const Signal& signal, Ctx& ctx);
+  Status on_child_down(std::size_t index, Ctx& ctx);
+  Status restart(std::size_t index, const std::string& why, Ctx& ctx);
+  Status advance(std::uint64_t round, Ctx& ctx);
+  void restart_round(std::uint64_t round, Ctx& ctx);
+  Status give_up(Error reason, Ctx& ctx);
+  Status stop_next(Ctx& ctx);
+  void wind_down();
+  void stop_child(Child& child, ActorSystem& system) const;
+  Status health_tick(Ctx& ctx);
+  [[nodiscard]] ChildState state_of(const Child& child) const;
+  [[nodiscard]] Round* find_round(std::uint64_t id);
+  [[nodiscard]] std::string intensity_text() const;
   [[nodiscard]] std::chrono::milliseconds backoff_delay(std::size_t restarts_in_window);
   [[nodiscard]] std::ptrdiff_t index_of(const ActorAddress& address) const;
   [[nodiscard]] std::ptrdiff_t index_of(std::string_view id) const;
   // Removes children_[index] (and its id) and hands it back.
   Child forget_child(std::size_t index);
-  void emit(EventKind kind, const Child& child, ActorContext<SupervisorCommand>& ctx,
-            std::optional<Error> error, std::string detail) const;
+  void emit(EventKind kind, const Child& child, Ctx& ctx, std::optional<Error> error,
+            std::string detail) const;
 
   SupervisorConfig config_;
   std::vector<ChildSpec> initial_specs_;
@@ -201,6 +248,10 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
   // The ids of children_, so that adding one of 100k children is not a scan of the others.
   std::unordered_set<std::string> child_ids_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;  // all restarts within the window
+  std::vector<Round> rounds_;
+  std::uint64_t next_round_;
+  Mode mode_ = Mode::kSupervising;
+  std::optional<Error> give_up_;
   TimerHandle health_timer_;
   std::minstd_rand jitter_rng_;
 };

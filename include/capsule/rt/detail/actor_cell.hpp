@@ -169,6 +169,17 @@ class ActorCell final : public ActorCellBase {
     static_cast<void>(after_handler(std::move(status)));
   }
 
+  void notify_stopping() override {
+    if (!behavior_) return;
+    Status status = ok();
+    try {
+      behavior_->on_stopping(context_);
+    } catch (const std::exception& e) {
+      status = make_error(ErrorCode::kInternal, std::string("on_stopping threw: ") + e.what());
+    }
+    if (!status) static_cast<void>(after_handler(std::move(status)));
+  }
+
   ErrorAction decide(const Error& error) override {
     if (!behavior_) return ErrorAction::kRestart;
     try {

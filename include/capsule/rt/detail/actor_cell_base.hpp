@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <capsule/core/result.hpp>
@@ -37,6 +38,9 @@ struct SystemMessage {
   };
   SystemMessage() = default;
   explicit SystemMessage(Kind k) : kind(k) {}
+  // A signal for the receiver's on_signal, built in place (assigning one into a default-built
+  // message trips GCC 12's -Wmaybe-uninitialized under -fsanitize=thread).
+  explicit SystemMessage(Signal s) : kind(Kind::kSignal), signal(std::move(s)) {}
 
   Kind kind = Kind::kStop;
   StopOrigin origin = StopOrigin::kRequest;
@@ -102,7 +106,16 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   ActorCellBase* next_runnable = nullptr;
 
  protected:
-  enum class Phase : std::uint8_t { kStarting, kRunning, kSuspended, kStopping, kTerminated };
+  // kSuspending: asked to suspend for a restart, the behaviour winds down (Actor::on_stopping)
+  // and takes no mailbox message; kSuspended: no behaviour, the mailbox waits for the restart.
+  enum class Phase : std::uint8_t {
+    kStarting,
+    kRunning,
+    kSuspending,
+    kSuspended,
+    kStopping,
+    kTerminated
+  };
 
   // After an ordinary message was queued: make the actor runnable unless it already is.
   void notify_enqueued() {
@@ -138,6 +151,7 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   virtual void deliver_signal(const Signal& signal) = 0;
   virtual ErrorAction decide(const Error& error) = 0;
   virtual void deliver_resume() = 0;
+  virtual void notify_stopping() = 0;
 
   // Called by process() after each handler; false stops the current batch.
   bool after_handler(Status status);
@@ -147,6 +161,10 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   }
   [[nodiscard]] bool processing() const noexcept {
     return phase_ == Phase::kRunning || phase_ == Phase::kStopping;
+  }
+  // The behaviour object is alive and gets signals and resumes (not necessarily messages).
+  [[nodiscard]] bool behaving() const noexcept {
+    return processing() || phase_ == Phase::kSuspending;
   }
   // A handler is waiting for resume(): no mailbox message is taken meanwhile.
   [[nodiscard]] bool awaiting() const noexcept { return awaiting_; }
@@ -159,6 +177,8 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   void exit_self(ExitReason reason, std::optional<Error> error, bool escalate);
   void restart_in_place();
   void begin_stop(StopOrigin origin, bool graceful);
+  void begin_suspend(ActorAddress requester);
+  void finish_suspend();
   void terminate(ExitReason reason, std::optional<Error> error);
   void notify_watchers(Signal::Kind kind, ExitReason reason, const std::optional<Error>& error);
 
@@ -177,6 +197,7 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   std::string name_;
   ActorAddress parent_;
   std::vector<ActorAddress> watchers_;  // worker-owned
+  ActorAddress suspend_requester_;      // worker-owned: acknowledged by finish_suspend
   std::mutex system_mutex_;
   std::vector<SystemMessage> system_queue_;
 };
