@@ -47,10 +47,6 @@ constexpr std::uint64_t kStackBytes = 2 * kMiB + 4 * kKiB;
 constexpr std::uint64_t kMapsPerInstance = 4;
 constexpr std::uint64_t kMapsPerStack = 2;
 constexpr std::uint64_t kMapsHeadroom = 1024;
-// Calls in progress at once when the map limit is tight: far above the workers that run calls,
-// so only suspended calls (sleeping, waiting on storage or the network) can ever wait for one.
-constexpr std::uint64_t kStacksWhenTight = 4096;
-
 enum class Strategy { kGuardedPool, kCompactPool, kOnDemand };
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
@@ -164,14 +160,11 @@ Result<EngineSizing> size_engine(std::span<const InstanceDemand> demands,
   // rest.
   const std::uint64_t budget = capacity.address_space_bytes / 2;
 
-  std::uint64_t stacks = slots;
-  const auto maps_for = [&](std::uint64_t s) {
-    return capacity.maps_in_use + instances * kMapsPerInstance + s * kMapsPerStack + kMapsHeadroom;
-  };
-  if (maps_for(stacks) > capacity.map_count_limit) {
-    stacks = std::min(stacks, kStacksWhenTight);
-  }
-  const std::uint64_t maps = maps_for(stacks);
+  // One per slot: Wasmtime keeps a Store's last fiber stack in the Store for its next call, so
+  // every live instance holds one (an instance past the pool's stacks fails to instantiate).
+  const std::uint64_t stacks = slots;
+  const std::uint64_t maps =
+      capacity.maps_in_use + instances * kMapsPerInstance + stacks * kMapsPerStack + kMapsHeadroom;
   if (maps > capacity.map_count_limit) {
     const std::uint64_t advice = round_up(maps + maps / 4, 1024);
     return make_error(
@@ -233,9 +226,6 @@ Result<EngineSizing> size_engine(std::span<const InstanceDemand> demands,
       out.summary = "on demand, memories mapped as they grow (a pool of " + human_bytes(slot) +
                     " slots would need " + approx_bytes(compact) + ")";
       break;
-  }
-  if (pool.enabled && stacks < slots) {
-    out.summary += "; at most " + with_commas(stacks) + " guest calls in progress at once";
   }
   return out;
 }
