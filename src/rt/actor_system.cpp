@@ -96,6 +96,12 @@ void ActorSystem::stop(const ActorAddress& target, StopMode mode,
       timeout, [cell] { cell->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}); }));
 }
 
+void ActorSystem::kill(const ActorAddress& target) {
+  if (target)
+    static_cast<void>(
+        target.cell()->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}));
+}
+
 TimerHandle ActorSystem::run_after(std::chrono::steady_clock::duration delay,
                                    std::function<void()> action) {
   auto state = std::make_shared<detail::TimerState>(io_);

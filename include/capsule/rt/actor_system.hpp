@@ -94,6 +94,10 @@ class ActorSystem {
   // the actor is stopped immediately. A supervised child reports to its supervisor instead.
   void stop(const ActorAddress& target, StopMode mode = StopMode::kGraceful,
             std::chrono::milliseconds timeout = std::chrono::milliseconds{5000});
+  // Ends the actor now, in whatever phase it is (draining, suspended, restarting), without
+  // asking its supervisor: for an owner that must be sure its actors are gone (an embedding
+  // shutting down past its grace period). Its watchers get a Down with kKilled.
+  void kill(const ActorAddress& target);
 
   template <typename Msg>
   TimerHandle send_after(ActorRef<Msg> target, std::chrono::steady_clock::duration delay, Msg msg) {
