@@ -1,6 +1,12 @@
 // Integration tests: real components built from guest/examples, loaded through WasmEngine.
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <fstream>
 #include <gtest/gtest.h>
+#include <iterator>
+#include <latch>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -162,12 +168,13 @@ TEST_F(EngineComponents, FailedInstancesDoNotDisturbLiveOnes) {
   }
 }
 
-TEST_F(EngineComponents, InstancesRunInParallelOnSeparateThreads) {
+TEST_F(EngineComponents, InstancesOnSeparateThreadsKeepTheirOwnState) {
   auto compiled = load(*engine, "counter");
   constexpr int kThreads = 4;
   constexpr int kMessages = 500;
   std::vector<std::string> finals(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       auto inst = engine->instantiate(*compiled, {id_of("counter", t), {}, nullptr});
@@ -181,6 +188,74 @@ TEST_F(EngineComponents, InstancesRunInParallelOnSeparateThreads) {
   }
   for (auto& th : threads) th.join();
   for (const auto& f : finals) EXPECT_EQ(f, std::to_string(kMessages));
+}
+
+// Holds every guest `send` until `parties` sends are inside at once (or the bound passes): when
+// all of them get through together, that many guest calls were running at the same time.
+class Rendezvous {
+ public:
+  explicit Rendezvous(int parties) : parties_(parties) {}
+  // True if every party arrived within `bound`.
+  bool arrive_and_wait(std::chrono::seconds bound) {
+    std::unique_lock lock(mutex_);
+    if (++arrived_ == parties_) all_in_.notify_all();
+    return all_in_.wait_for(lock, bound, [this] { return arrived_ >= parties_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable all_in_;
+  int parties_;
+  int arrived_ = 0;
+};
+
+class RendezvousHost : public StandaloneHostApi {
+ public:
+  RendezvousHost(ComponentId self, Rendezvous* rendezvous)
+      : StandaloneHostApi(std::move(self)), rendezvous_(rendezvous) {}
+  Status send(const ComponentId& /*target*/, Payload /*payload*/) override {
+    met = rendezvous_->arrive_and_wait(std::chrono::seconds(10));
+    return ok();
+  }
+  std::atomic<bool> met{false};
+
+ private:
+  Rendezvous* rendezvous_;
+};
+
+TEST_F(EngineComponents, InstancesRunInParallelOnSeparateThreads) {
+  // Each instance, on its own thread, is inside a guest call (pump's one messaging.send) and
+  // stays there until all the others are inside theirs too. Serialised calls would never meet:
+  // the first would wait out the 10 s bound alone. The calls start together once every instance
+  // is ready, and may run for 30 s, so only the rendezvous bound decides.
+  auto compiled = load(*engine, "pump");
+  constexpr int kThreads = 4;
+  Rendezvous rendezvous(kThreads);
+  std::vector<std::shared_ptr<RendezvousHost>> hosts;
+  hosts.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    hosts.push_back(std::make_shared<RendezvousHost>(id_of("pump", t), &rendezvous));
+  }
+  const ResourceLimits limits{0, 0, std::chrono::seconds(30)};
+  std::latch ready(kThreads);
+  std::vector<std::string> replies(kThreads);
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto inst = engine->instantiate(*compiled, {id_of("pump", t), limits, hosts[t]});
+      const bool usable = inst && inst->init({});
+      ready.arrive_and_wait();
+      if (!usable) return;
+      auto r = inst->handle_message(message_with(Payload::text("send 8 1")));
+      if (r && r->has_value()) replies[t] = (*r)->as_string();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(hosts[t]->met) << "instance " << t << " ran alone";
+    EXPECT_EQ(replies[t], "ok 1") << "instance " << t;
+  }
 }
 
 TEST_F(EngineComponents, RejectsComponentBuiltForOtherWitVersion) {
@@ -209,11 +284,10 @@ TEST_F(EngineComponents, RejectsGarbageAndCoreModules) {
   }
   // Truncating a real component must fail cleanly too.
   auto path = component_path("echo");
-  std::vector<std::uint8_t> echo(std::filesystem::file_size(path));
-  FILE* f = std::fopen(path.c_str(), "rb");
-  ASSERT_NE(f, nullptr);
-  ASSERT_EQ(std::fread(echo.data(), 1, echo.size(), f), echo.size());
-  std::fclose(f);
+  std::ifstream file(path, std::ios::binary);
+  std::vector<std::uint8_t> echo{std::istreambuf_iterator<char>(file),
+                                 std::istreambuf_iterator<char>()};
+  ASSERT_EQ(echo.size(), std::filesystem::file_size(path));
   echo.resize(echo.size() / 2);
   EXPECT_FALSE(engine->load(echo, "half-echo.wasm"));
   expect_echo_works();
