@@ -1,14 +1,21 @@
-// Component layer benchmarks, each next to the engine alone measured in the same run:
-//   spawn (instantiate + init, as an actor under a supervisor) p50/p99,
-//   host -> component request/reply, component -> component request/reply round trip,
-//   component -> component fire-and-forget throughput, correlation tracker begin+resolve.
-// Usage: component_bench <components dir>
+// Component layer benchmarks. Every row is next to a baseline measured in the same run and
+// process, statistic against the same statistic (p50 vs p50, mean vs mean, rate vs rate):
+//   spawn (instantiate + init, as an actor under a supervisor) vs the engine alone,
+//   host -> component request/reply vs the engine call alone and vs a raw rt actor request/reply,
+//   component -> component round trip vs a raw rt actor -> actor request/reply round trip,
+//   component -> component fire-and-forget throughput vs engine calls in a loop,
+//   correlation tracker begin + resolve vs the map it is built on.
+// Prints Markdown table rows (bench/common/bench_util.hpp). Usage: component_bench <components dir>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <variant>
 
 #include <capsule/component/component_runtime.hpp>
 
@@ -20,12 +27,98 @@ using namespace capsule;
 using namespace capsule::component;
 using bench::Clock;
 using bench::percentiles;
+using bench::print_table_row;
 using bench::us;
 using bench::wait_until;
 
-void row(const char* what, double ours, double baseline, const char* unit,
-         const char* baseline_name) {
-  bench::print_ratio_row(44, what, ours, baseline, unit, baseline_name);
+// -- raw rt baselines: the same exchanges between plain actors, no engine, no component layer ----
+
+struct RawRequest {
+  Payload payload;
+  rt::Replier<Payload> replier;
+};
+
+// Answers with a copy of the payload, as the echo component does.
+class RawEcho final : public rt::Actor<RawRequest> {
+ public:
+  capsule::Status handle(RawRequest& msg, rt::ActorContext<RawRequest>& /*ctx*/) override {
+    msg.replier.reply(msg.payload);
+    return capsule::ok();
+  }
+};
+
+// Like the relay component in pinger mode: `n` sequential requests, each answer delivered back
+// into this actor's mailbox (as a component's callback is), then the next request.
+using PingerMsg = std::variant<int /*start: n*/, Result<Payload> /*an answer*/>;
+class RawPinger final : public rt::Actor<PingerMsg> {
+ public:
+  RawPinger(rt::ActorSystem* system, rt::ActorRef<RawRequest> echo, Payload payload,
+            std::promise<void>* done)
+      : system_(system), echo_(std::move(echo)), payload_(std::move(payload)), done_(done) {}
+  capsule::Status handle(PingerMsg& msg, rt::ActorContext<PingerMsg>& ctx) override {
+    if (const int* n = std::get_if<int>(&msg)) {
+      left_ = *n;
+    } else if (!std::get<Result<Payload>>(msg) || --left_ == 0) {
+      done_->set_value();
+      return capsule::ok();
+    }
+    rt::ask<Payload>(
+        *system_, echo_,
+        [this](rt::Replier<Payload> r) { return RawRequest{payload_, std::move(r)}; },
+        std::chrono::seconds(10),
+        [self = ctx.self()](Result<Payload> r) { self.tell(PingerMsg{std::move(r)}); });
+    return capsule::ok();
+  }
+
+ private:
+  rt::ActorSystem* system_;
+  rt::ActorRef<RawRequest> echo_;
+  Payload payload_;
+  std::promise<void>* done_;
+  int left_ = 0;
+};
+
+// The least a request/reply through the runtime costs: a message to an actor that copies the
+// payload into the caller's slot and flips its flag (no correlation, no deadline timer). The
+// caller waits as ComponentRuntime::call() does: spin up to 50 us, then sleep on the flag.
+struct ReplySlot {
+  std::atomic<bool> done{false};
+  Payload reply;
+};
+struct FlagRequest {
+  Payload payload;
+  std::shared_ptr<ReplySlot> slot;
+};
+class RawFlagEcho final : public rt::Actor<FlagRequest> {
+ public:
+  capsule::Status handle(FlagRequest& msg, rt::ActorContext<FlagRequest>& /*ctx*/) override {
+    msg.slot->reply = msg.payload;
+    msg.slot->done.store(true, std::memory_order_release);
+    msg.slot->done.notify_one();
+    return capsule::ok();
+  }
+};
+
+bool raw_call(const rt::ActorRef<FlagRequest>& echo, const Payload& payload) {
+  auto slot = std::make_shared<ReplySlot>();
+  if (!echo.send(FlagRequest{payload, slot})) return false;
+  const auto spin_until = Clock::now() + std::chrono::microseconds(50);
+  while (!slot->done.load(std::memory_order_acquire) && Clock::now() < spin_until) {
+  }
+  while (!slot->done.load(std::memory_order_acquire)) slot->done.wait(false);
+  return slot->reply == payload;
+}
+
+// rt's own request/reply (rt::ask: a reply state and an Asio deadline timer per request), waiting
+// on a std::future as ComponentRuntime::ask().get() does.
+bool raw_ask_future(rt::ActorSystem& system, const rt::ActorRef<RawRequest>& echo,
+                    const Payload& payload) {
+  auto promise = std::make_shared<std::promise<Result<Payload>>>();
+  auto future = promise->get_future();
+  rt::ask<Payload>(
+      system, echo, [&](rt::Replier<Payload> r) { return RawRequest{payload, std::move(r)}; },
+      std::chrono::seconds(10), [promise](Result<Payload> r) { promise->set_value(std::move(r)); });
+  return future.get().has_value();
 }
 
 }  // namespace
@@ -47,7 +140,7 @@ int main(int argc, char** argv) {
       rt::MailboxConfig::bounded(1 << 20, rt::BackpressurePolicy::kBlock);
   ComponentRuntime runtime(system, engine, runtime_config);
 
-  std::printf("%-44s %19s %19s %9s\n", "benchmark", "capsule", "baseline", "ratio");
+  bench::print_table_header();
 
   // -- spawn -------------------------------------------------------------------------------------
   constexpr int kSpawns = 1000;
@@ -69,9 +162,11 @@ int main(int argc, char** argv) {
     actor_spawn.push_back(us(Clock::now() - t0));
   }
   const auto es = percentiles(engine_spawn), as = percentiles(actor_spawn);
-  row("component spawn p50 (instantiate+init+actor)", as.p50, es.p50, "us",
-      "engine instantiate+init");
-  row("component spawn p99", as.p99, es.p99, "us", "engine instantiate+init");
+  print_table_row({"component spawn p50 (instantiate + init + actor under a supervisor)", as.p50,
+                   "us", es.p50, "engine instantiate + init p50",
+                   "< 50 us (issue), < 5 ms (seed)"});
+  print_table_row(
+      {"component spawn p99", as.p99, "us", es.p99, "engine instantiate + init p99", ""});
   for (int i = 0; i < kSpawns; ++i)
     static_cast<void>(runtime.stop("spawn", "e" + std::to_string(i)));
 
@@ -83,16 +178,27 @@ int main(int argc, char** argv) {
   echo_spec.instances = 2;
   auto echo_ids = *runtime.start(echo_spec);
   auto direct = *engine->instantiate(*echo, {ComponentId{"b", "direct", "0"}, {}, nullptr});
+  auto raw_echo = *system.spawn<RawEcho>({});
+  auto raw_flag_echo = *system.spawn<RawFlagEcho>({});
   const ComponentMessage msg{
       ComponentRuntime::host_id(),
       Payload::text("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
       std::nullopt, std::nullopt};
   constexpr int kCalls = 20000;
-  std::vector<double> direct_calls, host_calls, host_asks;
+  std::vector<double> direct_calls, raw_calls, raw_asks, host_calls, host_asks;
+  const auto direct_t0 = Clock::now();
   for (int i = 0; i < kCalls; ++i) {
     const auto t0 = Clock::now();
     if (!direct.handle_message(msg)) return 1;
     direct_calls.push_back(us(Clock::now() - t0));
+  }
+  // Engine calls back to back, one caller: the rate the throughput row is compared with.
+  const double direct_rate =
+      kCalls / std::chrono::duration<double>(Clock::now() - direct_t0).count();
+  for (int i = 0; i < kCalls; ++i) {
+    const auto t0 = Clock::now();
+    if (!raw_call(raw_flag_echo, msg.payload)) return 1;
+    raw_calls.push_back(us(Clock::now() - t0));
   }
   for (int i = 0; i < kCalls; ++i) {
     const auto t0 = Clock::now();
@@ -102,17 +208,39 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < kCalls; ++i) {
     const auto t0 = Clock::now();
+    if (!raw_ask_future(system, raw_echo, msg.payload)) return 1;
+    raw_asks.push_back(us(Clock::now() - t0));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    const auto t0 = Clock::now();
     auto r = runtime.ask(echo_ids[0], msg.payload, std::chrono::seconds(10)).get();
     if (!r) return 1;
     host_asks.push_back(us(Clock::now() - t0));
   }
-  const auto dc = percentiles(direct_calls), hc = percentiles(host_calls),
-             ha = percentiles(host_asks);
-  row("host->component call() p50 (64 B)", hc.p50, dc.p50, "us", "engine handle-message");
-  row("host->component call() p99 (64 B)", hc.p99, dc.p99, "us", "engine handle-message");
-  row("host->component ask().get() p50 (64 B)", ha.p50, dc.p50, "us", "engine handle-message");
+  const auto dc = percentiles(direct_calls), rc = percentiles(raw_calls),
+             ra = percentiles(raw_asks), hc = percentiles(host_calls), ha = percentiles(host_asks);
+  print_table_row({"host -> component call() p50, 64 B", hc.p50, "us", dc.p50,
+                   "engine handle-message p50, no actor", "< 3 us (issue 11)"});
+  print_table_row({"host -> component call() p99, 64 B", hc.p99, "us", dc.p99,
+                   "engine handle-message p99, no actor", ""});
+  print_table_row({"host -> component call() p50, 64 B", hc.p50, "us", rc.p50,
+                   "raw rt send, actor flips the caller's flag, same wait, p50", ""});
+  print_table_row({"host -> component call() p99, 64 B", hc.p99, "us", rc.p99,
+                   "raw rt send, actor flips the caller's flag, same wait, p99", ""});
+  print_table_row({"host -> component ask().get() p50, 64 B", ha.p50, "us", ra.p50,
+                   "rt::ask to an actor + std::future, p50", ""});
 
   // -- component -> component round trip ----------------------------------------------------------
+  constexpr int kRoundTrips = 20000;
+  double raw_rtt = 0;
+  {
+    std::promise<void> raw_done;
+    auto raw_pinger = *system.spawn<RawPinger>({}, &system, raw_echo, msg.payload, &raw_done);
+    const auto t0 = Clock::now();
+    raw_pinger.tell(PingerMsg{kRoundTrips});
+    raw_done.get_future().wait();
+    raw_rtt = us(Clock::now() - t0) / kRoundTrips;
+  }
   ComponentSpec pinger;
   pinger.ns = "bench";
   pinger.name = "pinger";
@@ -125,13 +253,14 @@ int main(int argc, char** argv) {
   std::promise<void> pinged;
   auto sub =
       *runtime.subscribe_host("ping.done", [&](const ComponentMessage&) { pinged.set_value(); });
-  constexpr int kRoundTrips = 20000;
   auto t0 = Clock::now();
   static_cast<void>(runtime.send(ComponentRuntime::host_id(), {"bench", "pinger", "0"},
                                  Payload::text(std::to_string(kRoundTrips))));
   pinged.get_future().wait();
   const double rtt = us(Clock::now() - t0) / kRoundTrips;
-  row("component->component round trip (mean)", rtt, dc.p50 * 2, "us", "2 engine calls");
+  print_table_row({"component -> component request/reply round trip, mean of 20,000 sequential",
+                   rtt, "us", raw_rtt, "raw rt actor -> actor ask, mean of 20,000 sequential",
+                   "< 10 us (issue)"});
 
   // -- component -> component fire-and-forget throughput ------------------------------------------
   ComponentSpec sinks = echo_spec;
@@ -168,21 +297,56 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double direct_rate = 1e6 / dc.p50;
-  row("component->component messages/s (1 -> 2)", kBurst / seconds, direct_rate, "msg/s",
-      "1 engine caller, no actors");
+  print_table_row({"component -> component messages/s, 1 sender -> 2 receivers, 64 B",
+                   kBurst / seconds, "msg/s", direct_rate,
+                   "engine handle-message calls back to back, 1 thread", "> 500k/s (issue)"});
 
   // -- correlation tracker -----------------------------------------------------------------------
-  CorrelationTracker tracker;
+  // Baseline: the data structure one tracker shard is, a mutex and an unordered_map, doing the
+  // same insert + erase of the same entry type.
   constexpr int kOps = 1'000'000;
-  t0 = Clock::now();
-  for (int i = 0; i < kOps; ++i) {
-    auto id = tracker.begin(
-        {ComponentRuntime::host_id(), echo_ids[0], {}, [](const CallbackResponse&) {}});
-    tracker.resolve(id, CallbackResponse{}, RequestOutcome::kReplied);
+  auto tracker_ns = [&] {
+    CorrelationTracker tracker;
+    const auto start = Clock::now();
+    for (int i = 0; i < kOps; ++i) {
+      auto id = tracker.begin(
+          {ComponentRuntime::host_id(), echo_ids[0], {}, [](const CallbackResponse&) {}});
+      tracker.resolve(id, CallbackResponse{}, RequestOutcome::kReplied);
+    }
+    return us(Clock::now() - start) * 1000 / kOps;
+  };
+  auto map_ns = [&] {
+    std::mutex mutex;
+    std::unordered_map<CorrelationId, PendingRequest> entries;
+    std::optional<PendingRequest> taken;
+    const auto start = Clock::now();
+    for (int i = 0; i < kOps; ++i) {
+      const auto id = static_cast<CorrelationId>(i) + 1;
+      {
+        std::lock_guard lock(mutex);
+        entries.emplace(
+            id, PendingRequest{
+                    ComponentRuntime::host_id(), echo_ids[0], {}, [](const CallbackResponse&) {}});
+      }
+      std::lock_guard lock(mutex);
+      auto it = entries.find(id);
+      taken = std::move(it->second);
+      entries.erase(it);
+    }
+    return us(Clock::now() - start) * 1000 / kOps;
+  };
+  std::vector<double> tracker_runs, map_runs;
+  for (int i = 0; i < 3; ++i) {  // alternated, median of 3
+    tracker_runs.push_back(tracker_ns());
+    map_runs.push_back(map_ns());
   }
-  row("correlation begin+resolve", us(Clock::now() - t0) * 1000 / kOps, 50.0, "ns",
-      "seed claim: lookup < 50 ns");
+  std::sort(tracker_runs.begin(), tracker_runs.end());
+  std::sort(map_runs.begin(), map_runs.end());
+  print_table_row({"CorrelationTracker begin + resolve, 1 thread (median of 3)", tracker_runs[1],
+                   "ns", map_runs[1], "mutex + unordered_map insert + find + erase",
+                   "< 50 ns "
+                   "lookup (seed)"});
+
   std::printf("\ncorrelations: %llu replied, %llu timed out, %llu late\n",
               static_cast<unsigned long long>(runtime.correlation_stats().replied),
               static_cast<unsigned long long>(runtime.correlation_stats().timed_out),

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs the Savina ports against capsule::rt and against CAF, one after the other in the same run,
-# and prints a table of ratios (CAF time / capsule time: above 1 means capsule is faster).
-# Builds nothing: point it at a build dir configured with CAPSULE_BUILD_BENCH=ON.
+# Runs the Savina ports against capsule::rt and against CAF (the pinned 1.1.0 build of
+# bench/rt/build_caf.sh), one after the other in the same run, and prints a table of ratios (CAF
+# time / capsule time: above 1 means capsule is faster). Both sides use the same budget (64
+# messages per actor turn). Builds nothing: scripts/bench.sh builds everything and runs these
+# along with the other benchmarks.
 #   bench/rt/run_savina.sh [build-dir] [iterations]
 set -euo pipefail
-build_dir=${1:-build/rt-dev}
+build_dir=${1:-build/bench}
 iterations=${2:-7}
 bin="$build_dir/bench/rt"
 programs=(ping_pong counting thread_ring fork_join_throughput fork_join_creation big chameneos)

@@ -1,3 +1,5 @@
+// Savina Big on CAF: W = 120 actors; each sends N = 20,000 pings to random peers and waits for
+// the pong before the next one.
 #include <memory>
 #include <random>
 #include <vector>
@@ -16,21 +18,24 @@ struct big_state {
   std::minstd_rand rng;
 };
 
-behavior big_actor(stateful_actor<big_state>* self, int id, peers_ptr peers, savina::Latch* done) {
-  self->state.rng.seed(static_cast<unsigned>(id));
+behavior big_actor(stateful_actor<big_state>* self, int32_t id, const peers_ptr& peers,
+                   savina::Latch* done) {
+  self->state().rng.seed(static_cast<unsigned>(id));
   auto send_ping = [=] {
-    ++self->state.sent;
+    ++self->state().sent;
     std::uniform_int_distribution<std::size_t> pick(0, kActors - 1);
-    self->send((*peers)[pick(self->state.rng)], ping_atom::value, id);
+    self->mail(ping_atom_v, id).send((*peers)[pick(self->state().rng)]);
   };
   return {
       [=](start_atom) {
-        self->state.sent = 0;
+        self->state().sent = 0;
         send_ping();
       },
-      [=](ping_atom, int from) { self->send((*peers)[from], pong_atom::value); },
+      [=](ping_atom, int32_t from) {
+        self->mail(pong_atom_v).send((*peers)[static_cast<std::size_t>(from)]);
+      },
       [=](pong_atom) {
-        if (self->state.sent == kPings) {
+        if (self->state().sent == kPings) {
           done->arrive();
         } else {
           send_ping();
@@ -41,13 +46,14 @@ behavior big_actor(stateful_actor<big_state>* self, int id, peers_ptr peers, sav
 
 int main(int argc, char** argv) {
   actor_system_config cfg;
+  configure(cfg, argc, argv);
   actor_system system{cfg};
   savina::Latch done;
   auto peers = std::make_shared<std::vector<actor>>();
-  for (int i = 0; i < kActors; ++i) peers->push_back(system.spawn(big_actor, i, peers, &done));
+  for (int32_t i = 0; i < kActors; ++i) peers->push_back(system.spawn(big_actor, i, peers, &done));
   const int rc = savina::run("big", argc, argv, [&] {
     done.reset(kActors);
-    for (auto& p : *peers) anon_send(p, start_atom::value);
+    for (auto& p : *peers) anon_mail(start_atom_v).send(p);
     done.wait();
   });
   // The actor system waits for every actor on destruction: these reference each other.

@@ -1,31 +1,32 @@
+// Savina Counting on CAF: a producer sends N = 1,000,000 increments to a counter, then asks for
+// the total and checks it.
 #include "caf_common.hpp"
 
 using namespace caf;
 using namespace savina_caf;
-constexpr int kMessages = 1000000;
+constexpr int64_t kMessages = 1000000;
 
 struct counter_state {
-  long count = 0;
+  int64_t count = 0;
 };
 
 behavior counter(stateful_actor<counter_state>* self) {
   return {
-      [=](inc_atom) { ++self->state.count; },
-      [=](get_atom) {
-        self->send(actor_cast<actor>(self->current_sender()), result_atom::value,
-                   self->state.count);
-        self->state.count = 0;
+      [=](inc_atom) { ++self->state().count; },
+      [=](retrieve_atom) {
+        self->mail(result_atom_v, self->state().count).send(sender_of(self));
+        self->state().count = 0;
       },
   };
 }
 
-behavior producer(event_based_actor* self, actor c, savina::Latch* done) {
+behavior producer(event_based_actor* self, const actor& c, savina::Latch* done) {
   return {
       [=](start_atom) {
-        for (int i = 0; i < kMessages; ++i) self->send(c, inc_atom::value);
-        self->send(c, get_atom::value);
+        for (int64_t i = 0; i < kMessages; ++i) self->mail(inc_atom_v).send(c);
+        self->mail(retrieve_atom_v).send(c);
       },
-      [=](result_atom, long total) {
+      [=](result_atom, int64_t total) {
         if (total != kMessages) std::abort();
         done->arrive();
       },
@@ -34,12 +35,13 @@ behavior producer(event_based_actor* self, actor c, savina::Latch* done) {
 
 int main(int argc, char** argv) {
   actor_system_config cfg;
+  configure(cfg, argc, argv);
   actor_system system{cfg};
   savina::Latch done;
   auto p = system.spawn(producer, system.spawn(counter), &done);
   return savina::run("counting", argc, argv, [&] {
     done.reset(1);
-    anon_send(p, start_atom::value);
+    anon_mail(start_atom_v).send(p);
     done.wait();
   });
 }

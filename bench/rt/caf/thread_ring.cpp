@@ -1,3 +1,4 @@
+// Savina ThreadRing on CAF: N = 100 actors in a ring pass a token R = 100,000 times.
 #include <vector>
 
 #include "caf_common.hpp"
@@ -5,7 +6,7 @@
 using namespace caf;
 using namespace savina_caf;
 constexpr int kActors = 100;
-constexpr int kHops = 100000;
+constexpr int32_t kHops = 100000;
 
 struct node_state {
   actor next;
@@ -13,12 +14,12 @@ struct node_state {
 
 behavior node(stateful_actor<node_state>* self, savina::Latch* done) {
   return {
-      [=](actor next) { self->state.next = next; },
-      [=](int hops) {
+      [=](actor next) { self->state().next = std::move(next); },
+      [=](int32_t hops) {
         if (hops == 0) {
           done->arrive();
         } else {
-          self->send(self->state.next, hops - 1);
+          self->mail(hops - 1).send(self->state().next);
         }
       },
   };
@@ -26,14 +27,16 @@ behavior node(stateful_actor<node_state>* self, savina::Latch* done) {
 
 int main(int argc, char** argv) {
   actor_system_config cfg;
+  configure(cfg, argc, argv);
   actor_system system{cfg};
   savina::Latch done;
   std::vector<actor> ring;
+  ring.reserve(kActors);
   for (int i = 0; i < kActors; ++i) ring.push_back(system.spawn(node, &done));
-  for (int i = 0; i < kActors; ++i) anon_send(ring[i], ring[(i + 1) % kActors]);
+  for (int i = 0; i < kActors; ++i) anon_mail(ring[(i + 1) % kActors]).send(ring[i]);
   const int rc = savina::run("thread_ring", argc, argv, [&] {
     done.reset(1);
-    anon_send(ring[0], kHops);
+    anon_mail(kHops).send(ring[0]);
     done.wait();
   });
   // The actor system waits for every actor on destruction: these reference each other.

@@ -7,7 +7,7 @@
 
 #include <capsule/rt/rt.hpp>
 
-#include "../bench_common.hpp"
+#include "rt_common.hpp"
 
 namespace rt = capsule::rt;
 constexpr int kActors = 120;
@@ -55,7 +55,7 @@ class BigActor final : public rt::Actor<Msg> {
 };
 
 int main(int argc, char** argv) {
-  rt::ActorSystem system;
+  rt::ActorSystem system(savina_rt::system_config(argc, argv));
   savina::Latch done;
   auto peers = std::make_shared<Peers>();
   for (int i = 0; i < kActors; ++i) peers->push_back(*system.spawn<BigActor>({}, i, &done));

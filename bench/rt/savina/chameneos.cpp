@@ -1,17 +1,18 @@
 // Savina Chameneos: C = 100 chameneos meet N = 200,000 times through a mall actor.
+#include <cstdint>
 #include <memory>
 #include <variant>
 #include <vector>
 
 #include <capsule/rt/rt.hpp>
 
-#include "../bench_common.hpp"
+#include "rt_common.hpp"
 
 namespace rt = capsule::rt;
 constexpr int kChameneos = 100;
 constexpr int kMeetings = 200000;
 
-enum class Color { kRed, kYellow, kBlue, kFaded };
+enum class Color : std::uint8_t { kRed, kYellow, kBlue, kFaded };
 Color complement(Color a, Color b) {
   if (a == b) return a;
   if (a == Color::kRed) return b == Color::kYellow ? Color::kBlue : Color::kYellow;
@@ -112,7 +113,7 @@ class Chameneo final : public rt::Actor<ChamMsg> {
 };
 
 int main(int argc, char** argv) {
-  rt::ActorSystem system;
+  rt::ActorSystem system(savina_rt::system_config(argc, argv));
   savina::Latch done;
   auto chams = std::make_shared<Chams>();
   auto mall_slot = std::make_shared<rt::ActorRef<MallMsg>>();

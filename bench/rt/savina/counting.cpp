@@ -4,7 +4,7 @@
 
 #include <capsule/rt/rt.hpp>
 
-#include "../bench_common.hpp"
+#include "rt_common.hpp"
 
 namespace rt = capsule::rt;
 constexpr int kMessages = 1000000;
@@ -54,7 +54,7 @@ class Producer final : public rt::Actor<ProducerMsg> {
 };
 
 int main(int argc, char** argv) {
-  rt::ActorSystem system;
+  rt::ActorSystem system(savina_rt::system_config(argc, argv));
   savina::Latch done;
   auto counter = system.spawn<Counter>({});
   auto producer = system.spawn<Producer>({}, *counter, &done);

@@ -3,7 +3,7 @@
 
 #include <capsule/rt/rt.hpp>
 
-#include "../bench_common.hpp"
+#include "rt_common.hpp"
 
 namespace rt = capsule::rt;
 constexpr int kPings = 40000;
@@ -48,7 +48,7 @@ class Ping final : public rt::Actor<PingMsg> {
 };
 
 int main(int argc, char** argv) {
-  rt::ActorSystem system;
+  rt::ActorSystem system(savina_rt::system_config(argc, argv));
   savina::Latch done;
   auto pong = system.spawn<Pong>({});
   auto ping = system.spawn<Ping>({}, *pong, &done);

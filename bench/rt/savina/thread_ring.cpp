@@ -4,7 +4,7 @@
 
 #include <capsule/rt/rt.hpp>
 
-#include "../bench_common.hpp"
+#include "rt_common.hpp"
 
 namespace rt = capsule::rt;
 constexpr int kActors = 100;
@@ -35,9 +35,10 @@ class RingNode final : public rt::Actor<TokenMsg> {
 };
 
 int main(int argc, char** argv) {
-  rt::ActorSystem system;
+  rt::ActorSystem system(savina_rt::system_config(argc, argv));
   savina::Latch done;
   std::vector<rt::ActorRef<TokenMsg>> ring;
+  ring.reserve(kActors);
   for (int i = 0; i < kActors; ++i) ring.push_back(*system.spawn<RingNode>({}, &done));
   for (int i = 0; i < kActors; ++i)
     ring[static_cast<std::size_t>(i)].tell(Wire{ring[(i + 1) % kActors]});
