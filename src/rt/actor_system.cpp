@@ -97,9 +97,8 @@ void ActorSystem::stop(const ActorAddress& target, StopMode mode,
 }
 
 void ActorSystem::kill(const ActorAddress& target) {
-  if (target)
-    static_cast<void>(
-        target.cell()->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}));
+  if (!target) return;
+  static_cast<void>(target.cell()->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}));
 }
 
 TimerHandle ActorSystem::run_after(std::chrono::steady_clock::duration delay,

@@ -37,7 +37,7 @@ constexpr std::uint64_t kOnDemandGrowth = 1 * kMiB;
 // runs out before its instance count does.
 constexpr std::uint64_t kMemoriesPerInstance = 2;
 constexpr std::uint64_t kTablesPerInstance = 4;
-constexpr std::uint64_t kTableSlotBytes = 100'000 * 8;  // InstanceCaps::table_elements pointers
+constexpr std::uint64_t kTableSlotBytes = 100'000ULL * 8;  // InstanceCaps::table_elements pointers
 // A fiber stack: Wasmtime's default async stack plus its guard page.
 constexpr std::uint64_t kStackBytes = 2 * kMiB + 4 * kKiB;
 
@@ -47,7 +47,7 @@ constexpr std::uint64_t kStackBytes = 2 * kMiB + 4 * kKiB;
 constexpr std::uint64_t kMapsPerInstance = 4;
 constexpr std::uint64_t kMapsPerStack = 2;
 constexpr std::uint64_t kMapsHeadroom = 1024;
-enum class Strategy { kGuardedPool, kCompactPool, kOnDemand };
+enum class Strategy : std::uint8_t { kGuardedPool, kCompactPool, kOnDemand };
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
   return (v + to - 1) / to * to;

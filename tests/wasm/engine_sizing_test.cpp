@@ -35,7 +35,7 @@ TEST(EngineSizing, ASmallHostGetsGuardedSlotsAsLargeAsItsLargestLimit) {
   ASSERT_TRUE(sizing) << sizing.error().describe();
   EXPECT_TRUE(sizing->pooling.enabled);
   // Rounded up to whole wasm pages.
-  EXPECT_EQ(sizing->pooling.max_memory_bytes, 48 * kMiB + 64 * 1024);
+  EXPECT_EQ(sizing->pooling.max_memory_bytes, 48 * kMiB + 64ULL * 1024);
   EXPECT_EQ(sizing->layout.reservation, 0u) << "Wasmtime's 4 GiB default: no bounds checks";
   EXPECT_EQ(sizing->instances, 12u);
   EXPECT_GE(sizing->pooling.total_component_instances, 12u + 64u);
