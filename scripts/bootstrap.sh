@@ -19,7 +19,7 @@ APT_PACKAGES=(
   clang-19 lld-19 libclang-rt-19-dev wasi-libc libclang-rt-19-dev-wasm32 libc++-19-dev-wasm32 libc++abi-19-dev-wasm32 clang-format-19 clang-tidy-19
   libasio-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
-  nats-server libnats-dev libcaf-dev
+  nats-server libnats-dev
   libcpp-httplib-dev zlib1g-dev libbrotli-dev
 )
 
