@@ -20,9 +20,12 @@ struct SchedulerConfig {
 // Per-core run queues with work stealing. An actor is in at most one queue at a time (its cell's
 // `scheduled` flag guarantees it), so a turn never runs on two threads at once, and different
 // actors run in parallel with no global lock. Actors woken by an actor go to the waking worker's
-// own queue (cache-warm, no wake-up cost: ping-pong stays on one core); a worker that has surplus
-// work wakes a parked peer, which steals. Fairness: a turn ends after `budget` messages and the
-// actor goes to the back of the queue.
+// run-next slot (cache-warm, no wake-up cost: ping-pong stays on one core); a worker that has
+// surplus work wakes a parked peer, which steals. A woken worker counts as searching until it
+// finds work, and the last searcher to find work wakes the next one, so a burst spreads over
+// parked workers one wake-up at a time. A slot whose owner stays inside one turn (a long
+// handler) is handed to another worker by a stall monitor thread after about a millisecond.
+// Fairness: a turn ends after `budget` messages and the actor goes to the back of the queue.
 class Scheduler {
  public:
   explicit Scheduler(SchedulerConfig config);
@@ -44,15 +47,28 @@ class Scheduler {
 
  private:
   struct Worker;
+  struct StallMonitor;
+  enum class Woken : std::uint8_t { kExit, kClaimed, kNotParked };
+
   void run(Worker& self);
-  detail::ActorCellBase* search(Worker& self, bool steal_slots);
-  bool park(Worker& self);
+  detail::ActorCellBase* take_local(Worker& self);
+  detail::ActorCellBase* search(const Worker& self);
+  void found_work(Worker& self);
+  Woken park(Worker& self);
+  Worker* claim_parked(Worker* preferred);
+  void wake(Worker& worker, detail::ActorCellBase* handoff);
   void wake_one(Worker* preferred);
   [[nodiscard]] bool any_work() const noexcept;
+  [[nodiscard]] bool slot_waiting() const noexcept;
+  void watch_slots();
+  void monitor_loop();
+  bool hand_off_stalled_slots();
 
   SchedulerConfig config_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<StallMonitor> monitor_;  // null with one worker: no peer could take a slot
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> watching_{false};  // the stall monitor is ticking
   std::atomic<unsigned> parked_{0};
   std::atomic<unsigned> searching_{0};
   std::atomic<unsigned> next_external_{0};
