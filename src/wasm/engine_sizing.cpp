@@ -108,8 +108,6 @@ std::uint64_t address_space_in_use() {
 struct Layout {
   Strategy strategy;
   std::uint64_t reserved;  // address space
-  std::uint64_t maps;
-  std::uint64_t stacks;
 };
 
 }  // namespace
@@ -179,13 +177,13 @@ Result<EngineSizing> size_engine(std::span<const InstanceDemand> demands,
   const std::uint64_t guarded =
       memories * (kGuardedReservation + 2 * kGuardedGuard) + table_bytes + stack_bytes;
   const std::uint64_t compact = memories * (slot + 2 * kCompactGuard) + table_bytes + stack_bytes;
-  Layout layout{Strategy::kGuardedPool, guarded, maps, stacks};
-  if (guarded > budget) layout = {Strategy::kCompactPool, compact, maps, stacks};
+  Layout layout{Strategy::kGuardedPool, guarded};
+  if (guarded > budget) layout = {Strategy::kCompactPool, compact};
   if (compact > budget) {
     // Memories sized by use, not by limit: growth past the reserved room moves the memory.
     const std::uint64_t on_demand =
         instances * kMemoriesPerInstance * (kWasmPage + kOnDemandGrowth);
-    layout = {Strategy::kOnDemand, on_demand, maps, stacks};
+    layout = {Strategy::kOnDemand, on_demand};
     if (on_demand > budget) {
       return make_error(ErrorCode::kUnavailable,
                         with_commas(instances) + " component instances need at least " +
@@ -199,7 +197,7 @@ Result<EngineSizing> size_engine(std::span<const InstanceDemand> demands,
   out.instances = instances;
   out.reserved_bytes = layout.reserved;
   out.reserved_text = approx_bytes(layout.reserved);
-  out.maps_estimate = layout.maps;
+  out.maps_estimate = maps;
   auto& pool = out.pooling;
   pool.enabled = layout.strategy != Strategy::kOnDemand;
   pool.total_component_instances = static_cast<std::uint32_t>(slots);
