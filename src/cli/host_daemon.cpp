@@ -29,21 +29,15 @@ class FailureCounter final : public rt::Observer {
     if (e.kind != rt::EventKind::kRestartLimitExceeded) return;
     gave_up.fetch_add(1, std::memory_order_relaxed);
     const std::string why = e.error ? e.error->message : "restart intensity exceeded";
-    reporter_.error("supervisor gave up: " + component_of(why) +
+    reporter_.error("supervisor gave up: " + component_of(e.child) +
                         " is down until restarted (capsule restart <ns/name>)",
                     {{"reason", why}, {"intensity", e.detail}});
   }
   std::atomic<std::uint64_t> failures{0}, gave_up{0}, dead_letters{0};
 
  private:
-  // "... last failure: child 'demo/transform/0' ..." -> "demo/transform": the supervisor names
-  // the instance whose failure was one too many.
-  static std::string component_of(const std::string& why) {
-    const std::string marker = "child '";
-    const auto at = why.find(marker);
-    if (at == std::string::npos) return "a component";
-    const auto start = at + marker.size();
-    const std::string child = why.substr(start, why.find('\'', start) - start);
+  // "demo/transform/0" (the child whose failure was one too many) -> "demo/transform".
+  static std::string component_of(const std::string& child) {
     auto id = ComponentId::parse(child);
     return id ? id->ns + "/" + id->name : child;
   }

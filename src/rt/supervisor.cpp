@@ -265,8 +265,10 @@ void SupervisorNode::emit(EventKind kind, const Child& child, Ctx& ctx, std::opt
                           std::string detail) const {
   const auto& telemetry = ctx.system().telemetry();
   if (!telemetry->observed()) return;
-  telemetry->emit(MonitoringEvent{kind, child.address.id(), child.address.name(), ctx.id(),
-                                  std::move(error), std::move(detail)});
+  MonitoringEvent event{kind,     child.address.id(), child.address.name(),
+                        ctx.id(), std::move(error),   std::move(detail)};
+  event.child = child.spec.id;
+  telemetry->emit(event);
 }
 
 }  // namespace capsule::rt

@@ -40,6 +40,8 @@ struct MonitoringEvent {
   std::optional<Error> error;
   std::string detail;
   std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
+  // Supervisor events: the child's ChildSpec id (its actor may have no name).
+  std::string child{};
 };
 
 // The single sink for runtime events. Called on whatever thread the event happens (scheduler
