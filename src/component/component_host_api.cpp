@@ -160,6 +160,18 @@ void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
   runtime_.guest_log(self_id(), level, printable(message, kMaxLogLineBytes), safe);
 }
 
+void ComponentHostApi::output(wasm::GuestStream stream, std::string_view line, bool cut) {
+  const wasm::LogLevel level = wasm::level_of(stream);
+  if (!authorize(security::Action::kLog, wasm::to_string(level))) return;
+  auto verdict = quotas_->admit_log(line.size());
+  if (verdict.notice) {
+    runtime_.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn, *verdict.notice,
+                 {});
+  }
+  if (!verdict.write) return;
+  runtime_.guest_log(self_id(), level, wasm::format_output_line(stream, line, cut), {});
+}
+
 bool ComponentHostApi::random_allowed() {
   return static_cast<bool>(authorize(security::Action::kRandom, "wasi"));
 }

@@ -44,6 +44,9 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   void log(wasm::LogLevel level, const std::string& message,
            const wasm::KeyValues& fields) override;
   bool random_allowed() override;
+  // Guest stdout/stderr: checked and rate-limited as a log line at its level (info / warn),
+  // sharing the component's log quota, so printing cannot flood the host log either.
+  void output(wasm::GuestStream stream, std::string_view line, bool cut) override;
   std::uint64_t monotonic_now_ns() override;
   std::uint64_t wall_clock_now_ms() override;
   Result<std::vector<ComponentId>> list_components() override;

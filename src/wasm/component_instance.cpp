@@ -228,9 +228,11 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
                       caps.tables, caps.memories);
   auto cx = inst->store.context();
   if (compiled.needs_wasi) {
-    // No preopened dirs, env or args: WASI clocks and random only, stdio discarded.
-    if (auto r = cx.set_wasi(wasmtime::WasiConfig()); !r) {
-      return make_error(ErrorCode::kInternal, "configuring WASI: " + r.err().message());
+    // No preopened dirs, env or args: WASI clocks and random; stdout and stderr go to the
+    // instance's host line by line (HostApi::output), stdin is empty.
+    if (wasmtime_error_t* raw = capsule_context_set_wasi(cx.capi())) {
+      return make_error(ErrorCode::kInternal,
+                        "configuring WASI: " + wasmtime::Error(raw).message());
     }
   }
   // Instantiation runs the guest's start-up code (static constructors): it is bounded like a

@@ -172,6 +172,13 @@ bool random_allowed(void* h) {
   }
 }
 
+void output(void* h, std::uint8_t stream, capsule_bytes_t line, bool cut) {
+  guarded(nullptr, [&] {
+    api(h).output(stream == 2 ? GuestStream::kStderr : GuestStream::kStdout, shim::view_of(line),
+                  cut);
+  });
+}
+
 std::uint64_t wall_clock_now_ms(void* h) {
   try {
     return api(h).wall_clock_now_ms();
@@ -307,6 +314,7 @@ constexpr capsule_host_vtable_t kVtable{
     storage_usage,
     send_later,
     random_allowed,
+    output,
 };
 
 }  // namespace

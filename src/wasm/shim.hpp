@@ -99,6 +99,9 @@ struct capsule_host_vtable_t {
   void (*send_later)(void* host, const capsule_id_t* target, std::uint32_t codec,
                      capsule_bytes_t payload, capsule_pending_t* done);
   bool (*random_allowed)(void* host);
+  // One line of guest stdout (stream 1) or stderr (2), without its newline; `cut`: the line was
+  // longer than the shim's cap (4 KiB) and this is its start. The span is valid during the call.
+  void (*output)(void* host, std::uint8_t stream, capsule_bytes_t line, bool cut);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);
@@ -120,6 +123,9 @@ void capsule_reactor_delete(capsule_reactor_t* reactor);
 
 wasmtime_error_t* capsule_linker_add_wasip2_async(wasmtime_component_linker_t* linker);
 wasmtime_error_t* capsule_linker_add_capsule_imports(wasmtime_component_linker_t* linker);
+// WASI for one store: no preopened dirs, env or args; stdout and stderr go line by line to the
+// polling call's host (capsule_host_vtable_t::output).
+wasmtime_error_t* capsule_context_set_wasi(wasmtime_context_t* cx);
 void capsule_call_set_host(capsule_call_t* call, const capsule_host_vtable_t* vtable, void* host);
 capsule_call_t* capsule_call_instantiate(const wasmtime_component_linker_t* linker,
                                          wasmtime_context_t* cx,

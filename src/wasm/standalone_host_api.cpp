@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include <capsule/core/text.hpp>
 #include <capsule/wasm/host_api.hpp>
 
 namespace capsule::wasm {
@@ -29,6 +30,26 @@ std::string format_log_line(const ComponentId& who, LogLevel level, const std::s
     line += v;
   }
   return line;
+}
+
+std::string_view to_string(GuestStream stream) noexcept {
+  return stream == GuestStream::kStderr ? "stderr" : "stdout";
+}
+
+LogLevel level_of(GuestStream stream) noexcept {
+  return stream == GuestStream::kStderr ? LogLevel::kWarn : LogLevel::kInfo;
+}
+
+std::string format_output_line(GuestStream stream, std::string_view line, bool cut) {
+  std::string text = "guest ";
+  text += to_string(stream);
+  text += ": ";
+  // The engine cut at a byte count: drop a UTF-8 sequence it split (the note says it was cut).
+  text += escape_controls(cut ? cut_utf8(line, line.size()) : line);
+  if (cut) {
+    text += " ... (line cut at " + std::to_string(kMaxGuestOutputLine) + " bytes)";
+  }
+  return text;
 }
 
 Error StandaloneHostApi::unavailable(std::string_view what) const {
@@ -61,6 +82,12 @@ Status StandaloneHostApi::unsubscribe(const std::string&) {
 
 void StandaloneHostApi::log(LogLevel level, const std::string& message, const KeyValues& fields) {
   std::fprintf(stderr, "%s\n", format_log_line(self_, level, message, fields).c_str());
+}
+
+void StandaloneHostApi::output(GuestStream stream, std::string_view line, bool cut) {
+  std::fprintf(
+      stderr, "%s\n",
+      format_log_line(self_, level_of(stream), format_output_line(stream, line, cut), {}).c_str());
 }
 
 std::uint64_t StandaloneHostApi::monotonic_now_ns() {

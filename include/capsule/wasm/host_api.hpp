@@ -24,10 +24,20 @@ struct StorageUsage {
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
+// The guest's WASI output streams (values as the engine's shim numbers them).
+enum class GuestStream : std::uint8_t { kStdout = 1, kStderr = 2 };
+[[nodiscard]] std::string_view to_string(GuestStream stream) noexcept;
+// Longest line of guest output the engine hands over; a longer one arrives cut to its start.
+inline constexpr std::size_t kMaxGuestOutputLine = 4096;
+
 [[nodiscard]] std::string_view to_string(LogLevel level) noexcept;
 // "[ns/name/0] warn: message k=v k2=v2": the one text form of a guest log line.
 [[nodiscard]] std::string format_log_line(const ComponentId& who, LogLevel level,
                                           const std::string& message, const KeyValues& fields);
+// One line of guest output as the host logs it: "guest stderr: <line>", control characters
+// written out, a cut line saying so. stdout is logged at info, stderr at warn.
+[[nodiscard]] std::string format_output_line(GuestStream stream, std::string_view line, bool cut);
+[[nodiscard]] LogLevel level_of(GuestStream stream) noexcept;
 
 // The host side of the WIT imports (messaging, services, storage) for one component instance.
 // The engine lowers/lifts values and calls these; the component layer implements them with
@@ -83,6 +93,10 @@ class HostApi {
   // Whether the guest may read WASI random (wasi:random, secure or insecure); asked per call.
   [[nodiscard]] virtual bool random_allowed() { return true; }
 
+  // One line the guest wrote to stdout or stderr (its newline removed; raw bytes, maybe not
+  // UTF-8). `cut`: the line was longer than kMaxGuestOutputLine and this is its start.
+  virtual void output(GuestStream stream, std::string_view line, bool cut) = 0;
+
   // storage
   virtual Result<std::optional<std::vector<std::uint8_t>>> storage_get(const std::string& key) = 0;
   virtual Status storage_set(const std::string& key, std::vector<std::uint8_t> value) = 0;
@@ -110,6 +124,8 @@ class StandaloneHostApi : public HostApi {
   [[nodiscard]] ComponentId self_id() const override { return self_; }
 
   void log(LogLevel level, const std::string& message, const KeyValues& fields) override;
+  // Written to stderr like log(): "[ns/name/0] info: guest stdout: <line>".
+  void output(GuestStream stream, std::string_view line, bool cut) override;
   std::uint64_t monotonic_now_ns() override;
   std::uint64_t wall_clock_now_ms() override;
   Result<std::vector<ComponentId>> list_components() override;

@@ -50,6 +50,9 @@ pub struct capsule_host_vtable_t {
     pub send_later: extern "C" fn(*mut c_void, *const capsule_id_t, u32, capsule_bytes_t, *mut capsule_pending_t),
     /// Whether the polling call's component may read WASI random (`services.random`).
     pub random_allowed: extern "C" fn(*mut c_void) -> bool,
+    /// One line the guest wrote to stdout (stream 1) or stderr (2), without its newline; `cut`
+    /// when the line was longer than `stdio::MAX_LINE_BYTES` and this is its start.
+    pub output: extern "C" fn(*mut c_void, u8, capsule_bytes_t, bool),
 }
 
 /// An answer the host gives later, from any thread. The host fills `answer` (through
@@ -304,6 +307,14 @@ pub fn random_allowed() -> bool {
     match CURRENT.with(|c| c.get()) {
         Some(h) => (unsafe { &*h.vtable }.random_allowed)(h.host),
         None => true,
+    }
+}
+
+/// Hands one line of guest stdout/stderr to the polling call's host. Outside a poll no guest
+/// runs, so no line is lost in practice; one that came anyway has no host to go to.
+pub fn guest_output(stream: u8, line: &[u8], cut: bool) {
+    if let Some(h) = CURRENT.with(|c| c.get()) {
+        (unsafe { &*h.vtable }.output)(h.host, stream, capsule_bytes_t::of(line), cut);
     }
 }
 

@@ -8,6 +8,7 @@
 //!   its own waker, so a guest waiting in WASI gives its thread back.
 //! * `reactor`: the tokio runtime that WASI's timers and I/O register with.
 //! * `failure`: trap kinds read from `wasmtime::Trap`, never from message text.
+//! * `stdio`: guest stdout/stderr, cut into lines, to the host log.
 //!
 //! No panic may unwind into C++: every entry point catches unwinds (`ffi_guard`).
 #![allow(non_camel_case_types)]
@@ -22,4 +23,5 @@ mod host;
 mod lifecycle;
 mod linker;
 mod reactor;
+mod stdio;
 mod waker;
