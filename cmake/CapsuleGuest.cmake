@@ -100,3 +100,58 @@ function(capsule_add_component name)
   add_custom_target(${name}_component ALL DEPENDS "${out}")
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
 endfunction()
+
+# Python components, built with componentize-py (pinned in scripts/python-guest-requirements.txt,
+# installed by scripts/bootstrap.sh into ${CAPSULE_CACHE_DIR}/py-guest-venv):
+#   capsule_add_python_component(<name> SOURCE app.py [WIT_DIR dir] [OUTPUT_DIR dir])
+# produces <OUTPUT_DIR>/<name>.wasm and a target <name>_component built by `all`. The module is
+# the file's stem, its directory is the module path (everything in it is bundled), and its
+# `Lifecycle` class implements the `lifecycle` export. CAPSULE_PYTHON_GUESTS is TRUE when the
+# toolchain is there; without it the function says so once and defines nothing, so callers
+# guard their Python tests with that variable.
+set(CAPSULE_PY_GUEST_VENV "${CAPSULE_CACHE_DIR}/py-guest-venv" CACHE PATH
+    "Virtual environment holding componentize-py (scripts/bootstrap.sh)")
+find_program(CAPSULE_COMPONENTIZE_PY componentize-py HINTS "${CAPSULE_PY_GUEST_VENV}/bin"
+             NO_DEFAULT_PATH)
+if(CAPSULE_COMPONENTIZE_PY)
+  set(CAPSULE_PYTHON_GUESTS TRUE)
+else()
+  set(CAPSULE_PYTHON_GUESTS FALSE)
+  message(STATUS "componentize-py not found in ${CAPSULE_PY_GUEST_VENV}: Python components and "
+                 "their tests are skipped (run scripts/bootstrap.sh)")
+endif()
+
+function(capsule_add_python_component name)
+  cmake_parse_arguments(ARG "" "SOURCE;WIT_DIR;OUTPUT_DIR" "" ${ARGN})
+  if(NOT ARG_SOURCE)
+    message(FATAL_ERROR "capsule_add_python_component(${name}) needs SOURCE")
+  endif()
+  if(NOT CAPSULE_PYTHON_GUESTS)
+    return()
+  endif()
+  if(NOT ARG_WIT_DIR)
+    set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
+  endif()
+  get_filename_component(src "${ARG_SOURCE}" ABSOLUTE)
+  get_filename_component(module "${src}" NAME_WE)
+  get_filename_component(module_dir "${src}" DIRECTORY)
+  file(GLOB py_files CONFIGURE_DEPENDS "${module_dir}/*.py")
+  file(GLOB wit_files CONFIGURE_DEPENDS "${ARG_WIT_DIR}/*.wit")
+  set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${ARG_OUTPUT_DIR}"
+    # No VIRTUAL_ENV: componentize-py would add that venv's site-packages to the bundle.
+    COMMAND ${CMAKE_COMMAND} -E env --unset=VIRTUAL_ENV
+            "${CAPSULE_COMPONENTIZE_PY}" --wit-path "${ARG_WIT_DIR}" --world component
+            componentize --python-path "${module_dir}" "${module}" --output "${out}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
+    DEPENDS ${py_files} ${wit_files} "${CAPSULE_COMPONENTIZE_PY}"
+    COMMENT "capsule Python component ${name}.wasm (componentize-py)"
+    VERBATIM)
+  add_custom_target(${name}_component ALL DEPENDS "${out}")
+  set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
+endfunction()

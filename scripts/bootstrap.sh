@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${CAPSULE_CACHE_DIR:-$HOME/.cache/capsule}"
 WASM_TOOLS_VERSION=1.254.2     # wasmparser 0.254, the one Wasmtime 48 uses
 WIT_BINDGEN_VERSION=0.60.0     # wit-component 0.254, same encoder generation
+COMPONENTIZE_PY_VERSION=0.25.1 # Python guests; pinned with hashes in scripts/python-guest-requirements.txt
 START=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - START ))"; }
@@ -15,7 +16,7 @@ die() { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3
+  build-essential cmake ninja-build pkg-config git python3 python3-venv
   clang-19 lld-19 libclang-rt-19-dev wasi-libc libclang-rt-19-dev-wasm32 libc++-19-dev-wasm32 libc++abi-19-dev-wasm32 clang-format-19 clang-tidy-19
   libasio-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
@@ -72,5 +73,22 @@ if [ ! -s "$adapter" ]; then
     --target-dir "$CACHE/adapter-target" -- "$adapter"
 fi
 echo "$adapter ($(stat -c %s "$adapter") bytes)"
+
+step "Python guests: componentize-py $COMPONENTIZE_PY_VERSION (venv in $CACHE/py-guest-venv)"
+venv="$CACHE/py-guest-venv"
+have=$("$venv/bin/componentize-py" --version 2>/dev/null | awk '{print $2}') || true
+if [ "$have" = "$COMPONENTIZE_PY_VERSION" ]; then
+  echo "componentize-py $have present"
+else
+  # Debian's interpreter, not whatever python3 is first on PATH: the venv must outlive pyenv &co.
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --require-hashes -r "$ROOT/scripts/python-guest-requirements.txt"
+  have=$("$venv/bin/componentize-py" --version | awk '{print $2}')
+  [ "$have" = "$COMPONENTIZE_PY_VERSION" ] ||
+    die "componentize-py $have installed, $COMPONENTIZE_PY_VERSION expected (python-guest-requirements.txt)"
+  echo "componentize-py $have installed"
+fi
 
 step "bootstrap done"
