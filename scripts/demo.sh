@@ -7,15 +7,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/build.sh" release
 cd "$ROOT"
 B="$ROOT/build/release/src/cli/capsule"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export CAPSULE_ADMIN="127.0.0.1:$PORT"
+# The host's admin API is its Unix socket examples/pipeline/.capsule/admin.sock (mode 0600); the
+# CLI finds it through the host's data dir.
+export CAPSULE_DATA_DIR="$ROOT/examples/pipeline/.capsule"
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 say "capsule inspect store.wasm   (what a component imports/exports, and whether this host runs it)"
 "$B" inspect build/release/components/store.wasm
 
-say "capsule run examples/pipeline/app.toml   (host in the background, admin on $CAPSULE_ADMIN)"
-"$B" run examples/pipeline/app.toml --admin "$CAPSULE_ADMIN" &
+say "capsule run examples/pipeline/app.toml   (host in the background, admin on $CAPSULE_DATA_DIR/admin.sock)"
+"$B" run examples/pipeline/app.toml &
 HOST=$!
 trap 'kill $HOST 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do "$B" ps >/dev/null 2>&1 && break; sleep 0.1; done

@@ -62,6 +62,8 @@ class Host:
             self.lines.append(line)
             if json.loads(line).get("msg", "").startswith("ready:"):
                 self.start_s = time.monotonic() - t0
+                token = (pathlib.Path(root) / f"data-{instances}" / "admin.token").read_text()
+                self.auth = {"Authorization": f"Bearer {token.strip()}"}  # the TCP listener's
                 return
         raise RuntimeError("host did not start:\n" + "".join(self.lines[-5:]))
 
@@ -70,7 +72,7 @@ class Host:
         self.proc.communicate(timeout=300)
 
 
-def call_all(port, instances, calls=None):
+def call_all(port, auth, instances, calls=None):
     """Calls instance i % instances for i in range(calls or instances)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     took, wrong = [], 0
@@ -78,7 +80,7 @@ def call_all(port, instances, calls=None):
         i = n % instances
         body = json.dumps({"target": f"scale/echo/{i}", "payload": f"ping-{i}"}).encode()
         t0 = time.perf_counter()
-        conn.request("POST", "/v1/call", body, {"Content-Type": "application/json"})
+        conn.request("POST", "/v1/call", body, {"Content-Type": "application/json", **auth})
         answer = conn.getresponse()
         reply = answer.read()
         took.append(time.perf_counter() - t0)
@@ -98,12 +100,12 @@ def main():
     with tempfile.TemporaryDirectory() as root:
         one = Host(root, 1, 17301)
         rss_one = rss_kib(one.proc.pid)
-        one_wrong, one_p50, _ = call_all(17301, 1, calls=10_000)
+        one_wrong, one_p50, _ = call_all(17301, one.auth, 1, calls=10_000)
         one.stop()
         big = Host(root, ARGS.instances, 17302)
         time.sleep(1)  # let start-up garbage settle
         rss_big = rss_kib(big.proc.pid)
-        wrong, p50, p99 = call_all(17302, ARGS.instances)
+        wrong, p50, p99 = call_all(17302, big.auth, ARGS.instances)
         rss_after = rss_kib(big.proc.pid)
         sized = [json.loads(l) for l in big.lines if "engine sized" in l][0]
         big.stop()

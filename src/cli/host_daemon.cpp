@@ -68,6 +68,9 @@ HttpResponse error_response(const Error& e) {
     case ErrorCode::kAlreadyExists:
       status = 409;
       break;
+    case ErrorCode::kPermissionDenied:
+      status = 403;
+      break;
     case ErrorCode::kTimeout:
       status = 504;
       break;
@@ -163,7 +166,15 @@ Status HostDaemon::start() {
   rc.policy = std::make_shared<security::PolicyEngine>();
   auto audit = security::JsonLinesAuditSink::open(manifest_.host.audit_log);
   if (!audit) return std::move(audit).error();
-  rc.audit = std::shared_ptr<security::AuditSink>(std::move(*audit));
+  audit_ = std::shared_ptr<security::AuditSink>(std::move(*audit));
+  rc.audit = audit_;
+  auto upgrade_dirs = UpgradeDirs::resolve(manifest_.host.upgrade_dirs);
+  if (!upgrade_dirs) {
+    Error e = std::move(upgrade_dirs).error();
+    e.message = manifest_.file.filename().string() + ": " + e.message;
+    return e;
+  }
+  upgrade_dirs_ = std::move(*upgrade_dirs);
   std::string storage_where;
   if (manifest_.host.storage_backend == "nats-kv") {
     // Shared by every host of the cluster: a component adopted by another host finds its data.
@@ -272,13 +283,12 @@ Status HostDaemon::start() {
       return e;
     }
   }
-  if (Status s = admin_.start(admin_address_, [this](const HttpRequest& r) { return handle(r); });
+  admin_ = std::make_unique<AdminEndpoints>(reporter_, audit_);
+  if (Status s = admin_->open(manifest_.host.data_dir, admin_address_,
+                              [this](const HttpRequest& r) { return handle(r); });
       !s) {
     return s;
   }
-  reporter_.info("admin endpoint ready",
-                 {{"url", "http://" + admin_address_.substr(0, admin_address_.rfind(':')) + ":" +
-                              std::to_string(admin_.port())}});
   if (bridge_) {
     static_cast<void>(bridge_->announce());  // the other hosts can address them now
     if (failover_) failover_->start();
@@ -412,7 +422,7 @@ void HostDaemon::run_until_signal() {
 void HostDaemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  admin_.stop();
+  if (admin_) admin_->close();
   if (failover_) failover_->stop();  // stops serving and releases its leases
   if (!system_) return;
   const auto stats = runtime_ ? runtime_->correlation_stats() : component::CorrelationStats{};
@@ -427,13 +437,16 @@ void HostDaemon::shutdown() {
 }
 
 HttpResponse HostDaemon::handle(const HttpRequest& r) {
+  HttpResponse response;
   try {
-    return route(r);
+    response = route(r);
   } catch (const json::exception& e) {
     // A field of the wrong JSON type (e.g. "timeout_ms": "soon") is the client's mistake.
-    return error_response(make_error(ErrorCode::kInvalidArgument,
-                                     r.method + " " + r.path + ": bad request body: " + e.what()));
+    response = error_response(make_error(
+        ErrorCode::kInvalidArgument, r.method + " " + r.path + ": bad request body: " + e.what()));
   }
+  admin_->audit(r, response);  // who did what, and how it ended
+  return response;
 }
 
 HttpResponse HostDaemon::route(const HttpRequest& r) {
@@ -603,7 +616,11 @@ HttpResponse HostDaemon::upgrade_component(const std::string& body) {
   if (!name) return error_response(name.error());
   auto path = field(*j, "path");
   if (!path) return error_response(path.error());
-  auto compiled = engine_->load_file(*path);
+  // Only files under [host].upgrade_dirs, by their real path (no `..` or symlink escapes); the
+  // resolved path is what gets loaded.
+  auto file = upgrade_dirs_->admit(*path);
+  if (!file) return error_response(file.error());
+  auto compiled = engine_->load_file(*file);
   if (!compiled) return error_response(compiled.error());
   std::vector<std::future<Status>> pending;
   for (const auto& r : runtime_->registry().records()) {

@@ -15,19 +15,22 @@
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/wasm/engine.hpp>
 
+#include "admin_endpoints.hpp"
 #include "failover.hpp"
 #include "http.hpp"
 #include "manifest.hpp"
 #include "reporter.hpp"
+#include "upgrade_dirs.hpp"
 
 namespace capsule::cli {
 
 class FailureCounter;
 
-// `capsule run`: one host process running an app manifest, with a loopback admin endpoint
-// (JSON API for the CLI, Prometheus text at /metrics).
+// `capsule run`: one host process running an app manifest, with an admin endpoint (JSON API for
+// the CLI, Prometheus text at /metrics) on a Unix socket and, opted in, loopback TCP.
 class HostDaemon {
  public:
+  // `admin`: the loopback TCP address to serve the admin API on as well ("" = Unix socket only).
   HostDaemon(Manifest manifest, std::string admin, Reporter& reporter);
   ~HostDaemon();
   HostDaemon(const HostDaemon&) = delete;
@@ -82,7 +85,9 @@ class HostDaemon {
   // Components only one host serves at a time (with failover), under leases; null without a
   // cluster or without such components.
   std::unique_ptr<FailoverLoop> failover_;
-  HttpServer admin_;
+  std::shared_ptr<security::AuditSink> audit_;  // component denials and admin actions
+  std::optional<UpgradeDirs> upgrade_dirs_;
+  std::unique_ptr<AdminEndpoints> admin_;
   bool shut_down_ = false;
 };
 

@@ -1,7 +1,11 @@
 #include "http.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "unix_http_server.hpp"
 
 namespace capsule::cli {
 namespace {
@@ -32,18 +36,43 @@ std::string refusal(int status) {
   }
 }
 
-// "127.0.0.1:7070", "localhost:7070", "[::1]:7070" (the port optional, and then any).
-bool is_loopback_authority(const std::string& authority, unsigned short port) {
-  std::string name = authority;
-  if (const auto colon = authority.rfind(':');
-      colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
-    if (authority.substr(colon + 1) != std::to_string(port)) return false;
-    name = authority.substr(0, colon);
+// What a handler or gate sees of a cpp-httplib request; the peer from the transport.
+HttpRequest to_request(const httplib::Request& req, bool unix_socket) {
+  HttpRequest out{req.method, req.path, req.body, {}, {}, 0};
+  out.headers.assign(req.headers.begin(), req.headers.end());
+  out.peer.unix_socket = unix_socket;
+  if (unix_socket) {
+    if (const auto peer = UnixHttpServer::current_peer()) {
+      out.peer.uid = peer->uid;
+      out.peer.pid = peer->pid;
+    }
+  } else {
+    out.peer.address = req.remote_addr + ":" + std::to_string(req.remote_port);
+    out.local_port = static_cast<unsigned short>(req.local_port);
   }
-  return name == "127.0.0.1" || name == "localhost" || name == "[::1]";
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 }  // namespace
+
+std::string HttpRequest::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return value;
+  }
+  return "";
+}
+
+bool HttpRequest::has_header(std::string_view name) const {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& h) { return iequals(h.first, name); });
+}
 
 Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address) {
   const auto colon = address.rfind(':');
@@ -71,17 +100,15 @@ Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address) {
   return asio::ip::tcp::endpoint(ip, static_cast<unsigned short>(port));
 }
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+HttpServer::HttpServer() = default;
 
 HttpServer::~HttpServer() {
   stop();
 }
 
-Status HttpServer::start(const std::string& address, Handler handler, HttpLimits limits) {
-  auto endpoint = loopback_endpoint(address);
-  if (!endpoint) return std::move(endpoint).error();
-  handler_ = std::move(handler);
+void HttpServer::configure(HttpLimits limits) {
   httplib::Server& s = *server_;
+  const bool unix_socket = !socket_path_.empty();
   s.set_read_timeout(limits.read_timeout);
   s.set_write_timeout(limits.write_timeout);
   s.set_keep_alive_timeout(2);
@@ -93,42 +120,34 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
   s.new_task_queue = [threads = limits.threads] {
     return new httplib::ThreadPool(threads);  // NOLINT(cppcoreguidelines-owning-memory)
   };
-  auto route = [this](const httplib::Request& req, httplib::Response& res) {
-    const HttpResponse out = handler_(HttpRequest{req.method, req.path, req.body});
+  auto route = [this, unix_socket](const httplib::Request& req, httplib::Response& res) {
+    const HttpResponse out = handler_(to_request(req, unix_socket));
     res.status = out.status;
     res.set_content(out.body, out.content_type.c_str());
   };
   // cpp-httplib 0.11 bounds neither a header line nor their number: the total is checked here,
-  // before any handler runs.
-  s.set_pre_routing_handler(
-      [this, max = limits.max_header_bytes](const httplib::Request& req, httplib::Response& res) {
-        auto refuse = [&res](int status, const std::string& why) {
-          res.status = status;
-          res.set_content(error_body(why), "application/json");
-          return httplib::Server::HandlerResponse::Handled;
-        };
-        std::size_t total = 0;
-        for (const auto& [name, value] : req.headers) total += name.size() + value.size() + 4;
-        if (total > max) {
-          return refuse(431, "request headers too large: " + std::to_string(total) +
-                                 " bytes (limit " + std::to_string(max) + ")");
-        }
-        // A web page the operator visits must not reach this endpoint: a browser names the page's
-        // origin (cross-site requests), and a DNS-rebound name shows in Host.
-        const std::string host = req.get_header_value("Host");
-        if (!host.empty() && !is_loopback_authority(host, port_)) {
-          return refuse(403, "Host '" + host + "' is not this admin endpoint (loopback only)");
-        }
-        if (req.has_header("Origin")) {
-          const std::string origin = req.get_header_value("Origin");
-          const std::string prefix = "http://";
-          if (origin.rfind(prefix, 0) != 0 ||
-              !is_loopback_authority(origin.substr(prefix.size()), port_)) {
-            return refuse(403, "requests from web pages are refused (Origin '" + origin + "')");
-          }
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
+  // before any handler runs; then the gate (who may ask at all) sees the headers.
+  s.set_pre_routing_handler([this, unix_socket, max = limits.max_header_bytes](
+                                const httplib::Request& req, httplib::Response& res) {
+    auto refuse = [&res](const HttpResponse& answer) {
+      res.status = answer.status;
+      res.set_content(answer.body, answer.content_type.c_str());
+      // The body of a refused request is never read: the connection cannot carry another one.
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    std::size_t total = 0;
+    for (const auto& [name, value] : req.headers) total += name.size() + value.size() + 4;
+    if (total > max) {
+      return refuse({431, "application/json",
+                     error_body("request headers too large: " + std::to_string(total) +
+                                " bytes (limit " + std::to_string(max) + ")")});
+    }
+    if (gate_) {
+      if (auto refusal = gate_(to_request(req, unix_socket))) return refuse(*refusal);
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s.Get(".*", route);
   s.Post(".*", route);
   // A handler that throws (a bug, or input no check caught) answers 500 naming the cause; the
@@ -150,6 +169,17 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) res.set_content(error_body(refusal(res.status)), "application/json");
   });
+}
+
+Status HttpServer::start_tcp(const std::string& address, Handler handler, Gate gate,
+                             HttpLimits limits) {
+  auto endpoint = loopback_endpoint(address);
+  if (!endpoint) return std::move(endpoint).error();
+  handler_ = std::move(handler);
+  gate_ = std::move(gate);
+  server_ = std::make_unique<httplib::Server>();
+  configure(limits);
+  httplib::Server& s = *server_;
   const std::string host = endpoint->address().to_string();
   const bool bound = endpoint->port() == 0
                          ? (port_ = static_cast<unsigned short>(s.bind_to_any_port(host))) > 0
@@ -160,35 +190,74 @@ Status HttpServer::start(const std::string& address, Handler handler, HttpLimits
                           " (is another capsule host running? use --admin to pick another port)");
   }
   if (endpoint->port() != 0) port_ = endpoint->port();
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    loop_ended_ = true;
+  });
+  return ok();
+}
+
+Status HttpServer::start_unix(const std::filesystem::path& path, Handler handler, Gate gate,
+                              HttpLimits limits) {
+  handler_ = std::move(handler);
+  gate_ = std::move(gate);
+  auto server = std::make_unique<UnixHttpServer>();
+  if (Status s = server->bind_unix(path); !s) return s;
+  socket_path_ = path;
+  server_ = std::move(server);
+  configure(limits);
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    loop_ended_ = true;
+  });
   return ok();
 }
 
 void HttpServer::stop() {
-  if (stopped_.exchange(true)) return;
+  if (stopped_.exchange(true) || !server_) return;
+  // cpp-httplib's stop() closes the listening socket only once its accept loop runs: wait for it
+  // (a stop right after start would otherwise leave the loop running and join() hanging).
+  if (thread_.joinable()) {
+    while (!server_->is_running() && !loop_ended_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   server_->stop();  // wakes the accept loop; connections in flight finish
   if (thread_.joinable()) thread_.join();
+  if (!socket_path_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(socket_path_, ec);  // the next host finds no stale socket
+  }
 }
 
-Result<HttpResponse> http_call(const std::string& address, const std::string& method,
+Result<HttpResponse> http_call(const AdminEndpoint& endpoint, const std::string& method,
                                const std::string& path, const std::string& body,
                                std::chrono::milliseconds timeout) {
-  auto endpoint = loopback_endpoint(address);
-  if (!endpoint) return std::move(endpoint).error();
-  httplib::Client client(endpoint->address().to_string(), endpoint->port());
-  client.set_connection_timeout(timeout);
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
-  client.set_tcp_nodelay(true);
-  auto result = method == "GET" ? client.Get(path) : client.Post(path, body, "application/json");
+  std::unique_ptr<httplib::Client> client;
+  if (endpoint.unix_socket) {
+    // cpp-httplib 0.11 connects to AF_UNIX with the socket path as its host name.
+    client = std::make_unique<httplib::Client>(endpoint.address, 80);
+    client->set_address_family(AF_UNIX);
+  } else {
+    auto tcp = loopback_endpoint(endpoint.address);
+    if (!tcp) return std::move(tcp).error();
+    client = std::make_unique<httplib::Client>(tcp->address().to_string(), tcp->port());
+    client->set_tcp_nodelay(true);
+    if (!endpoint.token.empty()) client->set_bearer_token_auth(endpoint.token);
+  }
+  client->set_connection_timeout(timeout);
+  client->set_read_timeout(timeout);
+  client->set_write_timeout(timeout);
+  auto result = method == "GET" ? client->Get(path) : client->Post(path, body, "application/json");
+  const std::string& where = endpoint.address;
   if (!result) {
     const auto err = result.error();
     if (err == httplib::Error::Read || err == httplib::Error::Write) {
-      return make_error(ErrorCode::kUnavailable, "no answer from the capsule host at " + address +
+      return make_error(ErrorCode::kUnavailable, "no answer from the capsule host at " + where +
                                                      " within " + std::to_string(timeout.count()) +
                                                      " ms (" + httplib::to_string(err) + ")");
     }
-    return make_error(ErrorCode::kUnavailable, "no capsule host at " + address + " (" +
+    return make_error(ErrorCode::kUnavailable, "no capsule host at " + where + " (" +
                                                    httplib::to_string(err) +
                                                    "); is `capsule run` running?");
   }

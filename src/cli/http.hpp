@@ -3,10 +3,15 @@
 #include <asio/ip/tcp.hpp>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <capsule/core/result.hpp>
 
@@ -16,10 +21,26 @@ class Server;
 
 namespace capsule::cli {
 
+// Who sent a request, as the transport knows it (never from what the client says).
+struct HttpPeer {
+  bool unix_socket = false;
+  // Unix socket: the peer process's credentials (SO_PEERCRED).
+  unsigned uid = 0;
+  int pid = 0;
+  // TCP: "127.0.0.1:53422".
+  std::string address;
+};
+
 struct HttpRequest {
   std::string method;
   std::string path;
-  std::string body;
+  std::string body;  // empty in a Gate: the body is read only once a request is admitted
+  std::vector<std::pair<std::string, std::string>> headers;
+  HttpPeer peer;
+  unsigned short local_port = 0;  // TCP: the port it arrived on
+  // The first header of that name (case-insensitive), or "".
+  [[nodiscard]] std::string header(std::string_view name) const;
+  [[nodiscard]] bool has_header(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -40,37 +61,58 @@ struct HttpLimits {
 };
 
 // The admin endpoint's HTTP/1.1 server on cpp-httplib (Debian's libcpp-httplib 0.11.4; see
-// docs/operations.md): loopback only, a small pool serving connections concurrently, read and
-// write timeouts, a body limit, and every malformed request answered with a 4xx JSON error
-// (never a crash: a handler that throws is a 500 naming the cause).
+// docs/cli.md): one listener (a Unix socket, or a loopback TCP address), a small pool serving
+// connections concurrently, read and write timeouts, a body limit, and every malformed request
+// answered with a 4xx JSON error (never a crash: a handler that throws is a 500 naming the cause).
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // Runs on every request's headers before its body is read or any handler runs; an answer
+  // refuses the request with it.
+  using Gate = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
   HttpServer();
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   // "127.0.0.1:7070"; port 0 picks a free port (see port()).
-  [[nodiscard]] Status start(const std::string& address, Handler handler, HttpLimits limits = {});
+  [[nodiscard]] Status start_tcp(const std::string& address, Handler handler, Gate gate,
+                                 HttpLimits limits = {});
+  // A Unix socket at `path`, mode 0600; removed again by stop().
+  [[nodiscard]] Status start_unix(const std::filesystem::path& path, Handler handler, Gate gate,
+                                  HttpLimits limits = {});
   void stop();
   [[nodiscard]] unsigned short port() const { return port_; }
 
  private:
+  void configure(HttpLimits limits);
   std::unique_ptr<httplib::Server> server_;
   Handler handler_;
+  Gate gate_;
   std::thread thread_;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> loop_ended_{false};
   unsigned short port_ = 0;
+  std::filesystem::path socket_path_;  // set for a Unix socket listener
 };
 
-// Parses "host:port"; only loopback addresses are accepted (the endpoint has no authentication).
+// Parses "host:port"; only loopback addresses are accepted (a TCP admin listener is for tools on
+// this machine, and even they need its token).
 [[nodiscard]] Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address);
+
+// Where a client reaches an admin endpoint: a Unix socket path, or a loopback "host:port" with the
+// bearer token that listener wants.
+struct AdminEndpoint {
+  bool unix_socket = true;
+  std::string address;  // the socket path, or "127.0.0.1:7070"
+  std::string token;    // TCP only; empty: none sent
+};
 
 // One request to a local HttpServer, bounded by `timeout` (connect, send and answer); the
 // response or why there is none.
-[[nodiscard]] Result<HttpResponse> http_call(const std::string& address, const std::string& method,
-                                             const std::string& path, const std::string& body,
+[[nodiscard]] Result<HttpResponse> http_call(const AdminEndpoint& endpoint,
+                                             const std::string& method, const std::string& path,
+                                             const std::string& body,
                                              std::chrono::milliseconds timeout);
 
 }  // namespace capsule::cli

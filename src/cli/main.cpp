@@ -11,6 +11,7 @@
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/wit_contract.hpp>
 
+#include "admin_client.hpp"
 #include "credentials.hpp"
 #include "host_daemon.hpp"
 #include "http.hpp"
@@ -23,24 +24,24 @@ using namespace capsule;
 using namespace capsule::cli;
 using nlohmann::json;
 
-std::string default_admin() {
-  const char* env = std::getenv("CAPSULE_ADMIN");
-  return env != nullptr ? env : "127.0.0.1:7070";
-}
-
 int fail(const std::string& message) {
   std::fprintf(stderr, "capsule: %s\n", message.c_str());
   return 1;
 }
 
 // Sends one admin request and prints the outcome; returns the process exit code.
-int admin_request(const std::string& admin, const std::string& method, const std::string& path,
-                  const json& body, const std::function<void(const json&)>& print,
+int admin_request(const AdminClientOptions& admin, const std::string& method,
+                  const std::string& path, const json& body,
+                  const std::function<void(const json&)>& print,
                   std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  auto r = http_call(admin, method, path, body.is_null() ? "" : body.dump(), timeout);
+  auto endpoint = resolve_admin(admin);
+  if (!endpoint) return fail(endpoint.error().message);
+  auto r = http_call(*endpoint, method, path, body.is_null() ? "" : body.dump(), timeout);
   if (!r) return fail(r.error().message);
   json reply = json::parse(r->body, nullptr, false);
-  if (reply.is_discarded()) return fail("unexpected answer from " + admin + ": " + r->body);
+  if (reply.is_discarded()) {
+    return fail("unexpected answer from " + endpoint->address + ": " + r->body);
+  }
   if (!reply.value("ok", false)) {
     const auto& e = reply["error"];
     return fail(e.value("code", "error") + ": " + e.value("message", ""));
@@ -147,9 +148,19 @@ int main(int argc, char** argv) {
       "capsule: runs WebAssembly components (WIT capsule:core@0.1.0) as sandboxed, "
       "supervised actors, and manages a running host through its admin endpoint."};
   app.require_subcommand(1);
-  std::string admin = default_admin();
-  const std::string admin_help =
-      "admin endpoint of the host (default $CAPSULE_ADMIN or 127.0.0.1:7070)";
+  AdminClientOptions admin;
+  // Every command that talks to a running host takes these (docs/cli.md, "Access").
+  auto add_admin_options = [&admin](CLI::App* sub) {
+    sub->add_option("--admin", admin.admin,
+                    "the host's admin endpoint: its socket path, or a loopback host:port for its "
+                    "TCP listener (default $CAPSULE_ADMIN, else <data dir>/admin.sock)");
+    sub->add_option("--data-dir", admin.data_dir,
+                    "the host's data dir, where admin.sock and admin.token are (default "
+                    "$CAPSULE_DATA_DIR, else .capsule)");
+    sub->add_option("--token-file", admin.token_file,
+                    "for a TCP endpoint: file with its bearer token (default "
+                    "$CAPSULE_ADMIN_TOKEN, else <data dir>/admin.token)");
+  };
 
   auto* run =
       app.add_subcommand("run", "Start a host for an app manifest and run until SIGINT/SIGTERM");
@@ -160,7 +171,8 @@ int main(int argc, char** argv) {
   run->add_option("--log-format", log_format, "text (for people) or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}));
   run->add_option("--admin", run_admin,
-                  "override [host].admin, e.g. 127.0.0.1:0 for any free port");
+                  "also serve the admin API on this loopback TCP address, with a bearer token "
+                  "(overrides [host].admin; e.g. 127.0.0.1:0 for any free port)");
   run->add_option("--cluster", run_cluster,
                   "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222");
   HostOverrides overrides;
@@ -207,7 +219,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("ps", "List running instances: state, restarts, mailbox depth, fuel");
   bool ps_json = false;
   ps->add_flag("--json", ps_json, "print the raw JSON");
-  ps->add_option("--admin", admin, admin_help);
+  add_admin_options(ps);
 
   std::string target, payload, codec = "text";
   int timeout_ms = 5000;
@@ -219,7 +231,7 @@ int main(int argc, char** argv) {
     sub->add_option("payload", payload, "message text")->required();
     sub->add_option("--codec", codec, "payload codec: text, json, cbor, raw")
         ->check(CLI::IsMember({"text", "json", "cbor", "raw"}));
-    sub->add_option("--admin", admin, admin_help);
+    add_admin_options(sub);
   }
   call->add_option("--timeout-ms", timeout_ms, "how long to wait for the reply")
       ->check(CLI::PositiveNumber);
@@ -232,7 +244,7 @@ int main(int argc, char** argv) {
       "upgrade", "Replace a running component with a new .wasm, keeping queued messages");
   for (auto* sub : {stop, restart, upgrade}) {
     sub->add_option("component", component, "namespace/name")->required();
-    sub->add_option("--admin", admin, admin_help);
+    add_admin_options(sub);
   }
   upgrade->add_option("wasm", new_wasm, "the new component file")
       ->required()
@@ -242,11 +254,11 @@ int main(int argc, char** argv) {
       "hosts", "List the hosts of the cluster as this host sees them: groups, components, adopted");
   bool hosts_json = false;
   hosts->add_flag("--json", hosts_json, "print the raw JSON");
-  hosts->add_option("--admin", admin, admin_help);
+  add_admin_options(hosts);
 
   auto* metrics =
       app.add_subcommand("metrics", "Print the host's Prometheus metrics (GET /metrics)");
-  metrics->add_option("--admin", admin, admin_help);
+  add_admin_options(metrics);
   auto* version = app.add_subcommand("version", "Print versions");
 
   CLI11_PARSE(app, argc, argv);
@@ -291,8 +303,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*metrics) {
-    auto r = http_call(admin, "GET", "/metrics", "", std::chrono::seconds(10));
+    auto endpoint = resolve_admin(admin);
+    if (!endpoint) return fail(endpoint.error().message);
+    auto r = http_call(*endpoint, "GET", "/metrics", "", std::chrono::seconds(10));
     if (!r) return fail(r.error().message);
+    if (r->status != 200) {
+      const json e = json::parse(r->body, nullptr, false);
+      return fail(e.is_object() && e.contains("error") ? e["error"].dump() : r->body);
+    }
     std::fputs(r->body.c_str(), stdout);
     return r->status == 200 ? 0 : 1;
   }

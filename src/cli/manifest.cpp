@@ -579,6 +579,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
                          ": unknown section (known: [host], [[component]], [[group]], [grants])");
     }
   }
+  // The default data dir is relative to the manifest too, not to the working directory (a [host]
+  // table without data_dir once put the socket, state and audit log wherever `capsule run` ran).
+  bool data_dir_given = false;
   if (const toml::node* h = root.get("host")) {
     const auto* t = h->as_table();
     if (t == nullptr) return c.error(h, 1, "host: expected a table");
@@ -604,6 +607,16 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         }
         continue;
       }
+      if (k == "upgrade_dirs") {
+        const auto* dirs = v.as_array();
+        if (dirs == nullptr) return c.error(&v, 1, "host.upgrade_dirs: expected a list of paths");
+        for (const auto& d : *dirs) {
+          auto dir = d.value<std::string>();
+          if (!dir || dir->empty()) return c.error(&d, 1, "host.upgrade_dirs: expected a path");
+          m.host.upgrade_dirs.push_back(file.parent_path() / *dir);  // relative to the manifest
+        }
+        continue;
+      }
       if (k == "confirm_remote_sends") {
         auto b = v.value<bool>();
         if (!b) return c.error(&v, 1, "host.confirm_remote_sends: expected true or false");
@@ -616,6 +629,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         m.host.name = *s;
       } else if (k == "data_dir") {
         m.host.data_dir = file.parent_path() / *s;
+        data_dir_given = true;
       } else if (k == "components_dir") {
         m.host.components_dir = *s;
       } else if (k == "admin") {
@@ -638,12 +652,14 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         return c.error(&v, 1,
                        "host." + std::string(k.str()) +
                            ": unknown field (known: name, data_dir, components_dir, admin, "
-                           "storage, audit_log, cluster, groups, storage_backend, kv_bucket, "
-                           "confirm_remote_sends, quotas)");
+                           "upgrade_dirs, storage, audit_log, cluster, groups, storage_backend, "
+                           "kv_bucket, confirm_remote_sends, quotas)");
       }
     }
-  } else {
-    m.host.data_dir = file.parent_path() / m.host.data_dir;
+  }
+  if (!data_dir_given) m.host.data_dir = file.parent_path() / m.host.data_dir;
+  if (m.host.upgrade_dirs.empty()) {
+    m.host.upgrade_dirs.emplace_back(file.has_parent_path() ? file.parent_path() : ".");
   }
   if (!overrides.name.empty()) m.host.name = overrides.name;
   if (overrides.groups) m.host.groups = *overrides.groups;

@@ -40,9 +40,13 @@ struct HostSection {
   std::string name = "capsule";
   std::filesystem::path data_dir = ".capsule";
   std::filesystem::path components_dir;  // where bare .wasm file names are looked up
-  std::string admin = "127.0.0.1:7070";  // loopback HTTP admin + metrics endpoint
-  std::filesystem::path storage;         // SQLite file; default <data_dir>/state.db
-  std::filesystem::path audit_log;       // JSON lines; default <data_dir>/audit.jsonl
+  // The admin API always listens on <data_dir>/admin.sock (mode 0600); this opts in to a
+  // loopback TCP listener too ("127.0.0.1:7070"), which wants the token in <data_dir>/admin.token.
+  std::string admin;
+  // Directories `capsule upgrade` may load component files from (default: the manifest's own).
+  std::vector<std::filesystem::path> upgrade_dirs;
+  std::filesystem::path storage;    // SQLite file; default <data_dir>/state.db
+  std::filesystem::path audit_log;  // JSON lines; default <data_dir>/audit.jsonl
   // Cluster (used with `capsule run --cluster`): the cluster's name, this host's groups.
   std::string cluster = "default";
   std::vector<std::string> groups;

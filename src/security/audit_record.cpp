@@ -34,9 +34,28 @@ std::string to_json_line(const AuditRecord& record) {
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string to_json_line(const AdminAuditRecord& record) {
+  // The target and outcome can carry client-chosen bytes (a path, a route): escaped as above.
+  const nlohmann::ordered_json line{{"ts", iso8601(record.when)}, {"kind", "admin"},
+                                    {"who", record.caller},       {"action", record.action},
+                                    {"target", record.target},    {"allowed", record.allowed},
+                                    {"outcome", record.outcome}};
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void MemoryAuditSink::record(const AuditRecord& record) {
   std::lock_guard lock(mutex_);
   records_.push_back(record);
+}
+
+void MemoryAuditSink::record_admin(const AdminAuditRecord& record) {
+  std::lock_guard lock(mutex_);
+  admin_records_.push_back(record);
+}
+
+std::vector<AdminAuditRecord> MemoryAuditSink::admin_records() const {
+  std::lock_guard lock(mutex_);
+  return admin_records_;
 }
 
 std::vector<AuditRecord> MemoryAuditSink::records() const {
@@ -53,6 +72,7 @@ std::size_t MemoryAuditSink::denied_count() const {
 void MemoryAuditSink::clear() {
   std::lock_guard lock(mutex_);
   records_.clear();
+  admin_records_.clear();
 }
 
 }  // namespace capsule::security

@@ -3,6 +3,10 @@
 namespace capsule::security {
 
 std::optional<std::uint64_t> AuditThrottle::admit(const ComponentId& who, TimePoint now) {
+  return admit(who.to_string(), now);
+}
+
+std::optional<std::uint64_t> AuditThrottle::admit(const std::string& who, TimePoint now) {
   if (per_second_ == 0) return 0;
   std::lock_guard lock(mutex_);
   if (windows_.size() >= kMaxTracked) {
@@ -10,7 +14,7 @@ std::optional<std::uint64_t> AuditThrottle::admit(const ComponentId& who, TimePo
       return entry.second.suppressed == 0 && now - entry.second.start >= std::chrono::seconds(1);
     });
   }
-  auto [it, added] = windows_.try_emplace(who.to_string(), Window{now, 0, 0});
+  auto [it, added] = windows_.try_emplace(who, Window{now, 0, 0});
   Window& w = it->second;
   if (!added && now - w.start >= std::chrono::seconds(1)) {
     w.start = now;

@@ -16,7 +16,14 @@ Result<std::unique_ptr<JsonLinesAuditSink>> JsonLinesAuditSink::open(
 }
 
 void JsonLinesAuditSink::record(const AuditRecord& record) {
-  std::string line = to_json_line(record);
+  write_line(to_json_line(record));
+}
+
+void JsonLinesAuditSink::record_admin(const AdminAuditRecord& record) {
+  write_line(to_json_line(record));
+}
+
+void JsonLinesAuditSink::write_line(std::string line) {
   line += '\n';
   std::lock_guard lock(mutex_);
   // A failed write cannot be reported to the guest whose call is being audited; the stream's

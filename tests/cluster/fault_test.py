@@ -62,6 +62,12 @@ ARGS = None
 T0 = time.monotonic()  # every time in the report is seconds since the start of the run
 
 TARGET = "bank/ledger/0"
+# The bearer token of each host's TCP admin listener, by its address (read once it is ready).
+TOKENS = {}
+
+
+def auth(admin):
+    return {"Authorization": f"Bearer {TOKENS[admin]}"} if admin in TOKENS else {}
 FAULTED = ("p1", "s1", "s2")
 
 MANIFEST = """
@@ -246,6 +252,7 @@ class Host:
         while time.monotonic() < deadline:
             for line in self.lines(offset):
                 if line.get("msg", "").startswith("ready:"):
+                    TOKENS[self.admin] = (self.data_dir / "admin.token").read_text().strip()
                     return
             if self.proc.poll() is not None:
                 break
@@ -315,7 +322,7 @@ class Host:
         host, port = self.admin.rsplit(":", 1)
         conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
         try:
-            conn.request("GET", path)
+            conn.request("GET", path, headers=auth(self.admin))
             return json.loads(conn.getresponse().read())
         finally:
             conn.close()
@@ -396,7 +403,8 @@ def call(admin, payload, timeout_ms):
     body = json.dumps({"target": TARGET, "payload": payload, "timeout_ms": timeout_ms})
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout_ms / 1000 + 15)
     try:
-        conn.request("POST", "/v1/call", body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", "/v1/call", body=body,
+                     headers={"Content-Type": "application/json", **auth(admin)})
         raw = conn.getresponse().read()
     except ConnectionRefusedError as e:
         return "client", f"refused: gateway not listening: {e}"

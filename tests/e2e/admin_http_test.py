@@ -2,7 +2,8 @@
 """The admin endpoint against malformed and hostile HTTP clients, on a real `capsule run` host:
 bad Content-Length values, huge headers and request lines, slowloris connections, bodies over
 the limit, wrong JSON types, non-JSON bodies, unknown routes and methods, requests from web
-pages (Origin) and rebound names (Host). Each must get a 4xx JSON error (or be dropped, for a
+pages (Origin) and rebound names (Host), on the host's TCP listener (with its bearer token, so
+each case reaches as far as a real client's would). Each must get a 4xx JSON error (or be dropped, for a
 stalled client) while the daemon keeps serving: after every case a canary request (`POST /v1/call` to an echo) must answer within a second.
 Bounded in time; every child process is killed on the way out."""
 import json
@@ -38,9 +39,10 @@ class AdminHttp(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         manifest = pathlib.Path(cls.tmp.name) / "app.toml"
         manifest.write_text(MANIFEST.format(components=ARGS.components))
-        cls.host = HostProcess(manifest)
-        host, port = cls.host.admin.rsplit(":", 1)
+        cls.host = HostProcess(manifest, "127.0.0.1:0")
+        host, port = cls.host.tcp.rsplit(":", 1)
         cls.address = (host, int(port))
+        cls.auth = f"Authorization: Bearer {cls.host.token()}"
 
     @classmethod
     def tearDownClass(cls):
@@ -83,7 +85,7 @@ class AdminHttp(unittest.TestCase):
 
     def request(self, method, path, body=b"", headers=()):
         lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}",
-                 "Connection: close", *headers]
+                 "Connection: close", self.auth, *headers]
         return self.raw(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
     def assert_error(self, answer, status, words):
@@ -118,7 +120,7 @@ class AdminHttp(unittest.TestCase):
     def test_bad_content_length(self):
         for value in ("abc", "-5", "99999999999999999999999", "1 2", "", "0x10"):
             data = (f"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {value}\r\n"
-                    "Connection: close\r\n\r\n{}").encode()
+                    f"{self.auth}\r\nConnection: close\r\n\r\n{{}}").encode()
             self.assert_refused(self.raw(data), f"Content-Length {value!r}")
             self.assert_still_serving()
 
@@ -137,7 +139,7 @@ class AdminHttp(unittest.TestCase):
 
     def test_body_over_the_limit(self):
         data = (f"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {17 << 20}\r\n"
-                "Connection: close\r\n\r\n").encode()
+                f"{self.auth}\r\nConnection: close\r\n\r\n").encode()
         answer = self.raw(data)
         self.assert_refused(answer, "a 17 MiB body announced")
         if answer[0] is not None:

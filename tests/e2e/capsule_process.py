@@ -1,6 +1,7 @@
 """Helpers shared by the end-to-end tests that drive the real `capsule` binary as child processes
 (tests/e2e/cli_e2e_test.py, tests/cluster/cluster_e2e_test.py). Every wait is bounded."""
 import argparse
+import http.client
 import json
 import pathlib
 import os
@@ -33,6 +34,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a host's admin socket (its path)."""
+
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
 def wait_for(predicate, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -42,12 +56,16 @@ def wait_for(predicate, timeout=15):
     return False
 
 
-def capsule(*args, admin=None, check=True, timeout=40):
-    """Runs one CLI command against the host at `admin`; raises on failure when `check`."""
-    env = dict(os.environ)
+def capsule(*args, admin=None, check=True, timeout=40, env=None, cwd=None):
+    """Runs one CLI command against the host at `admin` (its socket path, or host:port for its TCP
+    listener); raises on failure when `check`. `env` adds environment variables."""
+    full = {k: v for k, v in os.environ.items()  # the caller's shell must not pick the host
+            if k not in ("CAPSULE_ADMIN", "CAPSULE_ADMIN_TOKEN", "CAPSULE_DATA_DIR")}
+    full.update(env or {})
     if admin:
-        env["CAPSULE_ADMIN"] = admin
-    r = subprocess.run([CAPSULE, *args], capture_output=True, text=True, timeout=timeout, env=env)
+        full["CAPSULE_ADMIN"] = admin
+    r = subprocess.run([CAPSULE, *args], capture_output=True, text=True, timeout=timeout, env=full,
+                       cwd=cwd)
     if check and r.returncode != 0:
         raise AssertionError(f"capsule {' '.join(args)} failed ({r.returncode}): {r.stderr}")
     return r
@@ -55,24 +73,40 @@ def capsule(*args, admin=None, check=True, timeout=40):
 
 class HostProcess:
     """`capsule run <manifest> --log-format json` in a child process, returned once it printed
-    its ready line (or failed within 60 s, with its output in the error)."""
+    its ready line (or failed within 60 s, with its output in the error).
 
-    def __init__(self, manifest, admin=None, *extra):
-        self.admin = admin or f"127.0.0.1:{free_port()}"
-        self.proc = subprocess.Popen([CAPSULE, "run", str(manifest), "--admin", self.admin,
+    The admin API is on the host's Unix socket (`self.admin`, what CLI calls use); with `tcp`
+    ("127.0.0.1:0" for a free port) the host also serves it on loopback TCP (`self.tcp`, with
+    the bearer token `self.token()`)."""
+
+    def __init__(self, manifest, tcp=None, *extra):
+        self.proc = subprocess.Popen([CAPSULE, "run", str(manifest), *(["--admin", tcp] if tcp else []),
                                       "--log-format", "json", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
+        self.admin = self.tcp = None
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
             self.lines.append(line)
-            if json.loads(line).get("msg", "").startswith("ready:"):
+            entry = json.loads(line)
+            if entry.get("msg") == "admin endpoint ready":
+                self.admin = entry["socket"]
+            if entry.get("msg", "").startswith("admin TCP endpoint ready"):
+                self.tcp = entry["url"].removeprefix("http://")
+            if entry.get("msg", "").startswith("ready:"):
                 return
         self.kill()
         raise AssertionError("host did not become ready:\n" + "".join(self.lines))
+
+    @property
+    def data_dir(self):
+        return pathlib.Path(self.admin).parent
+
+    def token(self):
+        return (self.data_dir / "admin.token").read_text().strip()
 
     def terminate(self, timeout=30):
         """SIGTERM, then the exit status once it has shut down (its remaining output is kept)."""

@@ -2,7 +2,6 @@
 """End-to-end test of the real `capsule` binary: run a host from a manifest in a child process,
 drive it with the CLI (send, call, ps, metrics, upgrade, restart, stop), check manifest errors and
 a graceful SIGTERM shutdown. Bounded in time; every child process is killed on the way out."""
-import http.client
 import json
 import pathlib
 import sys
@@ -22,6 +21,7 @@ MANIFEST = """
 name = "e2e"
 data_dir = "data"
 components_dir = "{components}"
+upgrade_dirs = ["{components}"]
 
 [[component]]
 name = "demo/store"
@@ -68,15 +68,14 @@ class CliEndToEnd(unittest.TestCase):
         self.manifest = self.dir / "app.toml"
         self.text = MANIFEST.format(components=ARGS.components)
         self.manifest.write_text(self.text)
-        self.admin = f"127.0.0.1:{free_port()}"
 
     def tearDown(self):
         self.tmp.cleanup()
 
     def test_pipeline_lifecycle(self):
-        host = HostProcess(self.manifest, self.admin)
+        host = HostProcess(self.manifest)
         try:
-            a = self.admin
+            a = host.admin
             for i in range(1, 21):
                 capsule("send", "demo/ingest/0", f"reading-{i}", admin=a)
             # 20 readings, the flaky stage traps on the 7th and 14th: 18 arrive, nothing hangs.
@@ -133,17 +132,19 @@ class CliEndToEnd(unittest.TestCase):
         # transform declares messaging.send but the host grants nothing: every forward is refused.
         text = self.text.replace('[grants."demo/transform"]\n"messaging.send" = ["demo/store/*"]\n', '')
         self.manifest.write_text(text)
-        host = HostProcess(self.manifest, self.admin)
+        host = HostProcess(self.manifest)
         try:
-            capsule("send", "demo/transform/0", "hello", admin=self.admin)
+            capsule("send", "demo/transform/0", "hello", admin=host.admin)
             audit = self.dir / "data" / "audit.jsonl"
             self.assertTrue(wait_for(lambda: audit.exists() and "messaging.send" in audit.read_text()))
-            record = json.loads(audit.read_text().splitlines()[-1])
+            # The last component record (the admin send that caused it is recorded too).
+            record = [r for r in map(json.loads, audit.read_text().splitlines())
+                      if r.get("kind") != "admin"][-1]
             self.assertEqual(record["who"], "demo/transform/0")
             self.assertEqual(record["action"], "messaging.send")
             self.assertEqual(record["target"], "demo/store/0")
             self.assertFalse(record["allowed"])
-            self.assertEqual(capsule("call", "demo/store/0", "count", admin=self.admin).stdout.strip(), "0")
+            self.assertEqual(capsule("call", "demo/store/0", "count", admin=host.admin).stdout.strip(), "0")
             self.assertEqual(host.terminate(), 0)
         finally:
             host.kill()
@@ -172,9 +173,9 @@ members = ["bank/left", "bank/right"]
   backoff_ms = 0
 '''
         self.manifest.write_text(text)
-        host = HostProcess(self.manifest, self.admin)
+        host = HostProcess(self.manifest)
         try:
-            a = self.admin
+            a = host.admin
             self.assertEqual(capsule("call", "bank/right/0", "add:7", admin=a).stdout.strip(), "7")
             self.assertEqual(capsule("call", "bank/watcher/0", "add:3", admin=a).stdout.strip(), "3")
             ps = json.loads(capsule("ps", "--json", admin=a).stdout)["instances"]
@@ -206,9 +207,9 @@ path = "trap.wasm"
   window_ms = 60000
   backoff_ms = 0
 ''')
-        host = HostProcess(self.manifest, self.admin)
+        host = HostProcess(self.manifest)
         try:
-            a = self.admin
+            a = host.admin
             for _ in range(3):
                 capsule("call", "bad/trap/0", "boom", admin=a, check=False)
             ps = lambda: {i["id"]: i["state"] for i in
@@ -221,7 +222,7 @@ path = "trap.wasm"
                 self.assertNotEqual(r.returncode, 0)
             self.assertIn("bad/trap/0 is not running", r.stderr)
             self.assertNotIn("actor ", r.stderr)
-            conn = http.client.HTTPConnection(*a.split(":"), timeout=5)
+            conn = capsule_process.UnixHTTPConnection(a, timeout=5)
             conn.request("GET", "/v1/health")
             answer = conn.getresponse()
             health = json.loads(answer.read())
@@ -265,7 +266,7 @@ members = {members}
             with self.subTest(expected=expected):
                 bad = self.dir / "bad.toml"
                 bad.write_text(self.text + extra)
-                r = capsule("run", str(bad), "--admin", self.admin, check=False)
+                r = capsule("run", str(bad), check=False)
                 self.assertEqual(r.returncode, 1)
                 self.assertRegex(r.stderr, r"bad\.toml:\d+: ")
                 self.assertIn(expected, r.stderr)
@@ -274,6 +275,9 @@ members = {members}
         r = capsule("ps", admin=f"127.0.0.1:{free_port()}", check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("is `capsule run` running?", r.stderr)
+        r = capsule("ps", "--data-dir", str(self.dir / "nothing-here"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"no capsule host at {self.dir / 'nothing-here' / 'admin.sock'}", r.stderr)
 
     def test_manifest_errors_name_file_line_and_field(self):
         base = self.text
@@ -297,7 +301,7 @@ members = {members}
             with self.subTest(expected=expected):
                 bad = self.dir / "bad.toml"
                 bad.write_text(text)
-                r = capsule("run", str(bad), "--admin", self.admin, check=False)
+                r = capsule("run", str(bad), check=False)
                 self.assertEqual(r.returncode, 1)
                 self.assertRegex(r.stderr, r"bad\.toml:\d+: ")
                 self.assertIn(expected, r.stderr)
@@ -305,7 +309,7 @@ members = {members}
     def test_shared_storage_needs_a_cluster(self):
         bad = self.dir / "kv.toml"
         bad.write_text(self.text.replace('[host]\n', '[host]\nstorage_backend = "nats-kv"\n'))
-        r = capsule("run", str(bad), "--admin", self.admin, check=False)
+        r = capsule("run", str(bad), check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn('storage_backend = "nats-kv" needs --cluster', r.stdout + r.stderr)
 
@@ -313,7 +317,7 @@ members = {members}
         text = self.text.replace('next = "demo/store/0"\n  fail_every = 7', 'fail_every = 7')
         bad = self.dir / "noinit.toml"
         bad.write_text(text)
-        r = capsule("run", str(bad), "--admin", self.admin, check=False)
+        r = capsule("run", str(bad), check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("transform needs config next=", r.stdout + r.stderr)
 

@@ -49,12 +49,13 @@ def rss_kib(pid):
 class Scale(unittest.TestCase):
     def test_every_instance_of_a_large_host_answers(self):
         with tempfile.TemporaryDirectory() as root:
-            host = cp.HostProcess(manifest(root, INSTANCES, "1MiB"))
+            host = cp.HostProcess(manifest(root, INSTANCES, "1MiB"), "127.0.0.1:0")
             try:
                 sized = [json.loads(l) for l in host.lines if "engine sized" in l]
                 self.assertEqual(len(sized), 1, "".join(host.lines))
                 self.assertIn("pooled", sized[0]["memory"])
-                ip, port = host.admin.split(":")
+                ip, port = host.tcp.split(":")
+                auth = {"Authorization": f"Bearer {host.token()}"}
                 conn = http.client.HTTPConnection(ip, int(port), timeout=10)
                 wrong = []
                 for i in range(INSTANCES):
@@ -62,7 +63,7 @@ class Scale(unittest.TestCase):
                     body = json.dumps({"target": f"scale/echo/{i}",
                                        "payload": f"ping-{i}"}).encode()
                     conn.request("POST", "/v1/call", body,
-                                 {"Content-Type": "application/json"})
+                                 {"Content-Type": "application/json", **auth})
                     answer = conn.getresponse()
                     reply = json.loads(answer.read())
                     if answer.status != 200 or f"ping-{i}" not in json.dumps(reply):

@@ -22,6 +22,8 @@ class AuditThrottle {
   // nullopt: suppress this record. Otherwise write it; the value is how many records about
   // `who` were suppressed since the last one written.
   std::optional<std::uint64_t> admit(const ComponentId& who, TimePoint now);
+  // The same, for a caller that is not a component (an admin client's address).
+  std::optional<std::uint64_t> admit(const std::string& who, TimePoint now);
 
  private:
   struct Window {
