@@ -1,7 +1,7 @@
 /* printer: writes to stdout, which the host logs line by line ("guest stdout: ...") under the
- * component's log quota. A message "flood N" prints N lines; any other payload is printed as
- * "printer got: <payload>". Requests are answered "printed". stdout is not a terminal, so libc
- * buffers it fully: the handler flushes before it returns. */
+ * component's log quota. A message "flood N" prints N lines, "long N" one line of N 'x'; any
+ * other payload is printed as "printer got: <payload>". Requests are answered "printed". stdout is
+ * not a terminal, so libc buffers it fully: the handler flushes before it returns. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,9 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
   if (strncmp(text, "flood ", 6) == 0) {
     const long lines = atol(text + 6);
     for (long i = 0; i < lines; ++i) printf("printer flood line %ld\n", i);
+  } else if (strncmp(text, "long ", 5) == 0) {
+    for (long i = atol(text + 5); i > 0; --i) putchar('x');
+    putchar('\n');
   } else {
     printf("printer got: %s\n", text);
   }
