@@ -194,6 +194,12 @@ class AdminAccess(unittest.TestCase):
         self.assertEqual(again.token(), token)
         self.assertFalse(any(token in x for x in again.lines))
         self.canary(again)
+        # A token file others may read stops the host: anyone who reads it is the operator.
+        self.assertEqual(again.terminate(), 0)
+        token_file.chmod(0o644)
+        r = capsule("run", str(self.dir / "app.toml"), "--admin", "127.0.0.1:0", check=False, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("chmod 600", r.stdout + r.stderr)
 
     def test_refusals_are_throttled(self):
         host = self.start(tcp="127.0.0.1:0")
