@@ -270,7 +270,7 @@ class PythonGuests(unittest.TestCase):
 if __name__ == "__main__":
     import argparse
     parser = argparse.ArgumentParser()
-    parser.add_argument("--memory", default="64MiB")
+    parser.add_argument("--memory", default="16MiB")
     parser.add_argument("--cache-dir", help="compile cache kept between runs")
     ARGS, rest = capsule_process.parse_args(parser)
     unittest.main(argv=[sys.argv[0], *rest])
