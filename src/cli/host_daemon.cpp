@@ -133,13 +133,26 @@ Status HostDaemon::start() {
         ErrorCode::kUnavailable,
         "cannot create data dir " + manifest_.host.data_dir.string() + ": " + ec.message());
   }
+  for (const auto& c : manifest_.components) {
+    if (c.on_demand && !cluster_url_.empty()) {
+      // Two hosts would each activate the same name, with separate state: refused until
+      // activations are placed through the cluster's leases.
+      return make_error(ErrorCode::kInvalidArgument,
+                        manifest_.file.filename().string() + ":" + std::to_string(c.line) +
+                            ": component '" + c.ns + "/" + c.name +
+                            "' is on-demand, which runs on a single host for now (not with "
+                            "--cluster)");
+    }
+  }
   wasm::EngineConfig config;
   config.cache_dir = manifest_.host.data_dir / "cache";
   // Every component of the manifest, including those this host would only adopt on failover.
   std::vector<wasm::InstanceDemand> demands;
   demands.reserve(manifest_.components.size());
   for (const auto& c : manifest_.components) {
-    demands.push_back({c.ns + "/" + c.name, c.instances, c.limits.memory_bytes});
+    // An on-demand component holds at most max_active instances at once.
+    const std::uint32_t instances = c.on_demand ? c.on_demand->max_active : c.instances;
+    demands.push_back({c.ns + "/" + c.name, instances, c.limits.memory_bytes});
   }
   auto sizing =
       wasm::size_engine(demands, wasm::HostCapacity::probe(), config.default_limits.memory_bytes);
@@ -294,7 +307,9 @@ Status HostDaemon::start() {
     if (failover_) failover_->start();
   }
   std::size_t instances = 0;
-  for (const auto& [key, spec] : compiled_specs) instances += spec.instances;
+  for (const auto& [key, spec] : compiled_specs) {
+    if (!spec.on_demand) instances += spec.instances;
+  }
   reporter_.info("ready: " + std::to_string(compiled_specs.size()) + " component(s), " +
                  std::to_string(instances) + " instance(s); Ctrl-C or SIGTERM to stop");
   return ok();
@@ -358,9 +373,15 @@ Status HostDaemon::start_component(const component::ComponentSpec& spec,
       if (Status s = runtime_->subscribe(topic, id); !s) return s;
     }
   }
-  reporter_.info(
-      "started " + spec.ns + "/" + spec.name,
-      {{"instances", std::to_string(ids->size())}, {"topics", std::to_string(topics.size())}});
+  if (spec.on_demand) {
+    reporter_.info("started " + spec.ns + "/" + spec.name + " on demand",
+                   {{"max_active", std::to_string(spec.on_demand->max_active)},
+                    {"idle_timeout_ms", std::to_string(spec.on_demand->idle_timeout.count())}});
+  } else {
+    reporter_.info(
+        "started " + spec.ns + "/" + spec.name,
+        {{"instances", std::to_string(ids->size())}, {"topics", std::to_string(topics.size())}});
+  }
   std::lock_guard lock(specs_mutex_);
   specs_[spec.ns + "/" + spec.name] = {spec, topics};
   return ok();
@@ -485,7 +506,19 @@ HttpResponse HostDaemon::ps() const {
                        {"fuel_consumed", r.counters ? r.counters->fuel_consumed.load() : 0},
                        {"memory_limit", r.limits.memory_bytes}});
   }
-  return json_response(200, json{{"ok", true}, {"instances", out}});
+  // On-demand components: a summary each (their active names come and go by the thousand).
+  json on_demand = json::array();
+  for (const auto& a : runtime_->activation_stats()) {
+    on_demand.push_back(json{{"component", a.component},
+                             {"active", a.active},
+                             {"waiting", a.waiting},
+                             {"activations", a.activations},
+                             {"deactivations", a.deactivations},
+                             {"idle_retirements", a.idle_retirements},
+                             {"evictions", a.evictions},
+                             {"failed_activations", a.failed_activations}});
+  }
+  return json_response(200, json{{"ok", true}, {"instances", out}, {"on_demand", on_demand}});
 }
 
 HttpResponse HostDaemon::health() const {
@@ -713,6 +746,26 @@ std::string HostDaemon::metrics() const {
   gauge("capsule_failed_messages_total", "Fire-and-forget messages whose handling failed.",
         "counter");
   m << "capsule_failed_messages_total " << runtime_->failed_messages() << '\n';
+  const auto activations = runtime_->activation_stats();
+  auto per_on_demand = [&](const char* name, const char* help, const char* type, auto value) {
+    gauge(name, help, type);
+    for (const auto& a : activations)
+      m << name << "{component=\"" << a.component << "\"} " << value(a) << '\n';
+  };
+  using Activations = component::ActivationStats;
+  per_on_demand("capsule_activations_active", "Names of an on-demand component active now.",
+                "gauge", [](const Activations& a) { return a.active; });
+  per_on_demand("capsule_activations_waiting", "Names waiting for an activation slot.", "gauge",
+                [](const Activations& a) { return a.waiting; });
+  per_on_demand("capsule_activations_total", "Activations started.", "counter",
+                [](const Activations& a) { return a.activations; });
+  per_on_demand("capsule_deactivations_total", "Activations retired (idle or evicted).", "counter",
+                [](const Activations& a) { return a.deactivations; });
+  per_on_demand("capsule_activation_evictions_total",
+                "Activations retired to make room under max_active.", "counter",
+                [](const Activations& a) { return a.evictions; });
+  per_on_demand("capsule_activation_failures_total", "Activations whose start failed.", "counter",
+                [](const Activations& a) { return a.failed_activations; });
   const auto e = engine_->stats();
   gauge("capsule_engine_compiles_total", "Components compiled with Cranelift.", "counter");
   m << "capsule_engine_compiles_total " << e.compiles << '\n';

@@ -330,6 +330,19 @@ int main(int argc, char** argv) {
             i["restarts"].get<unsigned long long>(), i["mailbox_depth"].get<unsigned long long>(),
             i["processed"].get<unsigned long long>(), i["fuel_consumed"].get<unsigned long long>());
       }
+      if (r.contains("on_demand") && !r["on_demand"].empty()) {
+        std::printf("\n%-28s %8s %8s %12s %14s %10s %8s\n", "ON-DEMAND COMPONENT", "ACTIVE",
+                    "WAITING", "ACTIVATIONS", "DEACTIVATIONS", "EVICTIONS", "FAILED");
+        for (const auto& c : r["on_demand"]) {
+          std::printf("%-28s %8llu %8llu %12llu %14llu %10llu %8llu\n",
+                      c["component"].get<std::string>().c_str(),
+                      c["active"].get<unsigned long long>(), c["waiting"].get<unsigned long long>(),
+                      c["activations"].get<unsigned long long>(),
+                      c["deactivations"].get<unsigned long long>(),
+                      c["evictions"].get<unsigned long long>(),
+                      c["failed_activations"].get<unsigned long long>());
+        }
+      }
     });
   }
   if (*send || *call) {

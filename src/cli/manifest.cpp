@@ -14,6 +14,7 @@
 
 #include <capsule/component/component_runtime.hpp>
 
+#include "activation_fields.hpp"
 #include "quota_fields.hpp"
 
 namespace capsule::cli {
@@ -316,13 +317,37 @@ Result<std::vector<security::Capability>> parse_capabilities(
   return out;
 }
 
+// activation = "on-demand" and what it excludes: its activations are neither counted, linked,
+// subscribed nor supervised, and one host serves them (no failover yet).
+Status check_on_demand(const Checker& c, const toml::table& t, const std::string& where,
+                       ComponentEntry& e) {
+  auto fields = parse_activation(t);
+  if (fields.error) return c.error(fields.error->at, e.line, where + fields.error->text);
+  e.on_demand = fields.on_demand;
+  if (!e.on_demand) return ok();
+  for (std::string_view key : {"instances", "links", "subscribe", "restart", "supervision"}) {
+    if (const toml::node* n = t.get(key)) {
+      return c.error(n, e.line,
+                     where + std::string(key) +
+                         ": not for activation = \"on-demand\" (names are activated by their "
+                         "messages, unsupervised; see docs/components.md)");
+    }
+  }
+  if (!e.failover.empty()) {
+    return c.error(t.get("placement"), e.line,
+                   where + "placement.failover: not for activation = \"on-demand\" yet");
+  }
+  return ok();
+}
+
 Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, std::size_t index,
                                        const Manifest& manifest) {
   ComponentEntry e;
   e.line = static_cast<int>(t.source().begin.line);
   std::string where = "component[" + std::to_string(index) + "] ";
   for (const auto& [k, v] : t) {
-    if (!known(k.str(), kComponentKeys) && !known(k.str(), kComponentTables)) {
+    if (!known(k.str(), kComponentKeys) && !known(k.str(), kComponentTables) &&
+        !known(k.str(), kActivationKeys)) {
       return c.error(&v, e.line, where + std::string(k.str()) + ": unknown field");
     }
   }
@@ -449,6 +474,7 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
       if (Status s = sub.parse(c, *tbl, where, e); !s) return std::move(s).error();
     }
   }
+  if (Status s = check_on_demand(c, t, where, e); !s) return std::move(s).error();
   return e;
 }
 
@@ -526,6 +552,11 @@ Result<GroupEntry> parse_group(const Checker& c, const toml::table& t, std::size
                        where + "members: \"" + *member + "\" is already in group '" + other.name +
                            "' (line " + std::to_string(other.line) + ")");
       }
+    }
+    if (it->on_demand) {
+      return c.error(&item, g.line,
+                     where + "members: \"" + *member +
+                         "\" is on-demand; its activations are not supervised by a group");
     }
     if (it->own_supervision) {
       return c.error(&item, it->line,
@@ -785,6 +816,7 @@ component::ComponentSpec to_spec(const ComponentEntry& e,
   s.supervision = e.supervision;
   s.permissions = e.permissions;
   s.links = e.links;
+  s.on_demand = e.on_demand;
   return s;
 }
 

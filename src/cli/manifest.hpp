@@ -32,6 +32,8 @@ struct ComponentEntry {
   // manifest) and those that may adopt it when no live host runs it any more ("*": any).
   std::vector<std::string> groups;
   std::vector<std::string> failover;
+  // activation = "on-demand": a virtual-actor component (ComponentSpec::on_demand).
+  std::optional<component::OnDemandActivation> on_demand;
   bool own_supervision = false;  // has a [component.supervision] table
   int line = 0;                  // where the table starts, for messages
 };

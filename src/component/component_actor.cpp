@@ -5,6 +5,7 @@
 #include <capsule/rt/actor_system.hpp>
 #include <capsule/rt/scheduler.hpp>
 
+#include "activation_directory.hpp"
 #include "component_host_api.hpp"
 
 namespace capsule::component {
@@ -27,8 +28,8 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 
 Result<wasm::ComponentInstance> ComponentActor::instantiate(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
-  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
-                                                       plan_->limits, plan_->serving);
+  auto host = std::make_shared<host::ComponentHostApi>(
+      *runtime_, plan_->id, ctx.self(), plan_->limits, plan_->serving, plan_->awaiting);
   return runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
 }
 
@@ -38,6 +39,12 @@ Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
   if (!instance) return std::move(instance).error();
   instance_.emplace(std::move(*instance));
   plan_->counters->starts.fetch_add(1, std::memory_order_relaxed);
+  if (plan_->activation) {
+    // An activation is spawned on its first sender's thread, maybe a worker inside another
+    // component's handler: init waits for this actor's own first turn. Activate travels the
+    // control lane, ahead of every message already queued.
+    return ctx.self().send_control(ComponentEnvelope{ComponentEnvelope::Activate{}});
+  }
   // On the thread that starts the component (not a worker: ComponentRuntime::start's caller)
   // init and metadata run to completion, so a failure fails the start and the caller sees it.
   // A restart runs on a worker: there they are calls in flight, and a failure after a wait is
@@ -59,15 +66,49 @@ Status ComponentActor::start_lifecycle(CallKind kind) {
 
 Status ComponentActor::finish_lifecycle(InFlight& done) {
   if (done.kind == CallKind::kInit) {
-    if (Status s = done.call->status(); !s) return s;
+    if (Status s = done.call->status(); !s) return fail_activation(std::move(s).error());
     return start_lifecycle(CallKind::kMetadata);
   }
   // A component that cannot say what it is does not start: a trapping or lying metadata() is
   // a broken component, not one with no metadata.
   auto meta = done.call->metadata();
-  if (!meta) return std::move(meta).error();
-  runtime_->registry().set_metadata(plan_->id, *meta);
+  if (!meta) return fail_activation(std::move(meta).error());
+  if (plan_->activation) {
+    plan_->activation->set_metadata(*meta);
+  } else {
+    runtime_->registry().set_metadata(plan_->id, *meta);
+  }
   return ok();
+}
+
+Status ComponentActor::fail_activation(Error error) {
+  if (!plan_->activation) return error;
+  // Not a failure of the actor: a restart would run the same init on the same queue, forever.
+  // It refuses what it has queued with this error and retires; the name's next message tries a
+  // fresh activation.
+  runtime_->log(ComponentId{plan_->id.ns, plan_->id.name, "*"}, wasm::LogLevel::kError,
+                "activation failed: " + error.describe(), {{"instance", plan_->id.instance}});
+  init_failure_ = std::move(error);
+  plan_->activation->activation_failed(plan_->id.instance);
+  return ok();
+}
+
+void ComponentActor::refuse_uninitialised(const ComponentMessage& message) {
+  if (!message.correlation) {
+    runtime_->count_failed_message();  // the failure itself was logged once
+    return;
+  }
+  Error e = *init_failure_;
+  e.message = "activation of " + plan_->id.to_string() + " failed: " + e.message;
+  runtime_->complete_request(*message.correlation, plan_->id, std::move(e));
+}
+
+void ComponentActor::retire_when_quiet() {
+  if (!plan_->retire_asked || in_flight_ || plan_->awaiting->load(std::memory_order_acquire) != 0) {
+    return;
+  }
+  retired_ = true;
+  ctx_->stop();  // post_stop tells the directory, after the guest's shutdown
 }
 
 Status ComponentActor::handle(ComponentEnvelope& envelope,
@@ -75,15 +116,24 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
   ctx_ = &ctx;
   Status s = ok();
   if (auto* d = std::get_if<ComponentEnvelope::Deliver>(&envelope.body)) {
-    if (plan_->serving && !plan_->serving->is_open()) {
+    if (init_failure_) {
+      refuse_uninitialised(d->message);
+    } else if (plan_->serving && !plan_->serving->is_open()) {
       refuse_unserved(d->message);
     } else {
       s = start_message(d->message);
     }
   } else if (auto* c = std::get_if<ComponentEnvelope::Callback>(&envelope.body)) {
+    // One request of its own ended; its outcome is here, so a retiring activation may go after.
+    plan_->awaiting->fetch_sub(1, std::memory_order_acq_rel);
     s = start_callback(c->response);
   } else if (auto* u = std::get_if<ComponentEnvelope::Upgrade>(&envelope.body)) {
     upgrade(*u);
+  } else if (std::holds_alternative<ComponentEnvelope::Activate>(envelope.body)) {
+    s = start_lifecycle(CallKind::kInit);
+  } else if (std::holds_alternative<ComponentEnvelope::Retire>(envelope.body)) {
+    plan_->retire_asked = true;
+    retire_when_quiet();
   } else {
     const auto& exit = std::get<ComponentEnvelope::LinkExit>(envelope.body);
     linked_exit_ = true;
@@ -162,6 +212,7 @@ Status ComponentActor::drive() {
   }
   Status s = finish_callback(*done);
   account();
+  if (s) retire_when_quiet();
   return s;
 }
 
@@ -255,12 +306,19 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
     in_flight_.reset();  // drops the guest's suspended call; the instance is then failed
   }
   if (instance_ && !instance_->failed()) static_cast<void>(instance_->shutdown());
+  if (retired_) plan_->activation->retired(plan_->id.instance);
 }
 
 rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<ComponentEnvelope>&) {
   // The first line names the cause; the Wasm backtrace after it stays in the error itself.
   const std::string text = error.describe();
   const std::string first_line = text.substr(0, text.find('\n'));
+  if (plan_->activation) {
+    // Unsupervised: the runtime rebuilds it in place (fresh instance, init again) for the
+    // messages still queued, as Orleans re-activates a grain after a failure.
+    runtime_->log(plan_->id, wasm::LogLevel::kError, first_line + "; activation rebuilt", {});
+    return rt::ErrorAction::kRestart;
+  }
   runtime_->log(plan_->id, wasm::LogLevel::kError, first_line + "; restart requested", {});
   if (!linked_exit_) runtime_->instance_failed(plan_->id, first_line);
   return rt::ErrorAction::kRestart;

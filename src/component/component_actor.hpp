@@ -13,6 +13,8 @@
 
 namespace capsule::component {
 
+class ActivationDirectory;
+
 // What a (re)start of one instance needs; shared by every restart of that instance.
 struct InstancePlan {
   ComponentId id;
@@ -22,6 +24,16 @@ struct InstancePlan {
   ResourceLimits limits;
   std::shared_ptr<const ServingWindow> serving;  // ComponentSpec::serving
   std::shared_ptr<InstanceCounters> counters = std::make_shared<InstanceCounters>();
+  // Set for an activation of an on-demand component: init runs on the first turn, Retire ends
+  // it, and it reports back here. The directory outlives its activations (close() waits).
+  ActivationDirectory* activation = nullptr;
+  // This instance's requests whose outcome has not been handled yet: an activation does not
+  // retire before they are (their callbacks come to its address).
+  std::shared_ptr<std::atomic<std::uint32_t>> awaiting =
+      std::make_shared<std::atomic<std::uint32_t>>(0);
+  // Retire was handled; the activation stops once `awaiting` is zero. Here, not in the actor, so
+  // that a restart in place (a trap in a callback meanwhile) still retires.
+  bool retire_asked = false;
 };
 
 // One running component instance as an actor. Its mailbox feeds handle-message and
@@ -68,6 +80,13 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status finish_message(InFlight& done);
   Status finish_callback(InFlight& done);
   void upgrade(const ComponentEnvelope::Upgrade& upgrade);
+  // On-demand activations: Retire ends the actor once no request of its own is outstanding.
+  void retire_when_quiet();
+  // An activation whose init failed refuses its queued messages with that failure.
+  void refuse_uninitialised(const ComponentMessage& message);
+  // A failed init or metadata: a supervised instance fails (returns the error); an activation
+  // logs it, refuses its queue and retires (returns ok).
+  Status fail_activation(Error error);
   Result<wasm::ComponentInstance> prepare_upgrade(const wasm::CompiledComponent& component);
   Result<wasm::ComponentInstance> instantiate(const wasm::CompiledComponent& component,
                                               rt::ActorContext<ComponentEnvelope>& ctx);
@@ -80,6 +99,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   std::shared_ptr<wasm::CallWaker> waker_;  // resumes this actor; made in pre_start
   std::unique_ptr<InFlight> in_flight_;     // after instance_: destroyed before it
   bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
+  bool retired_ = false;      // stopping because of Retire: tell the directory in post_stop
+  std::optional<Error> init_failure_;  // an activation's init failed
 };
 
 }  // namespace capsule::component

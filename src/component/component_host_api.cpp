@@ -13,14 +13,16 @@ using component::ComponentEnvelope;
 ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                                    rt::ActorRef<ComponentEnvelope> self_ref,
                                    const ResourceLimits& limits,
-                                   std::shared_ptr<const ServingWindow> serving)
+                                   std::shared_ptr<const ServingWindow> serving,
+                                   std::shared_ptr<std::atomic<std::uint32_t>> awaiting)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
       self_ref_(std::move(self_ref)),
       max_payload_bytes_(runtime.max_payload_bytes(limits)),
       quotas_(runtime.quota_gate(self_id(), limits)),
-      serving_(std::move(serving)) {}
+      serving_(std::move(serving)),
+      awaiting_(std::move(awaiting)) {}
 
 Status ComponentHostApi::check_serving(std::string_view call) const {
   // Storage calls run on the I/O threads: this is checked right before the write leaves, so a
@@ -76,7 +78,12 @@ Result<CorrelationId> ComponentHostApi::request(const ComponentId& target, Paylo
         quotas->release_request();
         runtime->deliver_callback(self, std::move(r));
       });
-  if (!id) quotas_->release_request();
+  if (!id) {
+    quotas_->release_request();
+  } else if (awaiting_) {
+    // The outcome reaches this instance's mailbox only after this handler turn ends.
+    awaiting_->fetch_add(1, std::memory_order_acq_rel);
+  }
   return id;
 }
 

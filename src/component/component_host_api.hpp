@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -20,7 +21,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   ComponentHostApi(component::ComponentRuntime& runtime, ComponentId self,
                    rt::ActorRef<component::ComponentEnvelope> self_ref,
                    const ResourceLimits& limits,
-                   std::shared_ptr<const ServingWindow> serving = nullptr);
+                   std::shared_ptr<const ServingWindow> serving = nullptr,
+                   std::shared_ptr<std::atomic<std::uint32_t>> awaiting = nullptr);
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
@@ -71,6 +73,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   // Shared with the callbacks of this instance's requests, which give their slot back.
   std::shared_ptr<GuestQuotaGate> quotas_;
   std::shared_ptr<const ServingWindow> serving_;  // null: always served
+  // Counts this instance's requests still awaiting their outcome (InstancePlan::awaiting).
+  std::shared_ptr<std::atomic<std::uint32_t>> awaiting_;
   // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
   [[nodiscard]] Status check_serving(std::string_view call) const;
 };

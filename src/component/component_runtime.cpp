@@ -8,6 +8,7 @@
 
 #include <capsule/component/component_runtime.hpp>
 
+#include "activation_directory.hpp"
 #include "component_actor.hpp"
 #include "guest_quotas.hpp"
 #include "repeat_filter.hpp"
@@ -60,6 +61,13 @@ ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
 
 ComponentRuntime::~ComponentRuntime() {
   repeats_timer_.cancel();
+  std::vector<std::shared_ptr<ActivationDirectory>> directories;
+  {
+    std::unique_lock lock(directories_mutex_);
+    directories.swap(directories_);
+    has_directories_.store(false, std::memory_order_release);
+  }
+  for (const auto& d : directories) d->close();
   std::vector<Group> groups;
   {
     std::lock_guard lock(groups_mutex_);
@@ -158,7 +166,74 @@ Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const Component
   return children;
 }
 
+bool ComponentRuntime::is_running(std::string_view ns, std::string_view name) const {
+  {
+    std::shared_lock lock(directories_mutex_);
+    for (const auto& d : directories_) {
+      if (d->spec().ns == ns && d->spec().name == name) return true;
+    }
+  }
+  std::lock_guard lock(groups_mutex_);
+  for (const auto& g : groups_) {
+    for (const auto& m : g.members) {
+      if (m.running && m.spec.ns == ns && m.spec.name == name) return true;
+    }
+  }
+  return false;
+}
+
+Result<std::vector<ComponentId>> ComponentRuntime::start_on_demand(const ComponentSpec& spec) {
+  // The checks every component gets (name, reserved namespace, permissions), on a copy that
+  // builds no instance.
+  ComponentSpec checked = spec;
+  checked.instances = 1;
+  std::vector<ComponentId> unused;
+  if (auto children = children_of(checked, unused); !children) return std::move(children).error();
+  const std::string what = spec.ns + "/" + spec.name;
+  if (spec.on_demand->max_active == 0) {
+    return make_error(ErrorCode::kInvalidArgument, what + ": max_active must be >= 1");
+  }
+  if (spec.on_demand->idle_timeout.count() <= 0) {
+    return make_error(ErrorCode::kInvalidArgument, what + ": idle_timeout must be > 0");
+  }
+  if (!spec.links.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      what +
+                          ": an on-demand component cannot be linked (its activations come and "
+                          "go; links are for supervised instances)");
+  }
+  if (spec.serving) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      what + ": an on-demand component cannot be a failover unit");
+  }
+  if (is_running(spec.ns, spec.name)) {
+    return make_error(ErrorCode::kAlreadyExists, what + " is already running");
+  }
+  auto directory = std::make_shared<ActivationDirectory>(*this, spec);
+  std::unique_lock lock(directories_mutex_);
+  directories_.push_back(std::move(directory));
+  has_directories_.store(true, std::memory_order_release);
+  return std::vector<ComponentId>{};
+}
+
+std::shared_ptr<ActivationDirectory> ComponentRuntime::directory_for(const ComponentId& id) const {
+  if (!has_directories_.load(std::memory_order_acquire)) return nullptr;
+  std::shared_lock lock(directories_mutex_);
+  for (const auto& d : directories_) {
+    if (d->spec().name == id.name && d->spec().ns == id.ns) return d;
+  }
+  return nullptr;
+}
+
+std::vector<ActivationStats> ComponentRuntime::activation_stats() const {
+  std::vector<ActivationStats> out;
+  std::shared_lock lock(directories_mutex_);
+  for (const auto& d : directories_) out.push_back(d->stats());
+  return out;
+}
+
 Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& spec) {
+  if (spec.on_demand) return start_on_demand(spec);
   std::optional<rt::SupervisorRef> home;
   std::string group_name;
   {
@@ -241,6 +316,19 @@ Result<std::vector<ComponentId>> ComponentRuntime::start_group(const Supervision
   if (group.members.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "supervision group " + group.name + " has no members");
+  }
+  for (const auto& spec : group.members) {
+    if (spec.on_demand && group.members.size() > 1) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        spec.ns + "/" + spec.name +
+                            ": an on-demand component cannot be a member of supervision group " +
+                            group.name + " (its activations are not supervised)");
+    }
+    if (spec.on_demand) return start_on_demand(spec);
+    if (directory_for(ComponentId{spec.ns, spec.name, "0"})) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        spec.ns + "/" + spec.name + " is already running (on demand)");
+    }
   }
   {
     std::lock_guard lock(groups_mutex_);
@@ -334,6 +422,25 @@ std::shared_ptr<host::GuestQuotaGate> ComponentRuntime::quota_gate(const Compone
 }
 
 Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
+  std::shared_ptr<ActivationDirectory> on_demand;
+  {
+    std::unique_lock lock(directories_mutex_);
+    auto it = std::find_if(directories_.begin(), directories_.end(), [&](const auto& d) {
+      return d->spec().ns == ns && d->spec().name == name;
+    });
+    if (it != directories_.end()) {
+      on_demand = std::move(*it);
+      directories_.erase(it);
+      has_directories_.store(!directories_.empty(), std::memory_order_release);
+    }
+  }
+  if (on_demand) {
+    // Closed outside the lock: its activations' shutdown runs guest code, which may send.
+    on_demand->close();
+    std::lock_guard lock(quota_mutex_);
+    quota_gates_.erase(std::string(ns) + "/" + std::string(name));
+    return ok();
+  }
   {
     // A component started again gets fresh quotas (its limits may have changed).
     std::lock_guard lock(quota_mutex_);
@@ -379,6 +486,9 @@ Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
 
 std::optional<std::string> ComponentRuntime::group_of(std::string_view ns,
                                                       std::string_view name) const {
+  if (directory_for(ComponentId{std::string(ns), std::string(name), "0"})) {
+    return std::string(ns) + "/" + std::string(name);
+  }
   std::lock_guard lock(groups_mutex_);
   for (const auto& g : groups_) {
     for (const auto& m : g.members) {
@@ -393,6 +503,12 @@ std::vector<ComponentInfo> ComponentRuntime::list() const {
   for (const auto& r : registry_.records()) {
     out.push_back(ComponentInfo{r.id, r.component ? r.component->name() : "", r.ref.alive(),
                                 r.ref.mailbox_stats(), r.metadata});
+  }
+  std::shared_lock lock(directories_mutex_);
+  for (const auto& d : directories_) {
+    auto active = d->list();
+    out.insert(out.end(), std::make_move_iterator(active.begin()),
+               std::make_move_iterator(active.end()));
   }
   return out;
 }
@@ -423,8 +539,13 @@ Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const Compon
                                            const Payload& payload) const {
   // What another host hands over is held to the receiving component's own limit, as a local
   // sender's payload is (the other host checked it against its own limits, which may differ).
-  const auto record = registry_.record(to);
-  const std::uint64_t limit = max_payload_bytes(record ? record->limits : ResourceLimits{});
+  ResourceLimits limits;
+  if (auto d = directory_for(to)) {
+    limits = d->spec().limits;
+  } else if (const auto record = registry_.record(to)) {
+    limits = record->limits;
+  }
+  const std::uint64_t limit = max_payload_bytes(limits);
   if (payload.bytes.size() <= limit) return ok();
   return make_error(
       ErrorCode::kInvalidArgument,
@@ -446,6 +567,10 @@ Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Pa
 void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to, Payload payload,
                                   std::function<void(Status)> done) {
   if (Status s = admit_send(from, to, payload); !s) return done(s);
+  if (auto d = directory_for(to)) {
+    return done(d->deliver(
+        to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
+  }
   auto target = registry_.lookup(to);
   if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
     return config_.remote->send_later(from, to, payload, std::move(done));
@@ -457,6 +582,10 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
 }
 
 Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, Payload payload) {
+  if (auto d = directory_for(to)) {
+    return d->deliver(
+        to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+  }
   auto target = registry_.lookup(to);
   if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
     return config_.remote->send(from, to, payload);
@@ -483,6 +612,10 @@ Status ComponentRuntime::send_from_peer(const ComponentId& from, const Component
                                         Payload payload) {
   if (Status s = authorize_to(from, security::Action::kSend, to, Origin::kPeer); !s) return s;
   if (Status s = peer_payload_fits(from, to, payload); !s) return s;
+  if (auto d = directory_for(to)) {
+    return d->deliver(
+        to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+  }
   auto target = registry_.lookup(to);
   if (!target) return std::move(target).error();
   return enqueue(
@@ -520,6 +653,19 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
                                                       std::chrono::milliseconds timeout,
                                                       std::function<void(CallbackResponse)> deliver,
                                                       Origin origin) {
+  if (auto d = directory_for(to)) {
+    const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
+    ComponentMessage message = message_from(from, std::move(payload));
+    message.correlation = id;
+    if (Status s =
+            d->deliver(to, ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}});
+        !s) {
+      tracker_.abandon(id);
+      return std::move(s).error();
+    }
+    timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
+    return id;
+  }
   auto target = registry_.lookup(to);
   // A local caller's target may be another host's; a peer's is this host's only.
   if (!target && origin == Origin::kLocal && config_.remote &&

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,8 +33,21 @@ class GuestQuotaGate;
 
 namespace capsule::component {
 
+class ActivationDirectory;
 class RepeatFilter;
 struct RepeatFilterSummary;
+
+// The activations of one on-demand component (ComponentSpec::on_demand), counted since it started.
+struct ActivationStats {
+  std::string component;                 // "ns/name"
+  std::uint64_t activations = 0;         // actors started: first activations and re-activations
+  std::uint64_t deactivations = 0;       // activations that retired
+  std::uint64_t idle_retirements = 0;    // retired after idle_timeout without a message
+  std::uint64_t evictions = 0;           // retired to make room (max_active reached)
+  std::uint64_t failed_activations = 0;  // instantiate, init or metadata failed
+  std::size_t active = 0;                // names holding an activation now (<= max_active)
+  std::size_t waiting = 0;               // names waiting for room
+};
 
 // A component instance's mailbox unless its spec or the host says otherwise: 4096 messages and
 // 64 MiB of payloads (a 4 MiB payload limit alone would let 4096 queued messages hold 16 GiB).
@@ -118,7 +132,9 @@ class ComponentRuntime {
 
   // Starts `spec.instances` instances under one SupervisorNode; returns their ids. Fails (and
   // starts nothing) if any instance fails to instantiate or init. A component stopped out of a
-  // supervision group that is still running goes back into that group.
+  // supervision group that is still running goes back into that group. An on-demand component
+  // (spec.on_demand) starts no instance: it returns no id and serves ns/name/<any name> from then
+  // on, activating names as messages come (see ActivationDirectory).
   Result<std::vector<ComponentId>> start(const ComponentSpec& spec);
   // Starts every member's instances under one SupervisorNode (see SupervisionGroupSpec); returns
   // all their ids. Fails, starting nothing, if a member is already running or any instance fails.
@@ -133,7 +149,10 @@ class ComponentRuntime {
   // The supervision group ns/name belongs to (its own name when it was started alone).
   [[nodiscard]] std::optional<std::string> group_of(std::string_view ns,
                                                     std::string_view name) const;
+  // Every running instance, and every active name of on-demand components.
   [[nodiscard]] std::vector<ComponentInfo> list() const;
+  // One entry per on-demand component running.
+  [[nodiscard]] std::vector<ActivationStats> activation_stats() const;
 
   // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
   // send(), answered later through `done` (exactly once, on any thread): for a target on another
@@ -246,6 +265,10 @@ class ComponentRuntime {
                  ComponentEnvelope envelope, Origin origin);
   Result<std::uint32_t> publish_here(const ComponentId& from, std::string_view topic,
                                      const Payload& payload);
+  // The on-demand component `id` belongs to, or null.
+  [[nodiscard]] std::shared_ptr<ActivationDirectory> directory_for(const ComponentId& id) const;
+  Result<std::vector<ComponentId>> start_on_demand(const ComponentSpec& spec);
+  [[nodiscard]] bool is_running(std::string_view ns, std::string_view name) const;
 
   rt::ActorSystem& system_;
   std::shared_ptr<wasm::WasmEngine> engine_;
@@ -264,6 +287,10 @@ class ComponentRuntime {
   void log_repeats(const RepeatFilterSummary& summary) const;
   void write_log(const ComponentId& who, wasm::LogLevel level, const std::string& message,
                  const wasm::KeyValues& fields) const;
+  // On-demand components: few, so a scan; the flag spares every send the lock when there are none.
+  mutable std::shared_mutex directories_mutex_;
+  std::vector<std::shared_ptr<ActivationDirectory>> directories_;
+  std::atomic<bool> has_directories_{false};
   mutable std::mutex groups_mutex_;
   struct Member {
     ComponentSpec spec;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,6 +15,16 @@
 #include <capsule/wasm/host_api.hpp>
 
 namespace capsule::component {
+
+// A virtual-actor component (the Orleans model): every instance name is addressable without being
+// started. The first message to ns/name/<any> activates an instance of that name; one idle for
+// `idle_timeout` is deactivated (shutdown, memory freed) and activated again by its next message,
+// with nothing lost and the order of its messages kept. At most `max_active` are active at once:
+// past it, the least recently used is deactivated to make room (docs/components.md).
+struct OnDemandActivation {
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::uint32_t max_active = 10'000;
+};
 
 // Everything needed to run N supervised instances of one compiled component.
 struct ComponentSpec {
@@ -37,6 +48,9 @@ struct ComponentSpec {
   // window is closed (this host's lease on it lapsed or was lost) its instances refuse every
   // message (kUnavailable, "not served here") and every storage write. Null: always served.
   std::shared_ptr<const ServingWindow> serving;
+  // Set: a virtual-actor component; `instances`, `restart`, `supervision` and `links` do not
+  // apply (an activation that fails is rebuilt in place for its next message, unsupervised).
+  std::optional<OnDemandActivation> on_demand;
 };
 
 // Several components under one supervisor: with one-for-all, a failure of any member restarts

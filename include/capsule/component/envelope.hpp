@@ -36,7 +36,13 @@ struct ComponentEnvelope {
     ComponentId failed;
     std::string reason;
   };
-  std::variant<Deliver, Callback, Upgrade, LinkExit> body;
+  // On-demand components (ComponentSpec::on_demand) only. Activate: run init, sent by the new
+  // activation to itself on the control lane, so it runs before any queued message. Retire: the
+  // activation ends once the messages queued before it are handled (it travels the data lane,
+  // behind them); the runtime routes later messages elsewhere, see ActivationDirectory.
+  struct Activate {};
+  struct Retire {};
+  std::variant<Deliver, Callback, Upgrade, LinkExit, Activate, Retire> body;
 };
 
 // What an envelope weighs against a mailbox's byte bound (rt::MailboxConfig::max_bytes): the

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <capsule/component/component_runtime.hpp>
+#include <capsule/component/component_spec.hpp>
+#include <capsule/component/envelope.hpp>
+#include <capsule/rt/actor_ref.hpp>
+#include <capsule/rt/timer.hpp>
+
+namespace capsule::component {
+
+// The activations of one on-demand component (ComponentSpec::on_demand): instance name -> the
+// actor serving it now, if any. Every message to the component passes through deliver(), which
+// activates the name when nothing serves it.
+//
+// Order and loss. An activation is deactivated by a Retire envelope on its data lane: it is
+// handled after every message routed to it before, and from the moment it is sent this directory
+// holds the name's new messages instead of routing them. When the old actor is gone (retired()),
+// held messages go, in order, to a fresh activation. So a name's messages are handled in the order
+// deliver() saw them, by one activation at a time, across any number of cycles.
+//
+// Capacity. At most `max_active` names hold an activation (activating, active or retiring). A new
+// name past that waits (its messages held) while the least recently used active name is retired:
+// second-chance (clock) order over activation order, the referenced bit set by each delivery.
+// Idle ones are retired by a sweep every idle_timeout / 4.
+//
+// No guest code runs under the lock, nor on the sender's thread: an activation instantiates in
+// the sender's call (spawn) but runs init on its own first turn (an Activate envelope).
+class ActivationDirectory {
+ public:
+  using Stats = ActivationStats;
+
+  ActivationDirectory(ComponentRuntime& runtime, ComponentSpec spec);
+  ~ActivationDirectory();  // close()s
+  ActivationDirectory(const ActivationDirectory&) = delete;
+  ActivationDirectory& operator=(const ActivationDirectory&) = delete;
+
+  // Into the mailbox of `to`'s activation, activating it first if needed. Never waits: a full
+  // activation mailbox, or a name with a full backlog, refuses with kMailboxFull.
+  Status deliver(const ComponentId& to, ComponentEnvelope envelope);
+  // Called by an activation that handled its Retire, from its post_stop (after the guest's
+  // shutdown): its held messages go to a fresh activation, or its room to a waiting name.
+  void retired(const std::string& name);
+  // Called by an activation whose init failed: it refuses what it has queued, then retires.
+  void activation_failed(const std::string& name);
+  // Stops every activation (gracefully, then killed past `grace`) and refuses what is held.
+  // Afterwards deliver() refuses everything. Idempotent.
+  void close(std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
+
+  [[nodiscard]] const ComponentSpec& spec() const { return spec_; }
+  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] std::vector<ComponentInfo> list() const;  // active names, sorted
+  // What the component reported at an activation's start (the same for every name).
+  void set_metadata(ComponentMetadata metadata);
+
+ private:
+  enum class State : std::uint8_t { kWaiting, kActivating, kActive, kRetiring };
+  struct Entry {
+    State state = State::kWaiting;
+    rt::ActorRef<ComponentEnvelope> ref;  // kActive, kRetiring
+    std::deque<ComponentEnvelope> held;   // kWaiting, kActivating, kRetiring
+    std::size_t held_bytes = 0;
+    std::uint64_t last_used = 0;  // sweep tick of the last delivery
+    std::uint64_t serial = 0;     // of the current activation: tells stale clock slots apart
+    bool referenced = true;       // second-chance bit
+    bool evicted = false;         // retiring to make room (counts against waiters)
+    bool failed = false;          // its init failed: retire it even if not idle
+  };
+  // Envelopes refused together, outside the lock (completing a request runs its callback).
+  struct Refusal {
+    std::string name;
+    ComponentEnvelope envelope;
+  };
+  using Refusals = std::vector<Refusal>;
+
+  // Spawns the activation of `name` (its entry is kActivating, counted in spawning_), then of
+  // each waiting name a failed spawn hands its slot to.
+  void activate(std::string name);
+  void sweep();  // retire idle names (timer thread)
+  // A name seen for the first time: activating now (`start` set) or waiting for room. Caller
+  // holds mu_; on error the caller erases the entry.
+  Status admit_new_locked(const ComponentId& to, Entry& entry, ComponentEnvelope envelope,
+                          std::size_t bytes, std::string& start);
+  // Picks a victim for each waiting name not yet covered by a retirement. Caller holds mu_.
+  void make_room_locked();
+  bool retire_locked(Entry& entry);  // false: its mailbox is full now
+  // The next waiting name, now kActivating, or empty. Caller holds mu_.
+  std::string admit_waiting_locked();
+  void refuse(Refusals envelopes, const Error& why) const;
+  [[nodiscard]] ComponentId id_of(const std::string& name) const;
+
+  ComponentRuntime& runtime_;
+  ComponentSpec spec_;
+  rt::MailboxConfig mailbox_;
+  std::size_t held_limit_;     // per name: the mailbox's capacity
+  std::size_t waiting_limit_;  // names waiting for room
+  std::uint64_t idle_ticks_;   // sweeps without a delivery before a name is idle
+  rt::TimerHandle sweep_timer_;
+
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  std::unordered_map<std::string, Entry> entries_;
+  std::deque<std::pair<std::string, std::uint64_t>> clock_;  // (name, serial), activation order
+  std::deque<std::string> waiting_;                          // FIFO
+  std::size_t occupied_ = 0;                                 // kActivating + kActive + kRetiring
+  std::size_t evicting_ = 0;                                 // retirements under way to make room
+  std::size_t spawning_ = 0;  // activate() calls under way: close() waits for them
+  std::uint64_t tick_ = 0;
+  std::uint64_t serial_ = 0;
+  Stats totals_;
+  std::optional<ComponentMetadata> metadata_;
+};
+
+}  // namespace capsule::component
