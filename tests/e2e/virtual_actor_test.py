@@ -29,6 +29,13 @@ activation = "on-demand"
 idle_timeout_ms = 1000
 max_active = 5
 {extra}
+  [component.capabilities]
+  "storage.read" = ["cart/**"]
+  "storage.write" = ["cart/**"]
+
+[grants."shop/cart"]
+"storage.read" = ["cart/**"]
+"storage.write" = ["cart/**"]
 """
     path = pathlib.Path(root) / "app.toml"
     path.write_text(text)
