@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
                        "size the engine");
   wasm::EngineConfig config;
   sizing.apply(config);
+  config.default_limits.memory_bytes = memory;
   auto engine = or_die(wasm::WasmEngine::create(config), "engine");
   const auto db = std::filesystem::temp_directory_path() /
                   ("capsule_activation_bench_" + std::to_string(::getpid()) + ".db");
