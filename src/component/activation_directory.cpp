@@ -390,6 +390,7 @@ std::vector<ComponentInfo> ActivationDirectory::list() const {
 void ActivationDirectory::set_metadata(ComponentMetadata metadata) {
   std::lock_guard lock(mu_);
   metadata_ = std::move(metadata);
+  has_metadata_.store(true, std::memory_order_release);
 }
 
 }  // namespace capsule::component

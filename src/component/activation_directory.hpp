@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -60,6 +61,7 @@ class ActivationDirectory {
   [[nodiscard]] std::vector<ComponentInfo> list() const;  // active names, sorted
   // What the component reported at an activation's start (the same for every name).
   void set_metadata(ComponentMetadata metadata);
+  [[nodiscard]] bool has_metadata() const { return has_metadata_.load(std::memory_order_acquire); }
 
  private:
   enum class State : std::uint8_t { kWaiting, kActivating, kActive, kRetiring };
@@ -117,6 +119,7 @@ class ActivationDirectory {
   std::uint64_t serial_ = 0;
   Stats totals_;
   std::optional<ComponentMetadata> metadata_;
+  std::atomic<bool> has_metadata_{false};
 };
 
 }  // namespace capsule::component

@@ -67,6 +67,9 @@ Status ComponentActor::start_lifecycle(CallKind kind) {
 Status ComponentActor::finish_lifecycle(InFlight& done) {
   if (done.kind == CallKind::kInit) {
     if (Status s = done.call->status(); !s) return fail_activation(std::move(s).error());
+    // Every name of an on-demand component is the same component: the first activation asked
+    // it for its metadata (and so checked it answers); the others skip that guest call.
+    if (plan_->activation && plan_->activation->has_metadata()) return ok();
     return start_lifecycle(CallKind::kMetadata);
   }
   // A component that cannot say what it is does not start: a trapping or lying metadata() is

@@ -246,6 +246,42 @@ TEST_F(VirtualActors, StopEndsEveryActivationAndLaterMessagesAreRefused) {
   EXPECT_EQ(text(id("a"), "add:z"), "1");
 }
 
+TEST_F(VirtualActors, PastTheWaitingBoundNewNamesAreRefusedNotDropped) {
+  // One slot, held by a name whose handler sleeps: every other name waits for it.
+  ComponentSpec s = spec("nap", "sleeper");
+  s.on_demand = OnDemandActivation{60s, 1};
+  ASSERT_TRUE(runtime->start(s));
+  auto busy = runtime->ask(ComponentId{"test", "nap", "busy"}, Payload::text("1500"), 30s);
+  std::this_thread::sleep_for(100ms);  // its handler is asleep
+  std::vector<std::future<Result<Payload>>> waiting;
+  int refused = 0;
+  std::string why;
+  for (int i = 0; i < 1100; ++i) {
+    auto r =
+        runtime->ask(ComponentId{"test", "nap", "n" + std::to_string(i)}, Payload::text("1"), 30s);
+    if (r.wait_for(0s) == std::future_status::ready) {
+      auto outcome = r.get();
+      ASSERT_FALSE(outcome);
+      EXPECT_EQ(outcome.error().code, ErrorCode::kMailboxFull);
+      why = outcome.error().message;
+      ++refused;
+    } else {
+      waiting.push_back(std::move(r));
+    }
+  }
+  EXPECT_EQ(waiting.size(), 1024U) << "max(1024, max_active) names may wait";
+  EXPECT_EQ(refused, 1100 - 1024);
+  EXPECT_NE(why.find("wait for one of the 1 activation slots (max_active)"), std::string::npos)
+      << why;
+  auto first = busy.get();
+  ASSERT_TRUE(first) << first.error().describe();
+  for (auto& w : waiting) {
+    auto r = w.get();
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->as_string(), "slept 1");
+  }
+}
+
 TEST_F(VirtualActors, InvalidNamesAndSpecsAreRefused) {
   ASSERT_TRUE(runtime->start(cart(60s, 10)));
   auto bad = ask(ComponentId{"shop", "cart", "no spaces"}, "count");
