@@ -135,8 +135,9 @@ int main(int argc, char** argv) {
                    sent.error().describe().c_str());
       return 1;
     }
-    if ((i + 1) % 100'000 == 0) {
-      std::fprintf(stderr, "%llu names sent, %.1f s\n", static_cast<unsigned long long>(i + 1),
+    if (const std::uint64_t sent_so_far = i + 1; sent_so_far % 100'000 == 0) {
+      std::fprintf(stderr, "%llu names sent, %.1f s\n",
+                   static_cast<unsigned long long>(sent_so_far),
                    std::chrono::duration<double>(Clock::now() - t0).count());
     }
   }

@@ -228,6 +228,7 @@ std::shared_ptr<ActivationDirectory> ComponentRuntime::directory_for(const Compo
 std::vector<ActivationStats> ComponentRuntime::activation_stats() const {
   std::vector<ActivationStats> out;
   std::shared_lock lock(directories_mutex_);
+  out.reserve(directories_.size());
   for (const auto& d : directories_) out.push_back(d->stats());
   return out;
 }
