@@ -1,7 +1,8 @@
 /* sleeper: a guest that waits in WASI instead of computing. On every message it sleeps for the
  * number of milliseconds in the payload (default: one hour) with nanosleep, which wasi-libc turns
  * into poll_oneoff, the adapter into wasi:io/poll on a monotonic-clock pollable. Then it replies
- * "slept <ms>". With config sleep_in_init_ms=<n> it also sleeps in init.
+ * "slept <ms>". With config sleep_in_init_ms=<n> it also sleeps in init, with
+ * sleep_in_shutdown_ms=<n> in shutdown.
  * The host must not let this hold a thread, and must stop it at its wall-time limit. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c17 */
 #include <stdio.h>
@@ -29,6 +30,12 @@ static unsigned long parse_ms(const uint8_t* p, size_t n, unsigned long fallback
   return end == buf ? fallback : v;
 }
 
+static unsigned long g_shutdown_ms;
+
+void exports_capsule_core_lifecycle_shutdown(void) {
+  sleep_ms(g_shutdown_ms);
+}
+
 bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error_t* err) {
   (void)err;
   for (size_t i = 0; i < config->len; ++i) {
@@ -36,6 +43,8 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
     const component_string_t* v = &config->ptr[i].f1;
     if (capsule_string_eq(k, "sleep_in_init_ms")) {
       sleep_ms(parse_ms(v->ptr, v->len, 0));
+    } else if (capsule_string_eq(k, "sleep_in_shutdown_ms")) {
+      g_shutdown_ms = parse_ms(v->ptr, v->len, 0);
     }
   }
   capsule_config_free(config);

@@ -110,8 +110,18 @@ void ComponentActor::retire_when_quiet() {
   if (!plan_->retire_asked || in_flight_ || plan_->awaiting->load(std::memory_order_acquire) != 0) {
     return;
   }
-  retired_ = true;
-  ctx_->stop();  // post_stop tells the directory, after the guest's shutdown
+  if (!instance_ || instance_->failed()) {
+    retired_ = true;
+    ctx_->stop();  // post_stop tells the directory
+    return;
+  }
+  // The guest's shutdown runs as a call in flight, not in post_stop: a guest that waits in it
+  // (bounded by its wall-time limit) must not hold a worker, and activations retire by the
+  // thousand under eviction pressure.
+  in_flight_ = std::make_unique<InFlight>();
+  in_flight_->kind = CallKind::kShutdown;
+  in_flight_->call.emplace(instance_->start_shutdown());
+  static_cast<void>(drive());
 }
 
 Status ComponentActor::handle(ComponentEnvelope& envelope,
@@ -131,7 +141,7 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
     plan_->awaiting->fetch_sub(1, std::memory_order_acq_rel);
     s = start_callback(c->response);
   } else if (auto* u = std::get_if<ComponentEnvelope::Upgrade>(&envelope.body)) {
-    upgrade(*u);
+    s = upgrade(std::move(*u));
   } else if (std::holds_alternative<ComponentEnvelope::Activate>(envelope.body)) {
     s = start_lifecycle(CallKind::kInit);
   } else if (std::holds_alternative<ComponentEnvelope::Retire>(envelope.body)) {
@@ -210,6 +220,16 @@ Status ComponentActor::drive() {
       account();
       return s;
     }
+    case CallKind::kUpgradeInit:
+    case CallKind::kUpgradeMetadata:
+    case CallKind::kUpgradeShutdown:
+      return finish_upgrade(*done);
+    case CallKind::kShutdown:
+      // Whatever shutdown answered, the activation ends now; the instance is not asked again.
+      shut_down_ = true;
+      retired_ = true;
+      ctx_->stop();  // post_stop tells the directory
+      return ok();
     case CallKind::kCallback:
       break;
   }
@@ -224,36 +244,6 @@ void ComponentActor::account() {
   const auto stats = instance_->stats();
   plan_->counters->calls.fetch_add(1, std::memory_order_relaxed);
   plan_->counters->fuel_consumed.fetch_add(stats.fuel_consumed_last, std::memory_order_relaxed);
-}
-
-// The new version's init and metadata run to completion here, bounded by their wall-time limit
-// (the old instance keeps serving if they fail, so nothing is swapped half-way).
-Result<wasm::ComponentInstance> ComponentActor::prepare_upgrade(
-    const wasm::CompiledComponent& component) {
-  auto next = instantiate(component, *ctx_);
-  if (!next) return std::move(next).error();
-  if (Status s = next->init(plan_->config); !s) return std::move(s).error();
-  auto meta = next->metadata();
-  if (!meta) return std::move(meta).error();
-  runtime_->registry().set_metadata(plan_->id, *meta);
-  return next;
-}
-
-void ComponentActor::upgrade(const ComponentEnvelope::Upgrade& upgrade) {
-  auto next = prepare_upgrade(*upgrade.component);
-  if (!next) {
-    runtime_->log(plan_->id, wasm::LogLevel::kError,
-                  "upgrade to " + upgrade.component->name() + " failed, keeping " +
-                      plan_->component.load()->name() + ": " + next.error().describe(),
-                  {});
-    if (upgrade.done) upgrade.done->set_value(std::move(next).error());
-    return;
-  }
-  if (instance_ && !instance_->failed()) static_cast<void>(instance_->shutdown());
-  instance_.emplace(std::move(*next));
-  plan_->component.store(upgrade.component);  // later restarts start the new version
-  plan_->counters->starts.fetch_add(1, std::memory_order_relaxed);
-  if (upgrade.done) upgrade.done->set_value(ok());
 }
 
 Status ComponentActor::finish_message(InFlight& done) {
@@ -300,6 +290,12 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
   if (in_flight_) {
     // Killed or restarted while a call waited: the requester still gets exactly one outcome.
     in_flight_->deadline_timer.cancel();
+    if (in_flight_->upgrade) {
+      in_flight_->call.reset();
+      report_upgrade(*in_flight_->upgrade,
+                     make_error(ErrorCode::kCancelled, "component " + plan_->id.to_string() +
+                                                           " stopped during the upgrade"));
+    }
     if (in_flight_->kind == CallKind::kMessage && in_flight_->message.correlation) {
       runtime_->complete_request(
           *in_flight_->message.correlation, plan_->id,
@@ -308,7 +304,7 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
     }
     in_flight_.reset();  // drops the guest's suspended call; the instance is then failed
   }
-  if (instance_ && !instance_->failed()) static_cast<void>(instance_->shutdown());
+  if (instance_ && !instance_->failed() && !shut_down_) static_cast<void>(instance_->shutdown());
   if (retired_) plan_->activation->retired(plan_->id.instance);
 }
 

@@ -58,11 +58,26 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
 
  private:
   // A call in flight with the inputs it borrows; heap-held so their addresses never change.
-  enum class CallKind : std::uint8_t { kInit, kMetadata, kMessage, kCallback };
+  // kUpgrade*: a hot upgrade's steps (the new instance's init and metadata, then the old one's
+  // shutdown); kShutdown: an activation's shutdown before it retires. Every one of them is a call
+  // in flight like a handler: a guest that waits in any of them gives the worker back.
+  enum class CallKind : std::uint8_t {
+    kInit,
+    kMetadata,
+    kMessage,
+    kCallback,
+    kUpgradeInit,
+    kUpgradeMetadata,
+    kUpgradeShutdown,
+    kShutdown,
+  };
   struct InFlight {
     CallKind kind = CallKind::kMessage;
     ComponentMessage message;
     CallbackResponse response;
+    // An upgrade's new instance, and what to report to; before `call`, which may borrow it.
+    std::optional<wasm::ComponentInstance> next;
+    std::optional<ComponentEnvelope::Upgrade> upgrade;
     std::optional<wasm::GuestCall> call;
     rt::TimerHandle deadline_timer;
   };
@@ -79,7 +94,13 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status finish_lifecycle(InFlight& done);
   Status finish_message(InFlight& done);
   Status finish_callback(InFlight& done);
-  void upgrade(const ComponentEnvelope::Upgrade& upgrade);
+  // Hot upgrade (component_actor_upgrade.cpp): the new instance's init and metadata, then the
+  // old one's shutdown, each a call in flight; no message is taken meanwhile, and if the new one
+  // fails the old one keeps serving.
+  Status upgrade(ComponentEnvelope::Upgrade upgrade);
+  Status start_upgrade_step(std::unique_ptr<InFlight> step, CallKind kind);
+  Status finish_upgrade(InFlight& done);
+  void report_upgrade(const ComponentEnvelope::Upgrade& upgrade, Status outcome);
   // On-demand activations: Retire ends the actor once no request of its own is outstanding.
   void retire_when_quiet();
   // An activation whose init failed refuses its queued messages with that failure.
@@ -87,7 +108,6 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   // A failed init or metadata: a supervised instance fails (returns the error); an activation
   // logs it, refuses its queue and retires (returns ok).
   Status fail_activation(Error error);
-  Result<wasm::ComponentInstance> prepare_upgrade(const wasm::CompiledComponent& component);
   Result<wasm::ComponentInstance> instantiate(const wasm::CompiledComponent& component,
                                               rt::ActorContext<ComponentEnvelope>& ctx);
   void account();
@@ -100,6 +120,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   std::unique_ptr<InFlight> in_flight_;     // after instance_: destroyed before it
   bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
   bool retired_ = false;      // stopping because of Retire: tell the directory in post_stop
+  bool shut_down_ = false;    // the guest's shutdown already ran (as a call in flight)
   std::optional<Error> init_failure_;  // an activation's init failed
 };
 

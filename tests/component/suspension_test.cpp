@@ -102,6 +102,73 @@ TEST_F(RuntimeFixture, RestartsWhoseInitSleepsDoNotHoldWorkers) {
   }
 }
 
+// A hot upgrade's init (and the old instance's shutdown) run as calls in flight: four upgrades
+// whose init sleeps 600 ms, on 2 workers (held 1.2 s each if init ran on them), leave a canary
+// answering within 400 ms, and each upgrade succeeds.
+TEST_F(RuntimeFixture, UpgradesWhoseInitSleepsDoNotHoldWorkers) {
+  constexpr std::uint32_t kInstances = 4;
+  auto sleepers = spec("sleeper", "sleeper", kInstances);
+  sleepers.config = {{"sleep_in_init_ms", "600"}};
+  sleepers.limits.wall_time_per_call = 2s;
+  const auto ids = start(sleepers);
+  ASSERT_EQ(ids.size(), kInstances);
+  const auto canary = start(spec("echo", "echo"));
+  std::vector<std::future<Status>> upgrades;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& id : ids) {
+    auto done = std::make_shared<std::promise<Status>>();
+    upgrades.push_back(done->get_future());
+    auto ref = runtime->registry().lookup(id);
+    ASSERT_TRUE(ref);
+    ASSERT_TRUE(
+        ref->send_control(ComponentEnvelope{ComponentEnvelope::Upgrade{sleepers.component, done}}));
+  }
+  int answered_during = 0;
+  while (std::chrono::steady_clock::now() - t0 < 500ms) {
+    auto r = ask(canary[0], "ping", 400ms);
+    ASSERT_TRUE(r) << "canary during the upgrades: " << r.error().describe();
+    ++answered_during;
+  }
+  EXPECT_GT(answered_during, 0);
+  for (auto& u : upgrades) {
+    auto s = u.get();
+    EXPECT_TRUE(s) << s.error().describe();
+  }
+  for (const auto& id : ids) {
+    auto r = ask(id, "1", 5s);
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->as_string(), "slept 1");
+    EXPECT_EQ(runtime->registry().record(id)->counters->starts.load(), 2U) << "not upgraded";
+  }
+}
+
+// Activations retire under eviction pressure by the thousand: their shutdown is a call in flight,
+// so shutdowns that sleep 600 ms (4 evictions: 2 workers held 1.2 s each if they ran on them)
+// leave a canary answering within 400 ms.
+TEST_F(RuntimeFixture, ActivationShutdownsThatSleepDoNotHoldWorkers) {
+  auto sleepers = spec("nap", "sleeper");
+  sleepers.config = {{"sleep_in_shutdown_ms", "600"}};
+  sleepers.limits.wall_time_per_call = 2s;
+  sleepers.on_demand = OnDemandActivation{60s, 2};
+  ASSERT_TRUE(runtime->start(sleepers));
+  const auto canary = start(spec("echo", "echo"));
+  std::vector<std::future<Result<Payload>>> naps;
+  for (int i = 0; i < 6; ++i) {  // past the first two, every new name evicts one
+    naps.push_back(
+        runtime->ask(ComponentId{"test", "nap", "n" + std::to_string(i)}, Payload::text("1"), 30s));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < 1s) {
+    auto r = ask(canary[0], "ping", 400ms);
+    ASSERT_TRUE(r) << "canary while activations retire: " << r.error().describe();
+  }
+  for (auto& n : naps) {
+    auto r = n.get();
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->as_string(), "slept 1");
+  }
+}
+
 // Mailbox order holds across a suspension: a message sent while the instance sleeps is handled
 // after the sleep, by the same instance.
 TEST_F(RuntimeFixture, MessagesQueuedDuringASleepWaitTheirTurn) {
