@@ -96,10 +96,11 @@ class LoggedHost(HostProcess):
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.lock = threading.Lock()
-        self.ready = threading.Event()
+        self.started = False
+        self.ready = threading.Event()  # set on the ready line, or when the output ends
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        if not self.ready.wait(ready_timeout):
+        if not self.ready.wait(ready_timeout) or not self.started:
             self.kill()
             raise AssertionError("host did not become ready:\n" + "".join(self.lines))
 
@@ -108,7 +109,9 @@ class LoggedHost(HostProcess):
             with self.lock:
                 self.lines.append(line)
             if line.startswith("{") and json.loads(line).get("msg", "").startswith("ready:"):
+                self.started = True
                 self.ready.set()
+        self.ready.set()  # the host exited: stop waiting for it
 
     def log(self):
         with self.lock:
