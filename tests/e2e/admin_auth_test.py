@@ -139,6 +139,55 @@ class AdminAccess(unittest.TestCase):
         self.assertEqual(host.terminate(), 0)
         self.assertFalse(pathlib.Path(host.admin).exists())
 
+    def test_the_unix_socket_survives_bad_clients(self):
+        """The socket's connections are served by capsule's own loop around cpp-httplib's parser
+        (to learn the peer's uid): keep-alive, slowloris and garbage behave as on TCP."""
+        host = self.start()
+
+        def canary():
+            t0 = time.monotonic()
+            status, body = http(host.admin, "POST", "/v1/call",
+                                json.dumps({"target": "demo/echo/0", "payload": "canary"}).encode())
+            self.assertEqual(status, 200, body)
+            self.assertLess(time.monotonic() - t0, 1.0)
+
+        # Several requests on one kept-alive connection.
+        conn = capsule_process.UnixHTTPConnection(host.admin, timeout=5)
+        for i in range(5):
+            conn.request("POST", "/v1/call", json.dumps({"target": "demo/echo/0", "payload": f"k{i}"}))
+            answer = conn.getresponse()
+            self.assertEqual(json.loads(answer.read())["payload"], f"k{i}")
+        conn.close()
+        # Garbage, and a client that connects and leaves.
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(host.admin)
+            s.sendall(b"BREW /coffee HTCPCP/1.0\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 4"))
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(host.admin)
+        canary()
+        # Slowloris: stalled requests neither block others nor stay open past the read timeout.
+        stalled = []
+        for _ in range(8):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(15)
+            s.connect(host.admin)
+            s.sendall(b"POST /v1/call HTTP/1.1\r\nHost: x\r\n")
+            stalled.append(s)
+        try:
+            for _ in range(5):
+                canary()
+            t0 = time.monotonic()
+            for s in stalled:
+                data = s.recv(4096)  # an answer (4xx) or EOF: the server let go
+                self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 4"), data[:100])
+            self.assertLess(time.monotonic() - t0, 14)
+        finally:
+            for s in stalled:
+                s.close()
+        canary()
+
     def test_tcp_is_off_by_default(self):
         host = self.start()
         self.assertIsNone(host.tcp)
