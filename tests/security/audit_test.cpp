@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -81,6 +82,34 @@ TEST(Audit, JsonLinesFileFromManyThreads) {
   EXPECT_EQ(lines, 400);
   std::filesystem::remove(path);
   EXPECT_FALSE(JsonLinesAuditSink::open("/nonexistent-dir/audit.jsonl"));
+}
+
+std::filesystem::perms permissions_of(const std::filesystem::path& path) {
+  return std::filesystem::status(path).permissions() & std::filesystem::perms::mask;
+}
+
+// The audit log names callers and their denials: only its owner may read it, whatever the umask,
+// and one left world-readable by an older version is tightened when opened.
+TEST(Audit, JsonLinesFileIsOwnerOnly) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("capsule_audit_mode_" + std::to_string(::getpid()) + ".jsonl");
+  std::filesystem::remove(path);
+  const mode_t old_umask = ::umask(0);  // the most permissive umask: 0600 must come from open()
+  auto sink = JsonLinesAuditSink::open(path);
+  ::umask(old_umask);
+  ASSERT_TRUE(sink) << sink.error().describe();
+  EXPECT_EQ(permissions_of(path),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  sink->reset();
+
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  auto reopened = JsonLinesAuditSink::open(path);
+  ASSERT_TRUE(reopened) << reopened.error().describe();
+  EXPECT_EQ(permissions_of(path),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::remove(path);
 }
 
 }  // namespace
