@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <capsule/wasm/engine.hpp>
@@ -107,12 +109,22 @@ int cmd_inspect(const std::string& path) {
   auto engine = wasm::WasmEngine::create(config);
   if (!engine) return fail(engine.error().describe());
   std::printf("file:     %s\n", path.c_str());
+  // load_file type-checks every import against the linker `capsule run` instantiates with: a
+  // component it accepts can start, one it refuses is named with each import this host lacks.
   auto c = (*engine)->load_file(path);
   if (!c) {
-    std::printf("host:     %s@%s (Wasmtime %s)\ncompatible: no\n  %s\n",
+    std::printf("host:     %s@%s (Wasmtime %s)\ncompatible: no\n",
                 std::string(wasm::kWitPackage).c_str(), std::string(wasm::kWitVersion).c_str(),
-                std::string(wasm::WasmEngine::wasmtime_version()).c_str(),
-                c.error().describe().c_str());
+                std::string(wasm::WasmEngine::wasmtime_version()).c_str());
+    // One printed line per line of the reason: each missing import, each cause in the chain.
+    const std::string text = c.error().describe();
+    std::string_view reason = text;
+    while (!reason.empty()) {
+      const auto nl = reason.find('\n');
+      const auto line = reason.substr(0, nl);
+      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+      reason = nl == std::string_view::npos ? std::string_view{} : reason.substr(nl + 1);
+    }
     return 1;
   }
   std::printf("sha256:   %s\n", (*c)->content_hash().c_str());

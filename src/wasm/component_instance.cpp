@@ -38,6 +38,16 @@ Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, sh
                     std::string_view text) {
   const std::string who = "component " + inst.id.to_string() + " (" + inst.component_name + ")";
   const std::string where(call_site(which));
+  // A call that fails after the limiter refused a memory.grow ran out of memory, however the
+  // guest's runtime then ended (its own trap, abort, `unreachable`, a failed cabi_realloc).
+  const std::uint64_t refused = inst.limiter ? capsule_limiter_take_refused(inst.limiter.get()) : 0;
+  if (refused != 0 && (kind == shim::Failure::kTrap || kind == shim::Failure::kMemoryLimit ||
+                       kind == shim::Failure::kHost)) {
+    return {ErrorCode::kMemoryLimit,
+            who + " exceeded its memory limit of " + human_bytes(inst.limits.memory_bytes) +
+                " in " + where + " (a memory.grow to " + human_bytes(refused) +
+                " was refused); the guest then stopped with: " + root_cause(text)};
+  }
   switch (kind) {
     case shim::Failure::kOutOfFuel:
       return {ErrorCode::kOutOfFuel, who + " ran out of fuel in " + where + " (budget " +
@@ -223,9 +233,13 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   // The memory limit holds per linear memory; the counts keep an instance from multiplying it
   // (a C guest with the WASI adapter has 2 memories, 5 core instances and 3 tables).
   const auto& caps = impl_->config.instance_caps;
-  inst->store.limiter(static_cast<std::int64_t>(limits.memory_bytes),
-                      static_cast<std::int64_t>(caps.table_elements), caps.core_instances,
-                      caps.tables, caps.memories);
+  inst->limiter.reset(capsule_store_limiter(inst->store.capi(),
+                                            static_cast<std::int64_t>(limits.memory_bytes),
+                                            static_cast<std::int64_t>(caps.table_elements),
+                                            caps.core_instances, caps.tables, caps.memories));
+  if (!inst->limiter) {
+    return make_error(ErrorCode::kInternal, "cannot set the store's resource limiter");
+  }
   auto cx = inst->store.context();
   if (compiled.needs_wasi) {
     // No preopened dirs, env or args: WASI clocks and random; stdout and stderr go to the

@@ -98,6 +98,28 @@ Status find_lifecycle(const wasmtime::component::Component& component, const std
   return ok();
 }
 
+// Type-checks every import against the linker instances use, so that a component that cannot
+// start is refused here, naming each import this host lacks, not at its first instantiation.
+Status check_imports(const wasmtime::component::Linker& linker,
+                     const wasmtime::component::Component& component, const std::string& name) {
+  std::string lines;
+  auto missing = [](void* ctx, capsule_bytes_t import, capsule_bytes_t reason) {
+    auto& out = *static_cast<std::string*>(ctx);
+    out += "\n  missing import: " + std::string(shim::view_of(import));
+    if (reason.len != 0) out += " (" + std::string(shim::view_of(reason)) + ")";
+  };
+  if (wasmtime_error_t* raw =
+          capsule_linker_check_imports(linker.capi(), component.capi(), missing, &lines)) {
+    return make_error(ErrorCode::kIncompatible, "component '" + name +
+                                                    "' cannot be linked on this host: " +
+                                                    error_chain(wasmtime::Error(raw).message()));
+  }
+  if (lines.empty()) return ok();
+  return make_error(ErrorCode::kIncompatible,
+                    "component '" + name +
+                        "' imports what this host does not provide, so it cannot start:" + lines);
+}
+
 }  // namespace
 
 WasmEngine::WasmEngine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
@@ -184,13 +206,14 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
     if (!r) {
       return make_error(ErrorCode::kCompileFailed, "component '" + name +
                                                        "' is not a valid WebAssembly component: " +
-                                                       first_line(r.err().message()));
+                                                       error_chain(r.err().message()));
     }
     component = std::move(r.ok());
   }
 
   ComponentInterfaces interfaces = read_interfaces(impl_->engine, *component);
   if (Status s = check_wit_compatibility(name, interfaces); !s) return std::move(s).error();
+  if (Status s = check_imports(impl_->linker, *component, name); !s) return std::move(s).error();
   if (Status s = find_lifecycle(*component, name); !s) return std::move(s).error();
   bool needs_wasi = false;
   for (const auto& import : interfaces.imports)

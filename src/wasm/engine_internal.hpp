@@ -76,6 +76,7 @@ struct ComponentInstanceImpl {
   std::shared_ptr<HostApi> host;
   std::shared_ptr<capsule_reactor_t> reactor;
   wasmtime::Store store;
+  shim::Limiter limiter;  // the store's limiter: which memory.grow it refused
   shim::Exports exports;  // the generated, type-checked lifecycle exports
   std::optional<Error> failure;
   CallStats stats;

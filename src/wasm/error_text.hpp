@@ -16,4 +16,8 @@ namespace capsule::wasm {
 // (e.g. "wasm trap: wasm `unreachable` instruction executed"), else the first line.
 [[nodiscard]] std::string root_cause(std::string_view wasmtime_message);
 
+// The whole error: its first line, then one "  caused by: <cause>" line per cause in Wasmtime's
+// chain, outermost first (its "Caused by:" block, numbering dropped); no backtrace.
+[[nodiscard]] std::string error_chain(std::string_view wasmtime_message);
+
 }  // namespace capsule::wasm

@@ -113,6 +113,8 @@ GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
     return refused(Error{ErrorCode::kUnavailable,
                          "component " + inst.id.to_string() + " is busy with another call"});
   }
+  // A grow refused in an earlier call that the guest survived says nothing about this one.
+  if (inst.limiter) (void)capsule_limiter_take_refused(inst.limiter.get());
   auto cx = inst.store.context();
   (void)cx.set_fuel(inst.limits.fuel_per_call);
   // Yield at every epoch tick: a guest that computes for long gives its thread back every tick,

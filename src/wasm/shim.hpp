@@ -17,6 +17,7 @@ extern "C" {
 struct capsule_reactor_t;
 struct capsule_call_t;
 struct capsule_exports_t;
+struct capsule_limiter_t;
 
 struct capsule_bytes_t {
   const std::uint8_t* ptr;
@@ -123,6 +124,19 @@ void capsule_reactor_delete(capsule_reactor_t* reactor);
 
 wasmtime_error_t* capsule_linker_add_wasip2_async(wasmtime_component_linker_t* linker);
 wasmtime_error_t* capsule_linker_add_capsule_imports(wasmtime_component_linker_t* linker);
+// Calls `missing` once per import of `component` that `linker` cannot satisfy (name, and why:
+// not defined or another type); an error when the check itself failed (src/imports.rs).
+wasmtime_error_t* capsule_linker_check_imports(
+    const wasmtime_component_linker_t* linker, const wasmtime_component_t* component,
+    void (*missing)(void* ctx, capsule_bytes_t name, capsule_bytes_t reason), void* ctx);
+// wasmtime_store_limiter's limits (negative: none), recording the last refused memory.grow
+// (src/limiter.rs). The handle is C++'s; the store keeps its own reference.
+const capsule_limiter_t* capsule_store_limiter(wasmtime_store_t* store, std::int64_t memory_size,
+                                               std::int64_t table_elements, std::int64_t instances,
+                                               std::int64_t tables, std::int64_t memories);
+// The size in bytes a refused memory.grow asked for since the last take (0: none); resets it.
+std::uint64_t capsule_limiter_take_refused(const capsule_limiter_t* limiter);
+void capsule_limiter_delete(const capsule_limiter_t* limiter);
 // WASI for one store: no preopened dirs, env or args; stdout and stderr go line by line to the
 // polling call's host (capsule_host_vtable_t::output).
 wasmtime_error_t* capsule_context_set_wasi(wasmtime_context_t* cx);
@@ -178,7 +192,11 @@ struct CallDeleter {
 struct ExportsDeleter {
   void operator()(capsule_exports_t* e) const noexcept { capsule_exports_delete(e); }
 };
+struct LimiterDeleter {
+  void operator()(const capsule_limiter_t* l) const noexcept { capsule_limiter_delete(l); }
+};
 using Call = std::unique_ptr<capsule_call_t, CallDeleter>;
+using Limiter = std::unique_ptr<const capsule_limiter_t, LimiterDeleter>;
 using Exports = std::unique_ptr<capsule_exports_t, ExportsDeleter>;
 
 inline capsule_bytes_t bytes_of(std::string_view s) {

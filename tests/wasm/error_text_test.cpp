@@ -20,5 +20,15 @@ TEST(ErrorText, RootCauseIsTheLastCausedByLine) {
   EXPECT_EQ(root_cause("no chain here\nsecond"), "no chain here");
 }
 
+TEST(ErrorText, ErrorChainKeepsEveryCauseOneLineEach) {
+  EXPECT_EQ(error_chain("failed to parse\n\nCaused by:\n    0: middle\n    1: innermost"),
+            "failed to parse\n  caused by: middle\n  caused by: innermost");
+  EXPECT_EQ(error_chain("outer\n\nCaused by:\n    only cause (at offset 0x12)"),
+            "outer\n  caused by: only cause (at offset 0x12)");
+  EXPECT_EQ(error_chain("outer\n\nCaused by:\n    cause\n\nStack backtrace:\n   0: frame"),
+            "outer\n  caused by: cause");
+  EXPECT_EQ(error_chain("no chain"), "no chain");
+}
+
 }  // namespace
 }  // namespace capsule::wasm

@@ -9,6 +9,8 @@
 //! * `reactor`: the tokio runtime that WASI's timers and I/O register with.
 //! * `failure`: trap kinds read from `wasmtime::Trap`, never from message text.
 //! * `stdio`: guest stdout/stderr, cut into lines, to the host log.
+//! * `imports`: every import of a component the linker cannot satisfy, named before it starts.
+//! * `limiter`: the store limiter, recording the `memory.grow` it refused.
 //!
 //! No panic may unwind into C++: every entry point catches unwinds (`ffi_guard`).
 #![allow(non_camel_case_types)]
@@ -20,7 +22,9 @@ mod call;
 mod failure;
 mod ffi;
 mod host;
+mod imports;
 mod lifecycle;
+mod limiter;
 mod linker;
 mod reactor;
 mod stdio;
