@@ -22,6 +22,7 @@ APT_PACKAGES=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   nats-server libnats-dev
   libcpp-httplib-dev zlib1g-dev libbrotli-dev
+  prometheus  # for /usr/bin/promtool: e2e.metrics checks GET /metrics with `promtool check metrics`
 )
 
 step "Debian packages"

@@ -3,7 +3,6 @@
 #include <csignal>
 #include <future>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include <capsule/cluster/nats_kv_backend.hpp>
 #include <capsule/rt/monitoring.hpp>
@@ -12,37 +11,12 @@
 #include <capsule/storage/sqlite_kv_backend.hpp>
 #include <capsule/wasm/engine_sizing.hpp>
 
+#include "metrics_text.hpp"
+#include "runtime_counters.hpp"
+
 namespace capsule::cli {
 
 using nlohmann::json;
-
-// Counts actor failures for /metrics (the runtime's one observer interface).
-// Counts runtime failures for /metrics, and says once, at error level, when a supervisor gives
-// up: the component then stays down until an operator restarts it, and every later message to
-// it fails (a user once found out only from 177k warnings).
-class FailureCounter final : public rt::Observer {
- public:
-  explicit FailureCounter(Reporter& reporter) : reporter_(reporter) {}
-  void on_event(const rt::MonitoringEvent& e) override {
-    if (e.kind == rt::EventKind::kActorFailed) failures.fetch_add(1, std::memory_order_relaxed);
-    if (e.kind == rt::EventKind::kDeadLetter) dead_letters.fetch_add(1, std::memory_order_relaxed);
-    if (e.kind != rt::EventKind::kRestartLimitExceeded) return;
-    gave_up.fetch_add(1, std::memory_order_relaxed);
-    const std::string why = e.error ? e.error->message : "restart intensity exceeded";
-    reporter_.error("supervisor gave up: " + component_of(e.child) +
-                        " is down until restarted (capsule restart <ns/name>)",
-                    {{"reason", why}, {"intensity", e.detail}});
-  }
-  std::atomic<std::uint64_t> failures{0}, gave_up{0}, dead_letters{0};
-
- private:
-  // "demo/transform/0" (the child whose failure was one too many) -> "demo/transform".
-  static std::string component_of(const std::string& child) {
-    auto id = ComponentId::parse(child);
-    return id ? id->ns + "/" + id->name : child;
-  }
-  Reporter& reporter_;
-};
 
 namespace {
 
@@ -119,7 +93,7 @@ HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
     : manifest_(std::move(manifest)),
       admin_address_(std::move(admin)),
       reporter_(reporter),
-      failures_(std::make_shared<FailureCounter>(reporter)) {}
+      counters_(std::make_shared<RuntimeCounters>(reporter)) {}
 
 HostDaemon::~HostDaemon() {
   shutdown();
@@ -171,8 +145,11 @@ Status HostDaemon::start() {
   if (!engine) return std::move(engine).error();
   engine_ = *engine;
   rt::SystemConfig sys;
-  sys.observer = failures_;
+  sys.observer = counters_;
   system_ = std::make_unique<rt::ActorSystem>(sys);
+  // Before any actor exists, so that every dead letter is counted by its reason.
+  system_->subscribe_dead_letters(
+      [counters = counters_](const rt::DeadLetter& letter) { counters->on_dead_letter(letter); });
   component::RuntimeConfig rc;
   // Deny by default: every host function is checked against the manifest's declarations and
   // grants; denials go to the audit log; component state lives in one SQLite file.
@@ -686,95 +663,19 @@ HttpResponse HostDaemon::upgrade_component(const std::string& body) {
 }
 
 std::string HostDaemon::metrics() const {
-  std::ostringstream m;
-  auto gauge = [&](const char* name, const char* help, const char* type) {
-    m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
-  };
-  const auto records = runtime_->registry().records();
-  auto per_instance = [&](const char* name, const char* help, const char* type, auto value) {
-    gauge(name, help, type);
-    for (const auto& r : records)
-      m << name << "{instance=\"" << r.id.to_string() << "\"} " << value(r) << '\n';
-  };
-  per_instance("capsule_instance_up", "1 if the instance's actor is running.", "gauge",
-               [](const component::ComponentRecord& r) { return r.ref.alive() ? 1 : 0; });
-  per_instance("capsule_instance_mailbox_depth", "Messages waiting in the mailbox.", "gauge",
-               [](const component::ComponentRecord& r) { return r.ref.mailbox_stats().depth(); });
-  per_instance("capsule_instance_messages_total", "Messages processed.", "counter",
-               [](const component::ComponentRecord& r) { return r.ref.mailbox_stats().processed; });
-  per_instance("capsule_instance_dropped_total", "Messages dropped by a bounded mailbox.",
-               "counter",
-               [](const component::ComponentRecord& r) { return r.ref.mailbox_stats().dropped; });
-  per_instance("capsule_instance_restarts_total", "Restarts and upgrades of the instance.",
-               "counter", [](const component::ComponentRecord& r) {
-                 const auto s = r.counters ? r.counters->starts.load() : 0;
-                 return s > 0 ? s - 1 : 0;
-               });
-  per_instance("capsule_instance_fuel_consumed_total",
-               "Wasm fuel consumed by the instance's calls.", "counter",
-               [](const component::ComponentRecord& r) {
-                 return r.counters ? r.counters->fuel_consumed.load() : 0;
-               });
-  per_instance("capsule_instance_memory_limit_bytes", "Linear memory limit of the instance.",
-               "gauge", [](const component::ComponentRecord& r) { return r.limits.memory_bytes; });
-  const auto c = runtime_->correlation_stats();
-  gauge("capsule_requests_total", "Requests by outcome.", "counter");
-  m << "capsule_requests_total{outcome=\"replied\"} " << c.replied
-    << "\ncapsule_requests_total{outcome=\"timed_out\"} " << c.timed_out
-    << "\ncapsule_requests_total{outcome=\"cancelled\"} " << c.cancelled
-    << "\ncapsule_requests_total{outcome=\"failed\"} " << c.failed << '\n';
-  gauge("capsule_requests_pending", "Requests awaiting an outcome.", "gauge");
-  m << "capsule_requests_pending " << c.pending << '\n';
-  gauge("capsule_late_replies_total", "Replies that arrived after their request ended.", "counter");
-  m << "capsule_late_replies_total " << c.late_replies << '\n';
-  const auto h = runtime_->request_latency();
-  gauge("capsule_request_duration_seconds", "Request latency from send to outcome.", "histogram");
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < component::kLatencyBucketsSeconds.size(); ++i) {
-    cumulative += h.counts[i];
-    m << "capsule_request_duration_seconds_bucket{le=\"" << component::kLatencyBucketsSeconds[i]
-      << "\"} " << cumulative << '\n';
+  MetricsSnapshot snapshot;
+  snapshot.instances = runtime_->registry().records();
+  snapshot.activations = runtime_->activation_stats();
+  snapshot.requests = runtime_->correlation_stats();
+  snapshot.latency = runtime_->request_latency();
+  snapshot.failed_messages = runtime_->failed_messages();
+  snapshot.actors = system_->actor_count();
+  snapshot.engine = engine_->stats();
+  if (bridge_) {
+    snapshot.cluster =
+        MetricsSnapshot::Cluster{bridge_->stats(), bridge_->connected(), bridge_->hosts().size()};
   }
-  m << "capsule_request_duration_seconds_bucket{le=\"+Inf\"} " << h.count
-    << "\ncapsule_request_duration_seconds_sum " << h.sum_seconds
-    << "\ncapsule_request_duration_seconds_count " << h.count << '\n';
-  gauge("capsule_failures_total", "Component failures (traps, limits) handled by supervisors.",
-        "counter");
-  m << "capsule_failures_total " << failures_->failures.load() << '\n';
-  gauge("capsule_restart_limit_exceeded_total", "Supervisors that gave up.", "counter");
-  m << "capsule_restart_limit_exceeded_total " << failures_->gave_up.load() << '\n';
-  gauge("capsule_failed_messages_total", "Fire-and-forget messages whose handling failed.",
-        "counter");
-  m << "capsule_failed_messages_total " << runtime_->failed_messages() << '\n';
-  const auto activations = runtime_->activation_stats();
-  auto per_on_demand = [&](const char* name, const char* help, const char* type, auto value) {
-    gauge(name, help, type);
-    for (const auto& a : activations)
-      m << name << "{component=\"" << a.component << "\"} " << value(a) << '\n';
-  };
-  using Activations = component::ActivationStats;
-  per_on_demand("capsule_activations_active", "Names of an on-demand component active now.",
-                "gauge", [](const Activations& a) { return a.active; });
-  per_on_demand("capsule_activations_waiting", "Names waiting for an activation slot.", "gauge",
-                [](const Activations& a) { return a.waiting; });
-  per_on_demand("capsule_activations_total", "Activations started.", "counter",
-                [](const Activations& a) { return a.activations; });
-  per_on_demand("capsule_deactivations_total", "Activations retired (idle or evicted).", "counter",
-                [](const Activations& a) { return a.deactivations; });
-  per_on_demand("capsule_activation_evictions_total",
-                "Activations retired to make room under max_active.", "counter",
-                [](const Activations& a) { return a.evictions; });
-  per_on_demand("capsule_activation_failures_total", "Activations whose start failed.", "counter",
-                [](const Activations& a) { return a.failed_activations; });
-  const auto e = engine_->stats();
-  gauge("capsule_engine_compiles_total", "Components compiled with Cranelift.", "counter");
-  m << "capsule_engine_compiles_total " << e.compiles << '\n';
-  gauge("capsule_engine_cache_hits_total", "Components loaded precompiled from the cache.",
-        "counter");
-  m << "capsule_engine_cache_hits_total " << e.cache_hits << '\n';
-  gauge("capsule_engine_instances_created_total", "Component instances created.", "counter");
-  m << "capsule_engine_instances_created_total " << e.instances_created << '\n';
-  return m.str();
+  return render_metrics(snapshot, *counters_);
 }
 
 }  // namespace capsule::cli

@@ -24,7 +24,7 @@
 
 namespace capsule::cli {
 
-class FailureCounter;
+class RuntimeCounters;
 
 // `capsule run`: one host process running an app manifest, with an admin endpoint (JSON API for
 // the CLI, Prometheus text at /metrics) on a Unix socket and, opted in, loopback TCP.
@@ -72,7 +72,7 @@ class HostDaemon {
   Manifest manifest_;
   std::string admin_address_;
   Reporter& reporter_;
-  std::shared_ptr<FailureCounter> failures_;
+  std::shared_ptr<RuntimeCounters> counters_;  // for /metrics; the runtime's observer
   std::shared_ptr<wasm::WasmEngine> engine_;
   std::unique_ptr<rt::ActorSystem> system_;
   std::string cluster_url_;

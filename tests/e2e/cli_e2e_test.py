@@ -93,7 +93,7 @@ class CliEndToEnd(unittest.TestCase):
             self.assertIn("RESTARTS", table)
 
             metrics = capsule("metrics", admin=a).stdout
-            self.assertIn('capsule_instance_restarts_total{instance="demo/transform/0"} 2', metrics)
+            self.assertIn('capsule_instance_restarts_total{component="demo/transform",component_instance="demo/transform/0"} 2', metrics)
             self.assertIn('capsule_requests_total{outcome="replied"}', metrics)
             self.assertIn("capsule_request_duration_seconds_bucket", metrics)
             self.assertIn("capsule_failures_total 2", metrics)

@@ -60,6 +60,7 @@ TEST(Audit, JsonLinesFileFromManyThreads) {
     auto sink = JsonLinesAuditSink::open(path);
     ASSERT_TRUE(sink) << sink.error().describe();
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 100; ++i) {

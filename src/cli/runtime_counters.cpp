@@ -1,0 +1,45 @@
+#include "runtime_counters.hpp"
+
+#include <capsule/core/component_id.hpp>
+
+namespace capsule::cli {
+
+namespace {
+
+// "demo/transform/0" (the child whose failure was one too many) -> "demo/transform".
+std::string component_of(const std::string& child) {
+  auto id = ComponentId::parse(child);
+  return id ? id->ns + "/" + id->name : child;
+}
+
+}  // namespace
+
+void RuntimeCounters::on_event(const rt::MonitoringEvent& e) {
+  switch (e.kind) {
+    case rt::EventKind::kActorFailed:
+      failures.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case rt::EventKind::kHealthCheckFailed:
+      health_check_failures.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case rt::EventKind::kMailboxBackpressure:
+      backpressure.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case rt::EventKind::kRestartLimitExceeded:
+      break;
+    default:
+      return;
+  }
+  gave_up.fetch_add(1, std::memory_order_relaxed);
+  const std::string why = e.error ? e.error->message : "restart intensity exceeded";
+  reporter_.error("supervisor gave up: " + component_of(e.child) +
+                      " is down until restarted (capsule restart <ns/name>)",
+                  {{"reason", why}, {"intensity", e.detail}});
+}
+
+void RuntimeCounters::on_dead_letter(const rt::DeadLetter& letter) noexcept {
+  const auto reason = static_cast<std::size_t>(letter.reason);
+  if (reason < dead_letters.size()) dead_letters[reason].fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace capsule::cli
