@@ -1,6 +1,6 @@
-/* needs_keyvalue: imports wasi:keyvalue/store@0.2.0-draft, which capsule does not provide
- * (guest/CMakeLists.txt adds the import to its world). `capsule inspect` and `capsule run` must
- * refuse it at load time, naming that import. */
+/* needs_keyvalue: imports wasi:keyvalue/store@0.2.0-draft and wasi:keyvalue/atomics@0.2.0-draft,
+ * which capsule does not provide (guest/CMakeLists.txt adds them to its world). `capsule inspect`
+ * and `capsule run` must refuse it at load time, naming both imports. */
 #include <capsule/guest.h>
 
 CAPSULE_COMPONENT_METADATA("needs_keyvalue", "0.1.0", "Imports an interface capsule lacks")
@@ -10,6 +10,6 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
   (void)reply;
   (void)err;
   capsule_message_free(msg);
-  /* A call, so that the import stays in the core module and so in the component. */
-  return wasi_keyvalue_store_get(1) != 0;
+  /* Calls, so that the imports stay in the core module and so in the component. */
+  return wasi_keyvalue_store_get(1) != 0 && wasi_keyvalue_atomics_increment(1, 1) != 0;
 }

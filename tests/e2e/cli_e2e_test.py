@@ -336,6 +336,7 @@ members = {members}
         self.assertIn("compatible: no", r.stdout)
         self.assertNotIn("compatible: yes", r.stdout)
         self.assertIn("missing import: wasi:keyvalue/store@0.2.0-draft", r.stdout)
+        self.assertIn("missing import: wasi:keyvalue/atomics@0.2.0-draft", r.stdout)
 
     def test_run_refuses_a_component_importing_what_the_host_lacks(self):
         bad = self.dir / "kv.toml"
