@@ -671,6 +671,7 @@ std::string HostDaemon::metrics() const {
   snapshot.failed_messages = runtime_->failed_messages();
   snapshot.actors = system_->actor_count();
   snapshot.engine = engine_->stats();
+  snapshot.default_memory_limit_bytes = engine_->config().default_limits.memory_bytes;
   if (bridge_) {
     snapshot.cluster =
         MetricsSnapshot::Cluster{bridge_->stats(), bridge_->connected(), bridge_->hosts().size()};

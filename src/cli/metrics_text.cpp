@@ -83,7 +83,8 @@ class Writer {
   std::string out_;
 };
 
-void write_instances(Writer& w, const std::vector<ComponentRecord>& records) {
+void write_instances(Writer& w, const std::vector<ComponentRecord>& records,
+                     std::uint64_t default_memory) {
   auto per_instance = [&](std::string_view name, std::string_view type, std::string_view help,
                           auto value) {
     w.family(name, type, help);
@@ -126,8 +127,9 @@ void write_instances(Writer& w, const std::vector<ComponentRecord>& records) {
                  return counter(r, &InstanceCounters::fuel_consumed);
                });
   per_instance("capsule_instance_memory_limit_bytes", "gauge",
-               "Linear memory limit of the instance.",
-               [](const ComponentRecord& r) { return r.limits.memory_bytes; });
+               "Linear memory limit of the instance.", [&](const ComponentRecord& r) {
+                 return r.limits.memory_bytes != 0 ? r.limits.memory_bytes : default_memory;
+               });
 }
 
 void write_requests(Writer& w, const component::CorrelationStats& c,
@@ -257,7 +259,7 @@ void write_cluster(Writer& w, const MetricsSnapshot::Cluster& c) {
 
 std::string render_metrics(const MetricsSnapshot& snapshot, const RuntimeCounters& counters) {
   Writer w;
-  write_instances(w, snapshot.instances);
+  write_instances(w, snapshot.instances, snapshot.default_memory_limit_bytes);
   write_requests(w, snapshot.requests, snapshot.latency);
   write_runtime(w, snapshot, counters);
   write_activations(w, snapshot.activations);

@@ -24,6 +24,8 @@ struct MetricsSnapshot {
   std::uint64_t failed_messages = 0;
   std::size_t actors = 0;
   wasm::EngineStats engine;
+  // What an instance whose own memory limit is 0 ("the engine's default") is held to.
+  std::uint64_t default_memory_limit_bytes = 0;
   // Only with --cluster: a host outside a cluster has no such series at all.
   struct Cluster {
     cluster::BridgeStats stats;
