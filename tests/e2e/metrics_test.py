@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """GET /metrics of a real `capsule run`, scraped with `capsule metrics` over the admin socket
-before and after traffic (sends, calls, a call that times out, dead letters), and of a host
-running with --cluster: every scrape must pass `promtool check metrics` (Debian's prometheus
+before and after traffic (sends, calls, a call that times out, dead letters, sends a full
+mailbox refuses), and of hosts running with --cluster: every scrape must pass `promtool check metrics` (Debian's prometheus
 package) without a single complaint, lint included, carry no label named `instance` (Prometheus
 gives that label to every scraped target), and the counters must move with the traffic."""
 import pathlib
@@ -35,6 +35,14 @@ instances = 2
 [[component]]
 name = "demo/sleeper"
 path = "sleeper.wasm"
+
+# Holds one message while it sleeps on another: the next ones are refused (mailbox full).
+[[component]]
+name = "demo/slow"
+path = "sleeper.wasm"
+  [component.mailbox]
+  capacity = 1
+  policy = "error"
 
 # Publishes every message it gets to a topic nobody subscribes to: each one is a dead letter.
 [[component]]
@@ -130,6 +138,7 @@ class SingleHostMetrics(MetricsChecks):
         self.assertEqual(value(before, "capsule_dead_letters_total", '{reason="no-subscribers"}'), 0)
         self.assertEqual(value(before, "capsule_requests_total", '{outcome="timed_out"}'), 0)
         self.assertEqual(value(before, "capsule_requests_started_total"), 0)
+        self.assertEqual(value(before, "capsule_mailbox_backpressure_total"), 0)
 
         sends, calls, dead = 7, 3, 4
         for i in range(sends):
@@ -141,6 +150,14 @@ class SingleHostMetrics(MetricsChecks):
         self.assertIn("no reply from demo/sleeper/0 within 100 ms", late.stderr)
         for i in range(dead):
             capsule("send", "demo/announce/0", f"news-{i}", admin=a)
+        capsule("send", "demo/slow/0", "1500", admin=a)
+        refused = 0
+        for _ in range(3):
+            r = capsule("send", "demo/slow/0", "1", admin=a, check=False)
+            if r.returncode != 0:
+                self.assertIn("mailbox", r.stderr)
+                refused += 1
+        self.assertGreaterEqual(refused, 1)
 
         # Fire-and-forget sends are handled asynchronously: wait until all of them were.
         self.assertTrue(wait_for(
@@ -154,6 +171,7 @@ class SingleHostMetrics(MetricsChecks):
         self.assertEqual(value(after, "capsule_instance_messages_total", echo1), calls)
         self.assertEqual(value(after, "capsule_instance_calls_total", echo1), calls)
         self.assertEqual(value(after, "capsule_dead_letters_total", '{reason="no-subscribers"}'), dead)
+        self.assertEqual(value(after, "capsule_mailbox_backpressure_total"), refused)
         self.assertEqual(value(after, "capsule_requests_total", '{outcome="timed_out"}'), 1)
         self.assertEqual(value(after, "capsule_requests_total", '{outcome="replied"}'), calls)
         self.assertEqual(value(after, "capsule_requests_started_total"), calls + 1)
