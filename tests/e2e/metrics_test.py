@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """GET /metrics of a real `capsule run`, scraped with `capsule metrics` over the admin socket
 before and after traffic (sends, calls, a call that times out, dead letters, sends a full
-mailbox refuses), and of hosts running with --cluster: every scrape must pass `promtool check metrics` (Debian's prometheus
-package) without a single complaint, lint included, carry no label named `instance` (Prometheus
-gives that label to every scraped target), and the counters must move with the traffic."""
+mailbox refuses), and of hosts running with --cluster: every scrape must pass `promtool check
+metrics` (Debian's prometheus package) without a single complaint, lint included, carry no label
+named `instance` (Prometheus gives that label to every scraped target), and the counters must
+move with the traffic."""
 import pathlib
 import re
 import signal
@@ -184,7 +185,7 @@ class SingleHostMetrics(MetricsChecks):
         self.assertNotIn("capsule_cluster_", after)
 
     def test_promtool_catches_what_this_test_guards_against(self):
-        # The check must be able to fail: a counter without _total and a unit-less duration.
+        # The check must be able to fail: promtool does flag a counter not named *_total.
         status, problems = promtool_problems(
             "# HELP capsule_bad Bad.\n# TYPE capsule_bad counter\ncapsule_bad 1\n")
         self.assertNotEqual((status, problems), (0, ""))
