@@ -22,7 +22,10 @@ APT_PACKAGES=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   nats-server libnats-dev
   libcpp-httplib-dev zlib1g-dev libbrotli-dev
-  prometheus  # for /usr/bin/promtool: e2e.metrics checks GET /metrics with `promtool check metrics`
+  # /usr/bin/promtool: e2e.metrics checks GET /metrics with `promtool check metrics`. Debian has
+  # no promtool-only package; on a systemd machine this also enables a Prometheus server on :9090
+  # (`systemctl disable --now prometheus` if unwanted; the tests never use it).
+  prometheus
 )
 
 step "Debian packages"
