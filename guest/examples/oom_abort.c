@@ -7,7 +7,8 @@
 
 #include <capsule/guest.h>
 
-CAPSULE_COMPONENT_METADATA("oom_abort", "0.1.0", "Allocates with malloc until it fails, then aborts")
+CAPSULE_COMPONENT_METADATA("oom_abort", "0.1.0",
+                           "Allocates with malloc until it fails, then aborts")
 
 static void* g_blocks = NULL; /* linked through each block's first word, so nothing is freed */
 
