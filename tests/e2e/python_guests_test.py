@@ -260,10 +260,24 @@ class PythonGuests(unittest.TestCase):
                 self.assertGreater(len(written), 0)
                 self.assertTrue(any(e.get("msg", "").startswith(ns_name + " reached its log rate limit")
                                     for e in log))
-                # Every line is either written or counted as dropped, none is lost silently.
-                dropped = [int(m.group(1)) for m in (
-                    re.match(re.escape(ns_name) + r": (\d+) log lines \(\d+ bytes\) were dropped",
-                             e.get("msg", "")) for e in log) if m]
+                # Every line is either written or counted as dropped, none is lost silently. Drop
+                # notices are host lines: identical ones (same count) within the host's repeat
+                # window are written once, then summarised "[repeated k more times ...]" when the
+                # window ends, up to 10 s later - so the count is awaited, repeats included.
+                notice = re.compile(re.escape(ns_name) + r": (\d+) log lines \(\d+ bytes\) were "
+                                    r"dropped(?: \[repeated (\d+) more times?)?")
+
+                def dropped_in(entries):
+                    counts = []
+                    for e in entries:
+                        m = notice.match(e.get("msg", ""))
+                        if m:
+                            counts.append(int(m.group(1)) * (int(m.group(2)) if m.group(2) else 1))
+                    return counts
+
+                wait_for(lambda: sum(dropped_in(self.host.log()[before:])) + len(written) == total,
+                         15)
+                dropped = dropped_in(self.host.log()[before:])
                 self.assertTrue(dropped)
                 self.assertEqual(sum(dropped) + len(written), total)
                 # The host kept serving.
