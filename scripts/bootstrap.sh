@@ -22,6 +22,9 @@ APT_PACKAGES=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   nats-server libnats-dev
   libcpp-httplib-dev zlib1g-dev libbrotli-dev
+  # e2e.dashboard drives Debian's Chromium (/usr/bin/chromium) headless with Playwright (below);
+  # chromium-driver is its WebDriver, for anyone who prefers Selenium.
+  chromium chromium-driver nodejs
   # /usr/bin/promtool: e2e.metrics checks GET /metrics with `promtool check metrics`. Debian has
   # no promtool-only package; on a systemd machine this also enables a Prometheus server on :9090
   # (`systemctl disable --now prometheus` if unwanted; the tests never use it).
@@ -33,6 +36,8 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
+# Debian ships npm apart from nodejs (NodeSource's nodejs brings its own): only when missing.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -93,6 +98,21 @@ else
   [ "$have" = "$COMPONENTIZE_PY_VERSION" ] ||
     die "componentize-py $have installed, $COMPONENTIZE_PY_VERSION expected (python-guest-requirements.txt)"
   echo "componentize-py $have installed"
+fi
+
+step "Playwright for e2e.dashboard (npm playwright-core, pinned in tests/e2e/dashboard/package-lock.json)"
+# Only the driver library: it is pointed at /usr/bin/chromium, so no browser is downloaded
+# (never `npx playwright install`: CI has no internet beyond the package registries).
+pw="$CACHE/playwright"
+want=$(sed -n 's/.*"playwright-core": "\([0-9.]*\)".*/\1/p' "$ROOT/tests/e2e/dashboard/package.json")
+have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$pw/node_modules/playwright-core/package.json" 2>/dev/null) || true
+if [ "$have" = "$want" ] && cmp -s "$ROOT/tests/e2e/dashboard/package-lock.json" "$pw/package-lock.json"; then
+  echo "playwright-core $have present"
+else
+  mkdir -p "$pw"
+  cp "$ROOT/tests/e2e/dashboard/package.json" "$ROOT/tests/e2e/dashboard/package-lock.json" "$pw/"
+  (cd "$pw" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error </dev/null)
+  echo "playwright-core $want installed in $pw"
 fi
 
 step "bootstrap done"

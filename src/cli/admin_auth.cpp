@@ -39,12 +39,6 @@ bool is_token_text(std::string_view text) {
          text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
-HttpResponse refusal(int status, const std::string& code, const std::string& message) {
-  return {status, "application/json",
-          nlohmann::json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}}.dump(
-              -1, ' ', false, nlohmann::json::error_handler_t::replace)};
-}
-
 // "127.0.0.1:7070", "localhost:7070", "[::1]:7070" (the port optional, and then any).
 bool is_loopback_authority(const std::string& authority, unsigned short port) {
   std::string name = authority;
@@ -57,6 +51,12 @@ bool is_loopback_authority(const std::string& authority, unsigned short port) {
 }
 
 }  // namespace
+
+HttpResponse auth_refusal(int status, const std::string& code, const std::string& message) {
+  return {status, "application/json",
+          nlohmann::json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}}.dump(
+              -1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
 
 Result<std::string> random_token() {
   std::array<unsigned char, kTokenBytes> bytes{};
@@ -143,31 +143,40 @@ bool AdminToken::matches(std::string_view presented) const {
 }
 
 std::optional<HttpResponse> check_tcp_request(const HttpRequest& request, const AdminToken& token) {
+  if (auto refusal = check_host_origin(request)) return refusal;
+  return check_bearer(request, token);
+}
+
+std::optional<HttpResponse> check_host_origin(const HttpRequest& request) {
   const std::string host = request.header("Host");
   if (!host.empty() && !is_loopback_authority(host, request.local_port)) {
-    return refusal(403, "forbidden",
-                   "Host '" + host + "' is not this admin endpoint (loopback only)");
+    return auth_refusal(403, "forbidden",
+                        "Host '" + host + "' is not this admin endpoint (loopback only)");
   }
   if (request.has_header("Origin")) {
     const std::string origin = request.header("Origin");
     const std::string prefix = "http://";
     if (origin.rfind(prefix, 0) != 0 ||
         !is_loopback_authority(origin.substr(prefix.size()), request.local_port)) {
-      return refusal(403, "forbidden",
-                     "requests from web pages are refused (Origin '" + origin + "')");
+      return auth_refusal(403, "forbidden",
+                          "requests from web pages are refused (Origin '" + origin + "')");
     }
   }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> check_bearer(const HttpRequest& request, const AdminToken& token) {
   const std::string auth = request.header("Authorization");
   static constexpr std::string_view kBearer = "Bearer ";
   if (auth.empty()) {
-    return refusal(401, "unauthorized",
-                   "this admin endpoint wants its token: Authorization: Bearer <token> (the "
-                   "host's <data_dir>/admin.token; the CLI reads it with --data-dir, "
-                   "--token-file or $CAPSULE_ADMIN_TOKEN)");
+    return auth_refusal(401, "unauthorized",
+                        "this admin endpoint wants its token: Authorization: Bearer <token> (the "
+                        "host's <data_dir>/admin.token; the CLI reads it with --data-dir, "
+                        "--token-file or $CAPSULE_ADMIN_TOKEN)");
   }
   if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0 ||
       !token.matches(std::string_view(auth).substr(kBearer.size()))) {
-    return refusal(401, "unauthorized", "wrong admin token");
+    return auth_refusal(401, "unauthorized", "wrong admin token");
   }
   return std::nullopt;
 }
@@ -177,7 +186,11 @@ std::string caller_of(const HttpRequest& request, bool authenticated) {
     return "unix:uid=" + std::to_string(request.peer.uid) +
            ",pid=" + std::to_string(request.peer.pid);
   }
-  return (authenticated ? "token@" : "tcp:") + request.peer.address;
+  if (!authenticated) return "tcp:" + request.peer.address;
+  // Admitted without a token: by a dashboard session (AdminEndpoints::admit_tcp).
+  const bool session = !request.has_header("Authorization") &&
+                       request.header("Cookie").find("capsule_session_") != std::string::npos;
+  return (session ? "session@" : "token@") + request.peer.address;
 }
 
 }  // namespace capsule::cli

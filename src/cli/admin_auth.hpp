@@ -41,14 +41,23 @@ class AdminToken {
 
 // The door of the TCP admin listener, checked on headers before any handler runs:
 // 1. a web page the operator visits must not reach it (a browser names the page's Origin), nor a
-//    DNS-rebound name (it shows in Host): 403;
-// 2. the bearer token: missing or wrong, 401.
-// nullopt: admitted. The answer is a JSON error naming the problem.
+//    DNS-rebound name (it shows in Host): 403 (check_host_origin);
+// 2. the bearer token: missing or wrong, 401 (check_bearer).
+// nullopt: admitted. The answer is a JSON error naming the problem. (A dashboard session cookie
+// can stand in for step 2: AdminEndpoints.)
 [[nodiscard]] std::optional<HttpResponse> check_tcp_request(const HttpRequest& request,
                                                             const AdminToken& token);
+[[nodiscard]] std::optional<HttpResponse> check_host_origin(const HttpRequest& request);
+[[nodiscard]] std::optional<HttpResponse> check_bearer(const HttpRequest& request,
+                                                       const AdminToken& token);
+
+// {"ok":false,"error":{"code":...,"message":...}} with that status.
+[[nodiscard]] HttpResponse auth_refusal(int status, const std::string& code,
+                                        const std::string& message);
 
 // Who made an admin request, for the audit log and host log lines: "unix:uid=1000,pid=4242"
-// (the kernel's word), "token@127.0.0.1:53422" (a TCP client that showed the token), or
+// (the kernel's word), "token@127.0.0.1:53422" (a TCP client that showed the token),
+// "session@127.0.0.1:53422" (a dashboard page, admitted by its session cookie), or
 // "tcp:127.0.0.1:53422" (a TCP client that did not, or not yet).
 [[nodiscard]] std::string caller_of(const HttpRequest& request, bool authenticated);
 

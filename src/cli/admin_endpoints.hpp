@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include <capsule/security/audit_throttle.hpp>
 
 #include "admin_auth.hpp"
+#include "dashboard_door.hpp"
 #include "http.hpp"
 #include "reporter.hpp"
 
@@ -21,7 +23,10 @@ namespace capsule::cli {
 //   kept in <data_dir>/admin.token (created, and printed once, on the first start with TCP) and
 //   passes the Host/Origin checks;
 // * the audit log: every admin action (a POST) with who made it and how it ended, and every
-//   request refused at the TCP door (throttled per client address, like component denials).
+//   request refused at the TCP door (throttled per client address, like component denials);
+// * the dashboard's door (DashboardDoor): POST /v1/dashboard-code hands an admitted client a
+//   one-time login link; GET /dashboard/login?code= on the TCP listener turns it into a session
+//   cookie that stands in for the token there.
 class AdminEndpoints {
  public:
   AdminEndpoints(Reporter& reporter, std::shared_ptr<security::AuditSink> audit);
@@ -38,12 +43,20 @@ class AdminEndpoints {
 
  private:
   std::optional<HttpResponse> admit_tcp(const HttpRequest& request);
+  std::optional<HttpResponse> refuse_at_door(const HttpRequest& request, HttpResponse refusal);
+  // The door's own routes (the code and the login); nullopt for every other request.
+  std::optional<HttpResponse> door_route(const HttpRequest& request);
+  HttpResponse login(const HttpRequest& request);
+  [[nodiscard]] std::string tcp_url() const;
 
   Reporter& reporter_;
   std::shared_ptr<security::AuditSink> audit_;
   // As many refusal records per client address and second as AccessGuard writes per component.
   security::AuditThrottle refusals_{20};
   std::optional<AdminToken> token_;
+  DashboardDoor door_;
+  mutable std::mutex url_mutex_;
+  std::string tcp_url_;  // "http://127.0.0.1:7070" once the TCP listener is bound; "" without
   std::filesystem::path socket_path_;
   HttpServer unix_;
   HttpServer tcp_;

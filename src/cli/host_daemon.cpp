@@ -11,7 +11,10 @@
 #include <capsule/storage/sqlite_kv_backend.hpp>
 #include <capsule/wasm/engine_sizing.hpp>
 
+#include "admin_views.hpp"
+#include "dashboard.hpp"
 #include "metrics_text.hpp"
+#include "recent_events.hpp"
 #include "runtime_counters.hpp"
 
 namespace capsule::cli {
@@ -93,7 +96,17 @@ HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
     : manifest_(std::move(manifest)),
       admin_address_(std::move(admin)),
       reporter_(reporter),
-      counters_(std::make_shared<RuntimeCounters>(reporter)) {}
+      feed_(std::make_shared<DashboardFeed>()),
+      counters_(std::make_shared<RuntimeCounters>(reporter, feed_)) {
+  // The dashboard's log tail; the feed is shared, so a line logged after the daemon is gone is
+  // harmless.
+  reporter_.set_tap([feed = feed_](std::string_view level, std::string_view message,
+                                   const Reporter::Fields& fields) {
+    json line{{"level", level}, {"msg", message}};
+    for (const auto& [k, v] : fields) line["fields"][k] = v;
+    feed->log.push(std::move(line));
+  });
+}
 
 HostDaemon::~HostDaemon() {
   shutdown();
@@ -156,7 +169,9 @@ Status HostDaemon::start() {
   rc.policy = std::make_shared<security::PolicyEngine>();
   auto audit = security::JsonLinesAuditSink::open(manifest_.host.audit_log);
   if (!audit) return std::move(audit).error();
-  audit_ = std::shared_ptr<security::AuditSink>(std::move(*audit));
+  // Every record to the file; the refused ones also to the dashboard.
+  audit_ =
+      std::make_shared<DenialTap>(std::shared_ptr<security::AuditSink>(std::move(*audit)), feed_);
   rc.audit = audit_;
   auto upgrade_dirs = UpgradeDirs::resolve(manifest_.host.upgrade_dirs);
   if (!upgrade_dirs) {
@@ -273,6 +288,12 @@ Status HostDaemon::start() {
       return e;
     }
   }
+  dashboard_ = std::make_unique<Dashboard>(
+      [this] {
+        return dashboard_view(manifest_, *runtime_, failover_.get(), bridge_.get(), *counters_,
+                              operator_restarts());
+      },
+      feed_);
   admin_ = std::make_unique<AdminEndpoints>(reporter_, audit_);
   if (Status s = admin_->open(manifest_.host.data_dir, admin_address_,
                               [this](const HttpRequest& r) { return handle(r); });
@@ -420,6 +441,7 @@ void HostDaemon::run_until_signal() {
 void HostDaemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  if (dashboard_) dashboard_->close();  // open event streams end now, not at their next tick
   if (admin_) admin_->close();
   if (failover_) failover_->stop();  // stops serving and releases its leases
   if (!system_) return;
@@ -450,6 +472,7 @@ HttpResponse HostDaemon::handle(const HttpRequest& r) {
 HttpResponse HostDaemon::route(const HttpRequest& r) {
   if (r.method == "GET" && r.path == "/metrics")
     return {200, "text/plain; version=0.0.4", metrics()};
+  if (auto answer = dashboard_->route(r)) return *answer;
   if (r.method == "GET" && r.path == "/v1/ps") return ps();
   if (r.method == "GET" && r.path == "/v1/health") return health();
   if (r.method == "GET" && r.path == "/v1/hosts") return hosts();
@@ -466,36 +489,12 @@ HttpResponse HostDaemon::route(const HttpRequest& r) {
 }
 
 HttpResponse HostDaemon::ps() const {
-  json out = json::array();
-  for (const auto& r : runtime_->registry().records()) {
-    const auto stats = r.ref.mailbox_stats();
-    const auto starts = r.counters ? r.counters->starts.load() : 0;
-    out.push_back(json{{"id", r.id.to_string()},
-                       {"component", r.component ? r.component->name() : ""},
-                       {"group", runtime_->group_of(r.id.ns, r.id.name).value_or("")},
-                       // A stopped component leaves the registry: one still listed whose actor
-                       // ended was given up on by its supervisor.
-                       {"state", r.ref.alive() ? "running" : "failed"},
-                       {"restarts", starts > 0 ? starts - 1 : 0},
-                       {"mailbox_depth", stats.depth()},
-                       {"processed", stats.processed},
-                       {"calls", r.counters ? r.counters->calls.load() : 0},
-                       {"fuel_consumed", r.counters ? r.counters->fuel_consumed.load() : 0},
-                       {"memory_limit", r.limits.memory_bytes}});
-  }
-  // On-demand components: a summary each (their active names come and go by the thousand).
-  json on_demand = json::array();
-  for (const auto& a : runtime_->activation_stats()) {
-    on_demand.push_back(json{{"component", a.component},
-                             {"active", a.active},
-                             {"waiting", a.waiting},
-                             {"activations", a.activations},
-                             {"deactivations", a.deactivations},
-                             {"idle_retirements", a.idle_retirements},
-                             {"evictions", a.evictions},
-                             {"failed_activations", a.failed_activations}});
-  }
-  return json_response(200, json{{"ok", true}, {"instances", out}, {"on_demand", on_demand}});
+  return json_response(200, ps_view(*runtime_, operator_restarts()));
+}
+
+OperatorRestarts HostDaemon::operator_restarts() const {
+  std::lock_guard lock(specs_mutex_);
+  return operator_restarts_;
 }
 
 HttpResponse HostDaemon::health() const {
@@ -514,29 +513,7 @@ HttpResponse HostDaemon::health() const {
 }
 
 HttpResponse HostDaemon::hosts() const {
-  json self{{"name", manifest_.host.name},
-            {"groups", manifest_.host.groups},
-            {"self", true},
-            {"components", runtime_->registry().records().size()},
-            {"last_seen_ms", 0}};
-  self["adopted"] = failover_ ? failover_->adopted() : std::set<std::string>{};
-  json out = json::array({self});
-  if (bridge_) {
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& h : bridge_->hosts()) {
-      out.push_back(
-          json{{"name", h.name},
-               {"groups", h.groups},
-               {"self", false},
-               {"components", h.components},
-               {"last_seen_ms",
-                std::chrono::duration_cast<std::chrono::milliseconds>(now - h.last_seen).count()}});
-    }
-  }
-  return json_response(200, json{{"ok", true},
-                                 {"cluster", bridge_ ? manifest_.host.cluster : ""},
-                                 {"connected", bridge_ && bridge_->connected()},
-                                 {"hosts", out}});
+  return json_response(200, hosts_view(manifest_.host, *runtime_, failover_.get(), bridge_.get()));
 }
 
 HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
@@ -616,6 +593,11 @@ HttpResponse HostDaemon::restart_component(const std::string& body) {
   if (Status s = start_component_when_free(spec.first, spec.second); !s) {
     return error_response(s.error());
   }
+  {
+    std::lock_guard lock(specs_mutex_);
+    ++operator_restarts_[name->first + "/" + name->second];
+  }
+  reporter_.info("restarted " + name->first + "/" + name->second + " (admin request)");
   return json_response(200, json{{"ok", true}});
 }
 

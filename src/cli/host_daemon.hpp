@@ -16,6 +16,8 @@
 #include <capsule/wasm/engine.hpp>
 
 #include "admin_endpoints.hpp"
+#include "admin_views.hpp"
+#include "dashboard.hpp"
 #include "failover.hpp"
 #include "http.hpp"
 #include "manifest.hpp"
@@ -60,6 +62,7 @@ class HostDaemon {
   HttpResponse restart_component(const std::string& body);
   HttpResponse upgrade_component(const std::string& body);
   [[nodiscard]] std::string metrics() const;
+  [[nodiscard]] OperatorRestarts operator_restarts() const;
   Status start_component(const component::ComponentSpec& spec,
                          const std::vector<std::string>& topics);
   Status start_group(const GroupEntry& group,
@@ -72,6 +75,7 @@ class HostDaemon {
   Manifest manifest_;
   std::string admin_address_;
   Reporter& reporter_;
+  std::shared_ptr<DashboardFeed> feed_;        // log tail, failures, denials for the dashboard
   std::shared_ptr<RuntimeCounters> counters_;  // for /metrics; the runtime's observer
   std::shared_ptr<wasm::WasmEngine> engine_;
   std::unique_ptr<rt::ActorSystem> system_;
@@ -82,11 +86,13 @@ class HostDaemon {
   cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed
   mutable std::mutex specs_mutex_;
   std::map<std::string, std::pair<component::ComponentSpec, std::vector<std::string>>> specs_;
+  OperatorRestarts operator_restarts_;  // under specs_mutex_
   // Components only one host serves at a time (with failover), under leases; null without a
   // cluster or without such components.
   std::unique_ptr<FailoverLoop> failover_;
   std::shared_ptr<security::AuditSink> audit_;  // component denials and admin actions
   std::optional<UpgradeDirs> upgrade_dirs_;
+  std::unique_ptr<Dashboard> dashboard_;  // before admin_: outlives the streams admin_ serves
   std::unique_ptr<AdminEndpoints> admin_;
   bool shut_down_ = false;
 };

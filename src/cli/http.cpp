@@ -40,6 +40,7 @@ std::string refusal(int status) {
 HttpRequest to_request(const httplib::Request& req, bool unix_socket) {
   HttpRequest out{req.method, req.path, req.body, {}, {}, 0};
   out.headers.assign(req.headers.begin(), req.headers.end());
+  out.query.assign(req.params.begin(), req.params.end());
   out.peer.unix_socket = unix_socket;
   if (unix_socket) {
     if (const auto peer = UnixHttpServer::current_peer()) {
@@ -72,6 +73,30 @@ std::string HttpRequest::header(std::string_view name) const {
 bool HttpRequest::has_header(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(),
                      [&](const auto& h) { return iequals(h.first, name); });
+}
+
+std::string HttpRequest::param(std::string_view name) const {
+  for (const auto& [key, value] : query) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+std::string HttpRequest::cookie(std::string_view name) const {
+  // "a=1; capsule_session_7070=abc": split on ';', trim the blanks after it.
+  const std::string all = header("Cookie");
+  std::string_view rest = all;
+  while (!rest.empty()) {
+    const auto end = rest.find(';');
+    std::string_view item = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    const auto eq = item.find('=');
+    if (eq != std::string_view::npos && item.substr(0, eq) == name) {
+      return std::string(item.substr(eq + 1));
+    }
+  }
+  return "";
 }
 
 Result<asio::ip::tcp::endpoint> loopback_endpoint(const std::string& address) {
@@ -121,9 +146,23 @@ void HttpServer::configure(HttpLimits limits) {
     return new httplib::ThreadPool(threads);  // NOLINT(cppcoreguidelines-owning-memory)
   };
   auto route = [this, unix_socket](const httplib::Request& req, httplib::Response& res) {
-    const HttpResponse out = handler_(to_request(req, unix_socket));
+    HttpResponse out = handler_(to_request(req, unix_socket));
     res.status = out.status;
-    res.set_content(out.body, out.content_type.c_str());
+    for (const auto& [name, value] : out.headers) res.set_header(name, value);
+    if (!out.stream) {
+      res.set_content(out.body, out.content_type.c_str());
+      return;
+    }
+    // cpp-httplib calls the provider until it says done (or a write fails: the client left),
+    // and stops calling it once the server is stopping.
+    res.set_chunked_content_provider(
+        out.content_type, [stream = std::move(out.stream)](std::size_t, httplib::DataSink& sink) {
+          const ChunkWriter write = [&sink](std::string_view chunk) {
+            return sink.write(chunk.data(), chunk.size());
+          };
+          if (!stream(write)) sink.done();
+          return true;
+        });
   };
   // cpp-httplib 0.11 bounds neither a header line nor their number: the total is checked here,
   // before any handler runs; then the gate (who may ask at all) sees the headers.

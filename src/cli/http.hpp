@@ -37,16 +37,31 @@ struct HttpRequest {
   std::string body;  // empty in a Gate: the body is read only once a request is admitted
   std::vector<std::pair<std::string, std::string>> headers;
   HttpPeer peer;
-  unsigned short local_port = 0;  // TCP: the port it arrived on
+  unsigned short local_port = 0;                             // TCP: the port it arrived on
+  std::vector<std::pair<std::string, std::string>> query{};  // the URL's ?key=value pairs
   // The first header of that name (case-insensitive), or "".
   [[nodiscard]] std::string header(std::string_view name) const;
   [[nodiscard]] bool has_header(std::string_view name) const;
+  // The first query parameter of that name, or "".
+  [[nodiscard]] std::string param(std::string_view name) const;
+  // The value of cookie `name` in the Cookie header, or "".
+  [[nodiscard]] std::string cookie(std::string_view name) const;
 };
+
+// Writes one chunk of a streamed response; false once the client is gone (or too slow: the
+// write timeout).
+using ChunkWriter = std::function<bool(std::string_view)>;
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // More response headers (Set-Cookie, Location, Cache-Control).
+  std::vector<std::pair<std::string, std::string>> headers{};
+  // Set: the body is streamed instead of `body` (Server-Sent Events, chunked): called again and
+  // again on the connection's thread, it writes what it has and returns false to end the
+  // response. It must not block for long: the server stops only between two calls.
+  std::function<bool(const ChunkWriter& write)> stream{};
 };
 
 // What the admin endpoint tolerates from a client.

@@ -271,6 +271,10 @@ int main(int argc, char** argv) {
   auto* metrics =
       app.add_subcommand("metrics", "Print the host's Prometheus metrics (GET /metrics)");
   add_admin_options(metrics);
+  auto* dashboard = app.add_subcommand(
+      "dashboard",
+      "Print a one-time login link to the host's live dashboard (needs its TCP listener)");
+  add_admin_options(dashboard);
   auto* version = app.add_subcommand("version", "Print versions");
 
   CLI11_PARSE(app, argc, argv);
@@ -305,6 +309,14 @@ int main(int argc, char** argv) {
                     groups.empty() ? "-" : groups.c_str(), h.value("components", std::size_t{0}),
                     seen.c_str(), adopted.c_str());
       }
+    });
+  }
+  if (*dashboard) {
+    // The code is good once, for two minutes: the link is for opening now, not for keeping.
+    return admin_request(admin, "POST", "/v1/dashboard-code", json::object(), [](const json& r) {
+      std::printf("%s\n", r.value("url", "").c_str());
+      std::fprintf(stderr, "open it within %lld s; it works once (docs/cli.md, \"Dashboard\")\n",
+                   static_cast<long long>(r.value("expires_in_s", 0)));
     });
   }
   if (*inspect) return cmd_inspect(inspect_path);

@@ -8,6 +8,7 @@
 namespace capsule::cli {
 
 void Reporter::line(std::string_view level, std::string_view message, const Fields& fields) {
+  if (tap_) tap_(level, message, fields);
   std::string out;
   if (format_ == LogFormat::kJson) {
     nlohmann::json j;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -15,7 +16,11 @@ enum class LogFormat : std::uint8_t { kText, kJson };
 class Reporter {
  public:
   using Fields = std::vector<std::pair<std::string, std::string>>;
+  using Tap =
+      std::function<void(std::string_view level, std::string_view message, const Fields& fields)>;
   explicit Reporter(LogFormat format) : format_(format) {}
+  // Also hands every line to `tap` (the dashboard's log tail). Set before other threads log.
+  void set_tap(Tap tap) { tap_ = std::move(tap); }
   void line(std::string_view level, std::string_view message, const Fields& fields = {});
   void info(std::string_view message, const Fields& fields = {}) { line("info", message, fields); }
   void warn(std::string_view message, const Fields& fields = {}) { line("warn", message, fields); }
@@ -25,6 +30,7 @@ class Reporter {
 
  private:
   LogFormat format_;
+  Tap tap_;
   std::mutex mutex_;
 };
 

@@ -18,6 +18,11 @@ void RuntimeCounters::on_event(const rt::MonitoringEvent& e) {
   switch (e.kind) {
     case rt::EventKind::kActorFailed:
       failures.fetch_add(1, std::memory_order_relaxed);
+      if (feed_) {
+        feed_->failures.push({{"kind", "failed"},
+                              {"instance", e.name},
+                              {"reason", e.error ? e.error->message : e.detail}});
+      }
       return;
     case rt::EventKind::kHealthCheckFailed:
       health_check_failures.fetch_add(1, std::memory_order_relaxed);
@@ -32,6 +37,9 @@ void RuntimeCounters::on_event(const rt::MonitoringEvent& e) {
   }
   gave_up.fetch_add(1, std::memory_order_relaxed);
   const std::string why = e.error ? e.error->message : "restart intensity exceeded";
+  if (feed_) {
+    feed_->failures.push({{"kind", "gave up"}, {"instance", e.child}, {"reason", why}});
+  }
   reporter_.error("supervisor gave up: " + component_of(e.child) +
                       " is down until restarted (capsule restart <ns/name>)",
                   {{"reason", why}, {"intensity", e.detail}});

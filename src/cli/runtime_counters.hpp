@@ -3,11 +3,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <capsule/rt/dead_letters.hpp>
 #include <capsule/rt/monitoring.hpp>
 
+#include "recent_events.hpp"
 #include "reporter.hpp"
 
 namespace capsule::cli {
@@ -22,7 +24,9 @@ class RuntimeCounters final : public rt::Observer {
   static constexpr std::size_t kDeadLetterReasons =
       static_cast<std::size_t>(rt::DeadLetterReason::kNoSuchName) + 1;
 
-  explicit RuntimeCounters(Reporter& reporter) : reporter_(reporter) {}
+  // `feed` (may be null): where the dashboard finds the recent failures and give-ups.
+  explicit RuntimeCounters(Reporter& reporter, std::shared_ptr<DashboardFeed> feed = nullptr)
+      : reporter_(reporter), feed_(std::move(feed)) {}
   void on_event(const rt::MonitoringEvent& e) override;
   // The dead-letter sink (ActorSystem::subscribe_dead_letters): the event alone carries the
   // reason only as text.
@@ -36,6 +40,7 @@ class RuntimeCounters final : public rt::Observer {
 
  private:
   Reporter& reporter_;
+  std::shared_ptr<DashboardFeed> feed_;
 };
 
 }  // namespace capsule::cli
