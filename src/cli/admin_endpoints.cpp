@@ -9,6 +9,7 @@ using nlohmann::json;
 
 // "/v1/stop" -> "admin.stop"; what the audit log calls the route.
 std::string action_of(const HttpRequest& r) {
+  if (r.path == "/dashboard/login") return "admin.dashboard-login";
   const std::string_view prefix = "/v1/";
   if (r.path.rfind(prefix, 0) == 0 && r.path.size() > prefix.size() &&
       r.path.find('/', prefix.size()) == std::string::npos) {

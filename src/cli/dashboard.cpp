@@ -212,7 +212,8 @@ HttpResponse Dashboard::events() {
   }
   auto stream = std::make_shared<Stream>(*this, streams_);
   HttpResponse r{200, "text/event-stream", ""};
-  r.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}};
+  // Connection: close: a stream's connection is never reused, so nothing waits out keep-alive.
+  r.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}, {"Connection", "close"}};
   r.stream = [stream](const ChunkWriter& write) { return stream->next(write); };
   return r;
 }
