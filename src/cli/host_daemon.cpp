@@ -103,7 +103,10 @@ HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
   reporter_.set_tap([feed = feed_](std::string_view level, std::string_view message,
                                    const Reporter::Fields& fields) {
     json line{{"level", level}, {"msg", message}};
-    for (const auto& [k, v] : fields) line["fields"][k] = v;
+    for (const auto& [k, v] : fields) {
+      // The admin token is printed once, to the operator's terminal: never to a web page.
+      line["fields"][k] = k == "token" ? "(not shown here)" : v;
+    }
     feed->log.push(std::move(line));
   });
 }

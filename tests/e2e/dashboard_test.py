@@ -7,7 +7,8 @@
   all open, a vanished browser frees its place, and a shutdown with streams open ends them;
 * a real browser (headless Debian Chromium driven by playwright-core, tests/e2e/dashboard/):
   the numbers move as messages flow, restart through the confirmation dialog raises the restart
-  count, and a screenshot is saved (--screenshot).
+  count, upgrade refuses a file outside upgrade_dirs and takes one inside, and a screenshot is
+  saved (--screenshot).
 Bounded in time; every child process is killed on the way out."""
 import argparse
 import json
@@ -185,9 +186,12 @@ class Dashboard(unittest.TestCase):
         self.assertTrue(restarts[0]["who"].startswith("session@127.0.0.1:"), restarts[0])
         self.assertTrue(any(r["action"] == "admin.dashboard-login" and not r["allowed"] for r in records))
         self.assertTrue(any(r["action"] == "admin.dashboard-login" and r["allowed"] for r in records))
-        # ... and the dashboard shows the refusals as denials.
+        # ... and the dashboard shows the refusals as denials, and never the token it printed.
         status, _, body = request(self.port, "GET", "/v1/dashboard", [cookie])
-        self.assertTrue(any(d["kind"] == "admin" for d in json.loads(body)["denials"]))
+        snap = json.loads(body)
+        self.assertTrue(any(d["kind"] == "admin" for d in snap["denials"]))
+        self.assertTrue(any("admin token created" in line["msg"] for line in snap["log"]))
+        self.assertNotIn(self.host.token(), body.decode())
 
     def test_no_tcp_listener_no_dashboard_link(self):
         other = self.dir / "solo"
@@ -261,11 +265,15 @@ class Dashboard(unittest.TestCase):
             if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
                 self.fail("CI is set, and the browser test needs: " + ", ".join(missing))
             self.skipTest("no browser test here (CI unset): missing " + ", ".join(missing))
+        # Upgrades load files under the manifest's directory only (the default upgrade_dirs).
+        upgrade_file = self.dir / "echo-upgrade.wasm"
+        shutil.copy(pathlib.Path(ARGS.components) / "echo.wasm", upgrade_file)
         url = "http://" + self.host.tcp + self.login_url()
         r = subprocess.run(["node", str(pathlib.Path(__file__).parent / "dashboard" / "browser_check.js"),
                             "--playwright", str(playwright), "--url", url,
                             "--capsule", capsule_process.CAPSULE, "--admin", self.host.admin,
-                            "--screenshot", ARGS.screenshot, "--component", "demo/echo"],
+                            "--screenshot", ARGS.screenshot, "--component", "demo/echo",
+                            "--upgrade-file", str(upgrade_file)],
                            capture_output=True, text=True, timeout=240)
         print(r.stdout + r.stderr)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

@@ -19,6 +19,7 @@ const capsule = arg("capsule");
 const admin = arg("admin");
 const screenshot = arg("screenshot");
 const component = arg("component");
+const upgradeFile = arg("upgrade-file");
 const WAIT = { timeout: 30000 };
 
 function cli(...args) {
@@ -108,8 +109,32 @@ async function main() {
       return cell && Number(cell.textContent.replace(/,/g, "")) >= 10;
     }, component, WAIT);
 
-    // Some log tail arrived (the restart's own line among them).
-    await page.waitForFunction(() => document.querySelector("#log").textContent.includes("restarted"), null, WAIT);
+    // Upgrade asks for the file too; one outside the host's upgrade_dirs is refused, and the page
+    // says so; the manifest's own directory is allowed.
+    async function upgrade(file) {
+      await page.evaluate(() => { document.querySelector("#banner").textContent = ""; });
+      await page.locator(`#components tr[data-component="${component}"] button[data-action=upgrade]`).click();
+      await page.locator("#confirm[open]").waitFor(WAIT);
+      await page.locator("#upgrade-path").fill(file);
+      await page.locator("#confirm-ok").click();
+      await page.waitForFunction(() => /: done$|failed/.test(document.querySelector("#banner").textContent), null, WAIT);
+      return page.locator("#banner").textContent();
+    }
+    if (errors.length) throw new Error("page errors: " + errors.join("; "));
+    const refused = await upgrade("/etc/passwd");
+    if (!refused.includes("failed (HTTP 403)")) throw new Error("upgrade outside upgrade_dirs: " + refused);
+    // The browser logs the refused POST itself; that one error is expected.
+    errors.splice(0, errors.length, ...errors.filter((e) => !e.includes("status of 403")));
+    const upgraded = await upgrade(upgradeFile);
+    if (!upgraded.endsWith(": done")) throw new Error("upgrade: " + upgraded);
+    console.log("upgrade:", refused, "/", upgraded);
+
+    // The log tail carries the restart's and the upgrade's lines; the refused upgrade is a denial.
+    await page.waitForFunction(() => {
+      const log = document.querySelector("#log").textContent;
+      return log.includes("restarted") && log.includes("upgraded");
+    }, null, WAIT);
+    await page.locator('#denials tbody tr:has-text("admin.upgrade")').first().waitFor(WAIT);
     if (errors.length) throw new Error("page errors: " + errors.join("; "));
 
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
