@@ -36,6 +36,7 @@ TEST(DashboardDoor, ACodeIsGoodOnceAndOnlyItself) {
 TEST(DashboardDoor, OutstandingCodesAreBoundedOldestFirst) {
   DashboardDoor door;
   std::vector<std::string> codes;
+  codes.reserve(DashboardDoor::kMaxCodes + 3);
   for (std::size_t i = 0; i < DashboardDoor::kMaxCodes + 3; ++i)
     codes.push_back(*door.issue_code());
   // The three oldest went; every later one still works.
