@@ -119,7 +119,8 @@ json supervision_view(const Manifest& manifest, component::ComponentRuntime& run
 
 json dashboard_view(const Manifest& manifest, component::ComponentRuntime& runtime,
                     const FailoverLoop* failover, const cluster::NatsBridge* bridge,
-                    const RuntimeCounters& counters, const OperatorRestarts& operator_restarts) {
+                    const RuntimeCounters& counters, const OperatorRestarts& operator_restarts,
+                    const std::vector<std::string>& components) {
   json ps = ps_view(runtime, operator_restarts);
   const auto requests = runtime.correlation_stats();
   std::uint64_t dead_letters = 0;
@@ -129,6 +130,7 @@ json dashboard_view(const Manifest& manifest, component::ComponentRuntime& runti
                             .count()},
               {"host", manifest.host.name},
               {"hosts", hosts_view(manifest.host, runtime, failover, bridge)},
+              {"components", components},
               {"instances", std::move(ps["instances"])},
               {"on_demand", std::move(ps["on_demand"])},
               {"supervision", supervision_view(manifest, runtime)},

@@ -39,14 +39,13 @@ using OperatorRestarts = std::map<std::string, std::uint64_t>;
 [[nodiscard]] nlohmann::json supervision_view(const Manifest& manifest,
                                               component::ComponentRuntime& runtime);
 
-// One dashboard snapshot: "ts_ms", "host", "hosts" (hosts_view), "instances" and "on_demand"
-// (ps_view), "supervision", "requests" (started, replied, timed_out, failed, pending), and the
-// runtime's failure counters.
-[[nodiscard]] nlohmann::json dashboard_view(const Manifest& manifest,
-                                            component::ComponentRuntime& runtime,
-                                            const FailoverLoop* failover,
-                                            const cluster::NatsBridge* bridge,
-                                            const RuntimeCounters& counters,
-                                            const OperatorRestarts& operator_restarts);
+// One dashboard snapshot: "ts_ms", "host", "hosts" (hosts_view), "components" (each one this
+// host started, "ns/name", running or not: a stopped one can be restarted from the page),
+// "instances" and "on_demand" (ps_view), "supervision", "requests" (started, replied, timed_out,
+// failed, pending), and the runtime's failure counters.
+[[nodiscard]] nlohmann::json dashboard_view(
+    const Manifest& manifest, component::ComponentRuntime& runtime, const FailoverLoop* failover,
+    const cluster::NatsBridge* bridge, const RuntimeCounters& counters,
+    const OperatorRestarts& operator_restarts, const std::vector<std::string>& components);
 
 }  // namespace capsule::cli

@@ -293,8 +293,13 @@ Status HostDaemon::start() {
   }
   dashboard_ = std::make_unique<Dashboard>(
       [this] {
+        std::vector<std::string> started;
+        {
+          std::lock_guard lock(specs_mutex_);
+          for (const auto& [key, spec] : specs_) started.push_back(key);
+        }
         return dashboard_view(manifest_, *runtime_, failover_.get(), bridge_.get(), *counters_,
-                              operator_restarts());
+                              operator_restarts(), started);
       },
       feed_);
   admin_ = std::make_unique<AdminEndpoints>(reporter_, audit_);

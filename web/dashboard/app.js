@@ -58,12 +58,19 @@ function render(s) {
   $("total-pending").textContent = s.requests.pending;
 
   // Components: the instances summed per ns/name, with the controls.
+  // Every component this host started, those stopped too (they can be restarted from here).
+  const onDemand = new Set(s.on_demand.map((a) => a.component));
   const components = new Map();
+  for (const key of s.components) {
+    components.set(key, { key, group: "", n: 0, failed: 0, restarts: 0, processed: 0, msg: 0,
+                          call: 0, fuel: 0, operator: 0 });
+  }
   for (const i of s.instances) {
     const key = i.id.split("/").slice(0, 2).join("/");
-    const c = components.get(key) || { key, group: i.group, n: 0, failed: 0, restarts: 0,
-                                       processed: 0, msg: 0, call: 0, fuel: 0,
-                                       operator: i.operator_restarts };
+    const c = components.get(key) || { key, n: 0, failed: 0, restarts: 0, processed: 0, msg: 0,
+                                       call: 0, fuel: 0 };
+    c.group = i.group;
+    c.operator = i.operator_restarts;
     c.n += 1;
     c.failed += i.state === "running" ? 0 : 1;
     c.restarts += i.restarts;
@@ -85,8 +92,10 @@ function render(s) {
     const restarts = c.restarts + c.operator;
     return row([
       { text: c.key }, { text: c.group || c.key },
-      { text: c.failed ? `${c.n - c.failed} / ${c.n} running` : `${c.n} running`,
-        cls: c.failed ? "state-failed" : "state-running" },
+      onDemand.has(c.key) ? { text: "on demand", col: "state" }
+        : c.n === 0 ? { text: "stopped", cls: "state-failed", col: "state" }
+        : { text: c.failed ? `${c.n - c.failed} / ${c.n} running` : `${c.n} running`,
+            cls: c.failed ? "state-failed" : "state-running", col: "state" },
       { ...num(restarts), col: "restarts" },
       { ...num(c.processed), col: "messages" },
       { text: rate(c.msg), cls: "num", col: "msg-rate" },

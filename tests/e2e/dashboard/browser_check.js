@@ -84,9 +84,22 @@ async function main() {
     await page.locator("#confirm[open]").waitFor(WAIT);
     await page.locator("#confirm-cancel").click();
     await page.locator("#confirm").waitFor({ state: "hidden", ...WAIT });
+    await new Promise((r) => setTimeout(r, 1500));  // a stop would show within a snapshot or two
+    if (JSON.parse(cli("ps", "--json")).instances.filter((i) => i.id.startsWith(component + "/")).length !== 2) {
+      throw new Error("Cancel did not cancel the Stop");
+    }
 
-    // Restart through the confirmation dialog: the restart count goes up.
+    // Stop, confirmed: the component stays listed, stopped, so that it can be restarted.
     const restarts = await cellNumber(page, "restarts");
+    await page.locator(`#components tr[data-component="${component}"] button[data-action=stop]`).click();
+    await page.locator("#confirm[open]").waitFor(WAIT);
+    await page.locator("#confirm-ok").click();
+    await page.locator(`#components tr[data-component="${component}"] td[data-col="state"]:text-is("stopped")`).waitFor(WAIT);
+    if (JSON.parse(cli("ps", "--json")).instances.some((i) => i.id.startsWith(component + "/"))) {
+      throw new Error("instances left after Stop");
+    }
+
+    // Restart through the confirmation dialog: running again, and the restart count goes up.
     await page.locator(`#components tr[data-component="${component}"] button[data-action=restart]`).click();
     await page.locator("#confirm[open]").waitFor(WAIT);
     const question = await page.locator("#confirm-text").textContent();
