@@ -160,8 +160,14 @@ void HttpServer::configure(HttpLimits limits) {
           const ChunkWriter write = [&sink](std::string_view chunk) {
             return sink.write(chunk.data(), chunk.size());
           };
-          if (!stream(write)) sink.done();
-          return true;
+          // The exception handler covers handlers, not content providers: a throw here would end
+          // the process, so it ends this response instead.
+          try {
+            if (!stream(write)) sink.done();
+            return true;
+          } catch (...) {
+            return false;
+          }
         });
   };
   // cpp-httplib 0.11 bounds neither a header line nor their number: the total is checked here,
