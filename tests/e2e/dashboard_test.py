@@ -5,6 +5,7 @@
   forged cookie, or a session POST without its Origin are refused, and the daemon keeps serving;
 * its event streams: bounded (a clear 503 past the bound), admin calls answered while they are
   all open, a vanished browser frees its place, and a shutdown with streams open ends them;
+* in a cluster, the hosts it shows are the cluster's;
 * a real browser (headless Debian Chromium driven by playwright-core, tests/e2e/dashboard/):
   the numbers move as messages flow, restart through the confirmation dialog raises the restart
   count, upgrade refuses a file outside upgrade_dirs and takes one inside, and a screenshot is
@@ -23,8 +24,10 @@ import time
 import unittest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "cluster"))
 import capsule_process  # noqa: E402
 from capsule_process import HostProcess, capsule, wait_for  # noqa: E402
+import nats_process  # noqa: E402
 
 ARGS = None
 MAX_STREAMS = 8  # Dashboard::kMaxStreams
@@ -281,9 +284,55 @@ class Dashboard(unittest.TestCase):
         print("dashboard screenshot:", ARGS.screenshot)
 
 
+CLUSTER_MANIFEST = """
+[host]
+name = "{name}"
+data_dir = "data-{name}"
+components_dir = "{components}"
+
+[[component]]
+name = "{ns}/echo"
+path = "echo.wasm"
+"""
+
+
+class ClusterDashboard(unittest.TestCase):
+    def test_the_hosts_of_the_cluster(self):
+        if not os.path.exists(ARGS.nats_server):
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                self.fail("CI is set, and the cluster case needs nats-server (scripts/bootstrap.sh)")
+            self.skipTest("no nats-server here (CI unset)")
+        with tempfile.TemporaryDirectory() as tmp:
+            d = pathlib.Path(tmp)
+            nats = nats_process.NatsServer(ARGS.nats_server)
+            hosts = []
+            try:
+                for name, ns in (("alpha", "a"), ("beta", "b")):
+                    (d / f"{name}.toml").write_text(
+                        CLUSTER_MANIFEST.format(name=name, ns=ns, components=ARGS.components))
+                    hosts.append(HostProcess(d / f"{name}.toml", None, "--cluster", nats.url))
+
+                def snapshot():
+                    conn = capsule_process.UnixHTTPConnection(hosts[0].admin)
+                    conn.request("GET", "/v1/dashboard")
+                    return json.loads(conn.getresponse().read())
+
+                self.assertTrue(wait_for(lambda: len(snapshot()["hosts"]["hosts"]) == 2, timeout=30))
+                seen = snapshot()["hosts"]
+                self.assertTrue(seen["connected"])
+                self.assertNotEqual(seen["cluster"], "")
+                self.assertEqual({(h["name"], h["self"]) for h in seen["hosts"]},
+                                 {("alpha", True), ("beta", False)})
+            finally:
+                for h in hosts:
+                    h.kill()
+                nats.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--playwright", required=True, help="the playwright-core package directory")
     parser.add_argument("--screenshot", required=True, help="where to save the page's screenshot")
+    parser.add_argument("--nats-server", required=True, help="nats-server, for the cluster case")
     ARGS, rest = capsule_process.parse_args(parser)
     unittest.main(argv=[sys.argv[0], "-v", *rest])
