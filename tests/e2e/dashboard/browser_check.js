@@ -5,6 +5,7 @@
 "use strict";
 const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
+const http = require("node:http");
 const os = require("node:os");
 const path = require("node:path");
 
@@ -141,6 +142,28 @@ async function main() {
     const upgraded = await upgrade(upgradeFile);
     if (!upgraded.endsWith(": done")) throw new Error("upgrade: " + upgraded);
     console.log("upgrade:", refused, "/", upgraded);
+
+    // Another page on this machine (another port is the same *site*, so SameSite=Strict sends the
+    // cookie along) posts a Stop to the dashboard's listener: the Origin check refuses it, the
+    // component keeps running, and the dashboard lists the denial.
+    const evil = http.createServer((req, res) => {
+      res.setHeader("Content-Type", "text/html");
+      res.end(`<!doctype html><script>
+        fetch("${new URL(loginUrl).origin}/v1/stop", {method: "POST", mode: "no-cors",
+          credentials: "include", headers: {"Content-Type": "text/plain"},
+          body: JSON.stringify({component: "${component}"})}).finally(() => { document.title = "sent"; });
+      </script>`);
+    });
+    await new Promise((r) => evil.listen(0, "127.0.0.1", r));
+    const other = await context.newPage();
+    await other.goto(`http://127.0.0.1:${evil.address().port}/`, WAIT);
+    await other.waitForFunction(() => document.title === "sent", null, WAIT);
+    await other.close();
+    evil.close();
+    await page.locator('#denials tbody tr:has-text("requests from web pages are refused")').first().waitFor(WAIT);
+    const still = JSON.parse(cli("ps", "--json")).instances.filter((i) => i.id.startsWith(component + "/"));
+    if (still.length !== 2 || still.some((i) => i.state !== "running")) throw new Error("cross-origin stop: " + JSON.stringify(still));
+    console.log("a POST from another page on this machine was refused");
 
     // The log tail carries the restart's and the upgrade's lines; the refused upgrade is a denial.
     await page.waitForFunction(() => {
