@@ -37,6 +37,29 @@ const num = (n) => ({ text: Number(n).toLocaleString("en-US"), cls: "num" });
 const rate = (r) => (r >= 100 ? r.toFixed(0) : r.toFixed(1));
 const time = (ms) => new Date(ms).toLocaleTimeString();
 
+// A components-table row for `key`, with its controls; the other cells are filled by render().
+function componentRow(body, key) {
+  const tr = el("tr");
+  tr.dataset.component = key;
+  tr.append(el("td", key));
+  for (const col of ["supervisor", "state", "restarts", "messages", "msg-rate", "call-rate", "fuel"]) {
+    const td = el("td");
+    td.dataset.col = col;
+    tr.append(td);
+  }
+  const actions = el("td");
+  for (const [label, action] of [["Restart", "restart"], ["Stop", "stop"], ["Upgrade", "upgrade"]]) {
+    const b = el("button", label);
+    b.dataset.action = action;
+    b.dataset.component = key;
+    b.addEventListener("click", () => confirmAction(action, key));
+    actions.append(b);
+  }
+  tr.append(actions);
+  body.append(tr);
+  return tr;
+}
+
 function fill(tableId, rows) {
   const body = $(tableId).querySelector("tbody");
   body.replaceChildren(...rows);
@@ -80,30 +103,31 @@ function render(s) {
     c.fuel += i.fuel_consumed;
     components.set(key, c);
   }
-  fill("components", [...components.values()].map((c) => {
-    const actions = el("span");
-    for (const [label, action] of [["Restart", "restart"], ["Stop", "stop"], ["Upgrade", "upgrade"]]) {
-      const b = el("button", label);
-      b.dataset.action = action;
-      b.dataset.component = c.key;
-      b.addEventListener("click", () => confirmAction(action, c.key));
-      actions.append(b);
+  // Rows are updated in place, not rebuilt: a click that straddles a snapshot (mousedown on the
+  // old button, mouseup on its replacement) would otherwise be lost.
+  const body = $("components").querySelector("tbody");
+  const rows = new Map([...body.rows].map((tr) => [tr.dataset.component, tr]));
+  for (const c of components.values()) {
+    const tr = rows.get(c.key) || componentRow(body, c.key);
+    rows.delete(c.key);
+    const state = onDemand.has(c.key) ? ["on demand", ""]
+      : c.n === 0 ? ["stopped", "state-failed"]
+      : c.failed ? [`${c.n - c.failed} / ${c.n} running`, "state-failed"]
+      : [`${c.n} running`, "state-running"];
+    const cells = {
+      supervisor: [c.group || c.key, ""], state,
+      restarts: [(c.restarts + c.operator).toLocaleString("en-US"), "num"],
+      messages: [c.processed.toLocaleString("en-US"), "num"],
+      "msg-rate": [rate(c.msg), "num"], "call-rate": [rate(c.call), "num"],
+      fuel: [c.fuel.toLocaleString("en-US"), "num"],
+    };
+    for (const [col, [text, cls]] of Object.entries(cells)) {
+      const td = tr.querySelector(`td[data-col="${col}"]`);
+      td.textContent = text;
+      td.className = cls;
     }
-    const restarts = c.restarts + c.operator;
-    return row([
-      { text: c.key }, { text: c.group || c.key },
-      onDemand.has(c.key) ? { text: "on demand", col: "state" }
-        : c.n === 0 ? { text: "stopped", cls: "state-failed", col: "state" }
-        : { text: c.failed ? `${c.n - c.failed} / ${c.n} running` : `${c.n} running`,
-            cls: c.failed ? "state-failed" : "state-running", col: "state" },
-      { ...num(restarts), col: "restarts" },
-      { ...num(c.processed), col: "messages" },
-      { text: rate(c.msg), cls: "num", col: "msg-rate" },
-      { text: rate(c.call), cls: "num" },
-      { ...num(c.fuel), col: "fuel" },
-      actions,
-    ], { component: c.key });
-  }));
+  }
+  for (const gone of rows.values()) gone.remove();
 
   fill("instances", s.instances.map((i) => row([
     { text: i.id }, { text: i.component },

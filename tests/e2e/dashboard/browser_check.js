@@ -101,6 +101,7 @@ async function main() {
     }
 
     // Restart through the confirmation dialog: running again, and the restart count goes up.
+    await page.evaluate(() => { document.querySelector("#banner").textContent = ""; });  // not Stop's
     await page.locator(`#components tr[data-component="${component}"] button[data-action=restart]`).click();
     await page.locator("#confirm[open]").waitFor(WAIT);
     const question = await page.locator("#confirm-text").textContent();
