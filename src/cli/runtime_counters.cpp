@@ -12,6 +12,18 @@ std::string component_of(const std::string& child) {
   return id ? id->ns + "/" + id->name : child;
 }
 
+// Which actor failed, for the dashboard: component instances are unnamed actors, but their
+// errors start with "component ns/name/instance "; otherwise the actor's name or number.
+std::string failed_actor(const rt::MonitoringEvent& e) {
+  if (!e.name.empty()) return e.name;
+  static constexpr std::string_view kPrefix = "component ";
+  if (e.error && e.error->message.rfind(kPrefix, 0) == 0) {
+    const std::string rest = e.error->message.substr(kPrefix.size());
+    if (auto id = ComponentId::parse(rest.substr(0, rest.find(' ')))) return id->to_string();
+  }
+  return "actor " + std::to_string(e.actor);
+}
+
 }  // namespace
 
 void RuntimeCounters::on_event(const rt::MonitoringEvent& e) {
@@ -20,7 +32,7 @@ void RuntimeCounters::on_event(const rt::MonitoringEvent& e) {
       failures.fetch_add(1, std::memory_order_relaxed);
       if (feed_) {
         feed_->failures.push({{"kind", "failed"},
-                              {"instance", e.name},
+                              {"instance", failed_actor(e)},
                               {"reason", e.error ? e.error->message : e.detail}});
       }
       return;

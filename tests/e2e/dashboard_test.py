@@ -5,6 +5,7 @@
   forged cookie, or a session POST without its Origin are refused, and the daemon keeps serving;
 * its event streams: bounded (a clear 503 past the bound), admin calls answered while they are
   all open, a vanished browser frees its place, and a shutdown with streams open ends them;
+* its failures panel: traps and a supervisor giving up;
 * in a cluster, the hosts it shows are the cluster's;
 * a real browser (headless Debian Chromium driven by playwright-core, tests/e2e/dashboard/):
   the numbers move as messages flow, restart through the confirmation dialog raises the restart
@@ -282,6 +283,44 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(pathlib.Path(ARGS.screenshot).stat().st_size > 10_000)
         print("dashboard screenshot:", ARGS.screenshot)
+
+
+class FailuresOnTheDashboard(unittest.TestCase):
+    def test_traps_and_a_supervisor_giving_up(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = pathlib.Path(tmp) / "app.toml"
+            manifest.write_text(MANIFEST.format(components=ARGS.components) + """
+[[component]]
+name = "bad/trap"
+path = "trap.wasm"
+  [component.supervision]
+  max_restarts = 2
+  window_ms = 60000
+  backoff_ms = 0
+""")
+            host = HostProcess(manifest)
+            try:
+                for _ in range(3):
+                    capsule("call", "bad/trap/0", "boom", admin=host.admin, check=False)
+
+                def snapshot():
+                    conn = capsule_process.UnixHTTPConnection(host.admin)
+                    conn.request("GET", "/v1/dashboard")
+                    return json.loads(conn.getresponse().read())
+
+                self.assertTrue(wait_for(lambda: any(f["kind"] == "gave up" for f in snapshot()["failures"])),
+                                snapshot()["failures"])
+                snap = snapshot()
+                # Three traps, then the supervisor that gave up fails too (escalation).
+                traps = [f for f in snap["failures"] if f["kind"] == "failed" and "trapped" in f["reason"]
+                         and "gave up" not in f["reason"]]
+                self.assertEqual(len(traps), 3, snap["failures"])
+                self.assertEqual({f["instance"] for f in traps}, {"bad/trap/0"})
+                self.assertEqual({i["id"]: i["state"] for i in snap["instances"]}["bad/trap/0"], "failed")
+                self.assertGreaterEqual(snap["instance_failures"], 3)
+                self.assertIn("bad/trap", snap["components"])
+            finally:
+                host.kill()
 
 
 CLUSTER_MANIFEST = """
