@@ -29,6 +29,8 @@ APT_PACKAGES=(
   # no promtool-only package; on a systemd machine this also enables a Prometheus server on :9090
   # (`systemctl disable --now prometheus` if unwanted; the tests never use it).
   prometheus
+  # bench/http/http_trigger_bench.py: the HTTP trigger's load generator.
+  wrk
 )
 
 step "Debian packages"

@@ -312,6 +312,22 @@ Status HostDaemon::start() {
     static_cast<void>(bridge_->announce());  // the other hosts can address them now
     if (failover_) failover_->start();
   }
+  if (manifest_.http.enabled()) {
+    std::map<std::string, std::uint32_t> running;
+    for (const auto& [key, spec] : compiled_specs) running.emplace(key, spec.instances);
+    http_ = std::make_unique<HttpTrigger>(manifest_.http, reporter_);
+    if (Status s = http_->start(*runtime_, running); !s) {
+      Error e = std::move(s).error();
+      e.message = manifest_.file.filename().string() + ":" + std::to_string(manifest_.http.line) +
+                  ": " + e.message;
+      return e;
+    }
+    const std::string listen = manifest_.http.listen;
+    reporter_.info("http trigger ready",
+                   {{"url", "http://" + listen.substr(0, listen.rfind(':')) + ":" +
+                                std::to_string(http_->port())},
+                    {"routes", std::to_string(manifest_.http.routes.size())}});
+  }
   std::size_t instances = 0;
   for (const auto& [key, spec] : compiled_specs) {
     if (!spec.on_demand) instances += spec.instances;
@@ -450,6 +466,8 @@ void HostDaemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (dashboard_) dashboard_->close();  // open event streams end now, not at their next tick
+  // First: requests in flight finish against running components, no new ones are accepted.
+  if (http_) http_->stop();
   if (admin_) admin_->close();
   if (failover_) failover_->stop();  // stops serving and releases its leases
   if (!system_) return;
@@ -662,6 +680,7 @@ std::string HostDaemon::metrics() const {
   snapshot.actors = system_->actor_count();
   snapshot.engine = engine_->stats();
   snapshot.default_memory_limit_bytes = engine_->config().default_limits.memory_bytes;
+  if (http_) snapshot.http = http_->stats();
   if (bridge_) {
     snapshot.cluster =
         MetricsSnapshot::Cluster{bridge_->stats(), bridge_->connected(), bridge_->hosts().size()};

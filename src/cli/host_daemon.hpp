@@ -20,6 +20,7 @@
 #include "dashboard.hpp"
 #include "failover.hpp"
 #include "http.hpp"
+#include "http_trigger.hpp"
 #include "manifest.hpp"
 #include "reporter.hpp"
 #include "upgrade_dirs.hpp"
@@ -94,6 +95,8 @@ class HostDaemon {
   std::optional<UpgradeDirs> upgrade_dirs_;
   std::unique_ptr<Dashboard> dashboard_;  // before admin_: outlives the streams admin_ serves
   std::unique_ptr<AdminEndpoints> admin_;
+  // [http]: after runtime_, so that it is drained (stop() in shutdown) while components run.
+  std::unique_ptr<HttpTrigger> http_;
   bool shut_down_ = false;
 };
 

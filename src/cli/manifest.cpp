@@ -15,6 +15,7 @@
 #include <capsule/component/component_runtime.hpp>
 
 #include "activation_fields.hpp"
+#include "http_manifest.hpp"
 #include "quota_fields.hpp"
 
 namespace capsule::cli {
@@ -604,10 +605,11 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   Manifest m;
   m.file = file;
   for (const auto& [k, v] : root) {
-    if (k != "host" && k != "component" && k != "grants" && k != "group") {
+    if (k != "host" && k != "component" && k != "grants" && k != "group" && k != "http") {
       return c.error(&v, 1,
                      std::string(k.str()) +
-                         ": unknown section (known: [host], [[component]], [[group]], [grants])");
+                         ": unknown section (known: [host], [[component]], [[group]], [grants], "
+                         "[http])");
     }
   }
   // The default data dir is relative to the manifest too, not to the working directory (a [host]
@@ -782,6 +784,19 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
       if (!group) return std::move(group).error();
       m.groups.push_back(std::move(*group));
     }
+  }
+  if (const toml::node* h = root.get("http")) {
+    const auto* t = h->as_table();
+    if (t == nullptr) return c.error(h, 1, "http: expected a table ([http])");
+    std::vector<std::string> names;
+    std::vector<std::string> on_demand;
+    for (const auto& e : m.components) {
+      names.push_back(e.ns + "/" + e.name);
+      if (e.on_demand) on_demand.push_back(names.back());
+    }
+    auto http = parse_http_section(*t, file, names, on_demand);
+    if (!http) return std::move(http).error();
+    m.http = std::move(*http);
   }
   return m;
 }

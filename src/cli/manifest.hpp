@@ -11,6 +11,8 @@
 #include <capsule/core/result.hpp>
 #include <capsule/security/capability.hpp>
 
+#include "http_section.hpp"
+
 namespace capsule::cli {
 
 // One [[component]] table of an app manifest.
@@ -78,6 +80,7 @@ struct Manifest {
   HostSection host;
   std::vector<ComponentEntry> components;
   std::vector<GroupEntry> groups;
+  HttpSection http;  // [http]: the HTTP trigger (docs/http.md); disabled without it
   // The group a component belongs to, if any.
   [[nodiscard]] const GroupEntry* group_of(const ComponentEntry& entry) const;
 };

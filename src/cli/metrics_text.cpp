@@ -255,6 +255,49 @@ void write_cluster(Writer& w, const MetricsSnapshot::Cluster& c) {
            s.oversized);
 }
 
+// The HTTP trigger (docs/http.md "Metrics"): requests by route and status class, the handler
+// latency of each route, and the connections.
+void write_http(Writer& w, const HttpTriggerSnapshot& s) {
+  w.single("capsule_http_connections", "gauge", "HTTP trigger connections being served.",
+           s.connections);
+  w.single("capsule_http_connections_refused_total", "counter",
+           "HTTP trigger connections refused with 503 because max_connections were served.",
+           s.refused_connections);
+  w.family("capsule_http_requests_total", "counter",
+           "HTTP trigger requests answered, by route (\"\": none matched or the request was "
+           "malformed) and status class.");
+  static constexpr std::array<std::string_view, 5> kClasses{"1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (const auto& r : s.routes) {
+    for (std::size_t i = 0; i < kClasses.size(); ++i) {
+      w.sample("capsule_http_requests_total",
+               {{"route", r.route},
+                {"component", r.component},
+                {"status_class", std::string(kClasses.at(i))}},
+               r.by_class.at(i));
+    }
+  }
+  w.family("capsule_http_request_duration_seconds", "histogram",
+           "HTTP trigger handler latency per route, from the request read whole to its answer.");
+  for (const auto& r : s.routes) {
+    if (r.route.empty()) continue;  // refused before any handler: no latency to report
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < component::kLatencyBucketsSeconds.size(); ++i) {
+      cumulative += r.latency.counts.at(i);
+      w.sample("capsule_http_request_duration_seconds_bucket",
+               {{"route", r.route},
+                {"component", r.component},
+                {"le", number(component::kLatencyBucketsSeconds.at(i))}},
+               cumulative);
+    }
+    w.sample("capsule_http_request_duration_seconds_bucket",
+             {{"route", r.route}, {"component", r.component}, {"le", "+Inf"}}, r.latency.count);
+    w.sample("capsule_http_request_duration_seconds_sum",
+             {{"route", r.route}, {"component", r.component}}, number(r.latency.sum_seconds));
+    w.sample("capsule_http_request_duration_seconds_count",
+             {{"route", r.route}, {"component", r.component}}, r.latency.count);
+  }
+}
+
 }  // namespace
 
 std::string render_metrics(const MetricsSnapshot& snapshot, const RuntimeCounters& counters) {
@@ -265,6 +308,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot, const RuntimeCounter
   write_activations(w, snapshot.activations);
   write_engine(w, snapshot.engine);
   if (snapshot.cluster) write_cluster(w, *snapshot.cluster);
+  if (snapshot.http) write_http(w, *snapshot.http);
   return w.take();
 }
 

@@ -10,6 +10,7 @@
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/wasm/engine.hpp>
 
+#include "http_trigger_metrics.hpp"
 #include "runtime_counters.hpp"
 
 namespace capsule::cli {
@@ -33,6 +34,8 @@ struct MetricsSnapshot {
     std::size_t peer_hosts = 0;
   };
   std::optional<Cluster> cluster;
+  // Only with an [http] table: a host without the trigger has no capsule_http_* series.
+  std::optional<HttpTriggerSnapshot> http;
 };
 
 // The Prometheus text exposition format (0.0.4) of `snapshot` and `counters`: one HELP and TYPE

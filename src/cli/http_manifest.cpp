@@ -1,0 +1,198 @@
+#include "http_manifest.hpp"
+
+#include <algorithm>
+
+#include "manifest.hpp"
+
+namespace capsule::cli {
+namespace {
+
+class HttpChecker {
+ public:
+  HttpChecker(const std::filesystem::path& file, int fallback_line)
+      : file_(file.filename().string()), fallback_(fallback_line) {}
+
+  [[nodiscard]] Error error(const toml::node* node, const std::string& what) const {
+    const int line = node != nullptr ? static_cast<int>(node->source().begin.line) : fallback_;
+    return make_error(ErrorCode::kInvalidArgument,
+                      file_ + ":" + std::to_string(line) + ": " + what);
+  }
+
+  // A whole number in [lo, hi].
+  [[nodiscard]] Result<std::int64_t> integer(const toml::node& n, const std::string& where,
+                                             std::int64_t lo, std::int64_t hi) const {
+    auto v = n.value<std::int64_t>();
+    if (!v || *v < lo || *v > hi) {
+      return error(&n, where + ": expected a whole number from " + std::to_string(lo) + " to " +
+                           std::to_string(hi));
+    }
+    return *v;
+  }
+
+  // "1MiB", "16KiB" or a byte count, in [lo, hi].
+  [[nodiscard]] Result<std::uint64_t> size(const toml::node& n, const std::string& where,
+                                           std::uint64_t lo, std::uint64_t hi) const {
+    std::optional<std::uint64_t> bytes;
+    if (auto text = n.value<std::string>()) bytes = parse_size(*text);
+    if (auto count = n.value<std::int64_t>(); count && *count >= 0) {
+      bytes = static_cast<std::uint64_t>(*count);
+    }
+    if (!bytes || *bytes < lo || *bytes > hi) {
+      return error(&n, where + ": expected a size like \"1MiB\" or a byte count, from " +
+                           std::to_string(lo) + " to " + std::to_string(hi) + " bytes");
+    }
+    return *bytes;
+  }
+
+  [[nodiscard]] Result<std::string> string(const toml::node& n, const std::string& where) const {
+    auto v = n.value<std::string>();
+    if (!v) return error(&n, where + ": expected a string");
+    return *v;
+  }
+
+ private:
+  std::string file_;
+  int fallback_;
+};
+
+bool valid_route_path(const std::string& p) {
+  if (p.empty() || p.front() != '/' || p.size() > 1024) return false;
+  if (p.size() > 1 && p.back() == '/') return false;  // "/api", not "/api/": one spelling
+  return std::all_of(p.begin(), p.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '/' || ch == '-' ||
+           ch == '_' || ch == '.' || ch == '~';
+  });
+}
+
+Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, std::size_t index,
+                                   const std::vector<std::string>& components,
+                                   const std::vector<std::string>& on_demand) {
+  const std::string where = "http.route[" + std::to_string(index) + "].";
+  HttpRouteEntry r;
+  r.line = static_cast<int>(t.source().begin.line);
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key == "path") {
+      auto s = c.string(v, where + key);
+      if (!s) return std::move(s).error();
+      if (!valid_route_path(*s)) {
+        return c.error(&v, where +
+                               "path: expected an absolute path prefix like \"/hello\" "
+                               "([A-Za-z0-9/._~-], no trailing slash)");
+      }
+      r.path = *s;
+    } else if (key == "component") {
+      auto s = c.string(v, where + key);
+      if (!s) return std::move(s).error();
+      if (std::find(components.begin(), components.end(), *s) == components.end()) {
+        return c.error(&v, where + "component: \"" + *s +
+                               "\" is not a [[component]] of this manifest (namespace/name)");
+      }
+      if (std::find(on_demand.begin(), on_demand.end(), *s) != on_demand.end()) {
+        return c.error(&v, where + "component: \"" + *s +
+                               "\" is on-demand; HTTP routes to virtual actors are not supported "
+                               "yet (route to an eager component)");
+      }
+      r.component = *s;
+    } else if (key == "static") {
+      auto s = c.string(v, where + key);
+      if (!s) return std::move(s).error();
+      r.static_body = *s;
+    } else if (key == "envelope") {
+      auto s = c.string(v, where + key);
+      if (!s) return std::move(s).error();
+      if (*s != "body" && *s != "json") {
+        return c.error(&v, where + "envelope: expected \"body\" or \"json\"");
+      }
+      r.envelope = *s == "json" ? HttpEnvelope::kJson : HttpEnvelope::kBody;
+    } else if (key == "max_body") {
+      auto n = c.size(v, where + key, 0, std::uint64_t{256} << 20);
+      if (!n) return std::move(n).error();
+      r.max_body_bytes = *n;
+    } else if (key == "request_timeout_ms") {
+      auto n = c.integer(v, where + key, 1, 3'600'000);
+      if (!n) return std::move(n).error();
+      r.request_timeout = std::chrono::milliseconds(*n);
+    } else {
+      return c.error(&v, where + key +
+                             ": unknown field (known: path, component, static, envelope, "
+                             "max_body, request_timeout_ms)");
+    }
+  }
+  if (r.path.empty()) return c.error(&t, where + "path: missing (e.g. path = \"/hello\")");
+  if (r.component.empty() == !r.static_body.has_value()) {
+    return c.error(&t, where + "needs exactly one of component = \"ns/name\" or static = \"text\"");
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<HttpSection> parse_http_section(const toml::table& http, const std::filesystem::path& file,
+                                       const std::vector<std::string>& components,
+                                       const std::vector<std::string>& on_demand) {
+  HttpSection out;
+  out.line = static_cast<int>(http.source().begin.line);
+  const HttpChecker c(file, out.line);
+  for (const auto& [k, v] : http) {
+    const std::string key(k.str());
+    const std::string where = "http." + key;
+    if (key == "listen") {
+      auto s = c.string(v, where);
+      if (!s) return std::move(s).error();
+      const auto colon = s->rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == s->size()) {
+        return c.error(&v, where + ": expected host:port, e.g. \"127.0.0.1:8080\"");
+      }
+      out.listen = *s;
+    } else if (key == "max_connections") {
+      auto n = c.integer(v, where, 1, 10'000);
+      if (!n) return std::move(n).error();
+      out.max_connections = static_cast<std::size_t>(*n);
+    } else if (key == "max_header_bytes") {
+      auto n = c.size(v, where, 256, std::uint64_t{1} << 20);
+      if (!n) return std::move(n).error();
+      out.max_header_bytes = *n;
+    } else if (key == "read_timeout_ms") {
+      auto n = c.integer(v, where, 10, 600'000);
+      if (!n) return std::move(n).error();
+      out.read_timeout = std::chrono::milliseconds(*n);
+    } else if (key == "keep_alive_timeout_ms") {
+      auto n = c.integer(v, where, 0, 600'000);
+      if (!n) return std::move(n).error();
+      out.keep_alive_timeout = std::chrono::milliseconds(*n);
+    } else if (key == "route") {
+      const auto* arr = v.as_array();
+      if (arr == nullptr) return c.error(&v, "http.route: expected [[http.route]] tables");
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const auto* t = (*arr)[i].as_table();
+        if (t == nullptr) {
+          return c.error(&(*arr)[i], "http.route[" + std::to_string(i) + "]: expected a table");
+        }
+        auto r = parse_route(c, *t, i, components, on_demand);
+        if (!r) return std::move(r).error();
+        for (const auto& prev : out.routes) {
+          if (prev.path == r->path) {
+            return c.error(t, "http.route[" + std::to_string(i) + "].path: \"" + r->path +
+                                  "\" is routed twice (first on line " + std::to_string(prev.line) +
+                                  ")");
+          }
+        }
+        out.routes.push_back(std::move(*r));
+      }
+    } else {
+      return c.error(&v, where +
+                             ": unknown field (known: listen, max_connections, max_header_bytes, "
+                             "read_timeout_ms, keep_alive_timeout_ms, route)");
+    }
+  }
+  if (out.listen.empty()) {
+    return c.error(&http, "http.listen: missing (e.g. listen = \"127.0.0.1:8080\")");
+  }
+  if (out.routes.empty()) {
+    return c.error(&http, "http: no [[http.route]] tables (at least one route)");
+  }
+  return out;
+}
+
+}  // namespace capsule::cli

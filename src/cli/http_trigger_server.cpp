@@ -1,0 +1,244 @@
+#include "http_trigger_server.hpp"
+
+#include <arpa/inet.h>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string>
+#include <string_view>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace capsule::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A request line may take 8 KiB (cpp-httplib's own limit) on top of the headers; one read buffer
+// more, since a read hands over body bytes behind the head too.
+constexpr std::uint64_t kHeadSlack = (8 << 10) + (4 << 10);
+// Requests on one kept-alive connection before it is closed (the client reconnects).
+constexpr std::size_t kMaxRequestsPerConnection = 10'000;
+
+int poll_for(int fd, short events, int ms) {
+  pollfd p{fd, events, 0};
+  int n = 0;
+  do {
+    n = ::poll(&p, 1, ms);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+int ms_until(Clock::time_point t) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now());
+  return static_cast<int>(std::max<std::int64_t>(0, left.count()));
+}
+
+// httplib::Stream over one TCP connection (cpp-httplib's SocketStream is not in its installed
+// header): buffered reads that fail once the request's deadline passed or its head grew past
+// the cap, writes bounded by the write timeout.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int fd, int write_ms, std::uint64_t head_cap)
+      : fd_(fd), write_ms_(write_ms), head_cap_(head_cap) {}
+
+  // A new request starts: its head and body must be in by `deadline`.
+  void begin_request(Clock::time_point deadline) {
+    deadline_ = deadline;
+    in_head_ = true;
+    head_bytes_ = 0;
+    head_too_large_ = false;
+  }
+  void end_head() { in_head_ = false; }
+  [[nodiscard]] bool head_too_large() const { return head_too_large_; }
+  [[nodiscard]] bool buffered() const { return off_ < size_; }
+
+  [[nodiscard]] bool is_readable() const override {
+    return buffered() || poll_for(fd_, POLLIN, ms_until(deadline_)) > 0;
+  }
+  [[nodiscard]] bool is_writable() const override { return poll_for(fd_, POLLOUT, write_ms_) > 0; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (!buffered()) {
+      if (poll_for(fd_, POLLIN, ms_until(deadline_)) <= 0) return -1;  // the deadline passed
+      ssize_t n = 0;
+      do {
+        n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      off_ = 0;
+      size_ = static_cast<std::size_t>(n);
+    }
+    std::size_t take = std::min(size, size_ - off_);
+    if (in_head_) {
+      if (head_bytes_ >= head_cap_) {
+        head_too_large_ = true;
+        return -1;
+      }
+      take = std::min<std::size_t>(take, head_cap_ - head_bytes_);
+      head_bytes_ += take;
+    }
+    std::memcpy(ptr, buf_.data() + off_, take);
+    off_ += take;
+    return static_cast<ssize_t>(take);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n = 0;
+    do {
+      n = ::send(fd_, ptr, size, MSG_NOSIGNAL);  // a vanished client is an error, not SIGPIPE
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    address_of(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address_of(::getsockname, ip, port);
+  }
+  [[nodiscard]] socket_t socket() const override { return fd_; }
+
+ private:
+  template <typename Get>
+  void address_of(Get get, std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    ip.clear();
+    port = -1;
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);  // NOLINT: the sockets API
+    if (get(fd_, sa, &len) != 0) return;
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    if (addr.ss_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);  // NOLINT: the sockets API
+      ::inet_ntop(AF_INET, &in->sin_addr, text.data(), text.size());
+      port = ntohs(in->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);  // NOLINT: the sockets API
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text.data(), text.size());
+      port = ntohs(in6->sin6_port);
+    }
+    ip = text.data();
+  }
+
+  int fd_;
+  int write_ms_;
+  std::uint64_t head_cap_;
+  Clock::time_point deadline_ = Clock::now();
+  bool in_head_ = true;
+  std::uint64_t head_bytes_ = 0;
+  bool head_too_large_ = false;
+  std::array<char, 4096> buf_{};
+  std::size_t off_ = 0;
+  std::size_t size_ = 0;
+};
+
+thread_local DeadlineStream* t_stream = nullptr;
+
+// Sets this thread's stream for the connection it serves, and clears it after.
+class StreamScope {
+ public:
+  explicit StreamScope(DeadlineStream& s) { t_stream = &s; }
+  ~StreamScope() { t_stream = nullptr; }
+  StreamScope(const StreamScope&) = delete;
+  StreamScope& operator=(const StreamScope&) = delete;
+};
+
+// Counts a connection in for as long as it is served.
+class LiveCount {
+ public:
+  explicit LiveCount(std::atomic<std::size_t>& n) : n_(n), value_(n.fetch_add(1) + 1) {}
+  ~LiveCount() { n_.fetch_sub(1); }
+  LiveCount(const LiveCount&) = delete;
+  LiveCount& operator=(const LiveCount&) = delete;
+  [[nodiscard]] std::size_t value() const { return value_; }
+
+ private:
+  std::atomic<std::size_t>& n_;
+  std::size_t value_;
+};
+
+// What a connection past max_connections gets, without its request being read.
+const std::string& overloaded_answer() {
+  static const std::string answer = [] {
+    const std::string body =
+        R"({"ok":false,"status":503,"component":"","error":"overloaded",)"
+        R"("message":"too many connections (http.max_connections), try again later"})";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return answer;
+}
+
+}  // namespace
+
+TriggerHttpServer::TriggerHttpServer(TriggerConnectionLimits limits) : limits_(limits) {
+  set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits.write_timeout));
+  set_tcp_nodelay(true);  // headers and body go out in separate writes (see http.cpp)
+  // Only what the Keep-Alive response header advertises: process_and_close_socket() enforces
+  // both, the idle time in milliseconds.
+  set_keep_alive_timeout(static_cast<time_t>((limits.keep_alive_timeout.count() + 999) / 1000));
+  set_keep_alive_max_count(kMaxRequestsPerConnection);
+  // Two threads past the limit: a refused connection is answered at once even when every
+  // admitted one holds its thread.
+  new_task_queue = [threads = limits.max_connections + 2] {
+    return new httplib::ThreadPool(threads);  // NOLINT(cppcoreguidelines-owning-memory)
+  };
+}
+
+void TriggerHttpServer::head_received() {
+  if (t_stream != nullptr) t_stream->end_head();
+}
+
+bool TriggerHttpServer::head_too_large() {
+  return t_stream != nullptr && t_stream->head_too_large();
+}
+
+bool TriggerHttpServer::process_and_close_socket(socket_t sock) {
+  const LiveCount live(live_);
+  if (live.value() > limits_.max_connections) {
+    refused_.fetch_add(1);
+    const std::string& answer = overloaded_answer();
+    static_cast<void>(::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL));
+    // Read what the client sent for a moment: closing with unread bytes resets the connection,
+    // and the client might lose the answer.
+    ::shutdown(sock, SHUT_WR);
+    std::array<char, 4096> sink{};
+    for (int i = 0; i < 8 && poll_for(sock, POLLIN, 20) > 0; ++i) {
+      if (::recv(sock, sink.data(), sink.size(), 0) <= 0) break;
+    }
+    ::close(sock);
+    return false;
+  }
+  DeadlineStream stream(sock, static_cast<int>(limits_.write_timeout.count()),
+                        limits_.max_header_bytes + kHeadSlack);
+  const StreamScope scope(stream);
+  bool served = false;
+  for (std::size_t n = 0; n < kMaxRequestsPerConnection && svr_sock_ != INVALID_SOCKET; ++n) {
+    const bool first = n == 0;
+    // Wait for the next request in short slices, so a stopping server closes idle connections
+    // at once instead of waiting out their keep-alive time.
+    const auto idle_until =
+        Clock::now() + (first ? limits_.read_timeout : limits_.keep_alive_timeout);
+    bool readable = stream.buffered();
+    while (!readable && svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until) {
+      readable = poll_for(sock, POLLIN, std::min(100, ms_until(idle_until))) > 0;
+    }
+    if (!readable) break;
+    stream.begin_request(Clock::now() + limits_.read_timeout);
+    bool closed = false;
+    // Once stopping, the answer says Connection: close.
+    const bool last = n + 1 == kMaxRequestsPerConnection || svr_sock_ == INVALID_SOCKET;
+    served = process_request(stream, last, closed, nullptr);
+    if (!served || closed) break;
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return served;
+}
+
+}  // namespace capsule::cli
