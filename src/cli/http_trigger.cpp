@@ -127,6 +127,7 @@ Status HttpTrigger::start(component::ComponentRuntime& runtime,
                                                    " (in use, or not an address of this machine)");
   }
   if (port != 0) port_ = static_cast<unsigned short>(port);
+  server_->widen_backlog();
   thread_ = std::thread([this] {
     server_->listen_after_bind();
     loop_ended_ = true;

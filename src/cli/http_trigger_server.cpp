@@ -194,6 +194,11 @@ void TriggerHttpServer::head_received() {
   if (t_stream != nullptr) t_stream->end_head();
 }
 
+void TriggerHttpServer::widen_backlog() {
+  // listen() again on a listening socket only changes its backlog (capped by somaxconn).
+  if (svr_sock_ != INVALID_SOCKET) static_cast<void>(::listen(svr_sock_, SOMAXCONN));
+}
+
 bool TriggerHttpServer::head_too_large() {
   return t_stream != nullptr && t_stream->head_too_large();
 }

@@ -35,6 +35,11 @@ class TriggerHttpServer final : public httplib::Server {
   // Whether the request this thread failed to parse was cut off by the head cap.
   [[nodiscard]] static bool head_too_large();
 
+  // After bind: cpp-httplib 0.11.4 listens with a backlog of 5, so a burst of connects (a load
+  // balancer opening its pool, wrk -c64) overflowed it and the dropped SYNs were retried after
+  // the kernel's 1 s initial retransmission timeout: those connections' first request took 1 s.
+  void widen_backlog();
+
   [[nodiscard]] std::size_t connections() const { return live_.load(); }
   [[nodiscard]] std::uint64_t refused() const { return refused_.load(); }
 
