@@ -1,0 +1,157 @@
+// The HTTP trigger's pure parts as units: prefix matching, the status of each error outcome,
+// the codec <-> Content-Type mapping and the [http] manifest checks. The behaviour over real
+// sockets is e2e.http_trigger.
+#include "http_routes.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <capsule/core/multicodec.hpp>
+
+#include "component_route.hpp"
+#include "manifest.hpp"
+
+namespace capsule::cli {
+namespace {
+
+HttpRoute route(std::string prefix) {
+  return {std::move(prefix), 0, std::make_shared<StaticRouteHandler>("x")};
+}
+
+TEST(HttpRouteTable, LongestPrefixOnSegmentBoundaries) {
+  RouteTable t;
+  t.add(route("/api"));
+  t.add(route("/api/v2"));
+  t.add(route("/hello"));
+  auto prefix = [&](std::string_view path) -> std::string {
+    const HttpRoute* r = t.match(path);
+    return r != nullptr ? r->prefix : "-";
+  };
+  EXPECT_EQ(prefix("/hello"), "/hello");
+  EXPECT_EQ(prefix("/hello/x/y"), "/hello");
+  EXPECT_EQ(prefix("/helloworld"), "-");
+  EXPECT_EQ(prefix("/api/v2/items"), "/api/v2");
+  EXPECT_EQ(prefix("/api/v20"), "/api");
+  EXPECT_EQ(prefix("/"), "-");
+  t.add(route("/"));
+  EXPECT_EQ(prefix("/helloworld"), "/");
+  EXPECT_EQ(prefix("/hello/x"), "/hello");
+}
+
+TEST(HttpStatus, EachOutcomeHasItsStatus) {
+  EXPECT_EQ(http_status_of(ErrorCode::kTimeout), 504);
+  EXPECT_EQ(http_status_of(ErrorCode::kMailboxFull), 503);
+  EXPECT_EQ(http_status_of(ErrorCode::kUnavailable), 503);
+  EXPECT_EQ(http_status_of(ErrorCode::kNotFound), 503);
+  EXPECT_EQ(http_status_of(ErrorCode::kPermissionDenied), 403);
+  EXPECT_EQ(http_status_of(ErrorCode::kInvalidArgument), 400);
+  EXPECT_EQ(http_status_of(ErrorCode::kTrap), 500);
+  EXPECT_EQ(http_status_of(ErrorCode::kOutOfFuel), 500);
+  EXPECT_EQ(http_status_of(ErrorCode::kMemoryLimit), 500);
+}
+
+TEST(HttpStatus, ErrorBodyNamesComponentAndCause) {
+  const auto r = http_error(504, "web/slow", "timeout", "no \"reply\"");
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body,
+            R"({"component":"web/slow","error":"timeout","message":"no \"reply\"","ok":false,)"
+            R"("status":504})");
+}
+
+TEST(HttpCodec, ContentTypeAndCodecMapBothWays) {
+  EXPECT_EQ(codec_of_content_type("application/json; charset=utf-8"), multicodec::kJson);
+  EXPECT_EQ(codec_of_content_type("text/html"), multicodec::kUtf8Text);
+  EXPECT_EQ(codec_of_content_type("application/cbor"), multicodec::kCbor);
+  EXPECT_EQ(codec_of_content_type(""), multicodec::kRaw);
+  EXPECT_EQ(codec_of_content_type("image/png"), multicodec::kRaw);
+  EXPECT_EQ(content_type_of_codec(multicodec::kJson), "application/json");
+  EXPECT_EQ(content_type_of_codec(multicodec::kUtf8Text), "text/plain; charset=utf-8");
+  EXPECT_EQ(content_type_of_codec(multicodec::kRaw), "application/octet-stream");
+}
+
+constexpr std::string_view kComponent = R"(
+[[component]]
+name = "web/hello"
+path = "hello.wasm"
+)";
+
+// The manifest's component file must exist (its contents are read only by `capsule run`): one
+// in a directory of its own for the parse, removed after.
+Result<Manifest> parse(const std::string& http) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("capsule-http-manifest-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "hello.wasm") << "";
+  auto m = parse_manifest(std::string(kComponent) + http, dir / "app.toml");
+  std::filesystem::remove_all(dir);
+  return m;
+}
+
+TEST(HttpManifest, DefaultsAndEveryKey) {
+  auto m = parse(R"(
+[http]
+listen = "127.0.0.1:8080"
+max_connections = 10
+max_header_bytes = "8KiB"
+read_timeout_ms = 100
+keep_alive_timeout_ms = 0
+
+[[http.route]]
+path = "/hello"
+component = "web/hello"
+envelope = "json"
+max_body = "2MiB"
+request_timeout_ms = 250
+
+[[http.route]]
+path = "/ok"
+static = "ok"
+)");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(m->http.enabled());
+  EXPECT_EQ(m->http.max_connections, 10U);
+  EXPECT_EQ(m->http.max_header_bytes, 8U << 10);
+  EXPECT_EQ(m->http.read_timeout.count(), 100);
+  EXPECT_EQ(m->http.keep_alive_timeout.count(), 0);
+  ASSERT_EQ(m->http.routes.size(), 2U);
+  EXPECT_EQ(m->http.routes[0].envelope, HttpEnvelope::kJson);
+  EXPECT_EQ(m->http.routes[0].max_body_bytes, 2U << 20);
+  EXPECT_EQ(m->http.routes[0].request_timeout.count(), 250);
+  EXPECT_EQ(m->http.routes[1].static_body, "ok");
+  EXPECT_FALSE(parse("")->http.enabled());
+}
+
+TEST(HttpManifest, ErrorsNameLineAndField) {
+  auto error = [](const std::string& http) {
+    auto m = parse(http);
+    return m ? std::string("accepted") : m.error().message;
+  };
+  const std::string head = "[http]\nlisten = \"127.0.0.1:0\"\n";  // lines 5 and 6
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\n[[http.route]]\n"
+                         "path = \"/a\"\nstatic = \"y\"\n"),
+            "app.toml:10: http.route[1].path: \"/a\" is routed twice (first on line 7)");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\nenvelope = \"xml\"\n"),
+            "app.toml:10: http.route[0].envelope: expected \"body\" or \"json\"");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a/\"\nstatic = \"x\"\n"),
+            "app.toml:8: http.route[0].path: expected an absolute path prefix like \"/hello\" "
+            "([A-Za-z0-9/._~-], no trailing slash)");
+  EXPECT_EQ(
+      error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\ncomponent = \"web/hello\"\n"),
+      "app.toml:7: http.route[0].needs exactly one of component = \"ns/name\" or static = "
+      "\"text\"");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\nrequest_timeout_ms = 0\n"),
+            "app.toml:10: http.route[0].request_timeout_ms: expected a whole number from 1 to "
+            "3600000");
+  EXPECT_EQ(error(head + "keep_alive = 1\n[[http.route]]\npath = \"/a\"\nstatic = \"x\"\n"),
+            "app.toml:7: http.keep_alive: unknown field (known: listen, max_connections, "
+            "max_header_bytes, read_timeout_ms, keep_alive_timeout_ms, route)");
+  EXPECT_EQ(error("[http]\nmax_connections = 4\n[[http.route]]\npath = \"/a\"\nstatic = \"x\"\n"),
+            "app.toml:5: http.listen: missing (e.g. listen = \"127.0.0.1:8080\")");
+  EXPECT_EQ(error(head), "app.toml:5: http: no [[http.route]] tables (at least one route)");
+}
+
+}  // namespace
+}  // namespace capsule::cli
