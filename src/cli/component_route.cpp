@@ -94,8 +94,8 @@ void ComponentRouteHandler::handle(HttpTriggerRequest request, Done done) {
   auto shared_done = std::make_shared<Done>(std::move(done));
   auto deliver = [shared_done, who = component_](CallbackResponse response) {
     if (response.reply) {
-      (*shared_done)(HttpTriggerResponse{200, content_type_of_codec(response.reply->codec),
-                                         response.reply->as_string()});
+      (*shared_done)(HttpTriggerResponse{
+          200, content_type_of_codec(response.reply->codec), response.reply->as_string(), {}});
       return;
     }
     const Error e = response.error.value_or(make_error(ErrorCode::kInternal, "no outcome"));

@@ -6,7 +6,7 @@
 namespace capsule::cli {
 
 void StaticRouteHandler::handle(HttpTriggerRequest /*request*/, Done done) {
-  done(HttpTriggerResponse{200, "text/plain; charset=utf-8", body_});
+  done(HttpTriggerResponse{200, "text/plain; charset=utf-8", body_, {}});
 }
 
 void RouteTable::add(HttpRoute route) {
@@ -54,8 +54,10 @@ HttpTriggerResponse http_error(int status, std::string_view component, std::stri
                       {"component", component},
                       {"error", cause},
                       {"message", message}};
-  return {status, "application/json",
-          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+  return {status,
+          "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          {}};
 }
 
 }  // namespace capsule::cli

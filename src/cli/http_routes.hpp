@@ -26,6 +26,9 @@ struct HttpTriggerResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // More response headers (a wasi:http handler sets its own; capsule:core replies have none).
+  // Content-Length, Connection and Keep-Alive are the server's and are not taken from here.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // What serves the requests of one route. The trigger calls handle() on a connection thread and

@@ -1,6 +1,8 @@
 #include "http_trigger.hpp"
 
+#include <algorithm>
 #include <asio/ip/address.hpp>
+#include <cctype>
 #include <condition_variable>
 #include <httplib.h>
 #include <mutex>
@@ -39,9 +41,35 @@ class AnswerSlot {
   std::optional<HttpTriggerResponse> answer_;
 };
 
+bool server_header(std::string_view name) {
+  auto is = [&](std::string_view want) {
+    return name.size() == want.size() &&
+           std::equal(name.begin(), name.end(), want.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  return is("content-length") || is("connection") || is("keep-alive") || is("transfer-encoding") ||
+         is("content-type");
+}
+
 void set(httplib::Response& res, const HttpTriggerResponse& answer) {
   res.status = answer.status;
+  for (const auto& [name, value] : answer.headers) {
+    if (!server_header(name)) res.set_header(name, value);
+  }
   res.set_content(answer.body, answer.content_type.c_str());
+}
+
+// The handler of one [[http.route]]. A new route kind (wasi:http/proxy components) is one more
+// branch here, with its own RouteHandler.
+std::shared_ptr<RouteHandler> handler_for(const HttpRouteEntry& entry,
+                                          component::ComponentRuntime& runtime,
+                                          const std::map<std::string, std::uint32_t>& instances) {
+  if (entry.static_body) return std::make_shared<StaticRouteHandler>(*entry.static_body);
+  const auto it = instances.find(entry.component);
+  return std::make_shared<ComponentRouteHandler>(runtime, entry.component,
+                                                 it != instances.end() ? it->second : 1,
+                                                 entry.envelope, entry.request_timeout);
 }
 
 // A refusal before the body is read: the connection cannot carry another request.
@@ -100,15 +128,7 @@ Status HttpTrigger::start(component::ComponentRuntime& runtime,
   auto where = split_listen(section_.listen);
   if (!where) return std::move(where).error();
   for (const auto& entry : section_.routes) {
-    std::shared_ptr<RouteHandler> handler;
-    if (entry.static_body) {
-      handler = std::make_shared<StaticRouteHandler>(*entry.static_body);
-    } else {
-      const auto it = instances.find(entry.component);
-      handler = std::make_shared<ComponentRouteHandler>(runtime, entry.component,
-                                                        it != instances.end() ? it->second : 1,
-                                                        entry.envelope, entry.request_timeout);
-    }
+    const std::shared_ptr<RouteHandler> handler = handler_for(entry, runtime, instances);
     auto counters = std::make_unique<HttpRouteCounters>(entry.path, handler->target());
     table_.add({entry.path, entry.max_body_bytes, handler});
     routes_.emplace(entry.path,
