@@ -173,11 +173,13 @@ class Host:
             conn.close()
 
     def stop(self):
+        """SIGTERM; the exit status (0: a clean shutdown, and under ASan no error or leak)."""
         if self.host.proc.poll() is None:
             self.host.proc.send_signal(signal.SIGTERM)
             self.host.proc.wait(timeout=60)
         self.reader.join(timeout=10)
         self.host.kill()
+        return self.host.proc.returncode
 
 
 def status_of(answer):
@@ -206,8 +208,10 @@ class HttpTriggerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.h.stop()
+        status = cls.h.stop()
         cls.tmp.cleanup()
+        if status != 0:
+            raise AssertionError(f"the host exited with {status}:\n" + "".join(cls.h.lines[-40:]))
 
     def assert_error(self, status, body, want_status, component, cause):
         self.assertEqual(status, want_status, body)
