@@ -77,7 +77,7 @@ listen = "127.0.0.1:0"
 max_connections = 8
 max_header_bytes = "4KiB"
 read_timeout_ms = 1500
-keep_alive_timeout_ms = 5000
+keep_alive_timeout_ms = 1500
 
 [[http.route]]
 path = "/hello"
@@ -252,6 +252,19 @@ class HttpTriggerTest(unittest.TestCase):
         self.assertIs(conn.sock, sock)
         self.assertEqual(conn.sock.getsockname(), local)
         conn.close()
+
+    def test_idle_kept_alive_connection_is_closed_after_its_timeout(self):
+        with socket.create_connection(self.h.address, timeout=10) as s:
+            s.sendall(b"GET /static HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"ok\n"):
+                answer += s.recv(4096)
+            self.assertEqual(status_of(answer), 200)
+            t0 = time.monotonic()
+            self.assertEqual(s.recv(4096), b"", "the server sent more than its answer")
+            # keep_alive_timeout_ms = 1500; slack for a busy machine, and it must not be at once.
+            self.assertGreater(time.monotonic() - t0, 1.0)
+            self.assertLess(time.monotonic() - t0, 6)
 
     def test_trap_is_500_and_the_component_recovers(self):
         for _ in range(3):
