@@ -54,7 +54,7 @@ ComponentRouteHandler::ComponentRouteHandler(component::ComponentRuntime& runtim
 
 Result<Payload> ComponentRouteHandler::payload_of(HttpTriggerRequest& request) const {
   if (envelope_ == HttpEnvelope::kBody) {
-    // The body's bytes, moved, not copied: the common case costs nothing beyond the read.
+    // The body's bytes as they came: no encoding, whatever the body holds.
     return Payload{codec_of_content_type(request.content_type),
                    std::vector<std::uint8_t>(request.body.begin(), request.body.end())};
   }
