@@ -2,7 +2,7 @@
 """Python guests (componentize-py) and guest stdout/stderr, through a real `capsule run`.
 
 One host runs the Python examples (echo, storage counter, requester), the Python test guest
-`noisy` and the C guest `printer`; the tests drive it with the CLI and read its JSON log, which
+`noisy` and the C guest `printer`; the tests drive it with the CLI (and py/echo through the HTTP trigger) and read its JSON log, which
 a thread collects while the host runs (a flood must not fill the pipe and stall the host). The
 compiled components are cached in the host's data dir, so only the first run compiles."""
 import json
@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -78,6 +79,14 @@ path = "printer.wasm"
 
 [grants."py/requester"]
 "messaging.request" = ["py/echo/*"]
+
+# The HTTP trigger (docs/http.md) in front of a Python component.
+[http]
+listen = "127.0.0.1:0"
+
+[[http.route]]
+path = "/echo"
+component = "py/echo"
 """
 
 # The host's default log quota per component (core/limits.hpp GuestQuotas): 200 lines/s, with
@@ -180,6 +189,15 @@ class PythonGuests(unittest.TestCase):
     def test_echo_replies_with_the_payload(self):
         text = "hello from capsule " + uuid.uuid4().hex
         self.assertEqual(self.call("py/echo/0", text).stdout.strip(), text)
+
+    def test_an_http_route_reaches_the_python_component(self):
+        url = next(e["url"] for e in self.host.log() if e.get("msg") == "http trigger ready")
+        text = "over http " + uuid.uuid4().hex
+        request = urllib.request.Request(url + "/echo/x", data=text.encode(),
+                                         headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            self.assertEqual((r.status, r.headers["Content-Type"], r.read().decode()),
+                             (200, "text/plain; charset=utf-8", text))
 
     def test_counter_keeps_its_value_in_storage_across_a_restart(self):
         self.call("py/counter/0", "reset")
