@@ -2,9 +2,10 @@
 """Python guests (componentize-py) and guest stdout/stderr, through a real `capsule run`.
 
 One host runs the Python examples (echo, storage counter, requester), the Python test guest
-`noisy` and the C guest `printer`; the tests drive it with the CLI (and py/echo through the HTTP trigger) and read its JSON log, which
-a thread collects while the host runs (a flood must not fill the pipe and stall the host). The
-compiled components are cached in the host's data dir, so only the first run compiles."""
+`noisy` and the C guest `printer`; the tests drive it with the CLI (py/echo also through the
+HTTP trigger) and read its JSON log, which a thread collects while the host runs (a flood must
+not fill the pipe and stall the host). The compiled components are cached in the host's data
+dir, so only the first run compiles."""
 import json
 import os
 import pathlib
