@@ -305,12 +305,42 @@ class HttpTriggerTest(unittest.TestCase):
         answer = self.h.raw(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
         self.assertEqual(status_of(answer), 413, answer)
         self.assertEqual(json_body(answer)["component"], "web/hello")
+        # The body sent along, as most clients do, while the answer is read: it must arrive (a
+        # close with unread bytes resets the connection, and the reset can overtake it).
+        for size in (300_000, 3_000_000):
+            self.assertEqual(status_of(self.upload("/hello", size)), 413, size)
         # Chunked, with no length up front: refused too once read past the route's limit.
         chunk = b"a" * 2048
         answer = self.h.raw(b"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
                             b"800\r\n" + chunk + b"\r\n0\r\n\r\n")
         self.assertEqual(status_of(answer), 413, answer)
         self.assertTrue(self.h.canary())
+
+    def upload(self, path, size):
+        """POSTs `size` bytes from another thread while this one reads the answer (up to the
+        server's close, or a reset); the answer read."""
+        s = socket.create_connection(self.h.address, timeout=10)
+
+        def send():
+            try:
+                s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+                          .encode() + b"b" * size)
+            except OSError:
+                pass  # the server stopped reading: expected once it has refused the body
+        sender = threading.Thread(target=send)
+        sender.start()
+        answer = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+        sender.join(timeout=30)
+        s.close()
+        return answer
 
     def test_headers_too_large_are_431(self):
         many = "".join(f"X-Filler-{i}: {'v' * 200}\r\n" for i in range(40)).encode()
