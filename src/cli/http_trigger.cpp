@@ -76,6 +76,7 @@ std::shared_ptr<RouteHandler> handler_for(const HttpRouteEntry& entry,
 void refuse(httplib::Response& res, const HttpTriggerResponse& answer) {
   set(res, answer);
   res.set_header("Connection", "close");
+  TriggerHttpServer::close_after_answer();
 }
 
 // "" for a valid Content-Length (or none), else why it is not.
@@ -169,38 +170,15 @@ void HttpTrigger::configure() {
   // The largest route limit bounds every body, chunked ones included; each route's own limit
   // is checked from Content-Length before the body is read, and again after (chunked).
   s.set_payload_max_length(std::max<std::uint64_t>(max_body, 1));
+  // Both run once the head is in, before any body is read: the pre-routing handler, and for a
+  // request with "Expect: 100-continue" the expect handler first (cpp-httplib would otherwise
+  // send "100 Continue" before any check, and the client its whole body).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    TriggerHttpServer::head_received();
-    const Route* route = match(req.path);
-    HttpRouteCounters& counters = route != nullptr ? *route->counters : unrouted_;
-    const std::string who = route != nullptr ? route->route.handler->target() : "";
-    auto refused = [&](const HttpTriggerResponse& answer) {
-      counters.count(answer.status);
-      refuse(res, answer);
-      return httplib::Server::HandlerResponse::Handled;
-    };
-    std::size_t head = 0;
-    for (const auto& [name, value] : req.headers) head += name.size() + value.size() + 4;
-    if (head > section_.max_header_bytes) {
-      return refused(http_error(431, who, "header-too-large",
-                                "request headers are " + std::to_string(head) + " bytes (limit " +
-                                    std::to_string(section_.max_header_bytes) + ")"));
-    }
-    if (const std::string why = bad_content_length(req); !why.empty()) {
-      return refused(http_error(400, who, "bad-request", why));
-    }
-    if (route == nullptr) {
-      return refused(http_error(404, "", "no-route", "no route for " + req.path));
-    }
-    if (req.has_header("Content-Length")) {
-      const auto length = std::stoull(req.get_header_value("Content-Length"));
-      if (length > route->route.max_body_bytes) {
-        return refused(http_error(413, who, "body-too-large",
-                                  "request body is " + std::to_string(length) + " bytes (limit " +
-                                      std::to_string(route->route.max_body_bytes) + ")"));
-      }
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    return refused(req, res) ? httplib::Server::HandlerResponse::Handled
+                             : httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return refused(req, res) ? res.status : 100;
   });
   auto serve = [this](const httplib::Request& req, httplib::Response& res) {
     this->serve(req, res);
@@ -246,6 +224,40 @@ void HttpTrigger::configure() {
         refuse(res, answer);
         return httplib::Server::HandlerResponse::Handled;
       }));
+}
+
+bool HttpTrigger::refused(const httplib::Request& req, httplib::Response& res) {
+  TriggerHttpServer::head_received();
+  const Route* route = match(req.path);
+  HttpRouteCounters& counters = route != nullptr ? *route->counters : unrouted_;
+  const std::string who = route != nullptr ? route->route.handler->target() : "";
+  auto refuse_with = [&](const HttpTriggerResponse& answer) {
+    counters.count(answer.status);
+    refuse(res, answer);
+    return true;
+  };
+  std::size_t head = 0;
+  for (const auto& [name, value] : req.headers) head += name.size() + value.size() + 4;
+  if (head > section_.max_header_bytes) {
+    return refuse_with(http_error(431, who, "header-too-large",
+                                  "request headers are " + std::to_string(head) + " bytes (limit " +
+                                      std::to_string(section_.max_header_bytes) + ")"));
+  }
+  if (const std::string why = bad_content_length(req); !why.empty()) {
+    return refuse_with(http_error(400, who, "bad-request", why));
+  }
+  if (route == nullptr) {
+    return refuse_with(http_error(404, "", "no-route", "no route for " + req.path));
+  }
+  if (req.has_header("Content-Length")) {
+    const auto length = std::stoull(req.get_header_value("Content-Length"));
+    if (length > route->route.max_body_bytes) {
+      return refuse_with(http_error(413, who, "body-too-large",
+                                    "request body is " + std::to_string(length) + " bytes (limit " +
+                                        std::to_string(route->route.max_body_bytes) + ")"));
+    }
+  }
+  return false;
 }
 
 void HttpTrigger::serve(const httplib::Request& req, httplib::Response& res) {

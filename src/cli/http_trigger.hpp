@@ -49,6 +49,9 @@ class HttpTrigger {
     std::unique_ptr<HttpRouteCounters> counters;
   };
   void configure();
+  // Checks a request's head (header size, Content-Length, route, body limit) before its body is
+  // read; true: `res` is the refusal, counted, and the connection closes after it.
+  bool refused(const httplib::Request& req, httplib::Response& res);
   void serve(const httplib::Request& req, httplib::Response& res);
   [[nodiscard]] const Route* match(const std::string& path) const;
 

@@ -50,7 +50,10 @@ class DeadlineStream final : public httplib::Stream {
     in_head_ = true;
     head_bytes_ = 0;
     head_too_large_ = false;
+    close_after_ = false;
   }
+  void close_after_answer() { close_after_ = true; }
+  [[nodiscard]] bool close_after() const { return close_after_; }
   void end_head() { in_head_ = false; }
   [[nodiscard]] bool head_too_large() const { return head_too_large_; }
   [[nodiscard]] bool buffered() const { return off_ < size_; }
@@ -131,6 +134,7 @@ class DeadlineStream final : public httplib::Stream {
   bool in_head_ = true;
   std::uint64_t head_bytes_ = 0;
   bool head_too_large_ = false;
+  bool close_after_ = false;
   std::array<char, 4096> buf_{};
   std::size_t off_ = 0;
   std::size_t size_ = 0;
@@ -199,6 +203,10 @@ void TriggerHttpServer::widen_backlog() {
   if (svr_sock_ != INVALID_SOCKET) static_cast<void>(::listen(svr_sock_, SOMAXCONN));
 }
 
+void TriggerHttpServer::close_after_answer() {
+  if (t_stream != nullptr) t_stream->close_after_answer();
+}
+
 bool TriggerHttpServer::head_too_large() {
   return t_stream != nullptr && t_stream->head_too_large();
 }
@@ -239,7 +247,7 @@ bool TriggerHttpServer::process_and_close_socket(socket_t sock) {
     // Once stopping, the answer says Connection: close.
     const bool last = n + 1 == kMaxRequestsPerConnection || svr_sock_ == INVALID_SOCKET;
     served = process_request(stream, last, closed, nullptr);
-    if (!served || closed) break;
+    if (!served || closed || stream.close_after()) break;
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);

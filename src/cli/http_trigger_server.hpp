@@ -32,6 +32,10 @@ class TriggerHttpServer final : public httplib::Server {
   // The head of the request this thread is reading has arrived whole (the pre-routing handler
   // calls it): the head cap no longer applies to what follows.
   static void head_received();
+  // The answer being written is the connection's last (a refusal whose body was not read):
+  // cpp-httplib sends "Connection: close" but keeps reading, so the connection waited out its
+  // keep-alive time, and a body sent anyway would have been parsed as the next request.
+  static void close_after_answer();
   // Whether the request this thread failed to parse was cut off by the head cap.
   [[nodiscard]] static bool head_too_large();
 

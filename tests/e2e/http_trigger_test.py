@@ -305,6 +305,16 @@ class HttpTriggerTest(unittest.TestCase):
         answer = self.h.raw(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
         self.assertEqual(status_of(answer), 413, answer)
         self.assertEqual(json_body(answer)["component"], "web/hello")
+        # With "Expect: 100-continue" the refusal comes instead of "100 Continue": no body is sent.
+        answer = self.h.raw(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n"
+                            b"Expect: 100-continue\r\n\r\n")
+        self.assertEqual(status_of(answer), 413, answer)
+        # The unread body's bytes end the connection: what follows is never parsed as a request
+        # (here a whole pipelined request, which must not be answered).
+        for refused, status in ((b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", 413),
+                                (b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", 404)):
+            answer = self.h.raw(refused + b"GET /static HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual((status_of(answer), answer.count(b"HTTP/1.1 ")), (status, 1), answer)
         # The body sent along, as most clients do, while the answer is read: it must arrive (a
         # close with unread bytes resets the connection, and the reset can overtake it).
         for size in (300_000, 3_000_000):
