@@ -466,7 +466,8 @@ void HostDaemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (dashboard_) dashboard_->close();  // open event streams end now, not at their next tick
-  // First: requests in flight finish against running components, no new ones are accepted.
+  // Before the admin API and the components: requests in flight finish against running
+  // components, no new ones are accepted.
   if (http_) http_->stop();
   if (admin_) admin_->close();
   if (failover_) failover_->stop();  // stops serving and releases its leases
