@@ -155,3 +155,62 @@ function(capsule_add_python_component name)
   add_custom_target(${name}_component ALL DEPENDS "${out}")
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
 endfunction()
+
+# JavaScript components, built with componentize-js (pinned in scripts/js-guest/package-lock.json,
+# installed by scripts/bootstrap.sh with `npm ci` into ${CAPSULE_CACHE_DIR}/js-guest):
+#   capsule_add_js_component(<name> SOURCE app.js [WIT_DIR dir] [OUTPUT_DIR dir])
+# produces <OUTPUT_DIR>/<name>.wasm and a target <name>_component built by `all`. The source is an
+# ES module whose `lifecycle` export object implements the lifecycle interface; relative imports
+# are bundled. Guests get stdio, clocks and random from WASI; `http` (fetch) and `fetch-event` are
+# disabled because they import wasi:http, which capsule does not link. CAPSULE_JS_GUESTS is TRUE
+# when the toolchain is there; without it the function says so once and defines nothing (callers
+# guard their JavaScript tests with that variable) - unless the environment sets CI, where every
+# language must build and a missing toolchain is a configure error.
+set(CAPSULE_JS_GUEST_DIR "${CAPSULE_CACHE_DIR}/js-guest" CACHE PATH
+    "npm prefix holding componentize-js (scripts/bootstrap.sh)")
+find_program(CAPSULE_NODE node)
+find_program(CAPSULE_COMPONENTIZE_JS componentize-js HINTS "${CAPSULE_JS_GUEST_DIR}/node_modules/.bin"
+             NO_DEFAULT_PATH)
+if(CAPSULE_NODE AND CAPSULE_COMPONENTIZE_JS)
+  set(CAPSULE_JS_GUESTS TRUE)
+elseif(DEFINED ENV{CI})
+  message(FATAL_ERROR "componentize-js not found in ${CAPSULE_JS_GUEST_DIR} (node: ${CAPSULE_NODE}), "
+                      "and CI requires the JavaScript guests: run scripts/bootstrap.sh")
+else()
+  set(CAPSULE_JS_GUESTS FALSE)
+  message(STATUS "componentize-js not found in ${CAPSULE_JS_GUEST_DIR} (or no node): JavaScript "
+                 "components and their tests are skipped (run scripts/bootstrap.sh)")
+endif()
+set(CAPSULE_JS_DISABLED_FEATURES http fetch-event)
+
+function(capsule_add_js_component name)
+  cmake_parse_arguments(ARG "" "SOURCE;WIT_DIR;OUTPUT_DIR" "" ${ARGN})
+  if(NOT ARG_SOURCE)
+    message(FATAL_ERROR "capsule_add_js_component(${name}) needs SOURCE")
+  endif()
+  if(NOT CAPSULE_JS_GUESTS)
+    return()
+  endif()
+  if(NOT ARG_WIT_DIR)
+    set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
+  endif()
+  get_filename_component(src "${ARG_SOURCE}" ABSOLUTE)
+  get_filename_component(src_dir "${src}" DIRECTORY)
+  file(GLOB js_files CONFIGURE_DEPENDS "${src_dir}/*.js" "${src_dir}/*.mjs")
+  file(GLOB wit_files CONFIGURE_DEPENDS "${ARG_WIT_DIR}/*.wit")
+  set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${ARG_OUTPUT_DIR}"
+    COMMAND "${CAPSULE_NODE}" "${CAPSULE_COMPONENTIZE_JS}" "${src}" --wit "${ARG_WIT_DIR}"
+            --world-name component --disable ${CAPSULE_JS_DISABLED_FEATURES} --out "${out}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
+    DEPENDS ${js_files} ${wit_files} "${CAPSULE_COMPONENTIZE_JS}"
+    COMMENT "capsule JavaScript component ${name}.wasm (componentize-js)"
+    VERBATIM)
+  add_custom_target(${name}_component ALL DEPENDS "${out}")
+  set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
+endfunction()

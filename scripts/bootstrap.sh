@@ -9,6 +9,8 @@ CACHE="${CAPSULE_CACHE_DIR:-$HOME/.cache/capsule}"
 WASM_TOOLS_VERSION=1.254.2     # wasmparser 0.254, the one Wasmtime 48 uses
 WIT_BINDGEN_VERSION=0.60.0     # wit-component 0.254, same encoder generation
 COMPONENTIZE_PY_VERSION=0.25.1 # Python guests; pinned with hashes in scripts/python-guest-requirements.txt
+COMPONENTIZE_JS_VERSION=0.23.0 # JavaScript guests; pinned with its tree in scripts/js-guest/package-lock.json
+NODE_MIN_VERSION=20.19.0       # componentize-js 0.23's parser (oxc-parser) needs ^20.19 or >=22.12
 START=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - START ))"; }
@@ -115,6 +117,39 @@ else
   cp "$ROOT/tests/e2e/dashboard/package.json" "$ROOT/tests/e2e/dashboard/package-lock.json" "$pw/"
   (cd "$pw" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error </dev/null)
   echo "playwright-core $want installed in $pw"
+fi
+
+step "JavaScript guests: componentize-js $COMPONENTIZE_JS_VERSION (npm ci into $CACHE/js-guest)"
+# nodejs comes from the packages above, but Debian 12's is 18.x, too old for componentize-js 0.23
+# (NodeSource's 20+ serves). Without a Node >= $NODE_MIN_VERSION the JavaScript guests are skipped -
+# except in CI (CI set), where every language's examples must build.
+js="$CACHE/js-guest"
+node_version=$(node --version 2>/dev/null | sed 's/^v//') || true
+if [ -z "$node_version" ] || ! command -v npm >/dev/null ||
+   [ "$(printf '%s\n%s\n' "$node_version" "$NODE_MIN_VERSION" | sort -V | head -1)" != "$NODE_MIN_VERSION" ]; then
+  msg="node ${node_version:-not found} (need >= $NODE_MIN_VERSION with npm): JavaScript guests are skipped"
+  [ -n "${CI:-}" ] && die "$msg, which CI does not allow; install Node.js $NODE_MIN_VERSION+ first"
+  echo "$msg"
+else
+  # The lockfile's hash is the stamp: an unchanged lockfile with its binary present is done.
+  stamp=$(sha256sum "$ROOT/scripts/js-guest/package-lock.json" | awk '{print $1}')
+  if [ "$(cat "$js/.capsule-lock-sha256" 2>/dev/null)" = "$stamp" ] &&
+     [ -x "$js/node_modules/.bin/componentize-js" ]; then
+    echo "componentize-js present (node $node_version)"
+  else
+    rm -rf "$js"
+    mkdir -p "$js"
+    cp "$ROOT/scripts/js-guest/package.json" "$ROOT/scripts/js-guest/package-lock.json" "$js/"
+    # --ignore-scripts: nothing runs at install time (none of the packages needs it); everything
+    # comes from the npm registry, checked against the lockfile's integrity hashes.
+    npm ci --prefix "$js" --ignore-scripts --no-audit --no-fund --omit=dev \
+      --cache "$CACHE/npm-cache" --loglevel=error </dev/null
+    echo "$stamp" >"$js/.capsule-lock-sha256"
+  fi
+  have=$(node -p "require('$js/node_modules/@bytecodealliance/componentize-js/package.json').version")
+  [ "$have" = "$COMPONENTIZE_JS_VERSION" ] ||
+    die "componentize-js $have installed, $COMPONENTIZE_JS_VERSION expected (scripts/js-guest/package-lock.json)"
+  echo "componentize-js $have (node $node_version)"
 fi
 
 step "bootstrap done"
