@@ -1,8 +1,9 @@
-// Per guest language, the same echo behaviour (guest/examples/echo.c, the C baseline, and
-// guest/examples/python/echo/echo.py): component size, cold compile, cache-hit load,
-// instantiate + init, one 64 B handle-message (host time and fuel), and the smallest memory
-// limit under which instantiate + init + one call succeed. Same process, same run, C first.
-// Usage: lang_bench [component ...]   (default: echo py_echo; names under build/components)
+// Per guest language, the same echo behaviour (guest/examples/echo.c, the C baseline,
+// guest/examples/python/echo/echo.py and guest/examples/js/echo/echo.js): component size, cold
+// compile, cache-hit load, instantiate + init, one 64 B handle-message (host time and fuel), the
+// resident memory an idle instance adds, and the smallest memory limit under which instantiate +
+// init + one call succeed. Same process, same run, C first.
+// Usage: lang_bench [component ...]   (default: echo py_echo js_echo; names under build/components)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -72,9 +73,36 @@ bool runs_with(WasmEngine& engine, const CompiledComponent& c, std::uint64_t mem
   return reply && *reply && (*reply)->bytes.size() == 64;
 }
 
+// This process's resident set in KiB: all of it (VmRSS, which counts a shared page once per
+// mapping - each instance maps the component's copy-on-write memory image, so the image's pages
+// it reads count again per instance though they exist once) and its anonymous part (RssAnon: the
+// pages an instance wrote, its private cost).
+struct Resident {
+  double total_kib = 0, anon_kib = 0;
+};
+
+Resident resident() {
+  std::ifstream status("/proc/self/status");
+  Resident r;
+  std::string key;
+  double value = 0;
+  std::string unit;
+  while (status >> key) {
+    if (key == "VmRSS:" && status >> value >> unit) {
+      r.total_kib = value;
+    } else if (key == "RssAnon:" && status >> value >> unit) {
+      r.anon_kib = value;
+    }
+  }
+  return r;
+}
+
+constexpr int kIdleInstances = 20;
+
 struct Row {
   std::string name;
   double kib = 0, compile_ms = 0, load_ms = 0, instantiate_ms = 0, call_us = 0;
+  double idle_rss_kib = 0, idle_anon_kib = 0;
   std::uint64_t fuel = 0, min_memory = 0;
 };
 
@@ -127,6 +155,21 @@ Row measure(const std::string& name, const std::filesystem::path& dir) {
   row.call_us = median(calls);
   row.fuel = inst->stats().fuel_consumed_last;
 
+  // What one more idle instance costs in RSS: kIdleInstances of them, each initialised and
+  // having answered one request (so what a first call touches is counted), then left idle.
+  {
+    const Resident before = resident();
+    std::vector<ComponentInstance> idle;
+    for (int i = 0; i < kIdleInstances; ++i) {
+      auto extra = cold->instantiate(**compiled, options_for(name));
+      if (!extra || !extra->init({}) || !extra->handle_message(request)) std::exit(1);
+      idle.push_back(std::move(*extra));
+    }
+    const Resident after = resident();
+    row.idle_rss_kib = (after.total_kib - before.total_kib) / kIdleInstances;
+    row.idle_anon_kib = (after.anon_kib - before.anon_kib) / kIdleInstances;
+  }
+
   // Smallest limit, to 64 KiB (one wasm page), between 64 KiB and 256 MiB.
   std::uint64_t lo = 0, hi = 4096;  // in pages: lo fails (or is 0), hi works
   if (!runs_with(*cold, **compiled, hi * 65536)) {
@@ -146,18 +189,20 @@ Row measure(const std::string& name, const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> names(argv + 1, argv + argc);
-  if (names.empty()) names = {"echo", "py_echo"};
+  if (names.empty()) names = {"echo", "py_echo", "js_echo"};
   std::printf(
       "| component | size | cold compile | cached load (median of 5) | instantiate + init "
-      "(median of 9) | handle-message 64 B (median of 2001) | fuel per call | smallest memory "
-      "limit that runs |\n|---|---|---|---|---|---|---|---|\n");
+      "(median of 9) | handle-message 64 B (median of 2001) | fuel per call | RSS per idle "
+      "instance (anonymous) | smallest memory limit that runs |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& name : names) {
     const Row r = measure(name, CAPSULE_COMPONENTS_DIR);
     std::printf(
-        "| %s | %.0f KiB | %.1f ms | %.2f ms | %.3f ms | %.2f us | %llu | %.3f MiB (%llu pages) "
-        "|\n",
+        "| %s | %.0f KiB | %.1f ms | %.2f ms | %.3f ms | %.2f us | %llu | %.0f KiB (%.0f KiB) | "
+        "%.3f MiB (%llu pages) |\n",
         r.name.c_str(), r.kib, r.compile_ms, r.load_ms, r.instantiate_ms, r.call_us,
-        static_cast<unsigned long long>(r.fuel), static_cast<double>(r.min_memory) / (1 << 20),
+        static_cast<unsigned long long>(r.fuel), r.idle_rss_kib, r.idle_anon_kib,
+        static_cast<double>(r.min_memory) / (1 << 20),
         static_cast<unsigned long long>(r.min_memory / 65536));
     std::fflush(stdout);
   }
