@@ -103,14 +103,18 @@ endfunction()
 
 # Python components, built with componentize-py (pinned in scripts/python-guest-requirements.txt,
 # installed by scripts/bootstrap.sh into ${CAPSULE_CACHE_DIR}/py-guest-venv):
-#   capsule_add_python_component(<name> SOURCE app.py [WIT_DIR dir] [OUTPUT_DIR dir])
+#   capsule_add_python_component(<name> SOURCE app.py [WIT_DIR dir] [WORLD world] [OUTPUT_DIR dir])
 # produces <OUTPUT_DIR>/<name>.wasm and a target <name>_component built by `all`. The module is
 # the file's stem, its directory is the module path (everything in it is bundled), and its
-# `Lifecycle` class implements the `lifecycle` export. CAPSULE_PYTHON_GUESTS is TRUE when the
+# `Lifecycle` class implements the `lifecycle` export. WORLD defaults to capsule's `component`;
+# a wasi:http/proxy component passes WIT_DIR ${CAPSULE_WASI_WIT_DIR} WORLD wasi:http/proxy@0.2.12
+# and implements `IncomingHandler`. CAPSULE_PYTHON_GUESTS is TRUE when the
 # toolchain is there; without it the function says so once and defines nothing, so callers
 # guard their Python tests with that variable.
 set(CAPSULE_PY_GUEST_VENV "${CAPSULE_CACHE_DIR}/py-guest-venv" CACHE PATH
     "Virtual environment holding componentize-py (scripts/bootstrap.sh)")
+# The WASI 0.2.12 WIT (wasi:http/proxy and its deps), vendored from wasmtime-wasi-http 48.0.8.
+set(CAPSULE_WASI_WIT_DIR "${CMAKE_CURRENT_LIST_DIR}/../third_party/wasi-wit/0.2.12")
 find_program(CAPSULE_COMPONENTIZE_PY componentize-py HINTS "${CAPSULE_PY_GUEST_VENV}/bin"
              NO_DEFAULT_PATH)
 if(CAPSULE_COMPONENTIZE_PY)
@@ -122,7 +126,7 @@ else()
 endif()
 
 function(capsule_add_python_component name)
-  cmake_parse_arguments(ARG "" "SOURCE;WIT_DIR;OUTPUT_DIR" "" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE;WIT_DIR;WORLD;OUTPUT_DIR" "" ${ARGN})
   if(NOT ARG_SOURCE)
     message(FATAL_ERROR "capsule_add_python_component(${name}) needs SOURCE")
   endif()
@@ -131,6 +135,9 @@ function(capsule_add_python_component name)
   endif()
   if(NOT ARG_WIT_DIR)
     set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+  endif()
+  if(NOT ARG_WORLD)
+    set(ARG_WORLD component)
   endif()
   if(NOT ARG_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
@@ -146,7 +153,7 @@ function(capsule_add_python_component name)
     COMMAND ${CMAKE_COMMAND} -E make_directory "${ARG_OUTPUT_DIR}"
     # No VIRTUAL_ENV: componentize-py would add that venv's site-packages to the bundle.
     COMMAND ${CMAKE_COMMAND} -E env --unset=VIRTUAL_ENV
-            "${CAPSULE_COMPONENTIZE_PY}" --wit-path "${ARG_WIT_DIR}" --world component
+            "${CAPSULE_COMPONENTIZE_PY}" --wit-path "${ARG_WIT_DIR}" --world "${ARG_WORLD}"
             componentize --python-path "${module_dir}" "${module}" --output "${out}"
     COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
     DEPENDS ${py_files} ${wit_files} "${CAPSULE_COMPONENTIZE_PY}"

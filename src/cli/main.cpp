@@ -132,6 +132,25 @@ int cmd_inspect(const std::string& path) {
   for (const auto& i : (*c)->interfaces().imports) std::printf("  %s\n", i.c_str());
   std::printf("exports:\n");
   for (const auto& e : (*c)->interfaces().exports) std::printf("  %s\n", e.c_str());
+  if ((*c)->kind() == wasm::ComponentKind::kHttpProxy) {
+    // Started as `capsule run` would serve it: instantiation is the proof that it can start.
+    wasm::HttpProxyOptions options;
+    options.id = ComponentId{"inspect", "component", "0"};
+    auto proxy = (*engine)->instantiate_http_proxy(**c, std::move(options));
+    if (!proxy) {
+      std::printf("kind:     wasi:http/proxy component\ncompatible: no\n  %s\n",
+                  proxy.error().describe().c_str());
+      return 1;
+    }
+    std::printf(
+        "kind:     wasi:http/proxy component (exports wasi:http/incoming-handler): "
+        "serves HTTP requests through an HTTP route\n");
+    std::printf("compatible: yes (this host serves wasi:http/proxy@0.2.x, Wasmtime %s)\n",
+                std::string(wasm::WasmEngine::wasmtime_version()).c_str());
+    return 0;
+  }
+  std::printf("kind:     capsule component (exports %s/lifecycle)\n",
+              std::string(wasm::kWitPackage).c_str());
   auto inst = (*engine)->instantiate(**c, {ComponentId{"inspect", "component", "0"}, {}, nullptr});
   if (inst) {
     if (auto meta = inst->metadata()) {

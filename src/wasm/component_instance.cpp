@@ -73,6 +73,9 @@ Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, sh
     case shim::Failure::kHost:
       return {ErrorCode::kInternal,
               who + " failed in " + where + ": " + root_cause(text) + "\n" + std::string(text)};
+    case shim::Failure::kResponseTooLarge:
+      return {ErrorCode::kQuotaExceeded,
+              who + " sent a response too large in " + where + ": " + std::string(text)};
     case shim::Failure::kTrap:
       break;
   }
@@ -205,34 +208,34 @@ Result<ComponentMetadata> ComponentInstance::metadata() {
 
 // -- WasmEngine::instantiate lives here: it builds the Store this file drives. ------------------
 
-Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& component,
-                                                  InstanceOptions options) {
-  const auto& compiled = component.impl();
-  const auto& defaults = impl_->config.default_limits;
-  ResourceLimits limits = options.limits;
+namespace detail {
+
+Result<std::unique_ptr<ComponentInstanceImpl>> prepare_instance(
+    EngineImpl& engine, const CompiledComponentImpl& compiled, ComponentId id,
+    ResourceLimits limits, std::shared_ptr<HostApi> host) {
+  const auto& defaults = engine.config.default_limits;
   if (limits.memory_bytes == 0) limits.memory_bytes = defaults.memory_bytes;
   if (limits.fuel_per_call == 0) limits.fuel_per_call = defaults.fuel_per_call;
   if (limits.wall_time_per_call.count() == 0)
     limits.wall_time_per_call = defaults.wall_time_per_call;
-  if (impl_->config.pooling.enabled &&
-      limits.memory_bytes > impl_->config.pooling.max_memory_bytes) {
+  if (engine.config.pooling.enabled &&
+      limits.memory_bytes > engine.config.pooling.max_memory_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       "memory limit " + detail::human_bytes(limits.memory_bytes) + " for " +
-                          options.id.to_string() + " exceeds the engine's pooling slot of " +
-                          detail::human_bytes(impl_->config.pooling.max_memory_bytes));
+                          id.to_string() + " exceeds the engine's pooling slot of " +
+                          detail::human_bytes(engine.config.pooling.max_memory_bytes));
   }
 
-  auto inst = std::make_unique<ComponentInstanceImpl>(impl_->engine);
-  inst->id = std::move(options.id);
+  auto inst = std::make_unique<ComponentInstanceImpl>(engine.engine);
+  inst->id = std::move(id);
   inst->component_name = compiled.name;
   inst->limits = limits;
-  inst->reactor = impl_->reactor;
-  inst->host =
-      options.host ? std::move(options.host) : std::make_shared<StandaloneHostApi>(inst->id);
+  inst->reactor = engine.reactor;
+  inst->host = host ? std::move(host) : std::make_shared<StandaloneHostApi>(inst->id);
 
   // The memory limit holds per linear memory; the counts keep an instance from multiplying it
   // (a C guest with the WASI adapter has 2 memories, 5 core instances and 3 tables).
-  const auto& caps = impl_->config.instance_caps;
+  const auto& caps = engine.config.instance_caps;
   inst->limiter.reset(capsule_store_limiter(inst->store.capi(),
                                             static_cast<std::int64_t>(limits.memory_bytes),
                                             static_cast<std::int64_t>(caps.table_elements),
@@ -249,6 +252,24 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
                         "configuring WASI: " + wasmtime::Error(raw).message());
     }
   }
+  return inst;
+}
+
+}  // namespace detail
+
+Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& component,
+                                                  InstanceOptions options) {
+  const auto& compiled = component.impl();
+  if (compiled.kind != ComponentKind::kCapsule) {
+    return make_error(ErrorCode::kIncompatible,
+                      "component '" + compiled.name +
+                          "' is a wasi:http/proxy component: it serves HTTP requests "
+                          "(instantiate_http_proxy), it is not an actor");
+  }
+  auto prepared = detail::prepare_instance(*impl_, compiled, std::move(options.id), options.limits,
+                                           std::move(options.host));
+  if (!prepared) return std::move(prepared).error();
+  auto inst = std::move(*prepared);
   // Instantiation runs the guest's start-up code (static constructors): it is bounded like a
   // call, and type-checks the lifecycle exports against the generated bindings.
   auto call = detail::start_call(*inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* c) {

@@ -12,6 +12,7 @@
 #include "content_hash.hpp"
 #include "engine_internal.hpp"
 #include "error_text.hpp"
+#include "shim_http.hpp"
 #include "wit_compatibility.hpp"
 
 namespace capsule::wasm {
@@ -120,6 +121,25 @@ Status check_imports(const wasmtime::component::Linker& linker,
                         "' imports what this host does not provide, so it cannot start:" + lines);
 }
 
+// wasi:http/proxy components export the incoming handler of WASI 0.2 (Spin, `wasmtime serve`).
+constexpr std::string_view kIncomingHandler = "wasi:http/incoming-handler@";
+
+// The kind a component's exports say it is, or why it is neither kind this host runs.
+Result<ComponentKind> kind_of(const ComponentInterfaces& interfaces, const std::string& name) {
+  for (const auto& e : interfaces.exports) {
+    if (e.rfind(kIncomingHandler, 0) != 0) continue;
+    const std::string_view version = std::string_view(e).substr(kIncomingHandler.size());
+    if (version.rfind("0.2.", 0) != 0) {
+      std::string text = "component '" + name;
+      text += "' exports " + e;
+      text += ", but this host serves wasi:http 0.2 (wasi:http/proxy@0.2.x) only";
+      return make_error(ErrorCode::kIncompatible, std::move(text));
+    }
+    return ComponentKind::kHttpProxy;
+  }
+  return ComponentKind::kCapsule;
+}
+
 }  // namespace
 
 WasmEngine::WasmEngine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
@@ -148,6 +168,16 @@ Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
   if (wasmtime_error_t* raw = capsule_linker_add_wasip2_async(impl->linker.capi())) {
     return make_error(ErrorCode::kInternal,
                       "adding WASI 0.2 to the linker: " + wasmtime::Error(raw).message());
+  }
+  // wasi:http/proxy components link against WASI and wasi:http only: capsule:core is an actor's
+  // world, and a proxy that imports it is refused at load naming the import.
+  if (wasmtime_error_t* raw = capsule_linker_add_wasip2_async(impl->proxy_linker.capi())) {
+    return make_error(ErrorCode::kInternal, "adding WASI 0.2 to the wasi:http/proxy linker: " +
+                                                wasmtime::Error(raw).message());
+  }
+  if (wasmtime_error_t* raw = capsule_linker_add_wasi_http(impl->proxy_linker.capi())) {
+    return make_error(ErrorCode::kInternal,
+                      "adding wasi:http to the linker: " + wasmtime::Error(raw).message());
   }
   impl->reactor = std::shared_ptr<capsule_reactor_t>(capsule_reactor_new(), capsule_reactor_delete);
   if (!impl->reactor) {
@@ -212,9 +242,17 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
   }
 
   ComponentInterfaces interfaces = read_interfaces(impl_->engine, *component);
-  if (Status s = check_wit_compatibility(name, interfaces); !s) return std::move(s).error();
-  if (Status s = check_imports(impl_->linker, *component, name); !s) return std::move(s).error();
-  if (Status s = find_lifecycle(*component, name); !s) return std::move(s).error();
+  auto kind = kind_of(interfaces, name);
+  if (!kind) return std::move(kind).error();
+  if (*kind == ComponentKind::kHttpProxy) {
+    if (Status s = check_imports(impl_->proxy_linker, *component, name); !s) {
+      return std::move(s).error();
+    }
+  } else {
+    if (Status s = check_wit_compatibility(name, interfaces); !s) return std::move(s).error();
+    if (Status s = check_imports(impl_->linker, *component, name); !s) return std::move(s).error();
+    if (Status s = find_lifecycle(*component, name); !s) return std::move(s).error();
+  }
   bool needs_wasi = false;
   for (const auto& import : interfaces.imports)
     needs_wasi = needs_wasi || import.rfind("wasi:", 0) == 0;
@@ -231,7 +269,8 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
                             .interfaces = std::move(interfaces),
                             .from_cache = from_cache,
                             .needs_wasi = needs_wasi,
-                            .component = std::move(*component)});
+                            .component = std::move(*component),
+                            .kind = *kind});
   return std::shared_ptr<const CompiledComponent>(
       std::make_shared<CompiledComponent>(std::move(impl)));
 }
@@ -252,6 +291,9 @@ const ComponentInterfaces& CompiledComponent::interfaces() const {
 }
 bool CompiledComponent::from_cache() const {
   return impl_->from_cache;
+}
+ComponentKind CompiledComponent::kind() const {
+  return impl_->kind;
 }
 
 }  // namespace capsule::wasm

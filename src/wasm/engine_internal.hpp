@@ -34,12 +34,14 @@ enum class LifecycleExport : std::uint8_t {
   kShutdown,
   kMetadata,
   kInstantiate,  // not an export: the start-up code that instantiation runs
+  kHttpHandle,   // a wasi:http/proxy component's incoming-handler (src/wasm/http_proxy.cpp)
 };
 inline constexpr std::array<std::string_view, 6> kLifecycleExportNames{
     "init", "handle-message", "handle-callback", "health", "shutdown", "metadata"};
 inline std::string_view call_site(LifecycleExport e) {
-  return e == LifecycleExport::kInstantiate ? std::string_view("instantiation")
-                                            : kLifecycleExportNames[static_cast<std::size_t>(e)];
+  if (e == LifecycleExport::kInstantiate) return "instantiation";
+  if (e == LifecycleExport::kHttpHandle) return "wasi:http/incoming-handler.handle";
+  return kLifecycleExportNames[static_cast<std::size_t>(e)];
 }
 
 struct CompiledComponentImpl {
@@ -49,12 +51,15 @@ struct CompiledComponentImpl {
   bool from_cache = false;
   bool needs_wasi = false;
   wasmtime::component::Component component;
+  ComponentKind kind = ComponentKind::kCapsule;
 };
 
 struct EngineImpl {
   EngineConfig config;
   wasmtime::Engine engine;
   wasmtime::component::Linker linker;
+  // wasi:http/proxy components: WASI 0.2 and wasi:http, no capsule:core (src/wasm/http_proxy.cpp).
+  wasmtime::component::Linker proxy_linker;
   // WASI's timers and I/O; shared with every instance so it outlives their calls.
   std::shared_ptr<capsule_reactor_t> reactor;
   std::optional<ComponentCache> cache;
@@ -66,7 +71,7 @@ struct EngineImpl {
   std::atomic<std::uint64_t> instances_created{0};
 
   EngineImpl(EngineConfig cfg, wasmtime::Engine eng)
-      : config(std::move(cfg)), engine(std::move(eng)), linker(engine) {}
+      : config(std::move(cfg)), engine(std::move(eng)), linker(engine), proxy_linker(engine) {}
 };
 
 struct ComponentInstanceImpl {
@@ -100,6 +105,12 @@ struct GuestCallImpl {
 // that is ready with the reason.
 GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
                      const std::function<capsule_call_t*(wasmtime_context_t*)>& make);
+
+// A store for `compiled` under `limits` (zero fields: the engine's defaults) with its limiter and
+// WASI set, not yet instantiated: what a capsule component and a wasi:http/proxy one share.
+Result<std::unique_ptr<ComponentInstanceImpl>> prepare_instance(
+    EngineImpl& engine, const CompiledComponentImpl& compiled, ComponentId id,
+    ResourceLimits limits, std::shared_ptr<HostApi> host);
 
 // The error for a failed call: names the instance, the export and the limit or cause.
 Error failure_error(const ComponentInstanceImpl& inst, LifecycleExport which, shim::Failure kind,

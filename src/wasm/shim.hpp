@@ -184,6 +184,8 @@ enum class Failure : std::uint8_t {
   kHost = 6,
   kInvalidInput = 7,
   kInvalidString = 8,  // the guest handed over a string that is not UTF-8: lifting refused it
+  // A wasi:http/proxy response over the instance's limit; the call was ended (src/http_proxy.rs).
+  kResponseTooLarge = 32,
 };
 
 struct CallDeleter {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@ struct ComponentInterfaces {
   std::vector<std::string> exports;
 };
 
+// What a component is for, read from its exports at load.
+enum class ComponentKind : std::uint8_t {
+  kCapsule,    // exports capsule:core/lifecycle: an actor (ComponentInstance)
+  kHttpProxy,  // exports wasi:http/incoming-handler@0.2.x: serves HTTP (HttpProxyInstance)
+};
+
 // A validated, compiled component: immutable and shared by every instance of it, on any thread.
 class CompiledComponent {
  public:
@@ -30,6 +37,7 @@ class CompiledComponent {
   [[nodiscard]] const ComponentInterfaces& interfaces() const;
   // True when this came from the precompiled on-disk cache instead of a fresh compile.
   [[nodiscard]] bool from_cache() const;
+  [[nodiscard]] ComponentKind kind() const;
 
   [[nodiscard]] const detail::CompiledComponentImpl& impl() const { return *impl_; }
 

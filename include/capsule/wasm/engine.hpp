@@ -14,6 +14,7 @@
 #include <capsule/wasm/component_instance.hpp>
 #include <capsule/wasm/engine_config.hpp>
 #include <capsule/wasm/host_api.hpp>
+#include <capsule/wasm/http_proxy.hpp>
 
 namespace capsule::wasm {
 
@@ -54,6 +55,10 @@ class WasmEngine {
 
   [[nodiscard]] Result<ComponentInstance> instantiate(const CompiledComponent& component,
                                                       InstanceOptions options);
+  // A wasi:http/proxy component (kind() == kHttpProxy), ready for its first request. Like
+  // instantiate, runs the guest's start-up code on this thread, bounded by the wall time.
+  [[nodiscard]] Result<HttpProxyInstance> instantiate_http_proxy(const CompiledComponent& component,
+                                                                 HttpProxyOptions options);
 
   [[nodiscard]] const EngineConfig& config() const;
   [[nodiscard]] EngineStats stats() const;

@@ -11,6 +11,8 @@
 //! * `stdio`: guest stdout/stderr, cut into lines, to the host log.
 //! * `imports`: every import of a component the linker cannot satisfy, named before it starts.
 //! * `limiter`: the store limiter, recording the `memory.grow` it refused.
+//! * `http_proxy`, `http_outgoing`: wasi:http/proxy components, one request per call; outgoing
+//!   HTTP only to allowed hosts.
 //!
 //! No panic may unwind into C++: every entry point catches unwinds (`ffi_guard`).
 #![allow(non_camel_case_types)]
@@ -22,10 +24,13 @@ mod call;
 mod failure;
 mod ffi;
 mod host;
+mod http_outgoing;
+mod http_proxy;
 mod imports;
 mod lifecycle;
 mod limiter;
 mod linker;
 mod reactor;
 mod stdio;
+mod wasi_clock;
 mod waker;

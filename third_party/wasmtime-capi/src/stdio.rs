@@ -146,6 +146,8 @@ pub unsafe extern "C" fn capsule_context_set_wasi(cx: WasmtimeStoreContextMut<'_
         let builder = unsafe { &mut *(&mut *config as *mut wasi_config_t as *mut WasiCtxBuilder) };
         builder.stdout(GuestOutput::new(STREAM_STDOUT));
         builder.stderr(GuestOutput::new(STREAM_STDERR));
+        // Timers measured on the clock the guest reads (src/wasi_clock.rs).
+        builder.monotonic_clock(crate::wasi_clock::HostMonotonic);
         wasmtime_context_set_wasi(cx, config)
     })
 }
