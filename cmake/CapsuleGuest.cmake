@@ -101,6 +101,64 @@ function(capsule_add_component name)
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
 endfunction()
 
+# wasi:http/proxy components from C (Spin / `wasmtime serve` style), against the WASI 0.2.12 WIT
+# vendored from wasmtime-wasi-http 48.0.8 (CAPSULE_WASI_WIT_DIR), without the capsule SDK:
+#   capsule_add_wasi_http_component(<name> SOURCES a.c ... [OUTPUT_DIR dir])
+# produces <OUTPUT_DIR>/<name>.wasm and <name>_component; the sources include "proxy.h" and
+# define exports_wasi_http_incoming_handler_handle.
+set(CAPSULE_WASI_WIT_DIR "${CMAKE_CURRENT_LIST_DIR}/../third_party/wasi-wit/0.2.12")
+function(capsule_add_wasi_http_component name)
+  cmake_parse_arguments(ARG "" "OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
+  endif()
+  set(bindings "${CMAKE_BINARY_DIR}/guest-bindings/wasi-http-proxy")
+  if(NOT TARGET capsule_bindings_wasi_http_proxy)
+    file(GLOB_RECURSE wit_files CONFIGURE_DEPENDS "${CAPSULE_WASI_WIT_DIR}/*.wit")
+    add_custom_command(
+      OUTPUT "${bindings}/proxy.c" "${bindings}/proxy.h" "${bindings}/proxy_component_type.o"
+      COMMAND "${CAPSULE_WIT_BINDGEN}" c "${CAPSULE_WASI_WIT_DIR}"
+              --world wasi:http/proxy@0.2.12 --out-dir "${bindings}"
+      DEPENDS ${wit_files}
+      COMMENT "wit-bindgen C bindings for wasi:http/proxy@0.2.12"
+      VERBATIM)
+    add_custom_target(capsule_bindings_wasi_http_proxy
+      DEPENDS "${bindings}/proxy.c" "${bindings}/proxy.h" "${bindings}/proxy_component_type.o")
+  endif()
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/${name}.guest")
+  set(commands)
+  set(objects)
+  set(deps)
+  foreach(src IN LISTS ARG_SOURCES ITEMS "${bindings}/proxy.c")
+    get_filename_component(abs "${src}" ABSOLUTE)
+    get_filename_component(stem "${src}" NAME)
+    set(warn)
+    if(abs STREQUAL "${bindings}/proxy.c")
+      set(warn -Wno-unused-parameter)  # generated code
+    endif()
+    list(APPEND commands COMMAND "${CAPSULE_GUEST_CC}" ${_capsule_guest_flags} -std=c17 ${warn}
+         -I${bindings} -c "${abs}" -o "${work}/${stem}.o")
+    list(APPEND objects "${work}/${stem}.o")
+    list(APPEND deps "${abs}")
+  endforeach()
+  set(core "${work}/${name}.core.wasm")
+  set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${work}" "${ARG_OUTPUT_DIR}"
+    ${commands}
+    COMMAND "${CAPSULE_GUEST_CC}" ${_capsule_guest_flags} -mexec-model=reactor ${objects}
+            "${bindings}/proxy_component_type.o" -o "${core}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" component new "${core}"
+            --adapt "wasi_snapshot_preview1=${CAPSULE_WASI_ADAPTER}" -o "${out}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
+    DEPENDS ${deps} capsule_bindings_wasi_http_proxy "${bindings}/proxy.h"
+    COMMENT "wasi:http/proxy component ${name}.wasm (C)"
+    VERBATIM)
+  add_custom_target(${name}_component ALL DEPENDS "${out}")
+  set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
+endfunction()
+
 # Python components, built with componentize-py (pinned in scripts/python-guest-requirements.txt,
 # installed by scripts/bootstrap.sh into ${CAPSULE_CACHE_DIR}/py-guest-venv):
 #   capsule_add_python_component(<name> SOURCE app.py [WIT_DIR dir] [WORLD world] [OUTPUT_DIR dir])
@@ -113,8 +171,6 @@ endfunction()
 # guard their Python tests with that variable.
 set(CAPSULE_PY_GUEST_VENV "${CAPSULE_CACHE_DIR}/py-guest-venv" CACHE PATH
     "Virtual environment holding componentize-py (scripts/bootstrap.sh)")
-# The WASI 0.2.12 WIT (wasi:http/proxy and its deps), vendored from wasmtime-wasi-http 48.0.8.
-set(CAPSULE_WASI_WIT_DIR "${CMAKE_CURRENT_LIST_DIR}/../third_party/wasi-wit/0.2.12")
 find_program(CAPSULE_COMPONENTIZE_PY componentize-py HINTS "${CAPSULE_PY_GUEST_VENV}/bin"
              NO_DEFAULT_PATH)
 if(CAPSULE_COMPONENTIZE_PY)

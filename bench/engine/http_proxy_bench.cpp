@@ -5,6 +5,8 @@
 //   py http      GET / on py_http_hello, one instance reused for every request
 //   py http new  GET / on a fresh instance per request (instantiate + handle: per-request
 //                isolation)
+//   c http       GET / on c_http_hello (guest/examples/http/http_hello.c), reused
+//   c http new   the same, a fresh instance per request
 // Prints requests/s and the p50/p99 of one request's host time. Usage:
 //   http_proxy_bench [seconds per row, default 2]
 #include <algorithm>
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   auto c_echo = load(engine, "echo");
   auto py_echo = load(engine, "py_echo");
   auto hello = load(engine, "py_http_hello");
+  auto c_hello = load(engine, "c_http_hello");
 
   std::printf("| call         |  requests |  req/s     |  p50 us   |  p99 us   |\n");
   std::printf("|---|---:|---:|---:|---:|\n");
@@ -119,6 +122,18 @@ int main(int argc, char** argv) {
   });
   row("py http new", seconds, [&] {
     auto fresh = proxy(engine, *hello);
+    auto r = fresh.handle(req);
+    if (!r || r->status != 200)
+      die(r ? "status " + std::to_string(r->status) : r.error().describe());
+  });
+  auto c_reused = proxy(engine, *c_hello);
+  row("c http", seconds, [&] {
+    auto r = c_reused.handle(req);
+    if (!r || r->status != 200)
+      die(r ? "status " + std::to_string(r->status) : r.error().describe());
+  });
+  row("c http new", seconds, [&] {
+    auto fresh = proxy(engine, *c_hello);
     auto r = fresh.handle(req);
     if (!r || r->status != 200)
       die(r ? "status " + std::to_string(r->status) : r.error().describe());

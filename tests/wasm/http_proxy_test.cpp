@@ -118,6 +118,19 @@ TEST_F(HttpProxy, HelloAnswers200WithItsBodyAndHeader) {
   EXPECT_GT(hello.stats().fuel_consumed_last, 0U);
 }
 
+// The same hello world from C (wit-bindgen's C bindings, no capsule SDK): 70 KB, no WASI adapter.
+TEST_F(HttpProxy, TheCHelloAnswersToo) {
+  auto hello = start("c_http_hello");
+  for (int i = 0; i < 3; ++i) {
+    auto r = hello.handle(get("/x?i=" + std::to_string(i)));
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(text_of(r->body), "hello from c");
+    EXPECT_EQ(header(*r, "x-hello"), "capsule");
+  }
+  EXPECT_EQ(hello.stats().calls, 3U);
+}
+
 TEST_F(HttpProxy, TheRequestBodyIsEchoed) {
   auto hello = start("py_http_hello");
   HttpRequest req = get("/echo");
