@@ -96,6 +96,10 @@ void HttpCall::finish() {
 }
 
 Result<HttpResponse> HttpCall::response() const {
+  if (!call_.ready()) {
+    return make_error(ErrorCode::kUnavailable, "the request to " + inst_->inst->id.to_string() +
+                                                   " is still in flight: poll it until ready");
+  }
   if (Status s = call_.status(); !s) {
     Error e = std::move(s).error();
     // A guest that fails after a refused request usually fails because of it: say so.

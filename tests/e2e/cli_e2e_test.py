@@ -324,10 +324,17 @@ members = {members}
     def test_inspect(self):
         ok = capsule("inspect", str(pathlib.Path(ARGS.components) / "echo.wasm"))
         self.assertIn("capsule:core/lifecycle@0.1.0", ok.stdout)
+        self.assertIn("kind:     capsule component", ok.stdout)
         self.assertIn("compatible: yes", ok.stdout)
         no = capsule("inspect", str(pathlib.Path(ARGS.components) / "incompatible" / "echo_wit_v2.wasm"), check=False)
         self.assertEqual(no.returncode, 1)
         self.assertIn("capsule:core@0.2.0", no.stdout)
+
+    def test_inspect_names_a_wasi_http_proxy_component(self):
+        r = capsule("inspect", str(pathlib.Path(ARGS.components) / "c_http_hello.wasm"))
+        self.assertIn("wasi:http/incoming-handler@0.2.12", r.stdout)
+        self.assertIn("kind:     wasi:http/proxy component", r.stdout)
+        self.assertIn("compatible: yes", r.stdout)
 
     def test_inspect_refuses_a_component_importing_what_the_host_lacks(self):
         path = pathlib.Path(ARGS.components) / "incompatible" / "needs_keyvalue.wasm"

@@ -88,10 +88,15 @@ struct InState {
 impl Future for InState {
     type Output = Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
-        let previous = CURRENT.with(|c| c.replace(self.state.0));
-        let polled = self.inner.as_mut().poll(cx);
-        CURRENT.with(|c| c.set(previous));
-        polled
+        /// Puts the previous state back however the poll ends (a panic is caught further up).
+        struct Restore(*mut capsule_http_state_t);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(CURRENT.with(|c| c.replace(self.state.0)));
+        self.inner.as_mut().poll(cx)
     }
 }
 
