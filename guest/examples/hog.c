@@ -10,7 +10,7 @@ static void* g_blocks = NULL; /* linked through each block's first word, so noth
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
-  (void)reply;
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   (void)err;
   capsule_message_free(msg);
   for (;;) {

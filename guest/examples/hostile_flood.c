@@ -56,6 +56,7 @@ static void count(capsule_reply_t* reply) {
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   const bool is_flood =
       msg->payload.bytes.len == 5 && memcmp(msg->payload.bytes.ptr, "flood", 5) == 0;
   capsule_message_free(msg);

@@ -92,6 +92,7 @@ static void snoop(capsule_reply_t* reply) {
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   char cmd[256];
   const size_t n =
       msg->payload.bytes.len < sizeof cmd - 1 ? msg->payload.bytes.len : sizeof cmd - 1;

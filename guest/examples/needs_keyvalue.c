@@ -7,7 +7,7 @@ CAPSULE_COMPONENT_METADATA("needs_keyvalue", "0.1.0", "Imports an interface caps
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
-  (void)reply;
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   (void)err;
   capsule_message_free(msg);
   /* Calls, so that the imports stay in the core module and so in the component. */

@@ -12,6 +12,7 @@ CAPSULE_COMPONENT_METADATA("printer", "0.1.0", "Prints what it receives to stdou
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   (void)err;
   char text[256];
   const size_t n =

@@ -117,7 +117,7 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
   memcpy(text, msg->payload.bytes.ptr, n);
   text[n] = 0;
   capsule_message_free(msg);
-  (void)reply;
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
 
   if (g_mode == MODE_FORWARD) {
     char out[512];

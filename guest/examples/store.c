@@ -26,6 +26,7 @@ static void add_item(const uint8_t* data, size_t len) {
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   if (!msg->correlation.is_some) {
     add_item(msg->payload.bytes.ptr, msg->payload.bytes.len);
     capsule_message_free(msg);

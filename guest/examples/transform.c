@@ -49,7 +49,7 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
-  (void)reply;
+  reply->is_some = false; /* the generated wrapper leaves it uninitialised */
   ++g_seen;
   if (g_fail_every > 0 && g_seen % g_fail_every == 0) {
     capsule_log(CAPSULE_CORE_TYPES_LOG_LEVEL_WARN, "flaky stage failing on purpose");

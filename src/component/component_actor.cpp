@@ -29,7 +29,7 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 Result<wasm::ComponentInstance> ComponentActor::instantiate(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
   auto host = std::make_shared<host::ComponentHostApi>(
-      *runtime_, plan_->id, ctx.self(), plan_->limits, plan_->serving, plan_->awaiting);
+      *runtime_, plan_->id, ctx.self(), plan_->limits, plan_->serving, plan_->awaiting, deferred_);
   return runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
 }
 
@@ -180,6 +180,7 @@ void ComponentActor::refuse_unserved(const ComponentMessage& message) {
 Status ComponentActor::start_message(ComponentMessage& message) {
   in_flight_ = std::make_unique<InFlight>();
   in_flight_->message = std::move(message);
+  deferred_->begin_handling(in_flight_->message.correlation);
   in_flight_->call.emplace(instance_->start_handle_message(in_flight_->message));
   return drive();
 }
@@ -260,7 +261,9 @@ Status ComponentActor::finish_message(InFlight& done) {
   const bool failed = instance_->failed();
   std::optional<Error> failure;
   if (!outcome && failed) failure = outcome.error();
-  if (message.correlation) {
+  if (finish_deferred(message, outcome)) {
+    // Answered (or to be answered) through messaging.reply; a failure above still counts.
+  } else if (message.correlation) {
     // The reply (or the reason there is none) goes back to the requester in every case.
     runtime_->complete_request(*message.correlation, plan_->id, std::move(outcome));
   } else if (!outcome) {
@@ -277,6 +280,40 @@ Status ComponentActor::finish_message(InFlight& done) {
   // that merely returned an error keeps running.
   if (failure) return *failure;
   return ok();
+}
+
+bool ComponentActor::finish_deferred(const ComponentMessage& message,
+                                     Result<std::optional<Payload>>& outcome) {
+  if (!deferred_->end_handling()) return false;
+  const CorrelationId correlation = *message.correlation;
+  if (outcome) {
+    if (*outcome) {
+      runtime_->log(plan_->id, wasm::LogLevel::kWarn,
+                    "handle-message returned a reply to request " + std::to_string(correlation) +
+                        " after deferring it: ignored (its answer is the one given to "
+                        "messaging.reply)",
+                    {});
+    }
+    return true;
+  }
+  // The handler failed after deferring: the request fails now, unless the guest already
+  // answered it through messaging.reply during this turn.
+  if (deferred_->take(correlation, plan_->id.to_string())) {
+    runtime_->complete_request(correlation, plan_->id, std::move(outcome));
+  }
+  return true;
+}
+
+void ComponentActor::fail_deferred() {
+  for (const CorrelationId correlation : deferred_->take_all()) {
+    runtime_->complete_request(
+        correlation, plan_->id,
+        make_error(ErrorCode::kCancelled,
+                   "component " + plan_->id.to_string() + " stopped before answering request " +
+                       std::to_string(correlation) +
+                       ", which it had deferred (restarted, stopped or retired): no reply will "
+                       "come"));
+  }
 }
 
 Status ComponentActor::finish_callback(InFlight& done) {
@@ -297,6 +334,8 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
                                                            " stopped during the upgrade"));
     }
     if (in_flight_->kind == CallKind::kMessage && in_flight_->message.correlation) {
+      // Answered here whether or not the guest deferred it before it was stopped.
+      static_cast<void>(deferred_->take(*in_flight_->message.correlation, ""));
       runtime_->complete_request(
           *in_flight_->message.correlation, plan_->id,
           make_error(ErrorCode::kCancelled,
@@ -305,6 +344,8 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
     in_flight_.reset();  // drops the guest's suspended call; the instance is then failed
   }
   if (instance_ && !instance_->failed() && !shut_down_) static_cast<void>(instance_->shutdown());
+  // After shutdown, which may still answer what it deferred.
+  fail_deferred();
   if (retired_) plan_->activation->retired(plan_->id.instance);
 }
 

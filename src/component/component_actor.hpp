@@ -11,6 +11,8 @@
 #include <capsule/rt/timer.hpp>
 #include <capsule/wasm/component_instance.hpp>
 
+#include "deferred_replies.hpp"
+
 namespace capsule::component {
 
 class ActivationDirectory;
@@ -111,6 +113,11 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Result<wasm::ComponentInstance> instantiate(const wasm::CompiledComponent& component,
                                               rt::ActorContext<ComponentEnvelope>& ctx);
   void account();
+  // A deferred request's outcome when handle-message ends; true when the request was deferred
+  // (then the handler's return value does not answer it).
+  bool finish_deferred(const ComponentMessage& message, Result<std::optional<Payload>>& outcome);
+  // The instance stops: every request it deferred and did not answer fails.
+  void fail_deferred();
 
   rt::ActorContext<ComponentEnvelope>* ctx_ = nullptr;  // valid inside callbacks only
   ComponentRuntime* runtime_;  // outlives every actor it starts (its destructor stops them)
@@ -118,6 +125,9 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   std::optional<wasm::ComponentInstance> instance_;
   std::shared_ptr<wasm::CallWaker> waker_;  // resumes this actor; made in pre_start
   std::unique_ptr<InFlight> in_flight_;     // after instance_: destroyed before it
+  // Requests this instance answers later (messaging.defer-reply); shared with its host
+  // functions. What is left when the actor stops is failed in post_stop.
+  std::shared_ptr<DeferredReplies> deferred_ = std::make_shared<DeferredReplies>();
   bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
   bool retired_ = false;      // stopping because of Retire: tell the directory in post_stop
   bool shut_down_ = false;    // the guest's shutdown already ran (as a call in flight)

@@ -14,7 +14,8 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
                                    rt::ActorRef<ComponentEnvelope> self_ref,
                                    const ResourceLimits& limits,
                                    std::shared_ptr<const ServingWindow> serving,
-                                   std::shared_ptr<std::atomic<std::uint32_t>> awaiting)
+                                   std::shared_ptr<std::atomic<std::uint32_t>> awaiting,
+                                   std::shared_ptr<component::DeferredReplies> deferred)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
@@ -22,7 +23,8 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
       max_payload_bytes_(runtime.max_payload_bytes(limits)),
       quotas_(runtime.quota_gate(self_id(), limits)),
       serving_(std::move(serving)),
-      awaiting_(std::move(awaiting)) {}
+      awaiting_(std::move(awaiting)),
+      deferred_(std::move(deferred)) {}
 
 Status ComponentHostApi::check_serving(std::string_view call) const {
   // Storage calls run on the I/O threads: this is checked right before the write leaves, so a
@@ -54,6 +56,28 @@ void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
   runtime_.send_later(
       self_id(), target, std::move(payload),
       [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); });
+}
+
+Status ComponentHostApi::defer_reply(CorrelationId correlation) {
+  if (!deferred_) return StandaloneHostApi::defer_reply(correlation);
+  return deferred_->defer(correlation, self_id().to_string(),
+                          [this](CorrelationId c) { return runtime_.request_pending(c); });
+}
+
+Status ComponentHostApi::reply(CorrelationId correlation, Result<Payload> outcome) {
+  if (!deferred_) return StandaloneHostApi::reply(correlation, std::move(outcome));
+  if (Status s = deferred_->take(correlation, self_id().to_string()); !s) return s;
+  Result<std::optional<Payload>> answer =
+      outcome ? Result<std::optional<Payload>>(std::optional<Payload>(std::move(*outcome)))
+              : Result<std::optional<Payload>>(std::move(outcome).error());
+  if (!runtime_.complete_request(correlation, self_id(), std::move(answer))) {
+    return make_error(ErrorCode::kTimeout,
+                      "messaging.reply(" + std::to_string(correlation) + ") by " +
+                          self_id().to_string() +
+                          ": the requester stopped waiting (timed out or cancelled); the reply "
+                          "was dropped");
+  }
+  return ok();
 }
 
 Status ComponentHostApi::authorize(security::Action action, std::string_view target) const {

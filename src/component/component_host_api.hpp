@@ -7,6 +7,7 @@
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/wasm/host_api.hpp>
 
+#include "deferred_replies.hpp"
 #include "guest_quotas.hpp"
 
 namespace capsule::host {
@@ -22,7 +23,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
                    rt::ActorRef<component::ComponentEnvelope> self_ref,
                    const ResourceLimits& limits,
                    std::shared_ptr<const ServingWindow> serving = nullptr,
-                   std::shared_ptr<std::atomic<std::uint32_t>> awaiting = nullptr);
+                   std::shared_ptr<std::atomic<std::uint32_t>> awaiting = nullptr,
+                   std::shared_ptr<component::DeferredReplies> deferred = nullptr);
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
@@ -38,6 +40,9 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   Result<CorrelationId> request(const ComponentId& target, Payload payload,
                                 std::uint32_t timeout_ms) override;
   Status cancel(CorrelationId correlation) override;
+  // capsule:core 0.1.1 deferred replies (DeferredReplies); not-implemented without one.
+  Status defer_reply(CorrelationId correlation) override;
+  Status reply(CorrelationId correlation, Result<Payload> outcome) override;
   Result<std::uint32_t> broadcast(const std::vector<ComponentId>& targets,
                                   Payload payload) override;
   Result<std::uint32_t> publish(const std::string& topic, Payload payload) override;
@@ -75,6 +80,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   std::shared_ptr<const ServingWindow> serving_;  // null: always served
   // Counts this instance's requests still awaiting their outcome (InstancePlan::awaiting).
   std::shared_ptr<std::atomic<std::uint32_t>> awaiting_;
+  // The requests this instance answers later; shared with its actor, which fails what is left.
+  std::shared_ptr<component::DeferredReplies> deferred_;
   // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
   [[nodiscard]] Status check_serving(std::string_view call) const;
 };

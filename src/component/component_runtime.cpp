@@ -840,17 +840,16 @@ void ComponentRuntime::deliver_callback(const rt::ActorRef<ComponentEnvelope>& t
       to.send_control(ComponentEnvelope{ComponentEnvelope::Callback{std::move(response)}}));
 }
 
-void ComponentRuntime::complete_request(CorrelationId correlation, const ComponentId& responder,
+bool ComponentRuntime::complete_request(CorrelationId correlation, const ComponentId& responder,
                                         Result<std::optional<Payload>> outcome) {
   CallbackResponse response;
   response.responder = responder;
   if (outcome) {
     response.reply = outcome->value_or(Payload{});
-    tracker_.resolve(correlation, std::move(response), RequestOutcome::kReplied);
-  } else {
-    response.error = std::move(outcome).error();
-    tracker_.resolve(correlation, std::move(response), RequestOutcome::kFailed);
+    return tracker_.resolve(correlation, std::move(response), RequestOutcome::kReplied);
   }
+  response.error = std::move(outcome).error();
+  return tracker_.resolve(correlation, std::move(response), RequestOutcome::kFailed);
 }
 
 namespace {

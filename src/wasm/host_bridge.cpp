@@ -109,6 +109,23 @@ void cancel(void* h, std::uint64_t correlation, capsule_answer_t* out) {
   guarded(out, [&] { answer_status(out, api(h).cancel(correlation)); });
 }
 
+void defer_reply(void* h, std::uint64_t correlation, capsule_answer_t* out) {
+  guarded(out, [&] { answer_status(out, api(h).defer_reply(correlation)); });
+}
+
+void reply(void* h, std::uint64_t correlation, bool is_ok, std::uint32_t codec,
+           capsule_bytes_t bytes, std::uint8_t error_tag, capsule_answer_t* out) {
+  guarded(out, [&] {
+    if (!is_ok) {
+      Error e{wit::error_code_from_tag(error_tag), text(bytes)};
+      answer_status(out, api(h).reply(correlation, std::move(e)));
+      return;
+    }
+    if (oversize(h, bytes.len, out)) return;
+    answer_status(out, api(h).reply(correlation, payload_from(codec, bytes)));
+  });
+}
+
 void broadcast(void* h, const capsule_id_t* targets, std::size_t n, std::uint32_t codec,
                capsule_bytes_t payload, capsule_answer_t* out) {
   guarded(out, [&] {
@@ -315,6 +332,8 @@ constexpr capsule_host_vtable_t kVtable{
     send_later,
     random_allowed,
     output,
+    defer_reply,
+    reply,
 };
 
 }  // namespace

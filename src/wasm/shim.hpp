@@ -103,6 +103,11 @@ struct capsule_host_vtable_t {
   // One line of guest stdout (stream 1) or stderr (2), without its newline; `cut`: the line was
   // longer than the shim's cap (4 KiB) and this is its start. The span is valid during the call.
   void (*output)(void* host, std::uint8_t stream, capsule_bytes_t line, bool cut);
+  // messaging.defer-reply and messaging.reply (capsule:core 0.1.1). `reply` carries an ok payload
+  // (is_ok, codec, bytes) or an error (error_tag as in Error's WIT variant order, bytes its text).
+  void (*defer_reply)(void* host, std::uint64_t correlation, capsule_answer_t* out);
+  void (*reply)(void* host, std::uint64_t correlation, bool is_ok, std::uint32_t codec,
+                capsule_bytes_t bytes, std::uint8_t error_tag, capsule_answer_t* out);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);

@@ -210,8 +210,9 @@ class ComponentRuntime {
   // Hands a request's outcome to the requesting component, on its mailbox's control lane: no
   // backpressure policy refuses, drops or evicts it, however full the data lane is.
   void deliver_callback(const rt::ActorRef<ComponentEnvelope>& to, CallbackResponse response);
-  // Called by a component actor when a request it was handling ended.
-  void complete_request(CorrelationId correlation, const ComponentId& responder,
+  // Called by a component actor when a request it was handling ended. False when the request had
+  // already ended (timed out, cancelled): the outcome was dropped and counted as late.
+  bool complete_request(CorrelationId correlation, const ComponentId& responder,
                         Result<std::optional<Payload>> outcome);
   // The host's lines about a component. Identical lines (same component, level and text)
   // repeated within RuntimeConfig::log_repeat_window are written once, then summarised with

@@ -57,6 +57,14 @@ class HostApi {
   virtual Status subscribe(const std::string& topic) = 0;
   virtual Status unsubscribe(const std::string& topic) = 0;
   [[nodiscard]] virtual ComponentId self_id() const = 0;
+  // capsule:core 0.1.1: the request being handled is answered later, by reply(). A host without
+  // the component layer has no requests to defer: not-implemented.
+  virtual Status defer_reply(CorrelationId /*correlation*/) {
+    return make_error(ErrorCode::kNotImplemented, "messaging.defer-reply needs a component host");
+  }
+  virtual Status reply(CorrelationId /*correlation*/, Result<Payload> /*outcome*/) {
+    return make_error(ErrorCode::kNotImplemented, "messaging.reply needs a component host");
+  }
 
   // services
   virtual void log(LogLevel level, const std::string& message, const KeyValues& fields) = 0;

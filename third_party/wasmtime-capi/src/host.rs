@@ -53,6 +53,11 @@ pub struct capsule_host_vtable_t {
     /// One line the guest wrote to stdout (stream 1) or stderr (2), without its newline; `cut`
     /// when the line was longer than `stdio::MAX_LINE_BYTES` and this is its start.
     pub output: extern "C" fn(*mut c_void, u8, capsule_bytes_t, bool),
+    /// `messaging.defer-reply` (0.1.1): the request being handled is answered later.
+    pub defer_reply: extern "C" fn(*mut c_void, u64, *mut capsule_answer_t),
+    /// `messaging.reply` (0.1.1): the outcome of a deferred request, an `ok` payload
+    /// (`is_ok`, `codec`, `bytes`) or an error (`error_tag` as in `wit_error`, `bytes` its text).
+    pub reply: extern "C" fn(*mut c_void, u64, bool, u32, capsule_bytes_t, u8, *mut capsule_answer_t),
 }
 
 /// An answer the host gives later, from any thread. The host fills `answer` (through
@@ -254,6 +259,22 @@ fn wit_error(tag: u8, text: String) -> WitError {
         6 => E::Unavailable(text),
         7 => E::NotImplemented(text),
         _ => E::Internal(text),
+    }
+}
+
+/// The inverse of `wit_error`: the tag the C++ host reads and the text.
+fn error_parts(e: &WitError) -> (u8, &str) {
+    type E = WitError;
+    match e {
+        E::InvalidArgument(s) => (0, s),
+        E::NotFound(s) => (1, s),
+        E::PermissionDenied(s) => (2, s),
+        E::QuotaExceeded(s) => (3, s),
+        E::Timeout(s) => (4, s),
+        E::Cancelled(s) => (5, s),
+        E::Unavailable(s) => (6, s),
+        E::NotImplemented(s) => (7, s),
+        E::Internal(s) => (8, s),
     }
 }
 
@@ -460,6 +481,22 @@ impl messaging::Host for HostCalls {
 
     async fn unsubscribe(&mut self, topic: String) -> Result<(), WitError> {
         self.ask(|v, h, a| (v.unsubscribe)(h, capsule_bytes_t::of(topic.as_bytes()), a)).into_result(|_| ())
+    }
+
+    async fn defer_reply(&mut self, correlation: u64) -> Result<(), WitError> {
+        self.ask(|v, h, a| (v.defer_reply)(h, correlation, a)).into_result(|_| ())
+    }
+
+    async fn reply(&mut self, correlation: u64, outcome: Result<Payload, WitError>) -> Result<(), WitError> {
+        let (is_ok, codec, bytes, tag) = match &outcome {
+            Ok(p) => (true, p.codec, p.bytes.as_slice(), 0),
+            Err(e) => {
+                let (tag, text) = error_parts(e);
+                (false, 0, text.as_bytes(), tag)
+            }
+        };
+        self.ask(|v, h, a| (v.reply)(h, correlation, is_ok, codec, capsule_bytes_t::of(bytes), tag, a))
+            .into_result(|_| ())
     }
 
     async fn self_id(&mut self) -> ComponentId {
