@@ -7,6 +7,7 @@
 #include <capsule/rt/actor_system.hpp>
 
 #include "component_actor.hpp"
+#include "stop_actors.hpp"
 
 namespace capsule::component {
 namespace {
@@ -74,18 +75,11 @@ Status ActivationDirectory::deliver(const ComponentId& to, ComponentEnvelope env
       // a fresh activation takes this message, in the same slot.
       e.state = State::kActivating;
       e.ref = {};
-      e.held.push_back(std::move(envelope));
-      e.held_bytes = bytes;
+      static_cast<void>(hold_locked(to, e, std::move(envelope), bytes));  // the first: fits
       ++spawning_;
       start = to.instance;
     } else if (!inserted) {
-      if (e.held.size() >= held_limit_ || (mailbox_.max_bytes != 0 && !e.held.empty() &&
-                                           e.held_bytes + bytes > mailbox_.max_bytes)) {
-        return full(to, "its messages wait for the activation, at the mailbox's bound");
-      }
-      e.held.push_back(std::move(envelope));
-      e.held_bytes += bytes;
-      return ok();
+      return hold_locked(to, e, std::move(envelope), bytes);
     } else if (Status s = admit_new_locked(to, e, std::move(envelope), bytes, start); !s) {
       entries_.erase(it);
       return s;
@@ -103,8 +97,7 @@ Status ActivationDirectory::admit_new_locked(const ComponentId& to, Entry& e,
     return full(to, std::to_string(waiting_.size()) + " names already wait for one of the " +
                         std::to_string(max_active) + " activation slots (max_active)");
   }
-  e.held.push_back(std::move(envelope));
-  e.held_bytes = bytes;
+  static_cast<void>(hold_locked(to, e, std::move(envelope), bytes));  // the first: fits
   if (occupied_ < max_active) {
     e.state = State::kActivating;
     ++occupied_;
@@ -115,6 +108,17 @@ Status ActivationDirectory::admit_new_locked(const ComponentId& to, Entry& e,
     waiting_.push_back(to.instance);
     make_room_locked();
   }
+  return ok();
+}
+
+Status ActivationDirectory::hold_locked(const ComponentId& to, Entry& e, ComponentEnvelope envelope,
+                                        std::size_t bytes) {
+  if (!e.held.empty() && (e.held.size() >= held_limit_ ||
+                          (mailbox_.max_bytes != 0 && e.held_bytes + bytes > mailbox_.max_bytes))) {
+    return full(to, "its messages wait for the activation, at the mailbox's bound");
+  }
+  e.held.push_back(std::move(envelope));
+  e.held_bytes += bytes;
   return ok();
 }
 
@@ -280,13 +284,38 @@ void ActivationDirectory::activation_failed(const std::string& name) {
 }
 
 void ActivationDirectory::sweep() {
-  std::lock_guard lock(mu_);
-  if (closed_) return;
+  std::vector<std::string> starts;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    sweep_locked(starts);
+  }
+  for (auto& name : starts) activate(std::move(name));
+}
+
+void ActivationDirectory::sweep_locked(std::vector<std::string>& starts) {
   ++tick_;
-  for (auto& [name, e] : entries_) {
-    if (e.state != State::kActive) continue;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& e = it->second;
+    if (e.state != State::kActive) {
+      ++it;
+      continue;
+    }
+    if (!e.ref.alive()) {
+      // Its actor ended without retiring (a rebuild after a failure could not instantiate) and
+      // no message came since: its slot goes to a waiting name, as a retirement's would.
+      ++totals_.deactivations;
+      if (e.evicted) --evicting_;
+      it = entries_.erase(it);
+      --occupied_;
+      if (std::string next = admit_waiting_locked(); !next.empty()) {
+        starts.push_back(std::move(next));
+      }
+      continue;
+    }
     const bool idle = tick_ - e.last_used >= idle_ticks_;
     if ((idle || e.failed) && retire_locked(e) && idle) ++totals_.idle_retirements;
+    ++it;
   }
   // Names whose activation retired stay in the clock until a scan meets them; without eviction
   // pressure nothing scans, so drop them here once they outnumber the live ones.
@@ -329,34 +358,22 @@ void ActivationDirectory::close(std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  std::vector<rt::ActorRef<ComponentEnvelope>> refs;
+  std::vector<rt::ActorAddress> addresses;
   Refusals refused;
   {
     std::lock_guard lock(mu_);
     for (auto& [name, e] : entries_) {
       for (auto& env : e.held) refused.push_back({name, std::move(env)});
       e.held.clear();
-      if (e.ref) refs.push_back(e.ref);
+      if (e.ref) addresses.push_back(e.ref.address());
     }
     waiting_.clear();
   }
   refuse(std::move(refused),
          make_error(ErrorCode::kUnavailable, "component " + spec_.ns + "/" + spec_.name +
                                                  " stopped before the message was handled"));
-  auto& system = runtime_.system();
-  for (const auto& ref : refs) system.stop(ref.address(), rt::StopMode::kGraceful, grace);
   // The actors hold a pointer to this directory: it outlives every one of them.
-  const auto wait_until_gone = [&](std::chrono::steady_clock::time_point deadline) {
-    while (std::chrono::steady_clock::now() < deadline &&
-           std::any_of(refs.begin(), refs.end(), [](const auto& r) { return r.alive(); })) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  };
-  wait_until_gone(std::chrono::steady_clock::now() + grace);
-  for (const auto& ref : refs) {
-    if (ref.alive()) system.kill(ref.address());
-  }
-  wait_until_gone(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  stop_and_reap(runtime_.system(), addresses, addresses, grace);
   std::lock_guard lock(mu_);
   entries_.clear();
   clock_.clear();

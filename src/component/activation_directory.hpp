@@ -91,6 +91,14 @@ class ActivationDirectory {
   // holds mu_; on error the caller erases the entry.
   Status admit_new_locked(const ComponentId& to, Entry& entry, ComponentEnvelope envelope,
                           std::size_t bytes, std::string& start);
+  // Holds a message for `entry` until its activation takes it: refused (mailbox-full) past the
+  // mailbox's bounds, as a mailbox would; a first message always fits, as into an empty one.
+  // Caller holds mu_.
+  Status hold_locked(const ComponentId& to, Entry& entry, ComponentEnvelope envelope,
+                     std::size_t bytes);
+  // One sweep: idle and failed activations retire; dead ones give their slot back (the names it
+  // admits are appended to `starts`, to activate once mu_ is released). Caller holds mu_.
+  void sweep_locked(std::vector<std::string>& starts);
   // Picks a victim for each waiting name not yet covered by a retirement. Caller holds mu_.
   void make_room_locked();
   bool retire_locked(Entry& entry);  // false: its mailbox is full now

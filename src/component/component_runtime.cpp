@@ -12,6 +12,7 @@
 #include "component_actor.hpp"
 #include "guest_quotas.hpp"
 #include "repeat_filter.hpp"
+#include "stop_actors.hpp"
 
 namespace capsule::component {
 namespace {
@@ -75,35 +76,19 @@ ComponentRuntime::~ComponentRuntime() {
   }
   // Graceful first: each supervisor stops its instances in reverse start order, each draining
   // its mailbox. A guest mid-call keeps its instance busy up to its wall-time limit, and the
-  // supervisor waits for each in turn, so past the grace period the rest are killed.
-  constexpr auto kGrace = std::chrono::seconds(5);
+  // supervisor waits for each in turn, so past the grace period the rest are killed. Actors hold
+  // a pointer to this runtime: every one of them is gone before it is.
+  std::vector<rt::ActorAddress> supervisors, everyone;
   for (const auto& g : groups) {
-    system_.stop(g.supervisor.address(), rt::StopMode::kGraceful, kGrace);
-  }
-  const auto each_actor = [&](const auto& action) {
-    for (const auto& g : groups) {
-      action(g.supervisor.ref().address(), g.supervisor.ref().alive());
-      for (const auto& m : g.members) {
-        for (const auto& id : m.ids) {
-          if (auto ref = registry_.lookup(id)) action(ref->address(), ref->alive());
-        }
+    supervisors.push_back(g.supervisor.ref().address());
+    everyone.push_back(g.supervisor.ref().address());
+    for (const auto& m : g.members) {
+      for (const auto& id : m.ids) {
+        if (auto ref = registry_.lookup(id)) everyone.push_back(ref->address());
       }
     }
-  };
-  // Actors hold a pointer to this runtime: wait until every one of them is gone.
-  const auto wait_until_gone = [&](std::chrono::steady_clock::time_point deadline) {
-    bool any = true;
-    while (any && std::chrono::steady_clock::now() < deadline) {
-      any = false;
-      each_actor([&](const rt::ActorAddress&, bool alive) { any = any || alive; });
-      if (any) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  };
-  wait_until_gone(std::chrono::steady_clock::now() + kGrace);
-  each_actor([&](const rt::ActorAddress& address, bool alive) {
-    if (alive) system_.kill(address);
-  });
-  wait_until_gone(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  }
+  stop_and_reap(system_, supervisors, everyone, std::chrono::seconds(5));
   // Storage tasks of the last calls finish before the storage and policy they use go away.
   io_pool_.join();
 }
