@@ -2,7 +2,8 @@
  * number of milliseconds in the payload (default: one hour) with nanosleep, which wasi-libc turns
  * into poll_oneoff, the adapter into wasi:io/poll on a monotonic-clock pollable. Then it replies
  * "slept <ms>". With config sleep_in_init_ms=<n> it also sleeps in init, with
- * sleep_in_shutdown_ms=<n> in shutdown.
+ * sleep_in_shutdown_ms=<n> in shutdown, with sleep_in_health_ms=<n> in every health check. The
+ * message "health" replies "health checks=<k>": how many health checks returned so far.
  * The host must not let this hold a thread, and must stop it at its wall-time limit. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c17 */
 #include <stdio.h>
@@ -30,7 +31,13 @@ static unsigned long parse_ms(const uint8_t* p, size_t n, unsigned long fallback
   return end == buf ? fallback : v;
 }
 
-static unsigned long g_shutdown_ms;
+static unsigned long g_shutdown_ms, g_health_ms, g_health_checks;
+
+exports_capsule_core_lifecycle_health_status_t exports_capsule_core_lifecycle_health(void) {
+  sleep_ms(g_health_ms);
+  ++g_health_checks;
+  return CAPSULE_CORE_TYPES_HEALTH_STATUS_HEALTHY;
+}
 
 void exports_capsule_core_lifecycle_shutdown(void) {
   sleep_ms(g_shutdown_ms);
@@ -45,6 +52,8 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
       sleep_ms(parse_ms(v->ptr, v->len, 0));
     } else if (capsule_string_eq(k, "sleep_in_shutdown_ms")) {
       g_shutdown_ms = parse_ms(v->ptr, v->len, 0);
+    } else if (capsule_string_eq(k, "sleep_in_health_ms")) {
+      g_health_ms = parse_ms(v->ptr, v->len, 0);
     }
   }
   capsule_config_free(config);
@@ -54,10 +63,16 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
                                                    capsule_error_t* err) {
   (void)err;
+  char text[40];
+  if (msg->payload.bytes.len == 6 && memcmp(msg->payload.bytes.ptr, "health", 6) == 0) {
+    capsule_message_free(msg);
+    snprintf(text, sizeof text, "health checks=%lu", g_health_checks);
+    capsule_reply_text(reply, text);
+    return true;
+  }
   const unsigned long ms = parse_ms(msg->payload.bytes.ptr, msg->payload.bytes.len, 3600000UL);
   capsule_message_free(msg);
   sleep_ms(ms);
-  char text[40];
   snprintf(text, sizeof text, "slept %lu", ms);
   capsule_reply_text(reply, text);
   return true;

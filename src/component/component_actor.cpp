@@ -231,6 +231,8 @@ Status ComponentActor::drive() {
       retired_ = true;
       ctx_->stop();  // post_stop tells the directory
       return ok();
+    case CallKind::kHealth:
+      return finish_health(*done);
     case CallKind::kCallback:
       break;
   }
@@ -333,6 +335,9 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
                      make_error(ErrorCode::kCancelled, "component " + plan_->id.to_string() +
                                                            " stopped during the upgrade"));
     }
+    if (in_flight_->kind == CallKind::kHealth) {
+      in_flight_->health_reply.send(HealthStatus::kUnhealthy);
+    }
     if (in_flight_->kind == CallKind::kMessage && in_flight_->message.correlation) {
       // Answered here whether or not the guest deferred it before it was stopped.
       static_cast<void>(deferred_->take(*in_flight_->message.correlation, ""));
@@ -364,12 +369,35 @@ rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<Co
   return rt::ErrorAction::kRestart;
 }
 
-HealthStatus ComponentActor::health() {
-  if (!instance_ || instance_->failed()) return HealthStatus::kUnhealthy;
-  // Busy with a suspended call: the guest cannot be asked now, and busy is not sick.
-  if (instance_->busy()) return HealthStatus::kHealthy;
-  auto h = instance_->health();
-  return h ? *h : HealthStatus::kUnhealthy;
+Status ComponentActor::check_health(rt::HealthReply reply,
+                                    rt::ActorContext<ComponentEnvelope>& ctx) {
+  if (!instance_ || instance_->failed()) {
+    reply.send(HealthStatus::kUnhealthy);
+    return ok();
+  }
+  // Busy with a call (a suspended handler, init, an upgrade step): the guest cannot be asked
+  // now, and busy is not sick.
+  if (in_flight_ || instance_->busy()) {
+    reply.send(HealthStatus::kHealthy);
+    return ok();
+  }
+  ctx_ = &ctx;
+  in_flight_ = std::make_unique<InFlight>();
+  in_flight_->kind = CallKind::kHealth;
+  in_flight_->health_reply = std::move(reply);
+  in_flight_->call.emplace(instance_->start_health());
+  Status s = drive();
+  ctx_ = nullptr;
+  // A health export that trapped failed the instance: the probe was answered (unhealthy), and
+  // the failure restarts it like a trap in a handler would.
+  return s;
+}
+
+Status ComponentActor::finish_health(InFlight& done) {
+  auto h = done.call->health();
+  done.health_reply.send(h ? *h : HealthStatus::kUnhealthy);
+  if (!h && instance_->failed()) return std::move(h).error();
+  return ok();
 }
 
 }  // namespace capsule::component

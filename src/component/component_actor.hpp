@@ -56,7 +56,9 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status handle(ComponentEnvelope& envelope, rt::ActorContext<ComponentEnvelope>& ctx) override;
   void post_stop(rt::ActorContext<ComponentEnvelope>& ctx) override;
   rt::ErrorAction on_error(const Error& error, rt::ActorContext<ComponentEnvelope>& ctx) override;
-  HealthStatus health() override;
+  // A guest's health export is a call in flight like a handler: one that waits (WASI sleep)
+  // answers the probe when it returns, and no worker waits for it.
+  Status check_health(rt::HealthReply reply, rt::ActorContext<ComponentEnvelope>& ctx) override;
 
  private:
   // A call in flight with the inputs it borrows; heap-held so their addresses never change.
@@ -72,6 +74,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
     kUpgradeMetadata,
     kUpgradeShutdown,
     kShutdown,
+    kHealth,
   };
   struct InFlight {
     CallKind kind = CallKind::kMessage;
@@ -82,6 +85,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
     std::optional<ComponentEnvelope::Upgrade> upgrade;
     std::optional<wasm::GuestCall> call;
     rt::TimerHandle deadline_timer;
+    rt::HealthReply health_reply;  // kHealth: answered when the call ends
   };
 
   Status on_resume(rt::ActorContext<ComponentEnvelope>& ctx) override;
@@ -96,6 +100,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status finish_lifecycle(InFlight& done);
   Status finish_message(InFlight& done);
   Status finish_callback(InFlight& done);
+  Status finish_health(InFlight& done);
   // Hot upgrade (component_actor_upgrade.cpp): the new instance's init and metadata, then the
   // old one's shutdown, each a call in flight; no message is taken meanwhile, and if the new one
   // fails the old one keeps serving.

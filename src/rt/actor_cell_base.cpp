@@ -227,9 +227,12 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
       break;
     case Kind::kHealthProbe:
       if (msg.peer) {
-        Signal report{Signal::Kind::kHealthReport, address(), ExitReason::kNormal};
-        report.health = phase_ == Phase::kRunning ? probe_health() : HealthStatus::kDegraded;
-        msg.peer.cell()->post(SystemMessage{std::move(report)});
+        HealthReply reply(msg.peer, address());
+        if (phase_ == Phase::kRunning) {
+          probe_health(std::move(reply));
+        } else {
+          reply.send(HealthStatus::kDegraded);
+        }
       }
       break;
   }
@@ -238,6 +241,14 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
 }  // namespace capsule::rt::detail
 
 namespace capsule::rt {
+
+void HealthReply::send(HealthStatus status) {
+  if (!prober_) return;
+  Signal report{Signal::Kind::kHealthReport, probed_, ExitReason::kNormal};
+  report.health = status;
+  static_cast<void>(prober_.cell()->post(detail::SystemMessage{std::move(report)}));
+  prober_ = ActorAddress{};
+}
 
 void ResumeHandle::resume() const noexcept {
   if (auto cell = cell_.lock()) {

@@ -2,6 +2,8 @@
 // and their wall-time limit covers the wait. Real components: guest/examples/sleeper.c, echo.c.
 #include <chrono>
 #include <future>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime_fixture.hpp"
@@ -101,6 +103,44 @@ TEST_F(RuntimeFixture, RestartsWhoseInitSleepsDoNotHoldWorkers) {
     ASSERT_TRUE(again) << id.to_string() << ": " << again.error().describe();
     EXPECT_EQ(again->as_string(), "slept 1");
   }
+}
+
+// A guest's health export is a call in flight like a handler: 8 instances whose health check
+// sleeps 1 s, probed every 2 s on 2 workers (held 4 s in a row if the checks ran on them), leave a
+// canary answering each request within 1 s; every probe is answered in time (none counts as
+// unresponsive) and the checks really ran.
+TEST_F(RuntimeFixture, HealthChecksThatSleepDoNotHoldWorkers) {
+  constexpr std::uint32_t kSleepers = 8;
+  auto sleepers = spec("sleeper", "sleeper", kSleepers);
+  sleepers.config = {{"sleep_in_health_ms", "1000"}};
+  sleepers.limits.wall_time_per_call = 5s;
+  sleepers.supervision.health_interval = 2s;
+  const auto ids = start(std::move(sleepers));
+  ASSERT_EQ(ids.size(), kSleepers);
+  const auto canary = start(spec("echo", "echo"));
+  // From before the first probes (2 s after the start) to after the second round began.
+  const auto until = std::chrono::steady_clock::now() + 4500ms;
+  int asked = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = ask(canary[0], "ping " + std::to_string(asked), 1s);
+    ASSERT_TRUE(r) << "canary request " << asked << ": " << r.error().describe();
+    ++asked;
+    std::this_thread::sleep_for(20ms);
+  }
+  for (const auto& id : ids) {
+    std::string checks;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = ask(id, "health", 10s);
+      ASSERT_TRUE(r) << id.to_string() << ": " << r.error().describe();
+      checks = r->as_string();
+      if (checks != "health checks=0") break;
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_NE(checks, "health checks=0") << id.to_string() << " was never health-checked";
+  }
+  EXPECT_EQ(recorder->count(rt::EventKind::kHealthCheckFailed), 0u);
+  EXPECT_EQ(recorder->count(rt::EventKind::kChildRestarted), 0u);
 }
 
 // A hot upgrade's init (and the old instance's shutdown) run as calls in flight: four upgrades

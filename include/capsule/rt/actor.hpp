@@ -5,6 +5,7 @@
 
 #include <capsule/core/result.hpp>
 #include <capsule/rt/fwd.hpp>
+#include <capsule/rt/health_reply.hpp>
 #include <capsule/rt/signal.hpp>
 
 namespace capsule::rt {
@@ -58,6 +59,14 @@ class Actor {
   virtual Status on_signal(const Signal& /*signal*/, ActorContext<Msg>& /*ctx*/) { return ok(); }
   // Answered on the actor's own thread when its supervisor probes it.
   virtual HealthStatus health() { return HealthStatus::kHealthy; }
+  // The probe itself, on the actor's own thread: answers health() at once by default. An actor
+  // whose answer takes a wait (a guest's health export that sleeps) sends `reply` later instead,
+  // e.g. from on_resume after ctx.await_resume(), so no worker waits for it. An error is treated
+  // like a failed handler's.
+  virtual Status check_health(HealthReply reply, ActorContext<Msg>& /*ctx*/) {
+    reply.send(health());
+    return ok();
+  }
 };
 
 }  // namespace capsule::rt

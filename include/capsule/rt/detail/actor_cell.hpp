@@ -138,13 +138,16 @@ class ActorCell final : public ActorCellBase {
 
   void close_mailbox() override { mailbox_.close(); }
 
-  HealthStatus probe_health() override {
-    if (!behavior_) return HealthStatus::kUnhealthy;
+  void probe_health(HealthReply reply) override {
+    if (!behavior_) return reply.send(HealthStatus::kUnhealthy);
+    Status status = ok();
     try {
-      return behavior_->health();
-    } catch (...) {
-      return HealthStatus::kUnhealthy;
+      status = behavior_->check_health(reply, context_);
+    } catch (const std::exception& e) {
+      reply.send(HealthStatus::kUnhealthy);  // ignored if the behaviour already answered
+      status = make_error(ErrorCode::kInternal, std::string("check_health threw: ") + e.what());
     }
+    if (!status) static_cast<void>(after_handler(std::move(status)));
   }
 
   void deliver_signal(const Signal& signal) override {

@@ -147,7 +147,8 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   virtual void stop_behavior() = 0;
   virtual std::uint64_t drain_mailbox() = 0;
   virtual void close_mailbox() = 0;
-  virtual HealthStatus probe_health() = 0;
+  // Answers through `reply`, now or later (Actor::check_health).
+  virtual void probe_health(HealthReply reply) = 0;
   virtual void deliver_signal(const Signal& signal) = 0;
   virtual ErrorAction decide(const Error& error) = 0;
   virtual void deliver_resume() = 0;
