@@ -40,7 +40,9 @@ exports_capsule_core_lifecycle_health_status_t exports_capsule_core_lifecycle_he
 }
 
 void exports_capsule_core_lifecycle_shutdown(void) {
+  if (g_shutdown_ms == 0) return;
   sleep_ms(g_shutdown_ms);
+  capsule_log(CAPSULE_CORE_TYPES_LOG_LEVEL_INFO, "shut down after sleeping");
 }
 
 bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error_t* err) {

@@ -153,6 +153,7 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
     s = make_error(ErrorCode::kUnavailable,
                    "linked component " + exit.failed.to_string() + " failed: " + exit.reason);
   }
+  shut_down_when_drained();
   ctx_ = nullptr;
   return s;
 }
@@ -161,8 +162,27 @@ Status ComponentActor::on_resume(rt::ActorContext<ComponentEnvelope>& ctx) {
   if (!in_flight_) return ok();  // a late wake of a call that already finished
   ctx_ = &ctx;
   Status s = drive();
+  shut_down_when_drained();
   ctx_ = nullptr;
   return s;
+}
+
+void ComponentActor::on_stopping(rt::ActorContext<ComponentEnvelope>& ctx) {
+  stopping_ = true;
+  ctx_ = &ctx;
+  shut_down_when_drained();
+  ctx_ = nullptr;
+}
+
+void ComponentActor::shut_down_when_drained() {
+  if (!stopping_ || shut_down_ || in_flight_ || !instance_ || instance_->failed()) return;
+  if (ctx_->mailbox_stats().depth() != 0) return;  // queued messages run first
+  in_flight_ = std::make_unique<InFlight>();
+  in_flight_->kind = CallKind::kStopShutdown;
+  in_flight_->call.emplace(instance_->start_shutdown());
+  // The stop waits for this call (the actor awaits its resume); past the stop's timeout the
+  // actor is killed and post_stop drops the call.
+  static_cast<void>(drive());
 }
 
 void ComponentActor::refuse_unserved(const ComponentMessage& message) {
@@ -233,6 +253,11 @@ Status ComponentActor::drive() {
       return ok();
     case CallKind::kHealth:
       return finish_health(*done);
+    case CallKind::kStopShutdown:
+      // Whatever shutdown answered, it ran: post_stop does not ask again. Not awaiting any
+      // more, the incarnation ends.
+      shut_down_ = true;
+      return ok();
     case CallKind::kCallback:
       break;
   }

@@ -55,6 +55,11 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Status pre_start(rt::ActorContext<ComponentEnvelope>& ctx) override;
   Status handle(ComponentEnvelope& envelope, rt::ActorContext<ComponentEnvelope>& ctx) override;
   void post_stop(rt::ActorContext<ComponentEnvelope>& ctx) override;
+  // A graceful stop (or a suspension for a restart): the guest's shutdown runs as a call in
+  // flight once no call is in flight and no message is queued, and the incarnation ends when it
+  // returns, so a shutdown that waits gives its worker back. (A suspension that leaves messages
+  // queued for the next incarnation runs it in post_stop, as before.)
+  void on_stopping(rt::ActorContext<ComponentEnvelope>& ctx) override;
   rt::ErrorAction on_error(const Error& error, rt::ActorContext<ComponentEnvelope>& ctx) override;
   // A guest's health export is a call in flight like a handler: one that waits (WASI sleep)
   // answers the probe when it returns, and no worker waits for it.
@@ -74,6 +79,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
     kUpgradeMetadata,
     kUpgradeShutdown,
     kShutdown,
+    kStopShutdown,
     kHealth,
   };
   struct InFlight {
@@ -118,6 +124,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   Result<wasm::ComponentInstance> instantiate(const wasm::CompiledComponent& component,
                                               rt::ActorContext<ComponentEnvelope>& ctx);
   void account();
+  // See on_stopping: starts the guest's shutdown when the instance is stopping and drained.
+  void shut_down_when_drained();
   // A deferred request's outcome when handle-message ends; true when the request was deferred
   // (then the handler's return value does not answer it).
   bool finish_deferred(const ComponentMessage& message, Result<std::optional<Payload>>& outcome);
@@ -136,6 +144,7 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
   bool retired_ = false;      // stopping because of Retire: tell the directory in post_stop
   bool shut_down_ = false;    // the guest's shutdown already ran (as a call in flight)
+  bool stopping_ = false;     // on_stopping was called: shut down once drained
   std::optional<Error> init_failure_;  // an activation's init failed
 };
 

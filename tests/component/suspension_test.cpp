@@ -2,6 +2,7 @@
 // and their wall-time limit covers the wait. Real components: guest/examples/sleeper.c, echo.c.
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -141,6 +142,49 @@ TEST_F(RuntimeFixture, HealthChecksThatSleepDoNotHoldWorkers) {
   }
   EXPECT_EQ(recorder->count(rt::EventKind::kHealthCheckFailed), 0u);
   EXPECT_EQ(recorder->count(rt::EventKind::kChildRestarted), 0u);
+}
+
+// A graceful stop runs the guest's shutdown as a call in flight once the instance is drained:
+// two components of 4 instances whose shutdown sleeps 1 s, stopped at once (each supervisor stops
+// its instances one after the other: 2 workers held 4 s in a row if shutdown ran on them), leave a
+// canary answering each request within 1 s; every shutdown runs to its end.
+TEST_F(RuntimeFixture, StopsWhoseShutdownSleepsDoNotHoldWorkers) {
+  std::mutex mu;
+  int shutdowns = 0;
+  RuntimeConfig config;
+  config.log_sink = [&](const ComponentId&, wasm::LogLevel, const std::string& line,
+                        const wasm::KeyValues&) {
+    std::lock_guard lock(mu);
+    if (line == "shut down after sleeping") ++shutdowns;
+  };
+  runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+  constexpr std::uint32_t kInstances = 4;
+  for (const char* name : {"a", "b"}) {
+    auto s = spec(name, "sleeper", kInstances);
+    s.config = {{"sleep_in_shutdown_ms", "1000"}};
+    s.limits.wall_time_per_call = 5s;
+    ASSERT_EQ(start(std::move(s)).size(), kInstances);
+  }
+  const auto canary = start(spec("echo", "echo"));
+  ASSERT_TRUE(runtime->stop("test", "a"));
+  ASSERT_TRUE(runtime->stop("test", "b"));
+  const auto until = std::chrono::steady_clock::now() + 3500ms;
+  int asked = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = ask(canary[0], "ping " + std::to_string(asked), 1s);
+    ASSERT_TRUE(r) << "canary request " << asked << ": " << r.error().describe();
+    ++asked;
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    {
+      std::lock_guard lock(mu);
+      if (shutdowns == 2 * static_cast<int>(kInstances)) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "not every shutdown ran";
+    std::this_thread::sleep_for(10ms);
+  }
 }
 
 // A hot upgrade's init (and the old instance's shutdown) run as calls in flight: four upgrades
