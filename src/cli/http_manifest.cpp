@@ -65,6 +65,7 @@ bool valid_route_path(const std::string& p) {
 }
 
 Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, std::size_t index,
+                                   const std::filesystem::path& file,
                                    const std::vector<std::string>& components,
                                    const std::vector<std::string>& on_demand) {
   const std::string where = "http.route[" + std::to_string(index) + "].";
@@ -94,6 +95,30 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
                                "yet (route to an eager component)");
       }
       r.component = *s;
+    } else if (key == "wasm") {
+      auto s = c.string(v, where + key);
+      if (!s) return std::move(s).error();
+      if (s->empty()) return c.error(&v, where + "wasm: expected the path of a .wasm file");
+      const std::filesystem::path path(*s);
+      r.wasm = path.is_absolute() ? path : file.parent_path() / path;
+    } else if (key == "instances") {
+      auto n = c.integer(v, where + key, 1, 256);
+      if (!n) return std::move(n).error();
+      r.instances = static_cast<std::uint32_t>(*n);
+    } else if (key == "memory") {
+      auto n = c.size(v, where + key, std::uint64_t{64} << 10, std::uint64_t{4} << 30);
+      if (!n) return std::move(n).error();
+      r.memory_bytes = *n;
+    } else if (key == "outgoing") {
+      const auto* arr = v.as_array();
+      if (arr == nullptr) {
+        return c.error(&v, where + "outgoing: expected a list of host patterns");
+      }
+      for (const auto& item : *arr) {
+        auto h = c.string(item, where + key);
+        if (!h) return std::move(h).error();
+        r.outgoing.push_back(*h);
+      }
     } else if (key == "static") {
       auto s = c.string(v, where + key);
       if (!s) return std::move(s).error();
@@ -115,13 +140,17 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
       r.request_timeout = std::chrono::milliseconds(*n);
     } else {
       return c.error(&v, where + key +
-                             ": unknown field (known: path, component, static, envelope, "
-                             "max_body, request_timeout_ms)");
+                             ": unknown field (known: path, component, static, wasm, envelope, "
+                             "max_body, request_timeout_ms, instances, memory, outgoing)");
     }
   }
   if (r.path.empty()) return c.error(&t, where + "path: missing (e.g. path = \"/hello\")");
-  if (r.component.empty() == !r.static_body.has_value()) {
-    return c.error(&t, where + "needs exactly one of component = \"ns/name\" or static = \"text\"");
+  const int kinds = static_cast<int>(!r.component.empty()) +
+                    static_cast<int>(r.static_body.has_value()) + static_cast<int>(!r.wasm.empty());
+  if (kinds != 1) {
+    return c.error(&t, where +
+                           "needs exactly one of component = \"ns/name\", static = \"text\" or "
+                           "wasm = \"<a wasi:http/proxy component>\"");
   }
   return r;
 }
@@ -169,7 +198,7 @@ Result<HttpSection> parse_http_section(const toml::table& http, const std::files
         if (t == nullptr) {
           return c.error(&(*arr)[i], "http.route[" + std::to_string(i) + "]: expected a table");
         }
-        auto r = parse_route(c, *t, i, components, on_demand);
+        auto r = parse_route(c, *t, i, file, components, on_demand);
         if (!r) return std::move(r).error();
         for (const auto& prev : out.routes) {
           if (prev.path == r->path) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,13 @@ struct HttpRouteEntry {
   std::string path;       // "/hello"; "/" matches everything no longer route matches
   std::string component;  // "ns/name"; empty for a static route
   std::optional<std::string> static_body;
+  // A wasi:http/proxy component file (resolved against the manifest's directory), served by a
+  // pool of `instances` instances of its own, each under `memory_bytes` (0: the engine's
+  // default), sending HTTP only to `outgoing` host patterns (docs/http.md).
+  std::filesystem::path wasm;
+  std::uint32_t instances = 4;
+  std::uint64_t memory_bytes = 0;
+  std::vector<std::string> outgoing;
   HttpEnvelope envelope = HttpEnvelope::kBody;
   std::uint64_t max_body_bytes = 1 << 20;             // larger: 413, before the body is read
   std::chrono::milliseconds request_timeout{30'000};  // no reply within it: 504

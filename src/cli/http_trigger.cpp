@@ -10,6 +10,7 @@
 
 #include "component_route.hpp"
 #include "http_trigger_server.hpp"
+#include "proxy_route.hpp"
 
 namespace capsule::cli {
 namespace {
@@ -60,12 +61,37 @@ void set(httplib::Response& res, const HttpTriggerResponse& answer) {
   res.set_content(answer.body, answer.content_type.c_str());
 }
 
-// The handler of one [[http.route]]. A new route kind (wasi:http/proxy components) is one more
-// branch here, with its own RouteHandler.
-std::shared_ptr<RouteHandler> handler_for(const HttpRouteEntry& entry,
-                                          component::ComponentRuntime& runtime,
-                                          const std::map<std::string, std::uint32_t>& instances) {
+// The handler of one [[http.route]]; a wasi:http/proxy component is loaded (and checked to be
+// one) here, so a wrong file fails the start naming the route's line.
+Result<std::shared_ptr<RouteHandler>> handler_for(
+    const HttpRouteEntry& entry, component::ComponentRuntime& runtime,
+    const std::map<std::string, std::uint32_t>& instances) {
   if (entry.static_body) return std::make_shared<StaticRouteHandler>(*entry.static_body);
+  if (!entry.wasm.empty()) {
+    const std::string where = "http route " + entry.path + " (line " + std::to_string(entry.line) +
+                              "): " + entry.wasm.string();
+    auto component = runtime.engine().load_file(entry.wasm);
+    if (!component) {
+      Error e = std::move(component).error();
+      e.message = where + ": " + e.message;
+      return e;
+    }
+    if ((*component)->kind() != wasm::ComponentKind::kHttpProxy) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          where +
+              " is a capsule:core component, not a wasi:http/proxy one: start it as a "
+              "[[component]] and route to it with component = \"ns/name\"");
+    }
+    ProxyRouteHandler::Options o;
+    o.target = entry.wasm.filename().string();
+    o.instances = entry.instances;
+    o.limits.memory_bytes = entry.memory_bytes;
+    o.outgoing_allowed_hosts = entry.outgoing;
+    o.timeout = entry.request_timeout;
+    return std::make_shared<ProxyRouteHandler>(runtime.engine(), std::move(*component),
+                                               std::move(o));
+  }
   const auto it = instances.find(entry.component);
   return std::make_shared<ComponentRouteHandler>(runtime, entry.component,
                                                  it != instances.end() ? it->second : 1,
@@ -129,7 +155,9 @@ Status HttpTrigger::start(component::ComponentRuntime& runtime,
   auto where = split_listen(section_.listen);
   if (!where) return std::move(where).error();
   for (const auto& entry : section_.routes) {
-    const std::shared_ptr<RouteHandler> handler = handler_for(entry, runtime, instances);
+    auto made = handler_for(entry, runtime, instances);
+    if (!made) return std::move(made).error();
+    const std::shared_ptr<RouteHandler> handler = std::move(*made);
     auto counters = std::make_unique<HttpRouteCounters>(entry.path, handler->target());
     table_.add({entry.path, entry.max_body_bytes, handler});
     routes_.emplace(entry.path,

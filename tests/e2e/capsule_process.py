@@ -73,19 +73,19 @@ def capsule(*args, admin=None, check=True, timeout=40, env=None, cwd=None):
 
 class HostProcess:
     """`capsule run <manifest> --log-format json` in a child process, returned once it printed
-    its ready line (or failed within 60 s, with its output in the error).
+    its ready line (or failed within `ready_timeout` s, 60 by default, with its output in the error).
 
     The admin API is on the host's Unix socket (`self.admin`, what CLI calls use); with `tcp`
     ("127.0.0.1:0" for a free port) the host also serves it on loopback TCP (`self.tcp`, with
     the bearer token `self.token()`)."""
 
-    def __init__(self, manifest, tcp=None, *extra):
+    def __init__(self, manifest, tcp=None, *extra, ready_timeout=60):
         self.proc = subprocess.Popen([CAPSULE, "run", str(manifest), *(["--admin", tcp] if tcp else []),
                                       "--log-format", "json", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.admin = self.tcp = None
-        deadline = time.time() + 60
+        deadline = time.time() + ready_timeout
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:

@@ -1,0 +1,94 @@
+#include "proxy_route.hpp"
+
+#include <asio/post.hpp>
+#include <utility>
+
+namespace capsule::cli {
+
+ProxyRouteHandler::ProxyRouteHandler(wasm::WasmEngine& engine,
+                                     std::shared_ptr<const wasm::CompiledComponent> component,
+                                     Options options)
+    : engine_(engine),
+      component_(std::move(component)),
+      options_(std::move(options)),
+      threads_(options_.instances == 0 ? 1 : options_.instances) {
+  options_.limits.wall_time_per_call = options_.timeout;
+}
+
+ProxyRouteHandler::~ProxyRouteHandler() {
+  threads_.join();  // requests in flight end (each within its wall time) before the instances go
+}
+
+void ProxyRouteHandler::handle(HttpTriggerRequest request, Done done) {
+  asio::post(threads_, [this, request = std::move(request), done = std::move(done)] {
+    done(serve(request));
+  });
+}
+
+Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instance() {
+  std::uint64_t number = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      auto instance = std::move(idle_.back());
+      idle_.pop_back();
+      return instance;
+    }
+    number = made_++;
+  }
+  wasm::HttpProxyOptions o;
+  o.id = ComponentId{"http", component_->name(), std::to_string(number)};
+  o.limits = options_.limits;
+  o.outgoing_allowed_hosts = options_.outgoing_allowed_hosts;
+  auto instance = engine_.instantiate_http_proxy(*component_, std::move(o));
+  if (!instance) return std::move(instance).error();
+  return std::make_unique<wasm::HttpProxyInstance>(std::move(*instance));
+}
+
+void ProxyRouteHandler::give_back(std::unique_ptr<wasm::HttpProxyInstance> instance) {
+  if (instance->failed()) return;  // a trap or limit: the next request gets a fresh one
+  std::lock_guard lock(mutex_);
+  idle_.push_back(std::move(instance));
+}
+
+HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) {
+  auto instance = take_instance();
+  if (!instance) {
+    const Error& e = instance.error();
+    return http_error(http_status_of(e.code), target(), "instantiate", e.describe());
+  }
+  wasm::HttpRequest in;
+  in.method = request.method;
+  in.path_with_query = request.query.empty() ? request.path : request.path + "?" + request.query;
+  for (const auto& [name, value] : request.headers) {
+    if (name == "Host" || name == "host") in.authority = value;
+    in.headers.push_back({name, value});
+  }
+  in.body.assign(request.body.begin(), request.body.end());
+  auto out = (*instance)->handle(in);
+  give_back(std::move(*instance));
+  if (!out) {
+    const Error& e = out.error();
+    // A response over the limit is the guest's fault, not an overload: 500, not 503. The wall
+    // time is the route's timeout, so running out of it is the route's 504.
+    int status = http_status_of(e.code);
+    if (e.code == ErrorCode::kQuotaExceeded) status = 500;
+    if (e.code == ErrorCode::kInterrupted) status = 504;
+    return http_error(status, target(), std::string(to_string(e.code)), e.describe());
+  }
+  HttpTriggerResponse r;
+  r.status = out->status;
+  r.content_type.clear();
+  for (auto& h : out->headers) {
+    if (h.name == "content-type" || h.name == "Content-Type") {
+      r.content_type = h.value;
+    } else {
+      r.headers.emplace_back(std::move(h.name), std::move(h.value));
+    }
+  }
+  if (r.content_type.empty()) r.content_type = "application/octet-stream";
+  r.body.assign(out->body.begin(), out->body.end());
+  return r;
+}
+
+}  // namespace capsule::cli

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""wasi:http/proxy components behind the HTTP trigger ([[http.route]] with `wasm = ...`,
+docs/http.md) of a real `capsule run`: the hello-world built with componentize-py (the upstream
+toolchain, shaped as its own http example) and one built from C with wit-bindgen answer through
+the host's listener with their own status, headers and body; a request body is echoed byte for
+byte; more concurrent requests than instances all get their answer; a capsule:core component
+given as `wasm` is refused at start naming the route's line; a static canary answers throughout."""
+import http.client
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import urllib.parse
+
+ARGS = None
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import capsule_process  # noqa: E402
+from capsule_process import HostProcess  # noqa: E402
+
+MANIFEST = """
+[host]
+name = "http-proxy-e2e"
+data_dir = "data"
+components_dir = "{components}"
+
+[http]
+listen = "127.0.0.1:0"
+
+[[http.route]]
+path = "/py"
+wasm = "{components}/py_http_hello.wasm"
+instances = 2
+memory = "32MiB"
+
+[[http.route]]
+path = "/echo"
+wasm = "{components}/py_http_hello.wasm"
+instances = 2
+memory = "32MiB"
+
+[[http.route]]
+path = "/c"
+wasm = "{components}/c_http_hello.wasm"
+
+[[http.route]]
+path = "/static"
+static = "ok\\n"
+"""
+
+
+class HttpProxyRouteTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        path = pathlib.Path(cls.tmp.name) / "app.toml"
+        path.write_text(MANIFEST.format(components=ARGS.components))
+        # Compiling a componentize-py component takes ~20 s cold (docs/benchmarks.md).
+        cls.host = HostProcess(path, ready_timeout=240)
+        url = next(json.loads(line)["url"] for line in cls.host.lines
+                   if json.loads(line).get("msg") == "http trigger ready")
+        parsed = urllib.parse.urlparse(url)
+        cls.address = (parsed.hostname, parsed.port)
+        cls.reader = threading.Thread(target=lambda: [None for _ in cls.host.proc.stdout],
+                                      daemon=True)
+        cls.reader.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.host.kill()
+        cls.tmp.cleanup()
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection(*self.address, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def assert_canary(self):
+        self.assertEqual(self.request("GET", "/static")[::2], (200, b"ok\n"))
+
+    def test_python_hello_world_answers_through_the_trigger(self):
+        status, headers, body = self.request("GET", "/py")
+        self.assertEqual((status, body), (200, b"hello from python"))
+        self.assertEqual(headers.get("x-hello"), "capsule")
+        self.assert_canary()
+
+    def test_c_hello_world_answers_through_the_trigger(self):
+        status, _, body = self.request("GET", "/c")
+        self.assertEqual(status, 200, body)
+        self.assertIn(b"hello", body)
+        self.assert_canary()
+
+    def test_request_body_is_echoed_byte_for_byte(self):
+        payload = bytes(range(256)) * 64
+        status, headers, body = self.request(
+            "POST", "/echo", body=payload, headers={"Content-Type": "application/x-test"})
+        self.assertEqual(status, 200)
+        self.assertEqual(body, payload)
+        self.assertEqual(headers.get("Content-Type"), "application/x-test")
+
+    def test_more_concurrent_requests_than_instances_all_answer(self):
+        answers = [None] * 8
+
+        def one(i):
+            answers[i] = self.request("POST", "/echo", body=f"r{i}".encode())[::2]
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(answers, [(200, f"r{i}".encode()) for i in range(8)])
+
+    def test_a_capsule_component_as_wasm_is_refused_naming_the_line(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = pathlib.Path(d) / "bad.toml"
+            path.write_text(MANIFEST.format(components=ARGS.components)
+                            .replace("c_http_hello.wasm", "echo.wasm"))
+            r = subprocess.run([ARGS.capsule, "run", str(path)], capture_output=True, text=True,
+                               timeout=240)
+            self.assertNotEqual(r.returncode, 0)
+            out = r.stdout + r.stderr
+            self.assertIn("echo.wasm is a capsule:core component, not a wasi:http/proxy one", out)
+            self.assertIn("http route /c (line ", out)
+        self.assert_canary()
+
+
+if __name__ == "__main__":
+    ARGS, rest = capsule_process.parse_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
