@@ -5,7 +5,9 @@ One `capsule run` serves three routes from the same listener in the same run:
   /static   the host's own answer (a `static` route): the server's cost without any component,
             the baseline every other row is compared with;
   /c        guest/examples/hello.c (capsule:core, envelope "body");
-  /py       guest/examples/python/hello/hello.py (componentize-py), when it was built.
+  /py       guest/examples/python/hello/hello.py (componentize-py), when it was built;
+  /c-proxy  guest/examples/http/http_hello.c, a wasi:http/proxy component (route `wasm = ...`);
+  /py-proxy guest/examples/python/http_hello (componentize-py, wasi:http/proxy), when built.
 Each is loaded at 1, 16 and 64 connections, the routes alternating within each level so that
 they see the same machine. Printed: req/s, p50 and p99 latency (wrk --latency), and req/s as a
 ratio to /static at the same level.
@@ -58,6 +60,14 @@ path = "py_hello.wasm"
 instances = {instances}
 """
 
+PROXY_ROUTE = """
+[[http.route]]
+path = "{path}"
+wasm = "{components}/{file}"
+instances = {instances}
+memory = "32MiB"
+"""
+
 PYTHON_ROUTE = """
 [[http.route]]
 path = "/py"
@@ -100,17 +110,23 @@ def main():
     has_python = (components / "py_hello.wasm").exists()
     if not has_python:
         print("note: no py_hello.wasm (componentize-py not set up): no Python row", file=sys.stderr)
+    proxies = [(path, file) for path, file in (("/c-proxy", "c_http_hello.wasm"),
+                                                 ("/py-proxy", "py_http_hello.wasm"))
+               if (components / file).exists()]
     with tempfile.TemporaryDirectory() as tmp:
         manifest = pathlib.Path(tmp) / "app.toml"
         manifest.write_text(MANIFEST.format(
             components=components, instances=args.instances,
             python=PYTHON.format(instances=args.instances) if has_python else "",
-            python_route=PYTHON_ROUTE if has_python else ""))
+            python_route=(PYTHON_ROUTE if has_python else "") + "".join(
+                PROXY_ROUTE.format(path=path, components=components, file=file,
+                                   instances=args.instances)
+                for path, file in proxies)))
         host = subprocess.Popen([str(build / "src" / "cli" / "capsule"), "run", str(manifest),
                                  "--log-format", "json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         base = None
-        deadline = time.time() + 120
+        deadline = time.time() + 300  # cold compiles of Python components: ~20 s each
         while time.time() < deadline and base is None:
             line = host.stdout.readline()
             if not line:
@@ -123,7 +139,7 @@ def main():
             sys.exit("capsule run did not start its HTTP trigger")
         # Keep reading its log so it never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in host.stdout], daemon=True).start()
-        routes = ["/static", "/c"] + (["/py"] if has_python else [])
+        routes = ["/static", "/c"] + (["/py"] if has_python else []) + [p for p, _ in proxies]
         try:
             for route in routes:  # every route answers, and warms up, before anything is timed
                 for _ in range(20):
@@ -142,7 +158,8 @@ def main():
           f"component, {time.strftime('%Y-%m-%d')}")
     print("| route | connections | req/s | p50 ms | p99 ms | req/s vs static |")
     print("|---|---:|---:|---:|---:|---:|")
-    names = {"/static": "static (host only)", "/c": "C hello", "/py": "Python hello"}
+    names = {"/static": "static (host only)", "/c": "C hello", "/py": "Python hello",
+             "/c-proxy": "C hello, wasi:http/proxy", "/py-proxy": "Python hello, wasi:http/proxy"}
     for r, c, rps, p50, p99, ratio in rows:
         print(f"| {names[r]} | {c} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {ratio:.2f}x |")
 
