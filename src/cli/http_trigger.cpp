@@ -66,7 +66,8 @@ void set(httplib::Response& res, const HttpTriggerResponse& answer) {
 Result<std::shared_ptr<RouteHandler>> handler_for(
     const HttpRouteEntry& entry, component::ComponentRuntime& runtime,
     const std::map<std::string, std::uint32_t>& instances) {
-  if (entry.static_body) return std::make_shared<StaticRouteHandler>(*entry.static_body);
+  using Made = std::shared_ptr<RouteHandler>;
+  if (entry.static_body) return Made(std::make_shared<StaticRouteHandler>(*entry.static_body));
   if (!entry.wasm.empty()) {
     const std::string where = "http route " + entry.path + " (line " + std::to_string(entry.line) +
                               "): " + entry.wasm.string();
@@ -89,13 +90,13 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
     o.limits.memory_bytes = entry.memory_bytes;
     o.outgoing_allowed_hosts = entry.outgoing;
     o.timeout = entry.request_timeout;
-    return std::make_shared<ProxyRouteHandler>(runtime.engine(), std::move(*component),
-                                               std::move(o));
+    return Made(
+        std::make_shared<ProxyRouteHandler>(runtime.engine(), std::move(*component), std::move(o)));
   }
   const auto it = instances.find(entry.component);
-  return std::make_shared<ComponentRouteHandler>(runtime, entry.component,
-                                                 it != instances.end() ? it->second : 1,
-                                                 entry.envelope, entry.request_timeout);
+  return Made(std::make_shared<ComponentRouteHandler>(runtime, entry.component,
+                                                      it != instances.end() ? it->second : 1,
+                                                      entry.envelope, entry.request_timeout));
 }
 
 // A refusal before the body is read: the connection cannot carry another request.
