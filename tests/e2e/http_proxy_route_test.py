@@ -27,6 +27,11 @@ name = "http-proxy-e2e"
 data_dir = "data"
 components_dir = "{components}"
 
+# A manifest declares at least one component; the routes below need none.
+[[component]]
+name = "web/echo"
+path = "echo.wasm"
+
 [http]
 listen = "127.0.0.1:0"
 
