@@ -140,8 +140,12 @@ TEST(HttpManifest, ErrorsNameLineAndField) {
             "([A-Za-z0-9/._~-], no trailing slash)");
   EXPECT_EQ(
       error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\ncomponent = \"web/hello\"\n"),
-      "app.toml:7: http.route[0].needs exactly one of component = \"ns/name\" or static = "
-      "\"text\"");
+      "app.toml:7: http.route[0].needs exactly one of component = \"ns/name\", static = "
+      "\"text\" or wasm = \"<a wasi:http/proxy component>\"");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nwasm = \"x.wasm\"\ninstances = 0\n"),
+            "app.toml:10: http.route[0].instances: expected a whole number from 1 to 256");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nwasm = \"x.wasm\"\noutgoing = \"*\"\n"),
+            "app.toml:10: http.route[0].outgoing: expected a list of host patterns");
   EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\nrequest_timeout_ms = 0\n"),
             "app.toml:10: http.route[0].request_timeout_ms: expected a whole number from 1 to "
             "3600000");
