@@ -62,7 +62,8 @@ class HostApi {
   virtual Status defer_reply(CorrelationId /*correlation*/) {
     return make_error(ErrorCode::kNotImplemented, "messaging.defer-reply needs a component host");
   }
-  virtual Status reply(CorrelationId /*correlation*/, Result<Payload> /*outcome*/) {
+  virtual Status reply(CorrelationId /*correlation*/, Result<Payload> outcome) {
+    [[maybe_unused]] const Result<Payload> dropped = std::move(outcome);  // nothing to answer
     return make_error(ErrorCode::kNotImplemented, "messaging.reply needs a component host");
   }
 
