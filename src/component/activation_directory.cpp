@@ -112,7 +112,7 @@ Status ActivationDirectory::admit_new_locked(const ComponentId& to, Entry& e,
 }
 
 Status ActivationDirectory::hold_locked(const ComponentId& to, Entry& e, ComponentEnvelope envelope,
-                                        std::size_t bytes) {
+                                        std::size_t bytes) const {
   if (!e.held.empty() && (e.held.size() >= held_limit_ ||
                           (mailbox_.max_bytes != 0 && e.held_bytes + bytes > mailbox_.max_bytes))) {
     return full(to, "its messages wait for the activation, at the mailbox's bound");

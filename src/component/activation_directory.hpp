@@ -95,7 +95,7 @@ class ActivationDirectory {
   // mailbox's bounds, as a mailbox would; a first message always fits, as into an empty one.
   // Caller holds mu_.
   Status hold_locked(const ComponentId& to, Entry& entry, ComponentEnvelope envelope,
-                     std::size_t bytes);
+                     std::size_t bytes) const;
   // One sweep: idle and failed activations retire; dead ones give their slot back (the names it
   // admits are appended to `starts`, to activate once mu_ is released). Caller holds mu_.
   void sweep_locked(std::vector<std::string>& starts);
