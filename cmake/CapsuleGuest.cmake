@@ -5,17 +5,35 @@
 # <name>_component built by `all`. Steps: wit-bindgen C bindings for the `component` world of
 # WIT_DIR (default: this repo's wit/), clang-19 --target=wasm32-wasi -mexec-model=reactor,
 # `wasm-tools component new`, with the WASI preview1 adapter only if the module imports WASI.
+#
+# The same file serves this repository (cmake/) and an installed capsule (share/capsule/cmake/,
+# loaded by find_package(capsule COMPONENTS guest)): the SDK, the WIT and the WASI WIT are found
+# relative to it, the guest tools in CAPSULE_CACHE_DIR (scripts/bootstrap.sh), then on PATH.
+if(NOT DEFINED CAPSULE_CACHE_DIR)
+  set(CAPSULE_CACHE_DIR "$ENV{HOME}/.cache/capsule")
+endif()
 set(CAPSULE_TOOLS_BIN "${CAPSULE_CACHE_DIR}/tools/bin")
 find_program(CAPSULE_GUEST_CC clang-19 REQUIRED)
 find_program(CAPSULE_GUEST_CXX clang++-19 REQUIRED)
-find_program(CAPSULE_WASM_TOOLS wasm-tools HINTS "${CAPSULE_TOOLS_BIN}" NO_DEFAULT_PATH REQUIRED)
-find_program(CAPSULE_WIT_BINDGEN wit-bindgen HINTS "${CAPSULE_TOOLS_BIN}" NO_DEFAULT_PATH REQUIRED)
-set(CAPSULE_WASI_ADAPTER "${CAPSULE_CACHE_DIR}/adapter/wasi_snapshot_preview1.reactor.wasm"
+# The pinned versions from the bootstrap first; PATH only when they are not there.
+find_program(CAPSULE_WASM_TOOLS wasm-tools HINTS "${CAPSULE_TOOLS_BIN}" NO_DEFAULT_PATH)
+find_program(CAPSULE_WASM_TOOLS wasm-tools REQUIRED)
+find_program(CAPSULE_WIT_BINDGEN wit-bindgen HINTS "${CAPSULE_TOOLS_BIN}" NO_DEFAULT_PATH)
+find_program(CAPSULE_WIT_BINDGEN wit-bindgen REQUIRED)
+# An installed capsule ships the adapter (share/capsule/adapter); this repository's build takes it
+# from the bootstrap's cache.
+set(_capsule_adapter "${CMAKE_CURRENT_LIST_DIR}/../adapter/wasi_snapshot_preview1.reactor.wasm")
+if(NOT EXISTS "${_capsule_adapter}")
+  set(_capsule_adapter "${CAPSULE_CACHE_DIR}/adapter/wasi_snapshot_preview1.reactor.wasm")
+endif()
+set(CAPSULE_WASI_ADAPTER "${_capsule_adapter}"
     CACHE FILEPATH "WASI preview1 reactor adapter matching Wasmtime 48")
 if(NOT EXISTS "${CAPSULE_WASI_ADAPTER}")
   message(FATAL_ERROR "WASI adapter ${CAPSULE_WASI_ADAPTER} missing: run scripts/bootstrap.sh")
 endif()
 set(CAPSULE_GUEST_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/../guest/sdk")
+# The capsule:core WIT package components are built against (WIT_DIR's default).
+set(CAPSULE_WIT_DIR "${CMAKE_CURRENT_LIST_DIR}/../wit")
 set(CAPSULE_COMPONENTS_DIR "${CMAKE_BINARY_DIR}/components")
 set(_capsule_guest_flags --target=wasm32-wasi -O2 -g0 -Wall -Wextra -Werror)
 
@@ -46,7 +64,7 @@ function(capsule_add_component name)
     message(FATAL_ERROR "capsule_add_component(${name}) needs SOURCES")
   endif()
   if(NOT ARG_WIT_DIR)
-    set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+    set(ARG_WIT_DIR "${CAPSULE_WIT_DIR}")
   endif()
   if(NOT ARG_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
@@ -190,7 +208,7 @@ function(capsule_add_python_component name)
     return()
   endif()
   if(NOT ARG_WIT_DIR)
-    set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+    set(ARG_WIT_DIR "${CAPSULE_WIT_DIR}")
   endif()
   if(NOT ARG_WORLD)
     set(ARG_WORLD component)
@@ -255,7 +273,7 @@ function(capsule_add_js_component name)
     return()
   endif()
   if(NOT ARG_WIT_DIR)
-    set(ARG_WIT_DIR "${PROJECT_SOURCE_DIR}/wit")
+    set(ARG_WIT_DIR "${CAPSULE_WIT_DIR}")
   endif()
   if(NOT ARG_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")

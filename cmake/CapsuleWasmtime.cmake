@@ -10,8 +10,11 @@ if(NOT EXISTS "${_capsule_wasmtime_lib}" OR NOT EXISTS "${_capsule_wasmtime_inc}
     "or pass -DCAPSULE_WASMTIME_DIR=<dir with include/ and target/release/>.")
 endif()
 find_package(Threads REQUIRED)
-add_library(capsule_wasmtime_capi STATIC IMPORTED GLOBAL)
-set_target_properties(capsule_wasmtime_capi PROPERTIES
+# Named capsule::wasmtime_capi as the installed package names it (capsuleConfig.cmake), so the
+# exported link interface of capsule::wasm refers to the same target in both trees.
+add_library(capsule::wasmtime_capi STATIC IMPORTED GLOBAL)
+add_library(capsule_wasmtime_capi ALIAS capsule::wasmtime_capi)
+set_target_properties(capsule::wasmtime_capi PROPERTIES
   IMPORTED_LOCATION "${_capsule_wasmtime_lib}"
   INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${_capsule_wasmtime_inc}"
   INTERFACE_INCLUDE_DIRECTORIES "${_capsule_wasmtime_inc}"

@@ -19,6 +19,7 @@
 #include "http.hpp"
 #include "manifest.hpp"
 #include "reporter.hpp"
+#include "scaffold.hpp"
 
 namespace {
 
@@ -164,6 +165,19 @@ int cmd_inspect(const std::string& path) {
   return 0;
 }
 
+int cmd_new(const std::string& language, const std::string& name) {
+  const auto prefix = installed_prefix();
+  auto dir = write_project(language, name, ".", prefix);
+  if (!dir) return fail(dir.error().message);
+  std::printf("created %s/, a %s component project:\n  cd %s\n", name.c_str(), language.c_str(),
+              name.c_str());
+  std::printf("  cmake -B build%s && cmake --build build\n",
+              prefix ? "" : " -DCMAKE_PREFIX_PATH=<where capsule is installed>");
+  std::printf("  capsule run capsule.toml      # then, in another shell: capsule call app/%s hi\n",
+              name.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,6 +309,23 @@ int main(int argc, char** argv) {
       "Print a one-time login link to the host's live dashboard (needs its TCP listener)");
   add_admin_options(dashboard);
   auto* version = app.add_subcommand("version", "Print versions");
+  auto* new_cmd = app.add_subcommand(
+      "new",
+      "Create a component project in a new directory <name>, ready to build with CMake against "
+      "this capsule's installed guest SDK and to run with `capsule run capsule.toml`");
+  std::string new_language, new_name;
+  new_cmd->add_option("language", new_language, "c, cpp, python or js")->required();
+  new_cmd
+      ->add_option("name", new_name,
+                   "project name: a lowercase letter, then lowercase letters, digits, '-' or "
+                   "'_' (it names the directory, the .wasm and the component app/<name>)")
+      ->required();
+  new_cmd->footer(
+      "Writes <name>/CMakeLists.txt (find_package(capsule COMPONENTS guest)), the source under "
+      "src/, capsule.toml (runs it as app/<name>), README.md and .gitignore. Refuses an existing "
+      "<name>. Needs the guest toolchain: clang-19 and wasi-libc for c and cpp, componentize-py "
+      "for python, Node.js and componentize-js for js (scripts/bootstrap.sh; "
+      "docs/writing-components.md).");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -339,6 +370,7 @@ int main(int argc, char** argv) {
     });
   }
   if (*inspect) return cmd_inspect(inspect_path);
+  if (*new_cmd) return cmd_new(new_language, new_name);
   if (*version) {
     std::printf("capsule 0.1.0 (WIT %s@%s, Wasmtime %s)\n", std::string(wasm::kWitPackage).c_str(),
                 std::string(wasm::kWitVersion).c_str(),

@@ -1,0 +1,20 @@
+# `cpack -G DEB` in a build dir: one .deb with everything `cmake --install` installs (under /usr).
+# Depends: the shared libraries the `capsule` binary links, computed by dpkg-shlibdeps. Recommends:
+# what is needed beyond running the binary - the -dev packages find_package(capsule) looks for
+# (capsuleConfig.cmake) and the guest toolchain CapsuleGuest.cmake uses (wasm-tools and
+# wit-bindgen are not in Debian: scripts/bootstrap.sh, or cargo install).
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME capsule)
+set(CPACK_PACKAGE_VENDOR "capsule")
+set(CPACK_PACKAGE_CONTACT "capsule maintainers <capsule@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "Runs WebAssembly components as sandboxed, supervised actors (host, C++ libraries, guest SDK)")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION devel)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
+    "libasio-dev, libssl-dev, libsqlite3-dev, libnats-dev, nlohmann-json3-dev, cmake (>= 3.25), g++ (>= 4:12), clang-19, lld-19, wasi-libc, libclang-rt-19-dev-wasm32")
+# gzip: the package holds the 130 MB Wasmtime static library, and xz takes minutes on 2 cores.
+set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)
+include(CPack)
