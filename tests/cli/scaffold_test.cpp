@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "scaffold_templates.hpp"
 
@@ -98,8 +99,9 @@ TEST_F(ScaffoldTest, RefusesUnknownLanguagesNamingTheKnownOnes) {
 }
 
 TEST_F(ScaffoldTest, RefusesBadNamesWritingNothing) {
-  for (const std::string bad :
-       {"", "Demo", "9lives", "-x", "my app", "a/b", "..", "caf\xc3\xa9", std::string(65, 'x')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "Demo", "9lives", "-x", "my app", "a/b", "..", "caf\xc3\xa9",
+                                std::string(65, 'x')}) {
     auto project = write_project("c", bad, dir, std::nullopt);
     ASSERT_FALSE(project) << bad;
     EXPECT_NE(project.error().message.find("bad project name"), std::string::npos) << bad;

@@ -205,13 +205,22 @@ def cmd_deb(args):
     check_layout(files, args.source)
     depends = run(["dpkg-deb", "-f", deb, "Depends"], timeout=30).stdout
     depended = {d.strip().split()[0] for d in depends.split(",") if d.strip()}
-    # Every shared library the binary loads must come from a package the .deb depends on.
-    ldd = run(["ldd", args.build / "src" / "cli" / "capsule"], timeout=30).stdout
-    libs = re.findall(r"=> (/\S+)", ldd)
-    assert libs, ldd
-    for lib in libs:
-        package = owner_package(lib)
-        assert package in depended, f"{lib} comes from {package}, not in Depends: {depends}"
+    # Every shared library the binary links (its DT_NEEDED entries, resolved by ldd) must come
+    # from a package the .deb depends on; their own dependencies come with those packages.
+    binary = args.build / "src" / "cli" / "capsule"
+    needed = re.findall(r"NEEDED\s+(\S+)", run(["objdump", "-p", binary], timeout=30).stdout)
+    ldd = run(["ldd", binary], timeout=30).stdout
+    resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd, re.M))
+    resolved.update((pathlib.Path(p).name, p) for p in re.findall(r"^\s*(/\S+) \(", ldd, re.M))
+    assert needed and all(n in resolved for n in needed), (needed, resolved)
+    for name in needed:
+        package = owner_package(resolved[name])
+        assert package in depended, f"{name} comes from {package}, not in Depends: {depends}"
+    # The packaged binary (stripped by CPack) runs: unpacked here, never installed system-wide.
+    unpacked = args.work / "unpacked"
+    run(["dpkg-deb", "-x", deb, unpacked], timeout=60)
+    version = run([unpacked / "usr" / "bin" / "capsule", "version"], timeout=30).stdout
+    assert version.startswith("capsule 0.1.0 "), version
     print(f"deb ok: {deb.name}, {deb.stat().st_size >> 20} MiB, Depends: {depends.strip()}")
 
 
