@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "e2e"))
@@ -25,8 +26,10 @@ import capsule_process  # noqa: E402
 def run(cmd, timeout, cwd=None, env=None, check=True):
     """Runs `cmd`; on failure (when `check`) raises with its output."""
     print("$", " ".join(str(c) for c in cmd), flush=True)
+    start = time.monotonic()
     r = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
                        timeout=timeout)
+    print(f"  ({time.monotonic() - start:.1f} s)", flush=True)
     if check and r.returncode != 0:
         raise AssertionError(f"{cmd[0]} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     return r
@@ -149,7 +152,8 @@ def cmd_new_refusals(args):
 
 def cmd_new(args):
     name = f"hello-{args.language}"
-    work = pathlib.Path(tempfile.mkdtemp(prefix="capsule-new-"))
+    # Under /tmp: the admin socket's path must stay short (108 bytes).
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f"capsule-new-{args.language}-"))
     try:
         r = run([capsule_bin(args), "new", args.language, name], timeout=30, cwd=work,
                 env=clean_env())
@@ -160,12 +164,10 @@ def cmd_new(args):
         run(["cmake", "-S", project, "-B", build, "-G", "Ninja"], timeout=60, env=clean_env())
         run(["cmake", "--build", build], timeout=200, env=clean_env())
         assert (build / "components" / f"{name}.wasm").is_file()
-        if args.cache_dir:  # the compile cache outlives the run: only the first one compiles
-            args.cache_dir.mkdir(parents=True, exist_ok=True)
-            (project / ".capsule").mkdir()
-            (project / ".capsule" / "cache").symlink_to(args.cache_dir.resolve())
         capsule_process.CAPSULE = str(capsule_bin(args))
+        start = time.monotonic()
         host = capsule_process.HostProcess(project / "capsule.toml", ready_timeout=200)
+        print(f"host ready in {time.monotonic() - start:.1f} s", flush=True)
         try:
             message = f"hi {uuid.uuid4().hex[:8]}"
             # As the README says: from the project directory, with no admin option.
@@ -235,10 +237,9 @@ def main():
     parser.add_argument("--launcher", default="")
     parser.add_argument("--component", type=pathlib.Path)
     parser.add_argument("--language")
-    parser.add_argument("--cache-dir", type=pathlib.Path)
     parser.add_argument("--cpack", default="cpack")
     args = parser.parse_args()
-    for name in ("source", "build", "prefix", "work", "cache_dir", "component"):
+    for name in ("source", "build", "prefix", "work", "component"):
         if getattr(args, name) is not None:
             setattr(args, name, getattr(args, name).resolve())
     {"prefix": cmd_prefix, "embedding": cmd_embedding, "new-refusals": cmd_new_refusals,
