@@ -33,6 +33,9 @@ APT_PACKAGES=(
   prometheus
   # bench/http/http_trigger_bench.py: the HTTP trigger's load generator.
   wrk
+  # install.deb: `cpack -G DEB` computes Depends with dpkg-shlibdeps; the test reads the binary's
+  # DT_NEEDED with objdump (binutils).
+  dpkg-dev binutils
 )
 
 step "Debian packages"
