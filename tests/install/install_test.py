@@ -110,6 +110,13 @@ def cmd_embedding(args):
     found = re.search(r"^capsule_DIR:PATH=(.*)$", cache, re.M).group(1)
     assert pathlib.Path(found).resolve().is_relative_to(args.prefix.resolve()), found
     run(["cmake", "--build", build], timeout=150)
+    # Every installed header compiles from the prefix alone (with the system's Asio): one
+    # translation unit that includes them all, syntax only.
+    headers = sorted((args.prefix / "include").rglob("*.hpp"))
+    everything = args.work / "all_headers.cpp"
+    everything.write_text("".join(f'#include "{h}"\n' for h in headers))
+    run([args.cxx, "-std=c++20", "-fsyntax-only", "-DASIO_STANDALONE", "-DASIO_NO_DEPRECATED",
+         f"-I{args.prefix / 'include'}", everything], timeout=120)
     message = f"embedded hello {uuid.uuid4().hex[:8]}"
     r = run([build / "embed-echo", args.component, message], timeout=60)
     assert r.stdout.strip() == f"demo/echo/0 replied: {message}", r.stdout + r.stderr
