@@ -229,7 +229,8 @@ def cmd_deb(args):
     unpacked = args.work / "unpacked"
     run(["dpkg-deb", "-x", deb, unpacked], timeout=60)
     version = run([unpacked / "usr" / "bin" / "capsule", "version"], timeout=30).stdout
-    assert version.startswith("capsule 0.1.0 "), version
+    package_version = run(["dpkg-deb", "-f", deb, "Version"], timeout=30).stdout.strip()
+    assert version.startswith(f"capsule {package_version} "), (version, package_version)
     shutil.rmtree(unpacked)  # 200 MB; the .deb itself stays, for a look
     print(f"deb ok: {deb.name}, {deb.stat().st_size >> 20} MiB, Depends: {depends.strip()}")
 
