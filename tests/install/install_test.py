@@ -169,11 +169,11 @@ def cmd_new(args):
         # Built as it is: no prefix given, the project finds capsule where `capsule new` came from.
         build = project / "build"
         run(["cmake", "-S", project, "-B", build, "-G", "Ninja"], timeout=60, env=clean_env())
-        run(["cmake", "--build", build], timeout=200, env=clean_env())
+        run(["cmake", "--build", build], timeout=400, env=clean_env())
         assert (build / "components" / f"{name}.wasm").is_file()
         capsule_process.CAPSULE = str(capsule_bin(args))
         start = time.monotonic()
-        host = capsule_process.HostProcess(project / "capsule.toml", ready_timeout=200)
+        host = capsule_process.HostProcess(project / "capsule.toml", ready_timeout=400)
         print(f"host ready in {time.monotonic() - start:.1f} s", flush=True)
         try:
             message = f"hi {uuid.uuid4().hex[:8]}"
