@@ -22,6 +22,8 @@ import uuid
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "e2e"))
 import capsule_process  # noqa: E402
 
+CMAKE = "cmake"  # --cmake: the cmake that configured the build tree
+
 
 def run(cmd, timeout, cwd=None, env=None, check=True):
     """Runs `cmd`; on failure (when `check`) raises with its output."""
@@ -77,7 +79,7 @@ def check_layout(files, source):
 
 def cmd_prefix(args):
     shutil.rmtree(args.prefix, ignore_errors=True)
-    run(["cmake", "--install", args.build, "--prefix", args.prefix], timeout=100)
+    run([CMAKE, "--install", args.build, "--prefix", args.prefix], timeout=100)
     files = [str(p.relative_to(args.prefix)) for p in args.prefix.rglob("*") if p.is_file()]
     check_layout(files, args.source)
 
@@ -96,7 +98,7 @@ def cmd_embedding(args):
     check_walkthrough(args.source)
     shutil.rmtree(args.work, ignore_errors=True)
     build = args.work / "build"
-    configure = ["cmake", "-S", args.source / "examples" / "embedding", "-B", build, "-G", "Ninja",
+    configure = [CMAKE, "-S", args.source / "examples" / "embedding", "-B", build, "-G", "Ninja",
                  f"-DCMAKE_PREFIX_PATH={args.prefix}", f"-DCMAKE_CXX_COMPILER={args.cxx}",
                  "-DCMAKE_BUILD_TYPE=Release"]
     if args.cxx_flags:
@@ -109,7 +111,7 @@ def cmd_embedding(args):
     cache = (build / "CMakeCache.txt").read_text()
     found = re.search(r"^capsule_DIR:PATH=(.*)$", cache, re.M).group(1)
     assert pathlib.Path(found).resolve().is_relative_to(args.prefix.resolve()), found
-    run(["cmake", "--build", build], timeout=300)
+    run([CMAKE, "--build", build], timeout=300)
     # Every installed header compiles from the prefix alone (with the system's Asio): one
     # translation unit that includes them all, syntax only.
     headers = sorted((args.prefix / "include").rglob("*.hpp"))
@@ -168,8 +170,8 @@ def cmd_new(args):
         assert (project / "capsule.toml").is_file() and (project / "README.md").is_file(), r.stdout
         # Built as it is: no prefix given, the project finds capsule where `capsule new` came from.
         build = project / "build"
-        run(["cmake", "-S", project, "-B", build, "-G", "Ninja"], timeout=60, env=clean_env())
-        run(["cmake", "--build", build], timeout=400, env=clean_env())
+        run([CMAKE, "-S", project, "-B", build, "-G", "Ninja"], timeout=60, env=clean_env())
+        run([CMAKE, "--build", build], timeout=400, env=clean_env())
         assert (build / "components" / f"{name}.wasm").is_file()
         capsule_process.CAPSULE = str(capsule_bin(args))
         start = time.monotonic()
@@ -247,7 +249,10 @@ def main():
     parser.add_argument("--component", type=pathlib.Path)
     parser.add_argument("--language")
     parser.add_argument("--cpack", default="cpack")
+    parser.add_argument("--cmake", default="cmake")
     args = parser.parse_args()
+    global CMAKE
+    CMAKE = args.cmake
     for name in ("source", "build", "prefix", "work", "component"):
         if getattr(args, name) is not None:
             setattr(args, name, getattr(args, name).resolve())
