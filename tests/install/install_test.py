@@ -207,6 +207,7 @@ def cmd_deb(args):
     args.work.mkdir(parents=True)
     run([args.cpack, "-G", "DEB", "--config", args.build / "CPackConfig.cmake", "-B", args.work],
         timeout=300)
+    shutil.rmtree(args.work / "_CPack_Packages")  # cpack's staging copy: 400 MB
     debs = list(args.work.glob("*.deb"))
     assert len(debs) == 1, debs
     deb = debs[0]
