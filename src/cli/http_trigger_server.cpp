@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fd_stream.hpp"
+
 namespace capsule::cli {
 namespace {
 
@@ -22,27 +24,17 @@ constexpr std::uint64_t kHeadSlack = (8 << 10) + (4 << 10);
 // Requests on one kept-alive connection before it is closed (the client reconnects).
 constexpr std::size_t kMaxRequestsPerConnection = 10'000;
 
-int poll_for(int fd, short events, int ms) {
-  pollfd p{fd, events, 0};
-  int n = 0;
-  do {
-    n = ::poll(&p, 1, ms);
-  } while (n < 0 && errno == EINTR);
-  return n;
-}
-
 int ms_until(Clock::time_point t) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now());
   return static_cast<int>(std::max<std::int64_t>(0, left.count()));
 }
 
-// httplib::Stream over one TCP connection (cpp-httplib's SocketStream is not in its installed
-// header): buffered reads that fail once the request's deadline passed or its head grew past
-// the cap, writes bounded by the write timeout.
-class DeadlineStream final : public httplib::Stream {
+// The trigger's stream over one TCP connection: reads fail once the request's deadline passed or
+// its head grew past the cap.
+class DeadlineStream final : public FdStream {
  public:
   DeadlineStream(int fd, int write_ms, std::uint64_t head_cap)
-      : fd_(fd), write_ms_(write_ms), head_cap_(head_cap) {}
+      : FdStream(fd, write_ms), head_cap_(head_cap) {}
 
   // A new request starts: its head and body must be in by `deadline`.
   void begin_request(Clock::time_point deadline) {
@@ -56,46 +48,6 @@ class DeadlineStream final : public httplib::Stream {
   [[nodiscard]] bool close_after() const { return close_after_; }
   void end_head() { in_head_ = false; }
   [[nodiscard]] bool head_too_large() const { return head_too_large_; }
-  [[nodiscard]] bool buffered() const { return off_ < size_; }
-
-  [[nodiscard]] bool is_readable() const override {
-    return buffered() || poll_for(fd_, POLLIN, ms_until(deadline_)) > 0;
-  }
-  [[nodiscard]] bool is_writable() const override { return poll_for(fd_, POLLOUT, write_ms_) > 0; }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (!buffered()) {
-      if (poll_for(fd_, POLLIN, ms_until(deadline_)) <= 0) return -1;  // the deadline passed
-      ssize_t n = 0;
-      do {
-        n = ::recv(fd_, buf_.data(), buf_.size(), 0);
-      } while (n < 0 && errno == EINTR);
-      if (n <= 0) return n;
-      off_ = 0;
-      size_ = static_cast<std::size_t>(n);
-    }
-    std::size_t take = std::min(size, size_ - off_);
-    if (in_head_) {
-      if (head_bytes_ >= head_cap_) {
-        head_too_large_ = true;
-        return -1;
-      }
-      take = std::min<std::size_t>(take, head_cap_ - head_bytes_);
-      head_bytes_ += take;
-    }
-    std::memcpy(ptr, buf_.data() + off_, take);
-    off_ += take;
-    return static_cast<ssize_t>(take);
-  }
-
-  ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    ssize_t n = 0;
-    do {
-      n = ::send(fd_, ptr, size, MSG_NOSIGNAL);  // a vanished client is an error, not SIGPIPE
-    } while (n < 0 && errno == EINTR);
-    return n;
-  }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     address_of(::getpeername, ip, port);
@@ -103,7 +55,19 @@ class DeadlineStream final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override {
     address_of(::getsockname, ip, port);
   }
-  [[nodiscard]] socket_t socket() const override { return fd_; }
+
+ protected:
+  [[nodiscard]] int read_wait_ms() const override { return ms_until(deadline_); }
+  ssize_t admit(std::size_t n) override {
+    if (!in_head_) return static_cast<ssize_t>(n);
+    if (head_bytes_ >= head_cap_) {
+      head_too_large_ = true;
+      return -1;
+    }
+    n = std::min<std::size_t>(n, head_cap_ - head_bytes_);
+    head_bytes_ += n;
+    return static_cast<ssize_t>(n);
+  }
 
  private:
   template <typename Get>
@@ -113,7 +77,7 @@ class DeadlineStream final : public httplib::Stream {
     ip.clear();
     port = -1;
     auto* sa = reinterpret_cast<sockaddr*>(&addr);  // NOLINT: the sockets API
-    if (get(fd_, sa, &len) != 0) return;
+    if (get(socket(), sa, &len) != 0) return;
     std::array<char, INET6_ADDRSTRLEN> text{};
     if (addr.ss_family == AF_INET) {
       const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);  // NOLINT: the sockets API
@@ -127,17 +91,12 @@ class DeadlineStream final : public httplib::Stream {
     ip = text.data();
   }
 
-  int fd_;
-  int write_ms_;
   std::uint64_t head_cap_;
   Clock::time_point deadline_ = Clock::now();
   bool in_head_ = true;
   std::uint64_t head_bytes_ = 0;
   bool head_too_large_ = false;
   bool close_after_ = false;
-  std::array<char, 4096> buf_{};
-  std::size_t off_ = 0;
-  std::size_t size_ = 0;
 };
 
 thread_local DeadlineStream* t_stream = nullptr;
@@ -221,7 +180,7 @@ bool TriggerHttpServer::process_and_close_socket(socket_t sock) {
     // and the client might lose the answer.
     ::shutdown(sock, SHUT_WR);
     std::array<char, 4096> sink{};
-    for (int i = 0; i < 8 && poll_for(sock, POLLIN, 20) > 0; ++i) {
+    for (int i = 0; i < 8 && wait_for(sock, POLLIN, 20); ++i) {
       if (::recv(sock, sink.data(), sink.size(), 0) <= 0) break;
     }
     ::close(sock);
@@ -239,7 +198,7 @@ bool TriggerHttpServer::process_and_close_socket(socket_t sock) {
         Clock::now() + (first ? limits_.read_timeout : limits_.keep_alive_timeout);
     bool readable = stream.buffered();
     while (!readable && svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until) {
-      readable = poll_for(sock, POLLIN, std::min(100, ms_until(idle_until))) > 0;
+      readable = wait_for(sock, POLLIN, std::min(100, ms_until(idle_until)));
     }
     if (!readable) break;
     stream.begin_request(Clock::now() + limits_.read_timeout);

@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fd_stream.hpp"
+
 namespace capsule::cli {
 namespace {
 
@@ -32,58 +34,15 @@ class Fd {
   int fd_;
 };
 
-// true: `events`, a hang-up or an error happened within `ms` (the next read or write then says
-// which).
-bool wait_for(int fd, short events, int ms) {
-  pollfd p{fd, events, 0};
-  int n = 0;
-  do {
-    n = ::poll(&p, 1, ms);
-  } while (n < 0 && errno == EINTR);
-  return n > 0;
-}
-
 int to_ms(time_t sec, time_t usec) {
   return static_cast<int>(sec * 1000 + usec / 1000);
 }
 
-// httplib::Stream over one accepted Unix-socket connection: cpp-httplib's own SocketStream is not
-// in its installed header. Same behaviour: reads wait up to the read timeout, writes up to the
-// write timeout, and reads are buffered (the request parser reads a byte at a time).
-class PeerStream final : public httplib::Stream {
+// The admin stream over one accepted Unix-socket connection: reads wait up to the read timeout.
+class PeerStream final : public FdStream {
  public:
   PeerStream(int fd, int read_ms, int write_ms, pid_t pid)
-      : fd_(fd), read_ms_(read_ms), write_ms_(write_ms), pid_(pid) {}
-
-  [[nodiscard]] bool buffered() const { return off_ < size_; }
-  [[nodiscard]] bool is_readable() const override { return wait_for(fd_, POLLIN, read_ms_); }
-  [[nodiscard]] bool is_writable() const override { return wait_for(fd_, POLLOUT, write_ms_); }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (!buffered()) {
-      if (!is_readable()) return -1;
-      ssize_t n = 0;
-      do {
-        n = ::recv(fd_, buf_.data(), buf_.size(), 0);
-      } while (n < 0 && errno == EINTR);
-      if (n <= 0) return n;
-      off_ = 0;
-      size_ = static_cast<std::size_t>(n);
-    }
-    const std::size_t take = std::min(size, size_ - off_);
-    std::memcpy(ptr, buf_.data() + off_, take);
-    off_ += take;
-    return static_cast<ssize_t>(take);
-  }
-
-  ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    ssize_t n = 0;
-    do {
-      n = ::send(fd_, ptr, size, MSG_NOSIGNAL);  // a vanished client is an error, not SIGPIPE
-    } while (n < 0 && errno == EINTR);
-    return n;
-  }
+      : FdStream(fd, write_ms), read_ms_(read_ms), pid_(pid) {}
 
   // As cpp-httplib does for a Unix peer: no address, the pid as the "port".
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -94,16 +53,13 @@ class PeerStream final : public httplib::Stream {
     ip.clear();
     port = -1;
   }
-  [[nodiscard]] socket_t socket() const override { return fd_; }
+
+ protected:
+  [[nodiscard]] int read_wait_ms() const override { return read_ms_; }
 
  private:
-  int fd_;
   int read_ms_;
-  int write_ms_;
   pid_t pid_;
-  std::array<char, 4096> buf_{};
-  std::size_t off_ = 0;
-  std::size_t size_ = 0;
 };
 
 // Sets this thread's peer for the connection it serves, and clears it after.

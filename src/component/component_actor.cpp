@@ -115,11 +115,16 @@ void ComponentActor::retire_when_quiet() {
     ctx_->stop();  // post_stop tells the directory
     return;
   }
+  // Activations retire by the thousand under eviction pressure: their shutdown must not hold
+  // workers either.
+  start_shutdown(CallKind::kShutdown);
+}
+
+void ComponentActor::start_shutdown(CallKind kind) {
   // The guest's shutdown runs as a call in flight, not in post_stop: a guest that waits in it
-  // (bounded by its wall-time limit) must not hold a worker, and activations retire by the
-  // thousand under eviction pressure.
+  // (bounded by its wall-time limit) must not hold a worker.
   in_flight_ = std::make_unique<InFlight>();
-  in_flight_->kind = CallKind::kShutdown;
+  in_flight_->kind = kind;
   in_flight_->call.emplace(instance_->start_shutdown());
   static_cast<void>(drive());
 }
@@ -177,12 +182,9 @@ void ComponentActor::on_stopping(rt::ActorContext<ComponentEnvelope>& ctx) {
 void ComponentActor::shut_down_when_drained() {
   if (!stopping_ || shut_down_ || in_flight_ || !instance_ || instance_->failed()) return;
   if (ctx_->mailbox_stats().depth() != 0) return;  // queued messages run first
-  in_flight_ = std::make_unique<InFlight>();
-  in_flight_->kind = CallKind::kStopShutdown;
-  in_flight_->call.emplace(instance_->start_shutdown());
   // The stop waits for this call (the actor awaits its resume); past the stop's timeout the
   // actor is killed and post_stop drops the call.
-  static_cast<void>(drive());
+  start_shutdown(CallKind::kStopShutdown);
 }
 
 void ComponentActor::refuse_unserved(const ComponentMessage& message) {
@@ -325,7 +327,7 @@ bool ComponentActor::finish_deferred(const ComponentMessage& message,
   }
   // The handler failed after deferring: the request fails now, unless the guest already
   // answered it through messaging.reply during this turn.
-  if (deferred_->take(correlation, plan_->id.to_string())) {
+  if (deferred_->erase(correlation)) {
     runtime_->complete_request(correlation, plan_->id, std::move(outcome));
   }
   return true;
@@ -365,7 +367,7 @@ void ComponentActor::post_stop(rt::ActorContext<ComponentEnvelope>&) {
     }
     if (in_flight_->kind == CallKind::kMessage && in_flight_->message.correlation) {
       // Answered here whether or not the guest deferred it before it was stopped.
-      static_cast<void>(deferred_->take(*in_flight_->message.correlation, ""));
+      static_cast<void>(deferred_->erase(*in_flight_->message.correlation));
       runtime_->complete_request(
           *in_flight_->message.correlation, plan_->id,
           make_error(ErrorCode::kCancelled,

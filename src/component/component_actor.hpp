@@ -126,6 +126,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   void account();
   // See on_stopping: starts the guest's shutdown when the instance is stopping and drained.
   void shut_down_when_drained();
+  // The guest's shutdown as a call in flight of `kind` (kShutdown or kStopShutdown).
+  void start_shutdown(CallKind kind);
   // A deferred request's outcome when handle-message ends; true when the request was deferred
   // (then the handler's return value does not answer it).
   bool finish_deferred(const ComponentMessage& message, Result<std::optional<Payload>>& outcome);

@@ -56,7 +56,7 @@ Status DeferredReplies::defer(CorrelationId correlation, const std::string& who,
 }
 
 Status DeferredReplies::take(CorrelationId correlation, const std::string& who) {
-  if (deferred_.erase(correlation) == 1) return ok();
+  if (erase(correlation)) return ok();
   return make_error(ErrorCode::kNotFound,
                     "messaging.reply(" + std::to_string(correlation) + ") by " + who +
                         ": no such deferred request here (never deferred by this instance, or "

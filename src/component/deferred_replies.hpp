@@ -39,6 +39,8 @@ class DeferredReplies {
   // `messaging.reply`: takes `correlation` out; not-found when it was not deferred here (or was
   // answered already).
   Status take(CorrelationId correlation, const std::string& who);
+  // Takes `correlation` out without an error for the guest; false when it was not deferred here.
+  bool erase(CorrelationId correlation) { return deferred_.erase(correlation) == 1; }
   // Everything still deferred, taken out (the instance stops).
   std::vector<CorrelationId> take_all();
 
