@@ -177,6 +177,36 @@ function(capsule_add_wasi_http_component name)
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
 endfunction()
 
+# capsule components that also use the standard interfaces capsule links for them: wit/ with the
+# `component` world importing wasi:keyvalue@0.2.0-draft (store, atomics, batch),
+# wasi:config@0.2.0-rc.1 and wasi:logging@0.1.0-draft, their packages (third_party/wasi-wit) in
+# deps/. Pass it as WIT_DIR to capsule_add_component or capsule_add_python_component.
+set(CAPSULE_WASI_SERVICES_WIT_DIR "${CMAKE_BINARY_DIR}/wit-capsule-wasi-services")
+function(_capsule_wasi_services_wit)
+  set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
+  set(out "${CAPSULE_WASI_SERVICES_WIT_DIR}")
+  file(GLOB wit_files CONFIGURE_DEPENDS "${root}/wit/*.wit")
+  foreach(f IN LISTS wit_files)
+    get_filename_component(n "${f}" NAME)
+    file(READ "${f}" text)
+    string(REPLACE "world component {"
+                   "world component {\n  import wasi:keyvalue/store@0.2.0-draft;\n  import wasi:keyvalue/atomics@0.2.0-draft;\n  import wasi:keyvalue/batch@0.2.0-draft;\n  import wasi:config/store@0.2.0-rc.1;\n  import wasi:logging/logging@0.1.0-draft;"
+                   text "${text}")
+    # Through a scratch copy: configure_file rewrites (and so rebuilds the bindings) only on change.
+    file(WRITE "${out}.scratch/${n}" "${text}")
+    configure_file("${out}.scratch/${n}" "${out}/${n}" COPYONLY)
+  endforeach()
+  foreach(pkg keyvalue-0.2.0-draft config-0.2.0-rc.1 logging-0.1.0-draft)
+    string(REGEX REPLACE "-.*" "" dep "${pkg}")
+    file(GLOB dep_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/${pkg}/*.wit")
+    foreach(f IN LISTS dep_files)
+      get_filename_component(n "${f}" NAME)
+      configure_file("${f}" "${out}/deps/${dep}/${n}" COPYONLY)
+    endforeach()
+  endforeach()
+endfunction()
+_capsule_wasi_services_wit()
+
 # Python components, built with componentize-py (pinned in scripts/python-guest-requirements.txt,
 # installed by scripts/bootstrap.sh into ${CAPSULE_CACHE_DIR}/py-guest-venv):
 #   capsule_add_python_component(<name> SOURCE app.py [WIT_DIR dir] [WORLD world] [OUTPUT_DIR dir])

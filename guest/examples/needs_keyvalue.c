@@ -1,5 +1,6 @@
-/* needs_keyvalue: imports wasi:keyvalue/store@0.2.0-draft and wasi:keyvalue/atomics@0.2.0-draft,
- * which capsule does not provide (guest/CMakeLists.txt adds them to its world). `capsule inspect`
+/* needs_keyvalue: imports wasi:keyvalue/store@0.2.0-draft2 and wasi:keyvalue/atomics@0.2.0-draft2,
+ * which capsule does not provide (it links wasi:keyvalue@0.2.0-draft, docs/wasi.md; a prerelease
+ * matches only itself; guest/CMakeLists.txt adds them to its world). `capsule inspect`
  * and `capsule run` must refuse it at load time, naming both imports. */
 #include <capsule/guest.h>
 

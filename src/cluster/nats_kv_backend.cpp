@@ -212,28 +212,61 @@ Status NatsKvBackend::set(std::string_view space, std::string_view key, const By
 
 Status NatsKvBackend::set_if(std::string_view space, std::string_view key, const Bytes& value,
                              const security::StorageQuota& quota, const WritePermit& allowed) {
-  if (Status s = storage::validate_key(key); !s) return std::move(s).error();
-  if (Status s = validate_space(space); !s) return std::move(s).error();
-  if (value.size() > storage::kMaxValueBytes) {
+  auto written = write(space, key, &value, nullptr, quota, allowed);
+  if (!written) return std::move(written).error();
+  return ok();
+}
+
+Result<Bytes> NatsKvBackend::update_if(std::string_view space, std::string_view key,
+                                       const Update& update, const security::StorageQuota& quota,
+                                       const WritePermit& allowed) {
+  return write(space, key, nullptr, &update, quota, allowed);
+}
+
+Status NatsKvBackend::check_value(std::size_t size) const {
+  if (size > storage::kMaxValueBytes) {
     return make_error(ErrorCode::kInvalidArgument, "storage value larger than 4 MiB");
   }
-  if (Status s = impl_->check_connected(); !s) return std::move(s).error();
-  if (const std::size_t limit = impl_->max_value_bytes(); value.size() > limit) {
+  if (const std::size_t limit = impl_->max_value_bytes(); size > limit) {
     return make_error(
         ErrorCode::kInvalidArgument,
-        "storage value of " + std::to_string(value.size()) + " bytes is larger than the " +
+        "storage value of " + std::to_string(size) + " bytes is larger than the " +
             std::to_string(limit) + " bytes the NATS server " + impl_->options.url +
             " accepts (its max_payload of " + std::to_string(impl_->bucket->max_payload()) +
             " bytes less " + std::to_string(kHeaderRoom) +
             " for headers): raise max_payload in the nats-server configuration (values may "
             "be up to 4 MiB)");
   }
+  return ok();
+}
+
+// One conditional write: `fixed` (set_if), or what `update` makes of the value read in the same
+// attempt (update_if). The value is written on the revision it was read at, so a concurrent
+// write makes the attempt lose and retry with the new value: the read-modify-write is atomic.
+Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key, const Bytes* fixed,
+                                   const Update* update, const security::StorageQuota& quota,
+                                   const WritePermit& allowed) {
+  if (Status s = storage::validate_key(key); !s) return std::move(s).error();
+  if (Status s = validate_space(space); !s) return std::move(s).error();
+  if (Status s = impl_->check_connected(); !s) return std::move(s).error();
+  if (fixed != nullptr) {
+    if (Status s = check_value(fixed->size()); !s) return std::move(s).error();
+  }
   const std::string dkey = data_key(space, key);
   const std::string ukey = usage_key(space);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
-    auto old = impl_->bucket->read(dkey, false);
+    auto old = impl_->bucket->read(dkey, update != nullptr);
     if (!old) return std::move(old).error();
+    Bytes computed;
+    if (update != nullptr) {
+      auto next = (*update)(old->exists ? std::optional<Bytes>(std::move(old->value))
+                                        : std::optional<Bytes>());
+      if (!next) return next;
+      if (Status s = check_value(next->size()); !s) return std::move(s).error();
+      computed = std::move(*next);
+    }
+    const Bytes& value = fixed != nullptr ? *fixed : computed;
     auto used = impl_->read_usage(ukey);
     if (!used) return std::move(used).error();
     const std::uint64_t old_size = old->exists ? key.size() + old->size : 0;
@@ -253,14 +286,14 @@ Status NatsKvBackend::set_if(std::string_view space, std::string_view key, const
     if (grows) {
       // Reserve first: the usage entry moves only if nobody changed it since we read it.
       const std::string text = usage_text({new_bytes, new_keys});
-      if (Status s = allowed(); !s) return s;
+      if (Status s = allowed(); !s) return std::move(s).error();
       auto reserved = impl_->put(ukey, text.data(), text.size(), used->revision);
       if (!reserved) return std::move(reserved).error();
       if (*reserved == Written::kConflict) continue;
     }
     if (Status s = allowed(); !s) {
       if (grows) static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys));
-      return s;
+      return std::move(s).error();
     }
     auto written = impl_->put(dkey, value.data(), value.size(), old->revision);
     // An error leaves an unknown outcome: keep the reservation (over-counting is the safe side).
@@ -279,7 +312,7 @@ Status NatsKvBackend::set_if(std::string_view space, std::string_view key, const
       // write itself did happen, so it is reported as done.
       static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0));
     }
-    return ok();
+    return fixed != nullptr ? Bytes{} : std::move(computed);
   }
   return impl_->gave_up(space);
 }

@@ -28,8 +28,9 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 
 Result<wasm::ComponentInstance> ComponentActor::instantiate(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
-  auto host = std::make_shared<host::ComponentHostApi>(
-      *runtime_, plan_->id, ctx.self(), plan_->limits, plan_->serving, plan_->awaiting, deferred_);
+  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
+                                                       plan_->limits, plan_->serving,
+                                                       plan_->awaiting, deferred_, plan_->config);
   return runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
 }
 

@@ -1,6 +1,7 @@
 #include "component_host_api.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 
 #include <capsule/core/text.hpp>
@@ -15,7 +16,8 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
                                    const ResourceLimits& limits,
                                    std::shared_ptr<const ServingWindow> serving,
                                    std::shared_ptr<std::atomic<std::uint32_t>> awaiting,
-                                   std::shared_ptr<component::DeferredReplies> deferred)
+                                   std::shared_ptr<component::DeferredReplies> deferred,
+                                   wasm::KeyValues config)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
@@ -24,7 +26,8 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
       quotas_(runtime.quota_gate(self_id(), limits)),
       serving_(std::move(serving)),
       awaiting_(std::move(awaiting)),
-      deferred_(std::move(deferred)) {}
+      deferred_(std::move(deferred)),
+      config_(std::move(config)) {}
 
 Status ComponentHostApi::check_serving(std::string_view call) const {
   // Storage calls run on the I/O threads: this is checked right before the write leaves, so a
@@ -319,6 +322,54 @@ Result<wasm::StorageUsage> ComponentHostApi::storage_usage() {
   if (!used) return std::move(used).error();
   const auto quota = guard.storage_quota(self_id().ns, self_id().name);
   return wasm::StorageUsage{used->bytes, used->keys, quota.max_bytes, quota.max_keys};
+}
+
+namespace {
+
+// The counter format wasi:keyvalue hosts share (Wasmtime's in-memory one, wasmCloud's): the
+// number in decimal ASCII, so `get` of a counter reads as text in any language.
+Result<std::uint64_t> counter_value(const std::optional<storage::Bytes>& current,
+                                    const std::string& key) {
+  if (!current) return std::uint64_t{0};
+  const std::string_view text(reinterpret_cast<const char*>(current->data()), current->size());
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "increment of '" + key +
+                          "': its value is not an unsigned decimal number (a counter is stored "
+                          "as its digits)");
+  }
+  return value;
+}
+
+}  // namespace
+
+Result<std::uint64_t> ComponentHostApi::storage_increment(const std::string& key,
+                                                          std::uint64_t delta) {
+  auto kv = backend("keyvalue.increment");
+  if (!kv) return std::move(kv).error();
+  if (Status s = storage::validate_key(key); !s) return std::move(s).error();
+  if (Status s = authorize(security::Action::kStorageRead, key); !s) return std::move(s).error();
+  if (Status s = authorize(security::Action::kStorageWrite, key); !s) return std::move(s).error();
+  std::uint64_t sum = 0;
+  auto update = [&](const std::optional<storage::Bytes>& current) -> Result<storage::Bytes> {
+    auto value = counter_value(current, key);
+    if (!value) return std::move(value).error();
+    if (delta > UINT64_MAX - *value) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "increment of '" + key + "' by " + std::to_string(delta) +
+                            " overflows its value " + std::to_string(*value));
+    }
+    sum = *value + delta;
+    const std::string digits = std::to_string(sum);
+    return storage::Bytes(digits.begin(), digits.end());
+  };
+  auto written = (*kv)->update_if(space_, key, update,
+                                  runtime_.guard().storage_quota(self_id().ns, self_id().name),
+                                  [this] { return check_serving("keyvalue.increment"); });
+  if (!written) return std::move(written).error();
+  return sum;
 }
 
 }  // namespace capsule::host

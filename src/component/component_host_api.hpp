@@ -24,7 +24,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
                    const ResourceLimits& limits,
                    std::shared_ptr<const ServingWindow> serving = nullptr,
                    std::shared_ptr<std::atomic<std::uint32_t>> awaiting = nullptr,
-                   std::shared_ptr<component::DeferredReplies> deferred = nullptr);
+                   std::shared_ptr<component::DeferredReplies> deferred = nullptr,
+                   wasm::KeyValues config = {});
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
@@ -65,6 +66,11 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   Result<bool> storage_exists(const std::string& key) override;
   Result<std::vector<std::string>> storage_list_keys(const std::string& prefix) override;
   Result<wasm::StorageUsage> storage_usage() override;
+  // wasi:keyvalue atomics: a read and a write of the key, so both permissions are asked; the
+  // write goes through the backend's atomic update_if under the quota and serving window.
+  Result<std::uint64_t> storage_increment(const std::string& key, std::uint64_t delta) override;
+  // wasi:config: the manifest config this instance's init received.
+  [[nodiscard]] wasm::KeyValues config() const override { return config_; }
 
  private:
   Status authorize(security::Action action, std::string_view target) const;
@@ -82,6 +88,7 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   std::shared_ptr<std::atomic<std::uint32_t>> awaiting_;
   // The requests this instance answers later; shared with its actor, which fails what is left.
   std::shared_ptr<component::DeferredReplies> deferred_;
+  wasm::KeyValues config_;
   // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
   [[nodiscard]] Status check_serving(std::string_view call) const;
 };

@@ -159,24 +159,61 @@ Result<KvUsage> Connection::usage(std::string_view space) {
                  static_cast<std::uint64_t>(sqlite3_column_int64(s, 1))};
 }
 
-Status Connection::set(std::string_view space, std::string_view key, const Bytes& value,
-                       const security::StorageQuota& quota) {
-  if (value.size() > kMaxValueBytes) {
-    return make_error(ErrorCode::kInvalidArgument, "storage value larger than 4 MiB");
-  }
+Status Connection::begin_write() {
   // BEGIN IMMEDIATE takes the write lock first: the usage we check is the usage we update.
   if (sqlite3_step(stmts.begin.get()) != SQLITE_DONE) {
     sqlite3_reset(stmts.begin.get());
     return error("begin");
   }
   sqlite3_reset(stmts.begin.get());
-  auto fail = [&](Error e) -> Status {
-    sqlite3_step(stmts.rollback.get());
-    sqlite3_reset(stmts.rollback.get());
-    return e;
-  };
+  return ok();
+}
+
+Status Connection::end_write(Status outcome) {
+  if (outcome) {
+    if (sqlite3_step(stmts.commit.get()) == SQLITE_DONE) {
+      sqlite3_reset(stmts.commit.get());
+      return ok();
+    }
+    sqlite3_reset(stmts.commit.get());
+    outcome = error("commit");
+  }
+  sqlite3_step(stmts.rollback.get());
+  sqlite3_reset(stmts.rollback.get());
+  return outcome;
+}
+
+Status Connection::set(std::string_view space, std::string_view key, const Bytes& value,
+                       const security::StorageQuota& quota) {
+  if (value.size() > kMaxValueBytes) {
+    return make_error(ErrorCode::kInvalidArgument, "storage value larger than 4 MiB");
+  }
+  if (Status s = begin_write(); !s) return s;
+  return end_write(write(space, key, value, quota));
+}
+
+Result<Bytes> Connection::update(std::string_view space, std::string_view key,
+                                 const KvBackend::Update& update,
+                                 const security::StorageQuota& quota,
+                                 const KvBackend::WritePermit& allowed) {
+  // Read and write in one write transaction: no other connection, of this process or another,
+  // writes the key in between.
+  if (Status s = begin_write(); !s) return std::move(s).error();
+  auto current = get(space, key);
+  Result<Bytes> next = current ? update(*current) : Result<Bytes>(std::move(current).error());
+  Status s = next ? allowed() : Status(next.error());
+  if (s && next->size() > kMaxValueBytes) {
+    s = make_error(ErrorCode::kInvalidArgument, "storage value larger than 4 MiB");
+  }
+  if (s) s = write(space, key, *next, quota);
+  if (Status done = end_write(std::move(s)); !done) return std::move(done).error();
+  return next;
+}
+
+Status Connection::write(std::string_view space, std::string_view key, const Bytes& value,
+                         const security::StorageQuota& quota) {
   auto used = usage(space);
-  if (!used) return fail(std::move(used).error());
+  if (!used) return std::move(used).error();
   std::uint64_t old_size = 0;
   bool existed = false;
   {
@@ -189,17 +226,17 @@ Status Connection::set(std::string_view space, std::string_view key, const Bytes
       existed = true;
       old_size = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
     } else if (rc != SQLITE_DONE) {
-      return fail(error("set"));
+      return error("set");
     }
   }
   const std::uint64_t new_bytes = used->bytes - old_size + key.size() + value.size();
   const std::uint64_t new_keys = used->keys + (existed ? 0 : 1);
   if (new_bytes > quota.max_bytes || new_keys > quota.max_keys) {
-    return fail(make_error(
-        ErrorCode::kQuotaExceeded,
-        "storage quota of " + std::string(space) + " exceeded: the write would use " +
-            std::to_string(new_bytes) + " of " + std::to_string(quota.max_bytes) + " bytes and " +
-            std::to_string(new_keys) + " of " + std::to_string(quota.max_keys) + " keys"));
+    return make_error(ErrorCode::kQuotaExceeded,
+                      "storage quota of " + std::string(space) + " exceeded: the write would use " +
+                          std::to_string(new_bytes) + " of " + std::to_string(quota.max_bytes) +
+                          " bytes and " + std::to_string(new_keys) + " of " +
+                          std::to_string(quota.max_keys) + " keys");
   }
   {
     sqlite3_stmt* s = stmts.upsert.get();
@@ -207,7 +244,7 @@ Status Connection::set(std::string_view space, std::string_view key, const Bytes
     bind_text(s, 1, space);
     bind_bytes(s, 2, key.data(), key.size());
     bind_bytes(s, 3, value.data(), value.size());
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(error("set"));
+    if (sqlite3_step(s) != SQLITE_DONE) return error("set");
   }
   {
     sqlite3_stmt* s = stmts.usage_put.get();
@@ -215,13 +252,8 @@ Status Connection::set(std::string_view space, std::string_view key, const Bytes
     bind_text(s, 1, space);
     sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(new_bytes));
     sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(new_keys));
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(error("set usage"));
+    if (sqlite3_step(s) != SQLITE_DONE) return error("set usage");
   }
-  if (sqlite3_step(stmts.commit.get()) != SQLITE_DONE) {
-    sqlite3_reset(stmts.commit.get());
-    return fail(error("commit"));
-  }
-  sqlite3_reset(stmts.commit.get());
   return ok();
 }
 

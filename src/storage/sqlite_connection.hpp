@@ -32,6 +32,10 @@ struct SqliteKvBackend::Connection {
   Status set(std::string_view space, std::string_view key, const Bytes& value,
              const security::StorageQuota& quota);
   Result<bool> erase(std::string_view space, std::string_view key);
+  // Reads the key, asks `update` and `allowed`, and writes, all in one write transaction.
+  Result<Bytes> update(std::string_view space, std::string_view key,
+                       const KvBackend::Update& update, const security::StorageQuota& quota,
+                       const KvBackend::WritePermit& allowed);
   Result<bool> usage_consistent(std::string_view space);
 
   std::mutex mutex;
@@ -45,6 +49,12 @@ struct SqliteKvBackend::Connection {
     Stmt get, upsert, erase, list, usage_get, usage_put, begin, commit, rollback, entry_size;
   };
   Status prepare(Mode mode);
+  Status begin_write();
+  // Commits when `outcome` is ok (and returns the commit's outcome), rolls back otherwise.
+  Status end_write(Status outcome);
+  // The quota check, the value and the usage row, inside a transaction begun by the caller.
+  Status write(std::string_view space, std::string_view key, const Bytes& value,
+               const security::StorageQuota& quota);
   Status exec(const char* sql);
   [[nodiscard]] Error error(std::string_view what) const;
 

@@ -75,6 +75,14 @@ Status SqliteKvBackend::set(std::string_view space, std::string_view key, const 
   return writer_->set(space, key, value, quota);
 }
 
+Result<Bytes> SqliteKvBackend::update_if(std::string_view space, std::string_view key,
+                                         const Update& update, const security::StorageQuota& quota,
+                                         const WritePermit& allowed) {
+  if (Status s = validate_key(key); !s) return std::move(s).error();
+  std::lock_guard lock(writer_->mutex);
+  return writer_->update(space, key, update, quota, allowed);
+}
+
 Result<bool> SqliteKvBackend::erase(std::string_view space, std::string_view key) {
   if (Status s = validate_key(key); !s) return std::move(s).error();
   std::lock_guard lock(writer_->mutex);

@@ -290,6 +290,23 @@ void storage_usage(void* h, capsule_pending_t* done) {
   });
 }
 
+void storage_increment(void* h, capsule_bytes_t key, std::uint64_t delta, capsule_pending_t* done) {
+  later(h, done, [h, key = text(key), delta](capsule_answer_t* out) {
+    answer_number(out, api(h).storage_increment(key, delta));
+  });
+}
+
+// -- config -------------------------------------------------------------------------------------
+
+void config(void* h, capsule_answer_t* out) {
+  guarded(out, [&] {
+    for (const auto& [k, v] : api(h).config()) {
+      capsule_answer_string(out, shim::bytes_of(k));
+      capsule_answer_string(out, shim::bytes_of(v));
+    }
+  });
+}
+
 // -- sends that may wait on the wire
 // ---------------------------------------------------------------
 
@@ -334,6 +351,8 @@ constexpr capsule_host_vtable_t kVtable{
     output,
     defer_reply,
     reply,
+    storage_increment,
+    config,
 };
 
 }  // namespace

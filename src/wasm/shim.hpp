@@ -108,6 +108,12 @@ struct capsule_host_vtable_t {
   void (*defer_reply)(void* host, std::uint64_t correlation, capsule_answer_t* out);
   void (*reply)(void* host, std::uint64_t correlation, bool is_ok, std::uint32_t codec,
                 capsule_bytes_t bytes, std::uint8_t error_tag, capsule_answer_t* out);
+  // wasi:keyvalue atomics.increment: the new value through capsule_answer_number; answers later
+  // like the storage entries.
+  void (*storage_increment)(void* host, capsule_bytes_t key, std::uint64_t delta,
+                            capsule_pending_t* done);
+  // wasi:config: the instance's config as strings alternating key and value.
+  void (*config)(void* host, capsule_answer_t* out);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);

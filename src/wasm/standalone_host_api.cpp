@@ -128,4 +128,11 @@ Result<StorageUsage> StandaloneHostApi::storage_usage() {
   return unavailable("storage.usage");
 }
 
+Result<std::uint64_t> HostApi::storage_increment(const std::string& /*key*/,
+                                                 std::uint64_t /*delta*/) {
+  return make_error(ErrorCode::kNotImplemented,
+                    "keyvalue increment is not available to " + self_id().to_string() +
+                        ": this instance runs without a component host (no storage)");
+}
+
 }  // namespace capsule::wasm

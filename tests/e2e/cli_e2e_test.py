@@ -342,15 +342,15 @@ members = {members}
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("compatible: no", r.stdout)
         self.assertNotIn("compatible: yes", r.stdout)
-        self.assertIn("missing import: wasi:keyvalue/store@0.2.0-draft", r.stdout)
-        self.assertIn("missing import: wasi:keyvalue/atomics@0.2.0-draft", r.stdout)
+        self.assertIn("missing import: wasi:keyvalue/store@0.2.0-draft2", r.stdout)
+        self.assertIn("missing import: wasi:keyvalue/atomics@0.2.0-draft2", r.stdout)
 
     def test_run_refuses_a_component_importing_what_the_host_lacks(self):
         bad = self.dir / "kv.toml"
         bad.write_text(self.text.replace('"relay.wasm"', '"incompatible/needs_keyvalue.wasm"'))
         r = capsule("run", str(bad), check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("missing import: wasi:keyvalue/store@0.2.0-draft", r.stdout + r.stderr)
+        self.assertIn("missing import: wasi:keyvalue/store@0.2.0-draft2", r.stdout + r.stderr)
         self.assertIn("needs_keyvalue.wasm", r.stdout + r.stderr)
 
     def test_help_explains(self):

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <gtest/gtest.h>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -224,10 +225,73 @@ TYPED_TEST_P(KvBackendContract, RejectsBadKeys) {
   EXPECT_TRUE(store->set("s/x", std::string(kMaxKeyBytes, 'k'), {}, this->quota));
 }
 
+// A decimal counter: what wasi:keyvalue's atomics.increment does with update_if.
+inline KvBackend::Update add_one() {
+  return [](const std::optional<Bytes>& current) -> Result<Bytes> {
+    const std::uint64_t n =
+        current ? std::stoull(std::string(current->begin(), current->end())) : 0;
+    const std::string next = std::to_string(n + 1);
+    return Bytes(next.begin(), next.end());
+  };
+}
+
+// Four writers on two handles (two processes, or two hosts) update one key at once: no update
+// is lost.
+TYPED_TEST_P(KvBackendContract, UpdatesOnTwoHandlesAreAtomic) {
+  auto other = this->env.open();
+  ASSERT_NE(other, nullptr);
+  const KvBackend::WritePermit always = [] { return ok(); };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    KvBackend* handle = t % 2 == 0 ? this->kv.get() : other.get();
+    threads.emplace_back([&, handle] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = handle->update_if("u/c", "n", add_one(), this->quota, always);
+        if (!r) ADD_FAILURE() << r.error().describe();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(**this->kv->get("u/c", "n"), bytes("100"));
+  this->env.usage_is_exact(*this->kv, "u/c");
+}
+
+TYPED_TEST_P(KvBackendContract, RefusedUpdatesChangeNothing) {
+  auto& store = this->kv;
+  const KvBackend::WritePermit always = [] { return ok(); };
+  ASSERT_TRUE(store->set("u/r", "n", bytes("41"), this->quota));
+  auto r = store->update_if("u/r", "n", add_one(), this->quota, always);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(*r, bytes("42")) << "the value written is returned";
+  // The update's own error, the permit's, and the quota's: the value stays 42.
+  const KvBackend::Update refuse = [](const std::optional<Bytes>&) -> Result<Bytes> {
+    return make_error(ErrorCode::kInvalidArgument, "not a number");
+  };
+  EXPECT_EQ(store->update_if("u/r", "n", refuse, this->quota, always).error().code,
+            ErrorCode::kInvalidArgument);
+  const KvBackend::WritePermit closed = [] {
+    return make_error(ErrorCode::kUnavailable, "window closed");
+  };
+  EXPECT_EQ(store->update_if("u/r", "n", add_one(), this->quota, closed).error().code,
+            ErrorCode::kUnavailable);
+  const KvBackend::Update grow = [](const std::optional<Bytes>&) -> Result<Bytes> {
+    return Bytes(2000, 'x');
+  };
+  EXPECT_EQ(store->update_if("u/r", "n", grow, this->quota, always).error().code,
+            ErrorCode::kQuotaExceeded);
+  EXPECT_EQ(**store->get("u/r", "n"), bytes("42"));
+  // An absent key reaches the update as none.
+  auto fresh = store->update_if("u/r", "fresh", add_one(), this->quota, always);
+  ASSERT_TRUE(fresh) << fresh.error().describe();
+  EXPECT_EQ(*fresh, bytes("1"));
+  this->env.usage_is_exact(*store, "u/r");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(KvBackendContract, SetGetDeleteExists, EmptyValueIsAValue,
                             SpacesAreIsolated, ListKeysByPrefixSorted,
                             KeysWithArbitraryBytesRoundTripAndSortByteWise, QuotaOnBytesIsAtomic,
                             QuotaOnKeys, ConcurrentWritersOnTwoHandlesNeverPassTheQuota,
-                            AnotherHandleSeesCommittedWrites, RejectsBadKeys);
+                            AnotherHandleSeesCommittedWrites, RejectsBadKeys,
+                            UpdatesOnTwoHandlesAreAtomic, RefusedUpdatesChangeNothing);
 
 }  // namespace capsule::storage::testing

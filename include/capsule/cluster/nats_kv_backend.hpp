@@ -57,6 +57,11 @@ class NatsKvBackend final : public storage::KvBackend {
                 const security::StorageQuota& quota, const WritePermit& allowed) override;
   Result<bool> erase_if(std::string_view space, std::string_view key,
                         const WritePermit& allowed) override;
+  // The value is read with its revision and written on it: a concurrent write makes the attempt
+  // lose and run `update` again on the newer value (optimistic, like set_if).
+  Result<storage::Bytes> update_if(std::string_view space, std::string_view key,
+                                   const Update& update, const security::StorageQuota& quota,
+                                   const WritePermit& allowed) override;
 
   // Sums the space's entries (reads every value): for tests and for checking a space after a
   // crash. usage() may exceed it (see above), never fall below it.
@@ -71,6 +76,11 @@ class NatsKvBackend final : public storage::KvBackend {
   explicit NatsKvBackend(std::unique_ptr<Impl> impl);
 
  private:
+  [[nodiscard]] Status check_value(std::size_t size) const;
+  Result<storage::Bytes> write(std::string_view space, std::string_view key,
+                               const storage::Bytes* fixed, const Update* update,
+                               const security::StorageQuota& quota, const WritePermit& allowed);
+
   std::unique_ptr<Impl> impl_;
 };
 

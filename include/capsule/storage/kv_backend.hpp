@@ -63,6 +63,22 @@ class KvBackend {
     if (Status s = allowed(); !s) return std::move(s).error();
     return erase(space, key);
   }
+
+  // Read-modify-write of one key as one atomic step (wasi:keyvalue's atomics.increment): `update`
+  // gets the current value (none if absent) and returns the value to write, or an error that
+  // changes nothing. No other write to the key lands between the read and the write; the write
+  // is checked against `quota` and `allowed` like set_if. Returns the value written. `update` may
+  // run more than once (a backend that retries after losing a race) and must not have side
+  // effects. A backend that cannot do it atomically says so (the default): never a read and a
+  // separate write, which would lose concurrent updates.
+  using Update = std::function<Result<Bytes>(const std::optional<Bytes>& current)>;
+  virtual Result<Bytes> update_if(std::string_view space, std::string_view /*key*/,
+                                  const Update& /*update*/, const security::StorageQuota& /*quota*/,
+                                  const WritePermit& /*allowed*/) {
+    return make_error(ErrorCode::kNotImplemented,
+                      "storage of " + std::string(space) +
+                          ": this storage backend has no atomic read-modify-write");
+  }
 };
 
 }  // namespace capsule::storage

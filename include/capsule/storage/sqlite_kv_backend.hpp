@@ -49,6 +49,10 @@ class SqliteKvBackend final : public KvBackend {
   Result<std::vector<std::string>> list_keys(std::string_view space,
                                              std::string_view prefix) override;
   Result<KvUsage> usage(std::string_view space) override;
+  // The read and the write run in one write transaction (BEGIN IMMEDIATE) on the writer
+  // connection: no other write, from this handle or another process, lands in between.
+  Result<Bytes> update_if(std::string_view space, std::string_view key, const Update& update,
+                          const security::StorageQuota& quota, const WritePermit& allowed) override;
 
   // Recomputes usage from the data and compares it with the stored totals: for crash tests.
   Result<bool> usage_consistent(std::string_view space);

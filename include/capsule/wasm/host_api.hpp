@@ -113,6 +113,13 @@ class HostApi {
   virtual Result<bool> storage_exists(const std::string& key) = 0;
   virtual Result<std::vector<std::string>> storage_list_keys(const std::string& prefix) = 0;
   virtual Result<StorageUsage> storage_usage() = 0;
+  // wasi:keyvalue atomics.increment: adds `delta` to the unsigned decimal number stored at `key`
+  // (absent: 0) in one atomic step of the backend and returns the sum. Same checks as
+  // storage_set. Default: not-implemented.
+  virtual Result<std::uint64_t> storage_increment(const std::string& key, std::uint64_t delta);
+
+  // wasi:config: the instance's config (what its init receives). Default: none.
+  [[nodiscard]] virtual KeyValues config() const { return {}; }
 };
 
 // A HostApi for an instance with no host wiring yet: clocks and self-id work, logging goes to

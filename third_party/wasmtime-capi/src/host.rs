@@ -58,6 +58,13 @@ pub struct capsule_host_vtable_t {
     /// `messaging.reply` (0.1.1): the outcome of a deferred request, an `ok` payload
     /// (`is_ok`, `codec`, `bytes`) or an error (`error_tag` as in `wit_error`, `bytes` its text).
     pub reply: extern "C" fn(*mut c_void, u64, bool, u32, capsule_bytes_t, u8, *mut capsule_answer_t),
+    /// wasi:keyvalue `atomics.increment` (src/wasi_keyvalue.rs): adds `delta` to the decimal
+    /// number stored at the key, atomically in the backend, and answers the new value. Storage:
+    /// answered later, like the other storage entries.
+    pub storage_increment: extern "C" fn(*mut c_void, capsule_bytes_t, u64, *mut capsule_pending_t),
+    /// wasi:config (src/wasi_config.rs): the instance's manifest config, what its `init` gets, as
+    /// strings alternating key and value.
+    pub config: extern "C" fn(*mut c_void, *mut capsule_answer_t),
 }
 
 /// An answer the host gives later, from any thread. The host fills `answer` (through
@@ -105,7 +112,7 @@ pub unsafe extern "C" fn capsule_pending_complete(p: *mut capsule_pending_t) {
 }
 
 /// Waits for a pending answer.
-struct PendingAnswer(std::sync::Arc<capsule_pending_t>);
+pub(crate) struct PendingAnswer(std::sync::Arc<capsule_pending_t>);
 
 impl std::future::Future for PendingAnswer {
     type Output = capsule_answer_t;
@@ -279,6 +286,20 @@ fn error_parts(e: &WitError) -> (u8, &str) {
 }
 
 impl capsule_answer_t {
+    /// The error the host answered: its `wit_error` tag and text.
+    pub(crate) fn error(&self) -> Option<&(u8, String)> {
+        self.error.as_ref()
+    }
+    pub(crate) fn number(&self) -> u64 {
+        self.number
+    }
+    pub(crate) fn take_bytes(&mut self) -> Option<Vec<u8>> {
+        self.bytes.take()
+    }
+    pub(crate) fn take_strings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.strings)
+    }
+
     fn into_result<T>(self, ok: impl FnOnce(capsule_answer_t) -> T) -> Result<T, WitError> {
         match self.error {
             Some((tag, text)) => Err(wit_error(tag, text)),
@@ -351,19 +372,19 @@ pub fn wall_clock_now_ms() -> u64 {
 pub struct HostCalls;
 
 impl HostCalls {
-    fn with<R>(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void) -> R) -> R {
         let current = CURRENT.with(|c| c.get()).expect("a capsule import ran outside a poll");
         f(unsafe { &*current.vtable }, current.host)
     }
 
-    fn ask(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void, *mut capsule_answer_t)) -> capsule_answer_t {
+    pub(crate) fn ask(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void, *mut capsule_answer_t)) -> capsule_answer_t {
         let mut answer = capsule_answer_t::default();
         self.with(|v, h| f(v, h, &mut answer));
         answer
     }
 
     /// Starts a call whose answer comes later; the returned future waits for it.
-    fn ask_later(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void, *mut capsule_pending_t)) -> PendingAnswer {
+    pub(crate) fn ask_later(&self, f: impl FnOnce(&capsule_host_vtable_t, *mut c_void, *mut capsule_pending_t)) -> PendingAnswer {
         let pending = std::sync::Arc::new(capsule_pending_t {
             answer: std::cell::UnsafeCell::new(capsule_answer_t::default()),
             state: std::sync::Mutex::new(PendingState::default()),

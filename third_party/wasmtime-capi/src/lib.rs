@@ -11,6 +11,8 @@
 //! * `stdio`: guest stdout/stderr, cut into lines, to the host log.
 //! * `imports`: every import of a component the linker cannot satisfy, named before it starts.
 //! * `limiter`: the store limiter, recording the `memory.grow` it refused.
+//! * `wasi_keyvalue`, `wasi_config`, `wasi_logging`: the standard interfaces of those names,
+//!   answered by capsule's storage, manifest config and host log through the same vtable.
 //! * `http_proxy`, `http_outgoing`: wasi:http/proxy components, one request per call; outgoing
 //!   HTTP only to allowed hosts.
 //!
@@ -33,4 +35,7 @@ mod linker;
 mod reactor;
 mod stdio;
 mod wasi_clock;
+mod wasi_config;
+mod wasi_keyvalue;
+mod wasi_logging;
 mod waker;

@@ -103,7 +103,9 @@ fn route_wasi_random(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result
 }
 
 /// Adds capsule's own imports (messaging, services, storage), generated from `wit/` and answered
-/// by the C++ host through the vtable each call names (`capsule_call_set_host`).
+/// by the C++ host through the vtable each call names (`capsule_call_set_host`), and the standard
+/// interfaces answered by the same host: wasi:keyvalue (on capsule storage), wasi:config (the
+/// manifest config) and wasi:logging (the host log).
 ///
 /// # Safety
 /// `linker` is live and not shared with a running instantiation.
@@ -115,6 +117,9 @@ pub unsafe extern "C" fn capsule_linker_add_capsule_imports(
     let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
     ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding imports")))), || {
         bindings::Component::add_to_linker::<WasmtimeStoreData, CapsuleImports>(linker, |_| HostCalls)
+            .and_then(|()| crate::wasi_keyvalue::add_to_linker(linker))
+            .and_then(|()| crate::wasi_config::add_to_linker(linker))
+            .and_then(|()| crate::wasi_logging::add_to_linker(linker))
             .err()
             .map(|e| Box::new(wasmtime_error_t::from(e)))
     })
