@@ -75,6 +75,27 @@ static bool open_bucket(const char* name, wasi_keyvalue_store_own_bucket_t* b, o
   return true;
 }
 
+/* "hoard <n>": opens n buckets and keeps every handle (a hostile guest growing the host's
+ * resource table); writes how many opened, then the refusal if one came. */
+static void hoard_command(char** argv, int argc, out_t* o) {
+  const long n = argc == 2 ? strtol(argv[1], NULL, 10) : 0;
+  long opened = 0;
+  char num[32];
+  for (; opened < n; ++opened) {
+    wasi_keyvalue_store_own_bucket_t own;
+    component_string_t id = str("hoard");
+    kv_error_t err;
+    if (!wasi_keyvalue_store_open(&id, &own, &err)) {
+      snprintf(num, sizeof num, "opened %ld ", opened);
+      puts_(o, num);
+      put_error(o, &err);
+      return;
+    }
+  }
+  snprintf(num, sizeof num, "opened %ld", opened);
+  puts_(o, num);
+}
+
 static void kv_command(char** argv, int argc, out_t* o) {
   const char* op = argv[0];
   wasi_keyvalue_store_own_bucket_t own;
@@ -288,6 +309,8 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     log_command(argv, argc, &o);
   } else if (strcmp(argv[0], "loop") == 0) {
     loop_command(argv, argc, &o);
+  } else if (strcmp(argv[0], "hoard") == 0) {
+    hoard_command(argv, argc, &o);
   } else {
     kv_command(argv, argc, &o);
   }

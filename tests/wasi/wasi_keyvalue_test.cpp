@@ -1,6 +1,7 @@
 // wasi:keyvalue on capsule storage, through a real component (guest/examples/wasi_kv.c, built
 // with wit-bindgen against the vendored wasi:keyvalue@0.2.0-draft) on a host with capability
 // checks, audit and SQLite, next to a canary that must keep answering (HostileFixture).
+#include <cstdio>
 #include <future>
 #include <string>
 #include <vector>
@@ -189,6 +190,23 @@ TEST_F(WasiKeyValue, OversizedValueIsRefusedBeforeItIsCopied) {
   const std::string r = run(*id, "fill - 1 600");
   EXPECT_NE(r.find("invalid-argument"), std::string::npos) << r;
   EXPECT_EQ(stored("kv", "fill-0"), "none");
+  expect_host_intact();
+}
+
+// Each open bucket is a host allocation that lives with the instance: a guest that opens them in
+// a loop meets the per-instance handle limit (16,384) as a clear error, not host memory growth.
+TEST_F(WasiKeyValue, BucketsHoardedInALoopMeetTheHandleLimit) {
+  const ComponentId id = kv("hoarder");
+  const std::string r = run(id, "hoard 100000");
+  EXPECT_NE(r.find("quota-exceeded"), std::string::npos) << r;
+  EXPECT_NE(r.find("16384"), std::string::npos) << r;
+  // The handles it holds count against its own instance only: a bucket opened before the
+  // limit stays usable, the host keeps serving, nothing restarted.
+  long opened = 0;
+  ASSERT_EQ(std::sscanf(r.c_str(), "opened %ld", &opened), 1) << r;
+  EXPECT_GT(opened, 16000);
+  EXPECT_LE(opened, 16384);
+  EXPECT_EQ(starts_of(id), 1U);
   expect_host_intact();
 }
 

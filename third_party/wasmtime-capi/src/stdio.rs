@@ -16,6 +16,7 @@ use bytes::Bytes;
 use wasmtime_c_api::{wasi_config_new, wasi_config_t, wasmtime_context_set_wasi, wasmtime_error_t, WasmtimeStoreContextMut};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime::AsContextMut;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::ffi::ffi_guard;
@@ -132,6 +133,10 @@ impl tokio::io::AsyncWrite for GuestOutput {
     }
 }
 
+/// Live WASI resource handles one instance may hold at once (wasi_keyvalue.rs names it in its
+/// refusal).
+pub const MAX_GUEST_HANDLES: usize = 16_384;
+
 /// Gives the store a WASI context with no preopened dirs, env or args, whose stdout and stderr
 /// go to the host log line by line (stdin is empty).
 ///
@@ -148,7 +153,16 @@ pub unsafe extern "C" fn capsule_context_set_wasi(cx: WasmtimeStoreContextMut<'_
         builder.stderr(GuestOutput::new(STREAM_STDERR));
         // Timers measured on the clock the guest reads (src/wasi_clock.rs).
         builder.monotonic_clock(crate::wasi_clock::HostMonotonic);
-        wasmtime_context_set_wasi(cx, config)
+        let mut cx = cx;
+        if let Some(e) = wasmtime_context_set_wasi(cx.as_context_mut(), config) {
+            return Some(e);
+        }
+        // Every handle the guest holds (buckets, streams, pollables, ...) is a host allocation
+        // that lives as long as the instance: a guest that opens them in a loop must meet a
+        // limit far below Wasmtime's default of 1,000,000 per store.
+        use wasmtime_wasi::WasiView;
+        WasiView::ctx(cx.data_mut()).table.set_max_capacity(MAX_GUEST_HANDLES);
+        None
     })
 }
 

@@ -10,7 +10,7 @@
 //! Buckets: `open("default")` and `open("")` are the component's whole space (the keys
 //! `capsule:core/storage` sees); any other name `b` (1-64 bytes of [A-Za-z0-9._-]) is the keys
 //! under `b/`. A bucket is a prefix, so opening one costs nothing and creates nothing.
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime_c_api::WasmtimeStoreData;
 
 use crate::ffi::capsule_bytes_t;
@@ -132,7 +132,14 @@ fn batch_size(n: usize) -> Result<(), Error> {
 impl store::Host for KeyValue<'_> {
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, Error> {
         let prefix = bucket_prefix(&identifier).ok_or(Error::NoSuchStore)?;
-        self.table.push(Bucket { prefix }).map_err(|e| Error::Other(format!("internal: {e}")))
+        self.table.push(Bucket { prefix }).map_err(|e| match e {
+            ResourceTableError::Full => Error::Other(format!(
+                "quota-exceeded: an instance holds at most {} open handles (buckets, streams, ...); \
+                 drop some first",
+                crate::stdio::MAX_GUEST_HANDLES
+            )),
+            e => Error::Other(format!("internal: {e}")),
+        })
     }
 }
 
