@@ -5,7 +5,12 @@
  *       a message "N" sends N requests to target/0..k-1 (payload = request number); each
  *       callback is counted, and when all N ended it publishes "ok=A err=B timeout=C" to
  * done_topic. mode=pinger   target=<ns/name/inst>, timeout_ms=<t>, done_topic=<name> a message "N"
- * makes N sequential request/reply round trips, then publishes "done=N". */
+ * makes N sequential request/reply round trips, then publishes "done=N".
+ *   mode=batch    targets=<ns/name/inst>[,<ns/name/inst>...], batch=<k>, done_topic=<name>
+ *       a message "N" sends N messages (payload: the message's number, padded to 64 bytes) to the
+ *       targets in turn, k per messaging.send-batch call (capsule:core 0.1.2), then publishes
+ *       "ok=A err=B" to done_topic; for N <= 64 also " outcomes=" and each message's outcome
+ *       (ok or the error's case name) in order, and a refused batch as " batch-error=<case>". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +19,11 @@
 
 CAPSULE_COMPONENT_METADATA("relay", "0.1.0", "Forwards, fans out or ping-pongs messages")
 
-enum mode { MODE_FORWARD, MODE_FANOUT, MODE_PINGER, MODE_BURST };
+enum mode { MODE_FORWARD, MODE_FANOUT, MODE_PINGER, MODE_BURST, MODE_BATCH };
 static enum mode g_mode = MODE_FORWARD;
 static char g_next[160], g_topic[96], g_tag[64], g_target[160], g_done_topic[96];
-static unsigned g_instances = 1, g_timeout_ms = 5000;
+static unsigned g_instances = 1, g_timeout_ms = 5000, g_batch = 64;
+static char g_targets[1024];
 static unsigned g_expected, g_ok, g_err, g_timeouts, g_remaining, g_round_trips;
 
 static void copy_value(char* dst, size_t n, const component_string_t* s) {
@@ -81,6 +87,8 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
         g_mode = MODE_PINGER;
       } else if (strcmp(value, "burst") == 0) {
         g_mode = MODE_BURST;
+      } else if (strcmp(value, "batch") == 0) {
+        g_mode = MODE_BATCH;
       } else {
         g_mode = MODE_FORWARD;
       }
@@ -96,11 +104,25 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
       snprintf(g_done_topic, sizeof g_done_topic, "%s", value);
     } else if (capsule_string_eq(k, "instances")) {
       g_instances = (unsigned)atoi(value);
+    } else if (capsule_string_eq(k, "targets")) {
+      size_t len = v->len < sizeof g_targets - 1 ? v->len : sizeof g_targets - 1;
+      memcpy(g_targets, v->ptr, len);
+      g_targets[len] = 0;
+    } else if (capsule_string_eq(k, "batch")) {
+      g_batch = (unsigned)atoi(value);
     } else if (capsule_string_eq(k, "timeout_ms")) {
       g_timeout_ms = (unsigned)atoi(value);
     }
   }
   capsule_config_free(config);
+  if (g_mode == MODE_BATCH) {
+    if (!strchr(g_targets, '/') || g_batch == 0) {
+      capsule_error_set(err, CAPSULE_CORE_TYPES_ERROR_INVALID_ARGUMENT,
+                        "relay batch needs targets=<ns/name/inst>,... and batch=<k> (k >= 1)");
+      return false;
+    }
+    return true;
+  }
   if ((g_mode != MODE_FORWARD && !strchr(g_target, '/')) ||
       (g_mode == MODE_FORWARD && !strchr(g_next, '/') && g_topic[0] == 0)) {
     capsule_error_set(err, CAPSULE_CORE_TYPES_ERROR_INVALID_ARGUMENT,
@@ -108,6 +130,84 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
     return false;
   }
   return true;
+}
+
+static const char* const kErrorNames[] = {
+    "invalid-argument", "not-found",   "permission-denied", "quota-exceeded", "timeout",
+    "cancelled",        "unavailable", "not-implemented",   "internal"};
+
+static const char* error_name(uint8_t tag) {
+  return tag < sizeof kErrorNames / sizeof kErrorNames[0] ? kErrorNames[tag] : "?";
+}
+
+/* Appends to `out` (capacity n) as far as it fits. */
+static void append(char* out, size_t n, const char* text) {
+  size_t len = strlen(out);
+  snprintf(out + len, n - len, "%s", text);
+}
+
+/* mode=batch: `count` messages in calls of g_batch; see the header. */
+static void send_batches(unsigned count) {
+  enum { kMaxTargets = 16, kPayload = 64 };
+  capsule_component_id_t ids[kMaxTargets];
+  unsigned targets = 0;
+  char list[sizeof g_targets];
+  snprintf(list, sizeof list, "%s", g_targets);
+  for (char* t = strtok(list, ","); t && targets < kMaxTargets; t = strtok(NULL, ",")) {
+    make_id(&ids[targets++], t, -1);
+  }
+  const unsigned k = g_batch;
+  capsule_core_messaging_tuple2_component_id_payload_t* entries =
+      capsule_alloc(sizeof *entries * k);
+  uint8_t* bytes = capsule_alloc((size_t)kPayload * k);
+  unsigned ok = 0, errors = 0;
+  const bool report = count <= 64;
+  char outcomes[1024] = "";
+  char batch_error[160] = "";
+  for (unsigned sent = 0; sent < count;) {
+    const unsigned n = count - sent < k ? count - sent : k;
+    for (unsigned i = 0; i < n; ++i) {
+      uint8_t* b = bytes + (size_t)kPayload * i;
+      memset(b, '.', kPayload);
+      int len = snprintf((char*)b, kPayload, "%u", sent + i);
+      b[len] = '.'; /* keep the padding after the number */
+      /* Borrowed by the call (an import's arguments stay the caller's): no copies. */
+      entries[i].f0 = ids[(sent + i) % targets];
+      entries[i].f1.codec = CAPSULE_CODEC_TEXT;
+      entries[i].f1.bytes.ptr = b;
+      entries[i].f1.bytes.len = kPayload;
+    }
+    capsule_core_messaging_list_tuple2_component_id_payload_t messages = {entries, n};
+    capsule_core_messaging_list_result_void_error_t results;
+    capsule_error_t e;
+    if (!capsule_core_messaging_send_batch(&messages, &results, &e)) {
+      snprintf(batch_error, sizeof batch_error, " batch-error=%s", error_name(e.tag));
+      capsule_core_types_error_free(&e);
+      errors += n;
+    } else {
+      for (size_t i = 0; i < results.len; ++i) {
+        const bool this_ok = !results.ptr[i].is_err;
+        if (this_ok) {
+          ++ok;
+        } else {
+          ++errors;
+        }
+        if (report) {
+          append(outcomes, sizeof outcomes, outcomes[0] ? "," : " outcomes=");
+          append(outcomes, sizeof outcomes,
+                 this_ok ? "ok" : error_name(results.ptr[i].val.err.tag));
+        }
+      }
+      capsule_core_messaging_list_result_void_error_free(&results);
+    }
+    sent += n;
+  }
+  free(entries);
+  free(bytes);
+  for (unsigned i = 0; i < targets; ++i) capsule_core_types_component_id_free(&ids[i]);
+  char text[1400];
+  snprintf(text, sizeof text, "ok=%u err=%u%s%s", ok, errors, outcomes, batch_error);
+  publish_text(g_done_topic, text);
 }
 
 bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsule_reply_t* reply,
@@ -136,6 +236,10 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     return ok;
   }
   unsigned count = (unsigned)atoi(text);
+  if (g_mode == MODE_BATCH) {
+    send_batches(count);
+    return true;
+  }
   if (g_mode == MODE_BURST) {
     capsule_component_id_t ids[64];
     const unsigned k = g_instances < 64 ? g_instances : 64;

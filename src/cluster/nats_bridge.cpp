@@ -271,8 +271,15 @@ struct NatsBridge::Impl {
       impl->malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    Status outcome = ack->error ? Status(std::move(*ack->error)) : ok();
-    if (!impl->confirmations.acknowledge(id, ack->origin_host, std::move(outcome))) {
+    // A batch's ack has one outcome per message; a single send's has its error or nothing.
+    std::vector<Status> outcomes;
+    if (ack->outcomes.empty()) {
+      outcomes.push_back(ack->error ? Status(std::move(*ack->error)) : ok());
+    } else {
+      outcomes.reserve(ack->outcomes.size());
+      for (auto& o : ack->outcomes) outcomes.push_back(o ? Status(std::move(*o)) : ok());
+    }
+    if (!impl->confirmations.acknowledge(id, ack->origin_host, std::move(outcomes))) {
       impl->forged.fetch_add(1, std::memory_order_relaxed);  // not from the host it went to
     }
   }
@@ -327,6 +334,9 @@ struct NatsBridge::Impl {
       case WireMessage::Kind::kSend:
         deliver_send(m, rt, reply_to);
         break;
+      case WireMessage::Kind::kSendBatch:
+        deliver_batch(m, rt, reply_to);
+        break;
       case WireMessage::Kind::kRequest:
         deliver_request(m, rt);
         break;
@@ -370,24 +380,45 @@ struct NatsBridge::Impl {
     }
   }
 
-  // `reply_to` set: the sender waits for a confirmation that the message is in the mailbox (or
-  // for the reason it is not), so an ok send is never lost for want of room on this side.
-  void deliver_send(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
+  // One inbound send into its target's mailbox, or the reason it is not there (counted; logged
+  // when nobody waits for a confirmation, `confirmed` false).
+  Status deliver_one(const WireMessage& m, const ComponentId& target, Payload payload,
+                     component::ComponentRuntime& rt, bool confirmed) {
     // Only local targets: forwarding on from here could bounce a message between hosts.
-    Status s =
-        rt.registry().lookup(m.target)
-            ? rt.send_from_peer(m.sender, m.target, std::move(m.payload))
-            : Status(make_error(ErrorCode::kNotFound, "no component " + m.target.to_string() +
-                                                          " on host " + config.host));
+    Status s = rt.registry().lookup(target)
+                   ? rt.send_from_peer(m.sender, target, std::move(payload))
+                   : Status(make_error(ErrorCode::kNotFound, "no component " + target.to_string() +
+                                                                 " on host " + config.host));
     if (!s) inbound_dropped.fetch_add(1, std::memory_order_relaxed);
-    // A confirmed send's refusal goes back to its sender below; only an unconfirmed one is lost
-    // here, and says so.
-    if (!s && reply_to.empty()) {
+    // A confirmed send's refusal goes back to its sender; only an unconfirmed one is lost here,
+    // and says so.
+    if (!s && !confirmed) {
       rt.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn,
              "cluster: message from " + m.sender.to_string() + " (host " + m.origin_host +
                  ") dropped: " + s.error().describe(),
              {});
     }
+    return s;
+  }
+
+  // A batch from one sender: each message in order, as deliver_send would deliver it alone, and
+  // one acknowledgement with every outcome.
+  void deliver_batch(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
+    WireMessage ack;
+    ack.kind = WireMessage::Kind::kReply;
+    ack.origin_host = config.host;
+    ack.outcomes.reserve(m.batch.size());
+    for (auto& e : m.batch) {
+      Status s = deliver_one(m, e.to, std::move(e.payload), rt, !reply_to.empty());
+      ack.outcomes.push_back(s ? std::nullopt : std::optional<Error>(std::move(s).error()));
+    }
+    if (!reply_to.empty()) static_cast<void>(publish_raw(std::string(reply_to), encode(ack)));
+  }
+
+  // `reply_to` set: the sender waits for a confirmation that the message is in the mailbox (or
+  // for the reason it is not), so an ok send is never lost for want of room on this side.
+  void deliver_send(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to) {
+    const Status s = deliver_one(m, m.target, std::move(m.payload), rt, !reply_to.empty());
     if (!reply_to.empty()) {
       WireMessage ack;
       ack.kind = WireMessage::Kind::kReply;
@@ -733,6 +764,111 @@ void NatsBridge::send_later(const ComponentId& from, const ComponentId& to, cons
       "send to " + to.to_string());
   if (!s) return impl_->confirmations.fail(id, std::move(s));
   impl_->sent.fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+// The outcomes of one batch, gathered from its parts (one per destination host, or more when a
+// host's share exceeds a NATS message) as they end, in any order and on any thread.
+struct BatchGather {
+  std::vector<Status> outcomes;
+  std::atomic<std::size_t> left{0};
+  std::function<void(std::vector<Status>)> done;
+
+  void settle(std::size_t index, Status s) {
+    outcomes[index] = std::move(s);
+    settled(1);
+  }
+  void settled(std::size_t n) {
+    if (left.fetch_sub(n, std::memory_order_acq_rel) == n) done(std::move(outcomes));
+  }
+};
+
+// The messages of a batch for one host that go in one NATS message.
+struct BatchPart {
+  std::string host;
+  std::vector<std::size_t> indices;  // in the batch
+  std::vector<OutgoingMessage> messages;
+  std::size_t bytes = 0;  // payloads and ids, against the server's max_payload
+};
+
+}  // namespace
+
+void NatsBridge::send_batch_later(const ComponentId& from, std::vector<OutgoingMessage> messages,
+                                  std::function<void(std::vector<Status>)> done) {
+  if (messages.empty()) return done({});
+  auto gather = std::make_shared<BatchGather>();
+  gather->outcomes.resize(messages.size());
+  gather->left = messages.size();
+  gather->done = std::move(done);
+  // Split by destination host, keeping the batch's order within each host (and so per target).
+  const std::int64_t max_payload = natsConnection_GetMaxPayload(impl_->connection.get());
+  const std::size_t budget = max_payload > static_cast<std::int64_t>(kEnvelopeRoom)
+                                 ? static_cast<std::size_t>(max_payload) - kEnvelopeRoom
+                                 : SIZE_MAX;
+  std::vector<BatchPart> parts;
+  std::vector<std::pair<std::size_t, Status>> refused;  // settled after every part is counted
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    auto& m = messages[i];
+    auto host = impl_->destination(m.to);
+    if (!host) {
+      refused.emplace_back(i, std::move(host).error());
+      continue;
+    }
+    if (Status s = impl_->wire_fits(m.payload.bytes.size(), "send to " + m.to.to_string()); !s) {
+      refused.emplace_back(i, std::move(s));
+      continue;
+    }
+    const std::size_t size =
+        m.payload.bytes.size() + m.to.ns.size() + m.to.name.size() + m.to.instance.size() + 32;
+    // The host's latest part, unless this message would make it too big for one NATS message.
+    auto part = std::find_if(parts.rbegin(), parts.rend(),
+                             [&](const BatchPart& p) { return p.host == *host; });
+    if (part == parts.rend() || part->bytes + size > budget) {
+      parts.push_back(BatchPart{std::move(*host), {}, {}, 0});
+      part = parts.rbegin();
+    }
+    part->indices.push_back(i);
+    part->bytes += size;
+    part->messages.push_back(std::move(m));
+  }
+  for (auto& [index, s] : refused) gather->settle(index, std::move(s));
+  for (auto& part : parts) {
+    WireMessage wire;
+    wire.kind = WireMessage::Kind::kSendBatch;
+    wire.origin_host = impl_->config.host;
+    wire.sender = from;
+    std::vector<ComponentId> targets;
+    targets.reserve(part.messages.size());
+    for (const auto& m : part.messages) targets.push_back(m.to);
+    wire.batch = std::move(part.messages);
+    const std::vector<std::uint8_t> bytes = encode(wire);
+    const std::string subject = impl_->subjects.batch(impl_->config.host, part.host);
+    if (!impl_->config.confirm_sends) {
+      // As an unconfirmed send: ok once handed to the connected client.
+      const Status s = impl_->publish_raw(subject, bytes);
+      for (const std::size_t index : part.indices) gather->settle(index, s);
+      continue;
+    }
+    const std::uint64_t id = impl_->confirmations.add_batch(
+        part.host, std::move(targets), Clock::now() + impl_->config.confirm_timeout,
+        [gather, indices = std::move(part.indices)](std::vector<Status> outcomes) {
+          for (std::size_t k = 0; k < indices.size(); ++k) {
+            gather->outcomes[indices[k]] = std::move(outcomes[k]);
+          }
+          gather->settled(indices.size());
+        });
+    const std::string reply = impl_->ack_prefix + std::to_string(id);
+    Status s = nats::check(
+        natsConnection_PublishRequest(impl_->connection.get(), subject.c_str(), reply.c_str(),
+                                      bytes.data(), static_cast<int>(bytes.size())),
+        "send batch to host " + part.host);
+    if (!s) {
+      impl_->confirmations.fail(id, s);
+      continue;
+    }
+    impl_->sent.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const Payload& payload,

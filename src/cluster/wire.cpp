@@ -16,6 +16,14 @@ ComponentId id_from_json(const json& j) {
                      j.at(2).get<std::string>()};
 }
 
+// `[code, text]`; a code this host does not know is internal.
+Error error_from_json(const json& j) {
+  const int code = j.at(0).get<int>();
+  const bool known = code >= 0 && code <= static_cast<int>(ErrorCode::kInternal);
+  return Error{known ? static_cast<ErrorCode>(code) : ErrorCode::kInternal,
+               j.at(1).get<std::string>()};
+}
+
 // MessagePack parse errors surface as exceptions from nlohmann; the one place they become
 // Results is here, so a malformed message from the network is an error value, never a crash.
 template <typename T, typename F>
@@ -44,6 +52,21 @@ std::vector<std::uint8_t> encode(const WireMessage& m) {
   if (m.timeout_ms != 0) j["w"] = m.timeout_ms;
   if (!m.topic.empty()) j["p"] = m.topic;
   if (m.error) j["e"] = json::array({static_cast<int>(m.error->code), m.error->message});
+  if (!m.batch.empty()) {
+    json entries = json::array();
+    for (const auto& e : m.batch) {
+      entries.push_back(
+          json::array({id_to_json(e.to), e.payload.codec, json::binary(e.payload.bytes)}));
+    }
+    j["m"] = std::move(entries);
+  }
+  if (!m.outcomes.empty()) {
+    json outcomes = json::array();
+    for (const auto& o : m.outcomes) {
+      outcomes.push_back(o ? json::array({static_cast<int>(o->code), o->message}) : json());
+    }
+    j["x"] = std::move(outcomes);
+  }
   return json::to_msgpack(j);
 }
 
@@ -51,7 +74,7 @@ Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
   return parse<WireMessage>(bytes, [](const json& j) -> Result<WireMessage> {
     WireMessage m;
     const int kind = j.at("k").get<int>();
-    if (kind < 1 || kind > 4) {
+    if (kind < 1 || kind > 5) {
       return make_error(ErrorCode::kInvalidArgument, "unknown cluster message kind");
     }
     m.kind = static_cast<WireMessage::Kind>(kind);
@@ -70,11 +93,22 @@ Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
     m.correlation = j.value("r", CorrelationId{0});
     m.timeout_ms = j.value("w", std::uint32_t{0});
     m.topic = j.value("p", std::string{});
-    if (j.contains("e")) {
-      const int code = j.at("e").at(0).get<int>();
-      const bool known = code >= 0 && code <= static_cast<int>(ErrorCode::kInternal);
-      m.error = Error{known ? static_cast<ErrorCode>(code) : ErrorCode::kInternal,
-                      j.at("e").at(1).get<std::string>()};
+    if (j.contains("e")) m.error = error_from_json(j.at("e"));
+    if (j.contains("m")) {
+      for (const auto& e : j.at("m")) {
+        m.batch.push_back(OutgoingMessage{
+            id_from_json(e.at(0)), Payload{e.at(1).get<std::uint32_t>(), e.at(2).get_binary()}});
+      }
+    }
+    if (m.kind == WireMessage::Kind::kSendBatch &&
+        (m.batch.empty() || m.batch.size() > kMaxSendBatch)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "cluster send batch of " + std::to_string(m.batch.size()) + " messages");
+    }
+    if (j.contains("x")) {
+      for (const auto& o : j.at("x")) {
+        m.outcomes.push_back(o.is_null() ? std::nullopt : std::optional<Error>(error_from_json(o)));
+      }
     }
     return m;
   });
@@ -139,6 +173,11 @@ std::string id_tokens(const ComponentId& id) {
 std::string Subjects::component(const ComponentId& id, std::string_view from,
                                 std::string_view to) const {
   return prefix(cluster, subject_token(from)) + "c." + subject_token(to) + "." + id_tokens(id);
+}
+
+std::string Subjects::batch(std::string_view from, std::string_view to) const {
+  // One token after the host: no component subject (three tokens) can have this shape.
+  return prefix(cluster, subject_token(from)) + "c." + subject_token(to) + ".batch";
 }
 
 std::string Subjects::host_inbox(std::string_view host) const {

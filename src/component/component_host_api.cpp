@@ -61,6 +61,45 @@ void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
       [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); });
 }
 
+void ComponentHostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) {
+  if (messages.size() > kMaxSendBatch) {
+    return done(batch_too_large(messages.size(), self_id().to_string()));
+  }
+  // The checks a send alone passes in the engine and here; what fails them gets its error at its
+  // index and the rest go on, in order.
+  std::vector<Status> outcomes(messages.size());
+  std::vector<std::size_t> where;
+  std::vector<OutgoingMessage> admitted;
+  where.reserve(messages.size());
+  admitted.reserve(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    auto& m = messages[i];
+    if (m.payload.bytes.size() > max_payload_bytes_) {
+      outcomes[i] = make_error(
+          ErrorCode::kInvalidArgument,
+          payload_too_large(m.payload.bytes.size(), max_payload_bytes_, self_id().to_string()));
+    } else if (Status s = quotas_->admit_messages(self_id(), 1, security::Action::kSend); !s) {
+      outcomes[i] = std::move(s);
+    } else {
+      where.push_back(i);
+      admitted.push_back(std::move(m));
+    }
+  }
+  if (admitted.empty()) return done(std::move(outcomes));
+  // The outcomes may come after the instance is gone (its call dropped at a wall-time limit):
+  // these host bindings, and so the runtime, stay alive until they do.
+  runtime_.send_batch(
+      self_id(), std::move(admitted),
+      [self = shared_from_this(), outcomes = std::move(outcomes), where = std::move(where),
+       done = std::move(done)](BatchOutcome sent) mutable {
+        if (!sent) return done(std::move(sent));
+        for (std::size_t k = 0; k < where.size() && k < sent->size(); ++k) {
+          outcomes[where[k]] = std::move((*sent)[k]);
+        }
+        done(std::move(outcomes));
+      });
+}
+
 Status ComponentHostApi::defer_reply(CorrelationId correlation) {
   if (!deferred_) return StandaloneHostApi::defer_reply(correlation);
   return deferred_->defer(correlation, self_id().to_string(),

@@ -37,6 +37,10 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   void send_later(const ComponentId& target, Payload payload,
                   std::function<void(Status)> done) override;
 
+  // capsule:core 0.1.2: every message checked as send() checks it (payload limit, quota, grants),
+  // then the runtime's send_batch; these bindings stay alive until the last outcome.
+  void send_batch(std::vector<OutgoingMessage> messages, BatchDone done) override;
+
   Status send(const ComponentId& target, Payload payload) override;
   Result<CorrelationId> request(const ComponentId& target, Payload payload,
                                 std::uint32_t timeout_ms) override;

@@ -567,6 +567,59 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
                         to));
 }
 
+void ComponentRuntime::send_batch(const ComponentId& from, std::vector<OutgoingMessage> messages,
+                                  BatchDone done) {
+  if (messages.size() > kMaxSendBatch) {
+    return done(batch_too_large(messages.size(), from.to_string()));
+  }
+  std::vector<Status> outcomes(messages.size());
+  std::vector<std::size_t> where;  // of each message for another host, in `outcomes`
+  std::vector<OutgoingMessage> remote;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    auto& [to, payload] = messages[i];
+    if (Status s = admit_send(from, to, payload); !s) {
+      outcomes[i] = std::move(s);
+      continue;
+    }
+    if (auto d = directory_for(to)) {
+      outcomes[i] = d->deliver(
+          to,
+          ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
+      continue;
+    }
+    auto target = registry_.lookup(to);
+    if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
+      where.push_back(i);
+      remote.push_back(std::move(messages[i]));
+      continue;
+    }
+    if (!target) {
+      outcomes[i] = std::move(target).error();
+      continue;
+    }
+    // Never waits for room (the guest asked for every outcome at once): as full instead.
+    Status s = name_gone_target(target->send_nowait(ComponentEnvelope{ComponentEnvelope::Deliver{
+                                    message_from(from, std::move(payload))}}),
+                                to);
+    if (!s && s.error().code == ErrorCode::kWouldBlock) {
+      s = make_error(ErrorCode::kMailboxFull,
+                     "mailbox of " + to.to_string() +
+                         " is full (a batched send does not wait for room; send it alone to wait)");
+    }
+    outcomes[i] = std::move(s);
+  }
+  if (remote.empty()) return done(std::move(outcomes));
+  config_.remote->send_batch_later(from, std::move(remote),
+                                   [outcomes = std::move(outcomes), where = std::move(where),
+                                    done = std::move(done)](std::vector<Status> sent) mutable {
+                                     for (std::size_t k = 0; k < where.size() && k < sent.size();
+                                          ++k) {
+                                       outcomes[where[k]] = std::move(sent[k]);
+                                     }
+                                     done(std::move(outcomes));
+                                   });
+}
+
 Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, Payload payload) {
   if (auto d = directory_for(to)) {
     return d->deliver(

@@ -326,6 +326,42 @@ void send_later(void* h, const capsule_id_t* target, std::uint32_t codec, capsul
   }
 }
 
+// messaging.send-batch: one host call for the whole list; the guest's call suspends until every
+// message has its outcome (confirmations from other hosts are matched as they arrive).
+void send_batch(void* h, const capsule_batch_entry_t* entries, std::size_t n,
+                capsule_pending_t* done) {
+  capsule_answer_t* out = capsule_pending_answer(done);
+  try {
+    if (n > kMaxSendBatch) {
+      answer_error(out, batch_too_large(n, api(h).self_id().to_string()));
+      return capsule_pending_complete(done);
+    }
+    std::vector<OutgoingMessage> messages;
+    messages.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      messages.push_back(OutgoingMessage{id_from(entries[i].target),
+                                         payload_from(entries[i].codec, entries[i].payload)});
+    }
+    api(h).send_batch(std::move(messages), [done, out](BatchOutcome outcome) {
+      guarded(out, [&] {
+        if (!outcome) return answer_error(out, outcome.error());
+        for (const Status& s : *outcome) {
+          if (s) {
+            capsule_answer_outcome(out, true, 0, {});
+          } else {
+            capsule_answer_outcome(out, false, wit::error_tag_of(s.error().code),
+                                   shim::bytes_of(s.error().message));
+          }
+        }
+      });
+      capsule_pending_complete(done);
+    });
+  } catch (...) {  // could not be started: answer now
+    answer_error(out, Error{ErrorCode::kUnavailable, "host could not start the batch"});
+    capsule_pending_complete(done);
+  }
+}
+
 constexpr capsule_host_vtable_t kVtable{
     send,
     request,
@@ -353,6 +389,7 @@ constexpr capsule_host_vtable_t kVtable{
     reply,
     storage_increment,
     config,
+    send_batch,
 };
 
 }  // namespace

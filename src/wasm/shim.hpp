@@ -29,6 +29,12 @@ struct capsule_id_t {
 struct capsule_kv_t {
   capsule_bytes_t key, value;
 };
+// One message of messaging.send-batch (capsule:core 0.1.2); views valid during the call only.
+struct capsule_batch_entry_t {
+  capsule_id_t target;
+  std::uint32_t codec;
+  capsule_bytes_t payload;
+};
 struct capsule_message_t {
   capsule_id_t sender;
   std::uint32_t codec;
@@ -114,12 +120,17 @@ struct capsule_host_vtable_t {
                             capsule_pending_t* done);
   // wasi:config: the instance's config as strings alternating key and value.
   void (*config)(void* host, capsule_answer_t* out);
+  // messaging.send-batch (capsule:core 0.1.2): answered through `done` with one
+  // capsule_answer_outcome per entry, in order, or one error for the whole batch.
+  void (*send_batch)(void* host, const capsule_batch_entry_t* entries, std::size_t n,
+                     capsule_pending_t* done);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);
 void capsule_answer_error(capsule_answer_t* a, std::uint8_t tag, capsule_bytes_t text);
 void capsule_answer_would_block(capsule_answer_t* a);
 void capsule_answer_later(capsule_answer_t* a);
+void capsule_answer_outcome(capsule_answer_t* a, bool ok, std::uint8_t tag, capsule_bytes_t text);
 void capsule_answer_number(capsule_answer_t* a, std::uint64_t n);
 void capsule_answer_bytes(capsule_answer_t* a, capsule_bytes_t b);
 void capsule_answer_string(capsule_answer_t* a, capsule_bytes_t s);

@@ -58,6 +58,25 @@ Error StandaloneHostApi::unavailable(std::string_view what) const {
                         ": this instance runs without a component host (no messaging or storage)");
 }
 
+void HostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) {
+  const std::vector<OutgoingMessage> batch = std::move(messages);  // by value: overrides keep it
+  if (batch.size() > kMaxSendBatch)
+    return done(batch_too_large(batch.size(), self_id().to_string()));
+  std::vector<Status> outcomes;
+  outcomes.reserve(batch.size());
+  for (const auto& m : batch) {
+    Status s = send(m.to, m.payload);
+    // A batch never waits for room: the guest asked for all outcomes at once.
+    if (!s && s.error().code == ErrorCode::kWouldBlock) {
+      s = make_error(ErrorCode::kMailboxFull, "mailbox of " + m.to.to_string() +
+                                                  " is full (a batched send does not wait "
+                                                  "for room; send it alone to wait)");
+    }
+    outcomes.push_back(std::move(s));
+  }
+  done(std::move(outcomes));
+}
+
 Status StandaloneHostApi::send(const ComponentId&, Payload) {
   return unavailable("messaging.send");
 }

@@ -7,50 +7,10 @@
 #include <thread>
 
 #include "cluster_fixture.hpp"
+#include "silent_host.hpp"
 
 namespace capsule::cluster {
 namespace {
-
-// A host that announces `test/ghost/0` in its heartbeats (a plain NATS client, every 50 ms) and
-// takes every component message addressed to it without ever answering: what a stuck host looks
-// like to a sender.
-class SilentHost {
- public:
-  explicit SilentHost(const std::string& url) {
-    EXPECT_EQ(natsConnection_ConnectTo(&conn_, url.c_str()), NATS_OK);
-    EXPECT_EQ(natsConnection_SubscribeSync(&swallow_, conn_, "capsule.test.f.*.c.ghost.>"),
-              NATS_OK);
-    natsConnection_Flush(conn_);
-    beat_ = std::thread([this] {
-      std::uint64_t sequence = 1;
-      while (!stop_.load()) {
-        Heartbeat h;
-        h.host = "ghost";
-        h.sequence = sequence++;
-        h.interval_ms = 50;
-        h.components = {ComponentId{"test", "ghost", "0"}};
-        const auto bytes = encode(h);
-        natsConnection_Publish(conn_, Subjects{"test"}.hosts("ghost").c_str(), bytes.data(),
-                               static_cast<int>(bytes.size()));
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    });
-  }
-  ~SilentHost() {
-    stop_.store(true);
-    beat_.join();
-    natsSubscription_Destroy(swallow_);
-    natsConnection_Destroy(conn_);
-  }
-  SilentHost(const SilentHost&) = delete;
-  SilentHost& operator=(const SilentHost&) = delete;
-
- private:
-  natsConnection* conn_ = nullptr;
-  natsSubscription* swallow_ = nullptr;
-  std::atomic<bool> stop_{false};
-  std::thread beat_;
-};
 
 using namespace capsule::cluster::testing;
 

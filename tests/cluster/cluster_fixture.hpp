@@ -20,9 +20,14 @@ using Inbox = component::testing::TopicInbox;
 
 // One capsule host: its own actor system, runtime and NATS connection; the engine is shared.
 struct Host {
+  // `policy`: capability checks on (components then need grants); `confirm_timeout`: how long a
+  // confirmed send to another host waits for its acknowledgement.
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
-       const std::string& user = {}, const std::string& password = {}) {
+       const std::string& user = {}, const std::string& password = {},
+       std::shared_ptr<security::PolicyEngine> policy = nullptr,
+       std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2)) {
     BridgeConfig config;
+    config.confirm_timeout = confirm_timeout;
     config.url = url;
     config.user = user;
     config.password = password;
@@ -35,6 +40,7 @@ struct Host {
     bridge = *connected;
     component::RuntimeConfig runtime_config;
     runtime_config.remote = bridge;
+    runtime_config.policy = std::move(policy);
     runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), runtime_config);
     auto attached = bridge->attach(*runtime);
     EXPECT_TRUE(attached) << attached.error().describe();

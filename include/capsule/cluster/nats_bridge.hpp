@@ -118,6 +118,11 @@ class NatsBridge final : public component::RemoteRouter,
   // inbox): any number in flight, no thread waiting for one.
   void send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
                   std::function<void(Status)> done) override;
+  // Confirmed sends pipelined: the messages for each host leave back to back as one batch
+  // message (several if they exceed the server's max_payload), acknowledged by one message with
+  // an outcome per send. Each outcome is what send() would have returned for that message.
+  void send_batch_later(const ComponentId& from, std::vector<OutgoingMessage> messages,
+                        std::function<void(std::vector<Status>)> done) override;
   Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                  CorrelationId correlation, std::chrono::milliseconds timeout) override;
   void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;

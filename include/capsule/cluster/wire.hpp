@@ -10,25 +10,37 @@
 #include <capsule/core/error.hpp>
 #include <capsule/core/message.hpp>
 #include <capsule/core/result.hpp>
+#include <capsule/core/send_batch.hpp>
 
 namespace capsule::cluster {
 
 // What travels between hosts, one NATS message each. Encoded as MessagePack (a map with short
 // keys), so payload bytes go as binary, without base64.
 struct WireMessage {
-  enum class Kind : std::uint8_t { kSend = 1, kRequest = 2, kReply = 3, kPublish = 4 };
+  // kSendBatch: many sends from one sender to components of one host, in order (`batch`); its
+  // acknowledgement is a kReply whose `outcomes` has one entry per message.
+  enum class Kind : std::uint8_t {
+    kSend = 1,
+    kRequest = 2,
+    kReply = 3,
+    kPublish = 4,
+    kSendBatch = 5
+  };
   Kind kind = Kind::kSend;
   std::string origin_host;  // the host that sent it; replies go to its reply subject
   // Which life of origin_host: a random id drawn at each start. Replies go to the subject of
   // that life only, so a late reply to a restarted host's previous life finds no listener.
   std::string origin_boot;
   ComponentId sender;
-  ComponentId target;             // send/request: the addressee; reply: the responder
-  Payload payload;                // send/request/publish; reply when it succeeded
-  CorrelationId correlation = 0;  // request/reply: the id in the requester's tracker
-  std::uint32_t timeout_ms = 0;   // request: the requester's timeout
-  std::string topic;              // publish
-  std::optional<Error> error;     // reply: the responder's failure instead of a payload
+  ComponentId target;                  // send/request: the addressee; reply: the responder
+  Payload payload;                     // send/request/publish; reply when it succeeded
+  CorrelationId correlation = 0;       // request/reply: the id in the requester's tracker
+  std::uint32_t timeout_ms = 0;        // request: the requester's timeout
+  std::string topic;                   // publish
+  std::optional<Error> error;          // reply: the responder's failure instead of a payload
+  std::vector<OutgoingMessage> batch;  // send batch: the messages, in order
+  // The acknowledgement of a send batch: per message, nothing (in the mailbox) or the refusal.
+  std::vector<std::optional<Error>> outcomes;
 };
 
 // One host's heartbeat on `capsule.<cluster>.hosts`. `leaving` says goodbye at once.
@@ -57,6 +69,8 @@ struct Subjects {
   // host (from the heartbeats): exactly that host gets it, whoever else runs the same id.
   [[nodiscard]] std::string component(const ComponentId& id, std::string_view from,
                                       std::string_view to) const;
+  // A send batch for components of host `to`, published by host `from` (within host_inbox).
+  [[nodiscard]] std::string batch(std::string_view from, std::string_view to) const;
   // Every component message for host `host`, from any host: its one subscription for them.
   [[nodiscard]] std::string host_inbox(std::string_view host) const;
   // A reply for the life `boot` of `host`, published by the responder's host `from`.

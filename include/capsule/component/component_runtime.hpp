@@ -160,6 +160,14 @@ class ComponentRuntime {
   void send_later(const ComponentId& from, const ComponentId& to, Payload payload,
                   std::function<void(Status)> done);
   Status send(const ComponentId& from, const ComponentId& to, Payload payload);
+  // Many sends from `from` with one outcome each (capsule:core 0.1.2 send-batch, and the host's
+  // way to keep many confirmed sends in flight): each message passes send()'s checks and goes
+  // where send() would send it; local ones are in their mailbox (or refused) before this returns,
+  // those for other hosts all leave at once and are confirmed together (one round trip per host
+  // for the batch). No message waits for room: a full `block` mailbox refuses it as full.
+  // Messages to one target keep their order. `done` runs exactly once, on any thread, when every
+  // outcome is known; more than kMaxSendBatch messages is an error for the whole batch.
+  void send_batch(const ComponentId& from, std::vector<OutgoingMessage> messages, BatchDone done);
   // Exactly one of reply / timeout / cancellation / failure is passed to `deliver`.
   Result<CorrelationId> request(const ComponentId& from, const ComponentId& to, Payload payload,
                                 std::chrono::milliseconds timeout,

@@ -1,11 +1,15 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include <capsule/core/message.hpp>
 #include <capsule/core/result.hpp>
+#include <capsule/core/send_batch.hpp>
 
 namespace capsule::component {
 
@@ -33,6 +37,31 @@ class RemoteRouter {
                           // NOLINTNEXTLINE(performance-unnecessary-value-param)
                           std::function<void(Status)> done) {
     done(send(from, to, payload));
+  }
+  // Messages from `from` whose targets are all off this host (at most kMaxSendBatch), answered
+  // later like send_later: `done` runs exactly once, with one outcome per message in order, once
+  // all are known. Messages to one target keep their order. Default: send_later each, in order.
+  virtual void send_batch_later(const ComponentId& from, std::vector<OutgoingMessage> messages,
+                                // NOLINTNEXTLINE(performance-unnecessary-value-param)
+                                std::function<void(std::vector<Status>)> done) {
+    struct Shared {
+      std::vector<Status> outcomes;
+      std::atomic<std::size_t> left;
+      std::function<void(std::vector<Status>)> done;
+    };
+    if (messages.empty()) return done({});
+    auto shared = std::make_shared<Shared>();
+    shared->outcomes.resize(messages.size());
+    shared->left = messages.size();
+    shared->done = std::move(done);
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      send_later(from, messages[i].to, messages[i].payload, [shared, i](Status s) {
+        shared->outcomes[i] = std::move(s);
+        if (shared->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          shared->done(std::move(shared->outcomes));
+        }
+      });
+    }
   }
   // `to` is not on this host; `correlation` is already pending in the requester's tracker and
   // expires after `timeout` there. An error here means the request was never sent.

@@ -10,6 +10,7 @@
 #include <capsule/core/component_id.hpp>
 #include <capsule/core/message.hpp>
 #include <capsule/core/result.hpp>
+#include <capsule/core/send_batch.hpp>
 
 namespace capsule::wasm {
 
@@ -98,6 +99,12 @@ class HostApi {
       done(send(target, std::move(payload)));
     });
   }
+
+  // capsule:core 0.1.2 `messaging.send-batch`: each message sent as send() would send it alone,
+  // except that none waits for room in a full `block` mailbox (refused as full); `done` runs
+  // exactly once, on any thread, with one outcome per message (or one error for the whole batch)
+  // once every message has its outcome. Default: send() each, in order, on this thread.
+  virtual void send_batch(std::vector<OutgoingMessage> messages, BatchDone done);
 
   // Whether the guest may read WASI random (wasi:random, secure or insecure); asked per call.
   [[nodiscard]] virtual bool random_allowed() { return true; }

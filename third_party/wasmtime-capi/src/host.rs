@@ -65,6 +65,17 @@ pub struct capsule_host_vtable_t {
     /// wasi:config (src/wasi_config.rs): the instance's manifest config, what its `init` gets, as
     /// strings alternating key and value.
     pub config: extern "C" fn(*mut c_void, *mut capsule_answer_t),
+    /// `messaging.send-batch` (0.1.2): `n` sends at once, answered later with one outcome per
+    /// entry (`capsule_answer_outcome`, in order) or one error for the whole batch.
+    pub send_batch: extern "C" fn(*mut c_void, *const capsule_batch_entry_t, usize, *mut capsule_pending_t),
+}
+
+/// One message of a `send-batch`, as views into the lifted list (valid during the call only).
+#[repr(C)]
+pub struct capsule_batch_entry_t {
+    pub target: capsule_id_t,
+    pub codec: u32,
+    pub payload: capsule_bytes_t,
 }
 
 /// An answer the host gives later, from any thread. The host fills `answer` (through
@@ -142,6 +153,8 @@ pub struct capsule_answer_t {
     ids: Vec<ComponentId>,
     metadata: Option<ComponentMetadata>,
     usage: Option<StorageUsage>,
+    /// `send-batch`: one outcome per message, in order.
+    outcomes: Vec<Result<(), WitError>>,
 }
 
 fn owned(b: capsule_bytes_t) -> String {
@@ -171,6 +184,17 @@ pub unsafe extern "C" fn capsule_answer_would_block(a: *mut capsule_answer_t) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capsule_answer_later(a: *mut capsule_answer_t) {
     unsafe { (*a).later = true };
+}
+
+/// Appends one message's outcome to a `send-batch` answer: `ok`, or the error `tag` (as in
+/// `wit_error`) with its text.
+///
+/// # Safety
+/// As for `capsule_answer_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capsule_answer_outcome(a: *mut capsule_answer_t, ok: bool, tag: u8, text: capsule_bytes_t) {
+    let outcome = if ok { Ok(()) } else { Err(wit_error(tag, owned(text))) };
+    unsafe { (*a).outcomes.push(outcome) };
 }
 
 /// # Safety
@@ -518,6 +542,27 @@ impl messaging::Host for HostCalls {
         };
         self.ask(|v, h, a| (v.reply)(h, correlation, is_ok, codec, capsule_bytes_t::of(bytes), tag, a))
             .into_result(|_| ())
+    }
+
+    async fn send_batch(
+        &mut self,
+        messages: Vec<(ComponentId, Payload)>,
+    ) -> Result<Vec<Result<(), WitError>>, WitError> {
+        // One host call for the whole batch, answered when every message has its outcome: the
+        // guest's call suspends once, however many messages wait for another host's confirmation.
+        // The views hold raw pointers: made and dropped before the await (the future is Send).
+        let pending = {
+            let entries: Vec<capsule_batch_entry_t> = messages
+                .iter()
+                .map(|(target, payload)| capsule_batch_entry_t {
+                    target: id_view(target),
+                    codec: payload.codec,
+                    payload: capsule_bytes_t::of(&payload.bytes),
+                })
+                .collect();
+            self.ask_later(|v, h, p| (v.send_batch)(h, entries.as_ptr(), entries.len(), p))
+        };
+        pending.await.into_result(|a| a.outcomes)
     }
 
     async fn self_id(&mut self) -> ComponentId {
