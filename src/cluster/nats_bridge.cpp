@@ -762,7 +762,7 @@ void NatsBridge::send_later(const ComponentId& from, const ComponentId& to, cons
       natsConnection_PublishRequest(impl_->connection.get(), subject.c_str(), reply.c_str(),
                                     bytes.data(), static_cast<int>(bytes.size())),
       "send to " + to.to_string());
-  if (!s) return impl_->confirmations.fail(id, std::move(s));
+  if (!s) return impl_->confirmations.fail(id, s);
   impl_->sent.fetch_add(1, std::memory_order_relaxed);
 }
 

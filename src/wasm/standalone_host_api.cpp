@@ -59,9 +59,12 @@ Error StandaloneHostApi::unavailable(std::string_view what) const {
 }
 
 void HostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) {
-  const std::vector<OutgoingMessage> batch = std::move(messages);  // by value: overrides keep it
-  if (batch.size() > kMaxSendBatch)
-    return done(batch_too_large(batch.size(), self_id().to_string()));
+  // By value: overrides keep them until the outcomes are known.
+  const std::vector<OutgoingMessage> batch = std::move(messages);
+  const BatchDone finish = std::move(done);
+  if (batch.size() > kMaxSendBatch) {
+    return finish(batch_too_large(batch.size(), self_id().to_string()));
+  }
   std::vector<Status> outcomes;
   outcomes.reserve(batch.size());
   for (const auto& m : batch) {
@@ -74,7 +77,7 @@ void HostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) 
     }
     outcomes.push_back(std::move(s));
   }
-  done(std::move(outcomes));
+  finish(std::move(outcomes));
 }
 
 Status StandaloneHostApi::send(const ComponentId&, Payload) {

@@ -43,6 +43,7 @@ TEST_F(DeferredReplies, AggregatorAnswersAfterAskingEveryTarget) {
   EXPECT_EQ(text(agg, "hi"), "hi+hi");
   // Many at once: each request has its own deferral and its own answer.
   std::vector<std::future<Result<Payload>>> futures;
+  futures.reserve(40);
   for (int i = 0; i < 40; ++i) {
     futures.push_back(runtime->ask(agg, Payload::text("r" + std::to_string(i)), 10s));
   }
@@ -50,7 +51,10 @@ TEST_F(DeferredReplies, AggregatorAnswersAfterAskingEveryTarget) {
     auto r = futures[static_cast<std::size_t>(i)].get();
     ASSERT_TRUE(r) << r.error().describe();
     const std::string part = "r" + std::to_string(i);
-    EXPECT_EQ(r->as_string(), part + "+" + part);
+    std::string twice = part;
+    twice += "+";
+    twice += part;
+    EXPECT_EQ(r->as_string(), twice);
   }
   const auto stats = runtime->correlation_stats();
   EXPECT_EQ(stats.timed_out + stats.failed + stats.late_replies, 0u);
@@ -141,6 +145,7 @@ TEST_F(DeferredReplies, DeferralsPerInstanceAreBoundedAndEndedOnesAreForgotten) 
   const ComponentId agg = aggregator_over_two_echoes();
   const std::size_t limit = component::DeferredReplies::kMaxDeferred;
   std::vector<std::future<Result<Payload>>> held;
+  held.reserve(limit);
   for (std::size_t i = 0; i < limit; ++i) {
     held.push_back(runtime->ask(agg, Payload::text("hold"), 3s));
   }
