@@ -44,6 +44,11 @@ class HttpChecker {
     return *bytes;
   }
 
+  [[nodiscard]] Result<bool> boolean(const toml::node& n, const std::string& where) const {
+    if (!n.is_boolean()) return error(&n, where + ": expected true or false");
+    return n.value_or(false);
+  }
+
   [[nodiscard]] Result<std::string> string(const toml::node& n, const std::string& where) const {
     auto v = n.value<std::string>();
     if (!v) return error(&n, where + ": expected a string");
@@ -105,6 +110,10 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
       auto n = c.integer(v, where + key, 1, 256);
       if (!n) return std::move(n).error();
       r.instances = static_cast<std::uint32_t>(*n);
+    } else if (key == "reuse") {
+      auto b = c.boolean(v, where + key);
+      if (!b) return std::move(b).error();
+      r.reuse = *b;
     } else if (key == "memory") {
       auto n = c.size(v, where + key, std::uint64_t{64} << 10, std::uint64_t{4} << 30);
       if (!n) return std::move(n).error();
@@ -141,7 +150,7 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
     } else {
       return c.error(&v, where + key +
                              ": unknown field (known: path, component, static, wasm, envelope, "
-                             "max_body, request_timeout_ms, instances, memory, outgoing)");
+                             "max_body, request_timeout_ms, instances, reuse, memory, outgoing)");
     }
   }
   if (r.path.empty()) return c.error(&t, where + "path: missing (e.g. path = \"/hello\")");

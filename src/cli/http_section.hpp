@@ -23,9 +23,11 @@ struct HttpRouteEntry {
   std::optional<std::string> static_body;
   // A wasi:http/proxy component file (resolved against the manifest's directory), served by a
   // pool of `instances` instances of its own, each under `memory_bytes` (0: the engine's
-  // default), sending HTTP only to `outgoing` host patterns (docs/http.md).
+  // default), sending HTTP only to `outgoing` host patterns (docs/http.md). `reuse`: an instance
+  // serves request after request; off, each request gets a fresh one (isolation per request).
   std::filesystem::path wasm;
   std::uint32_t instances = 4;
+  bool reuse = true;
   std::uint64_t memory_bytes = 0;
   std::vector<std::string> outgoing;
   HttpEnvelope envelope = HttpEnvelope::kBody;

@@ -87,6 +87,7 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
     ProxyRouteHandler::Options o;
     o.target = entry.wasm.filename().string();
     o.instances = entry.instances;
+    o.reuse = entry.reuse;
     o.limits.memory_bytes = entry.memory_bytes;
     o.outgoing_allowed_hosts = entry.outgoing;
     o.timeout = entry.request_timeout;

@@ -46,7 +46,9 @@ Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instanc
 }
 
 void ProxyRouteHandler::give_back(std::unique_ptr<wasm::HttpProxyInstance> instance) {
-  if (instance->failed()) return;  // a trap or limit: the next request gets a fresh one
+  // A trap or limit: the next request gets a fresh one. Without reuse it goes here, on the
+  // route's thread, so the next request never waits for its memory to be returned.
+  if (!options_.reuse || instance->failed()) return;
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(instance));
 }

@@ -16,15 +16,18 @@ namespace capsule::cli {
 
 // Serves a route with a wasi:http/proxy component (Spin's and `wasmtime serve`'s kind): each
 // request is one call of its `wasi:http/incoming-handler.handle` on an instance of a small pool.
-// An instance serves one request at a time and is reused for the next (its memory persists, as
-// with `wasmtime serve`'s instance reuse); one that failed (trap, limit) is dropped and a fresh
-// one instantiated. The calls run on the route's own threads, one per instance: never on a
-// connection thread (the trigger keeps it to answer 504) nor on a scheduler worker.
+// An instance serves one request at a time and, with `reuse`, is kept for the next (its memory
+// persists, as with `wasmtime serve --max-instance-reuse-count`); one that failed (trap, limit) is
+// dropped and a fresh one instantiated. Without `reuse` every request gets a fresh instance (no
+// state leaks from one request to the next: `wasmtime serve`'s default for wasip2 components). The
+// calls run on the route's own threads, one per instance: never on a connection thread (the trigger
+// keeps it to answer 504) nor on a scheduler worker.
 class ProxyRouteHandler final : public RouteHandler {
  public:
   struct Options {
     std::string target;  // the `component` label of metrics and error bodies: the file name
-    std::uint32_t instances = 4;
+    std::uint32_t instances = 4;  // requests served at once: instances alive and threads
+    bool reuse = true;
     ResourceLimits limits;  // per request; wall time = the route's timeout
     std::vector<std::string> outgoing_allowed_hosts;
     std::chrono::milliseconds timeout{30'000};

@@ -109,6 +109,12 @@ request_timeout_ms = 250
 [[http.route]]
 path = "/ok"
 static = "ok"
+
+[[http.route]]
+path = "/proxy"
+wasm = "proxy.wasm"
+instances = 3
+reuse = false
 )");
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_TRUE(m->http.enabled());
@@ -116,11 +122,15 @@ static = "ok"
   EXPECT_EQ(m->http.max_header_bytes, 8U << 10);
   EXPECT_EQ(m->http.read_timeout.count(), 100);
   EXPECT_EQ(m->http.keep_alive_timeout.count(), 0);
-  ASSERT_EQ(m->http.routes.size(), 2U);
+  ASSERT_EQ(m->http.routes.size(), 3U);
   EXPECT_EQ(m->http.routes[0].envelope, HttpEnvelope::kJson);
   EXPECT_EQ(m->http.routes[0].max_body_bytes, 2U << 20);
   EXPECT_EQ(m->http.routes[0].request_timeout.count(), 250);
   EXPECT_EQ(m->http.routes[1].static_body, "ok");
+  EXPECT_TRUE(m->http.routes[1].reuse);  // the default
+  EXPECT_EQ(m->http.routes[2].wasm.filename(), "proxy.wasm");
+  EXPECT_EQ(m->http.routes[2].instances, 3U);
+  EXPECT_FALSE(m->http.routes[2].reuse);
   EXPECT_FALSE(parse("")->http.enabled());
 }
 
@@ -144,6 +154,8 @@ TEST(HttpManifest, ErrorsNameLineAndField) {
       "\"text\" or wasm = \"<a wasi:http/proxy component>\"");
   EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nwasm = \"x.wasm\"\ninstances = 0\n"),
             "app.toml:10: http.route[0].instances: expected a whole number from 1 to 256");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nwasm = \"x.wasm\"\nreuse = 1\n"),
+            "app.toml:10: http.route[0].reuse: expected true or false");
   EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nwasm = \"x.wasm\"\noutgoing = \"*\"\n"),
             "app.toml:10: http.route[0].outgoing: expected a list of host patterns");
   EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\nrequest_timeout_ms = 0\n"),

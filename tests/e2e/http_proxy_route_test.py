@@ -3,7 +3,8 @@
 docs/http.md) of a real `capsule run`: the hello-world built with componentize-py (the upstream
 toolchain, shaped as its own http example) and one built from C with wit-bindgen answer through
 the host's listener with their own status, headers and body; a request body is echoed byte for
-byte; more concurrent requests than instances all get their answer; a capsule:core component
+byte; more concurrent requests than instances all get their answer; an instance keeps its state
+from request to request unless the route says `reuse = false`; a capsule:core component
 given as `wasm` is refused at start naming the route's line; a static canary answers throughout."""
 import http.client
 import json
@@ -50,6 +51,19 @@ memory = "32MiB"
 [[http.route]]
 path = "/c"
 wasm = "{components}/c_http_hello.wasm"
+
+[[http.route]]
+path = "/reused"
+wasm = "{components}/py_http_hello.wasm"
+instances = 1
+memory = "32MiB"
+
+[[http.route]]
+path = "/fresh"
+wasm = "{components}/py_http_hello.wasm"
+instances = 1
+reuse = false
+memory = "32MiB"
 
 [[http.route]]
 path = "/static"
@@ -122,6 +136,14 @@ class HttpProxyRouteTest(unittest.TestCase):
         for t in threads:
             t.join(timeout=120)
         self.assertEqual(answers, [(200, f"r{i}".encode()) for i in range(8)])
+
+    def test_reuse_keeps_an_instance_and_reuse_false_gives_each_request_a_fresh_one(self):
+        # One instance per route: the count is that instance's, in the order sent.
+        reused = [self.request("GET", "/reused/count")[::2] for _ in range(3)]
+        fresh = [self.request("GET", "/fresh/count")[::2] for _ in range(3)]
+        self.assertEqual(reused, [(200, f"count {n}".encode()) for n in (1, 2, 3)])
+        self.assertEqual(fresh, [(200, b"count 1")] * 3)
+        self.assert_canary()
 
     def test_a_capsule_component_as_wasm_is_refused_naming_the_line(self):
         with tempfile.TemporaryDirectory() as d:
