@@ -32,12 +32,10 @@ struct HttpTriggerResponse {
 };
 
 // What serves the requests of one route. The trigger calls handle() on a connection thread and
-// waits for `done` there; a handler calls `done` exactly once, from any thread (a scheduler
-// worker included), when the outcome is known, and within timeout() (the trigger answers 504
-// itself a little after it). It may do its work on the calling thread only if that work is
-// bounded in time (the proxy route's call, by its wall time); never a wait on an actor.
-// capsule:core components are served by ComponentRouteHandler; a wasi:http/proxy handler plugs in
-// the same way.
+// waits for `done` there; a handler must not block the thread on its own work but call `done`
+// (exactly once, from any thread: a scheduler worker included) when the outcome is known, and
+// within timeout() (the trigger answers 504 itself a little after it). capsule:core components
+// are served by ComponentRouteHandler; a wasi:http/proxy handler plugs in the same way.
 class RouteHandler {
  public:
   using Done = std::function<void(HttpTriggerResponse)>;

@@ -1,7 +1,6 @@
 #include "proxy_route.hpp"
 
-#include <algorithm>
-#include <string>
+#include <asio/post.hpp>
 #include <utility>
 
 namespace capsule::cli {
@@ -9,37 +8,21 @@ namespace capsule::cli {
 ProxyRouteHandler::ProxyRouteHandler(wasm::WasmEngine& engine,
                                      std::shared_ptr<const wasm::CompiledComponent> component,
                                      Options options)
-    : engine_(engine), component_(std::move(component)), options_(std::move(options)) {
-  options_.instances = std::max<std::uint32_t>(options_.instances, 1);
+    : engine_(engine),
+      component_(std::move(component)),
+      options_(std::move(options)),
+      threads_(options_.instances == 0 ? 1 : options_.instances) {
   options_.limits.wall_time_per_call = options_.timeout;
 }
 
 ProxyRouteHandler::~ProxyRouteHandler() {
-  std::unique_lock lock(mutex_);
-  freed_.wait(lock, [this] { return running_ == 0; });  // none: kept for safety
+  threads_.join();  // requests in flight end (each within its wall time) before the instances go
 }
 
 void ProxyRouteHandler::handle(HttpTriggerRequest request, Done done) {
-  {
-    std::unique_lock lock(mutex_);
-    if (!freed_.wait_for(lock, options_.timeout,
-                         [this] { return running_ < options_.instances; })) {
-      done(http_error(504, target(), "timeout",
-                      "all " + std::to_string(options_.instances) + " instances busy for " +
-                          std::to_string(options_.timeout.count()) + " ms"));
-      return;
-    }
-    ++running_;
-  }
-  HttpTriggerResponse answer = serve(request);
-  {
-    const std::lock_guard lock(mutex_);
-    --running_;
-  }
-  // One waiter: each freed slot admits one request (notify_all would wake every waiting
-  // connection thread, at 64 connections 63 of them for nothing).
-  freed_.notify_one();
-  done(std::move(answer));
+  asio::post(threads_, [this, request = std::move(request), done = std::move(done)] {
+    done(serve(request));
+  });
 }
 
 Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instance() {

@@ -1,7 +1,7 @@
 #pragma once
 
+#include <asio/thread_pool.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,19 +19,14 @@ namespace capsule::cli {
 // An instance serves one request at a time and, with `reuse`, is kept for the next (its memory
 // persists, as with `wasmtime serve --max-instance-reuse-count`); one that failed (trap, limit) is
 // dropped and a fresh one instantiated. Without `reuse` every request gets a fresh instance (no
-// state leaks from one request to the next: `wasmtime serve`'s default for wasip2 components).
-//
-// The call runs on the connection thread that read the request, as `wasmtime serve` runs it on
-// the task that serves the connection: no hand-off to another thread and back (two context
-// switches per request, a third of the C hello's time on 2 cores; docs/benchmarks.md). It is
-// safe to block that thread because the wait is bounded: at most `timeout` for one of the
-// `instances` slots (then 504), then the call's wall time (= `timeout`, every host wait
-// included; then 504). Never on a scheduler worker.
+// state leaks from one request to the next: `wasmtime serve`'s default for wasip2 components). The
+// calls run on the route's own threads, one per instance: never on a connection thread (the trigger
+// keeps it to answer 504) nor on a scheduler worker.
 class ProxyRouteHandler final : public RouteHandler {
  public:
   struct Options {
     std::string target;  // the `component` label of metrics and error bodies: the file name
-    std::uint32_t instances = 4;  // requests served at once, and instances alive
+    std::uint32_t instances = 4;  // requests served at once: instances alive and threads
     bool reuse = true;
     ResourceLimits limits;  // per request; wall time = the route's timeout
     std::vector<std::string> outgoing_allowed_hosts;
@@ -39,7 +34,6 @@ class ProxyRouteHandler final : public RouteHandler {
   };
 
   // `engine` outlives the handler (the trigger stops before the runtime that owns it).
-  // Destroyed once no handle() runs: the trigger drains its connections first.
   ProxyRouteHandler(wasm::WasmEngine& engine,
                     std::shared_ptr<const wasm::CompiledComponent> component, Options options);
   ~ProxyRouteHandler() override;
@@ -59,10 +53,9 @@ class ProxyRouteHandler final : public RouteHandler {
   std::shared_ptr<const wasm::CompiledComponent> component_;
   Options options_;
   std::mutex mutex_;
-  std::condition_variable freed_;  // a slot was given back
-  std::uint32_t running_ = 0;      // calls in progress: at most options_.instances
   std::vector<std::unique_ptr<wasm::HttpProxyInstance>> idle_;
-  std::uint64_t made_ = 0;  // instances instantiated so far: their ids
+  std::uint64_t made_ = 0;     // instances instantiated so far: their ids
+  asio::thread_pool threads_;  // last: joined before the pool of instances goes
 };
 
 }  // namespace capsule::cli
