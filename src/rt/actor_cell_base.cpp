@@ -60,7 +60,7 @@ void ActorCellBase::watch(const ActorAddress& target) {
   msg.peer = address();
   if (!target.cell()->post(std::move(msg))) {
     // Already gone: the watcher still learns about it, like Erlang's monitor on a dead pid.
-    Signal down{Signal::Kind::kDown, target, ExitReason::kNormal};
+    Signal down{Signal::Kind::kDown, target, ExitReason::kNoProc};
     post(SystemMessage{std::move(down)});
   }
 }
@@ -85,6 +85,8 @@ void ActorCellBase::finish_start() {
 }
 
 void ActorCellBase::abort_start() {
+  // Links made by the failed pre_start: its peers hear that it failed.
+  break_links(ExitReason::kFailed, std::nullopt);
   phase_ = Phase::kTerminated;
   {
     std::lock_guard lock(system_mutex_);
@@ -179,6 +181,10 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
     if (msg.kind == Kind::kWatch && msg.peer) {
       msg.peer.cell()->post(SystemMessage{Signal{Signal::Kind::kDown, address(), stop_reason_}});
     }
+    // Linked after this actor ended (the linker saw it alive): noproc, as in Erlang.
+    if (msg.kind == Kind::kLink && msg.peer) {
+      send_exit(msg.peer, address(), ExitReason::kNoProc, std::nullopt);
+    }
     return;
   }
   switch (msg.kind) {
@@ -224,6 +230,22 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
         awaiting_ = false;
         deliver_resume();
       }
+      break;
+    case Kind::kLink:
+      // Also while suspended: the peer links with the next incarnation (the one it will meet).
+      if (msg.peer) add_link(msg.peer);
+      break;
+    case Kind::kUnlink:
+      remove_link(msg.peer);
+      break;
+    case Kind::kExit:
+      on_exit_signal(msg.signal);
+      break;
+    case Kind::kLinkTo:
+      link(msg.peer);
+      break;
+    case Kind::kUnlinkFrom:
+      unlink(msg.peer);
       break;
     case Kind::kHealthProbe:
       if (msg.peer) {

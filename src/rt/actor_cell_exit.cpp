@@ -35,6 +35,8 @@ void ActorCellBase::exit_self(ExitReason reason, std::optional<Error> error, boo
     terminate(reason == ExitReason::kFailed ? ExitReason::kFailed : stop_reason_, std::move(error));
     return;
   }
+  // The incarnation ends here, with this reason, for every link it holds.
+  break_links(reason, error);
   if (phase_ == Phase::kSuspending) {
     finish_suspend();  // its supervisor restarts it anyway: no second report
     return;
@@ -59,6 +61,9 @@ void ActorCellBase::exit_self(ExitReason reason, std::optional<Error> error, boo
 }
 
 void ActorCellBase::restart_in_place() {
+  // A running incarnation ends here (a suspended one broke its links when it ended; what it holds
+  // now was linked with the next incarnation). Like OTP's restart: shut down, then started.
+  if (phase_ == Phase::kRunning) break_links(ExitReason::kShutdown, std::nullopt);
   stop_behavior();
   Status status = start_behavior();
   if (status) {
@@ -98,6 +103,9 @@ void ActorCellBase::begin_suspend(ActorAddress requester) {
 }
 
 void ActorCellBase::finish_suspend() {
+  // Suspended for a sibling's restart: OTP would shut this child down, so its peers see kShutdown.
+  // (Already suspended: what it holds was linked with the next incarnation.)
+  if (phase_ != Phase::kSuspended) break_links(ExitReason::kShutdown, std::nullopt);
   stop_behavior();
   phase_ = Phase::kSuspended;
   if (suspend_requester_) {
@@ -123,6 +131,7 @@ void ActorCellBase::terminate(ExitReason reason, std::optional<Error> error) {
   // System messages that raced with termination: answer watch requests, drop the rest.
   for (auto& msg : late) handle_system_message(msg);
   if (!name_.empty()) system_->registry().unbind(name_, id_);
+  break_links(reason, error);
   notify_watchers(Signal::Kind::kDown, reason, error);
   watchers_.clear();
   if (parent_) {

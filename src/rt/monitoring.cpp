@@ -75,6 +75,8 @@ std::string_view to_string(ExitReason reason) noexcept {
       return "shutdown";
     case ExitReason::kKilled:
       return "killed";
+    case ExitReason::kNoProc:
+      return "noproc";
   }
   return "unknown";
 }

@@ -46,6 +46,7 @@ Status SupervisorNode::on_signal(const Signal& signal, Ctx& ctx) {
                      ctx);
     case Signal::Kind::kDown:
     case Signal::Kind::kFailed:
+    case Signal::Kind::kExit:  // supervisors make no links
       return ok();
   }
   return ok();

@@ -40,6 +40,17 @@ class ActorContext {
   // Signals (kDown/kFailed) about `target` arrive through Actor::on_signal.
   void watch(const ActorAddress& target) const;
   void unwatch(const ActorAddress& target) const;
+  // Erlang's link between this incarnation and `target` (a set: twice is once). When either
+  // incarnation ends, the other gets an exit signal with its reason on the system lane, ahead of
+  // queued messages and whatever the mailbox's bound and policy. Not trapping exits: kNormal is
+  // ignored, any other reason fails this incarnation (its supervisor decides). Trapping: a
+  // Signal::kExit reaches on_signal instead. `target` already gone: an exit with kNoProc.
+  // Links end with the incarnation (a restart starts with none) or with unlink, after which no
+  // exit from that link arrives. See docs/runtime.md ("Links").
+  void link(const ActorAddress& target) const;
+  void unlink(const ActorAddress& target) const;
+  // Exit signals of linked actors become Signal::kExit for on_signal. Reset by a restart.
+  void trap_exits(bool on) const;
 
   // Ends the current handler (or on_resume) without finishing its work: the actor takes no further
   // mailbox message (they queue; system messages still run) until resume() is called on a

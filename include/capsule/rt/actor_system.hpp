@@ -98,6 +98,12 @@ class ActorSystem {
   // asking its supervisor: for an owner that must be sure its actors are gone (an embedding
   // shutting down past its grace period). Its watchers get a Down with kKilled.
   void kill(const ActorAddress& target);
+  // Links `a` to `b` as if `a` had called ctx.link(b) (for code outside actors): kNotFound when
+  // `a` has terminated. `b` gone already: `a` gets an exit signal with kNoProc.
+  Status link(const ActorAddress& a, const ActorAddress& b);
+  void unlink(const ActorAddress& a, const ActorAddress& b);
+  // Link set entries held by live actors (each link between two live actors counts twice).
+  [[nodiscard]] std::int64_t link_entries() const noexcept;
 
   template <typename Msg>
   TimerHandle send_after(ActorRef<Msg> target, std::chrono::steady_clock::duration delay, Msg msg) {

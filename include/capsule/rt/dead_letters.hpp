@@ -47,12 +47,20 @@ class Telemetry {
   [[nodiscard]] std::uint64_t dead_letter_count() const noexcept {
     return dead_letters_.load(std::memory_order_relaxed);
   }
+  // Link set entries held by live actors (a link between two actors is two entries).
+  void links_changed(std::int64_t delta) noexcept {
+    link_entries_.fetch_add(delta, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::int64_t link_entries() const noexcept {
+    return link_entries_.load(std::memory_order_relaxed);
+  }
   // Subscribers see every dead letter on the thread that produced it.
   void subscribe_dead_letters(std::function<void(const DeadLetter&)> sink);
 
  private:
   std::shared_ptr<Observer> observer_;
   std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<std::int64_t> link_entries_{0};
   std::atomic<bool> has_sinks_{false};
   std::mutex sinks_mutex_;
   std::vector<std::function<void(const DeadLetter&)>> sinks_;

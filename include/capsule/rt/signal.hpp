@@ -16,6 +16,7 @@ enum class ExitReason : std::uint8_t {
   kFailed,    // a handler failed and the error hook chose Stop/Restart/Escalate
   kShutdown,  // the system or its supervisor shut it down
   kKilled,    // stopped immediately (mailbox not drained) or a graceful stop timed out
+  kNoProc,    // (links and watches only) the target had already terminated: Erlang's noproc
 };
 
 using capsule::HealthStatus;
@@ -26,6 +27,7 @@ using capsule::HealthStatus;
 struct Signal {
   enum class Kind : std::uint8_t {
     kDown,            // a watched actor terminated for good
+    kExit,            // a linked actor's incarnation ended (delivered only while trapping exits)
     kFailed,          // a watched actor failed (its supervisor may restart it)
     kChildFailed,     // (supervisors) a child failed; `escalate` says it asked to escalate
     kChildExited,     // (supervisors) a child stopped normally and awaits a decision

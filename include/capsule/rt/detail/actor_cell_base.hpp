@@ -34,7 +34,12 @@ struct SystemMessage {
     kUnwatch,
     kSignal,
     kHealthProbe,
-    kResume
+    kResume,
+    kLink,        // `peer` linked itself to this actor: add it to the link set
+    kUnlink,      // `peer` removed its link: remove it
+    kExit,        // an exit signal from the linked `signal.from` (see ActorCellBase::link)
+    kLinkTo,      // (ActorSystem::link) link this actor to `peer`, as if it called ctx.link
+    kUnlinkFrom,  // (ActorSystem::unlink) the same for unlink
   };
   SystemMessage() = default;
   explicit SystemMessage(Kind k) : kind(k) {}
@@ -101,6 +106,11 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   }
   void watch(const ActorAddress& target);
   void unwatch(const ActorAddress& target);
+  // Erlang's link, owned by the current incarnation (actor_cell_links.cpp). Worker side only:
+  // from the actor's own callbacks, or through kLinkTo/kUnlinkFrom.
+  void link(const ActorAddress& target);
+  void unlink(const ActorAddress& target);
+  void set_trap_exit(bool on) noexcept { trap_exit_ = on; }
 
   // Intrusive run-queue link, owned by the scheduler while the actor is queued.
   ActorCellBase* next_runnable = nullptr;
@@ -182,6 +192,15 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   void finish_suspend();
   void terminate(ExitReason reason, std::optional<Error> error);
   void notify_watchers(Signal::Kind kind, ExitReason reason, const std::optional<Error>& error);
+  // Links (actor_cell_links.cpp). The incarnation ended: every linked peer gets an exit signal
+  // with `reason`, the link set is emptied and exits are no longer trapped.
+  void break_links(ExitReason reason, const std::optional<Error>& error);
+  void on_exit_signal(const Signal& signal);
+  bool add_link(const ActorAddress& peer);
+  bool remove_link(const ActorAddress& peer);
+  // An exit signal from `from` to `to`, on `to`'s system lane (never refused for a full mailbox).
+  static void send_exit(const ActorAddress& to, const ActorAddress& from, ExitReason reason,
+                        const std::optional<Error>& error);
 
   std::atomic<bool> scheduled_{true};
   std::atomic<bool> terminated_{false};
@@ -198,7 +217,11 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   std::string name_;
   ActorAddress parent_;
   std::vector<ActorAddress> watchers_;  // worker-owned
-  ActorAddress suspend_requester_;      // worker-owned: acknowledged by finish_suspend
+  // Linked peers, a set (worker-owned). Links belong to an incarnation: broken when it ends, so a
+  // restart in place (same cell) starts with none, except those made while it was suspended.
+  std::vector<ActorAddress> links_;
+  bool trap_exit_ = false;          // worker-owned; reset when the incarnation ends
+  ActorAddress suspend_requester_;  // worker-owned: acknowledged by finish_suspend
   std::mutex system_mutex_;
   std::vector<SystemMessage> system_queue_;
 };

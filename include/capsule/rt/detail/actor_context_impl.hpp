@@ -68,6 +68,18 @@ void ActorContext<Msg>::unwatch(const ActorAddress& target) const {
   cell_.unwatch(target);
 }
 template <typename Msg>
+void ActorContext<Msg>::link(const ActorAddress& target) const {
+  cell_.link(target);
+}
+template <typename Msg>
+void ActorContext<Msg>::unlink(const ActorAddress& target) const {
+  cell_.unlink(target);
+}
+template <typename Msg>
+void ActorContext<Msg>::trap_exits(bool on) const {
+  cell_.set_trap_exit(on);
+}
+template <typename Msg>
 void ActorContext<Msg>::await_resume() noexcept {
   cell_.await_resume();
 }
