@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -7,6 +8,10 @@
 #include <capsule/rt/scheduler.hpp>
 
 namespace capsule::rt::detail {
+namespace {
+// See actor_cell_links.cpp: no std::nullopt temporary for an exit without an error.
+const std::optional<Error> kNoError;
+}  // namespace
 
 ActorCellBase::ActorCellBase(ActorSystem& system, ActorId id, std::string name, ActorAddress parent)
     : id_(id),
@@ -183,7 +188,7 @@ void ActorCellBase::handle_system_message(SystemMessage& msg) {
     }
     // Linked after this actor ended (the linker saw it alive): noproc, as in Erlang.
     if (msg.kind == Kind::kLink && msg.peer) {
-      send_exit(msg.peer, address(), ExitReason::kNoProc, std::nullopt);
+      send_exit(msg.peer, address(), ExitReason::kNoProc, kNoError);
     }
     return;
   }

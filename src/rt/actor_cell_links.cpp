@@ -12,6 +12,12 @@
 
 namespace capsule::rt::detail {
 
+namespace {
+// Passed by reference where an exit has no error: a std::nullopt temporary there trips GCC 12's
+// -Wmaybe-uninitialized under -fsanitize=thread.
+const std::optional<Error> kNoError;
+}  // namespace
+
 bool ActorCellBase::add_link(const ActorAddress& peer) {
   if (std::find(links_.begin(), links_.end(), peer) != links_.end()) return false;
   links_.push_back(peer);
@@ -43,7 +49,7 @@ void ActorCellBase::link(const ActorAddress& target) {
     // Gone already: Erlang's noproc, as an exit signal from the target, so it takes the same path
     // (trapped, or this incarnation fails) and an unlink before it arrives cancels it. A target
     // that terminates before it reads the kLink answers the same way (handle_system_message).
-    send_exit(address(), target, ExitReason::kNoProc, std::nullopt);
+    send_exit(address(), target, ExitReason::kNoProc, kNoError);
   }
 }
 
