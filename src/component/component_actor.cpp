@@ -53,7 +53,46 @@ Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
   ctx_ = &ctx;
   Status s = start_lifecycle(CallKind::kInit);
   ctx_ = nullptr;
+  if (s) link_peers(ctx);
   return s;
+}
+
+void ComponentActor::link_peers(rt::ActorContext<ComponentEnvelope>& ctx) {
+  // Exits of linked instances come to on_signal, which decides what they mean for a component.
+  ctx.trap_exits(true);
+  // Every incarnation links afresh with the declared peers running now (the previous one's
+  // links ended with it); a peer that starts later links with this one from its own pre_start.
+  for (const auto& peer : runtime_->declared_peers(plan_->id)) ctx.link(peer);
+}
+
+Status ComponentActor::on_signal(const rt::Signal& signal, rt::ActorContext<ComponentEnvelope>&) {
+  if (signal.kind != rt::Signal::Kind::kExit) return ok();
+  // A peer that ended in order (it stopped by itself, the operator or the host's shutdown stopped
+  // it, or its group suspended it to restart a sibling) does not take this one down: only a
+  // failure does. OTP would treat `shutdown` as abnormal; see docs/runtime.md ("Links").
+  if (signal.reason == rt::ExitReason::kNormal || signal.reason == rt::ExitReason::kShutdown) {
+    return ok();
+  }
+  std::string text = "linked component " + runtime_->describe(signal.from);
+  switch (signal.reason) {
+    case rt::ExitReason::kNoProc:
+      text += " is not running (noproc)";
+      break;
+    case rt::ExitReason::kKilled:
+      text += " was killed";
+      break;
+    default:
+      text += " failed";
+      break;
+  }
+  if (signal.error) {
+    // Its first line: the cause. Over a chain of links each hop adds its own prefix.
+    const std::string cause = signal.error->describe();
+    text += ": " + cause.substr(0, cause.find('\n'));
+  }
+  // Fails this instance: on_error logs it and its supervisor restarts it. Its own links then
+  // carry the failure on (transitively), and the peer that failed first is not linked any more.
+  return make_error(ErrorCode::kUnavailable, std::move(text));
 }
 
 Status ComponentActor::start_lifecycle(CallKind kind) {
@@ -150,14 +189,9 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
     s = upgrade(std::move(*u));
   } else if (std::holds_alternative<ComponentEnvelope::Activate>(envelope.body)) {
     s = start_lifecycle(CallKind::kInit);
-  } else if (std::holds_alternative<ComponentEnvelope::Retire>(envelope.body)) {
+  } else {  // Retire
     plan_->retire_asked = true;
     retire_when_quiet();
-  } else {
-    const auto& exit = std::get<ComponentEnvelope::LinkExit>(envelope.body);
-    linked_exit_ = true;
-    s = make_error(ErrorCode::kUnavailable,
-                   "linked component " + exit.failed.to_string() + " failed: " + exit.reason);
   }
   shut_down_when_drained();
   ctx_ = nullptr;
@@ -393,7 +427,6 @@ rt::ErrorAction ComponentActor::on_error(const Error& error, rt::ActorContext<Co
     return rt::ErrorAction::kRestart;
   }
   runtime_->log(plan_->id, wasm::LogLevel::kError, first_line + "; restart requested", {});
-  if (!linked_exit_) runtime_->instance_failed(plan_->id, first_line);
   return rt::ErrorAction::kRestart;
 }
 

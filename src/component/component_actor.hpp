@@ -64,6 +64,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   // A guest's health export is a call in flight like a handler: one that waits (WASI sleep)
   // answers the probe when it returns, and no worker waits for it.
   Status check_health(rt::HealthReply reply, rt::ActorContext<ComponentEnvelope>& ctx) override;
+  // Exit signals of linked instances (it traps exits): a peer's failure fails this instance.
+  Status on_signal(const rt::Signal& signal, rt::ActorContext<ComponentEnvelope>& ctx) override;
 
  private:
   // A call in flight with the inputs it borrows; heap-held so their addresses never change.
@@ -95,6 +97,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   };
 
   Status on_resume(rt::ActorContext<ComponentEnvelope>& ctx) override;
+  // Links this incarnation with its declared peers (component_links.cpp) and traps their exits.
+  void link_peers(rt::ActorContext<ComponentEnvelope>& ctx);
   // A message that arrived while the serving window is closed: refused, not handled.
   void refuse_unserved(const ComponentMessage& message);
   Status start_message(ComponentMessage& message);
@@ -143,10 +147,9 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   // Requests this instance answers later (messaging.defer-reply); shared with its host
   // functions. What is left when the actor stops is failed in post_stop.
   std::shared_ptr<DeferredReplies> deferred_ = std::make_shared<DeferredReplies>();
-  bool linked_exit_ = false;  // failing because a linked component did: do not pass it on
-  bool retired_ = false;      // stopping because of Retire: tell the directory in post_stop
-  bool shut_down_ = false;    // the guest's shutdown already ran (as a call in flight)
-  bool stopping_ = false;     // on_stopping was called: shut down once drained
+  bool retired_ = false;    // stopping because of Retire: tell the directory in post_stop
+  bool shut_down_ = false;  // the guest's shutdown already ran (as a call in flight)
+  bool stopping_ = false;   // on_stopping was called: shut down once drained
   std::optional<Error> init_failure_;  // an activation's init failed
 };
 

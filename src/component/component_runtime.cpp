@@ -71,7 +71,10 @@ ComponentRuntime::~ComponentRuntime() {
   for (const auto& d : directories) d->close();
   std::vector<Group> groups;
   {
-    std::lock_guard lock(groups_mutex_);
+    // A group being restarted by its escalation is started first, then stopped with the rest.
+    std::unique_lock lock(groups_mutex_);
+    closing_ = true;
+    escalated_.wait(lock, [this] { return escalating_ == 0; });
     groups.swap(groups_);
   }
   // Graceful first: each supervisor stops its instances in reverse start order, each draining
@@ -82,6 +85,7 @@ ComponentRuntime::~ComponentRuntime() {
   for (const auto& g : groups) {
     supervisors.push_back(g.supervisor.ref().address());
     everyone.push_back(g.supervisor.ref().address());
+    if (g.watch) everyone.push_back(g.watch);  // ends with its supervisor
     for (const auto& m : g.members) {
       for (const auto& id : m.ids) {
         if (auto ref = registry_.lookup(id)) everyone.push_back(ref->address());
@@ -238,11 +242,13 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
     }
   }
   if (!home) {
-    return start_group(SupervisionGroupSpec{spec.ns + "/" + spec.name, spec.supervision, {spec}});
+    return start_group(
+        SupervisionGroupSpec{spec.ns + "/" + spec.name, spec.supervision, {spec}, spec.escalation});
   }
-  // Without the lock: the children's start runs on the supervisor's thread, and instances that
-  // fail meanwhile take the lock to reach their links.
+  // Without the lock: the children's start runs on the supervisor's thread.
+  declare_links(spec);
   auto ids = rejoin_group(*home, group_name, spec);
+  if (!ids) forget_links(spec.ns, spec.name);
   std::lock_guard lock(groups_mutex_);
   for (auto& g : groups_) {
     for (auto& m : g.members) {
@@ -251,7 +257,6 @@ Result<std::vector<ComponentId>> ComponentRuntime::start(const ComponentSpec& sp
       if (ids) {
         m.spec = spec;
         m.ids = *ids;
-        add_links(spec);
       }
     }
   }
@@ -340,8 +345,11 @@ Result<std::vector<ComponentId>> ComponentRuntime::start_group(const Supervision
     all_ids.insert(all_ids.end(), m.ids.begin(), m.ids.end());
     members.push_back(std::move(m));
   }
+  // Before the instances start: each links with its declared peers in its pre_start.
+  for (const auto& spec : group.members) declare_links(spec);
   auto supervisor = rt::SupervisorNode::start(system_, group.supervision, std::move(children));
   if (!supervisor) {
+    for (const auto& spec : group.members) forget_links(spec.ns, spec.name);
     for (const auto& id : all_ids) registry_.remove(id);
     Error e = std::move(supervisor).error();
     e.message = "starting " +
@@ -349,53 +357,21 @@ Result<std::vector<ComponentId>> ComponentRuntime::start_group(const Supervision
                 ": " + e.message;
     return e;
   }
+  rt::ActorAddress watch;
+  if (group.escalation.action == GroupEscalation::Action::kRestartGroup) {
+    auto w = watch_group(*supervisor);
+    if (!w) {
+      system_.stop(supervisor->address());
+      for (const auto& spec : group.members) forget_links(spec.ns, spec.name);
+      for (const auto& id : all_ids) registry_.remove(id);
+      return std::move(w).error();
+    }
+    watch = *w;
+  }
   std::lock_guard lock(groups_mutex_);
-  for (const auto& spec : group.members) add_links(spec);
-  groups_.push_back(Group{group.name, *supervisor, std::move(members)});
+  groups_.push_back(Group{group.name, *supervisor, std::move(members), group.escalation,
+                          std::move(watch), group.supervision});
   return all_ids;
-}
-
-void ComponentRuntime::add_links(const ComponentSpec& spec) {
-  const std::string self = spec.ns + "/" + spec.name;
-  auto link = [&](const std::string& a, const std::string& b) {
-    auto& peers = links_[a];
-    if (std::find(peers.begin(), peers.end(), b) == peers.end()) peers.push_back(b);
-  };
-  for (const auto& other : spec.links) {
-    if (other == self) continue;
-    link(self, other);
-    link(other, self);
-  }
-}
-
-std::size_t ComponentRuntime::instance_failed(const ComponentId& id, const std::string& reason) {
-  std::vector<std::string> linked;  // the transitive closure, without `id`'s own component
-  {
-    std::lock_guard lock(groups_mutex_);
-    const std::string self = id.ns + "/" + id.name;
-    std::vector<std::string> frontier{self};
-    while (!frontier.empty()) {
-      const std::string next = frontier.back();
-      frontier.pop_back();
-      auto it = links_.find(next);
-      if (it == links_.end()) continue;
-      for (const auto& peer : it->second) {
-        if (peer == self || std::find(linked.begin(), linked.end(), peer) != linked.end()) continue;
-        linked.push_back(peer);
-        frontier.push_back(peer);
-      }
-    }
-  }
-  if (linked.empty()) return 0;
-  std::size_t told = 0;
-  for (const auto& record : registry_.records()) {
-    const std::string key = record.id.ns + "/" + record.id.name;
-    if (std::find(linked.begin(), linked.end(), key) == linked.end()) continue;
-    if (record.ref.send_control(ComponentEnvelope{ComponentEnvelope::LinkExit{id, reason}})) {
-      ++told;
-    }
-  }
-  return told;
 }
 
 std::shared_ptr<host::GuestQuotaGate> ComponentRuntime::quota_gate(const ComponentId& id,
@@ -432,6 +408,9 @@ Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
     std::lock_guard lock(quota_mutex_);
     quota_gates_.erase(std::string(ns) + "/" + std::string(name));
   }
+  // Its own declarations go with it (a start with another spec declares afresh); its instances'
+  // links end with them.
+  forget_links(ns, name);
   std::optional<Group> whole;  // stopped with its supervisor
   std::vector<ComponentId> ids;
   {

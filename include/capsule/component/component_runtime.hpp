@@ -3,6 +3,7 @@
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
@@ -142,10 +143,22 @@ class ComponentRuntime {
   // Stops every instance of ns/name and forgets them. In a group with other running members,
   // only this member's instances leave the group; the others keep running.
   Status stop(std::string_view ns, std::string_view name);
-  // Called by an instance whose failure (trap, limit) makes its supervisor restart it: every
-  // instance of every component linked to it (ComponentSpec::links, both ways, transitively)
-  // fails too. Returns how many instances were told.
-  std::size_t instance_failed(const ComponentId& id, const std::string& reason);
+  // -- links (component_links.cpp; docs/operations.md "Links") ------------------------------
+  // Links instance `a` with instance `b` on the runtime's link primitive (rt ActorContext::link):
+  // when either incarnation fails (trap, limit, kill), the other fails too and its supervisor
+  // restarts it; a restart ends the links of the incarnation that made them. kNotFound when
+  // either id names no instance of this host (Erlang's badarg for an unknown name). `b`'s
+  // instance has ended (its supervisor gave up): `a` gets an exit with noproc at once and fails.
+  Status link(const ComponentId& a, const ComponentId& b);
+  Status unlink(const ComponentId& a, const ComponentId& b);
+  // The live instances `id` links with at each (re)start: every instance of each component its
+  // spec's `links` names or whose spec names it (ComponentSpec::links), running on this host.
+  [[nodiscard]] std::vector<rt::ActorAddress> declared_peers(const ComponentId& id) const;
+  // "ns/name/instance" of the instance at `address`, or the actor's number if it is none.
+  [[nodiscard]] std::string describe(const rt::ActorAddress& address) const;
+  // Called when the supervisor of a group ended with a failure (it gave up): applies the group's
+  // GroupEscalation (group_escalation.cpp).
+  void group_gave_up(const rt::ActorAddress& supervisor, const std::optional<Error>& why);
   // The supervision group ns/name belongs to (its own name when it was started alone).
   [[nodiscard]] std::optional<std::string> group_of(std::string_view ns,
                                                     std::string_view name) const;
@@ -310,13 +323,27 @@ class ComponentRuntime {
     std::string name;
     rt::SupervisorRef supervisor;
     std::vector<Member> members;
+    GroupEscalation escalation;
+    rt::ActorAddress watch;  // kRestartGroup: the actor that learns of the supervisor's end
+    rt::SupervisorConfig supervision;
   };
   std::vector<Group> groups_;
+  // Escalation (group_escalation.cpp). Give-ups of each group name (kRestartGroup), for its
+  // intensity; restarts in progress on the I/O threads, which the destructor waits for.
+  std::unordered_map<std::string, std::vector<std::chrono::steady_clock::time_point>> give_ups_;
+  std::size_t escalating_ = 0;  // under groups_mutex_
+  bool closing_ = false;        // under groups_mutex_: the destructor began
+  std::condition_variable escalated_;
+  // Starts the actor that tells group_gave_up when `supervisor` ends with a failure.
+  Result<rt::ActorAddress> watch_group(const rt::SupervisorRef& supervisor);
   std::mutex quota_mutex_;
   std::unordered_map<std::string, std::shared_ptr<host::GuestQuotaGate>> quota_gates_;
-  // "ns/name" -> linked "ns/name", both directions, from the specs of running components.
-  std::unordered_map<std::string, std::vector<std::string>> links_;  // under groups_mutex_
-  void add_links(const ComponentSpec& spec);                         // caller holds the lock
+  // "ns/name" -> the "ns/name"s its spec's `links` names, for every started component; taken
+  // back when it stops. Read by every instance's (re)start (declared_peers).
+  mutable std::mutex links_mutex_;
+  std::unordered_map<std::string, std::vector<std::string>> declared_links_;
+  void declare_links(const ComponentSpec& spec);
+  void forget_links(std::string_view ns, std::string_view name);
   // Registers the member's permissions and builds its children; `ids` receives their ids.
   Result<std::vector<rt::ChildSpec>> children_of(const ComponentSpec& spec,
                                                  std::vector<ComponentId>& ids);

@@ -26,6 +26,19 @@ struct OnDemandActivation {
   std::uint32_t max_active = 10'000;
 };
 
+// What the runtime does when a group's supervisor gives up (a child failed more than its restart
+// intensity allows). The runtime is every group's parent, and as in OTP the parent decides:
+// kStayDown leaves the group's components down until started again (OTP's temporary child, or
+// a temporary application); kRestartGroup starts the whole group afresh (every member, a new
+// supervisor, a fresh restart history), at most `max_restarts` times within `window`; one more
+// give-up within the window leaves it down (OTP's parent intensity). docs/runtime.md.
+struct GroupEscalation {
+  enum class Action : std::uint8_t { kStayDown, kRestartGroup };
+  Action action = Action::kStayDown;
+  std::uint32_t max_restarts = 3;
+  std::chrono::milliseconds window{60'000};
+};
+
 // Everything needed to run N supervised instances of one compiled component.
 struct ComponentSpec {
   std::string ns = "default";
@@ -37,6 +50,7 @@ struct ComponentSpec {
   std::optional<rt::MailboxConfig> mailbox;  // default: RuntimeConfig::default_mailbox
   rt::RestartPolicy restart = rt::RestartPolicy::kPermanent;
   rt::SupervisorConfig supervision;  // strategy, intensity window, backoff for these instances
+  GroupEscalation escalation{};      // when that supervisor gives up (alone: its own group)
   // What the component declared it needs, what the host grants it, and its storage quota.
   // Enforced only when RuntimeConfig::policy is set; see docs/security.md.
   security::ComponentPermissions permissions;
@@ -60,6 +74,7 @@ struct SupervisionGroupSpec {
   std::string name;  // for messages and listings, e.g. "payments"
   rt::SupervisorConfig supervision;
   std::vector<ComponentSpec> members;  // started in this order
+  GroupEscalation escalation{};        // the members' own are ignored too
 };
 
 }  // namespace capsule::component

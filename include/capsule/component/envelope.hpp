@@ -30,19 +30,13 @@ struct ComponentEnvelope {
     std::shared_ptr<const wasm::CompiledComponent> component;
     std::shared_ptr<std::promise<Status>> done;
   };
-  // A component linked to this one failed: this instance fails too (its supervisor decides what
-  // follows), without passing the failure on, since the runtime already told every linked one.
-  struct LinkExit {
-    ComponentId failed;
-    std::string reason;
-  };
   // On-demand components (ComponentSpec::on_demand) only. Activate: run init, sent by the new
   // activation to itself on the control lane, so it runs before any queued message. Retire: the
   // activation ends once the messages queued before it are handled (it travels the data lane,
   // behind them); the runtime routes later messages elsewhere, see ActivationDirectory.
   struct Activate {};
   struct Retire {};
-  std::variant<Deliver, Callback, Upgrade, LinkExit, Activate, Retire> body;
+  std::variant<Deliver, Callback, Upgrade, Activate, Retire> body;
 };
 
 // What an envelope weighs against a mailbox's byte bound (rt::MailboxConfig::max_bytes): the
