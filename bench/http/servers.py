@@ -20,11 +20,16 @@ def to_ms(text):
     return float(m.group(1)) * UNITS[m.group(2)]
 
 
-def run_wrk(url, connections, duration):
-    """(req/s, p50 ms, p99 ms) of `duration` seconds of keep-alive GETs over `connections`."""
+def run_wrk(url, connections, duration, headers=(), script=None):
+    """(req/s, p50 ms, p99 ms) of `duration` seconds of keep-alive requests over `connections`:
+    GETs, or what the wrk Lua `script` makes them; `headers` ("Name: value") on each."""
     threads = 1 if connections == 1 else 2
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-                          url], capture_output=True, text=True, check=True,
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", str(script)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True,
                          timeout=duration + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
