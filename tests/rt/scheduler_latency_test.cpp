@@ -104,8 +104,10 @@ void report(const char* what, const std::vector<std::int64_t>& waits) {
 // Long enough that an actor waiting for the handler to end cannot pass for a slow machine.
 constexpr auto kLongHandler = 400ms;
 // A woken actor must run within this while the handler still runs. Normal is about a millisecond;
-// waiting behind the handler is at least kLongHandler.
-constexpr auto kGrossWait = 150ms;
+// waiting behind the handler is at least kLongHandler. 150 ms was once exceeded (162 ms) under
+// TSan at load 11 by an external producer's message, with no handler in the way: the gate sits
+// halfway between that and a whole handler, so only waiting behind one can cross it.
+constexpr auto kGrossWait = 300ms;
 
 // Issue 15: a handler's send put the receiver in the worker's run-next slot, where it waited for
 // the whole handler although three workers were idle (parked).
