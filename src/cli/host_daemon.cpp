@@ -411,7 +411,7 @@ Status HostDaemon::start_component(const component::ComponentSpec& spec,
 
 Status HostDaemon::start_group(const GroupEntry& group,
                                const std::map<std::string, component::ComponentSpec>& specs) {
-  component::SupervisionGroupSpec spec{group.name, group.supervision, {}};
+  component::SupervisionGroupSpec spec{group.name, group.supervision, {}, group.escalation};
   std::vector<std::vector<std::string>> topics;
   for (const auto& member : group.members) {
     spec.members.push_back(specs.at(member));

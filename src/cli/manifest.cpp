@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <span>
 #include <sstream>
 #include <toml++/toml.h>
@@ -153,8 +154,74 @@ Status parse_limits(const Checker& c, const toml::table& t, const std::string& w
   return ok();
 }
 
+constexpr std::string_view kSupervisionFields[] = {"strategy",
+                                                   "max_restarts",
+                                                   "window_ms",
+                                                   "backoff_ms",
+                                                   "health_interval_ms",
+                                                   "escalation",
+                                                   "escalation_max_restarts",
+                                                   "escalation_window_ms"};
+
+// What the runtime (every group's parent) does when this supervisor gives up: `escalation` =
+// "stay-down" (default) or "restart-group", at most `escalation_max_restarts` times within
+// `escalation_window_ms` (component::GroupEscalation).
+Status parse_escalation(const Checker& c, const toml::table& t, const std::string& where,
+                        component::GroupEscalation& out) {
+  if (const toml::node* e = t.get("escalation")) {
+    const auto v = e->value<std::string>();
+    if (v == "stay-down") {
+      out.action = component::GroupEscalation::Action::kStayDown;
+    } else if (v == "restart-group") {
+      out.action = component::GroupEscalation::Action::kRestartGroup;
+    } else {
+      return c.error(e, 0, where + "supervision.escalation: expected stay-down or restart-group");
+    }
+  }
+  const bool restarts = t.contains("escalation_max_restarts");
+  const bool window = t.contains("escalation_window_ms");
+  if ((restarts || window) && out.action != component::GroupEscalation::Action::kRestartGroup) {
+    return c.error(t.get(restarts ? "escalation_max_restarts" : "escalation_window_ms"), 0,
+                   where + "supervision." +
+                       (restarts ? "escalation_max_restarts" : "escalation_window_ms") +
+                       ": only with escalation = \"restart-group\"");
+  }
+  auto max = optional_value<std::int64_t>(c, t, "escalation_max_restarts", where + "supervision.",
+                                          "a positive integer");
+  if (!max) return std::move(max).error();
+  if (*max) {
+    if (**max <= 0 || **max > 1'000'000) {
+      return c.error(t.get("escalation_max_restarts"), 0,
+                     where + "supervision.escalation_max_restarts: must be 1 to 1000000");
+    }
+    out.max_restarts = static_cast<std::uint32_t>(**max);
+  }
+  auto ms = optional_value<std::int64_t>(c, t, "escalation_window_ms", where + "supervision.",
+                                         "milliseconds");
+  if (!ms) return std::move(ms).error();
+  if (*ms) {
+    if (**ms <= 0) {
+      return c.error(t.get("escalation_window_ms"), 0,
+                     where + "supervision.escalation_window_ms: must be positive");
+    }
+    out.window = std::chrono::milliseconds(**ms);
+  }
+  return ok();
+}
+
 Status parse_supervision(const Checker& c, const toml::table& t, const std::string& where,
-                         rt::SupervisorConfig& out) {
+                         rt::SupervisorConfig& out, component::GroupEscalation& escalation) {
+  for (const auto& [k, v] : t) {
+    if (std::find(std::begin(kSupervisionFields), std::end(kSupervisionFields), k.str()) ==
+        std::end(kSupervisionFields)) {
+      return c.error(&v, 0,
+                     where + "supervision." + std::string(k.str()) +
+                         ": unknown field (known: strategy, max_restarts, window_ms, backoff_ms, "
+                         "health_interval_ms, escalation, escalation_max_restarts, "
+                         "escalation_window_ms)");
+    }
+  }
+  if (Status s = parse_escalation(c, t, where, escalation); !s) return s;
   if (const toml::node* s = t.get("strategy")) {
     auto v = s->value<std::string>();
     if (v == "one-for-one") {
@@ -460,7 +527,7 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
                     ComponentEntry& en) { return parse_limits(ch, tb, w, en.limits); }},
       {"supervision",
        [](const Checker& ch, const toml::table& tb, const std::string& w, ComponentEntry& en) {
-         return parse_supervision(ch, tb, w, en.supervision);
+         return parse_supervision(ch, tb, w, en.supervision, en.escalation);
        }},
       {"mailbox", [](const Checker& ch, const toml::table& tb, const std::string& w,
                      ComponentEntry& en) { return parse_mailbox(ch, tb, w, en.mailbox); }},
@@ -582,7 +649,7 @@ Result<GroupEntry> parse_group(const Checker& c, const toml::table& t, std::size
   if (const toml::node* sup = t.get("supervision")) {
     const auto* tbl = sup->as_table();
     if (tbl == nullptr) return c.error(sup, g.line, where + "supervision: expected a table");
-    if (Status s = parse_supervision(c, *tbl, where, g.supervision); !s) {
+    if (Status s = parse_supervision(c, *tbl, where, g.supervision, g.escalation); !s) {
       return std::move(s).error();
     }
   }
@@ -829,6 +896,7 @@ component::ComponentSpec to_spec(const ComponentEntry& e,
   s.mailbox = e.mailbox;
   s.restart = e.restart;
   s.supervision = e.supervision;
+  s.escalation = e.escalation;
   s.permissions = e.permissions;
   s.links = e.links;
   s.on_demand = e.on_demand;

@@ -25,6 +25,7 @@ struct ComponentEntry {
   ResourceLimits limits;
   rt::RestartPolicy restart = rt::RestartPolicy::kPermanent;
   rt::SupervisorConfig supervision;
+  component::GroupEscalation escalation;  // [component.supervision] escalation*: when it gives up
   std::optional<rt::MailboxConfig> mailbox;
   std::vector<std::string> subscribe;  // topics each instance subscribes to at start
   std::vector<std::string> links;      // "ns/name": fail (and restart) together, both ways
@@ -72,6 +73,7 @@ struct GroupEntry {
   std::string name;
   std::vector<std::string> members;  // "ns/name", in start (and rest-for-one) order
   rt::SupervisorConfig supervision;
+  component::GroupEscalation escalation;  // [group.supervision] escalation*
   int line = 0;
 };
 
