@@ -117,6 +117,7 @@ void ActorCellBase::finish_suspend() {
 
 void ActorCellBase::terminate(ExitReason reason, std::optional<Error> error) {
   stop_behavior();
+  release_factory();
   phase_ = Phase::kTerminated;
   stop_reason_ = reason;
   std::vector<SystemMessage> late;

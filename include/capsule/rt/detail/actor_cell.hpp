@@ -127,6 +127,8 @@ class ActorCell final : public ActorCellBase {
     behavior_.reset();
   }
 
+  void release_factory() override { factory_ = nullptr; }
+
   std::uint64_t drain_mailbox() override {
     std::uint64_t drained = 0;
     while (mailbox_.try_dequeue()) {

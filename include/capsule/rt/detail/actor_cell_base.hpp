@@ -155,6 +155,10 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   virtual std::uint32_t process(std::uint32_t budget) = 0;
   virtual Status start_behavior() = 0;
   virtual void stop_behavior() = 0;
+  // A terminated cell never starts a behaviour again: dropping its factory lets go of what the
+  // factory captured (addresses of other actors, shared state), which could otherwise keep a
+  // cycle of cells alive after every one of them ended.
+  virtual void release_factory() = 0;
   virtual std::uint64_t drain_mailbox() = 0;
   virtual void close_mailbox() = 0;
   // Answers through `reply`, now or later (Actor::check_health).
