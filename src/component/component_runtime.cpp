@@ -895,8 +895,15 @@ void ComponentRuntime::log_repeats(const RepeatFilter::Summary& s) const {
   const auto level = static_cast<wasm::LogLevel>(s.key.front() - '0');
   const auto separator = s.key.find(kKeySeparator);
   auto who = ComponentId::parse(std::string_view(s.key).substr(1, separator - 1));
+  // The line is written when the next one arrives, possibly long after the repeats: the fields
+  // say when they happened, for readers that order events by time (the text has seconds only).
+  const auto epoch_ms = [](RepeatFilter::Clock::time_point t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  };
   write_log(who ? *who : host_id(), level,
-            s.key.substr(separator + 1) + " [" + describe_repeats(s) + "]", {});
+            s.key.substr(separator + 1) + " [" + describe_repeats(s) + "]",
+            {{"repeat_first_ts", epoch_ms(s.first)}, {"repeat_last_ts", epoch_ms(s.last)}});
 }
 
 void ComponentRuntime::write_log(const ComponentId& who, wasm::LogLevel level,

@@ -1,4 +1,5 @@
 // Failures inside real components: reported to the sender, handled by rt supervisors.
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -263,12 +264,21 @@ struct LogLines {
 TEST_F(RuntimeFixture, RepeatedWarningsAreWrittenOnceThenCounted) {
   auto log = std::make_shared<LogLines>();
   RuntimeConfig config;
-  config.log_sink = [log](const ComponentId&, wasm::LogLevel, const std::string& message,
-                          const wasm::KeyValues&) {
+  auto summary_fields = std::make_shared<wasm::KeyValues>();
+  config.log_sink = [log, summary_fields](const ComponentId&, wasm::LogLevel,
+                                          const std::string& message,
+                                          const wasm::KeyValues& fields) {
     std::lock_guard lock(log->mutex);
     log->lines.push_back(message);
+    if (message.find("repeated") != std::string::npos) *summary_fields = fields;
   };
   config.log_repeat_window = std::chrono::seconds(1);
+  const auto epoch_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto began_ms = epoch_ms();
   runtime = std::make_unique<ComponentRuntime>(system, engine, config);
   auto ids = start(spec("counter", "counter"));
   // Each send makes the guest return an error: one warning line per message before.
@@ -285,6 +295,19 @@ TEST_F(RuntimeFixture, RepeatedWarningsAreWrittenOnceThenCounted) {
   }
   EXPECT_EQ(log->count_containing("repeated 199 more times"), 1u);
   EXPECT_EQ(log->count_containing("failed"), 2u) << "the line and its summary";
+  // The summary is written after the repeats; its fields say when they happened.
+  std::lock_guard lock(log->mutex);
+  const auto field = [&](const std::string& name) -> long long {
+    for (const auto& [key, value] : *summary_fields) {
+      if (key == name) return std::stoll(value);
+    }
+    return -1;
+  };
+  const long long first = field("repeat_first_ts");
+  const long long last = field("repeat_last_ts");
+  EXPECT_GE(first, began_ms);
+  EXPECT_GE(last, first);
+  EXPECT_LE(last, epoch_ms());
 }
 
 }  // namespace
