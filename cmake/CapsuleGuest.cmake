@@ -325,3 +325,78 @@ function(capsule_add_js_component name)
   add_custom_target(${name}_component ALL DEPENDS "${out}")
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
 endfunction()
+
+# Go components, built with the machine's Go (>= 1.24, for //go:wasmexport; GOOS=wasip1) and
+# bindings from `wit-bindgen go` (the bootstrap's pinned wit-bindgen):
+#   capsule_add_go_component(<name> SOURCE_DIR dir [WIT_DIR dir] [WORLD world] [OUTPUT_DIR dir])
+# produces <OUTPUT_DIR>/<name>.wasm and a target <name>_component built by `all`. The .go files in
+# SOURCE_DIR are the package export_capsule_core_lifecycle: they define Init, HandleMessage,
+# HandleCallback, Health, Shutdown and Metadata, and import the generated packages as
+# wit_component/capsule_core_<interface>. The runtime package the bindings import is capsule's own
+# (guest/go/witrt), so nothing is downloaded. CAPSULE_GO_GUESTS is TRUE when Go is there; without
+# it the function says so once and defines nothing - unless the environment sets CI, where every
+# language must build and a missing toolchain is a configure error.
+find_program(CAPSULE_GO go HINTS /usr/local/go/bin)
+set(CAPSULE_GO_GUESTS FALSE)
+if(CAPSULE_GO)
+  execute_process(COMMAND "${CAPSULE_GO}" env GOVERSION OUTPUT_VARIABLE _capsule_go_version
+                  OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _capsule_go_code)
+  string(REGEX MATCH "^go([0-9]+)\\.([0-9]+)" _capsule_go_match "${_capsule_go_version}")
+  if(_capsule_go_code EQUAL 0 AND _capsule_go_match
+     AND (CMAKE_MATCH_1 GREATER 1 OR CMAKE_MATCH_2 GREATER_EQUAL 24))
+    set(CAPSULE_GO_GUESTS TRUE)
+  endif()
+endif()
+if(NOT CAPSULE_GO_GUESTS)
+  set(_capsule_go_why "Go >= 1.24 not found (found: '${CAPSULE_GO}' ${_capsule_go_version})")
+  if(DEFINED ENV{CI})
+    message(FATAL_ERROR "${_capsule_go_why}, and CI requires the Go guests")
+  endif()
+  message(STATUS "${_capsule_go_why}: Go components and their tests are skipped")
+endif()
+set(CAPSULE_GO_WITRT_DIR "${CMAKE_CURRENT_LIST_DIR}/../guest/go/witrt")
+set(_capsule_go_script "${CMAKE_CURRENT_LIST_DIR}/CapsuleGoComponent.cmake")
+set(_capsule_go_arena "${CMAKE_CURRENT_LIST_DIR}/CapsuleGoArena.py")
+find_program(CAPSULE_GO_PYTHON NAMES python3 python)
+
+function(capsule_add_go_component name)
+  cmake_parse_arguments(ARG "" "SOURCE_DIR;WIT_DIR;WORLD;OUTPUT_DIR" "" ${ARGN})
+  if(NOT ARG_SOURCE_DIR)
+    message(FATAL_ERROR "capsule_add_go_component(${name}) needs SOURCE_DIR")
+  endif()
+  if(NOT CAPSULE_GO_GUESTS)
+    return()
+  endif()
+  if(NOT CAPSULE_GO_PYTHON)
+    message(FATAL_ERROR "capsule_add_go_component(${name}) needs python3 (cmake/CapsuleGoArena.py)")
+  endif()
+  if(NOT ARG_WIT_DIR)
+    set(ARG_WIT_DIR "${CAPSULE_WIT_DIR}")
+  endif()
+  if(NOT ARG_WORLD)
+    set(ARG_WORLD component)
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
+  endif()
+  get_filename_component(src_dir "${ARG_SOURCE_DIR}" ABSOLUTE)
+  get_filename_component(wit_dir "${ARG_WIT_DIR}" ABSOLUTE)
+  file(GLOB go_files CONFIGURE_DEPENDS "${src_dir}/*.go")
+  file(GLOB wit_files CONFIGURE_DEPENDS "${wit_dir}/*.wit")
+  file(GLOB_RECURSE witrt_files CONFIGURE_DEPENDS "${CAPSULE_GO_WITRT_DIR}/*.go")
+  set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND "${CMAKE_COMMAND}" -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/go-${name}
+            -DSOURCE_DIR=${src_dir} -DWIT_DIR=${wit_dir} -DWORLD=${ARG_WORLD}
+            -DEXPORT_PACKAGE=export_capsule_core_lifecycle -DWITRT_DIR=${CAPSULE_GO_WITRT_DIR}
+            -DWIT_BINDGEN=${CAPSULE_WIT_BINDGEN} -DGO=${CAPSULE_GO}
+            -DGO_CACHE=${CAPSULE_CACHE_DIR}/go-build -DWASM_TOOLS=${CAPSULE_WASM_TOOLS}
+            -DADAPTER=${CAPSULE_WASI_ADAPTER} -DPYTHON=${CAPSULE_GO_PYTHON} -DOUTPUT=${out}
+            -P "${_capsule_go_script}"
+    DEPENDS ${go_files} ${wit_files} ${witrt_files} "${_capsule_go_script}" "${_capsule_go_arena}"
+    COMMENT "capsule Go component ${name}.wasm (wit-bindgen go, Go wasip1)"
+    VERBATIM)
+  add_custom_target(${name}_component ALL DEPENDS "${out}")
+  set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
+endfunction()

@@ -35,10 +35,13 @@ install(FILES ${PROJECT_BINARY_DIR}/capsuleConfig.cmake
 
 # The guest side, for `find_package(capsule COMPONENTS guest)` and projects from `capsule new`.
 install(FILES ${PROJECT_SOURCE_DIR}/cmake/CapsuleGuest.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/CapsuleGoComponent.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/CapsuleGoArena.py
         DESTINATION ${CAPSULE_INSTALL_DATADIR}/cmake)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/wit/ DESTINATION ${CAPSULE_INSTALL_DATADIR}/wit
         FILES_MATCHING PATTERN "*.wit")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/guest/sdk/ DESTINATION ${CAPSULE_INSTALL_DATADIR}/guest/sdk)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/guest/go/witrt/ DESTINATION ${CAPSULE_INSTALL_DATADIR}/guest/go/witrt)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/third_party/wasi-wit/
         DESTINATION ${CAPSULE_INSTALL_DATADIR}/third_party/wasi-wit)
 install(FILES ${CAPSULE_WASI_ADAPTER} DESTINATION ${CAPSULE_INSTALL_DATADIR}/adapter)
