@@ -56,6 +56,7 @@ path = "go_requester.wasm"
 [[component]]
 name = "go/noisy"
 path = "go_noisy.wasm"
+instances = 2
   [component.limits]
   memory = "{memory}"
   [component.supervision]
@@ -181,6 +182,16 @@ class GoGuests(unittest.TestCase):
                       and e.get("msg") == "guest stdout: noisy line 2")
         lines = output_lines(self.host.log(), "go/noisy/0", "stdout")
         self.assertIn("noisy line 0", lines)
+
+    def test_a_heap_grown_past_the_start_keeps_wasi_working(self):
+        # The Go heap grows through the memory above Go's data, where the WASI adapter's pages
+        # would be if it took them with memory.grow: output and clocks must still work after.
+        self.assertEqual(self.call("go/noisy/1", "grow 12").stdout.strip(), "holding 12 MiB")
+        marker = uuid.uuid4().hex
+        self.call("go/noisy/1", "stderr after growing " + marker)
+        self.wait_log(lambda e: e.get("component") == "go/noisy/1"
+                      and e.get("msg") == f"guest stderr: after growing {marker}")
+        self.assertEqual(self.call("go/noisy/1", "grow 4").stdout.strip(), "holding 16 MiB")
 
     def test_allocating_without_bound_is_reported_as_the_memory_limit(self):
         failed = self.call("go/hog/0", "hog", check=False)

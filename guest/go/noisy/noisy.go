@@ -4,7 +4,7 @@
 // Requests: "panic <text>" panics with <text> (uncaught: the Go runtime prints the panic and the
 // goroutine's stack trace to stderr and exits, so the call traps); "print <n>" prints n numbered
 // lines to stdout; "stderr <text>" writes one line to stderr; "hog" keeps allocating until the
-// memory limit stops it.
+// memory limit stops it; "grow <n>" keeps n more MiB and replies with how many it holds.
 package export_capsule_core_lifecycle
 
 import (
@@ -58,6 +58,17 @@ func HandleMessage(msg types.Message) witTypes.Result[reply, types.Error] {
 		fmt.Fprintln(os.Stderr, arg)
 	case "hog":
 		hog()
+	case "grow":
+		n, _ := strconv.Atoi(arg)
+		for i := 0; i < n; i++ {
+			buffer := make([]byte, 1<<20)
+			for j := range buffer {
+				buffer[j] = byte(j)
+			}
+			kept = append(kept, buffer)
+		}
+		return witTypes.Ok[reply, types.Error](witTypes.Some(types.Payload{Codec: 0x0f,
+			Bytes: []byte("holding " + strconv.Itoa(len(kept)) + " MiB")}))
 	}
 	return witTypes.Ok[reply, types.Error](witTypes.Some(types.Payload{Codec: 0x0f, Bytes: []byte("done")}))
 }
