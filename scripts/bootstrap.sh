@@ -11,6 +11,7 @@ WIT_BINDGEN_VERSION=0.60.0     # wit-component 0.254, same encoder generation
 COMPONENTIZE_PY_VERSION=0.25.1 # Python guests; pinned with hashes in scripts/python-guest-requirements.txt
 COMPONENTIZE_JS_VERSION=0.23.0 # JavaScript guests; pinned with its tree in scripts/js-guest/package-lock.json
 NODE_MIN_VERSION=20.19.0       # componentize-js 0.23's parser (oxc-parser) needs ^20.19 or >=22.12
+GO_MIN_VERSION=1.24            # //go:wasmexport (Go guests), the machine's Go; not installed here
 START=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - START ))"; }
@@ -153,6 +154,21 @@ else
   [ "$have" = "$COMPONENTIZE_JS_VERSION" ] ||
     die "componentize-js $have installed, $COMPONENTIZE_JS_VERSION expected (scripts/js-guest/package-lock.json)"
   echo "componentize-js $have (node $node_version)"
+fi
+
+step "Go guests: the machine's Go (>= $GO_MIN_VERSION, for //go:wasmexport on GOOS=wasip1)"
+# Nothing to install: Debian 12's golang is 1.19, and the Go toolchain is not fetched (the Go guests'
+# bindings need no module download either: guest/go/witrt). The machine's Go (/usr/local/go on
+# ours) is used as it is; without one >= $GO_MIN_VERSION the Go guests are skipped - except in CI.
+go_bin=$(command -v go || ls /usr/local/go/bin/go 2>/dev/null || true)
+go_version=$([ -n "$go_bin" ] && "$go_bin" env GOVERSION 2>/dev/null | sed 's/^go//') || true
+if [ -z "$go_version" ] ||
+   [ "$(printf '%s\n%s\n' "$go_version" "$GO_MIN_VERSION" | sort -V | head -1)" != "$GO_MIN_VERSION" ]; then
+  msg="go ${go_version:-not found} (need >= $GO_MIN_VERSION): Go guests are skipped"
+  [ -n "${CI:-}" ] && die "$msg, which CI does not allow; install Go $GO_MIN_VERSION+ first"
+  echo "$msg"
+else
+  echo "go $go_version ($go_bin)"
 fi
 
 step "bootstrap done"
