@@ -20,9 +20,38 @@ ProxyRouteHandler::~ProxyRouteHandler() {
 }
 
 void ProxyRouteHandler::handle(HttpTriggerRequest request, Done done) {
-  asio::post(threads_, [this, request = std::move(request), done = std::move(done)] {
-    done(serve(request));
-  });
+  const std::uint32_t slots = options_.instances == 0 ? 1 : options_.instances;
+  {
+    std::lock_guard lock(slots_mutex_);
+    if (queued_ == 0 && running_ < slots) {
+      ++running_;
+    } else {
+      ++queued_;
+      asio::post(threads_, [this, slots, request = std::move(request), done = std::move(done)] {
+        {
+          // A route thread waits only for calls running on connection threads, each bounded
+          // by the route's timeout.
+          std::unique_lock wait(slots_mutex_);
+          slot_freed_.wait(wait, [&] { return running_ < slots; });
+          --queued_;
+          ++running_;
+        }
+        done(serve_on_slot(request));
+      });
+      return;
+    }
+  }
+  done(serve_on_slot(request));
+}
+
+HttpTriggerResponse ProxyRouteHandler::serve_on_slot(const HttpTriggerRequest& request) {
+  HttpTriggerResponse response = serve(request);
+  {
+    std::lock_guard lock(slots_mutex_);
+    --running_;
+  }
+  slot_freed_.notify_one();
+  return response;
 }
 
 Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instance() {

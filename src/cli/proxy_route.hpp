@@ -2,6 +2,7 @@
 
 #include <asio/thread_pool.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,9 +20,14 @@ namespace capsule::cli {
 // An instance serves one request at a time and, with `reuse`, is kept for the next (its memory
 // persists, as with `wasmtime serve --max-instance-reuse-count`); one that failed (trap, limit) is
 // dropped and a fresh one instantiated. Without `reuse` every request gets a fresh instance (no
-// state leaks from one request to the next: `wasmtime serve`'s default for wasip2 components). The
-// calls run on the route's own threads, one per instance: never on a connection thread (the trigger
-// keeps it to answer 504) nor on a scheduler worker.
+// state leaks from one request to the next: `wasmtime serve`'s default for wasip2 components).
+//
+// Where a call runs: on the connection's own thread when an instance slot is free and no request
+// is queued (no hand-off, as `wasmtime serve` runs it on the connection's task), otherwise on the
+// route's threads in arrival order (asio's FIFO queue). A connection thread never waits for a
+// slot - with many connections, waiting threads would be woken in no particular order - and a
+// call never runs on a scheduler worker. Either way the call is bounded by the route's timeout
+// (its wall time), which is what lets a connection thread run one.
 class ProxyRouteHandler final : public RouteHandler {
  public:
   struct Options {
@@ -46,6 +52,8 @@ class ProxyRouteHandler final : public RouteHandler {
 
  private:
   [[nodiscard]] HttpTriggerResponse serve(const HttpTriggerRequest& request);
+  // One call on a slot already held; gives the slot back.
+  [[nodiscard]] HttpTriggerResponse serve_on_slot(const HttpTriggerRequest& request);
   [[nodiscard]] Result<std::unique_ptr<wasm::HttpProxyInstance>> take_instance();
   void give_back(std::unique_ptr<wasm::HttpProxyInstance> instance);
 
@@ -54,7 +62,12 @@ class ProxyRouteHandler final : public RouteHandler {
   Options options_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<wasm::HttpProxyInstance>> idle_;
-  std::uint64_t made_ = 0;     // instances instantiated so far: their ids
+  std::uint64_t made_ = 0;  // instances instantiated so far: their ids
+  // Calls running (at most options_.instances) and requests queued for the route's threads.
+  std::mutex slots_mutex_;
+  std::condition_variable slot_freed_;
+  std::uint32_t running_ = 0;
+  std::uint32_t queued_ = 0;
   asio::thread_pool threads_;  // last: joined before the pool of instances goes
 };
 

@@ -59,6 +59,12 @@ instances = 1
 memory = "32MiB"
 
 [[http.route]]
+path = "/single"
+wasm = "{components}/py_http_hello.wasm"
+instances = 1
+memory = "32MiB"
+
+[[http.route]]
 path = "/fresh"
 wasm = "{components}/py_http_hello.wasm"
 instances = 1
@@ -136,6 +142,26 @@ class HttpProxyRouteTest(unittest.TestCase):
         for t in threads:
             t.join(timeout=120)
         self.assertEqual(answers, [(200, f"r{i}".encode()) for i in range(8)])
+
+    def test_concurrent_requests_never_use_more_instances_than_the_route_has(self):
+        # One instance: whether a request runs on its connection's thread (the slot was free) or
+        # waits on the route's threads, it is served by that one instance, so the counts it
+        # answers are one sequence with no number twice.
+        counts = [None] * 16
+
+        def one(i):
+            status, _, body = self.request("GET", "/single/count")
+            counts[i] = (status, body)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertTrue(all(c is not None and c[0] == 200 for c in counts), counts)
+        numbers = sorted(int(body.split()[1]) for _, body in counts)
+        self.assertEqual(numbers, list(range(1, 17)))
+        self.assert_canary()
 
     def test_reuse_keeps_an_instance_and_reuse_false_gives_each_request_a_fresh_one(self):
         # One instance per route: the count is that instance's, in the order sent.
