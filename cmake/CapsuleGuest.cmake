@@ -400,3 +400,75 @@ function(capsule_add_go_component name)
   add_custom_target(${name}_component ALL DEPENDS "${out}")
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
 endfunction()
+
+# Rust components, built with Debian's Rust (rustc-web 1.96, bookworm-security) because rustup
+# cannot fetch a wasm32 standard library here: cargo builds one from Debian's sources
+# (rust-web-src, /usr/lib/rustlib/src) with -Zbuild-std, for wasm32-wasip1, linked by wasm-ld-19
+# against Debian's wasi-libc; bindings from the wit-bindgen crate (the crate's Cargo.lock pins it).
+#   capsule_add_rust_component(<name> CRATE_DIR dir [OUTPUT_DIR dir])
+# produces <OUTPUT_DIR>/<name>.wasm from the cdylib crate in CRATE_DIR (wit_bindgen::generate! in
+# its source names the WIT) and a target <name>_component built by `all`. Every crate shares one
+# target directory in CAPSULE_CACHE_DIR (rust-guest-target): the standard library is built once
+# per machine (minutes), then each crate in seconds. CAPSULE_RUST_GUESTS is TRUE when the
+# toolchain is there; without it the function says so once and defines nothing - unless the
+# environment sets CI, where every language must build and a missing toolchain is a configure error.
+set(CAPSULE_RUST_GUEST_RUSTC /usr/bin/rustc CACHE FILEPATH "Debian's rustc-web (Rust guests)")
+set(CAPSULE_RUST_GUEST_CARGO /usr/bin/cargo CACHE FILEPATH "Debian's cargo-web (Rust guests)")
+set(CAPSULE_RUST_GUEST_SRC /usr/lib/rustlib/src/rust/library CACHE PATH
+    "the Rust standard library's sources matching CAPSULE_RUST_GUEST_RUSTC (rust-web-src)")
+find_program(CAPSULE_RUST_GUEST_LINKER wasm-ld-19)
+set(CAPSULE_RUST_GUESTS FALSE)
+if(EXISTS "${CAPSULE_RUST_GUEST_RUSTC}" AND EXISTS "${CAPSULE_RUST_GUEST_CARGO}"
+   AND EXISTS "${CAPSULE_RUST_GUEST_SRC}/std/Cargo.toml" AND CAPSULE_RUST_GUEST_LINKER
+   AND EXISTS /usr/lib/wasm32-wasi/libc.a)
+  set(CAPSULE_RUST_GUESTS TRUE)
+else()
+  set(_capsule_rust_why "Rust guests need Debian's rustc-web, cargo-web and rust-web-src, "
+                        "wasm-ld-19 (lld-19) and wasi-libc (scripts/bootstrap.sh)")
+  if(DEFINED ENV{CI})
+    message(FATAL_ERROR "${_capsule_rust_why}, and CI requires the Rust guests")
+  endif()
+  message(STATUS "${_capsule_rust_why}: Rust components and their tests are skipped")
+endif()
+
+function(capsule_add_rust_component name)
+  cmake_parse_arguments(ARG "" "CRATE_DIR;OUTPUT_DIR" "" ${ARGN})
+  if(NOT ARG_CRATE_DIR)
+    message(FATAL_ERROR "capsule_add_rust_component(${name}) needs CRATE_DIR")
+  endif()
+  if(NOT CAPSULE_RUST_GUESTS)
+    return()
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CAPSULE_COMPONENTS_DIR}")
+  endif()
+  get_filename_component(crate "${ARG_CRATE_DIR}" ABSOLUTE)
+  file(STRINGS "${crate}/Cargo.toml" package_line REGEX "^name *= *\"[^\"]+\"" LIMIT_COUNT 1)
+  string(REGEX REPLACE "^name *= *\"([^\"]+)\".*" "\\1" package "${package_line}")
+  if(NOT package)
+    message(FATAL_ERROR "capsule_add_rust_component(${name}): no package name in ${crate}/Cargo.toml")
+  endif()
+  string(REPLACE "-" "_" library "${package}")
+  set(target_dir "${CAPSULE_CACHE_DIR}/rust-guest-target")
+  set(core "${target_dir}/wasm32-wasip1/release/${library}.wasm")
+  file(GLOB_RECURSE rs_files CONFIGURE_DEPENDS "${crate}/src/*.rs")
+  file(GLOB wit_files CONFIGURE_DEPENDS "${CAPSULE_WIT_DIR}/*.wit")
+  set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} -E env "RUSTC=${CAPSULE_RUST_GUEST_RUSTC}" RUSTC_BOOTSTRAP=1
+            "RUSTFLAGS=-C linker=${CAPSULE_RUST_GUEST_LINKER} -C link-self-contained=no -L /usr/lib/wasm32-wasi"
+            "CARGO_TARGET_DIR=${target_dir}"
+            "${CAPSULE_RUST_GUEST_CARGO}" build --release --locked --target wasm32-wasip1
+            -Zbuild-std=std,panic_abort --manifest-path "${crate}/Cargo.toml"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${ARG_OUTPUT_DIR}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" component new "${core}"
+            --adapt "wasi_snapshot_preview1=${CAPSULE_WASI_ADAPTER}" -o "${out}"
+    COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
+    DEPENDS ${rs_files} "${crate}/Cargo.toml" ${wit_files}
+    WORKING_DIRECTORY "${crate}"
+    COMMENT "capsule Rust component ${name}.wasm (cargo -Zbuild-std, Debian's rustc-web)"
+    VERBATIM)
+  add_custom_target(${name}_component ALL DEPENDS "${out}")
+  set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")
+endfunction()

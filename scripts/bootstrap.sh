@@ -34,6 +34,11 @@ APT_PACKAGES=(
   prometheus
   # bench/http/http_trigger_bench.py: the HTTP trigger's load generator.
   wrk
+  # Rust guests: rustup cannot fetch a wasm32 standard library here, so Debian's own Rust 1.96
+  # (bookworm-security's rustc-web, for building browsers) builds one from its sources
+  # (rust-web-src) with -Zbuild-std (docs/writing-components.md, "Rust"). /usr/bin/rustc and
+  # /usr/bin/cargo stay behind rustup's on PATH; the host's shim keeps using rustup's 1.95.
+  rustc-web cargo-web rust-web-src
   # install.deb: `cpack -G DEB` computes Depends with dpkg-shlibdeps; the test reads the binary's
   # DT_NEEDED with objdump (binutils).
   dpkg-dev binutils
