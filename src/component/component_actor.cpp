@@ -52,6 +52,7 @@ Status ComponentActor::pre_start(rt::ActorContext<ComponentEnvelope>& ctx) {
   // the instance's (its supervisor restarts it).
   ctx_ = &ctx;
   Status s = start_lifecycle(CallKind::kInit);
+  release_when_idle();
   ctx_ = nullptr;
   if (s) link_peers(ctx);
   return s;
@@ -194,6 +195,7 @@ Status ComponentActor::handle(ComponentEnvelope& envelope,
     retire_when_quiet();
   }
   shut_down_when_drained();
+  release_when_idle();
   ctx_ = nullptr;
   return s;
 }
@@ -203,6 +205,7 @@ Status ComponentActor::on_resume(rt::ActorContext<ComponentEnvelope>& ctx) {
   ctx_ = &ctx;
   Status s = drive();
   shut_down_when_drained();
+  release_when_idle();
   ctx_ = nullptr;
   return s;
 }
@@ -220,6 +223,14 @@ void ComponentActor::shut_down_when_drained() {
   // The stop waits for this call (the actor awaits its resume); past the stop's timeout the
   // actor is killed and post_stop drops the call.
   start_shutdown(CallKind::kStopShutdown);
+}
+
+void ComponentActor::release_when_idle() {
+  // Idle: no call in flight and none queued. Most instances of a large host sit idle; each
+  // would otherwise keep the stack pages its last call touched (docs/engine.md, "Memory of an
+  // idle instance"). A queued message would touch them again at once.
+  if (in_flight_ || !instance_ || ctx_->mailbox_stats().depth() != 0) return;
+  static_cast<void>(instance_->release_idle_stack());
 }
 
 void ComponentActor::refuse_unserved(const ComponentMessage& message) {

@@ -130,6 +130,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   void account();
   // See on_stopping: starts the guest's shutdown when the instance is stopping and drained.
   void shut_down_when_drained();
+  // Hands an idle instance's fiber stack pages back to the kernel (wasm::ComponentInstance).
+  void release_when_idle();
   // The guest's shutdown as a call in flight of `kind` (kShutdown or kStopShutdown).
   void start_shutdown(CallKind kind);
   // A deferred request's outcome when handle-message ends; true when the request was deferred

@@ -108,6 +108,15 @@ CallStats ComponentInstance::stats() const {
   return impl_->stats;
 }
 
+bool ComponentInstance::release_idle_stack() {
+  if (impl_->call_in_flight || !impl_->stack) return false;
+  return capsule_stack_release(impl_->stack.get());
+}
+
+std::int64_t ComponentInstance::stack_resident_pages() const {
+  return impl_->stack ? capsule_stack_resident_pages(impl_->stack.get()) : -1;
+}
+
 GuestCall ComponentInstance::start_init(const KeyValues& config) {
   return detail::start_call(*impl_, LifecycleExport::kInit, [&](wasmtime_context_t* cx) {
     std::vector<capsule_kv_t> pairs;
@@ -242,6 +251,12 @@ Result<std::unique_ptr<ComponentInstanceImpl>> prepare_instance(
                                             caps.core_instances, caps.tables, caps.memories));
   if (!inst->limiter) {
     return make_error(ErrorCode::kInternal, "cannot set the store's resource limiter");
+  }
+  if (engine.stacks) {
+    inst->stack.reset(capsule_store_track_stack(inst->store.capi(), engine.stacks.get()));
+    if (!inst->stack) {
+      return make_error(ErrorCode::kInternal, "cannot set the store's epoch callback");
+    }
   }
   auto cx = inst->store.context();
   if (compiled.needs_wasi) {

@@ -183,6 +183,9 @@ Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
   if (!impl->reactor) {
     return make_error(ErrorCode::kUnavailable, "cannot start the engine's WASI reactor thread");
   }
+  if (impl->config.pooling.enabled) {
+    impl->stacks = shim::StackPool(capsule_stack_pool_new(), shim::StackPoolDeleter{});
+  }
   if (!impl->config.cache_dir.empty()) {
     impl->cache.emplace(impl->config.cache_dir, engine_fingerprint(impl->config));
   }

@@ -63,6 +63,8 @@ struct EngineImpl {
   // WASI's timers and I/O; shared with every instance so it outlives their calls.
   std::shared_ptr<capsule_reactor_t> reactor;
   std::optional<ComponentCache> cache;
+  // The pooled fiber stacks, whose idle pages instances hand back (null: not pooled).
+  shim::StackPool stacks;
   std::unique_ptr<EpochTicker> ticker;  // after engine: stops before the engine goes away
   std::atomic<std::uint64_t> compiles{0};
   std::atomic<std::uint64_t> cache_hits{0};
@@ -83,6 +85,7 @@ struct ComponentInstanceImpl {
   wasmtime::Store store;
   shim::Limiter limiter;  // the store's limiter: which memory.grow it refused
   shim::Exports exports;  // the generated, type-checked lifecycle exports
+  shim::Stack stack;      // the fiber stack the store keeps between calls (null: not pooled)
   std::optional<Error> failure;
   CallStats stats;
   bool call_in_flight = false;  // a GuestCall borrows the store

@@ -119,8 +119,14 @@ GuestCall start_call(ComponentInstanceImpl& inst, LifecycleExport which,
   (void)cx.set_fuel(inst.limits.fuel_per_call);
   // Yield at every epoch tick: a guest that computes for long gives its thread back every tick,
   // and its owner checks the wall-time deadline when it resumes it.
-  cx.set_epoch_deadline(1);
-  wasmtime_context_epoch_deadline_async_yield_and_update(cx.capi(), 1);
+  if (inst.stack) {
+    // The store's callback yields; until it knows the store's stack it runs at the first
+    // deadline, due at once (and then lets the call go on without yielding).
+    cx.set_epoch_deadline(capsule_stack_known(inst.stack.get()) ? 1 : 0);
+  } else {
+    cx.set_epoch_deadline(1);
+    wasmtime_context_epoch_deadline_async_yield_and_update(cx.capi(), 1);
+  }
   c->call.reset(make(cx.capi()));
   if (!c->call) {
     return refused(Error{ErrorCode::kInternal, "the engine could not start " +

@@ -18,6 +18,8 @@ struct capsule_reactor_t;
 struct capsule_call_t;
 struct capsule_exports_t;
 struct capsule_limiter_t;
+struct capsule_stack_pool_t;
+struct capsule_stack_t;
 
 struct capsule_bytes_t {
   const std::uint8_t* ptr;
@@ -159,6 +161,20 @@ const capsule_limiter_t* capsule_store_limiter(wasmtime_store_t* store, std::int
 // The size in bytes a refused memory.grow asked for since the last take (0: none); resets it.
 std::uint64_t capsule_limiter_take_refused(const capsule_limiter_t* limiter);
 void capsule_limiter_delete(const capsule_limiter_t* limiter);
+// The fiber stack an idle store keeps, handed back to the kernel (src/idle_stack.rs). A pool per
+// engine whose pooling allocator holds the stacks; a handle per store, whose epoch callback it
+// installs (the callback yields every tick, as epoch_deadline_async_yield_and_update(cx, 1)).
+const capsule_stack_pool_t* capsule_stack_pool_new();
+void capsule_stack_pool_delete(const capsule_stack_pool_t* pool);
+const capsule_stack_t* capsule_store_track_stack(wasmtime_store_t* store,
+                                                 const capsule_stack_pool_t* pool);
+// False until a call of the store has run guest code with the epoch deadline due (0).
+bool capsule_stack_known(const capsule_stack_t* stack);
+// Drops the idle stack's pages; no call of the store may be in flight. False: not known.
+bool capsule_stack_release(const capsule_stack_t* stack);
+// Resident pages of the store's stack (mincore); -1: not known.
+std::int64_t capsule_stack_resident_pages(const capsule_stack_t* stack);
+void capsule_stack_delete(const capsule_stack_t* stack);
 // WASI for one store: no preopened dirs, env or args; stdout and stderr go line by line to the
 // polling call's host (capsule_host_vtable_t::output).
 wasmtime_error_t* capsule_context_set_wasi(wasmtime_context_t* cx);
@@ -219,7 +235,15 @@ struct ExportsDeleter {
 struct LimiterDeleter {
   void operator()(const capsule_limiter_t* l) const noexcept { capsule_limiter_delete(l); }
 };
+struct StackPoolDeleter {
+  void operator()(const capsule_stack_pool_t* p) const noexcept { capsule_stack_pool_delete(p); }
+};
+struct StackDeleter {
+  void operator()(const capsule_stack_t* s) const noexcept { capsule_stack_delete(s); }
+};
 using Call = std::unique_ptr<capsule_call_t, CallDeleter>;
+using StackPool = std::shared_ptr<const capsule_stack_pool_t>;
+using Stack = std::unique_ptr<const capsule_stack_t, StackDeleter>;
 using Limiter = std::unique_ptr<const capsule_limiter_t, LimiterDeleter>;
 using Exports = std::unique_ptr<capsule_exports_t, ExportsDeleter>;
 

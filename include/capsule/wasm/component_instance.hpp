@@ -66,6 +66,14 @@ class ComponentInstance {
   [[nodiscard]] bool busy() const;
   [[nodiscard]] CallStats stats() const;
 
+  // Hands the pages of the fiber stack the instance keeps between calls back to the kernel
+  // (nothing lives on it between calls; the next call maps fresh zero pages). An idle instance
+  // then holds no stack memory. False: a call is in flight, or the engine does not pool stacks,
+  // or no call has run guest code yet (nothing to release).
+  bool release_idle_stack();
+  // Resident pages of that stack (-1: not known, as for release_idle_stack); for tests.
+  [[nodiscard]] std::int64_t stack_resident_pages() const;
+
  private:
   std::unique_ptr<detail::ComponentInstanceImpl> impl_;
 };

@@ -11,6 +11,7 @@
 //! * `stdio`: guest stdout/stderr, cut into lines, to the host log.
 //! * `imports`: every import of a component the linker cannot satisfy, named before it starts.
 //! * `limiter`: the store limiter, recording the `memory.grow` it refused.
+//! * `idle_stack`: the fiber stack an idle store keeps, handed back to the kernel.
 //! * `wasi_keyvalue`, `wasi_config`, `wasi_logging`: the standard interfaces of those names,
 //!   answered by capsule's storage, manifest config and host log through the same vtable.
 //! * `http_proxy`, `http_outgoing`: wasi:http/proxy components, one request per call; outgoing
@@ -28,6 +29,7 @@ mod ffi;
 mod host;
 mod http_outgoing;
 mod http_proxy;
+mod idle_stack;
 mod imports;
 mod lifecycle;
 mod limiter;
