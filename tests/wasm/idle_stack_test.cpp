@@ -44,8 +44,10 @@ TEST(IdleStack, ReleaseTouchesOnlyItsOwnInstancesStack) {
   auto engine = make_engine();
   ASSERT_TRUE(engine);
   auto compiled = load(*engine, "counter");
+  constexpr int kInstances = 8;
   std::vector<ComponentInstance> all;
-  for (int i = 0; i < 8; ++i) {
+  all.reserve(kInstances);
+  for (int i = 0; i < kInstances; ++i) {
     auto c = engine->instantiate(*compiled, {id_of("counter", i), {}, nullptr});
     ASSERT_TRUE(c) << c.error().describe();
     ASSERT_TRUE(c->init({{"start", std::to_string(i * 100)}}));
@@ -54,6 +56,7 @@ TEST(IdleStack, ReleaseTouchesOnlyItsOwnInstancesStack) {
   }
   // Every other instance lets go of its stack; the others keep theirs, page for page.
   std::vector<std::int64_t> before;
+  before.reserve(all.size());
   for (auto& c : all) before.push_back(c.stack_resident_pages());
   for (std::size_t i = 0; i < all.size(); i += 2) EXPECT_TRUE(all[i].release_idle_stack());
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -75,7 +78,8 @@ TEST(IdleStack, NotWhileACallIsInFlight) {
   auto c = engine->instantiate(*compiled, {id_of("echo"), {}, nullptr});
   ASSERT_TRUE(c) << c.error().describe();
   ASSERT_TRUE(c->init({}));
-  auto call = c->start_handle_message(message_with(Payload::text("ping")));
+  const auto message = message_with(Payload::text("ping"));  // the call borrows it
+  auto call = c->start_handle_message(message);
   EXPECT_FALSE(c->release_idle_stack()) << "the call borrows the store and its stack";
   run_to_completion(call);
   auto reply = call.reply();
