@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -130,7 +131,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   void account();
   // See on_stopping: starts the guest's shutdown when the instance is stopping and drained.
   void shut_down_when_drained();
-  // Hands an idle instance's fiber stack pages back to the kernel (wasm::ComponentInstance).
+  // Hands an idle instance's fiber stack pages back to the kernel (wasm::ComponentInstance),
+  // unless it is busy: called again within kHotGap of going idle the last time.
   void release_when_idle();
   // The guest's shutdown as a call in flight of `kind` (kShutdown or kStopShutdown).
   void start_shutdown(CallKind kind);
@@ -153,6 +155,8 @@ class ComponentActor final : public rt::Actor<ComponentEnvelope> {
   bool shut_down_ = false;  // the guest's shutdown already ran (as a call in flight)
   bool stopping_ = false;   // on_stopping was called: shut down once drained
   std::optional<Error> init_failure_;  // an activation's init failed
+  // When the instance last went idle: one called again sooner than kHotGap keeps its stack.
+  std::chrono::steady_clock::time_point last_idle_{};
 };
 
 }  // namespace capsule::component
