@@ -123,17 +123,6 @@ Status HostDaemon::start() {
         ErrorCode::kUnavailable,
         "cannot create data dir " + manifest_.host.data_dir.string() + ": " + ec.message());
   }
-  for (const auto& c : manifest_.components) {
-    if (c.on_demand && !cluster_url_.empty()) {
-      // Two hosts would each activate the same name, with separate state: refused until
-      // activations are placed through the cluster's leases.
-      return make_error(ErrorCode::kInvalidArgument,
-                        manifest_.file.filename().string() + ":" + std::to_string(c.line) +
-                            ": component '" + c.ns + "/" + c.name +
-                            "' is on-demand, which runs on a single host for now (not with "
-                            "--cluster)");
-    }
-  }
   wasm::EngineConfig config;
   config.cache_dir = manifest_.host.data_dir / "cache";
   // Every component of the manifest, including those this host would only adopt on failover.

@@ -19,7 +19,7 @@ bool HostDirectory::observe(const Heartbeat& heartbeat, Clock::time_point now) {
     return false;  // reordered or duplicated: an older view must not overwrite a newer one
   }
   if (joined || it->second.components != heartbeat.components ||
-      it->second.info.groups != heartbeat.groups) {
+      it->second.info.groups != heartbeat.groups || it->second.on_demand != heartbeat.on_demand) {
     ++generation_;
   }
   for (const auto& id : it->second.components) {
@@ -27,6 +27,7 @@ bool HostDirectory::observe(const Heartbeat& heartbeat, Clock::time_point now) {
   }
   it->second.components = heartbeat.components;
   it->second.info.groups = heartbeat.groups;
+  it->second.on_demand = heartbeat.on_demand;
   for (const auto& id : it->second.components) owner_[id] = heartbeat.host;
   it->second.info.last_seen = now;
   it->second.info.sequence = heartbeat.sequence;
@@ -63,6 +64,17 @@ std::optional<HostInfo> HostDirectory::owner_of(const ComponentId& id) const {
   auto it = owner_.find(id);
   if (it == owner_.end()) return std::nullopt;
   return hosts_.at(it->second).info;
+}
+
+std::vector<HostInfo> HostDirectory::loading(std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  std::vector<HostInfo> out;
+  for (const auto& [name, entry] : hosts_) {
+    if (std::find(entry.on_demand.begin(), entry.on_demand.end(), key) != entry.on_demand.end()) {
+      out.push_back(entry.info);
+    }
+  }
+  return out;
 }
 
 std::vector<HostInfo> HostDirectory::hosts() const {

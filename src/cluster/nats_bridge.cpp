@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <capsule/cluster/name_placement.hpp>
 #include <capsule/cluster/nats_bridge.hpp>
 
 #include "boot_id.hpp"
@@ -102,9 +103,35 @@ struct NatsBridge::Impl {
   std::atomic<std::uint64_t> notified_generation{0};
   void notify_if_changed() {
     const auto generation = directory.generation();
-    if (notified_generation.exchange(generation) != generation && change_listener) {
-      change_listener();
+    if (notified_generation.exchange(generation) == generation) return;
+    if (change_listener) change_listener();
+    // Names of on-demand components may have moved: the runtime retires the ones it lost.
+    std::shared_lock lock(runtime_mutex);
+    if (runtime != nullptr) runtime->placement_changed();
+  }
+
+  // -- on-demand names (virtual actors) ------------------------------------------------------
+  mutable std::mutex on_demand_mutex;
+  std::vector<std::string> on_demand_here;  // "ns/name" this host loads
+  [[nodiscard]] bool loads_here(const std::string& key) const {
+    std::lock_guard lock(on_demand_mutex);
+    return std::find(on_demand_here.begin(), on_demand_here.end(), key) != on_demand_here.end();
+  }
+  // The owner of name `id` in this host's view: `here` set when it is this host, else the live
+  // host, if any loads the component.
+  std::optional<HostInfo> name_owner(const ComponentId& id, bool& here) const {
+    const std::string key = id.ns + "/" + id.name;
+    std::vector<HostInfo> loading = directory.loading(key);
+    std::vector<std::string> candidates;
+    candidates.reserve(loading.size() + 1);
+    for (const auto& h : loading) candidates.push_back(h.name);
+    if (loads_here(key)) candidates.push_back(config.host);
+    const std::string owner = choose_owner(candidates, id);
+    here = !owner.empty() && owner == config.host;
+    for (auto& h : loading) {
+      if (h.name == owner) return std::move(h);
     }
+    return std::nullopt;
   }
 
   std::mutex announce_mutex;  // one heartbeat at a time, in sequence order
@@ -198,6 +225,15 @@ struct NatsBridge::Impl {
   // The host that runs `to`, if a message sent to it now would be received.
   Result<std::string> destination(const ComponentId& to) const {
     auto owner = directory.owner_of(to);
+    bool here = false;
+    if (!owner) owner = name_owner(to, here);  // a name of an on-demand component
+    if (here) {
+      // The runtime found another owner a moment ago: the view changed in between.
+      return make_error(ErrorCode::kUnavailable,
+                        "the owner of " + to.to_string() +
+                            " changed while the message was being sent (membership changed): "
+                            "try again");
+    }
     if (!owner) {
       return make_error(ErrorCode::kNotFound, "no component " + to.to_string() +
                                                   " on this host or any host of cluster " +
@@ -325,6 +361,15 @@ struct NatsBridge::Impl {
     if (m.kind == WireMessage::Kind::kReply) return true;  // checked with its request: kReply
     if (m.sender == component::ComponentRuntime::host_id()) return true;
     if (directory.runs(m.origin_host, m.sender)) return true;
+    // A name of an on-demand component: from a host that loads it (activations are not
+    // announced one by one). An origin not heard from yet is let through, as below.
+    const auto loading = directory.loading(m.sender.ns + "/" + m.sender.name);
+    if (!loading.empty() || rt.loads_on_demand(m.sender.ns, m.sender.name)) {
+      const auto known = directory.hosts();
+      const auto named = [&](const HostInfo& h) { return h.name == m.origin_host; };
+      return std::any_of(loading.begin(), loading.end(), named) ||
+             std::none_of(known.begin(), known.end(), named);
+    }
     // Not announced by its origin: only an id that runs nowhere else, this host included.
     return !directory.locate(m.sender) && !rt.registry().lookup(m.sender);
   }
@@ -385,7 +430,7 @@ struct NatsBridge::Impl {
   Status deliver_one(const WireMessage& m, const ComponentId& target, Payload payload,
                      component::ComponentRuntime& rt, bool confirmed) {
     // Only local targets: forwarding on from here could bounce a message between hosts.
-    Status s = rt.registry().lookup(target)
+    Status s = rt.registry().lookup(target) || rt.loads_on_demand(target.ns, target.name)
                    ? rt.send_from_peer(m.sender, target, std::move(payload))
                    : Status(make_error(ErrorCode::kNotFound, "no component " + target.to_string() +
                                                                  " on host " + config.host));
@@ -430,7 +475,7 @@ struct NatsBridge::Impl {
   }
 
   void deliver_request(WireMessage& m, component::ComponentRuntime& rt) {
-    if (!rt.registry().lookup(m.target)) {
+    if (!rt.registry().lookup(m.target) && !rt.loads_on_demand(m.target.ns, m.target.name)) {
       reply(m.origin_host, m.origin_boot, m.correlation, m.target,
             make_error(ErrorCode::kNotFound,
                        "no component " + m.target.to_string() + " on host " + config.host));
@@ -521,6 +566,10 @@ struct NatsBridge::Impl {
     h.interval_ms = static_cast<std::uint32_t>(config.heartbeat_interval.count());
     h.leaving = leaving;
     h.groups = config.groups;
+    {
+      std::lock_guard od(on_demand_mutex);
+      h.on_demand = on_demand_here;
+    }
     if (!leaving) h.components = local_components();
     return publish_raw(subjects.hosts(config.host), encode(h));
   }
@@ -914,6 +963,33 @@ void NatsBridge::publish(const ComponentId& from, std::string_view topic, const 
   m.payload = payload;
   static_cast<void>(
       impl_->publish_raw(impl_->subjects.topic(topic, impl_->config.host), encode(m)));
+}
+
+void NatsBridge::on_demand_loaded(const std::string& key, bool loaded) {
+  {
+    std::lock_guard lock(impl_->on_demand_mutex);
+    auto& here = impl_->on_demand_here;
+    const auto it = std::find(here.begin(), here.end(), key);
+    if (loaded && it == here.end()) here.push_back(key);
+    if (!loaded && it != here.end()) here.erase(it);
+  }
+  // The others learn it now rather than at the next tick.
+  std::lock_guard lock(impl_->tick_mutex);
+  impl_->announce_soon = true;
+  impl_->tick_wake.notify_all();
+}
+
+bool NatsBridge::serves_here(const ComponentId& id) const {
+  bool here = false;
+  static_cast<void>(impl_->name_owner(id, here));
+  return here;
+}
+
+std::string NatsBridge::name_owner(const ComponentId& id) const {
+  bool here = false;
+  auto owner = impl_->name_owner(id, here);
+  if (here) return impl_->config.host;
+  return owner ? owner->name : std::string{};
 }
 
 const std::string& NatsBridge::host() const {

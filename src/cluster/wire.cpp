@@ -122,7 +122,8 @@ std::vector<std::uint8_t> encode(const Heartbeat& h) {
                                {"i", h.interval_ms},
                                {"l", h.leaving},
                                {"c", std::move(ids)},
-                               {"g", h.groups}});
+                               {"g", h.groups},
+                               {"v", h.on_demand}});
 }
 
 Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
@@ -135,6 +136,8 @@ Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
     for (const auto& id : j.at("c")) h.components.push_back(id_from_json(id));
     // Absent in heartbeats of hosts that predate groups: they belong to none.
     if (j.contains("g")) h.groups = j.at("g").get<std::vector<std::string>>();
+    // Absent in heartbeats of hosts that predate virtual actors across hosts: they load none.
+    if (j.contains("v")) h.on_demand = j.at("v").get<std::vector<std::string>>();
     return h;
   });
 }

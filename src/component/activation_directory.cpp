@@ -232,6 +232,7 @@ void ActivationDirectory::make_room_locked() {
 void ActivationDirectory::retired(const std::string& name) {
   std::string start;
   Refusals refused;
+  Refusals moved;
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(name);
@@ -245,6 +246,12 @@ void ActivationDirectory::retired(const std::string& name) {
       for (auto& env : e.held) refused.push_back({name, std::move(env)});
       entries_.erase(it);
       --occupied_;
+    } else if (!e.held.empty() && moved_locked(name)) {
+      // Another host serves the name now: what was held here is refused, not activated here.
+      for (auto& env : e.held) moved.push_back({name, std::move(env)});
+      entries_.erase(it);
+      --occupied_;
+      start = admit_waiting_locked();
     } else if (!e.held.empty() && waiting_.empty()) {
       // Messages came while it retired: a fresh activation takes them, in order, in this slot.
       e.state = State::kActivating;
@@ -271,6 +278,7 @@ void ActivationDirectory::retired(const std::string& name) {
            make_error(ErrorCode::kUnavailable, "component " + spec_.ns + "/" + spec_.name +
                                                    " stopped before the message was handled"));
   }
+  if (!moved.empty()) refuse(std::move(moved), moved_error());
   if (!start.empty()) activate(std::move(start));
 }
 
@@ -285,11 +293,14 @@ void ActivationDirectory::activation_failed(const std::string& name) {
 
 void ActivationDirectory::sweep() {
   std::vector<std::string> starts;
+  Refusals moved;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
     sweep_locked(starts);
+    release_moved_locked(moved);
   }
+  refuse(std::move(moved), moved_error());
   for (auto& name : starts) activate(std::move(name));
 }
 

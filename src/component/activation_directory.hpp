@@ -52,6 +52,11 @@ class ActivationDirectory {
   void retired(const std::string& name);
   // Called by an activation whose init failed: it refuses what it has queued, then retires.
   void activation_failed(const std::string& name);
+  // In a cluster: the names this host no longer serves (ComponentRuntime::serves_here, after a
+  // membership change). Their activations retire behind what their mailboxes hold; messages held
+  // for such a name (waiting for room, or for its retirement) are refused with kUnavailable
+  // rather than activated here. Every sweep does it too, so a change it missed is caught there.
+  void release_moved();
   // Stops every activation (gracefully, then killed past `grace`) and refuses what is held.
   // Afterwards deliver() refuses everything. Idempotent.
   void close(std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
@@ -104,6 +109,10 @@ class ActivationDirectory {
   bool retire_locked(Entry& entry);  // false: its mailbox is full now
   // The next waiting name, now kActivating, or empty. Caller holds mu_.
   std::string admit_waiting_locked();
+  // release_moved()'s work; the refused ones are appended to `refused`. Caller holds mu_.
+  void release_moved_locked(Refusals& refused);
+  [[nodiscard]] bool moved_locked(const std::string& name) const;
+  [[nodiscard]] Error moved_error() const;
   void refuse(Refusals envelopes, const Error& why) const;
   [[nodiscard]] ComponentId id_of(const std::string& name) const;
 

@@ -199,10 +199,30 @@ Result<std::vector<ComponentId>> ComponentRuntime::start_on_demand(const Compone
     return make_error(ErrorCode::kAlreadyExists, what + " is already running");
   }
   auto directory = std::make_shared<ActivationDirectory>(*this, spec);
-  std::unique_lock lock(directories_mutex_);
-  directories_.push_back(std::move(directory));
-  has_directories_.store(true, std::memory_order_release);
+  {
+    std::unique_lock lock(directories_mutex_);
+    directories_.push_back(std::move(directory));
+    has_directories_.store(true, std::memory_order_release);
+  }
+  // In a cluster, the other hosts learn that its names may be placed here.
+  if (config_.remote) config_.remote->on_demand_loaded(what, true);
   return std::vector<ComponentId>{};
+}
+
+bool ComponentRuntime::loads_on_demand(std::string_view ns, std::string_view name) const {
+  return directory_for(ComponentId{std::string(ns), std::string(name), "0"}) != nullptr;
+}
+
+void ComponentRuntime::placement_changed() {
+  if (!has_directories_.load(std::memory_order_acquire)) return;
+  run_io([this] {
+    std::vector<std::shared_ptr<ActivationDirectory>> directories;
+    {
+      std::shared_lock lock(directories_mutex_);
+      directories = directories_;
+    }
+    for (const auto& d : directories) d->release_moved();
+  });
 }
 
 std::shared_ptr<ActivationDirectory> ComponentRuntime::directory_for(const ComponentId& id) const {
@@ -397,6 +417,9 @@ Status ComponentRuntime::stop(std::string_view ns, std::string_view name) {
     }
   }
   if (on_demand) {
+    // The other hosts stop placing its names here first, then its activations retire.
+    if (config_.remote)
+      config_.remote->on_demand_loaded(std::string(ns) + "/" + std::string(name), false);
     // Closed outside the lock: its activations' shutdown runs guest code, which may send.
     on_demand->close();
     std::lock_guard lock(quota_mutex_);
@@ -498,6 +521,15 @@ Status name_gone_target(Status sent, const ComponentId& to) {
                         " is not running (stopped, or its supervisor gave up restarting it)");
 }
 
+// A peer sent a name of an on-demand component here that this host does not serve in its own
+// view of the cluster: refused, never forwarded on (two views that disagree could bounce it).
+Error served_elsewhere(const ComponentId& to) {
+  return make_error(ErrorCode::kUnavailable,
+                    "name " + to.to_string() +
+                        " is not served by this host now (the cluster's membership is changing; "
+                        "its owner differs between hosts' views): not handled, try again");
+}
+
 }  // namespace
 
 Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const ComponentId& to,
@@ -533,6 +565,8 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
                                   std::function<void(Status)> done) {
   if (Status s = admit_send(from, to, payload); !s) return done(s);
   if (auto d = directory_for(to)) {
+    // Another host serves this name now: the message goes there, as to any remote component.
+    if (!serves_here(to)) return config_.remote->send_later(from, to, payload, std::move(done));
     return done(d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
   }
@@ -560,7 +594,13 @@ void ComponentRuntime::send_batch(const ComponentId& from, std::vector<OutgoingM
       outcomes[i] = std::move(s);
       continue;
     }
-    if (auto d = directory_for(to)) {
+    auto d = directory_for(to);
+    if (d && !serves_here(to)) {
+      where.push_back(i);
+      remote.push_back(std::move(messages[i]));
+      continue;
+    }
+    if (d) {
       outcomes[i] = d->deliver(
           to,
           ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
@@ -601,6 +641,7 @@ void ComponentRuntime::send_batch(const ComponentId& from, std::vector<OutgoingM
 
 Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, Payload payload) {
   if (auto d = directory_for(to)) {
+    if (!serves_here(to)) return config_.remote->send(from, to, payload);
     return d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
   }
@@ -631,6 +672,7 @@ Status ComponentRuntime::send_from_peer(const ComponentId& from, const Component
   if (Status s = authorize_to(from, security::Action::kSend, to, Origin::kPeer); !s) return s;
   if (Status s = peer_payload_fits(from, to, payload); !s) return s;
   if (auto d = directory_for(to)) {
+    if (!serves_here(to)) return served_elsewhere(to);
     return d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
   }
@@ -671,7 +713,9 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
                                                       std::chrono::milliseconds timeout,
                                                       std::function<void(CallbackResponse)> deliver,
                                                       Origin origin) {
-  if (auto d = directory_for(to)) {
+  auto d = directory_for(to);
+  if (d && !serves_here(to) && origin == Origin::kPeer) return served_elsewhere(to);
+  if (d && serves_here(to)) {
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
     ComponentMessage message = message_from(from, std::move(payload));
     message.correlation = id;
@@ -684,7 +728,9 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
     timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
     return id;
   }
-  auto target = registry_.lookup(to);
+  // A name of an on-demand component another host serves now: a remote target like any other.
+  auto target = d ? Result<rt::ActorRef<ComponentEnvelope>>(make_error(ErrorCode::kNotFound, ""))
+                  : registry_.lookup(to);
   // A local caller's target may be another host's; a peer's is this host's only.
   if (!target && origin == Origin::kLocal && config_.remote &&
       target.error().code == ErrorCode::kNotFound) {

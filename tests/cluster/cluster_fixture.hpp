@@ -25,7 +25,8 @@ struct Host {
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
        const std::string& user = {}, const std::string& password = {},
        std::shared_ptr<security::PolicyEngine> policy = nullptr,
-       std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2)) {
+       std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2),
+       std::shared_ptr<storage::KvBackend> storage = nullptr) {
     BridgeConfig config;
     config.confirm_timeout = confirm_timeout;
     config.url = url;
@@ -41,6 +42,7 @@ struct Host {
     component::RuntimeConfig runtime_config;
     runtime_config.remote = bridge;
     runtime_config.policy = std::move(policy);
+    runtime_config.storage = std::move(storage);
     runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), runtime_config);
     auto attached = bridge->attach(*runtime);
     EXPECT_TRUE(attached) << attached.error().describe();

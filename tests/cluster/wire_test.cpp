@@ -62,7 +62,7 @@ TEST(Wire, MalformedBytesAreAnErrorNotACrash) {
 }
 
 TEST(Wire, HeartbeatRoundTrips) {
-  Heartbeat h{"beta", 42, 100, false, {{"a", "b", "0"}, {"a", "b", "1"}}, {}};
+  Heartbeat h{"beta", 42, 100, false, {{"a", "b", "0"}, {"a", "b", "1"}}, {}, {}};
   auto d = decode_heartbeat(encode(h));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->host, "beta");
@@ -94,25 +94,25 @@ TEST(HostDirectory, TracksJoinsOwnersAndDeaths) {
   using namespace std::chrono_literals;
   HostDirectory dir(300ms);
   const auto t0 = HostDirectory::Clock::now();
-  EXPECT_TRUE(dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}, {}}, t0));
-  EXPECT_FALSE(dir.observe({"beta", 2, 100, false, {{"a", "y", "0"}}, {}}, t0 + 100ms));
+  EXPECT_TRUE(dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}, {}, {}}, t0));
+  EXPECT_FALSE(dir.observe({"beta", 2, 100, false, {{"a", "y", "0"}}, {}, {}}, t0 + 100ms));
   EXPECT_FALSE(dir.locate({"a", "x", "0"})) << "beta stopped running x";
   EXPECT_EQ(dir.locate({"a", "y", "0"}), "beta");
   // An older heartbeat arriving late does not undo the newer view.
-  EXPECT_FALSE(dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}, {}}, t0 + 150ms));
+  EXPECT_FALSE(dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}, {}, {}}, t0 + 150ms));
   EXPECT_FALSE(dir.locate({"a", "x", "0"}));
   EXPECT_TRUE(dir.expire(t0 + 350ms).empty());
   EXPECT_EQ(dir.expire(t0 + 401ms), std::vector<std::string>{"beta"});
   EXPECT_FALSE(dir.locate({"a", "y", "0"}));
   EXPECT_TRUE(dir.hosts().empty());
   // Back again, then a goodbye: removed at once.
-  EXPECT_TRUE(dir.observe({"beta", 3, 100, false, {{"a", "y", "0"}}, {}}, t0 + 500ms));
-  EXPECT_FALSE(dir.observe({"beta", 4, 100, true, {}, {}}, t0 + 510ms));
+  EXPECT_TRUE(dir.observe({"beta", 3, 100, false, {{"a", "y", "0"}}, {}, {}}, t0 + 500ms));
+  EXPECT_FALSE(dir.observe({"beta", 4, 100, true, {}, {}, {}}, t0 + 510ms));
   EXPECT_TRUE(dir.hosts().empty());
 }
 
 TEST(Wire, HeartbeatCarriesGroups) {
-  const Heartbeat h{"gamma", 9, 1000, false, {{"a", "b", "0"}}, {"edge", "gpu"}};
+  const Heartbeat h{"gamma", 9, 1000, false, {{"a", "b", "0"}}, {"edge", "gpu"}, {}};
   auto d = decode_heartbeat(encode(h));
   ASSERT_TRUE(d) << d.error().describe();
   EXPECT_EQ(d->groups, h.groups);
@@ -124,12 +124,12 @@ TEST(HostDirectory, GenerationChangesOnlyWhenPlacementInputsChange) {
   HostDirectory dir(300ms);
   const auto t0 = HostDirectory::Clock::now();
   const auto g0 = dir.generation();
-  dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}, {"edge"}}, t0);
+  dir.observe({"beta", 1, 100, false, {{"a", "x", "0"}}, {"edge"}, {}}, t0);
   const auto g1 = dir.generation();
   EXPECT_NE(g1, g0) << "a join is a change";
-  dir.observe({"beta", 2, 100, false, {{"a", "x", "0"}}, {"edge"}}, t0 + 100ms);
+  dir.observe({"beta", 2, 100, false, {{"a", "x", "0"}}, {"edge"}, {}}, t0 + 100ms);
   EXPECT_EQ(dir.generation(), g1) << "the same heartbeat again is not";
-  dir.observe({"beta", 3, 100, false, {{"a", "x", "0"}}, {"core"}}, t0 + 150ms);
+  dir.observe({"beta", 3, 100, false, {{"a", "x", "0"}}, {"core"}, {}}, t0 + 150ms);
   const auto g2 = dir.generation();
   EXPECT_NE(g2, g1) << "new groups are";
   ASSERT_EQ(dir.records().size(), 1u);

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +46,8 @@ class HostDirectory {
   [[nodiscard]] std::optional<std::string> locate(const ComponentId& id) const;
   // The live host that runs `id`, with when it was last heard from.
   [[nodiscard]] std::optional<HostInfo> owner_of(const ComponentId& id) const;
+  // The live hosts that announced they load on-demand component `key` ("ns/name").
+  [[nodiscard]] std::vector<HostInfo> loading(std::string_view key) const;
   [[nodiscard]] std::vector<HostInfo> hosts() const;
   [[nodiscard]] std::vector<HostRecord> records() const;
   // Bumped whenever a host joins or leaves or changes its components or groups: a cheap way to
@@ -55,6 +58,7 @@ class HostDirectory {
   struct Entry {
     HostInfo info;
     std::vector<ComponentId> components;
+    std::vector<std::string> on_demand;  // "ns/name"
   };
   void forget(const std::string& host);  // caller holds mutex_
 

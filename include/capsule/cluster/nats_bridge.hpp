@@ -126,6 +126,14 @@ class NatsBridge final : public component::RemoteRouter,
   Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                  CorrelationId correlation, std::chrono::milliseconds timeout) override;
   void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;
+  // On-demand components (virtual actors): a name is served by one host, the rendezvous choice
+  // (name_placement.hpp) among the live hosts that load its component, this one included. The
+  // other hosts send its messages there; the owner activates it.
+  void on_demand_loaded(const std::string& key, bool loaded) override;
+  [[nodiscard]] bool serves_here(const ComponentId& id) const override;
+  // The host that serves name `id` of an on-demand component in this host's view now; empty if
+  // no live host loads its component.
+  [[nodiscard]] std::string name_owner(const ComponentId& id) const;
 
   [[nodiscard]] const std::string& host() const;
   // This life's random id (16 hex digits), part of every reply subject of this host.

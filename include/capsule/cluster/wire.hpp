@@ -51,6 +51,9 @@ struct Heartbeat {
   bool leaving = false;
   std::vector<ComponentId> components;
   std::vector<std::string> groups;  // the host groups it belongs to (manifest placement)
+  // The on-demand components ("ns/name") it loads: it may serve any of their names, the ones
+  // name_placement.hpp gives it.
+  std::vector<std::string> on_demand;
 };
 
 [[nodiscard]] std::vector<std::uint8_t> encode(const WireMessage& message);

@@ -166,6 +166,17 @@ class ComponentRuntime {
   [[nodiscard]] std::vector<ComponentInfo> list() const;
   // One entry per on-demand component running.
   [[nodiscard]] std::vector<ActivationStats> activation_stats() const;
+  // -- on-demand names across a cluster (docs/cluster.md, "Virtual actors across hosts") -----
+  // Whether this host loads on-demand component ns/name (so any of its names may be sent here).
+  [[nodiscard]] bool loads_on_demand(std::string_view ns, std::string_view name) const;
+  // Whether this host serves name `id` of an on-demand component now: always without a cluster;
+  // in one, when the remote router places the name here.
+  [[nodiscard]] bool serves_here(const ComponentId& id) const {
+    return !config_.remote || config_.remote->serves_here(id);
+  }
+  // The cluster's membership changed: activations of names another host serves now retire (after
+  // what their mailboxes hold). Returns at once; the work runs on an I/O thread.
+  void placement_changed();
 
   // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
   // send(), answered later through `done` (exactly once, on any thread): for a target on another

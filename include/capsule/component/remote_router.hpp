@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +70,20 @@ class RemoteRouter {
                          CorrelationId correlation, std::chrono::milliseconds timeout) = 0;
   // Called for every publish, after the local subscribers got it: the other hosts' turn.
   virtual void publish(const ComponentId& from, std::string_view topic, const Payload& payload) = 0;
+
+  // -- on-demand components (virtual actors) across hosts --------------------------------------
+  // This host now loads (or no longer loads) on-demand component `key` ("ns/name"): the router
+  // tells the other hosts, which may then place its names here. Default: nothing (one host).
+  virtual void on_demand_loaded(const std::string& key, bool loaded) {
+    static_cast<void>(key);
+    static_cast<void>(loaded);
+  }
+  // Whether name `id` of an on-demand component this host loads is served here now. False:
+  // another host serves it, and send/request above carry its messages there. Default: here.
+  [[nodiscard]] virtual bool serves_here(const ComponentId& id) const {
+    static_cast<void>(id);
+    return true;
+  }
 };
 
 }  // namespace capsule::component
