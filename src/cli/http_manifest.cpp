@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "field_names.hpp"
 #include "manifest.hpp"
 
 namespace capsule::cli {
@@ -73,11 +74,17 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
                                    const std::filesystem::path& file,
                                    const std::vector<std::string>& components,
                                    const std::vector<std::string>& on_demand) {
+  static constexpr std::string_view kRouteFields[] = {
+      "path",      "component", "static", "wasm",    "envelope", "max_body", "request_timeout_ms",
+      "instances", "reuse",     "memory", "outgoing"};
   const std::string where = "http.route[" + std::to_string(index) + "].";
   HttpRouteEntry r;
   r.line = static_cast<int>(t.source().begin.line);
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
+    if (!known(key, kRouteFields)) {
+      return c.error(&v, where + key + ": unknown field (known: " + field_list(kRouteFields) + ")");
+    }
     if (key == "path") {
       auto s = c.string(v, where + key);
       if (!s) return std::move(s).error();
@@ -147,10 +154,6 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
       auto n = c.integer(v, where + key, 1, 3'600'000);
       if (!n) return std::move(n).error();
       r.request_timeout = std::chrono::milliseconds(*n);
-    } else {
-      return c.error(&v, where + key +
-                             ": unknown field (known: path, component, static, wasm, envelope, "
-                             "max_body, request_timeout_ms, instances, reuse, memory, outgoing)");
     }
   }
   if (r.path.empty()) return c.error(&t, where + "path: missing (e.g. path = \"/hello\")");
@@ -172,9 +175,15 @@ Result<HttpSection> parse_http_section(const toml::table& http, const std::files
   HttpSection out;
   out.line = static_cast<int>(http.source().begin.line);
   const HttpChecker c(file, out.line);
+  static constexpr std::string_view kSectionFields[] = {
+      "listen",          "max_connections",       "max_header_bytes",
+      "read_timeout_ms", "keep_alive_timeout_ms", "route"};
   for (const auto& [k, v] : http) {
     const std::string key(k.str());
     const std::string where = "http." + key;
+    if (!known(key, kSectionFields)) {
+      return c.error(&v, where + ": unknown field (known: " + field_list(kSectionFields) + ")");
+    }
     if (key == "listen") {
       auto s = c.string(v, where);
       if (!s) return std::move(s).error();
@@ -218,10 +227,6 @@ Result<HttpSection> parse_http_section(const toml::table& http, const std::files
         }
         out.routes.push_back(std::move(*r));
       }
-    } else {
-      return c.error(&v, where +
-                             ": unknown field (known: listen, max_connections, max_header_bytes, "
-                             "read_timeout_ms, keep_alive_timeout_ms, route)");
     }
   }
   if (out.listen.empty()) {

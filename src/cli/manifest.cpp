@@ -16,6 +16,7 @@
 #include <capsule/component/component_runtime.hpp>
 
 #include "activation_fields.hpp"
+#include "field_names.hpp"
 #include "http_manifest.hpp"
 #include "quota_fields.hpp"
 
@@ -59,13 +60,15 @@ Result<std::vector<std::string>> parse_groups(const Checker& c, const toml::node
   return out;
 }
 
+constexpr std::string_view kPlacementFields[] = {"groups", "failover"};
+
 Status parse_placement(const Checker& c, const toml::table& t, const std::string& where,
                        ComponentEntry& e) {
   for (const auto& [k, v] : t) {
-    if (k != "groups" && k != "failover") {
+    if (!known(k.str(), kPlacementFields)) {
       return c.error(&v, e.line,
                      where + "placement." + std::string(k.str()) +
-                         ": unknown field (known: groups, failover)");
+                         ": unknown field (known: " + field_list(kPlacementFields) + ")");
     }
   }
   if (const toml::node* g = t.get("groups")) {
@@ -85,10 +88,6 @@ Status parse_placement(const Checker& c, const toml::table& t, const std::string
     e.failover = std::move(*groups);
   }
   return ok();
-}
-
-bool known(std::string_view key, std::span<const std::string_view> keys) {
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
 template <typename T>
@@ -112,18 +111,20 @@ Status parse_quota(const Checker& c, std::string_view key, const toml::node& v,
   return ok();
 }
 
+// A component's [limits]: these, and any of kQuotaFields (its overrides of [host.quotas]).
+constexpr std::string_view kLimitFields[] = {"memory", "fuel", "wall_time_ms", "max_payload"};
+
 Status parse_limits(const Checker& c, const toml::table& t, const std::string& where,
                     ResourceLimits& out) {
   for (const auto& [k, v] : t) {
-    if (is_quota_field(k.str())) {
+    if (known(k.str(), kQuotaFields)) {
       if (Status s = parse_quota(c, k.str(), v, where + "limits.", out.quotas); !s) return s;
       continue;
     }
-    if (k != "memory" && k != "fuel" && k != "wall_time_ms" && k != "max_payload") {
+    if (!known(k.str(), kLimitFields)) {
       return c.error(&v, 0,
-                     where + "limits." + std::string(k.str()) +
-                         ": unknown field (known: memory, fuel, wall_time_ms, max_payload, " +
-                         std::string(kQuotaFieldNames) + ")");
+                     where + "limits." + std::string(k.str()) + ": unknown field (known: " +
+                         field_list(kLimitFields) + ", " + field_list(kQuotaFields) + ")");
     }
   }
   for (const char* name : {"memory", "max_payload"}) {
@@ -212,13 +213,10 @@ Status parse_escalation(const Checker& c, const toml::table& t, const std::strin
 Status parse_supervision(const Checker& c, const toml::table& t, const std::string& where,
                          rt::SupervisorConfig& out, component::GroupEscalation& escalation) {
   for (const auto& [k, v] : t) {
-    if (std::find(std::begin(kSupervisionFields), std::end(kSupervisionFields), k.str()) ==
-        std::end(kSupervisionFields)) {
+    if (!known(k.str(), kSupervisionFields)) {
       return c.error(&v, 0,
                      where + "supervision." + std::string(k.str()) +
-                         ": unknown field (known: strategy, max_restarts, window_ms, backoff_ms, "
-                         "health_interval_ms, escalation, escalation_max_restarts, "
-                         "escalation_window_ms)");
+                         ": unknown field (known: " + field_list(kSupervisionFields) + ")");
     }
   }
   if (Status s = parse_escalation(c, t, where, escalation); !s) return s;
@@ -278,6 +276,14 @@ Status parse_mailbox_size(const Checker& c, const toml::table& t, const std::str
 
 Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& where,
                      std::optional<rt::MailboxConfig>& out) {
+  static constexpr std::string_view kMailboxFields[] = {"capacity", "max_bytes", "policy"};
+  for (const auto& [k, v] : t) {
+    if (!known(k.str(), kMailboxFields)) {
+      return c.error(&v, 0,
+                     where + "mailbox." + std::string(k.str()) +
+                         ": unknown field (known: " + field_list(kMailboxFields) + ")");
+    }
+  }
   rt::MailboxConfig m = component::default_component_mailbox();
   if (Status s = parse_mailbox_size(c, t, where, "max_bytes", "an integer (0 = no bound on bytes)",
                                     m.max_bytes);
@@ -416,7 +422,10 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
   for (const auto& [k, v] : t) {
     if (!known(k.str(), kComponentKeys) && !known(k.str(), kComponentTables) &&
         !known(k.str(), kActivationKeys)) {
-      return c.error(&v, e.line, where + std::string(k.str()) + ": unknown field");
+      return c.error(&v, e.line,
+                     where + std::string(k.str()) +
+                         ": unknown field (known: " + field_list(kComponentKeys) + ", " +
+                         field_list(kActivationKeys) + ", " + field_list(kComponentTables) + ")");
     }
   }
   const toml::node* name = t.get("name");
@@ -573,11 +582,12 @@ Result<GroupEntry> parse_group(const Checker& c, const toml::table& t, std::size
   GroupEntry g;
   g.line = static_cast<int>(t.source().begin.line);
   std::string where = "group[" + std::to_string(index) + "] ";
+  static constexpr std::string_view kGroupFields[] = {"name", "members", "supervision"};
   for (const auto& [k, v] : t) {
-    if (k != "name" && k != "members" && k != "supervision") {
+    if (!known(k.str(), kGroupFields)) {
       return c.error(&v, g.line,
                      where + std::string(k.str()) +
-                         ": unknown field (known: name, members, [group.supervision])");
+                         ": unknown field (known: " + field_list(kGroupFields) + ")");
     }
   }
   const toml::node* name = t.get("name");
@@ -671,12 +681,19 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   const toml::table& root = parsed.table();
   Manifest m;
   m.file = file;
+  // As a manifest writes them (a table or [[an array of tables]]): the key is inside the brackets.
+  static constexpr std::string_view kSections[] = {"[host]", "[[component]]", "[[group]]",
+                                                   "[grants]", "[http]"};
+  const auto is_section = [](std::string_view key) {
+    return std::any_of(std::begin(kSections), std::end(kSections), [&](std::string_view shown) {
+      const auto name = shown.find_first_not_of('[');
+      return shown.substr(name, shown.find(']') - name) == key;
+    });
+  };
   for (const auto& [k, v] : root) {
-    if (k != "host" && k != "component" && k != "grants" && k != "group" && k != "http") {
-      return c.error(&v, 1,
-                     std::string(k.str()) +
-                         ": unknown section (known: [host], [[component]], [[group]], [grants], "
-                         "[http])");
+    if (!is_section(k.str())) {
+      return c.error(
+          &v, 1, std::string(k.str()) + ": unknown section (known: " + field_list(kSections) + ")");
     }
   }
   // The default data dir is relative to the manifest too, not to the working directory (a [host]
@@ -685,7 +702,17 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   if (const toml::node* h = root.get("host")) {
     const auto* t = h->as_table();
     if (t == nullptr) return c.error(h, 1, "host: expected a table");
+    static constexpr std::string_view kHostFields[] = {
+        "name",         "data_dir",        "components_dir", "admin",
+        "upgrade_dirs", "storage",         "audit_log",      "cluster",
+        "groups",       "storage_backend", "kv_bucket",      "confirm_remote_sends",
+        "quotas"};
     for (const auto& [k, v] : *t) {
+      if (!known(k.str(), kHostFields)) {
+        return c.error(&v, 1,
+                       "host." + std::string(k.str()) +
+                           ": unknown field (known: " + field_list(kHostFields) + ")");
+      }
       if (k == "groups") {
         auto groups = parse_groups(c, v, 1, "host.groups", false);
         if (!groups) return std::move(groups).error();
@@ -696,10 +723,10 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         const auto* q = v.as_table();
         if (q == nullptr) return c.error(&v, 1, "host.quotas: expected a table");
         for (const auto& [qk, qv] : *q) {
-          if (!is_quota_field(qk.str())) {
+          if (!known(qk.str(), kQuotaFields)) {
             return c.error(&qv, 1,
                            "host.quotas." + std::string(qk.str()) +
-                               ": unknown field (known: " + std::string(kQuotaFieldNames) + ")");
+                               ": unknown field (known: " + field_list(kQuotaFields) + ")");
           }
           if (Status s = parse_quota(c, qk.str(), qv, "host.quotas.", m.host.quotas); !s) {
             return std::move(s).error();
@@ -748,12 +775,6 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
         m.host.storage_backend = *s;
       } else if (k == "kv_bucket") {
         m.host.kv_bucket = *s;
-      } else {
-        return c.error(&v, 1,
-                       "host." + std::string(k.str()) +
-                           ": unknown field (known: name, data_dir, components_dir, admin, "
-                           "upgrade_dirs, storage, audit_log, cluster, groups, storage_backend, "
-                           "kv_bucket, confirm_remote_sends, quotas)");
       }
     }
   }

@@ -4,12 +4,6 @@
 
 namespace capsule::cli {
 
-bool is_quota_field(std::string_view key) noexcept {
-  return key == "messages_per_second" || key == "pending_requests" || key == "subscriptions" ||
-         key == "broadcast_targets" || key == "log_lines_per_second" ||
-         key == "log_bytes_per_second";
-}
-
 std::optional<std::string> set_quota(GuestQuotas& quotas, std::string_view key,
                                      std::optional<std::int64_t> count,
                                      std::optional<std::uint64_t> bytes) {

@@ -11,11 +11,9 @@ namespace capsule::cli {
 
 // The GuestQuotas fields a manifest may set, by the names used in [host.quotas] (the host's
 // defaults) and in a component's [limits] (its overrides).
-inline constexpr std::string_view kQuotaFieldNames =
-    "messages_per_second, pending_requests, subscriptions, broadcast_targets, "
-    "log_lines_per_second, log_bytes_per_second";
-
-[[nodiscard]] bool is_quota_field(std::string_view key) noexcept;
+inline constexpr std::string_view kQuotaFields[] = {"messages_per_second",  "pending_requests",
+                                                    "subscriptions",        "broadcast_targets",
+                                                    "log_lines_per_second", "log_bytes_per_second"};
 
 // Sets quota `key` to `value` (a positive count; for log_bytes_per_second also a size such as
 // "64KiB", already turned into `bytes`). Returns what is wrong with the value, if anything.

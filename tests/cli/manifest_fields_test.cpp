@@ -1,0 +1,98 @@
+// Every table of a manifest refuses a field it does not know, naming the fields it knows, and
+// each field it names is one it accepts: the list in the message and the check are one array
+// (src/cli/field_names.hpp), so they cannot drift apart.
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <gtest/gtest.h>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "manifest.hpp"
+
+namespace capsule::cli {
+namespace {
+
+std::string error_of(const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("capsule-manifest-fields-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.wasm") << "";
+  auto m = parse_manifest(text, dir / "app.toml");
+  std::filesystem::remove_all(dir);
+  return m ? std::string("parsed") : m.error().message;
+}
+
+// The names an error lists after "(known: ", up to the closing parenthesis.
+std::vector<std::string> listed(const std::string& error) {
+  const auto from = error.find("(known: ");
+  if (from == std::string::npos) return {};
+  std::stringstream list(error.substr(from + 8, error.rfind(')') - from - 8));
+  std::vector<std::string> out;
+  for (std::string name; std::getline(list, name, ',');) {
+    out.push_back(name.substr(name.find_first_not_of(' ')));
+  }
+  return out;
+}
+
+struct Table {
+  std::string name;                                     // how the error names a field of it
+  std::function<std::string(const std::string&)> with;  // a manifest with `line` in that table
+};
+
+const std::string kComponent = "[[component]]\nname = \"app/a\"\npath = \"a.wasm\"\n";
+const std::string kRoute = "[http]\nlisten = \"127.0.0.1:0\"\n[[http.route]]\npath = \"/a\"\n";
+
+std::vector<Table> tables() {
+  const auto in_component = [](const std::string& sub) {
+    return [sub](const std::string& line) { return kComponent + sub + line + "\n"; };
+  };
+  return {
+      {"host.", [](const std::string& l) { return "[host]\n" + l + "\n" + kComponent; }},
+      {"host.quotas.",
+       [](const std::string& l) { return "[host.quotas]\n" + l + "\n" + kComponent; }},
+      {"component[0] ", in_component("")},
+      {"component 'app/a' limits.", in_component("[component.limits]\n")},
+      {"component 'app/a' supervision.", in_component("[component.supervision]\n")},
+      {"component 'app/a' mailbox.", in_component("[component.mailbox]\n")},
+      {"component 'app/a' placement.", in_component("[component.placement]\n")},
+      {"group 'g' supervision.",
+       in_component("[[group]]\nname = \"g\"\nmembers = [\"app/a\"]\n[group.supervision]\n")},
+      {"group[0] ", [](const std::string& l) { return kComponent + "[[group]]\n" + l + "\n"; }},
+      {"http.",
+       [](const std::string& l) { return kComponent + "[http]\n" + l + "\n[[http.route]]\n"; }},
+      {"http.route[0].", [](const std::string& l) { return kComponent + kRoute + l + "\n"; }},
+  };
+}
+
+TEST(ManifestFields, EveryTableNamesWhatItKnowsAndAcceptsWhatItNames) {
+  for (const auto& table : tables()) {
+    const std::string error = error_of(table.with("colour = 1"));
+    EXPECT_NE(error.find(table.name + "colour: unknown field (known: "), std::string::npos)
+        << error;
+    const auto names = listed(error);
+    EXPECT_GE(names.size(), 2U) << error;
+    for (const auto& name : names) {
+      // A wrong value or a missing companion may still be an error, but not an unknown field.
+      const std::string accepted = error_of(table.with(name + " = 1"));
+      EXPECT_EQ(accepted.find("unknown field"), std::string::npos) << name << ": " << accepted;
+    }
+  }
+}
+
+TEST(ManifestFields, UnknownSectionsNameTheSectionsAsTheyAreWritten) {
+  const std::string error = error_of(kComponent + "[hosts]\nname = \"x\"\n");
+  EXPECT_NE(error.find("hosts: unknown section (known: [host], [[component]], [[group]], "
+                       "[grants], [http])"),
+            std::string::npos)
+      << error;
+  for (const std::string section : {"[host]\n", "[grants]\n", "[[group]]\n", "[http]\n"}) {
+    const std::string other = error_of(kComponent + section);
+    EXPECT_EQ(other.find("unknown section"), std::string::npos) << section << other;
+  }
+}
+
+}  // namespace
+}  // namespace capsule::cli
