@@ -5,6 +5,7 @@
 #include "scaffold_templates.hpp"
 
 #include <array>
+#include <string>
 
 namespace capsule::cli {
 namespace {
@@ -28,26 +29,6 @@ path = "@NAME@.wasm"
 )";
 
 constexpr std::string_view kGitignore = "build/\n.capsule/\n";
-
-constexpr std::string_view kCReadme = R"(# @NAME@
-
-A capsule component in C, made by `capsule new c @NAME@`. Its code is in `src/@NAME@.c`; the
-guest SDK's header `<capsule/guest.h>` and docs/writing-components.md say what else it can do.
-
-    cmake -B build && cmake --build build      # -> build/components/@NAME@.wasm
-    capsule run capsule.toml                   # then, in another shell here:
-    capsule call app/@NAME@ "hi"               # -> hello from @NAME@: hi
-
-Building needs clang-19, lld-19, wasi-libc and libclang-rt-19-dev-wasm32 (Debian), wasm-tools and
-wit-bindgen (capsule's scripts/bootstrap.sh, or `cargo install`).
-)";
-
-constexpr std::string_view kCCMake = R"(cmake_minimum_required(VERSION 3.25)
-# The guest is compiled with clang-19 for wasm32 by the capsule module: no host language needed.
-project(@NAME@ NONE)
-find_package(capsule 0.1 REQUIRED COMPONENTS guest@FIND_HINTS@)
-capsule_add_component(@NAME@ SOURCES src/@NAME@.c)
-)";
 
 constexpr std::string_view kCSource =
     R"(/* @NAME@: a capsule component. handle-message answers every message with a greeting that
@@ -78,27 +59,6 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
 }
 )";
 
-constexpr std::string_view kCppReadme = R"(# @NAME@
-
-A capsule component in C++, made by `capsule new cpp @NAME@`. Its code is in `src/@NAME@.cpp`
-(C++20 without exceptions or RTTI); the guest SDK's `<capsule/guest.hpp>` and
-docs/writing-components.md say what else it can do.
-
-    cmake -B build && cmake --build build      # -> build/components/@NAME@.wasm
-    capsule run capsule.toml                   # then, in another shell here:
-    capsule call app/@NAME@ "hi"               # -> hello from @NAME@: hi
-
-Building needs clang-19, lld-19, wasi-libc and libclang-rt-19-dev-wasm32 (Debian), wasm-tools and
-wit-bindgen (capsule's scripts/bootstrap.sh, or `cargo install`).
-)";
-
-constexpr std::string_view kCppCMake = R"(cmake_minimum_required(VERSION 3.25)
-# The guest is compiled with clang++-19 for wasm32 by the capsule module: no host language needed.
-project(@NAME@ NONE)
-find_package(capsule 0.1 REQUIRED COMPONENTS guest@FIND_HINTS@)
-capsule_add_component(@NAME@ SOURCES src/@NAME@.cpp)
-)";
-
 constexpr std::string_view kCppSource =
     R"(// @NAME@: a capsule component. handle-message answers every message with a greeting that
 // quotes it; replace that with the component's work.
@@ -115,29 +75,6 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
   capsule::guest::reply(reply, "hello from @NAME@: " + std::string(message));
   return true;  // false and *err: a typed error for the caller
 }
-)";
-
-constexpr std::string_view kPythonReadme = R"(# @NAME@
-
-A capsule component in Python, made by `capsule new python @NAME@`. Its code is in
-`src/app.py` (everything in `src/` is bundled); docs/writing-components.md ("Python") says what
-else it can do.
-
-    cmake -B build && cmake --build build      # -> build/components/@NAME@.wasm
-    capsule run capsule.toml                   # then, in another shell here:
-    capsule call app/@NAME@ "hi"               # -> hello from @NAME@: hi
-
-Building needs componentize-py 0.25.1 and wasm-tools (capsule's scripts/bootstrap.sh puts them in
-~/.cache/capsule); the first build and the first run each take 15-30 s (an 18 MB component).
-)";
-
-constexpr std::string_view kPythonCMake = R"(cmake_minimum_required(VERSION 3.25)
-project(@NAME@ NONE)
-find_package(capsule 0.1 REQUIRED COMPONENTS guest@FIND_HINTS@)
-if(NOT CAPSULE_PYTHON_GUESTS)
-  message(FATAL_ERROR "componentize-py not found: run capsule's scripts/bootstrap.sh")
-endif()
-capsule_add_python_component(@NAME@ SOURCE src/app.py)
 )";
 
 constexpr std::string_view kPythonSource =
@@ -171,29 +108,6 @@ class Lifecycle(exports.Lifecycle):
         return types.ComponentMetadata("@NAME@", "0.1.0", "Answers each message with a greeting", [])
 )";
 
-constexpr std::string_view kJsReadme = R"(# @NAME@
-
-A capsule component in JavaScript, made by `capsule new js @NAME@`. Its code is in `src/app.js`
-(an ES module; what it imports by relative path is bundled); docs/writing-components.md
-("JavaScript") says what else it can do.
-
-    cmake -B build && cmake --build build      # -> build/components/@NAME@.wasm
-    capsule run capsule.toml                   # then, in another shell here:
-    capsule call app/@NAME@ "hi"               # -> hello from @NAME@: hi
-
-Building needs Node.js 20.19 or newer, componentize-js 0.23.0 and wasm-tools (capsule's
-scripts/bootstrap.sh puts them in ~/.cache/capsule).
-)";
-
-constexpr std::string_view kJsCMake = R"(cmake_minimum_required(VERSION 3.25)
-project(@NAME@ NONE)
-find_package(capsule 0.1 REQUIRED COMPONENTS guest@FIND_HINTS@)
-if(NOT CAPSULE_JS_GUESTS)
-  message(FATAL_ERROR "componentize-js (or Node.js) not found: run capsule's scripts/bootstrap.sh")
-endif()
-capsule_add_js_component(@NAME@ SOURCE src/app.js)
-)";
-
 constexpr std::string_view kJsSource =
     R"(// @NAME@: a capsule component. handleMessage answers every message with a greeting that
 // quotes it; replace that with the component's work.
@@ -225,40 +139,142 @@ export const lifecycle = {
 };
 )";
 
-constexpr std::array<std::string_view, 4> kLanguages{"c", "cpp", "python", "js"};
+// What each language puts into the files every project has (the CMakeLists.txt and README.md
+// built below, kManifest, kGitignore), next to its source.
+struct Language {
+  std::string_view name;         // `capsule new <name>`
+  std::string_view title;        // "A capsule component in <title>"
+  std::string_view source_path;  // where `source` goes in the project
+  std::string_view source;
+  std::string_view cmake_note;  // a comment line above project(), or nothing
+  // The variable the capsule module sets when this language's toolchain is there (nothing: the
+  // module requires it), and the tool its error names as missing.
+  std::string_view toolchain_var;
+  std::string_view toolchain;
+  std::string_view add_component;  // the capsule_add_*component() line
+  // README: the rest of the sentence "Its code is in" (from the space or line break after "in")
+  // and the closing paragraph on what building needs.
+  std::string_view readme_code;
+  std::string_view readme_needs;
+};
 
-constexpr std::array<TemplateFile, 5> kC{{{"CMakeLists.txt", kCCMake},
-                                          {"src/@NAME@.c", kCSource},
-                                          {"capsule.toml", kManifest},
-                                          {"README.md", kCReadme},
-                                          {".gitignore", kGitignore}}};
-constexpr std::array<TemplateFile, 5> kCpp{{{"CMakeLists.txt", kCppCMake},
-                                            {"src/@NAME@.cpp", kCppSource},
-                                            {"capsule.toml", kManifest},
-                                            {"README.md", kCppReadme},
-                                            {".gitignore", kGitignore}}};
-constexpr std::array<TemplateFile, 5> kPython{{{"CMakeLists.txt", kPythonCMake},
-                                               {"src/app.py", kPythonSource},
-                                               {"capsule.toml", kManifest},
-                                               {"README.md", kPythonReadme},
-                                               {".gitignore", kGitignore}}};
-constexpr std::array<TemplateFile, 5> kJs{{{"CMakeLists.txt", kJsCMake},
-                                           {"src/app.js", kJsSource},
-                                           {"capsule.toml", kManifest},
-                                           {"README.md", kJsReadme},
-                                           {".gitignore", kGitignore}}};
+// C and C++ build with the same toolchain.
+constexpr std::string_view kClangNeeds =
+    R"(Building needs clang-19, lld-19, wasi-libc and libclang-rt-19-dev-wasm32 (Debian), wasm-tools and
+wit-bindgen (capsule's scripts/bootstrap.sh, or `cargo install`).
+)";
+
+constexpr std::array<Language, 4> kLanguages{{
+    {.name = "c",
+     .title = "C",
+     .source_path = "src/@NAME@.c",
+     .source = kCSource,
+     .cmake_note =
+         "# The guest is compiled with clang-19 for wasm32 by the capsule module: no host "
+         "language needed.\n",
+     .toolchain_var = "",
+     .toolchain = "",
+     .add_component = "capsule_add_component(@NAME@ SOURCES src/@NAME@.c)\n",
+     .readme_code = R"( `src/@NAME@.c`; the
+guest SDK's header `<capsule/guest.h>` and docs/writing-components.md say what else it can do.
+)",
+     .readme_needs = kClangNeeds},
+    {.name = "cpp",
+     .title = "C++",
+     .source_path = "src/@NAME@.cpp",
+     .source = kCppSource,
+     .cmake_note = "# The guest is compiled with clang++-19 for wasm32 by the capsule module: no "
+                   "host language needed.\n",
+     .toolchain_var = "",
+     .toolchain = "",
+     .add_component = "capsule_add_component(@NAME@ SOURCES src/@NAME@.cpp)\n",
+     .readme_code = R"( `src/@NAME@.cpp`
+(C++20 without exceptions or RTTI); the guest SDK's `<capsule/guest.hpp>` and
+docs/writing-components.md say what else it can do.
+)",
+     .readme_needs = kClangNeeds},
+    {.name = "python",
+     .title = "Python",
+     .source_path = "src/app.py",
+     .source = kPythonSource,
+     .cmake_note = "",
+     .toolchain_var = "CAPSULE_PYTHON_GUESTS",
+     .toolchain = "componentize-py",
+     .add_component = "capsule_add_python_component(@NAME@ SOURCE src/app.py)\n",
+     .readme_code = R"(
+`src/app.py` (everything in `src/` is bundled); docs/writing-components.md ("Python") says what
+else it can do.
+)",
+     .readme_needs =
+         R"(Building needs componentize-py 0.25.1 and wasm-tools (capsule's scripts/bootstrap.sh puts them in
+~/.cache/capsule); the first build and the first run each take 15-30 s (an 18 MB component).
+)"},
+    {.name = "js",
+     .title = "JavaScript",
+     .source_path = "src/app.js",
+     .source = kJsSource,
+     .cmake_note = "",
+     .toolchain_var = "CAPSULE_JS_GUESTS",
+     .toolchain = "componentize-js (or Node.js)",
+     .add_component = "capsule_add_js_component(@NAME@ SOURCE src/app.js)\n",
+     .readme_code = R"( `src/app.js`
+(an ES module; what it imports by relative path is bundled); docs/writing-components.md
+("JavaScript") says what else it can do.
+)",
+     .readme_needs =
+         R"(Building needs Node.js 20.19 or newer, componentize-js 0.23.0 and wasm-tools (capsule's
+scripts/bootstrap.sh puts them in ~/.cache/capsule).
+)"},
+}};
+
+constexpr auto kLanguageNames = [] {
+  std::array<std::string_view, kLanguages.size()> names{};
+  for (std::size_t i = 0; i < kLanguages.size(); ++i) names[i] = kLanguages[i].name;
+  return names;
+}();
+
+std::string cmake_lists(const Language& l) {
+  std::string out = "cmake_minimum_required(VERSION 3.25)\n";
+  out += l.cmake_note;
+  out += "project(@NAME@ NONE)\n";
+  out += "find_package(capsule 0.1 REQUIRED COMPONENTS guest@FIND_HINTS@)\n";
+  if (!l.toolchain_var.empty()) {
+    out += "if(NOT " + std::string(l.toolchain_var) + ")\n";
+    out += "  message(FATAL_ERROR \"" + std::string(l.toolchain) +
+           " not found: run capsule's scripts/bootstrap.sh\")\n";
+    out += "endif()\n";
+  }
+  return out + std::string(l.add_component);
+}
+
+std::string readme(const Language& l) {
+  std::string out = "# @NAME@\n\n";
+  out += "A capsule component in " + std::string(l.title) + ", made by `capsule new " +
+         std::string(l.name) + " @NAME@`. Its code is in" + std::string(l.readme_code);
+  out += R"(
+    cmake -B build && cmake --build build      # -> build/components/@NAME@.wasm
+    capsule run capsule.toml                   # then, in another shell here:
+    capsule call app/@NAME@ "hi"               # -> hello from @NAME@: hi
+
+)";
+  return out + std::string(l.readme_needs);
+}
 
 }  // namespace
 
 std::span<const std::string_view> scaffold_languages() {
-  return kLanguages;
+  return kLanguageNames;
 }
 
-std::span<const TemplateFile> scaffold_templates(std::string_view language) {
-  if (language == "c") return kC;
-  if (language == "cpp") return kCpp;
-  if (language == "python") return kPython;
-  if (language == "js") return kJs;
+std::vector<TemplateFile> scaffold_templates(std::string_view language) {
+  for (const auto& l : kLanguages) {
+    if (l.name != language) continue;
+    return {{"CMakeLists.txt", cmake_lists(l)},
+            {std::string(l.source_path), std::string(l.source)},
+            {"capsule.toml", std::string(kManifest)},
+            {"README.md", readme(l)},
+            {".gitignore", std::string(kGitignore)}};
+  }
   return {};
 }
 
