@@ -24,7 +24,7 @@ ARGS = None
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "e2e"))
 import capsule_process  # noqa: E402
-from capsule_process import HostProcess, capsule, free_port, wait_for  # noqa: E402
+from capsule_process import HostProcess, capsule, wait_for  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import nats_process  # noqa: E402
@@ -228,13 +228,13 @@ class AuthenticatedClusterEndToEnd(unittest.TestCase):
                                                  check=False).stdout.strip() == "hi"))
         # No credentials: the host does not start, and says why.
         r = subprocess.run([ARGS.capsule, "run", str(self.dir / "beta.toml"), "--admin",
-                            f"127.0.0.1:{free_port()}", "--cluster", self.nats.url, "--host", "gamma"],
+                            "127.0.0.1:0", "--cluster", self.nats.url, "--host", "gamma"],
                            capture_output=True, text=True, timeout=60)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("Authorization", r.stdout + r.stderr)
         # Another host's credentials: refused before connecting.
         r = subprocess.run([ARGS.capsule, "run", str(self.dir / "beta.toml"), "--admin",
-                            f"127.0.0.1:{free_port()}", "--cluster", self.nats.url,
+                            "127.0.0.1:0", "--cluster", self.nats.url,
                             "--credentials", str(self.dir / "auth" / "alpha.creds")],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 1)

@@ -29,7 +29,7 @@ class GuestOutput : public RuntimeFixture {
       const std::lock_guard lock(mutex_);
       lines_.push_back({who, level, message});
     };
-    runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+    reconfigure(config);
   }
 
   std::vector<LogLine> lines() {

@@ -4,9 +4,12 @@
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <mutex>
+#include <system_error>
+#include <unistd.h>
 
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/rt/monitoring.hpp>
+#include <capsule/storage/sqlite_kv_backend.hpp>
 
 namespace capsule::component::testing {
 
@@ -43,6 +46,29 @@ class TopicInbox {
 class RuntimeFixture : public ::testing::Test {
  protected:
   RuntimeFixture() : system(make_system_config(recorder)) {}
+  ~RuntimeFixture() override {
+    std::error_code ec;
+    if (!store_dir_.empty()) std::filesystem::remove_all(store_dir_, ec);
+  }
+
+  // Replaces the runtime the fixture made by one with `config` (storage, log sink, ...).
+  void reconfigure(RuntimeConfig config) {
+    runtime.reset();
+    runtime = std::make_unique<ComponentRuntime>(system, engine, std::move(config));
+  }
+
+  // A SQLite store in a directory of this test's own: named after the process and the test (ctest
+  // runs tests in parallel), empty at first, removed with the fixture.
+  std::shared_ptr<storage::SqliteKvBackend> open_sqlite_store() {
+    store_dir_ = std::filesystem::temp_directory_path() /
+                 ("capsule_component_" + std::to_string(::getpid()) + "_" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(store_dir_);
+    std::filesystem::create_directories(store_dir_);
+    auto sqlite = storage::SqliteKvBackend::open(store_dir_ / "kv.db");
+    EXPECT_TRUE(sqlite) << sqlite.error().describe();
+    return sqlite ? std::move(*sqlite) : nullptr;
+  }
 
   static rt::SystemConfig make_system_config(const std::shared_ptr<rt::InMemoryRecorder>& r) {
     rt::SystemConfig c;
@@ -87,6 +113,9 @@ class RuntimeFixture : public ::testing::Test {
     runtime.reset();
     system.shutdown();
   }
+
+ private:
+  std::filesystem::path store_dir_;
 };
 
 }  // namespace capsule::component::testing

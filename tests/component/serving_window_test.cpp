@@ -1,11 +1,7 @@
 // A component only one host may serve (a failover unit) is served only while its ServingWindow
 // is open: a message taken while it is closed is refused unhandled, and a storage write issued
 // while it is closed never reaches storage. Real SQLite, real ledger and pump guests.
-#include <filesystem>
 #include <thread>
-#include <unistd.h>
-
-#include <capsule/storage/sqlite_kv_backend.hpp>
 
 #include "runtime_fixture.hpp"
 
@@ -18,21 +14,12 @@ using namespace std::chrono_literals;
 class ServingWindowTest : public RuntimeFixture {
  protected:
   ServingWindowTest() {
-    dir = std::filesystem::temp_directory_path() /
-          ("capsule_serving_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto sqlite = storage::SqliteKvBackend::open(dir / "kv.db");
-    EXPECT_TRUE(sqlite) << sqlite.error().describe();
-    kv = std::shared_ptr<storage::KvBackend>(std::move(*sqlite));
+    kv = open_sqlite_store();
     RuntimeConfig config;
     config.storage = kv;
-    runtime.reset();
-    runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+    reconfigure(config);
     window->open_until(std::chrono::steady_clock::now() + 1h, 7);
   }
-  ~ServingWindowTest() override { std::filesystem::remove_all(dir); }
 
   ComponentSpec fenced(const std::string& name, const std::string& wasm) {
     ComponentSpec s = spec(name, wasm);
@@ -42,7 +29,6 @@ class ServingWindowTest : public RuntimeFixture {
     return s;
   }
 
-  std::filesystem::path dir;
   std::shared_ptr<storage::KvBackend> kv;
   std::shared_ptr<ServingWindow> window = std::make_shared<ServingWindow>();
 };

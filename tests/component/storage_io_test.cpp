@@ -2,11 +2,8 @@
 // guest's call suspends until the answer is there. Real SQLite behind an observing KvBackend
 // (it only records which thread called, then forwards), real pump and probe guests.
 #include <atomic>
-#include <filesystem>
-#include <unistd.h>
 
 #include <capsule/rt/scheduler.hpp>
-#include <capsule/storage/sqlite_kv_backend.hpp>
 
 #include "runtime_fixture.hpp"
 
@@ -60,23 +57,12 @@ class ThreadObservingKv final : public storage::KvBackend {
 class StorageIo : public RuntimeFixture {
  protected:
   StorageIo() {
-    dir = std::filesystem::temp_directory_path() /
-          ("capsule_storage_io_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto sqlite = storage::SqliteKvBackend::open(dir / "kv.db");
-    EXPECT_TRUE(sqlite) << sqlite.error().describe();
-    kv = std::make_shared<ThreadObservingKv>(
-        std::shared_ptr<storage::KvBackend>(std::move(*sqlite)));
+    kv = std::make_shared<ThreadObservingKv>(open_sqlite_store());
     RuntimeConfig config;
     config.storage = kv;
-    runtime.reset();
-    runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+    reconfigure(config);
   }
-  ~StorageIo() override { std::filesystem::remove_all(dir); }
 
-  std::filesystem::path dir;
   std::shared_ptr<ThreadObservingKv> kv;
 };
 

@@ -279,7 +279,7 @@ TEST_F(RuntimeFixture, RepeatedWarningsAreWrittenOnceThenCounted) {
         .count();
   };
   const auto began_ms = epoch_ms();
-  runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+  reconfigure(config);
   auto ids = start(spec("counter", "counter"));
   // Each send makes the guest return an error: one warning line per message before.
   for (int i = 0; i < 200; ++i) {

@@ -35,6 +35,7 @@ TEST_F(RuntimeFixture, SleepersDoNotStarveACanaryAndFailAtTheirWallTimeLimit) {
   ASSERT_EQ(sleeper_ids.size(), kSleepers);
 
   std::vector<std::future<Result<Payload>>> naps;
+  naps.reserve(sleeper_ids.size());
   for (const auto& id : sleeper_ids) {
     naps.push_back(runtime->ask(id, Payload::text("3600000"), 30s));
   }
@@ -80,6 +81,7 @@ TEST_F(RuntimeFixture, RestartsWhoseInitSleepsDoNotHoldWorkers) {
   const auto canary = start(spec("echo", "echo"));
   // Every sleeper fails at its limit, then restarts: its init sleeps again, on a worker.
   std::vector<std::future<Result<Payload>>> naps;
+  naps.reserve(sleeper_ids.size());
   for (const auto& id : sleeper_ids) {
     naps.push_back(runtime->ask(id, Payload::text("3600000"), 30s));
   }
@@ -157,7 +159,7 @@ TEST_F(RuntimeFixture, StopsWhoseShutdownSleepsDoNotHoldWorkers) {
     std::lock_guard lock(mu);
     if (line == "shut down after sleeping") ++shutdowns;
   };
-  runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+  reconfigure(config);
   constexpr std::uint32_t kInstances = 4;
   for (const char* name : {"a", "b"}) {
     auto s = spec(name, "sleeper", kInstances);
@@ -238,6 +240,7 @@ TEST_F(RuntimeFixture, ActivationShutdownsThatSleepDoNotHoldWorkers) {
   ASSERT_TRUE(runtime->start(sleepers));
   const auto canary = start(spec("echo", "echo"));
   std::vector<std::future<Result<Payload>>> naps;
+  naps.reserve(6);
   for (int i = 0; i < 6; ++i) {  // past the first two, every new name evicts one
     naps.push_back(
         runtime->ask(ComponentId{"test", "nap", "n" + std::to_string(i)}, Payload::text("1"), 30s));
@@ -276,6 +279,7 @@ TEST_F(RuntimeFixture, SpinnersYieldSoACanaryKeepsAnswering) {
   const auto spin_ids = start(std::move(spinners));
   const auto canary = start(spec("echo", "echo"));
   std::vector<std::future<Result<Payload>>> spins;
+  spins.reserve(spin_ids.size());
   for (const auto& id : spin_ids) spins.push_back(runtime->ask(id, Payload::text("go"), 30s));
   for (int i = 0; i < 20; ++i) {
     auto r = ask(canary[0], "still here", 1s);

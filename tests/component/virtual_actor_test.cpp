@@ -2,11 +2,7 @@
 // or under pressure, state from storage across cycles, order and no loss across cycles, failures.
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <thread>
-#include <unistd.h>
-
-#include <capsule/storage/sqlite_kv_backend.hpp>
 
 #include "runtime_fixture.hpp"
 
@@ -19,24 +15,15 @@ using namespace std::chrono_literals;
 class VirtualActors : public RuntimeFixture {
  protected:
   VirtualActors() {
-    dir = std::filesystem::temp_directory_path() /
-          ("capsule_virtual_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto sqlite = storage::SqliteKvBackend::open(dir / "kv.db");
-    EXPECT_TRUE(sqlite) << sqlite.error().describe();
     RuntimeConfig config;
-    config.storage = std::shared_ptr<storage::KvBackend>(std::move(*sqlite));
+    config.storage = open_sqlite_store();
     config.log_sink = [this](const ComponentId& who, wasm::LogLevel, const std::string& text,
                              const wasm::KeyValues&) {
       std::lock_guard lock(log_mutex);
       log_lines.push_back(who.to_string() + ": " + text);
     };
-    runtime.reset();
-    runtime = std::make_unique<ComponentRuntime>(system, engine, config);
+    reconfigure(config);
   }
-  ~VirtualActors() override { std::filesystem::remove_all(dir); }
 
   ComponentSpec cart(std::chrono::milliseconds idle, std::uint32_t max_active) {
     ComponentSpec s = spec("cart", "cart");
@@ -78,7 +65,6 @@ class VirtualActors : public RuntimeFixture {
     return r ? r->as_string() : "";
   }
 
-  std::filesystem::path dir;
   std::mutex log_mutex;
   std::vector<std::string> log_lines;
 };
@@ -216,8 +202,7 @@ TEST_F(VirtualActors, ATrapRebuildsTheActivationForTheMessagesQueuedBehindIt) {
 
 TEST_F(VirtualActors, AFailedInitRefusesItsMessagesAndTheNextMessageTriesAgain) {
   // No storage: the cart's init fails (storage answers not-implemented).
-  runtime.reset();
-  runtime = std::make_unique<ComponentRuntime>(system, engine, RuntimeConfig{});
+  reconfigure(RuntimeConfig{});
   ASSERT_TRUE(runtime->start(cart(60s, 10)));
   auto first = ask(id("alice"), "count");
   ASSERT_FALSE(first);

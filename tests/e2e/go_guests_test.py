@@ -4,19 +4,16 @@
 
 One host runs the Go examples (echo, storage counter, requester) and the Go test guest `noisy`
 twice (once to print and panic, once with a small memory limit to run out of it); the tests drive
-it with the CLI and read its JSON log as it comes (LoggedHost, shared with python_guests_test.py).
+it with the CLI and read its JSON log as it comes (capsule_process.GuestHostTest).
 The compiled components are cached in the host's data dir between runs."""
 import pathlib
 import sys
-import tempfile
-import time
 import unittest
 import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import capsule_process  # noqa: E402
-from capsule_process import capsule, free_port, wait_for  # noqa: E402
-from python_guests_test import LoggedHost, output_lines  # noqa: E402
+from capsule_process import GuestHostTest, capsule, output_lines, wait_for  # noqa: E402
 
 ARGS = None
 
@@ -84,42 +81,12 @@ path = "go_noisy.wasm"
 """
 
 
-class GoGuests(unittest.TestCase):
+class GoGuests(GuestHostTest):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.dir = pathlib.Path(cls.tmp.name)
-        manifest = cls.dir / "app.toml"
-        manifest.write_text(MANIFEST.format(components=ARGS.components, memory=ARGS.memory,
-                                            hog_memory=ARGS.hog_memory))
-        (cls.dir / "data").mkdir()
-        if ARGS.cache_dir:
-            pathlib.Path(ARGS.cache_dir).mkdir(parents=True, exist_ok=True)
-            (cls.dir / "data" / "cache").symlink_to(pathlib.Path(ARGS.cache_dir).resolve())
-        cls.cli_args = ["--data-dir", str(cls.dir / "data")]
-        cls.admin = f"127.0.0.1:{free_port()}"
-        started = time.monotonic()
-        cls.host = LoggedHost(manifest, cls.admin, ready_timeout=600)
-        print(f"host ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.host.stop()
-        cls.tmp.cleanup()
-        assert code == 0, f"host exit status {code}"
-
-    def call(self, target, payload, check=True):
-        return capsule("call", *self.cli_args, target, payload, "--timeout-ms", "20000",
-                       admin=self.admin, check=check, timeout=60)
-
-    def wait_log(self, predicate, timeout=15):
-        found = []
-
-        def check():
-            found[:] = [e for e in self.host.log() if predicate(e)]
-            return bool(found)
-        self.assertTrue(wait_for(check, timeout), "no such log line")
-        return found
+        cls.start_host(MANIFEST.format(components=ARGS.components, memory=ARGS.memory,
+                                       hog_memory=ARGS.hog_memory),
+                       ARGS.cache_dir, ready_timeout=600)
 
     def test_echo_replies_with_the_payload(self):
         text = "hello from capsule " + uuid.uuid4().hex

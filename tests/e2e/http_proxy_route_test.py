@@ -7,14 +7,12 @@ byte; more concurrent requests than instances all get their answer; an instance 
 from request to request unless the route says `reuse = false`; a capsule:core component
 given as `wasm` is refused at start naming the route's line; a static canary answers throughout."""
 import http.client
-import json
 import pathlib
 import subprocess
 import sys
 import tempfile
 import threading
 import unittest
-import urllib.parse
 
 ARGS = None
 
@@ -85,13 +83,7 @@ class HttpProxyRouteTest(unittest.TestCase):
         path.write_text(MANIFEST.format(components=ARGS.components))
         # Compiling a componentize-py component takes ~20 s cold (docs/benchmarks.md).
         cls.host = HostProcess(path, ready_timeout=240)
-        url = next(json.loads(line)["url"] for line in cls.host.lines
-                   if json.loads(line).get("msg") == "http trigger ready")
-        parsed = urllib.parse.urlparse(url)
-        cls.address = (parsed.hostname, parsed.port)
-        cls.reader = threading.Thread(target=lambda: [None for _ in cls.host.proc.stdout],
-                                      daemon=True)
-        cls.reader.start()
+        cls.address = cls.host.http_address()
 
     @classmethod
     def tearDownClass(cls):

@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 
 ARGS = None
 
@@ -117,24 +116,14 @@ static = "ok\\n"
 
 
 class Host:
-    """A `capsule run` of MANIFEST with its output read all along (so it never blocks on a full
-    pipe), and the URL of its HTTP trigger."""
+    """A `capsule run` of MANIFEST (its output in `lines`) and the address of its HTTP trigger."""
 
     def __init__(self, directory, manifest=MANIFEST):
         path = pathlib.Path(directory) / "app.toml"
         path.write_text(manifest.format(components=ARGS.components))
         self.host = HostProcess(path)
-        self.lines = list(self.host.lines)
-        url = next(json.loads(line)["url"] for line in self.lines
-                   if json.loads(line).get("msg") == "http trigger ready")
-        parsed = urllib.parse.urlparse(url)
-        self.address = (parsed.hostname, parsed.port)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.host.proc.stdout:
-            self.lines.append(line)
+        self.lines = self.host.lines
+        self.address = self.host.http_address()
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         conn = http.client.HTTPConnection(*self.address, timeout=timeout)
@@ -174,12 +163,10 @@ class Host:
 
     def stop(self):
         """SIGTERM; the exit status (0: a clean shutdown, and under ASan no error or leak)."""
-        if self.host.proc.poll() is None:
-            self.host.proc.send_signal(signal.SIGTERM)
-            self.host.proc.wait(timeout=60)
-        self.reader.join(timeout=10)
-        self.host.kill()
-        return self.host.proc.returncode
+        try:
+            return self.host.terminate(timeout=60)
+        finally:
+            self.host.kill()
 
 
 def status_of(answer):
@@ -211,7 +198,7 @@ class HttpTriggerTest(unittest.TestCase):
         status = cls.h.stop()
         cls.tmp.cleanup()
         if status != 0:
-            raise AssertionError(f"the host exited with {status}:\n" + "".join(cls.h.lines[-40:]))
+            raise AssertionError(f"the host exited with {status}:\n" + cls.h.host.tail())
 
     def assert_error(self, status, body, want_status, component, cause):
         self.assertEqual(status, want_status, body)

@@ -6,15 +6,9 @@ One host runs the Python examples (echo, storage counter, requester), the Python
 HTTP trigger) and read its JSON log, which a thread collects while the host runs (a flood must
 not fill the pipe and stall the host). The compiled components are cached in the host's data
 dir, so only the first run compiles."""
-import json
-import os
 import pathlib
 import re
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 import urllib.request
@@ -22,7 +16,7 @@ import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import capsule_process  # noqa: E402
-from capsule_process import HostProcess, capsule, free_port, wait_for  # noqa: E402
+from capsule_process import GuestHostTest, capsule, output_lines, wait_for  # noqa: E402
 
 ARGS = None
 
@@ -95,104 +89,19 @@ component = "py/echo"
 LOG_LINES_PER_SECOND = 200
 
 
-class LoggedHost(HostProcess):
-    """A HostProcess whose JSON log lines are read as they come, for as long as it runs. Ready
-    within `ready_timeout` s: a cold start compiles every Python component."""
-
-    def __init__(self, manifest, admin, ready_timeout):
-        self.admin = admin
-        self.proc = subprocess.Popen([capsule_process.CAPSULE, "run", str(manifest), "--admin", admin,
-                                      "--log-format", "json"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.lock = threading.Lock()
-        self.started = False
-        self.ready = threading.Event()  # set on the ready line, or when the output ends
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        if not self.ready.wait(ready_timeout) or not self.started:
-            self.kill()
-            raise AssertionError("host did not become ready:\n" + "".join(self.lines))
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.lines.append(line)
-            if line.startswith("{") and json.loads(line).get("msg", "").startswith("ready:"):
-                self.started = True
-                self.ready.set()
-        self.ready.set()  # the host exited: stop waiting for it
-
-    def log(self):
-        with self.lock:
-            lines = list(self.lines)
-        return [json.loads(l) for l in lines if l.startswith("{")]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.reader.join(timeout=10)
-        return self.proc.returncode
-
-
-def output_lines(log, component, stream):
-    """The text of each `guest <stream>` line of `component`, in order."""
-    prefix = f"guest {stream}: "
-    return [e["msg"][len(prefix):] for e in log
-            if e.get("component") == component and e.get("msg", "").startswith(prefix)]
-
-
-class PythonGuests(unittest.TestCase):
+class PythonGuests(GuestHostTest):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.dir = pathlib.Path(cls.tmp.name)
-        manifest = cls.dir / "app.toml"
-        manifest.write_text(MANIFEST.format(components=ARGS.components, memory=ARGS.memory))
-        # The compile cache outlives the run (it is keyed by content and engine): only the first
-        # run after a change compiles the 18 MB Python components.
-        (cls.dir / "data").mkdir()
-        if ARGS.cache_dir:
-            pathlib.Path(ARGS.cache_dir).mkdir(parents=True, exist_ok=True)
-            (cls.dir / "data" / "cache").symlink_to(pathlib.Path(ARGS.cache_dir).resolve())
-        # Where the CLI finds the host's admin credentials, for a CLI that has the option.
-        help_text = capsule("call", "--help", check=False).stdout
-        cls.cli_args = ["--data-dir", str(cls.dir / "data")] if "--data-dir" in help_text else []
-        cls.admin = f"127.0.0.1:{free_port()}"
-        started = time.monotonic()
-        cls.host = LoggedHost(manifest, cls.admin, ready_timeout=300)
-        print(f"host ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.host.stop()
-        cls.tmp.cleanup()
-        assert code == 0, f"host exit status {code}"
-
-    def call(self, target, payload, check=True):
-        return capsule("call", *self.cli_args, target, payload, "--timeout-ms", "20000",
-                       admin=self.admin, check=check, timeout=60)
-
-    def wait_log(self, predicate, timeout=15):
-        found = []
-
-        def check():
-            found[:] = [e for e in self.host.log() if predicate(e)]
-            return bool(found)
-        wait_for(check, timeout)
-        return found
+        # A cold start compiles every Python component.
+        cls.start_host(MANIFEST.format(components=ARGS.components, memory=ARGS.memory),
+                       ARGS.cache_dir, ready_timeout=300)
 
     def test_echo_replies_with_the_payload(self):
         text = "hello from capsule " + uuid.uuid4().hex
         self.assertEqual(self.call("py/echo/0", text).stdout.strip(), text)
 
     def test_an_http_route_reaches_the_python_component(self):
-        url = next(e["url"] for e in self.host.log() if e.get("msg") == "http trigger ready")
+        url = self.host.http_url()
         text = "over http " + uuid.uuid4().hex
         request = urllib.request.Request(url + "/echo/x", data=text.encode(),
                                          headers={"Content-Type": "text/plain"})

@@ -4,7 +4,6 @@ state across a supervisor restart (it traps), an operator restart, and a restart
 host on the same SQLite file: a real `capsule run`, driven with the CLI. Its settings come from
 wasi:config, its start-up line from wasi:logging; a component without storage grants is refused
 through wasi:keyvalue, and the first keeps answering."""
-import json
 import pathlib
 import sys
 import tempfile
@@ -12,7 +11,7 @@ import unittest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import capsule_process  # noqa: E402
-from capsule_process import HostProcess, capsule, wait_for  # noqa: E402
+from capsule_process import HostProcess, capsule, data_dir_with_cache, wait_for  # noqa: E402
 
 ARGS = None
 
@@ -56,12 +55,7 @@ class PythonKeyValue(unittest.TestCase):
         self.dir = pathlib.Path(self.tmp.name)
         self.manifest = self.dir / "app.toml"
         self.manifest.write_text(MANIFEST.format(components=ARGS.components, memory=ARGS.memory))
-        (self.dir / "data").mkdir()
-        if ARGS.cache_dir:
-            pathlib.Path(ARGS.cache_dir).mkdir(parents=True, exist_ok=True)
-            (self.dir / "data" / "cache").symlink_to(pathlib.Path(ARGS.cache_dir).resolve())
-        help_text = capsule("call", "--help", check=False).stdout
-        self.cli_args = ["--data-dir", str(self.dir / "data")] if "--data-dir" in help_text else []
+        data_dir_with_cache(self.dir / "data", ARGS.cache_dir)
         self.host = None
 
     def tearDown(self):
@@ -74,7 +68,7 @@ class PythonKeyValue(unittest.TestCase):
         self.host = HostProcess(self.manifest, ready_timeout=300)
 
     def call(self, target, payload, check=True):
-        return capsule("call", *self.cli_args, target, payload, "--timeout-ms", "20000",
+        return capsule("call", target, payload, "--timeout-ms", "20000",
                        admin=self.host.admin, check=check, timeout=60)
 
     def value(self):
@@ -82,8 +76,7 @@ class PythonKeyValue(unittest.TestCase):
         return r.stdout.strip() if r.returncode == 0 else None
 
     def ready_lines(self):
-        entries = [json.loads(l) for l in self.host.lines if l.startswith("{")]
-        return [e for e in entries
+        return [e for e in self.host.log()
                 if e.get("component") == "py/kv/0" and e.get("msg", "").startswith("ready with ")]
 
     def test_counter_survives_supervisor_operator_and_host_restarts(self):
@@ -95,11 +88,11 @@ class PythonKeyValue(unittest.TestCase):
         self.assertNotEqual(crashed.returncode, 0)
         self.assertTrue(wait_for(lambda: self.value() == "3", 30), self.value())
         # The operator restarts it.
-        capsule("restart", *self.cli_args, "py/kv", admin=self.host.admin)
+        capsule("restart", "py/kv", admin=self.host.admin)
         self.assertTrue(wait_for(lambda: self.value() == "3", 30), self.value())
         self.assertEqual(self.call("py/kv/0", "incr").stdout.strip(), "4")
         # The whole host stops and a new one starts on the same data dir (SQLite file).
-        self.assertEqual(self.host.terminate(), 0, "".join(self.host.lines[-20:]))
+        self.assertEqual(self.host.terminate(), 0, self.host.tail())
         self.start()
         self.assertEqual(self.value(), "4")
         self.assertEqual(self.call("py/kv/0", "incr").stdout.strip(), "5")

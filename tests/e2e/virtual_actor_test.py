@@ -97,7 +97,7 @@ class VirtualActors(unittest.TestCase):
                     if expected.startswith("activation:"):
                         text = text.replace('"on-demand"', '"lazy"')
                     path.write_text(text)
-                    r = capsule("run", str(path), "--admin", f"127.0.0.1:{cp.free_port()}",
+                    r = capsule("run", str(path), "--admin", "127.0.0.1:0",
                                 check=False)
                     self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
                     self.assertRegex(r.stderr, r"app\.toml:\d+: ")
