@@ -4,10 +4,16 @@ bad Content-Length values, huge headers and request lines, slowloris connections
 the limit, wrong JSON types, non-JSON bodies, unknown routes and methods, requests from web
 pages (Origin) and rebound names (Host), on the host's TCP listener (with its bearer token, so
 each case reaches as far as a real client's would). Each must get a 4xx JSON error (or be dropped, for a
-stalled client) while the daemon keeps serving: after every case a canary request (`POST /v1/call` to an echo) must answer within a second.
-Bounded in time; every child process is killed on the way out."""
+stalled client) while the daemon keeps serving: after every case a canary request (`POST /v1/call`
+to an echo) must answer, and stalled clients must not hold it up (it is answered while they are
+still connected).
+
+Nothing is gated on time: every wait is bounded generously for a loaded machine, and a slow answer
+is a failure only where it is no answer at all. A failing case prints the request it sent and the
+tail of the daemon's output (stdout and stderr). Every child process is killed on the way out."""
 import json
 import pathlib
+import select
 import socket
 import sys
 import tempfile
@@ -20,6 +26,10 @@ ARGS = None
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import capsule_process  # noqa: E402
 from capsule_process import HostProcess  # noqa: E402
+
+# How long one request may take to be answered before the test calls it a hang. Far above any
+# answer of an idle machine (milliseconds), so a loaded one (ctest -j, other builds) passes too.
+ANSWER_TIMEOUT = 30.0
 
 MANIFEST = """
 [host]
@@ -49,12 +59,26 @@ class AdminHttp(unittest.TestCase):
         cls.host.kill()
         cls.tmp.cleanup()
 
-    def raw(self, data, timeout=5.0):
-        """Sends `data` as is on a new connection; returns (status, parsed JSON body or text)."""
+    def run(self, result=None):
+        """Runs the test; when it failed, prints what it last sent and the daemon's output."""
+        result = result or self.defaultTestResult()
+        problems = len(result.failures) + len(result.errors)
+        self.last_request = None
+        super().run(result)
+        if len(result.failures) + len(result.errors) > problems:
+            print(f"\n--- {self.id()} failed; its last request began {self.last_request!r}; "
+                  f"the daemon is {'running' if self.host.proc.poll() is None else 'gone'}, "
+                  f"its last output:\n{self.host.tail(60)}---", file=sys.stderr)
+        return result
+
+    def raw(self, data, timeout=ANSWER_TIMEOUT):
+        """Sends `data` as is on a new connection; returns (status, parsed JSON body or text), or
+        (None, None) when the server closed the connection without an answer."""
+        self.last_request = data[:120]
+        chunks = []
         with socket.create_connection(self.address, timeout=timeout) as s:
-            s.sendall(data)
-            chunks = []
             try:
+                s.sendall(data)
                 while True:
                     chunk = s.recv(65536)
                     if not chunk:
@@ -62,8 +86,15 @@ class AdminHttp(unittest.TestCase):
                     chunks.append(chunk)
                     if b"\r\n\r\n" in b"".join(chunks) and self._complete(b"".join(chunks)):
                         break
-            except socket.timeout:
+            except (ConnectionResetError, BrokenPipeError):
+                # The server refused before reading everything (a huge header block): it closes
+                # with our bytes unread, and the kernel answers the rest with a reset - which can
+                # come before, or instead of, its error reply depending on scheduling.
                 pass
+            except socket.timeout:
+                if b"\r\n\r\n" not in b"".join(chunks):
+                    self.fail(f"no answer within {timeout} s to {data[:80]!r} "
+                              f"(got {b''.join(chunks)[:200]!r})")
         reply = b"".join(chunks)
         if not reply:
             return None, None  # the server closed the connection without an answer
@@ -98,14 +129,14 @@ class AdminHttp(unittest.TestCase):
             self.assertIn(w, text)
 
     def assert_still_serving(self):
+        """A canary call is answered (raw() fails the test if it is not, within ANSWER_TIMEOUT)."""
+        self.assertIsNone(self.host.proc.poll(), "the daemon died")
         t0 = time.monotonic()
         status, body = self.request("POST", "/v1/call",
                                     json.dumps({"target": "demo/echo/0", "payload": "canary"}).encode())
         took = time.monotonic() - t0
-        self.assertEqual(status, 200, body)
+        self.assertEqual(status, 200, f"canary after {took:.2f} s: {body}")
         self.assertIn("canary", json.dumps(body))
-        self.assertLess(took, 1.0, "the canary call waited behind a hostile client")
-        self.assertIsNone(self.host.proc.poll(), "the daemon died")
 
     def assert_refused(self, answer, what):
         """A 4xx JSON error, or - where cpp-httplib 0.11 cannot frame the request at all - the
@@ -146,30 +177,47 @@ class AdminHttp(unittest.TestCase):
             self.assertEqual(answer[0], 413, answer[1])
         self.assert_still_serving()
 
+    @staticmethod
+    def _connected(s):
+        """True while the server has neither answered nor closed `s`: nothing to read yet (an
+        answer, an end of file and a reset would all make it readable)."""
+        return not select.select([s], [], [], 0)[0]
+
     def test_slowloris_does_not_block_others_and_is_dropped(self):
-        stalled = []
-        for _ in range(8):
-            s = socket.create_connection(self.address, timeout=15)
-            s.sendall(b"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
-            stalled.append(s)
-        try:
-            for _ in range(5):
+        # 8 stalled clients hold 8 of the server's 16 connection threads until its read timeout
+        # (2 s) drops them. A server that made others wait behind them would answer the canary
+        # only once they were dropped; so the canary must be answered while they are all still
+        # connected. A loaded machine may take longer than the read timeout for one canary: a
+        # few rounds, of which one must show it (a server that waits behind them never does).
+        answered_while_stalled = False
+        for _ in range(5):
+            stalled = []
+            try:
+                for _ in range(8):
+                    s = socket.create_connection(self.address, timeout=ANSWER_TIMEOUT)
+                    s.sendall(b"POST /v1/call HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
+                    stalled.append(s)
                 self.assert_still_serving()
-            # The server drops a stalled request after its read timeout (2 s).
-            t0 = time.monotonic()
-            closed = 0
-            for s in stalled:
-                try:
-                    data = s.recv(4096)
-                    closed += 1  # an answer (408/400) or EOF: either way the server let go
+                if all(self._connected(s) for s in stalled):
+                    answered_while_stalled = True
+                # The server drops each stalled request after its read timeout.
+                for s in stalled:
+                    try:
+                        data = s.recv(4096)
+                    except ConnectionResetError:
+                        data = b""
+                    except socket.timeout:
+                        self.fail(f"a stalled connection was kept open {ANSWER_TIMEOUT} s")
+                    # an answer (408/400) or EOF: either way the server let go
                     self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 4"), data[:100])
-                except socket.timeout:
-                    pass
-            self.assertEqual(closed, len(stalled), "stalled connections were kept open")
-            self.assertLess(time.monotonic() - t0, 14)
-        finally:
-            for s in stalled:
-                s.close()
+            finally:
+                for s in stalled:
+                    s.close()
+            if answered_while_stalled:
+                break
+        self.assertTrue(answered_while_stalled,
+                        "in every round the canary was answered only after the stalled clients "
+                        "were dropped: it waited behind them")
         self.assert_still_serving()
 
     def test_wrong_json_types(self):
@@ -228,11 +276,14 @@ class AdminHttp(unittest.TestCase):
             except Exception as e:  # noqa: BLE001 - any failure is a finding
                 errors.append(repr(e))
 
-        threads = [threading.Thread(target=client) for _ in range(16)]
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(16)]
         for t in threads:
             t.start()
+        # Each request is bounded by ANSWER_TIMEOUT: a thread still running is a hang.
+        deadline = time.monotonic() + 20 * ANSWER_TIMEOUT
         for t in threads:
-            t.join(timeout=60)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.assertEqual([t.name for t in threads if t.is_alive()], [], "clients still waiting")
         self.assertEqual(errors, [])
         self.assert_still_serving()
 
