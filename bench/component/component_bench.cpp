@@ -18,6 +18,7 @@
 #include <variant>
 
 #include <capsule/component/component_runtime.hpp>
+#include <capsule/rt/flag_wait.hpp>
 
 #include "../common/bench_util.hpp"
 
@@ -80,7 +81,7 @@ class RawPinger final : public rt::Actor<PingerMsg> {
 
 // The least a request/reply through the runtime costs: a message to an actor that copies the
 // payload into the caller's slot and flips its flag (no correlation, no deadline timer). The
-// caller waits as ComponentRuntime::call() does: spin up to 50 us, then sleep on the flag.
+// caller waits as ComponentRuntime::call() does when a worker answers (rt::wait_for_flag).
 struct ReplySlot {
   std::atomic<bool> done{false};
   Payload reply;
@@ -102,10 +103,7 @@ class RawFlagEcho final : public rt::Actor<FlagRequest> {
 bool raw_call(const rt::ActorRef<FlagRequest>& echo, const Payload& payload) {
   auto slot = std::make_shared<ReplySlot>();
   if (!echo.send(FlagRequest{payload, slot})) return false;
-  const auto spin_until = Clock::now() + std::chrono::microseconds(50);
-  while (!slot->done.load(std::memory_order_acquire) && Clock::now() < spin_until) {
-  }
-  while (!slot->done.load(std::memory_order_acquire)) slot->done.wait(false);
+  rt::wait_for_flag(slot->done);
   return slot->reply == payload;
 }
 
@@ -224,9 +222,11 @@ int main(int argc, char** argv) {
   print_table_row({"host -> component call() p99, 64 B", hc.p99, "us", dc.p99,
                    "engine handle-message p99, no actor", ""});
   print_table_row({"host -> component call() p50, 64 B", hc.p50, "us", rc.p50,
-                   "raw rt send, actor flips the caller's flag, same wait, p50", ""});
+                   "raw rt send to a worker, actor flips the caller's flag, call()'s wait, p50",
+                   ""});
   print_table_row({"host -> component call() p99, 64 B", hc.p99, "us", rc.p99,
-                   "raw rt send, actor flips the caller's flag, same wait, p99", ""});
+                   "raw rt send to a worker, actor flips the caller's flag, call()'s wait, p99",
+                   ""});
   print_table_row({"host -> component ask().get() p50, 64 B", ha.p50, "us", ra.p50,
                    "rt::ask to an actor + std::future, p50", ""});
 

@@ -20,8 +20,41 @@ ActorCellBase::ActorCellBase(ActorSystem& system, ActorId id, std::string name, 
       name_(std::move(name)),
       parent_(std::move(parent)) {}
 
+namespace {
+// True while this (non-worker) thread runs an actor's turn itself (notify_enqueued_run_here):
+// the turn then obeys the workers' rules (a send never waits for room), and nests no inline turn.
+thread_local bool t_inline_turn = false;
+}  // namespace
+
 bool ActorCellBase::on_scheduler_thread() noexcept {
-  return Scheduler::on_worker_thread();
+  return t_inline_turn || Scheduler::on_worker_thread();
+}
+
+void ActorCellBase::notify_enqueued_run_here() {
+  if (on_scheduler_thread() || system_->shutting_down()) {
+    notify_enqueued();
+    return;
+  }
+  // The same claim a producer makes before scheduling the cell: whoever flips the flag owns the
+  // next turn, so this never runs beside a worker's turn of the same actor (one handler at a
+  // time, mailbox order kept: the turn takes the mailbox from its head).
+  if (scheduled_.exchange(true, std::memory_order_seq_cst)) return;
+  // release() below may drop the system's reference while this frame still uses the cell.
+  const auto keep_alive = shared_from_this();
+  t_inline_turn = true;
+  // One message: this thread came for its own; later ones are for a worker, not for it.
+  const TurnResult result = run_turn(1);
+  t_inline_turn = false;
+  switch (result) {
+    case TurnResult::kIdle:
+      break;
+    case TurnResult::kReschedule:
+      schedule();  // still owned: flagged scheduled, handed to a worker as any runnable actor
+      break;
+    case TurnResult::kTerminated:
+      release(this);
+      break;
+  }
 }
 
 void ActorCellBase::schedule() {
@@ -123,7 +156,11 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
     }
   }
   if (phase_ == Phase::kTerminated) return TurnResult::kTerminated;
-  if (done >= budget || interrupted()) return TurnResult::kReschedule;
+  // A spent budget with nothing left queued goes idle like any turn (an inline turn's budget is
+  // its one message: rescheduling it would hand a worker an empty turn).
+  if ((done >= budget && mailbox_maybe_nonempty()) || interrupted()) {
+    return TurnResult::kReschedule;
+  }
   // Going idle. The exchange pairs with the producers' exchange in notify_enqueued(): either they
   // see `false` and schedule us, or we see their message here and keep the turn going. Once the
   // flag is released another worker may own the cell: only producer-side state is read below.

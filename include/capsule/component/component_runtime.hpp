@@ -200,8 +200,11 @@ class ComponentRuntime {
   std::future<Result<Payload>> ask(const ComponentId& to, Payload payload,
                                    std::chrono::milliseconds timeout);
   // The same, waiting on this (non-worker) thread: no future, no shared state beyond one
-  // allocation, and a spin of up to 50 us before sleeping, since most local replies come within
-  // microseconds. Never call it from a scheduler worker (it would hold the worker it waits for).
+  // allocation. A local target that is idle handles the request on this thread (its actor's turn,
+  // with the actor's rules: rt::ActorRef::send_run_here), so no worker is woken and no reply is
+  // handed back; a busy one gets it in its mailbox as from ask(), and this thread waits
+  // (rt::wait_for_flag). Never call it from a scheduler worker (it would hold the worker it
+  // waits for).
   Result<Payload> call(const ComponentId& to, Payload payload, std::chrono::milliseconds timeout);
   // Runs `task` on the runtime's I/O threads (storage, and other work that may block), never on a
   // scheduler worker. Tasks still queued when the runtime is destroyed run before it is gone.
@@ -284,9 +287,17 @@ class ComponentRuntime {
   Status route(const ComponentId& from, const ComponentId& to, Payload payload);
   // request() past its checks. A local caller's target may be on another host; a peer's
   // request never waits for room in a full `block` mailbox.
+  // `run_here`: a caller that waits for the outcome anyway (call()) runs an idle local target's
+  // turn on its own thread (rt::ActorRef::send_run_here) instead of waking a worker.
   Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
                                       Payload payload, std::chrono::milliseconds timeout,
-                                      std::function<void(CallbackResponse)> deliver, Origin origin);
+                                      std::function<void(CallbackResponse)> deliver, Origin origin,
+                                      bool run_here = false);
+  // request() with begin_request's `run_here`.
+  Result<CorrelationId> checked_request(const ComponentId& from, const ComponentId& to,
+                                        Payload payload, std::chrono::milliseconds timeout,
+                                        std::function<void(CallbackResponse)> deliver,
+                                        bool run_here);
   // What send() and send_later() check before a message goes anywhere: size and grants.
   [[nodiscard]] Status admit_send(const ComponentId& from, const ComponentId& to,
                                   const Payload& payload) const;

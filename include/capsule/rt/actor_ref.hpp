@@ -44,6 +44,15 @@ class ActorRef {
     if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
     return cell_->enqueue(std::move(msg), false);
   }
+  // As send(), for a host thread that waits for the actor's answer anyway: when the actor is
+  // idle, this thread runs its turn (one message) itself, so the answer is there when this
+  // returns and no worker hand-off happens either way. The actor's rules hold: one turn at a
+  // time, mailbox order, and the turn never waits for room (as on a worker). On a scheduler
+  // worker, or with the actor busy, it is send().
+  Status send_run_here(Msg msg) const {
+    if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
+    return cell_->enqueue(std::move(msg), true, true);
+  }
   // On the mailbox's control lane (Mailbox::enqueue_control): never refused for want of room,
   // taken before data. For messages the actor must not lose to a data flood: answers to its own
   // requests, exits of actors it is linked to. kUnavailable only if the actor is gone.

@@ -35,7 +35,8 @@ class ActorCell final : public ActorCellBase {
   }
 
   // `may_wait`: false makes a full `block` mailbox answer kWouldBlock at once, on any thread.
-  Status enqueue(Msg&& msg, bool may_wait = true) {
+  // `run_here`: see ActorCellBase::notify_enqueued_run_here.
+  Status enqueue(Msg&& msg, bool may_wait = true, bool run_here = false) {
     if (!accepting()) {
       report_rejected(terminated() ? DeadLetterReason::kActorTerminated
                                    : DeadLetterReason::kActorStopping);
@@ -59,7 +60,9 @@ class ActorCell final : public ActorCellBase {
         report_backpressure();
         return make_error(ErrorCode::kWouldBlock, full_text());
     }
-    if (mailbox_.is_bounded()) {
+    if (run_here) {
+      notify_enqueued_run_here();
+    } else if (mailbox_.is_bounded()) {
       notify_enqueued();
     } else {
       notify_enqueued_lock_free();

@@ -80,8 +80,13 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   // Any thread. False when the actor already terminated (the message was not queued).
   bool post(SystemMessage msg);
 
-  // Scheduler worker only: runs system messages, then at most `budget` ordinary messages.
+  // Whoever claimed the cell (a scheduler worker, or a host thread in notify_enqueued_run_here):
+  // runs system messages, then at most `budget` ordinary messages.
   TurnResult run_turn(std::uint32_t budget);
+  // A host thread's send that will wait for the answer anyway (ActorRef::send_run_here): if the
+  // actor was idle, this thread owns it and runs one turn itself instead of handing it to a
+  // worker and waiting for that worker's hand-back. Falls back to scheduling on a worker.
+  void notify_enqueued_run_here();
   // Shutdown thread only, after every worker stopped.
   void force_terminate();
   // Drops the system's reference to a cell whose turn ended in termination; may destroy it.
