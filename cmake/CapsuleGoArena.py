@@ -18,7 +18,8 @@ import sys
 MARKER = re.compile(rb"capsule-adapter-arena:(\d+);")
 
 
-def uleb(data, pos):
+def leb128(data, pos, signed=False):
+    """The LEB128 number at `pos` and the position after it."""
     result = shift = 0
     while True:
         byte = data[pos]
@@ -26,18 +27,7 @@ def uleb(data, pos):
         result |= (byte & 0x7F) << shift
         shift += 7
         if byte < 0x80:
-            return result, pos
-
-
-def sleb(data, pos):
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
+            if signed and byte & 0x40:
                 result -= 1 << shift
             return result, pos
 
@@ -49,24 +39,24 @@ def active_segments(module):
     pos = 8
     while pos < len(module):
         section, pos = module[pos], pos + 1
-        size, pos = uleb(module, pos)
+        size, pos = leb128(module, pos)
         end = pos + size
         if section == 11:
-            count, pos = uleb(module, pos)
+            count, pos = leb128(module, pos)
             for _ in range(count):
-                flags, pos = uleb(module, pos)
+                flags, pos = leb128(module, pos)
                 if flags == 1:  # passive: no address
-                    length, pos = uleb(module, pos)
+                    length, pos = leb128(module, pos)
                     pos += length
                     continue
                 if flags == 2:
-                    _, pos = uleb(module, pos)  # memory index
+                    _, pos = leb128(module, pos)  # memory index
                 if module[pos] != 0x41:  # i32.const
                     raise SystemExit("data segment offset is not an i32.const")
-                offset, pos = sleb(module, pos + 1)
+                offset, pos = leb128(module, pos + 1, signed=True)
                 if module[pos] != 0x0B:
                     raise SystemExit("data segment offset expression is not one constant")
-                length, pos = uleb(module, pos + 1)
+                length, pos = leb128(module, pos + 1)
                 yield offset, module[pos:pos + length]
                 pos += length
         pos = end
