@@ -276,21 +276,32 @@ endfunction()
 # when the toolchain is there; without it the function says so once and defines nothing (callers
 # guard their JavaScript tests with that variable) - unless the environment sets CI, where every
 # language must build and a missing toolchain is a configure error.
+# Sets <var> to whether a guest language's toolchain is there (`found`). Without it: a configure
+# error where the environment sets CI (every language must build there), otherwise one status line
+# saying why its components and tests are skipped.
+function(_capsule_guest_toolchain var found language why)
+  if(found)
+    set(${var} TRUE PARENT_SCOPE)
+    return()
+  endif()
+  if(DEFINED ENV{CI})
+    message(FATAL_ERROR "${why}, and CI requires the ${language} guests")
+  endif()
+  message(STATUS "${why}: ${language} components and their tests are skipped")
+  set(${var} FALSE PARENT_SCOPE)
+endfunction()
+
 set(CAPSULE_JS_GUEST_DIR "${CAPSULE_CACHE_DIR}/js-guest" CACHE PATH
     "npm prefix holding componentize-js (scripts/bootstrap.sh)")
 find_program(CAPSULE_NODE node)
 find_program(CAPSULE_COMPONENTIZE_JS componentize-js HINTS "${CAPSULE_JS_GUEST_DIR}/node_modules/.bin"
              NO_DEFAULT_PATH)
+set(_capsule_js_found FALSE)
 if(CAPSULE_NODE AND CAPSULE_COMPONENTIZE_JS)
-  set(CAPSULE_JS_GUESTS TRUE)
-elseif(DEFINED ENV{CI})
-  message(FATAL_ERROR "componentize-js not found in ${CAPSULE_JS_GUEST_DIR} (node: ${CAPSULE_NODE}), "
-                      "and CI requires the JavaScript guests: run scripts/bootstrap.sh")
-else()
-  set(CAPSULE_JS_GUESTS FALSE)
-  message(STATUS "componentize-js not found in ${CAPSULE_JS_GUEST_DIR} (or no node): JavaScript "
-                 "components and their tests are skipped (run scripts/bootstrap.sh)")
+  set(_capsule_js_found TRUE)
 endif()
+_capsule_guest_toolchain(CAPSULE_JS_GUESTS ${_capsule_js_found} JavaScript
+  "componentize-js not found in ${CAPSULE_JS_GUEST_DIR} (node: ${CAPSULE_NODE}; run scripts/bootstrap.sh)")
 set(CAPSULE_JS_DISABLED_FEATURES http fetch-event)
 
 function(capsule_add_js_component name)
@@ -328,23 +339,18 @@ endfunction()
 # it the function says so once and defines nothing - unless the environment sets CI, where every
 # language must build and a missing toolchain is a configure error.
 find_program(CAPSULE_GO go HINTS /usr/local/go/bin)
-set(CAPSULE_GO_GUESTS FALSE)
+set(_capsule_go_found FALSE)
 if(CAPSULE_GO)
   execute_process(COMMAND "${CAPSULE_GO}" env GOVERSION OUTPUT_VARIABLE _capsule_go_version
                   OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _capsule_go_code)
   string(REGEX MATCH "^go([0-9]+)\\.([0-9]+)" _capsule_go_match "${_capsule_go_version}")
   if(_capsule_go_code EQUAL 0 AND _capsule_go_match
      AND (CMAKE_MATCH_1 GREATER 1 OR CMAKE_MATCH_2 GREATER_EQUAL 24))
-    set(CAPSULE_GO_GUESTS TRUE)
+    set(_capsule_go_found TRUE)
   endif()
 endif()
-if(NOT CAPSULE_GO_GUESTS)
-  set(_capsule_go_why "Go >= 1.24 not found (found: '${CAPSULE_GO}' ${_capsule_go_version})")
-  if(DEFINED ENV{CI})
-    message(FATAL_ERROR "${_capsule_go_why}, and CI requires the Go guests")
-  endif()
-  message(STATUS "${_capsule_go_why}: Go components and their tests are skipped")
-endif()
+_capsule_guest_toolchain(CAPSULE_GO_GUESTS ${_capsule_go_found} Go
+  "Go >= 1.24 not found (found: '${CAPSULE_GO}' ${_capsule_go_version})")
 set(CAPSULE_GO_WITRT_DIR "${CMAKE_CURRENT_LIST_DIR}/../guest/go/witrt")
 set(_capsule_go_script "${CMAKE_CURRENT_LIST_DIR}/CapsuleGoComponent.cmake")
 set(_capsule_go_arena "${CMAKE_CURRENT_LIST_DIR}/CapsuleGoArena.py")
@@ -394,22 +400,18 @@ endfunction()
 # environment sets CI, where every language must build and a missing toolchain is a configure error.
 set(CAPSULE_RUST_GUEST_RUSTC /usr/bin/rustc CACHE FILEPATH "Debian's rustc-web (Rust guests)")
 set(CAPSULE_RUST_GUEST_CARGO /usr/bin/cargo CACHE FILEPATH "Debian's cargo-web (Rust guests)")
-set(CAPSULE_RUST_GUEST_SRC /usr/lib/rustlib/src/rust/library CACHE PATH
-    "the Rust standard library's sources matching CAPSULE_RUST_GUEST_RUSTC (rust-web-src)")
 find_program(CAPSULE_RUST_GUEST_LINKER wasm-ld-19)
-set(CAPSULE_RUST_GUESTS FALSE)
+# Debian's wasi-libc, which the standard library links against.
+set(_capsule_wasi_libc /usr/lib/wasm32-wasi)
+# cargo finds the standard library's sources through rustc's sysroot (/usr): only checked here.
+set(_capsule_rust_found FALSE)
 if(EXISTS "${CAPSULE_RUST_GUEST_RUSTC}" AND EXISTS "${CAPSULE_RUST_GUEST_CARGO}"
-   AND EXISTS "${CAPSULE_RUST_GUEST_SRC}/std/Cargo.toml" AND CAPSULE_RUST_GUEST_LINKER
-   AND EXISTS /usr/lib/wasm32-wasi/libc.a)
-  set(CAPSULE_RUST_GUESTS TRUE)
-else()
-  set(_capsule_rust_why "Rust guests need Debian's rustc-web, cargo-web and rust-web-src, "
-                        "wasm-ld-19 (lld-19) and wasi-libc (scripts/bootstrap.sh)")
-  if(DEFINED ENV{CI})
-    message(FATAL_ERROR "${_capsule_rust_why}, and CI requires the Rust guests")
-  endif()
-  message(STATUS "${_capsule_rust_why}: Rust components and their tests are skipped")
+   AND EXISTS /usr/lib/rustlib/src/rust/library/std/Cargo.toml AND CAPSULE_RUST_GUEST_LINKER
+   AND EXISTS "${_capsule_wasi_libc}/libc.a")
+  set(_capsule_rust_found TRUE)
 endif()
+_capsule_guest_toolchain(CAPSULE_RUST_GUESTS ${_capsule_rust_found} Rust
+  "Rust guests need Debian's rustc-web, cargo-web and rust-web-src, wasm-ld-19 (lld-19) and wasi-libc (scripts/bootstrap.sh)")
 
 function(capsule_add_rust_component name)
   cmake_parse_arguments(ARG "" "CRATE_DIR;OUTPUT_DIR" "" ${ARGN})
@@ -432,7 +434,7 @@ function(capsule_add_rust_component name)
   add_custom_command(
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -E env "RUSTC=${CAPSULE_RUST_GUEST_RUSTC}" RUSTC_BOOTSTRAP=1
-            "RUSTFLAGS=-C linker=${CAPSULE_RUST_GUEST_LINKER} -C link-self-contained=no -L /usr/lib/wasm32-wasi"
+            "RUSTFLAGS=-C linker=${CAPSULE_RUST_GUEST_LINKER} -C link-self-contained=no -L ${_capsule_wasi_libc}"
             "CARGO_TARGET_DIR=${target_dir}"
             "${CAPSULE_RUST_GUEST_CARGO}" build --release --locked --target wasm32-wasip1
             -Zbuild-std=std,panic_abort --manifest-path "${crate}/Cargo.toml"
