@@ -1,26 +1,36 @@
 #include "proxy_route.hpp"
 
+#include <algorithm>
 #include <asio/post.hpp>
 #include <utility>
 
 namespace capsule::cli {
+namespace {
+
+// The options as the handler keeps them: at least one instance (slots and threads), and the
+// route's timeout as each call's wall time.
+ProxyRouteHandler::Options settled(ProxyRouteHandler::Options options) {
+  options.instances = std::max<std::uint32_t>(options.instances, 1);
+  options.limits.wall_time_per_call = options.timeout;
+  return options;
+}
+
+}  // namespace
 
 ProxyRouteHandler::ProxyRouteHandler(wasm::WasmEngine& engine,
                                      std::shared_ptr<const wasm::CompiledComponent> component,
                                      Options options)
     : engine_(engine),
       component_(std::move(component)),
-      options_(std::move(options)),
-      threads_(options_.instances == 0 ? 1 : options_.instances) {
-  options_.limits.wall_time_per_call = options_.timeout;
-}
+      options_(settled(std::move(options))),
+      threads_(options_.instances) {}
 
 ProxyRouteHandler::~ProxyRouteHandler() {
   threads_.join();  // requests in flight end (each within its wall time) before the instances go
 }
 
 void ProxyRouteHandler::handle(HttpTriggerRequest request, Done done) {
-  const std::uint32_t slots = options_.instances == 0 ? 1 : options_.instances;
+  const std::uint32_t slots = options_.instances;
   {
     std::lock_guard lock(slots_mutex_);
     if (queued_ == 0 && running_ < slots) {
