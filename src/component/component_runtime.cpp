@@ -723,8 +723,10 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
                                                       std::function<void(CallbackResponse)> deliver,
                                                       Origin origin, bool run_here) {
   auto d = directory_for(to);
-  if (d && !serves_here(to) && origin == Origin::kPeer) return served_elsewhere(to);
-  if (d && serves_here(to)) {
+  // The owner of an on-demand name is hashed over the live hosts: worked out once.
+  const bool here = d && serves_here(to);
+  if (d && !here && origin == Origin::kPeer) return served_elsewhere(to);
+  if (here) {
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
     ComponentMessage message = message_from(from, std::move(payload));
     message.correlation = id;
