@@ -14,6 +14,7 @@
 #include <capsule/cluster/nats_bridge.hpp>
 
 #include "../common/bench_util.hpp"
+#include "cluster_host.hpp"
 #include "nats_server.hpp"
 #include "raw_nats.hpp"
 
@@ -30,29 +31,21 @@ void row(const char* what, double remote, double local, const char* unit) {
   bench::print_ratio_row(56, what, remote, local, unit);
 }
 
-struct Host {
+struct Host : bench::ClusterHost {
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
-       bool confirm_sends = true) {
-    cluster::BridgeConfig config;
-    config.confirm_sends = confirm_sends;
-    config.url = url;
-    config.cluster = "bench";
-    config.host = name;
-    config.heartbeat_interval = std::chrono::milliseconds(200);
-    bridge = *cluster::NatsBridge::connect(config);
+       bool confirm_sends = true)
+      : ClusterHost(config(name, url, confirm_sends), std::move(engine), deep_mailboxes()) {}
+  static cluster::BridgeConfig config(const std::string& name, const std::string& url,
+                                      bool confirm_sends) {
+    auto c = bridge_config(name, url);
+    c.confirm_sends = confirm_sends;
+    return c;
+  }
+  static RuntimeConfig deep_mailboxes() {
     RuntimeConfig rc;
     rc.default_mailbox = rt::MailboxConfig::bounded(1 << 20, rt::BackpressurePolicy::kBlock);
-    rc.remote = bridge;
-    runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), rc);
-    attachment = *bridge->attach(*runtime);
+    return rc;
   }
-  ~Host() {
-    attachment = cluster::Attachment{};
-    runtime.reset();
-    system.shutdown();
-  }
-  Host(const Host&) = delete;
-  Host& operator=(const Host&) = delete;
 
   bool start(const std::string& name, const std::shared_ptr<const wasm::CompiledComponent>& c,
              wasm::KeyValues config = {}, std::uint32_t instances = 1, ResourceLimits limits = {}) {
@@ -75,11 +68,6 @@ struct Host {
     }
     return n;
   }
-
-  rt::ActorSystem system;
-  std::shared_ptr<cluster::NatsBridge> bridge;
-  std::unique_ptr<ComponentRuntime> runtime;
-  cluster::Attachment attachment;
 };
 
 // Sends `text` to a relay on `host` and waits for the line it publishes on `topic` (into

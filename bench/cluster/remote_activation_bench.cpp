@@ -16,6 +16,7 @@
 #include <capsule/storage/sqlite_kv_backend.hpp>
 
 #include "../common/bench_util.hpp"
+#include "cluster_host.hpp"
 #include "nats_server.hpp"
 
 namespace {
@@ -28,33 +29,16 @@ using bench::us;
 
 constexpr int kNames = 300;  // per host and per kind (cold, warm)
 
-struct Host {
+// Both hosts share one storage backend, as hosts of a cluster share JetStream KV.
+struct Host : bench::ClusterHost {
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
-       std::shared_ptr<storage::KvBackend> kv) {
-    cluster::BridgeConfig config;
-    config.url = url;
-    config.cluster = "bench";
-    config.host = name;
-    config.heartbeat_interval = std::chrono::milliseconds(200);
-    bridge = *cluster::NatsBridge::connect(config);
+       std::shared_ptr<storage::KvBackend> kv)
+      : ClusterHost(bridge_config(name, url), std::move(engine), with_storage(std::move(kv))) {}
+  static RuntimeConfig with_storage(std::shared_ptr<storage::KvBackend> kv) {
     RuntimeConfig rc;
-    rc.remote = bridge;
     rc.storage = std::move(kv);
-    runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), rc);
-    attachment = *bridge->attach(*runtime);
+    return rc;
   }
-  ~Host() {
-    attachment = cluster::Attachment{};
-    runtime.reset();
-    system.shutdown();
-  }
-  Host(const Host&) = delete;
-  Host& operator=(const Host&) = delete;
-
-  rt::ActorSystem system;
-  std::shared_ptr<cluster::NatsBridge> bridge;
-  std::unique_ptr<ComponentRuntime> runtime;
-  cluster::Attachment attachment;
 };
 
 // One request's latency in microseconds (-1 if it failed).

@@ -15,6 +15,7 @@
 
 #include "../common/bench_process.hpp"
 #include "../common/bench_util.hpp"
+#include "cluster_host.hpp"
 #include "nats_server.hpp"
 
 namespace {
@@ -34,29 +35,17 @@ int thread_count() {
   return n;
 }
 
-struct Host {
+struct Host : bench::ClusterHost {
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
-       int delivery_threads) {
-    cluster::BridgeConfig config;
-    config.url = url;
-    config.cluster = "scale";
-    config.host = name;
-    config.delivery_threads = delivery_threads;
-    bridge = *cluster::NatsBridge::connect(config);
-    RuntimeConfig rc;
-    rc.remote = bridge;
-    runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), rc);
-    attachment = *bridge->attach(*runtime);
+       int delivery_threads)
+      : ClusterHost(config(name, url, delivery_threads), std::move(engine)) {}
+  static cluster::BridgeConfig config(const std::string& name, const std::string& url,
+                                      int delivery_threads) {
+    auto c = bridge_config(name, url, "scale");
+    c.heartbeat_interval = cluster::BridgeConfig{}.heartbeat_interval;  // the default, as before
+    c.delivery_threads = delivery_threads;
+    return c;
   }
-  ~Host() {
-    attachment = cluster::Attachment{};
-    runtime.reset();
-    system.shutdown();
-  }
-  rt::ActorSystem system;
-  std::shared_ptr<cluster::NatsBridge> bridge;
-  std::unique_ptr<ComponentRuntime> runtime;
-  cluster::Attachment attachment;
 };
 
 }  // namespace
