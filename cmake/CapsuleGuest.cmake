@@ -1,10 +1,12 @@
 # Building capsule components from C and C++ sources:
 #   capsule_add_component(<name> SOURCES a.c b.cpp [WIT_DIR dir] [OUTPUT_DIR dir]
-#                         [LINK_FLAGS flag...])
+#                         [LINK_FLAGS flag...] [BINDGEN_FLAGS flag...])
 # produces <OUTPUT_DIR>/<name>.wasm (default ${CMAKE_BINARY_DIR}/components) and a target
 # <name>_component built by `all`. Steps: wit-bindgen C bindings for the `component` world of
 # WIT_DIR (default: this repo's wit/), clang-19 --target=wasm32-wasi -mexec-model=reactor,
 # `wasm-tools component new`, with the WASI preview1 adapter only if the module imports WASI.
+# BINDGEN_FLAGS go to `wit-bindgen c` (e.g. --generate-async-helpers, for the component model's
+# async built-ins: waitable sets, task context, yield).
 #
 # The same file serves this repository (cmake/) and an installed capsule (share/capsule/cmake/,
 # loaded by find_package(capsule COMPONENTS guest)): the SDK, the WIT and the WASI WIT are found
@@ -57,17 +59,18 @@ macro(_capsule_guest_defaults caller required)
   endif()
 endmacro()
 
-# Generates the C bindings of one WIT package once, shared by every component built against it.
+# Generates the C bindings of one WIT package once, shared by every component built against it
+# with the same extra wit-bindgen flags (ARGN; none by default).
 function(_capsule_bindings wit_dir out_var)
   get_filename_component(wit_dir "${wit_dir}" ABSOLUTE)
-  string(SHA1 key "${wit_dir}")
+  string(SHA1 key "${wit_dir};${ARGN}")
   string(SUBSTRING "${key}" 0 12 key)
   set(out "${CMAKE_BINARY_DIR}/guest-bindings/${key}")
   if(NOT TARGET capsule_bindings_${key})
     file(GLOB wit_files CONFIGURE_DEPENDS "${wit_dir}/*.wit")
     add_custom_command(
       OUTPUT "${out}/component.c" "${out}/component.h" "${out}/component_component_type.o"
-      COMMAND "${CAPSULE_WIT_BINDGEN}" c "${wit_dir}" --world component --out-dir "${out}"
+      COMMAND "${CAPSULE_WIT_BINDGEN}" c "${wit_dir}" --world component ${ARGN} --out-dir "${out}"
       DEPENDS ${wit_files}
       COMMENT "wit-bindgen C bindings for ${wit_dir}"
       VERBATIM)
@@ -79,9 +82,9 @@ function(_capsule_bindings wit_dir out_var)
 endfunction()
 
 function(capsule_add_component name)
-  cmake_parse_arguments(ARG "" "WIT_DIR;OUTPUT_DIR" "SOURCES;LINK_FLAGS" ${ARGN})
+  cmake_parse_arguments(ARG "" "WIT_DIR;OUTPUT_DIR" "SOURCES;LINK_FLAGS;BINDGEN_FLAGS" ${ARGN})
   _capsule_guest_defaults(capsule_add_component SOURCES)
-  _capsule_bindings("${ARG_WIT_DIR}" bindings)
+  _capsule_bindings("${ARG_WIT_DIR}" bindings ${ARG_BINDGEN_FLAGS})
   set(work "${CMAKE_CURRENT_BINARY_DIR}/${name}.guest")
   set(includes -I${bindings} -I${CAPSULE_GUEST_SDK_DIR}/include)
 

@@ -2,9 +2,11 @@
 // guest/examples/python/echo/echo.py, guest/examples/js/echo/echo.js and guest/examples/go/echo):
 // component size, cold compile, cache-hit load, instantiate + init, one 64 B handle-message (host
 // time and fuel), the resident memory an idle instance adds, and the smallest memory limit under
-// which instantiate + init + one call succeed. Same process, same run, C first.
-// Usage: lang_bench [component ...]   (default: echo py_echo js_echo go_echo rust_echo; names
-// under build/components)
+// which instantiate + init + one call succeed. Same process, same run, C first. async_abi is C
+// too, echoing the same way, but it uses the component model's async built-ins and so runs on
+// the engine's async-ABI side (Wasmtime's concurrency support): its row is that side's cost.
+// Usage: lang_bench [component ...]   (default: echo py_echo js_echo go_echo rust_echo async_abi;
+// names under build/components)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -190,7 +192,9 @@ Row measure(const std::string& name, const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> names(argv + 1, argv + argc);
-  if (names.empty()) names = {"echo", "py_echo", "js_echo", "go_echo", "rust_echo"};
+  if (names.empty()) {
+    names = {"echo", "py_echo", "js_echo", "go_echo", "rust_echo", "async_abi"};
+  }
   std::printf(
       "| component | size | cold compile | cached load (median of 5) | instantiate + init "
       "(median of 9) | handle-message 64 B (median of 2001) | fuel per call | RSS per idle "

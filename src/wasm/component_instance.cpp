@@ -227,15 +227,15 @@ Result<std::unique_ptr<ComponentInstanceImpl>> prepare_instance(
   if (limits.fuel_per_call == 0) limits.fuel_per_call = defaults.fuel_per_call;
   if (limits.wall_time_per_call.count() == 0)
     limits.wall_time_per_call = defaults.wall_time_per_call;
-  if (engine.config.pooling.enabled &&
-      limits.memory_bytes > engine.config.pooling.max_memory_bytes) {
+  EngineSide& side = engine.side_of(compiled);
+  if (side.pooled && limits.memory_bytes > engine.config.pooling.max_memory_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       "memory limit " + detail::human_bytes(limits.memory_bytes) + " for " +
                           id.to_string() + " exceeds the engine's pooling slot of " +
                           detail::human_bytes(engine.config.pooling.max_memory_bytes));
   }
 
-  auto inst = std::make_unique<ComponentInstanceImpl>(engine.engine);
+  auto inst = std::make_unique<ComponentInstanceImpl>(side.engine);
   inst->id = std::move(id);
   inst->component_name = compiled.name;
   inst->limits = limits;
@@ -252,8 +252,8 @@ Result<std::unique_ptr<ComponentInstanceImpl>> prepare_instance(
   if (!inst->limiter) {
     return make_error(ErrorCode::kInternal, "cannot set the store's resource limiter");
   }
-  if (engine.stacks) {
-    inst->stack.reset(capsule_store_track_stack(inst->store.capi(), engine.stacks.get()));
+  if (side.stacks) {
+    inst->stack.reset(capsule_store_track_stack(inst->store.capi(), side.stacks.get()));
     if (!inst->stack) {
       return make_error(ErrorCode::kInternal, "cannot set the store's epoch callback");
     }
@@ -288,7 +288,8 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   // Instantiation runs the guest's start-up code (static constructors): it is bounded like a
   // call, and type-checks the lifecycle exports against the generated bindings.
   auto call = detail::start_call(*inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* c) {
-    return capsule_call_instantiate(impl_->linker.capi(), c, compiled.component.capi());
+    return capsule_call_instantiate(impl_->side_of(compiled).linker.capi(), c,
+                                    compiled.component.capi());
   });
   run_to_completion(call);
   if (Status s = call.status(); !s) {

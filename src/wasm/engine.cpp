@@ -21,50 +21,6 @@ namespace {
 using detail::CompiledComponentImpl;
 using detail::EngineImpl;
 
-// Everything that changes the machine code Wasmtime emits; part of every cache key so that an
-// artifact is never loaded into an engine configured differently from the one that wrote it.
-std::string engine_fingerprint(const EngineConfig& c) {
-  // The reservation and guard decide whether Wasmtime emits bounds checks.
-  std::string desc = std::string("wasmtime-") + WASMTIME_VERSION + ";fuel;epoch;pool=" +
-                     (c.pooling.enabled ? std::to_string(c.pooling.max_memory_bytes) : "off") +
-                     ";reserve=" + std::to_string(c.memory_layout.reservation) +
-                     ";guard=" + std::to_string(c.memory_layout.guard);
-  return sha256_hex({reinterpret_cast<const std::uint8_t*>(desc.data()), desc.size()})
-      .substr(0, 16);
-}
-
-wasmtime::Config make_wasmtime_config(const EngineConfig& c) {
-  wasmtime::Config config;
-  config.consume_fuel(true);
-  config.epoch_interruption(true);
-  config.wasm_component_model(true);
-  config.parallel_compilation(c.parallel_compilation);
-  if (c.memory_layout.reservation != 0) config.memory_reservation(c.memory_layout.reservation);
-  if (c.memory_layout.guard != 0) config.memory_guard_size(c.memory_layout.guard);
-  if (c.memory_layout.reservation_for_growth != 0) {
-    config.memory_reservation_for_growth(c.memory_layout.reservation_for_growth);
-  }
-  if (c.pooling.enabled) {
-    wasmtime::PoolAllocationConfig pool;
-    pool.total_component_instances(c.pooling.total_component_instances);
-    pool.total_core_instances(c.pooling.total_core_instances != 0
-                                  ? c.pooling.total_core_instances
-                                  : c.pooling.total_component_instances * 8);
-    pool.total_memories(c.pooling.total_memories);
-    pool.total_tables(c.pooling.total_tables);
-    pool.total_stacks(c.pooling.total_stacks != 0 ? c.pooling.total_stacks
-                                                  : c.pooling.total_component_instances);
-    pool.max_memory_size(c.pooling.max_memory_bytes);
-    // Per component: one component cannot take the pool's slots from every other one.
-    pool.max_core_instances_per_component(c.instance_caps.core_instances);
-    pool.max_memories_per_component(c.instance_caps.memories);
-    pool.max_tables_per_component(c.instance_caps.tables);
-    pool.table_elements(c.instance_caps.table_elements);
-    config.pooling_allocation_strategy(pool);
-  }
-  return config;
-}
-
 ComponentInterfaces read_interfaces(const wasmtime::Engine& engine,
                                     const wasmtime::component::Component& component) {
   ComponentInterfaces out;
@@ -140,7 +96,59 @@ Result<ComponentKind> kind_of(const ComponentInterfaces& interfaces, const std::
   return ComponentKind::kCapsule;
 }
 
+struct Compiled {
+  std::optional<wasmtime::component::Component> component;
+  bool from_cache = false;
+};
+
+// The component from `side`'s cache, else compiled for `side`; an error carries Wasmtime's chain.
+Result<Compiled> compile_on(EngineImpl& engine, detail::EngineSide& side,
+                            std::span<const std::uint8_t> wasm, const std::string& hash) {
+  if (side.cache) {
+    if (auto artifact = side.cache->read(hash)) {
+      if (auto r = wasmtime::component::Component::deserialize(side.engine, *artifact)) {
+        engine.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        return Compiled{std::move(r.ok()), true};
+      }
+      side.cache->remove(hash);  // stale or foreign artifact: rebuild it
+    }
+    engine.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  }
+  auto r = wasmtime::component::Component::compile(
+      side.engine, wasmtime::Span<uint8_t>(const_cast<std::uint8_t*>(wasm.data()), wasm.size()));
+  engine.compiles.fetch_add(1, std::memory_order_relaxed);
+  if (!r) return make_error(ErrorCode::kCompileFailed, r.err().message());
+  return Compiled{std::move(r.ok()), false};
+}
+
+// Wasmtime's validator names the feature when a component uses the async ABI (async-typed
+// functions, or built-ins such as `waitable-set.new`) on an engine without it.
+bool uses_async_abi(std::string_view wasmtime_error) {
+  return wasmtime_error.find("requires the component model async feature") !=
+         std::string_view::npos;
+}
+
 }  // namespace
+
+namespace detail {
+
+Result<EngineSide*> EngineImpl::async_abi_side() {
+  std::lock_guard lock(async_abi_mutex_);
+  if (!async_abi_) {
+    auto side = EngineSide::create(config, true);
+    if (!side) return std::move(side).error();
+    async_abi_ = std::move(*side);
+  }
+  return async_abi_.get();
+}
+
+EngineSide& EngineImpl::side_of(const CompiledComponentImpl& compiled) {
+  if (!compiled.async_abi) return *main;
+  std::lock_guard lock(async_abi_mutex_);  // made before `compiled` was: only read here
+  return *async_abi_;
+}
+
+}  // namespace detail
 
 WasmEngine::WasmEngine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
 WasmEngine::~WasmEngine() = default;
@@ -158,38 +166,13 @@ Result<std::shared_ptr<WasmEngine>> WasmEngine::create(EngineConfig config) {
     return make_error(ErrorCode::kInvalidArgument,
                       "default memory limit exceeds the pooling allocator's slot size");
   }
-  wasmtime::Engine engine(make_wasmtime_config(config));
-  auto impl = std::make_unique<EngineImpl>(std::move(config), std::move(engine));
-  if (wasmtime_error_t* raw = capsule_linker_add_capsule_imports(impl->linker.capi())) {
-    return make_error(ErrorCode::kInternal,
-                      "adding capsule's imports to the linker: " + wasmtime::Error(raw).message());
-  }
-  // WASI with async host functions: a guest that sleeps or polls suspends instead of blocking.
-  if (wasmtime_error_t* raw = capsule_linker_add_wasip2_async(impl->linker.capi())) {
-    return make_error(ErrorCode::kInternal,
-                      "adding WASI 0.2 to the linker: " + wasmtime::Error(raw).message());
-  }
-  // wasi:http/proxy components link against WASI and wasi:http only: capsule:core is an actor's
-  // world, and a proxy that imports it is refused at load naming the import.
-  if (wasmtime_error_t* raw = capsule_linker_add_wasip2_async(impl->proxy_linker.capi())) {
-    return make_error(ErrorCode::kInternal, "adding WASI 0.2 to the wasi:http/proxy linker: " +
-                                                wasmtime::Error(raw).message());
-  }
-  if (wasmtime_error_t* raw = capsule_linker_add_wasi_http(impl->proxy_linker.capi())) {
-    return make_error(ErrorCode::kInternal,
-                      "adding wasi:http to the linker: " + wasmtime::Error(raw).message());
-  }
+  auto main = detail::EngineSide::create(config, false);
+  if (!main) return std::move(main).error();
+  auto impl = std::make_unique<EngineImpl>(std::move(config), std::move(*main));
   impl->reactor = std::shared_ptr<capsule_reactor_t>(capsule_reactor_new(), capsule_reactor_delete);
   if (!impl->reactor) {
     return make_error(ErrorCode::kUnavailable, "cannot start the engine's WASI reactor thread");
   }
-  if (impl->config.pooling.enabled) {
-    impl->stacks = shim::StackPool(capsule_stack_pool_new(), shim::StackPoolDeleter{});
-  }
-  if (!impl->config.cache_dir.empty()) {
-    impl->cache.emplace(impl->config.cache_dir, engine_fingerprint(impl->config));
-  }
-  impl->ticker = std::make_unique<EpochTicker>(impl->engine, impl->config.epoch_tick);
   return std::make_shared<WasmEngine>(std::move(impl));
 }
 
@@ -217,52 +200,48 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load_file(
 Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
     std::span<const std::uint8_t> wasm, std::string name) {
   std::string hash = sha256_hex(wasm);
-  bool from_cache = false;
-  std::optional<wasmtime::component::Component> component;
-  if (impl_->cache) {
-    if (auto artifact = impl_->cache->read(hash)) {
-      if (auto r = wasmtime::component::Component::deserialize(impl_->engine, *artifact)) {
-        component = std::move(r.ok());
-        from_cache = true;
-        impl_->cache_hits.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        impl_->cache->remove(hash);  // stale or foreign artifact: rebuild it
-      }
+  detail::EngineSide* side = impl_->main.get();
+  auto compiled = compile_on(*impl_, *side, wasm, hash);
+  if (!compiled && uses_async_abi(compiled.error().message)) {
+    if (!impl_->config.component_model_async) {
+      return make_error(ErrorCode::kIncompatible,
+                        "component '" + name +
+                            "' uses the component model's async ABI, which this engine has "
+                            "turned off (EngineConfig::component_model_async): " +
+                            error_chain(compiled.error().message));
     }
-    if (!component) impl_->cache_misses.fetch_add(1, std::memory_order_relaxed);
+    auto async_side = impl_->async_abi_side();
+    if (!async_side) return std::move(async_side).error();
+    side = *async_side;
+    compiled = compile_on(*impl_, *side, wasm, hash);
   }
-  if (!component) {
-    auto r = wasmtime::component::Component::compile(
-        impl_->engine,
-        wasmtime::Span<uint8_t>(const_cast<std::uint8_t*>(wasm.data()), wasm.size()));
-    impl_->compiles.fetch_add(1, std::memory_order_relaxed);
-    if (!r) {
-      return make_error(ErrorCode::kCompileFailed, "component '" + name +
-                                                       "' is not a valid WebAssembly component: " +
-                                                       error_chain(r.err().message()));
-    }
-    component = std::move(r.ok());
+  if (!compiled) {
+    return make_error(ErrorCode::kCompileFailed, "component '" + name +
+                                                     "' is not a valid WebAssembly component: " +
+                                                     error_chain(compiled.error().message));
   }
+  const bool from_cache = compiled->from_cache;
+  std::optional<wasmtime::component::Component> component = std::move(compiled->component);
 
-  ComponentInterfaces interfaces = read_interfaces(impl_->engine, *component);
+  ComponentInterfaces interfaces = read_interfaces(side->engine, *component);
   auto kind = kind_of(interfaces, name);
   if (!kind) return std::move(kind).error();
   if (*kind == ComponentKind::kHttpProxy) {
-    if (Status s = check_imports(impl_->proxy_linker, *component, name); !s) {
+    if (Status s = check_imports(side->proxy_linker, *component, name); !s) {
       return std::move(s).error();
     }
   } else {
     if (Status s = check_wit_compatibility(name, interfaces); !s) return std::move(s).error();
-    if (Status s = check_imports(impl_->linker, *component, name); !s) return std::move(s).error();
+    if (Status s = check_imports(side->linker, *component, name); !s) return std::move(s).error();
     if (Status s = find_lifecycle(*component, name); !s) return std::move(s).error();
   }
   bool needs_wasi = false;
   for (const auto& import : interfaces.imports)
     needs_wasi = needs_wasi || import.rfind("wasi:", 0) == 0;
 
-  if (impl_->cache && !from_cache) {
+  if (side->cache && !from_cache) {
     auto artifact = component->serialize();
-    if (!artifact || !impl_->cache->write(hash, artifact.ok())) {
+    if (!artifact || !side->cache->write(hash, artifact.ok())) {
       impl_->cache_write_failures.fetch_add(1, std::memory_order_relaxed);
     }
   }
@@ -273,7 +252,8 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
                             .from_cache = from_cache,
                             .needs_wasi = needs_wasi,
                             .component = std::move(*component),
-                            .kind = *kind});
+                            .kind = *kind,
+                            .async_abi = side->async_abi});
   return std::shared_ptr<const CompiledComponent>(
       std::make_shared<CompiledComponent>(std::move(impl)));
 }

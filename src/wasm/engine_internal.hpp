@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,8 +19,7 @@
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/guest_call.hpp>
 
-#include "component_cache.hpp"
-#include "epoch_ticker.hpp"
+#include "engine_side.hpp"
 #include "host_bridge.hpp"
 #include "shim.hpp"
 
@@ -52,28 +52,32 @@ struct CompiledComponentImpl {
   bool needs_wasi = false;
   wasmtime::component::Component component;
   ComponentKind kind = ComponentKind::kCapsule;
+  // Compiled for the engine's async-ABI side (EngineSide), which its stores must use.
+  bool async_abi = false;
 };
 
 struct EngineImpl {
   EngineConfig config;
-  wasmtime::Engine engine;
-  wasmtime::component::Linker linker;
-  // wasi:http/proxy components: WASI 0.2 and wasi:http, no capsule:core (src/wasm/http_proxy.cpp).
-  wasmtime::component::Linker proxy_linker;
+  std::unique_ptr<EngineSide> main;
   // WASI's timers and I/O; shared with every instance so it outlives their calls.
   std::shared_ptr<capsule_reactor_t> reactor;
-  std::optional<ComponentCache> cache;
-  // The pooled fiber stacks, whose idle pages instances hand back (null: not pooled).
-  shim::StackPool stacks;
-  std::unique_ptr<EpochTicker> ticker;  // after engine: stops before the engine goes away
   std::atomic<std::uint64_t> compiles{0};
   std::atomic<std::uint64_t> cache_hits{0};
   std::atomic<std::uint64_t> cache_misses{0};
   std::atomic<std::uint64_t> cache_write_failures{0};
   std::atomic<std::uint64_t> instances_created{0};
 
-  EngineImpl(EngineConfig cfg, wasmtime::Engine eng)
-      : config(std::move(cfg)), engine(std::move(eng)), linker(engine), proxy_linker(engine) {}
+  EngineImpl(EngineConfig cfg, std::unique_ptr<EngineSide> main_side)
+      : config(std::move(cfg)), main(std::move(main_side)) {}
+
+  // The side for components that use the component model's async ABI, made on first need.
+  Result<EngineSide*> async_abi_side();
+  // The side `compiled` was compiled for.
+  EngineSide& side_of(const CompiledComponentImpl& compiled);
+
+ private:
+  std::mutex async_abi_mutex_;
+  std::unique_ptr<EngineSide> async_abi_;
 };
 
 struct ComponentInstanceImpl {

@@ -199,8 +199,8 @@ Result<HttpProxyInstance> WasmEngine::instantiate_http_proxy(const CompiledCompo
   auto* state = p->state.get();
   auto call =
       detail::start_call(*p->inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* cx) {
-        return capsule_http_instantiate(impl_->proxy_linker.capi(), cx, compiled.component.capi(),
-                                        state);
+        return capsule_http_instantiate(impl_->side_of(compiled).proxy_linker.capi(), cx,
+                                        compiled.component.capi(), state);
       });
   run_to_completion(call);
   if (Status s = call.status(); !s) {

@@ -50,6 +50,12 @@ struct EngineConfig {
   // Granularity of wall-time limits: a ticker thread advances the engine epoch this often.
   std::chrono::milliseconds epoch_tick{2};
   bool parallel_compilation = true;
+  // The component model's async ABI (Wasmtime's component-model-async): components that use it
+  // (async-typed functions; built-ins such as waitable sets, task context, yield, as async-first
+  // toolchains' runtimes emit them) compile and run, on a second Wasmtime engine made when the
+  // first such component loads (docs/engine.md). Off: such a component is refused at load,
+  // naming the feature.
+  bool component_model_async = true;
   // Applied to an instance when its own limits leave a field at zero.
   ResourceLimits default_limits{
       .memory_bytes = 32ULL << 20,

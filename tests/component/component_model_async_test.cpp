@@ -1,0 +1,85 @@
+// A component that uses the component model's async built-ins (guest/examples/async_abi.c, C
+// bindings from wit-bindgen with --generate-async-helpers: task context slots, waitable sets,
+// thread.yield) runs like any other on an engine built with component-model-async. One that
+// yields forever or waits on nothing fails with an error naming it, is restarted, and a canary
+// keeps answering. An engine configured without the async ABI refuses it at load, naming why.
+#include "runtime_fixture.hpp"
+
+namespace capsule::component {
+namespace {
+
+using namespace capsule::component::testing;
+using namespace std::chrono_literals;
+
+class ComponentModelAsync : public RuntimeFixture {
+ protected:
+  void expect_reply(const ComponentId& to, std::string_view text, std::string_view want) {
+    auto r = ask(to, text);
+    ASSERT_TRUE(r) << text << ": " << r.error().describe();
+    EXPECT_EQ(r->as_string(), want) << text;
+  }
+};
+
+TEST_F(ComponentModelAsync, TheAsyncBuiltInsWorkInsideLifecycleCalls) {
+  const auto ids = start(spec("abi", "async_abi", 4));
+  ASSERT_EQ(ids.size(), 4U);
+  expect_reply(ids[0], "context", "context ok");
+  expect_reply(ids[0], "waitable", "poll: none");
+  expect_reply(ids[0], "yield:100", "yielded 100");
+  expect_reply(ids[0], "plain text", "plain text");
+  // Yielding calls on every instance at once: each gets its own answer.
+  std::vector<std::future<Result<Payload>>> many;
+  for (int i = 0; i < 200; ++i) {
+    const auto& to = ids[static_cast<std::size_t>(i) % ids.size()];
+    many.push_back(runtime->ask(to, Payload::text("yield:" + std::to_string(i % 7)), 10s));
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto r = many[static_cast<std::size_t>(i)].get();
+    ASSERT_TRUE(r) << i << ": " << r.error().describe();
+    EXPECT_EQ(r->as_string(), "yielded " + std::to_string(i % 7));
+  }
+}
+
+TEST_F(ComponentModelAsync, AGuestThatYieldsForeverOrWaitsOnNothingFailsAndTheHostServesOn) {
+  auto hostile_spec = spec("hostile", "async_abi");
+  hostile_spec.limits.wall_time_per_call = 300ms;
+  hostile_spec.supervision.max_restarts = 10;
+  const auto hostile = start(std::move(hostile_spec))[0];
+  const auto canary = start(spec("canary", "echo"))[0];
+
+  for (const std::string bad : {"yield-forever", "stall"}) {
+    auto pending = runtime->ask(hostile, Payload::text(bad), 10s);
+    for (int i = 0; i < 5; ++i) expect_reply(canary, "ping", "ping");
+    auto r = pending.get();
+    ASSERT_FALSE(r) << bad << " answered " << r->as_string();
+    EXPECT_NE(r.error().message.find("test/hostile"), std::string::npos)
+        << bad << ": " << r.error().describe();
+    // The restarted instance serves again.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    Result<Payload> ok = ask(hostile, "after " + bad, 1s);
+    while (!ok && std::chrono::steady_clock::now() < deadline)
+      ok = ask(hostile, "after " + bad, 1s);
+    ASSERT_TRUE(ok) << "after " << bad << ": " << ok.error().describe();
+    EXPECT_EQ(ok->as_string(), "after " + bad);
+  }
+}
+
+TEST(ComponentModelAsyncOff, AnEngineWithoutTheAsyncAbiRefusesTheComponentNamingTheFeature) {
+  wasm::EngineConfig config;
+  config.pooling.enabled = false;
+  config.component_model_async = false;
+  auto engine = wasm::WasmEngine::create(config);
+  ASSERT_TRUE(engine) << engine.error().describe();
+  const auto dir = std::filesystem::path(CAPSULE_COMPONENTS_DIR);
+  auto c = (*engine)->load_file(dir / "async_abi.wasm");
+  ASSERT_FALSE(c) << "async_abi loaded without the async ABI";
+  EXPECT_EQ(c.error().code, ErrorCode::kIncompatible) << c.error().describe();
+  EXPECT_NE(c.error().message.find("component model async"), std::string::npos)
+      << c.error().describe();
+  // The synchronous components are unaffected.
+  auto echo = (*engine)->load_file(dir / "echo.wasm");
+  EXPECT_TRUE(echo) << echo.error().describe();
+}
+
+}  // namespace
+}  // namespace capsule::component
