@@ -271,11 +271,15 @@ endfunction()
 
 # JavaScript components, built with componentize-js (pinned in scripts/js-guest/package-lock.json,
 # installed by scripts/bootstrap.sh with `npm ci` into ${CAPSULE_CACHE_DIR}/js-guest):
-#   capsule_add_js_component(<name> SOURCE app.js [WIT_DIR dir] [OUTPUT_DIR dir])
+#   capsule_add_js_component(<name> SOURCE app.js [WIT_DIR dir] [OUTPUT_DIR dir]
+#                            [BACKEND spidermonkey|quickjs])
 # produces <OUTPUT_DIR>/<name>.wasm and a target <name>_component built by `all`. The source is an
 # ES module whose `lifecycle` export object implements the lifecycle interface; relative imports
 # are bundled. Guests get stdio, clocks and random from WASI; `http` (fetch) and `fetch-event` are
-# disabled because they import wasi:http, which capsule does not link. CAPSULE_JS_GUESTS is TRUE
+# disabled because they import wasi:http, which capsule does not link. BACKEND quickjs builds the
+# same source with componentize-qjs (jco's QuickJS backend, same lockfile): a smaller engine whose
+# runtime calls the component model's async built-ins, so the component runs on the engine's
+# async-ABI side (docs/engine.md). CAPSULE_JS_GUESTS is TRUE
 # when the toolchain is there; without it the function says so once and defines nothing (callers
 # guard their JavaScript tests with that variable) - unless the environment sets CI, where every
 # language must build and a missing toolchain is a configure error.
@@ -299,16 +303,18 @@ set(CAPSULE_JS_GUEST_DIR "${CAPSULE_CACHE_DIR}/js-guest" CACHE PATH
 find_program(CAPSULE_NODE node)
 find_program(CAPSULE_COMPONENTIZE_JS componentize-js HINTS "${CAPSULE_JS_GUEST_DIR}/node_modules/.bin"
              NO_DEFAULT_PATH)
+find_program(CAPSULE_COMPONENTIZE_QJS componentize-qjs
+             HINTS "${CAPSULE_JS_GUEST_DIR}/node_modules/.bin" NO_DEFAULT_PATH)
 set(_capsule_js_found FALSE)
-if(CAPSULE_NODE AND CAPSULE_COMPONENTIZE_JS)
+if(CAPSULE_NODE AND CAPSULE_COMPONENTIZE_JS AND CAPSULE_COMPONENTIZE_QJS)
   set(_capsule_js_found TRUE)
 endif()
 _capsule_guest_toolchain(CAPSULE_JS_GUESTS ${_capsule_js_found} JavaScript
-  "componentize-js not found in ${CAPSULE_JS_GUEST_DIR} (node: ${CAPSULE_NODE}; run scripts/bootstrap.sh)")
+  "componentize-js or componentize-qjs not found in ${CAPSULE_JS_GUEST_DIR} (node: ${CAPSULE_NODE}; run scripts/bootstrap.sh)")
 set(CAPSULE_JS_DISABLED_FEATURES http fetch-event)
 
 function(capsule_add_js_component name)
-  cmake_parse_arguments(ARG "" "SOURCE;WIT_DIR;OUTPUT_DIR" "" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE;WIT_DIR;OUTPUT_DIR;BACKEND" "" ${ARGN})
   _capsule_guest_defaults(capsule_add_js_component SOURCE)
   if(NOT CAPSULE_JS_GUESTS)
     return()
@@ -318,14 +324,26 @@ function(capsule_add_js_component name)
   file(GLOB js_files CONFIGURE_DEPENDS "${src_dir}/*.js" "${src_dir}/*.mjs")
   file(GLOB wit_files CONFIGURE_DEPENDS "${ARG_WIT_DIR}/*.wit")
   set(out "${ARG_OUTPUT_DIR}/${name}.wasm")
+  if(NOT ARG_BACKEND OR ARG_BACKEND STREQUAL "spidermonkey")
+    set(tool "${CAPSULE_COMPONENTIZE_JS}")
+    set(build "${CAPSULE_NODE}" "${tool}" "${src}" --wit "${ARG_WIT_DIR}" --world-name component
+              --disable ${CAPSULE_JS_DISABLED_FEATURES} --out "${out}")
+  elseif(ARG_BACKEND STREQUAL "quickjs")
+    set(tool "${CAPSULE_COMPONENTIZE_QJS}")
+    set(build "${CAPSULE_NODE}" "${tool}" --wit "${ARG_WIT_DIR}" --world component --js "${src}"
+              --output "${out}")
+  else()
+    message(FATAL_ERROR "capsule_add_js_component(${name}): BACKEND is spidermonkey or quickjs, "
+                        "not '${ARG_BACKEND}'")
+  endif()
+  get_filename_component(tool_name "${tool}" NAME)
   add_custom_command(
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${ARG_OUTPUT_DIR}"
-    COMMAND "${CAPSULE_NODE}" "${CAPSULE_COMPONENTIZE_JS}" "${src}" --wit "${ARG_WIT_DIR}"
-            --world-name component --disable ${CAPSULE_JS_DISABLED_FEATURES} --out "${out}"
+    COMMAND ${build}
     COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
-    DEPENDS ${js_files} ${wit_files} "${CAPSULE_COMPONENTIZE_JS}"
-    COMMENT "capsule JavaScript component ${name}.wasm (componentize-js)"
+    DEPENDS ${js_files} ${wit_files} "${tool}"
+    COMMENT "capsule JavaScript component ${name}.wasm (${tool_name})"
     VERBATIM)
   add_custom_target(${name}_component ALL DEPENDS "${out}")
   set_property(TARGET ${name}_component PROPERTY CAPSULE_COMPONENT_FILE "${out}")

@@ -143,7 +143,7 @@ else
   # The lockfile's hash is the stamp: an unchanged lockfile with its binary present is done.
   stamp=$(sha256sum "$ROOT/scripts/js-guest/package-lock.json" | awk '{print $1}')
   if [ "$(cat "$js/.capsule-lock-sha256" 2>/dev/null)" = "$stamp" ] &&
-     [ -x "$js/node_modules/.bin/componentize-js" ]; then
+     [ -x "$js/node_modules/.bin/componentize-js" ] && [ -x "$js/node_modules/.bin/componentize-qjs" ]; then
     echo "componentize-js present (node $node_version)"
   else
     rm -rf "$js"
@@ -158,7 +158,8 @@ else
   have=$(node -p "require('$js/node_modules/@bytecodealliance/componentize-js/package.json').version")
   [ "$have" = "$COMPONENTIZE_JS_VERSION" ] ||
     die "componentize-js $have installed, $COMPONENTIZE_JS_VERSION expected (scripts/js-guest/package-lock.json)"
-  echo "componentize-js $have (node $node_version)"
+  qjs=$(node -p "require('$js/node_modules/componentize-qjs/package.json').version")
+  echo "componentize-js $have, componentize-qjs $qjs (jco's QuickJS backend) (node $node_version)"
 fi
 
 step "Go guests: the machine's Go (>= $GO_MIN_VERSION, for //go:wasmexport on GOOS=wasip1)"

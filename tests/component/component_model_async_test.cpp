@@ -3,6 +3,7 @@
 // thread.yield) runs like any other on an engine built with component-model-async. One that
 // yields forever or waits on nothing fails with an error naming it, is restarted, and a canary
 // keeps answering. An engine configured without the async ABI refuses it at load, naming why.
+// JavaScript built with jco's QuickJS backend, which needs the ABI, runs as it is.
 #include "runtime_fixture.hpp"
 
 namespace capsule::component {
@@ -64,6 +65,49 @@ TEST_F(ComponentModelAsync, AGuestThatYieldsForeverOrWaitsOnNothingFailsAndTheHo
   }
 }
 
+#ifdef CAPSULE_JS_GUESTS
+// guest/examples/js/{echo,counter} built unchanged with jco's QuickJS backend (componentize-qjs),
+// whose runtime calls task.cancel and the other async built-ins: the toolchain the issue found
+// failing to compile on capsule.
+class QuickJsGuests : public ComponentModelAsync {
+ protected:
+  QuickJsGuests() {
+    RuntimeConfig config;
+    config.storage = open_sqlite_store();
+    reconfigure(config);
+  }
+};
+
+TEST_F(QuickJsGuests, AQuickJsEchoAnswersEveryRequest) {
+  const auto ids = start(spec("qecho", "qjs_echo", 2));
+  ASSERT_EQ(ids.size(), 2U);
+  expect_reply(ids[0], "hello from quickjs", "hello from quickjs");
+  std::vector<std::future<Result<Payload>>> many;
+  for (int i = 0; i < 100; ++i) {
+    many.push_back(runtime->ask(ids[static_cast<std::size_t>(i) % 2],
+                                Payload::text("q" + std::to_string(i)), 10s));
+  }
+  for (int i = 0; i < 100; ++i) {
+    auto r = many[static_cast<std::size_t>(i)].get();
+    ASSERT_TRUE(r) << i << ": " << r.error().describe();
+    EXPECT_EQ(r->as_string(), "q" + std::to_string(i));
+  }
+}
+
+TEST_F(QuickJsGuests, AQuickJsCounterKeepsItsCountInStorageAcrossARestart) {
+  const auto counter = start(spec("qcounter", "qjs_counter"))[0];
+  expect_reply(counter, "incr", "1");
+  expect_reply(counter, "incr", "2");
+  ASSERT_TRUE(runtime->stop(counter.ns, counter.name));
+  const auto again = start(spec("qcounter", "qjs_counter"))[0];
+  expect_reply(again, "get", "2");
+  auto bad = ask(again, "launch");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("unknown command 'launch'"), std::string::npos)
+      << bad.error().describe();
+}
+#endif
+
 TEST(ComponentModelAsyncOff, AnEngineWithoutTheAsyncAbiRefusesTheComponentNamingTheFeature) {
   wasm::EngineConfig config;
   config.pooling.enabled = false;
@@ -76,6 +120,12 @@ TEST(ComponentModelAsyncOff, AnEngineWithoutTheAsyncAbiRefusesTheComponentNaming
   EXPECT_EQ(c.error().code, ErrorCode::kIncompatible) << c.error().describe();
   EXPECT_NE(c.error().message.find("component model async"), std::string::npos)
       << c.error().describe();
+#ifdef CAPSULE_JS_GUESTS
+  auto qjs = (*engine)->load_file(dir / "qjs_echo.wasm");
+  ASSERT_FALSE(qjs) << "qjs_echo loaded without the async ABI";
+  EXPECT_NE(qjs.error().message.find("component model async"), std::string::npos)
+      << qjs.error().describe();
+#endif
   // The synchronous components are unaffected.
   auto echo = (*engine)->load_file(dir / "echo.wasm");
   EXPECT_TRUE(echo) << echo.error().describe();
