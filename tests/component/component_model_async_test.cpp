@@ -30,6 +30,7 @@ TEST_F(ComponentModelAsync, TheAsyncBuiltInsWorkInsideLifecycleCalls) {
   expect_reply(ids[0], "plain text", "plain text");
   // Yielding calls on every instance at once: each gets its own answer.
   std::vector<std::future<Result<Payload>>> many;
+  many.reserve(200);
   for (int i = 0; i < 200; ++i) {
     const auto& to = ids[static_cast<std::size_t>(i) % ids.size()];
     many.push_back(runtime->ask(to, Payload::text("yield:" + std::to_string(i % 7)), 10s));
@@ -83,6 +84,7 @@ TEST_F(QuickJsGuests, AQuickJsEchoAnswersEveryRequest) {
   ASSERT_EQ(ids.size(), 2U);
   expect_reply(ids[0], "hello from quickjs", "hello from quickjs");
   std::vector<std::future<Result<Payload>>> many;
+  many.reserve(100);
   for (int i = 0; i < 100; ++i) {
     many.push_back(runtime->ask(ids[static_cast<std::size_t>(i) % 2],
                                 Payload::text("q" + std::to_string(i)), 10s));
