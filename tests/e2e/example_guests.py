@@ -1,8 +1,8 @@
 """The example guests every language has - echo, a storage counter, a requester - and its test
 guest `noisy` (prints, crashes and allocates on command), run by one `capsule run`: the manifest
-and the test cases that the JavaScript, Go and Rust guest tests share (js_guests_test.py,
-go_guests_test.py, rust_guests_test.py). Each language's file sets LANG and adds what is its own,
-such as how an uncaught failure reaches the host log."""
+and the test cases that the Python, JavaScript, Go and Rust guest tests share (python_guests_test.py,
+js_guests_test.py, go_guests_test.py, rust_guests_test.py). Each language's file sets LANG and
+adds what is its own, such as how an uncaught failure reaches the host log."""
 import argparse
 import uuid
 
@@ -70,7 +70,7 @@ path = "{lang}_noisy.wasm"
 
 [grants."{lang}/requester"]
 "messaging.request" = ["{lang}/echo/*"]
-"""
+{extra}"""
 
 
 def parse_args():
@@ -84,17 +84,20 @@ def parse_args():
 
 class ExampleGuestCases(GuestHostTest):
     """The shared cases. A subclass sets LANG (the namespace and the file prefix: "go" serves
-    go/echo from go_echo.wasm), ARGS (from parse_args) and, if it needs more, NOISY_INSTANCES."""
+    go/echo from go_echo.wasm), ARGS (from parse_args) and, if it needs more, NOISY_INSTANCES
+    and EXTRA_MANIFEST (TOML appended to the manifest)."""
     LANG = None
     ARGS = None
     NOISY_INSTANCES = 1
+    EXTRA_MANIFEST = ""
 
     @classmethod
     def setUpClass(cls):
         args = cls.ARGS
         cls.start_host(MANIFEST.format(lang=cls.LANG, components=args.components,
                                        memory=args.memory, hog_memory=args.hog_memory,
-                                       noisy_instances=cls.NOISY_INSTANCES),
+                                       noisy_instances=cls.NOISY_INSTANCES,
+                                       extra=cls.EXTRA_MANIFEST),
                        args.cache_dir, ready_timeout=600)
 
     def id_of(self, name, instance=0):

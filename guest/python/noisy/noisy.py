@@ -2,7 +2,8 @@
 
 Requests: "raise <text>" raises an uncaught RuntimeError(<text>) (the call fails, the traceback
 goes to stderr); "print <n>" prints n numbered lines to stdout; "stderr <text>" writes one line
-to stderr; "version" replies with the interpreter's version."""
+to stderr; "version" replies with the interpreter's version; "hog" allocates without bound (the
+memory-limit test every language shares, tests/e2e/example_guests.py)."""
 import sys
 from typing import List, Optional, Tuple
 
@@ -31,6 +32,10 @@ class Lifecycle(exports.Lifecycle):
             print(arg, file=sys.stderr)
         elif command == "version":
             return types.Payload(TEXT, sys.version.encode())
+        elif command == "hog":
+            held = []
+            while True:
+                held.append(bytearray(1 << 20))
         return types.Payload(TEXT, b"done")
 
     def handle_callback(self, response: types.Callback) -> None:
