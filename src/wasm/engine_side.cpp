@@ -60,12 +60,6 @@ wasmtime::Config make_wasmtime_config(const EngineConfig& c, bool pooled, bool a
   return config;
 }
 
-Status added(wasmtime_error_t* raw, const char* what) {
-  if (raw == nullptr) return ok();
-  return make_error(ErrorCode::kInternal,
-                    std::string("adding ") + what + ": " + wasmtime::Error(raw).message());
-}
-
 }  // namespace
 
 Result<std::unique_ptr<EngineSide>> EngineSide::create(const EngineConfig& config, bool async_abi) {
@@ -74,28 +68,25 @@ Result<std::unique_ptr<EngineSide>> EngineSide::create(const EngineConfig& confi
       wasmtime::Engine(make_wasmtime_config(config, pooled, async_abi)));
   side->pooled = pooled;
   side->async_abi = async_abi;
-  if (Status s = added(capsule_linker_add_capsule_imports(side->linker.capi()),
-                       "capsule's imports to the linker");
-      !s) {
-    return std::move(s).error();
-  }
-  // WASI with async host functions: a guest that sleeps or polls suspends instead of blocking.
-  if (Status s =
-          added(capsule_linker_add_wasip2_async(side->linker.capi()), "WASI 0.2 to the linker");
-      !s) {
-    return std::move(s).error();
-  }
-  // wasi:http/proxy components link against WASI and wasi:http only: capsule:core is an actor's
-  // world, and a proxy that imports it is refused at load naming the import.
-  if (Status s = added(capsule_linker_add_wasip2_async(side->proxy_linker.capi()),
-                       "WASI 0.2 to the wasi:http/proxy linker");
-      !s) {
-    return std::move(s).error();
-  }
-  if (Status s =
-          added(capsule_linker_add_wasi_http(side->proxy_linker.capi()), "wasi:http to the linker");
-      !s) {
-    return std::move(s).error();
+  // capsule components: capsule's imports and WASI with async host functions (a guest that
+  // sleeps or polls suspends instead of blocking). wasi:http/proxy components: WASI and
+  // wasi:http only, as capsule:core is an actor's world (a proxy importing it is refused at load).
+  struct Step {
+    wasmtime_error_t* (*add)(wasmtime_component_linker_t*);
+    wasmtime::component::Linker* linker;
+    const char* what;
+  };
+  for (const Step& step : {
+           Step{capsule_linker_add_capsule_imports, &side->linker, "capsule's imports"},
+           Step{capsule_linker_add_wasip2_async, &side->linker, "WASI 0.2"},
+           Step{capsule_linker_add_wasip2_async, &side->proxy_linker, "WASI 0.2 (wasi:http/proxy)"},
+           Step{capsule_linker_add_wasi_http, &side->proxy_linker, "wasi:http"},
+       }) {
+    if (wasmtime_error_t* raw = step.add(step.linker->capi())) {
+      return make_error(
+          ErrorCode::kInternal,
+          std::string("adding ") + step.what + " to the linker: " + wasmtime::Error(raw).message());
+    }
   }
   if (pooled) side->stacks = shim::StackPool(capsule_stack_pool_new(), shim::StackPoolDeleter{});
   if (!config.cache_dir.empty()) {
