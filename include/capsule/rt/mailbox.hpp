@@ -13,6 +13,7 @@
 #include <optional>
 #include <string_view>
 
+#include <capsule/rt/detail/cache_line_pad.hpp>
 #include <capsule/rt/detail/mpsc_queue.hpp>
 
 namespace capsule::rt {
@@ -58,7 +59,8 @@ struct MailboxStats {
 };
 
 // Producers bump `enqueued` and `dropped` on one cache line; the consumer owns `processed` and the
-// high-water mark on another, so a send and a receive never fight over a line. The high-water
+// high-water mark on another (padding, not alignment: see detail::CacheLinePad), so a send and a
+// receive never fight over a line. The high-water
 // mark is sampled by the consumer once per turn (and exactly by bounded mailboxes on enqueue).
 class MailboxMetrics {
  public:
@@ -85,9 +87,10 @@ class MailboxMetrics {
   }
 
  private:
-  alignas(64) std::atomic<std::uint64_t> enqueued_{0};
+  std::atomic<std::uint64_t> enqueued_{0};
   std::atomic<std::uint64_t> dropped_{0};
-  alignas(64) std::atomic<std::uint64_t> processed_{0};
+  [[maybe_unused]] detail::CacheLinePad pad_{};
+  std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint64_t> high_water_{0};
 };
 
@@ -251,11 +254,17 @@ class Mailbox {
     bool closed = false;
   };
 
+  // Laid out so that what producers write per message (the enqueue counter, the data queue's
+  // tail) and what the consumer writes per message (its counter, the data queue's head) sit on
+  // different cache lines, apart from what both only read (config, bound, the control lane,
+  // which is rarely used): read-only part, control lane, metrics (producer part, then consumer
+  // part), data queue (consumer end, then producer end). The owner puts the mailbox last in the
+  // cell, so the data queue's producer end shares a line with nothing the consumer reads.
   MailboxConfig config_;
-  MailboxMetrics metrics_;
   std::unique_ptr<Bounded> bounded_;  // only bounded mailboxes pay for a lock
-  detail::MpscQueue<Msg> queue_;
   detail::MpscQueue<Msg> control_;
+  MailboxMetrics metrics_;
+  detail::MpscQueue<Msg> queue_;
 };
 
 }  // namespace capsule::rt

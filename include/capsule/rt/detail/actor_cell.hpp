@@ -25,9 +25,9 @@ class ActorCell final : public ActorCellBase {
   ActorCell(ActorSystem& system, ActorId id, std::string name, ActorAddress parent,
             const MailboxConfig& mailbox, ActorFactory<Msg> factory)
       : ActorCellBase(system, id, std::move(name), std::move(parent)),
-        mailbox_(mailbox),
         factory_(std::move(factory)),
-        context_(*this) {}
+        context_(*this),
+        mailbox_(mailbox) {}
 
   ~ActorCell() override {
     // Messages that raced with termination: still reported, never silently lost.
@@ -219,10 +219,11 @@ class ActorCell final : public ActorCellBase {
     }
   }
 
-  Mailbox<Msg> mailbox_;
   ActorFactory<Msg> factory_;
   std::unique_ptr<Actor<Msg>> behavior_;
   ActorContext<Msg> context_;
+  // Last: its producer end shares a cache line with nothing the consumer reads (Mailbox layout).
+  Mailbox<Msg> mailbox_;
 };
 
 }  // namespace capsule::rt::detail

@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include <capsule/rt/detail/cache_line_pad.hpp>
+
 namespace capsule::rt::detail {
 
 // Unbounded multi-producer single-consumer FIFO (Vyukov's intrusive node queue). Producers pay
@@ -15,17 +17,15 @@ namespace capsule::rt::detail {
 template <typename T>
 class MpscQueue {
  public:
-  MpscQueue() noexcept : head_(&stub_), tail_(&stub_) {}
+  MpscQueue() noexcept : head_(&stub_), producer_(&stub_) {}
   MpscQueue(const MpscQueue&) = delete;
   MpscQueue& operator=(const MpscQueue&) = delete;
   ~MpscQueue() {
     while (try_pop()) {
     }
-    Node* node = free_.load(std::memory_order_acquire);
-    while (node != nullptr) {
-      std::unique_ptr<Node> owned(node);
-      node = node->next.load(std::memory_order_relaxed);
-    }
+    delete_list(consumer_.recycled);
+    delete_list(producer_.spare.load(std::memory_order_acquire));
+    delete_list(producer_.returned.load(std::memory_order_acquire));
   }
 
   void push(T value) { push_node(acquire_node(std::move(value))); }
@@ -45,7 +45,7 @@ class MpscQueue {
       head_.store(next, std::memory_order_relaxed);
       return take(head);
     }
-    if (head != tail_.load(std::memory_order_acquire)) return std::nullopt;
+    if (head != producer_.tail.load(std::memory_order_acquire)) return std::nullopt;
     // `head` is the last node: re-insert the stub behind it so it can be detached.
     stub_.next.store(nullptr, std::memory_order_relaxed);
     push_node(&stub_);
@@ -66,7 +66,7 @@ class MpscQueue {
   // consumer gave up its turn. Both ends matter: a failed try_pop can leave the stub at the tail
   // while an unconsumed node still sits at the head, waiting for a producer's link.
   [[nodiscard]] bool maybe_nonempty() const noexcept {
-    return tail_.load(std::memory_order_seq_cst) != &stub_ ||
+    return producer_.tail.load(std::memory_order_seq_cst) != &stub_ ||
            head_.load(std::memory_order_relaxed) != &stub_;
   }
 
@@ -81,7 +81,7 @@ class MpscQueue {
   // seq_cst: together with the actor's scheduled flag this forms a Dekker pair (see
   // ActorCellBase::notify_enqueued); on x86 it is the same locked instruction as acq_rel.
   void push_node(Node* node) noexcept {
-    Node* prev = tail_.exchange(node, std::memory_order_seq_cst);
+    Node* prev = producer_.tail.exchange(node, std::memory_order_seq_cst);
     prev->next.store(node, std::memory_order_release);
   }
 
@@ -93,20 +93,25 @@ class MpscQueue {
   }
 
   // Node recycling. A malloc on the producer and a free on the consumer thread are the most
-  // expensive part of a send (glibc's cross-thread free path), so consumed nodes go to a small
-  // per-queue stack instead. The consumer is its only pusher (lock-free); producers pop under a
-  // tiny lock, which rules out ABA: while one pops, nobody else removes a node.
+  // expensive part of a send (glibc's cross-thread free path), so consumed nodes are reused. They
+  // travel in batches, so that producer and consumer do not write one shared cache line per
+  // message: the consumer keeps what it consumed in a private list and, once it holds kBatch
+  // nodes, publishes the list in `producer_.returned` if that slot is empty (only the consumer
+  // stores a non-null value there, producers only take it: no ABA). A producer takes a node from
+  // `producer_.spare` under a tiny lock (producers only), refilling it from `returned` with one
+  // exchange.
   Node* acquire_node(T&& value) {
-    if (free_.load(std::memory_order_relaxed) != nullptr &&
-        !free_lock_.exchange(true, std::memory_order_acquire)) {
-      Node* node = free_.load(std::memory_order_acquire);
-      while (node != nullptr &&
-             !free_.compare_exchange_weak(node, node->next.load(std::memory_order_relaxed),
-                                          std::memory_order_acquire, std::memory_order_acquire)) {
-      }
-      free_lock_.store(false, std::memory_order_release);
+    if ((producer_.spare.load(std::memory_order_relaxed) != nullptr ||
+         producer_.returned.load(std::memory_order_relaxed) != nullptr) &&
+        !producer_.spare_lock.exchange(true, std::memory_order_acquire)) {
+      Node* node = producer_.spare.load(std::memory_order_relaxed);
+      if (node == nullptr) node = producer_.returned.exchange(nullptr, std::memory_order_acquire);
       if (node != nullptr) {
-        free_count_.fetch_sub(1, std::memory_order_relaxed);
+        producer_.spare.store(node->next.load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);
+      }
+      producer_.spare_lock.store(false, std::memory_order_release);
+      if (node != nullptr) {
         node->next.store(nullptr, std::memory_order_relaxed);
         node->value.emplace(std::move(value));
         return node;
@@ -115,30 +120,66 @@ class MpscQueue {
     return std::make_unique<Node>(std::move(value)).release();
   }
 
+  // Consumer only.
   void recycle(Node* node) {
-    if (free_count_.load(std::memory_order_relaxed) >= kMaxCachedNodes) {
-      std::unique_ptr<Node> owned(node);
+    if (consumer_.recycled_count >= kMaxCachedNodes && !offer_recycled()) {
+      std::unique_ptr<Node> owned(node);  // nobody took the last batch: enough nodes cached
       return;
     }
-    free_count_.fetch_add(1, std::memory_order_relaxed);
-    Node* top = free_.load(std::memory_order_relaxed);
-    do {
-      node->next.store(top, std::memory_order_relaxed);
-    } while (!free_.compare_exchange_weak(top, node, std::memory_order_release,
-                                          std::memory_order_relaxed));
+    node->next.store(consumer_.recycled, std::memory_order_relaxed);
+    consumer_.recycled = node;
+    // Offered once per batch: a slot the producers have not emptied yet is not looked at again
+    // (its cache line is theirs) until the next batch is complete.
+    if (++consumer_.recycled_count % kBatch == 0) static_cast<void>(offer_recycled());
   }
 
-  // Enough to absorb bursts without malloc, bounded in bytes so a mailbox that once saw a burst
-  // of large messages keeps at most ~16 KiB of spare nodes.
-  static constexpr std::uint32_t kMaxCachedNodes =
-      std::max<std::uint32_t>(16, static_cast<std::uint32_t>(16384 / sizeof(Node)));
+  // Consumer only: hands the private list to the producers if they took the previous one.
+  bool offer_recycled() noexcept {
+    if (producer_.returned.load(std::memory_order_relaxed) != nullptr) return false;
+    producer_.returned.store(consumer_.recycled, std::memory_order_release);
+    consumer_.recycled = nullptr;
+    consumer_.recycled_count = 0;
+    return true;
+  }
 
-  std::atomic<Node*> head_;  // written by the consumer only; atomic for maybe_nonempty()
-  std::atomic<Node*> free_{nullptr};
-  std::atomic<std::uint32_t> free_count_{0};
-  std::atomic<bool> free_lock_{false};
+  static void delete_list(Node* node) noexcept {
+    while (node != nullptr) {
+      std::unique_ptr<Node> owned(node);
+      node = node->next.load(std::memory_order_relaxed);
+    }
+  }
+
+  static constexpr std::uint32_t kBatch = 32;
+  // Per list (consumer's, published, producers' spare): enough to absorb bursts without malloc,
+  // bounded in bytes so a mailbox that once saw a burst of large messages keeps at most ~3 x 8 KiB
+  // of spare nodes.
+  static constexpr std::uint32_t kMaxCachedNodes =
+      std::max<std::uint32_t>(2 * kBatch, static_cast<std::uint32_t>(8192 / sizeof(Node)));
+
+  // The consumer's end: written by the consumer only (the stub's link also by a producer that
+  // links behind it). `head_` is atomic for maybe_nonempty().
+  struct ConsumerEnd {
+    Node* recycled = nullptr;
+    std::uint32_t recycled_count = 0;
+  };
+  // The producers' end: never written by the consumer, except the stub re-insertion (tail) and a
+  // published batch (returned), both rare.
+  struct ProducerEnd {
+    explicit ProducerEnd(Node* stub) noexcept : tail(stub) {}
+    std::atomic<Node*> tail;
+    std::atomic<bool> spare_lock{false};
+    std::atomic<Node*> spare{nullptr};  // written under spare_lock; read outside it as a hint
+    std::atomic<Node*> returned{nullptr};
+  };
+
+  std::atomic<Node*> head_;
   Node stub_;
-  alignas(64) std::atomic<Node*> tail_;  // producer side, on its own cache line
+  ConsumerEnd consumer_;
+  // Keeps the two ends on different cache lines without over-aligning the queue (an over-aligned
+  // actor cell costs an aligned allocation, several times a plain malloc, on every spawn): 64
+  // bytes between the last consumer field and the first producer field.
+  [[maybe_unused]] CacheLinePad pad_{};
+  ProducerEnd producer_;
 };
 
 }  // namespace capsule::rt::detail
