@@ -330,7 +330,7 @@ namespace capsule::rt::detail {
 void ActorCellBase::release(ActorCellBase* cell) {
   // Last statement: forget() may drop the final reference and destroy the cell.
   ActorSystem& system = *cell->system_;
-  system.forget(cell->id_);
+  system.forget(*cell);
 }
 
 }  // namespace capsule::rt::detail

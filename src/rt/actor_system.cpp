@@ -36,9 +36,8 @@ Status ActorSystem::check_spawn(const SpawnOptions& options) const {
 
 Status ActorSystem::admit(const std::shared_ptr<detail::ActorCellBase>& cell,
                           const std::function<Status()>& start) {
-  const ActorAddress address(cell);
   if (!cell->name().empty()) {
-    if (auto bound = registry_.bind(cell->name(), address); !bound) {
+    if (auto bound = registry_.bind(cell->name(), ActorAddress(cell)); !bound) {
       cell->abort_start();
       return bound;
     }
@@ -48,26 +47,16 @@ Status ActorSystem::admit(const std::shared_ptr<detail::ActorCellBase>& cell,
     cell->abort_start();
     return started;
   }
-  {
-    auto& shard = shards_[cell->id() % kShards];
-    std::lock_guard lock(shard.mutex);
-    shard.cells.emplace(cell->id(), cell);
-  }
+  live_table_.insert(cell);
   live_.fetch_add(1, std::memory_order_relaxed);
   cell->finish_start();
   return ok();
 }
 
-void ActorSystem::forget(ActorId id) {
-  std::shared_ptr<detail::ActorCellBase> doomed;  // destroyed outside the shard lock
-  {
-    auto& shard = shards_[id % kShards];
-    std::lock_guard lock(shard.mutex);
-    auto it = shard.cells.find(id);
-    if (it == shard.cells.end()) return;
-    doomed = std::move(it->second);
-    shard.cells.erase(it);
-  }
+void ActorSystem::forget(detail::ActorCellBase& cell) {
+  // Destroyed (if this was the last reference) outside the table's lock, at the end of this call.
+  const auto doomed = live_table_.remove(cell);
+  if (!doomed) return;
   if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && shutting_down()) {
     std::lock_guard lock(shutdown_mutex_);
     all_stopped_.notify_all();
@@ -75,13 +64,7 @@ void ActorSystem::forget(ActorId id) {
 }
 
 std::vector<std::shared_ptr<detail::ActorCellBase>> ActorSystem::live_cells() const {
-  std::vector<std::shared_ptr<detail::ActorCellBase>> cells;
-  cells.reserve(live_.load(std::memory_order_relaxed));
-  for (const auto& shard : shards_) {
-    std::lock_guard lock(shard.mutex);
-    for (const auto& [id, cell] : shard.cells) cells.push_back(cell);
-  }
-  return cells;
+  return live_table_.snapshot(live_.load(std::memory_order_relaxed));
 }
 
 void ActorSystem::stop(const ActorAddress& target, StopMode mode,
@@ -190,7 +173,7 @@ ShutdownReport ActorSystem::shutdown(std::optional<std::chrono::milliseconds> ti
   report.actors_killed = leftovers.size();
   for (const auto& cell : leftovers) {
     cell->force_terminate();
-    forget(cell->id());
+    forget(*cell);
   }
   leftovers.clear();
   io_work_.reset();

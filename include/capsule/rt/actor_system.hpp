@@ -24,6 +24,7 @@
 #include <capsule/rt/actor_registry.hpp>
 #include <capsule/rt/dead_letters.hpp>
 #include <capsule/rt/detail/actor_cell.hpp>
+#include <capsule/rt/detail/live_table.hpp>
 #include <capsule/rt/mailbox.hpp>
 #include <capsule/rt/monitoring.hpp>
 #include <capsule/rt/scheduler.hpp>
@@ -141,7 +142,8 @@ class ActorSystem {
   [[nodiscard]] const std::shared_ptr<detail::Telemetry>& telemetry() const noexcept {
     return telemetry_;
   }
-  void forget(ActorId id);
+  // Drops the system's reference to a terminated cell (may destroy it).
+  void forget(detail::ActorCellBase& cell);
 
  private:
   Status check_spawn(const SpawnOptions& options) const;
@@ -150,16 +152,10 @@ class ActorSystem {
   ActorId next_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
   std::vector<std::shared_ptr<detail::ActorCellBase>> live_cells() const;
 
-  struct Shard {
-    mutable std::mutex mutex;
-    std::unordered_map<ActorId, std::shared_ptr<detail::ActorCellBase>> cells;
-  };
-  static constexpr std::size_t kShards = 16;
-
   SystemConfig config_;
   std::shared_ptr<detail::Telemetry> telemetry_;
   ActorRegistry registry_;
-  std::array<Shard, kShards> shards_;
+  detail::LiveTable live_table_;
   std::atomic<std::size_t> live_{0};
   std::atomic<ActorId> next_id_{1};
   std::atomic<bool> shutting_down_{false};

@@ -120,6 +120,16 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   // Intrusive run-queue link, owned by the scheduler while the actor is queued.
   ActorCellBase* next_runnable = nullptr;
 
+ private:
+  friend class LiveTable;
+  // The system's reference and the links of its LiveTable shard, under that shard's lock.
+  struct LiveEntry {
+    std::shared_ptr<ActorCellBase> self;
+    ActorCellBase* prev = nullptr;
+    ActorCellBase* next = nullptr;
+  };
+  LiveEntry live_entry_;
+
  protected:
   // kSuspending: asked to suspend for a restart, the behaviour winds down (Actor::on_stopping)
   // and takes no mailbox message; kSuspended: no behaviour, the mailbox waits for the restart.
