@@ -135,7 +135,8 @@ void ActorCellBase::abort_start() {
   drain_mailbox();
 }
 
-ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
+ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget,
+                                                  std::uint32_t linger_polls) {
   if (system_pending_.load(std::memory_order_acquire) > 0) {
     std::vector<SystemMessage> batch;
     {
@@ -150,6 +151,7 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
   std::uint32_t done = 0;
   if (processing()) {
     done = process(budget);
+    if (done < budget && linger_polls > 0) done += linger(budget - done, linger_polls);
     // A graceful stop waits for a suspended handler too: its work finishes (or times out) first.
     if (phase_ == Phase::kStopping && !awaiting_ && mailbox_empty()) {
       terminate(stop_reason_, std::nullopt);
@@ -174,6 +176,30 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget) {
     return TurnResult::kReschedule;
   }
   return TurnResult::kIdle;
+}
+
+// The mailbox ran dry before the budget did. A producer that is still sending would otherwise
+// find the actor idle every few messages and make it runnable again (a run-queue push, perhaps a
+// worker's wake-up: the sender's cost, per catch-up). A worker with nothing else to run would
+// spin looking for work anyway; it first polls this mailbox, so such a producer finds the turn
+// still held and pays nothing. Anything else for the worker to do (its queue, its run-next slot),
+// a system message, or the end of the behaviour ends the wait; the budget still bounds the turn.
+std::uint32_t ActorCellBase::linger(std::uint32_t budget_left, std::uint32_t polls) {
+  std::uint32_t done = 0;
+  for (std::uint32_t poll = 0; poll < polls && done < budget_left; ++poll) {
+    // Running only: a stopping actor is about to terminate once its mailbox is empty.
+    if (phase_ != Phase::kRunning || interrupted() || awaiting_ ||
+        Scheduler::local_work_waiting()) {
+      break;
+    }
+    if (!mailbox_ready()) {
+      Scheduler::cpu_relax();
+      continue;
+    }
+    done += process(budget_left - done);
+    poll = 0;  // the producer is still at it: wait for the next message as long again
+  }
+  return done;
 }
 
 bool ActorCellBase::after_handler(Status status) {

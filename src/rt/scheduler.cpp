@@ -14,12 +14,6 @@
 namespace capsule::rt {
 namespace {
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 // Tiny test-and-test-and-set lock: a run queue is held for a few instructions at a time.
 class SpinLock {
  public:
@@ -29,7 +23,7 @@ class SpinLock {
       // give the core away instead of burning the rest of our time slice.
       for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
         if (spins < 64) {
-          cpu_relax();
+          Scheduler::cpu_relax();
         } else {
           std::this_thread::yield();
         }
@@ -183,6 +177,14 @@ bool Scheduler::on_worker_thread() noexcept {
   return t_current_worker != nullptr;
 }
 
+bool Scheduler::local_work_waiting() noexcept {
+  const auto* self = static_cast<const Worker*>(t_current_worker);
+  if (self == nullptr) return false;
+  return self->queue.size_relaxed() > 0 ||
+         self->next_slot.load(std::memory_order_relaxed) != nullptr ||
+         self->owner->stopping_.load(std::memory_order_relaxed);
+}
+
 void Scheduler::schedule(detail::ActorCellBase* cell) {
   if (stopping_.load(std::memory_order_acquire)) return;
   auto* current = static_cast<Worker*>(t_current_worker);
@@ -329,6 +331,7 @@ detail::ActorCellBase* Scheduler::take_local(Worker& self) {
 void Scheduler::run(Worker& self) {
   t_current_worker = &self;
   const std::uint32_t budget = config_.budget;
+  const std::uint32_t linger_polls = config_.linger_polls;
   while (true) {
     detail::ActorCellBase* cell = take_local(self);
     if (cell == nullptr) {
@@ -368,7 +371,7 @@ void Scheduler::run(Worker& self) {
       wake_one(nullptr);
     }
     self.turns.store(self.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    switch (cell->run_turn(budget)) {
+    switch (cell->run_turn(budget, linger_polls)) {
       case detail::ActorCellBase::TurnResult::kIdle:
         break;
       case detail::ActorCellBase::TurnResult::kReschedule:

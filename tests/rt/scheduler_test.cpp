@@ -1,5 +1,6 @@
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <gtest/gtest.h>
 #include <memory>
 #include <thread>
@@ -66,6 +67,70 @@ TEST(Scheduler, BudgetBoundsATurn) {
   EXPECT_TRUE(eventually([&] { return processed.load() == 1001; }));
 }
 
+// Lingering (SchedulerConfig::linger_polls): a worker whose actor ran dry keeps polling its
+// mailbox only while it has nothing else to run. An actor streamed to from another thread must
+// not hold the worker against an actor queued behind it, nor against a stop.
+class Counter final : public Actor<int> {
+ public:
+  explicit Counter(std::atomic<int>* processed) : processed_(processed) {}
+  Status handle(int& /*msg*/, ActorContext<int>& /*ctx*/) override {
+    processed_->fetch_add(1);
+    return ok();
+  }
+
+ private:
+  std::atomic<int>* processed_;
+};
+
+// Sends to `target` from its own thread until `until` holds (or 10 s passed).
+class Stream {
+ public:
+  Stream(ActorRef<int> target, std::function<bool()> until)
+      : thread_([target = std::move(target), until = std::move(until)] {
+          const auto deadline = std::chrono::steady_clock::now() + 10s;
+          for (int i = 0; !until() && std::chrono::steady_clock::now() < deadline; ++i) {
+            target.tell(i);
+            if (i % 16 == 0) std::this_thread::yield();  // the worker keeps catching up
+          }
+        }) {}
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
+TEST(Scheduler, LingeringLeavesTheWorkerToAnotherActor) {
+  SystemConfig config;
+  config.scheduler = SchedulerConfig{1, 8, 16, 1u << 20};  // lingers as long as it may
+  ActorSystem system(config);
+  std::atomic<int> streamed{0};
+  std::atomic<int> observed_at{-1};
+  auto streamed_to = system.spawn<Counter>({}, &streamed);
+  auto observer = system.spawn<Observer>({}, &streamed, &observed_at);
+  ASSERT_TRUE(streamed_to && observer);
+  // The stream goes on until the observer ran: it must run while its worker is being fed.
+  Stream stream(*streamed_to, [&] { return observed_at.load() >= 0; });
+  ASSERT_TRUE(eventually([&] { return streamed.load() > 1000; }));
+  observer->tell(1);
+  EXPECT_TRUE(eventually([&] { return observed_at.load() >= 0; }));
+}
+
+TEST(Scheduler, LingeringActorStopsWhenAsked) {
+  SystemConfig config;
+  config.scheduler = SchedulerConfig{1, 64, 16, 1u << 20};
+  ActorSystem system(config);
+  std::atomic<int> streamed{0};
+  auto streamed_to = system.spawn<Counter>({}, &streamed);
+  ASSERT_TRUE(streamed_to);
+  const ActorAddress address = streamed_to->address();
+  Stream stream(*streamed_to, [&] { return !address.alive(); });
+  ASSERT_TRUE(eventually([&] { return streamed.load() > 1000; }));
+  system.stop(address, StopMode::kImmediate);
+  EXPECT_TRUE(eventually([&] { return !address.alive(); }));
+}
+
 // Different actors run in parallel: each handler waits until the other is inside its own.
 class Rendezvous final : public Actor<int> {
  public:
@@ -130,6 +195,7 @@ TEST(Scheduler, AnActorNeverRunsOnTwoThreadsAtOnce) {
   auto target = system.spawn<Exclusive>({}, &inside, &overlaps, &count);
   ASSERT_TRUE(target);
   std::vector<std::thread> senders;
+  senders.reserve(4);
   for (int t = 0; t < 4; ++t) {
     senders.emplace_back([&] {
       for (int i = 0; i < 5000; ++i) target->tell(i);

@@ -62,7 +62,7 @@ class ActorRef {
   }
   // Fire-and-forget: the outcome is still visible through metrics, events and dead letters.
   void tell(Msg msg) const {
-    if (cell_) static_cast<void>(cell_->enqueue(std::move(msg)));
+    if (cell_) cell_->tell(std::move(msg));
   }
 
   [[nodiscard]] bool valid() const noexcept { return cell_ != nullptr; }

@@ -129,8 +129,7 @@ class Mailbox {
   // thread that must drain the mailbox.
   EnqueueOutcome enqueue(Msg&& msg, bool may_block) {
     if (!bounded_) {
-      metrics_.on_enqueue();
-      queue_.push(std::move(msg));
+      enqueue_unbounded(std::move(msg));
       return EnqueueOutcome::kAccepted;
     }
     const std::size_t weight = weight_of(msg);
@@ -167,6 +166,12 @@ class Mailbox {
     metrics_.on_enqueue();
     metrics_.note_depth(bounded_->items.size());
     return outcome;
+  }
+
+  // An unbounded mailbox's enqueue (is_bounded() is false), without the policy switch.
+  void enqueue_unbounded(Msg&& msg) {
+    metrics_.on_enqueue();
+    queue_.push(std::move(msg));
   }
 
   // The control lane: messages that answer or steer the owner (outcomes of its earlier
@@ -213,6 +218,14 @@ class Mailbox {
     if (!bounded_) return queue_.empty();
     std::lock_guard lock(bounded_->mutex);
     return bounded_->items.empty();
+  }
+
+  // Consumer only, lock-free, for polling: reads what a producer writes last when it links a
+  // message (the data queue's link behind its head), not the producers' tail.
+  [[nodiscard]] bool ready() const noexcept {
+    if (!control_.empty()) return true;
+    if (!bounded_) return !queue_.empty();
+    return bounded_->size.load(std::memory_order_acquire) != 0;
   }
 
   // Any thread (see MpscQueue::maybe_nonempty).

@@ -15,6 +15,9 @@ struct SchedulerConfig {
   unsigned workers = 0;            // 0 = std::thread::hardware_concurrency()
   std::uint32_t budget = 64;       // messages an actor may process per turn before yielding
   std::uint32_t spin_rounds = 32;  // steal attempts before an idle worker parks
+  // Polls of an actor's mailbox that ran dry before its budget, while the worker has nothing else
+  // to run, before the turn is given up (0: give it up at once). See ActorCellBase::linger.
+  std::uint32_t linger_polls = 64;
 };
 
 // Per-core run queues with work stealing. An actor is in at most one queue at a time (its cell's
@@ -44,6 +47,14 @@ class Scheduler {
   [[nodiscard]] std::uint32_t budget() const noexcept { return config_.budget; }
   // True on any scheduler worker thread (where blocking is forbidden).
   [[nodiscard]] static bool on_worker_thread() noexcept;
+  // On a worker: its queue or run-next slot holds an actor (false on any other thread).
+  [[nodiscard]] static bool local_work_waiting() noexcept;
+  // A spin-wait hint to the CPU (pause on x86).
+  static void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
 
  private:
   struct Worker;

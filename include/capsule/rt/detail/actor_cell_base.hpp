@@ -81,8 +81,10 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   bool post(SystemMessage msg);
 
   // Whoever claimed the cell (a scheduler worker, or a host thread in notify_enqueued_run_here):
-  // runs system messages, then at most `budget` ordinary messages.
-  TurnResult run_turn(std::uint32_t budget);
+  // runs system messages, then at most `budget` ordinary messages. With `linger_polls`, a mailbox
+  // that runs dry before the budget is polled up to that many times (while the worker has
+  // nothing else to run) before the turn is given up: see linger().
+  TurnResult run_turn(std::uint32_t budget, std::uint32_t linger_polls = 0);
   // A host thread's send that will wait for the answer anyway (ActorRef::send_run_here): if the
   // actor was idle, this thread owns it and runs one turn itself instead of handing it to a
   // worker and waiting for that worker's hand-back. Falls back to scheduling on a worker.
@@ -167,6 +169,8 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   // The typed half (ActorCell<Msg>).
   virtual bool mailbox_empty() const = 0;
   virtual bool mailbox_maybe_nonempty() const noexcept = 0;
+  // Consumer only, cheap enough to poll: a message (or the start of one) is there to take.
+  virtual bool mailbox_ready() const noexcept = 0;
   virtual std::uint32_t process(std::uint32_t budget) = 0;
   virtual Status start_behavior() = 0;
   virtual void stop_behavior() = 0;
@@ -183,8 +187,10 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
   virtual void deliver_resume() = 0;
   virtual void notify_stopping() = 0;
 
-  // Called by process() after each handler; false stops the current batch.
+  // Called after a handler (process() skips it for one that succeeded and asked for nothing);
+  // false stops the current batch.
   bool after_handler(Status status);
+  [[nodiscard]] bool self_stop_pending() const noexcept { return self_stop_requested_; }
   // System messages (stop, restart, signals) overtake ordinary ones: a batch ends when one comes.
   [[nodiscard]] bool interrupted() const noexcept {
     return system_pending_.load(std::memory_order_relaxed) != 0;
@@ -203,6 +209,7 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
 
  private:
   void schedule();
+  std::uint32_t linger(std::uint32_t budget_left, std::uint32_t polls);
   void handle_system_message(SystemMessage& msg);
   void exit_self(ExitReason reason, std::optional<Error> error, bool escalate);
   void restart_in_place();
