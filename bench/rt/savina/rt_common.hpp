@@ -4,6 +4,8 @@
 // the CAF peers (bench_common.hpp), printed so the comparison states its settings.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <capsule/rt/rt.hpp>
@@ -12,15 +14,27 @@
 
 namespace savina_rt {
 
+// `--linger N`: SchedulerConfig::linger_polls (capsule only; CAF has no such setting).
+inline void linger_from(int argc, char** argv, capsule::rt::SchedulerConfig& scheduler) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--linger") == 0) {
+      scheduler.linger_polls = static_cast<std::uint32_t>(std::max(0, std::atoi(argv[i + 1])));
+    }
+  }
+}
+
 inline capsule::rt::SystemConfig system_config(int argc, char** argv) {
   capsule::rt::SystemConfig config;
   config.scheduler.budget = static_cast<std::uint32_t>(savina::budget_from(argc, argv));
   const unsigned workers = std::max(1U, std::thread::hardware_concurrency());
   config.scheduler.workers = workers;
+  linger_from(argc, argv, config.scheduler);
   std::printf(
-      "CONFIG capsule budget=%u workers=%u idle=\"%u steal rounds over the other queues, then "
-      "park on a futex until a send or a peer with surplus work wakes it\"\n",
-      config.scheduler.budget, workers, config.scheduler.spin_rounds);
+      "CONFIG capsule budget=%u workers=%u idle=\"a turn whose mailbox ran dry polls it up to %u "
+      "times while its worker has nothing else queued, then %u steal rounds over the other "
+      "queues, then park on a futex until a send or a peer with surplus work wakes it\"\n",
+      config.scheduler.budget, workers, config.scheduler.linger_polls,
+      config.scheduler.spin_rounds);
   return config;
 }
 
