@@ -245,6 +245,9 @@ class ActorCell final : public ActorCellBase {
   ActorContext<Msg> context_;
   // Last: its producer end shares a cache line with nothing the consumer reads (Mailbox layout).
   Mailbox<Msg> mailbox_;
+  // Nor with whatever the allocator places after the cell (another actor's reference counts and
+  // scheduling flags, when actors are spawned in a row).
+  [[maybe_unused]] CacheLinePad tail_pad_{};
 };
 
 }  // namespace capsule::rt::detail
