@@ -151,7 +151,9 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget,
   std::uint32_t done = 0;
   if (processing()) {
     done = process(budget);
-    if (done < budget && linger_polls > 0) done += linger(budget - done, linger_polls);
+    // Only after a turn that found a backlog (more than one message): a stream. A turn of one
+    // message (a request, one of many actors fed in turn) gives the worker up at once.
+    if (done > 1 && done < budget && linger_polls > 0) done += linger(budget - done, linger_polls);
     // A graceful stop waits for a suspended handler too: its work finishes (or times out) first.
     if (phase_ == Phase::kStopping && !awaiting_ && mailbox_empty()) {
       terminate(stop_reason_, std::nullopt);
