@@ -15,8 +15,9 @@ struct SchedulerConfig {
   unsigned workers = 0;            // 0 = std::thread::hardware_concurrency()
   std::uint32_t budget = 64;       // messages an actor may process per turn before yielding
   std::uint32_t spin_rounds = 32;  // steal attempts before an idle worker parks
-  // Polls of an actor's mailbox that ran dry before its budget, while the worker has nothing else
-  // to run, before the turn is given up (0: give it up at once). See ActorCellBase::linger.
+  // Polls of an actor's mailbox that ran dry before its budget, after a turn that found more than
+  // one message and while the worker has nothing else to run, before the turn is given up (0:
+  // give it up at once). See ActorCellBase::linger.
   std::uint32_t linger_polls = 64;
 };
 

@@ -82,8 +82,9 @@ class ActorCellBase : public std::enable_shared_from_this<ActorCellBase> {
 
   // Whoever claimed the cell (a scheduler worker, or a host thread in notify_enqueued_run_here):
   // runs system messages, then at most `budget` ordinary messages. With `linger_polls`, a mailbox
-  // that runs dry before the budget is polled up to that many times (while the worker has
-  // nothing else to run) before the turn is given up: see linger().
+  // that runs dry before the budget, in a turn that found more than one message, is polled up to
+  // that many times (while the worker has nothing else to run) before the turn is given up: see
+  // linger().
   TurnResult run_turn(std::uint32_t budget, std::uint32_t linger_polls = 0);
   // A host thread's send that will wait for the answer anyway (ActorRef::send_run_here): if the
   // actor was idle, this thread owns it and runs one turn itself instead of handing it to a
