@@ -14,6 +14,8 @@ install(TARGETS capsule_core capsule_rt capsule_wasm capsule_security capsule_st
         EXPORT capsuleTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 # Only include/capsule is public: nothing under src/ is needed to compile against these headers.
+# capsule_manifest and capsule_daemon (src/manifest, src/daemon) are the `capsule` binary's own
+# layers, with private headers: linked into bin/capsule, not exported as capsule::* targets.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/capsule DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The Wasmtime C API (static, from the Rust shim) that libcapsule_wasm.a links: capsuleConfig.cmake
 # imports it as capsule::wasmtime_capi.

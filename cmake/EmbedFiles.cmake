@@ -1,5 +1,5 @@
 # Writes a C++ source that embeds files as byte arrays, served by the daemon (the dashboard's
-# static assets: src/cli/dashboard_assets.hpp). Run at build time:
+# static assets: src/daemon/dashboard_assets.hpp). Run at build time:
 #   cmake -DOUT=<file.cpp> -DDIR=<dir> -DNAMES="index.html;app.js" -P EmbedFiles.cmake
 # Embedded rather than installed next to the binary: one file to ship (the .deb, `cmake
 # --install`, a copied binary), and the page always matches the daemon it talks to.

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "admin_auth.hpp"
+#include "daemon/admin_auth.hpp"
 
 namespace capsule::cli {
 namespace {

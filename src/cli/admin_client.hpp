@@ -4,7 +4,7 @@
 
 #include <capsule/core/result.hpp>
 
-#include "http.hpp"
+#include "daemon/http.hpp"
 
 namespace capsule::cli {
 

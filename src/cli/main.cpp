@@ -14,11 +14,11 @@
 #include <capsule/wasm/wit_contract.hpp>
 
 #include "admin_client.hpp"
-#include "credentials.hpp"
-#include "host_daemon.hpp"
-#include "http.hpp"
-#include "manifest.hpp"
-#include "reporter.hpp"
+#include "daemon/credentials.hpp"
+#include "daemon/host_daemon.hpp"
+#include "daemon/http.hpp"
+#include "daemon/reporter.hpp"
+#include "manifest/manifest.hpp"
 #include "scaffold.hpp"
 
 namespace {

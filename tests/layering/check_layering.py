@@ -2,7 +2,10 @@
 """Enforces the layer rules of DESIGN.md by scanning #include lines.
 
 Each layer may include only the layers listed for it, whether it names the header as
-<capsule/layer/x.hpp>, "layer/x.hpp" or relatively ("../layer/x.hpp"). wasmtime headers may be
+<capsule/layer/x.hpp>, "layer/x.hpp" or relatively ("../layer/x.hpp"). A bare "x.hpp" that is not
+next to the including file but is another layer's private header (src/<layer>/x.hpp, reachable
+through an include path) is refused too: a header of another layer is named with its folder, so
+that this check sees the edge. wasmtime headers may be
 included only by src/wasm (not even by include/capsule/wasm: users of the engine never see a raw
 handle). The folders' actual include edges must also form no cycle, whatever ALLOWED says.
 Run with --self-test to prove the checker rejects each kind of violation.
@@ -21,10 +24,14 @@ ALLOWED = {
     "storage": {"core", "security"},
     "component": {"core", "rt", "wasm", "security", "storage"},
     "cluster": {"core", "rt", "wasm", "component", "security", "storage"},
-    "cli": {"core", "rt", "wasm", "component", "security", "storage", "cluster"},
+    "manifest": {"core", "rt", "wasm", "component", "security", "storage"},
+    "daemon": {"core", "rt", "wasm", "component", "security", "storage", "cluster", "manifest"},
+    "cli": {"core", "rt", "wasm", "component", "security", "storage", "cluster", "manifest",
+            "daemon"},
 }
 LAYERS = "|".join(ALLOWED)
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.MULTILINE)
+QUOTED = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
 WASMTIME = re.compile(r"^(wasmtime(\.h|\.hh|/.*)|wasm\.h|wasm\.hh|wasi\.h)$")
 SOURCES = {".h", ".hh", ".hpp", ".c", ".cc", ".cpp"}
 
@@ -54,6 +61,14 @@ def target_layer(header: str, path: pathlib.Path, root: pathlib.Path):
             return None
         return target
     return None
+
+
+def hidden_layer(header: str, path: pathlib.Path, root: pathlib.Path):
+    """For a bare quoted "x.hpp" that is not next to `path`: the layers whose src/ folder has
+    such a file (it would be found through an include path, by a name that hides its layer)."""
+    if "/" in header or (path.parent / header).exists():
+        return []
+    return sorted(d.name for d in (root / "src").glob("*") if (d / header).is_file())
 
 
 def find_cycle(edges):
@@ -94,6 +109,11 @@ def check(root: pathlib.Path):
             errors.append(f"{rel}: folder '{layer}' is not a known layer; add it to ALLOWED")
             continue
         text = path.read_text(errors="replace")
+        for header in QUOTED.findall(text):
+            for other in hidden_layer(header, path, root):
+                if other != layer:
+                    errors.append(f"{rel}: includes \"{header}\" of src/{other} by its bare name; "
+                                  f"write \"{other}/{header}\"")
         for header in INCLUDE.findall(text):
             if WASMTIME.match(header) and not (in_src and layer == "wasm"):
                 errors.append(f"{rel}: includes <{header}>; only src/wasm may include wasmtime")
@@ -119,10 +139,15 @@ def self_test():
         "src/wasm/relative.cpp": '#include "../component/actor.hpp"\n',
         "src/storage/relative2.cpp": '#include "./../rt/x.hpp"\n',
         "src/odd/unknown.cpp": "#include <vector>\n",
+        "src/manifest/up.cpp": '#include "../daemon/host_daemon.hpp"\n',
+        "src/manifest/bare.cpp": '#include "host_daemon.hpp"\n',
+        "src/daemon/host_daemon.hpp": '#include "../cli/main.hpp"\n',
     }
     good = {
         "src/wasm/ok.cpp": "#include <wasmtime.hh>\n#include <capsule/core/error.hpp>\n",
         "src/rt/ok.cpp": "#include <capsule/core/result.hpp>\n#include <vector>\n",
+        "src/daemon/ok.cpp": '#include "host_daemon.hpp"\n#include "manifest/manifest.hpp"\n',
+        "src/cli/ok.cpp": '#include "daemon/host_daemon.hpp"\n#include "admin_client.hpp"\n',
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)

@@ -7,7 +7,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "manifest.hpp"
+#include "manifest/manifest.hpp"
 
 namespace capsule::cli {
 namespace {

@@ -1,14 +1,14 @@
 // The dashboard's parts as units: the login door's codes and sessions, the cookie parser, the
 // recent-events rings, and the rates computed between two snapshots (the end-to-end behaviour,
 // browser included, is e2e.dashboard).
-#include "dashboard.hpp"
+#include "daemon/dashboard.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "dashboard_door.hpp"
-#include "recent_events.hpp"
+#include "daemon/dashboard_door.hpp"
+#include "daemon/recent_events.hpp"
 
 namespace capsule::cli {
 namespace {

@@ -9,7 +9,7 @@
 #include <capsule/component/component_runtime.hpp>
 
 #include "failover.hpp"
-#include "manifest.hpp"
+#include "manifest/manifest.hpp"
 #include "runtime_counters.hpp"
 
 namespace capsule::cli {

@@ -21,7 +21,7 @@
 #include "failover.hpp"
 #include "http.hpp"
 #include "http_trigger.hpp"
-#include "manifest.hpp"
+#include "manifest/manifest.hpp"
 #include "reporter.hpp"
 #include "upgrade_dirs.hpp"
 

@@ -9,8 +9,8 @@
 #include <capsule/core/result.hpp>
 
 #include "http_routes.hpp"
-#include "http_section.hpp"
 #include "http_trigger_metrics.hpp"
+#include "manifest/http_section.hpp"
 #include "reporter.hpp"
 
 namespace httplib {

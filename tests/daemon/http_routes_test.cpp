@@ -1,7 +1,7 @@
 // The HTTP trigger's pure parts as units: prefix matching, the status of each error outcome,
 // the codec <-> Content-Type mapping and the [http] manifest checks. The behaviour over real
 // sockets is e2e.http_trigger.
-#include "http_routes.hpp"
+#include "daemon/http_routes.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -10,8 +10,8 @@
 
 #include <capsule/core/multicodec.hpp>
 
-#include "component_route.hpp"
-#include "manifest.hpp"
+#include "daemon/component_route.hpp"
+#include "manifest/manifest.hpp"
 
 namespace capsule::cli {
 namespace {

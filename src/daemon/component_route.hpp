@@ -8,7 +8,7 @@
 #include <capsule/component/component_runtime.hpp>
 
 #include "http_routes.hpp"
-#include "http_section.hpp"
+#include "manifest/http_section.hpp"
 
 namespace capsule::cli {
 

@@ -1,6 +1,6 @@
 // Every table of a manifest refuses a field it does not know, naming the fields it knows, and
 // each field it names is one it accepts: the list in the message and the check are one array
-// (src/cli/field_names.hpp), so they cannot drift apart.
+// (src/manifest/field_names.hpp), so they cannot drift apart.
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "manifest.hpp"
+#include "manifest/manifest.hpp"
 
 namespace capsule::cli {
 namespace {

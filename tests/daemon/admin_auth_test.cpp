@@ -1,4 +1,4 @@
-#include "admin_auth.hpp"
+#include "daemon/admin_auth.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -8,7 +8,7 @@
 
 #include <capsule/security/audit.hpp>
 
-#include "upgrade_dirs.hpp"
+#include "daemon/upgrade_dirs.hpp"
 
 namespace capsule::cli {
 namespace {
