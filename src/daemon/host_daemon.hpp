@@ -53,6 +53,14 @@ class HostDaemon {
   void shutdown();
 
  private:
+  // host_services.cpp: what the components need before they start (engine, actor system, audit,
+  // storage, upgrade dirs, cluster), set up in `rc` and the members.
+  Status open_services(component::RuntimeConfig& rc);
+  Status join_cluster_now(component::RuntimeConfig& rc);
+  // Compiles every component of the manifest; returns those placed on this host ("ns/name").
+  Result<std::map<std::string, component::ComponentSpec>> load_components();
+  // admin_api.cpp: the dashboard and the admin listeners, routed to handle().
+  Status open_admin_api();
   HttpResponse handle(const HttpRequest& request);
   HttpResponse route(const HttpRequest& request);
   HttpResponse ps() const;
@@ -71,7 +79,6 @@ class HostDaemon {
   // start_component, retried while a stopping supervisor of the same name still holds it.
   Status start_component_when_free(const component::ComponentSpec& spec,
                                    const std::vector<std::string>& topics);
-  Status join_cluster_now(component::RuntimeConfig& rc);
 
   Manifest manifest_;
   std::string admin_address_;
