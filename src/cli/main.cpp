@@ -1,184 +1,18 @@
-// capsule: run WebAssembly components as supervised actors, and talk to a running host.
+// capsule: run WebAssembly components as supervised actors, and talk to a running host. This file
+// is the command line (CLI11): the commands themselves are in *_commands.cpp.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/wit_contract.hpp>
 
-#include "admin_client.hpp"
-#include "daemon/credentials.hpp"
-#include "daemon/host_daemon.hpp"
-#include "daemon/http.hpp"
-#include "daemon/reporter.hpp"
-#include "manifest/manifest.hpp"
-#include "scaffold.hpp"
-
-namespace {
+#include "commands.hpp"
 
 using namespace capsule;
 using namespace capsule::cli;
-using nlohmann::json;
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "capsule: %s\n", message.c_str());
-  return 1;
-}
-
-// Sends one admin request and prints the outcome; returns the process exit code.
-int admin_request(const AdminClientOptions& admin, const std::string& method,
-                  const std::string& path, const json& body,
-                  const std::function<void(const json&)>& print,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  auto endpoint = resolve_admin(admin);
-  if (!endpoint) return fail(endpoint.error().message);
-  auto r = http_call(*endpoint, method, path, body.is_null() ? "" : body.dump(), timeout);
-  if (!r) return fail(r.error().message);
-  json reply = json::parse(r->body, nullptr, false);
-  if (reply.is_discarded()) {
-    return fail("unexpected answer from " + endpoint->address + ": " + r->body);
-  }
-  if (!reply.value("ok", false)) {
-    const auto& e = reply["error"];
-    return fail(e.value("code", "error") + ": " + e.value("message", ""));
-  }
-  print(reply);
-  return 0;
-}
-
-int cmd_run(const std::string& manifest_path, const std::string& admin_override,
-            const std::string& log_format, const std::string& cluster_url,
-            const std::string& credentials_path, const HostOverrides& overrides) {
-  auto manifest = load_manifest(manifest_path, overrides);
-  if (!manifest) return fail(manifest.error().message);
-  std::optional<cluster::HostCredentials> credentials;
-  if (!credentials_path.empty()) {
-    if (cluster_url.empty()) return fail("--credentials needs --cluster nats://...");
-    auto loaded = load_credentials(credentials_path);
-    if (!loaded) return fail(loaded.error().message);
-    // The server would let this host publish only under the name in the file: a mismatch would
-    // silently lose every message, so it is refused here.
-    if (loaded->host != manifest->host.name || loaded->cluster != manifest->host.cluster) {
-      return fail(credentials_path + ": credentials of host '" + loaded->host + "' in cluster '" +
-                  loaded->cluster + "', but this host is '" + manifest->host.name +
-                  "' in cluster '" + manifest->host.cluster + "' (see --host, --cluster-name)");
-    }
-    credentials = std::move(*loaded);
-  }
-  Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
-  // Read before the manifest moves: argument evaluation order is unspecified (clang moved first).
-  std::string admin = admin_override.empty() ? manifest->host.admin : admin_override;
-  HostDaemon daemon(std::move(*manifest), std::move(admin), reporter);
-  if (!cluster_url.empty()) daemon.join_cluster(cluster_url);
-  if (credentials) daemon.use_credentials(std::move(*credentials));
-  if (Status s = daemon.start(); !s) {
-    reporter.error(s.error().describe());
-    daemon.shutdown();
-    return 1;
-  }
-  daemon.run_until_signal();
-  return 0;
-}
-
-int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
-                     const std::string& kv_bucket, const std::string& out) {
-  auto auth = cluster::make_cluster_auth(cluster_name, host_names, kv_bucket);
-  if (!auth) return fail(auth.error().message);
-  auto written = write_cluster_files(*auth, out);
-  if (!written) return fail(written.error().message);
-  std::printf("wrote (mode 0600, keep them private):\n");
-  for (const auto& p : *written) std::printf("  %s\n", p.c_str());
-  std::printf("\nstart the server:  nats-server -c %s/nats-server.conf -js -sd <store dir>\n",
-              out.c_str());
-  std::printf(
-      "start each host:   capsule run <manifest> --cluster nats://<server>:4222 "
-      "--cluster-name %s --host <name> --credentials %s/<name>.creds\n",
-      cluster_name.c_str(), out.c_str());
-  return 0;
-}
-
-int cmd_inspect(const std::string& path) {
-  wasm::EngineConfig config;
-  config.pooling.enabled = false;
-  auto engine = wasm::WasmEngine::create(config);
-  if (!engine) return fail(engine.error().describe());
-  std::printf("file:     %s\n", path.c_str());
-  // load_file type-checks every import against the linker `capsule run` instantiates with: a
-  // component it accepts can start, one it refuses is named with each import this host lacks.
-  auto c = (*engine)->load_file(path);
-  if (!c) {
-    std::printf("host:     %s@%s (Wasmtime %s)\ncompatible: no\n",
-                std::string(wasm::kWitPackage).c_str(), std::string(wasm::kWitVersion).c_str(),
-                std::string(wasm::WasmEngine::wasmtime_version()).c_str());
-    // One printed line per line of the reason: each missing import, each cause in the chain.
-    const std::string text = c.error().describe();
-    std::string_view reason = text;
-    while (!reason.empty()) {
-      const auto nl = reason.find('\n');
-      const auto line = reason.substr(0, nl);
-      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
-      reason = nl == std::string_view::npos ? std::string_view{} : reason.substr(nl + 1);
-    }
-    return 1;
-  }
-  std::printf("sha256:   %s\n", (*c)->content_hash().c_str());
-  std::printf("imports:\n");
-  for (const auto& i : (*c)->interfaces().imports) std::printf("  %s\n", i.c_str());
-  std::printf("exports:\n");
-  for (const auto& e : (*c)->interfaces().exports) std::printf("  %s\n", e.c_str());
-  if ((*c)->kind() == wasm::ComponentKind::kHttpProxy) {
-    // Started as `capsule run` would serve it: instantiation is the proof that it can start.
-    wasm::HttpProxyOptions options;
-    options.id = ComponentId{"inspect", "component", "0"};
-    auto proxy = (*engine)->instantiate_http_proxy(**c, std::move(options));
-    if (!proxy) {
-      std::printf("kind:     wasi:http/proxy component\ncompatible: no\n  %s\n",
-                  proxy.error().describe().c_str());
-      return 1;
-    }
-    std::printf(
-        "kind:     wasi:http/proxy component (exports wasi:http/incoming-handler): "
-        "serves HTTP requests through an HTTP route\n");
-    std::printf("compatible: yes (this host serves wasi:http/proxy@0.2.x, Wasmtime %s)\n",
-                std::string(wasm::WasmEngine::wasmtime_version()).c_str());
-    return 0;
-  }
-  std::printf("kind:     capsule component (exports %s/lifecycle)\n",
-              std::string(wasm::kWitPackage).c_str());
-  auto inst = (*engine)->instantiate(**c, {ComponentId{"inspect", "component", "0"}, {}, nullptr});
-  if (inst) {
-    if (auto meta = inst->metadata()) {
-      std::printf("metadata: %s %s - %s\n", meta->name.c_str(), meta->version.c_str(),
-                  meta->description.c_str());
-    }
-  }
-  std::printf("compatible: yes (this host implements %s@%s, Wasmtime %s)\n",
-              std::string(wasm::kWitPackage).c_str(), std::string(wasm::kWitVersion).c_str(),
-              std::string(wasm::WasmEngine::wasmtime_version()).c_str());
-  return 0;
-}
-
-int cmd_new(const std::string& language, const std::string& name) {
-  const auto prefix = installed_prefix();
-  auto dir = write_project(language, name, ".", prefix);
-  if (!dir) return fail(dir.error().message);
-  std::printf("created %s/, a %s component project:\n  cd %s\n", name.c_str(), language.c_str(),
-              name.c_str());
-  std::printf("  cmake -B build%s && cmake --build build\n",
-              prefix ? "" : " -DCMAKE_PREFIX_PATH=<where capsule is installed>");
-  std::printf("  capsule run capsule.toml      # then, in another shell: capsule call app/%s hi\n",
-              name.c_str());
-  return 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   // Block SIGINT/SIGTERM in every thread (threads inherit the mask) so that `capsule run` takes
@@ -266,19 +100,19 @@ int main(int argc, char** argv) {
   ps->add_flag("--json", ps_json, "print the raw JSON");
   add_admin_options(ps);
 
-  std::string target, payload, codec = "text";
-  int timeout_ms = 5000;
+  MessageOptions message;
   auto* send = app.add_subcommand("send", "Send a fire-and-forget message to a component instance");
   auto* call =
       app.add_subcommand("call", "Send a request to a component instance and print its reply");
   for (auto* sub : {send, call}) {
-    sub->add_option("component", target, "instance id: namespace/name[/instance]")->required();
-    sub->add_option("payload", payload, "message text")->required();
-    sub->add_option("--codec", codec, "payload codec: text, json, cbor, raw")
+    sub->add_option("component", message.target, "instance id: namespace/name[/instance]")
+        ->required();
+    sub->add_option("payload", message.payload, "message text")->required();
+    sub->add_option("--codec", message.codec, "payload codec: text, json, cbor, raw")
         ->check(CLI::IsMember({"text", "json", "cbor", "raw"}));
     add_admin_options(sub);
   }
-  call->add_option("--timeout-ms", timeout_ms, "how long to wait for the reply")
+  call->add_option("--timeout-ms", message.timeout_ms, "how long to wait for the reply")
       ->check(CLI::PositiveNumber);
 
   std::string component, new_wasm;
@@ -334,41 +168,8 @@ int main(int argc, char** argv) {
     return cmd_run(manifest_path, run_admin, log_format, run_cluster, run_credentials, overrides);
   }
   if (*cluster_init) return cmd_cluster_init(init_cluster, init_hosts, init_bucket, init_out);
-  if (*hosts) {
-    return admin_request(admin, "GET", "/v1/hosts", json(), [&](const json& r) {
-      if (hosts_json) {
-        std::printf("%s\n", r.dump(2).c_str());
-        return;
-      }
-      const auto cluster = r.value("cluster", "");
-      std::printf("cluster: %s\n", cluster.empty() ? "(not in a cluster)" : cluster.c_str());
-      std::printf("%-20s %-24s %10s %12s  %s\n", "HOST", "GROUPS", "INSTANCES", "LAST SEEN",
-                  "ADOPTED");
-      for (const auto& h : r["hosts"]) {
-        std::string groups, adopted;
-        for (const auto& g : h["groups"])
-          groups += (groups.empty() ? "" : ",") + g.get<std::string>();
-        if (h.contains("adopted")) {
-          for (const auto& a : h["adopted"])
-            adopted += (adopted.empty() ? "" : ",") + a.get<std::string>();
-        }
-        const std::string seen = h.value("self", false)
-                                     ? "(this host)"
-                                     : std::to_string(h.value("last_seen_ms", 0)) + " ms ago";
-        std::printf("%-20s %-24s %10zu %12s  %s\n", h.value("name", "").c_str(),
-                    groups.empty() ? "-" : groups.c_str(), h.value("components", std::size_t{0}),
-                    seen.c_str(), adopted.c_str());
-      }
-    });
-  }
-  if (*dashboard) {
-    // The code is good once, for two minutes: the link is for opening now, not for keeping.
-    return admin_request(admin, "POST", "/v1/dashboard-code", json::object(), [](const json& r) {
-      std::printf("%s\n", r.value("url", "").c_str());
-      std::fprintf(stderr, "open it within %lld s; it works once (docs/cli.md, \"Dashboard\")\n",
-                   static_cast<long long>(r.value("expires_in_s", 0)));
-    });
-  }
+  if (*hosts) return cmd_hosts(admin, hosts_json);
+  if (*dashboard) return cmd_dashboard(admin);
   if (*inspect) return cmd_inspect(inspect_path);
   if (*new_cmd) return cmd_new(new_language, new_name);
   if (*version) {
@@ -377,73 +178,10 @@ int main(int argc, char** argv) {
                 std::string(wasm::WasmEngine::wasmtime_version()).c_str());
     return 0;
   }
-  if (*metrics) {
-    auto endpoint = resolve_admin(admin);
-    if (!endpoint) return fail(endpoint.error().message);
-    auto r = http_call(*endpoint, "GET", "/metrics", "", std::chrono::seconds(10));
-    if (!r) return fail(r.error().message);
-    if (r->status != 200) {
-      const json e = json::parse(r->body, nullptr, false);
-      return fail(e.is_object() && e.contains("error") ? e["error"].dump() : r->body);
-    }
-    std::fputs(r->body.c_str(), stdout);
-    return r->status == 200 ? 0 : 1;
-  }
-  if (*ps) {
-    return admin_request(admin, "GET", "/v1/ps", json(), [&](const json& r) {
-      if (ps_json) {
-        std::printf("%s\n", r.dump(2).c_str());
-        return;
-      }
-      std::printf("%-28s %-16s %-16s %-8s %8s %8s %10s %14s\n", "INSTANCE", "COMPONENT", "GROUP",
-                  "STATE", "RESTARTS", "MAILBOX", "MESSAGES", "FUEL");
-      for (const auto& i : r["instances"]) {
-        std::printf(
-            "%-28s %-16s %-16s %-8s %8llu %8llu %10llu %14llu\n",
-            i["id"].get<std::string>().c_str(), i["component"].get<std::string>().c_str(),
-            i.value("group", "").c_str(), i["state"].get<std::string>().c_str(),
-            i["restarts"].get<unsigned long long>(), i["mailbox_depth"].get<unsigned long long>(),
-            i["processed"].get<unsigned long long>(), i["fuel_consumed"].get<unsigned long long>());
-      }
-      if (r.contains("on_demand") && !r["on_demand"].empty()) {
-        std::printf("\n%-28s %8s %8s %12s %14s %10s %8s\n", "ON-DEMAND COMPONENT", "ACTIVE",
-                    "WAITING", "ACTIVATIONS", "DEACTIVATIONS", "EVICTIONS", "FAILED");
-        for (const auto& c : r["on_demand"]) {
-          std::printf("%-28s %8llu %8llu %12llu %14llu %10llu %8llu\n",
-                      c["component"].get<std::string>().c_str(),
-                      c["active"].get<unsigned long long>(), c["waiting"].get<unsigned long long>(),
-                      c["activations"].get<unsigned long long>(),
-                      c["deactivations"].get<unsigned long long>(),
-                      c["evictions"].get<unsigned long long>(),
-                      c["failed_activations"].get<unsigned long long>());
-        }
-      }
-    });
-  }
-  if (*send || *call) {
-    json body{
-        {"target", target}, {"payload", payload}, {"codec", codec}, {"timeout_ms", timeout_ms}};
-    return admin_request(
-        admin, "POST", *send ? "/v1/send" : "/v1/call", body,
-        [&](const json& r) {
-          if (*call) std::printf("%s\n", r.value("payload", "").c_str());
-        },
-        std::chrono::milliseconds(timeout_ms + 5000));
-  }
-  if (*stop || *restart) {
-    return admin_request(admin, "POST", *stop ? "/v1/stop" : "/v1/restart",
-                         json{{"component", component}}, [&](const json&) {
-                           std::printf("%s %s\n", *stop ? "stopped" : "restarted",
-                                       component.c_str());
-                         });
-  }
-  if (*upgrade) {
-    const auto abs = std::filesystem::absolute(new_wasm).string();
-    return admin_request(admin, "POST", "/v1/upgrade",
-                         json{{"component", component}, {"path", abs}}, [&](const json& r) {
-                           std::printf("upgraded %s (%zu instance(s)) to %s\n", component.c_str(),
-                                       r.value("instances", std::size_t{0}), new_wasm.c_str());
-                         });
-  }
+  if (*metrics) return cmd_metrics(admin);
+  if (*ps) return cmd_ps(admin, ps_json);
+  if (*send || *call) return cmd_send(admin, message, static_cast<bool>(*call));
+  if (*stop || *restart) return cmd_stop(admin, component, static_cast<bool>(*restart));
+  if (*upgrade) return cmd_upgrade(admin, component, new_wasm);
   return 0;
 }

@@ -1,0 +1,66 @@
+// The commands that start a host or set up a cluster: `capsule run` (the daemon, in this process)
+// and `capsule cluster init`.
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "daemon/credentials.hpp"
+#include "daemon/host_daemon.hpp"
+#include "daemon/reporter.hpp"
+
+namespace capsule::cli {
+
+int cmd_run(const std::string& manifest_path, const std::string& admin_override,
+            const std::string& log_format, const std::string& cluster_url,
+            const std::string& credentials_path, const HostOverrides& overrides) {
+  auto manifest = load_manifest(manifest_path, overrides);
+  if (!manifest) return fail(manifest.error().message);
+  std::optional<cluster::HostCredentials> credentials;
+  if (!credentials_path.empty()) {
+    if (cluster_url.empty()) return fail("--credentials needs --cluster nats://...");
+    auto loaded = load_credentials(credentials_path);
+    if (!loaded) return fail(loaded.error().message);
+    // The server would let this host publish only under the name in the file: a mismatch would
+    // silently lose every message, so it is refused here.
+    if (loaded->host != manifest->host.name || loaded->cluster != manifest->host.cluster) {
+      return fail(credentials_path + ": credentials of host '" + loaded->host + "' in cluster '" +
+                  loaded->cluster + "', but this host is '" + manifest->host.name +
+                  "' in cluster '" + manifest->host.cluster + "' (see --host, --cluster-name)");
+    }
+    credentials = std::move(*loaded);
+  }
+  Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  // Read before the manifest moves: argument evaluation order is unspecified (clang moved first).
+  std::string admin = admin_override.empty() ? manifest->host.admin : admin_override;
+  HostDaemon daemon(std::move(*manifest), std::move(admin), reporter);
+  if (!cluster_url.empty()) daemon.join_cluster(cluster_url);
+  if (credentials) daemon.use_credentials(std::move(*credentials));
+  if (Status s = daemon.start(); !s) {
+    reporter.error(s.error().describe());
+    daemon.shutdown();
+    return 1;
+  }
+  daemon.run_until_signal();
+  return 0;
+}
+
+int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
+                     const std::string& kv_bucket, const std::string& out) {
+  auto auth = cluster::make_cluster_auth(cluster_name, host_names, kv_bucket);
+  if (!auth) return fail(auth.error().message);
+  auto written = write_cluster_files(*auth, out);
+  if (!written) return fail(written.error().message);
+  std::printf("wrote (mode 0600, keep them private):\n");
+  for (const auto& p : *written) std::printf("  %s\n", p.c_str());
+  std::printf("\nstart the server:  nats-server -c %s/nats-server.conf -js -sd <store dir>\n",
+              out.c_str());
+  std::printf(
+      "start each host:   capsule run <manifest> --cluster nats://<server>:4222 "
+      "--cluster-name %s --host <name> --credentials %s/<name>.creds\n",
+      cluster_name.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace capsule::cli
