@@ -80,8 +80,8 @@ double timed_relay_run(Host& host, const std::string& relay, const std::string& 
     done.set_value();
   });
   const auto t0 = Clock::now();
-  static_cast<void>(
-      host.runtime->send(ComponentRuntime::host_id(), {"bench", relay, "0"}, Payload::text(text)));
+  static_cast<void>(host.runtime->send(ComponentRuntime::privileged_caller(), {"bench", relay, "0"},
+                                       Payload::text(text)));
   if (done.get_future().wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
     return -1;
   }
@@ -202,7 +202,8 @@ int main(int argc, char** argv) {
     const int burst = kBursts[i];
     const auto base = sink_host.processed(sink);
     const auto t0 = Clock::now();
-    static_cast<void>(sender.runtime->send(ComponentRuntime::host_id(), {"bench", name, "0"},
+    static_cast<void>(sender.runtime->send(ComponentRuntime::privileged_caller(),
+                                           {"bench", name, "0"},
                                            Payload::text(std::to_string(burst))));
     if (!wait_until([&] { return sink_host.processed(sink) >= base + burst; })) {
       std::fprintf(stderr, "%s: only %llu of %d processed\n", name.c_str(),

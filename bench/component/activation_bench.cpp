@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
   for (std::uint64_t i = 0; i < names; ++i) {
     slots.acquire();
     auto sent = runtime->request(
-        ComponentRuntime::host_id(), cart("user-" + std::to_string(i)), Payload::text("count"),
-        std::chrono::seconds(120), [&](CallbackResponse r) {
+        ComponentRuntime::privileged_caller(), cart("user-" + std::to_string(i)),
+        Payload::text("count"), std::chrono::seconds(120), [&](CallbackResponse r) {
           if (r.reply && r.reply->as_string() == "0") {
             answered.fetch_add(1);
           } else {

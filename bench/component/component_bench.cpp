@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   auto raw_echo = *system.spawn<RawEcho>({});
   auto raw_flag_echo = *system.spawn<RawFlagEcho>({});
   const ComponentMessage msg{
-      ComponentRuntime::host_id(),
+      ComponentRuntime::privileged_caller(),
       Payload::text("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
       std::nullopt, std::nullopt};
   constexpr int kCalls = 20000;
@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
   auto sub =
       *runtime.subscribe_host("ping.done", [&](const ComponentMessage&) { pinged.set_value(); });
   auto t0 = Clock::now();
-  static_cast<void>(runtime.send(ComponentRuntime::host_id(), {"bench", "pinger", "0"},
+  static_cast<void>(runtime.send(ComponentRuntime::privileged_caller(), {"bench", "pinger", "0"},
                                  Payload::text(std::to_string(kRoundTrips))));
   pinged.get_future().wait();
   const double rtt = us(Clock::now() - t0) / kRoundTrips;
@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
   };
   const auto base = processed();
   t0 = Clock::now();
-  static_cast<void>(runtime.send(ComponentRuntime::host_id(), {"bench", "burst", "0"},
+  static_cast<void>(runtime.send(ComponentRuntime::privileged_caller(), {"bench", "burst", "0"},
                                  Payload::text(std::to_string(kBurst))));
   if (!wait_until([&] { return processed() >= base + kBurst; })) {
     std::fprintf(stderr, "burst: only %llu of %d processed\n",
@@ -346,7 +346,7 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     for (int i = 0; i < kOps; ++i) {
       auto id = tracker.begin(
-          {ComponentRuntime::host_id(), echo_ids[0], {}, [](const CallbackResponse&) {}});
+          {ComponentRuntime::privileged_caller(), echo_ids[0], {}, [](const CallbackResponse&) {}});
       tracker.resolve(id, CallbackResponse{}, RequestOutcome::kReplied);
     }
     return us(Clock::now() - start) * 1000 / kOps;
@@ -360,9 +360,10 @@ int main(int argc, char** argv) {
       const auto id = static_cast<CorrelationId>(i) + 1;
       {
         std::lock_guard lock(mutex);
-        entries.emplace(
-            id, PendingRequest{
-                    ComponentRuntime::host_id(), echo_ids[0], {}, [](const CallbackResponse&) {}});
+        entries.emplace(id, PendingRequest{ComponentRuntime::privileged_caller(),
+                                           echo_ids[0],
+                                           {},
+                                           [](const CallbackResponse&) {}});
       }
       std::lock_guard lock(mutex);
       auto it = entries.find(id);

@@ -177,12 +177,12 @@ void routing_hop(rt::ActorSystem& system, ComponentRuntime& runtime) {
       7,
       [&] {
         return batch([&] {
-          if (!runtime.send(ComponentRuntime::host_id(), id, payload)) std::abort();
+          if (!runtime.send(ComponentRuntime::privileged_caller(), id, payload)) std::abort();
         });
       },
       [&] {
         return batch([&] {
-          ComponentMessage message{ComponentRuntime::host_id(), payload, std::nullopt,
+          ComponentMessage message{ComponentRuntime::privileged_caller(), payload, std::nullopt,
                                    std::nullopt};
           if (!sink.send(ComponentEnvelope{ComponentEnvelope::Deliver{std::move(message)}})) {
             std::abort();

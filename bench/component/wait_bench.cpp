@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
   std::thread feeder([&] {
     while (loading.load()) {
       for (const auto& id : spin_ids) {
-        static_cast<void>(runtime.send(ComponentRuntime::host_id(), id, Payload::text("go")));
+        static_cast<void>(
+            runtime.send(ComponentRuntime::privileged_caller(), id, Payload::text("go")));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -359,7 +359,7 @@ struct NatsBridge::Impl {
   bool authentic(const char* subject, const WireMessage& m, component::ComponentRuntime& rt) const {
     if (subject == nullptr || !subjects.published_by(subject, m.origin_host)) return false;
     if (m.kind == WireMessage::Kind::kReply) return true;  // checked with its request: kReply
-    if (m.sender == component::ComponentRuntime::host_id()) return true;
+    if (m.sender == component::ComponentRuntime::privileged_caller()) return true;
     if (directory.runs(m.origin_host, m.sender)) return true;
     // A name of an on-demand component: from a host that loads it (activations are not
     // announced one by one). An origin not heard from yet is let through, as below.
@@ -438,7 +438,7 @@ struct NatsBridge::Impl {
     // A confirmed send's refusal goes back to its sender; only an unconfirmed one is lost here,
     // and says so.
     if (!s && !confirmed) {
-      rt.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn,
+      rt.log(component::ComponentRuntime::privileged_caller(), wasm::LogLevel::kWarn,
              "cluster: message from " + m.sender.to_string() + " (host " + m.origin_host +
                  ") dropped: " + s.error().describe(),
              {});
@@ -578,7 +578,8 @@ struct NatsBridge::Impl {
   // a quarter interval after the deadline rather than up to a whole one.
   void log_membership(wasm::LogLevel level, const std::string& text) {
     std::shared_lock lock(runtime_mutex);
-    if (runtime != nullptr) runtime->log(component::ComponentRuntime::host_id(), level, text, {});
+    if (runtime != nullptr)
+      runtime->log(component::ComponentRuntime::privileged_caller(), level, text, {});
   }
 
   // A host that cannot hear the others does not declare them dead: not while its own connection

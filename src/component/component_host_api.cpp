@@ -215,8 +215,8 @@ void ComponentHostApi::log(wasm::LogLevel level, const std::string& message,
   for (const auto& [k, v] : fields) size += k.size() + v.size();
   auto verdict = quotas_->admit_log(size);
   if (verdict.notice) {
-    runtime_.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn, *verdict.notice,
-                 {});
+    runtime_.log(component::ComponentRuntime::privileged_caller(), wasm::LogLevel::kWarn,
+                 *verdict.notice, {});
   }
   if (!verdict.write) return;
   wasm::KeyValues safe;
@@ -238,8 +238,8 @@ void ComponentHostApi::output(wasm::GuestStream stream, std::string_view line, b
   if (!authorize(security::Action::kLog, wasm::to_string(level))) return;
   auto verdict = quotas_->admit_log(line.size());
   if (verdict.notice) {
-    runtime_.log(component::ComponentRuntime::host_id(), wasm::LogLevel::kWarn, *verdict.notice,
-                 {});
+    runtime_.log(component::ComponentRuntime::privileged_caller(), wasm::LogLevel::kWarn,
+                 *verdict.notice, {});
   }
   if (!verdict.write) return;
   runtime_.guest_log(self_id(), level, wasm::format_output_line(stream, line, cut), {});

@@ -38,9 +38,9 @@ ComponentMessage message_from(const ComponentId& from, Payload payload) {
 
 }  // namespace
 
-const ComponentId& ComponentRuntime::host_id() {
-  static const ComponentId kHost{"host", "host", "0"};
-  return kHost;
+const ComponentId& ComponentRuntime::privileged_caller() {
+  static const ComponentId kPrivilegedCaller{"host", "host", "0"};
+  return kPrivilegedCaller;
 }
 
 ComponentRuntime::ComponentRuntime(rt::ActorSystem& system,
@@ -112,8 +112,9 @@ Result<std::vector<rt::ChildSpec>> ComponentRuntime::children_of(const Component
     return make_error(ErrorCode::kInvalidArgument,
                       "invalid component name '" + spec.ns + "/" + spec.name + "'");
   }
-  if (spec.ns == host_id().ns) {
-    // host/host/0 is host code, which no check applies to: no component may wear that id.
+  if (spec.ns == privileged_caller().ns) {
+    // host/host/0 is the privileged caller (host code), which no check applies to: no component
+    // may wear that id.
     return make_error(ErrorCode::kInvalidArgument,
                       "component namespace '" + spec.ns + "' is reserved for the host");
   }
@@ -507,7 +508,7 @@ namespace {
 // Components' payloads are checked against their own limits where the guest hands them over
 // (the engine's host bridge); this covers what the host itself sends (admin API, embedders).
 Status host_payload_fits(const ComponentId& from, const Payload& payload, std::uint64_t limit) {
-  if (from != ComponentRuntime::host_id() || payload.bytes.size() <= limit) return ok();
+  if (from != ComponentRuntime::privileged_caller() || payload.bytes.size() <= limit) return ok();
   return make_error(ErrorCode::kInvalidArgument,
                     payload_too_large(payload.bytes.size(), limit, "the host"));
 }
@@ -793,9 +794,9 @@ std::future<Result<Payload>> ComponentRuntime::ask(const ComponentId& to, Payloa
                                                    std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<std::promise<Result<Payload>>>();
   auto future = promise->get_future();
-  auto r = request(host_id(), to, std::move(payload), timeout, [promise](CallbackResponse resp) {
-    promise->set_value(outcome_of(std::move(resp)));
-  });
+  auto r = request(
+      privileged_caller(), to, std::move(payload), timeout,
+      [promise](CallbackResponse resp) { promise->set_value(outcome_of(std::move(resp))); });
   if (!r) promise->set_value(std::move(r).error());
   return future;
 }
@@ -804,7 +805,7 @@ Result<Payload> ComponentRuntime::call(const ComponentId& to, Payload payload,
                                        std::chrono::milliseconds timeout) {
   auto slot = std::make_shared<ReplySlot>();
   auto r = checked_request(
-      host_id(), to, std::move(payload), timeout,
+      privileged_caller(), to, std::move(payload), timeout,
       [slot](CallbackResponse resp) {
         slot->outcome = outcome_of(std::move(resp));
         slot->done.store(true, std::memory_order_release);
@@ -959,7 +960,7 @@ void ComponentRuntime::log_repeats(const RepeatFilter::Summary& s) const {
     return std::to_string(
         std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
   };
-  write_log(who ? *who : host_id(), level,
+  write_log(who ? *who : privileged_caller(), level,
             s.key.substr(separator + 1) + " [" + describe_repeats(s) + "]",
             {{"repeat_first_ts", epoch_ms(s.first)}, {"repeat_last_ts", epoch_ms(s.last)}});
 }
@@ -984,7 +985,7 @@ Status ComponentRuntime::authorize(const ComponentId& who, security::Action acti
   // Host code is the party that grants capabilities; it is not checked against them. Every
   // other local caller is a component, checked against its grants even in the windows where
   // it is not registered (its first init, its shutdown): the identity is its instance's.
-  if (who == host_id()) return ok();
+  if (who == privileged_caller()) return ok();
   return guard_.authorize(who, action, target);
 }
 

@@ -178,7 +178,8 @@ HttpResponse HostDaemon::send_or_call(const std::string& body, bool call) {
     payload.codec = *code;
   }
   if (!call) {
-    Status s = runtime_->send(component::ComponentRuntime::host_id(), *target, std::move(payload));
+    Status s = runtime_->send(component::ComponentRuntime::privileged_caller(), *target,
+                              std::move(payload));
     if (!s) return error_response(s.error());
     return json_response(200, json{{"ok", true}});
   }

@@ -101,8 +101,8 @@ void ComponentRouteHandler::handle(HttpTriggerRequest request, Done done) {
     const Error e = response.error.value_or(make_error(ErrorCode::kInternal, "no outcome"));
     (*shared_done)(http_error(http_status_of(e.code), who, cause_of(e.code), e.message));
   };
-  auto started = runtime_.request(component::ComponentRuntime::host_id(), to, std::move(*payload),
-                                  timeout_, std::move(deliver));
+  auto started = runtime_.request(component::ComponentRuntime::privileged_caller(), to,
+                                  std::move(*payload), timeout_, std::move(deliver));
   if (!started) {
     const Error& e = started.error();
     (*shared_done)(http_error(http_status_of(e.code), component_, cause_of(e.code), e.message));

@@ -13,8 +13,9 @@
 namespace capsule::cli {
 
 // Serves a route with a capsule:core component: each HTTP request becomes one request
-// (ComponentRuntime::request, host/host/0 as the requester) to one of its instances, round
-// robin; the reply payload is the 200 body, any other outcome an error status (http_status_of).
+// (ComponentRuntime::request, the privileged caller host/host/0 as the requester) to one of its
+// instances, round robin; the reply payload is the 200 body, any other outcome an error status
+// (http_status_of).
 // An instance handles one message at a time (the actor model), so `instances` requests run at
 // once and the rest wait in the instances' mailboxes, bounded by their capacity (full: 503).
 class ComponentRouteHandler final : public RouteHandler {

@@ -109,7 +109,7 @@ TEST_F(AuthCluster, AuthenticatedHostsWorkAsBefore) {
   auto r = a->runtime->ask(echo, Payload::text("hi"), 5s).get();
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->as_string(), "hi");
-  EXPECT_TRUE(a->runtime->send(ComponentRuntime::host_id(), echo, Payload::text("x")));
+  EXPECT_TRUE(a->runtime->send(ComponentRuntime::privileged_caller(), echo, Payload::text("x")));
   EXPECT_EQ(a->bridge->stats().forged, 0u);
   EXPECT_EQ(b->bridge->stats().forged, 0u);
 }
@@ -133,10 +133,10 @@ TEST_F(AuthCluster, AHostCannotSpeakAsAnother) {
   ASSERT_EQ(gamma.status, NATS_OK);
   const Subjects subjects{"test"};
   gamma.publish(subjects.component(echo, "alpha", "beta"),
-                send_to_echo("alpha", ComponentRuntime::host_id()));
+                send_to_echo("alpha", ComponentRuntime::privileged_caller()));
   // Under its own name but claiming to be alpha: beta drops it as forged.
   gamma.publish(subjects.component(echo, "gamma", "beta"),
-                send_to_echo("alpha", ComponentRuntime::host_id()));
+                send_to_echo("alpha", ComponentRuntime::privileged_caller()));
   // As itself, but with a sender component it does not run (beta's own echo): forged too.
   gamma.publish(subjects.component(echo, "gamma", "beta"), send_to_echo("gamma", echo));
   ASSERT_TRUE(eventually([&] { return b->bridge->stats().forged >= 2; }));
@@ -145,7 +145,7 @@ TEST_F(AuthCluster, AHostCannotSpeakAsAnother) {
   EXPECT_EQ(echo_enqueued(), before) << "an intruder's message reached the component";
   // gamma's host code, as itself, is an ordinary peer: its message gets through.
   gamma.publish(subjects.component(echo, "gamma", "beta"),
-                send_to_echo("gamma", ComponentRuntime::host_id()));
+                send_to_echo("gamma", ComponentRuntime::privileged_caller()));
   EXPECT_TRUE(eventually([&] { return echo_enqueued() == before + 1; }));
 }
 

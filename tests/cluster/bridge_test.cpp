@@ -14,7 +14,7 @@ namespace {
 
 using namespace capsule::cluster::testing;
 
-constexpr auto kHost = [] { return ComponentRuntime::host_id(); };
+constexpr auto kCaller = [] { return ComponentRuntime::privileged_caller(); };
 
 TEST_F(ClusterFixture, HostsSeeEachOther) {
   b->start("echo", "echo", {}, 3);
@@ -32,7 +32,7 @@ TEST_F(ClusterFixture, SendReachesAComponentOnTheOtherHost) {
   auto sub = a->runtime->subscribe_host("out", [&](const ComponentMessage& m) { inbox.push(m); });
   ASSERT_TRUE(sub);
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(a->runtime->send(kHost(), {"test", "a", "0"}, Payload::text(std::to_string(i))));
+    ASSERT_TRUE(a->runtime->send(kCaller(), {"test", "a", "0"}, Payload::text(std::to_string(i))));
   }
   ASSERT_TRUE(inbox.wait_for(5));
   // One sender per hop and one NATS connection per host: order is kept end to end.
@@ -42,7 +42,7 @@ TEST_F(ClusterFixture, SendReachesAComponentOnTheOtherHost) {
 
 TEST_F(ClusterFixture, UnknownTargetIsStillAnImmediateError) {
   ASSERT_TRUE(a->sees("beta", 0));
-  auto s = a->runtime->send(kHost(), {"test", "ghost", "0"}, Payload::text("x"));
+  auto s = a->runtime->send(kCaller(), {"test", "ghost", "0"}, Payload::text("x"));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
   EXPECT_NE(s.error().message.find("any host of cluster test"), std::string::npos);
@@ -86,8 +86,8 @@ TEST_F(ClusterFixture, ComponentRequestsAcrossHostsEndExactlyOnce) {
   auto s1 = a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { fan.push(m); });
   auto s2 =
       a->runtime->subscribe_host("ping.done", [&](const ComponentMessage& m) { ping.push(m); });
-  ASSERT_TRUE(a->runtime->send(kHost(), {"test", "fan", "0"}, Payload::text("300")));
-  ASSERT_TRUE(a->runtime->send(kHost(), {"test", "ping", "0"}, Payload::text("50")));
+  ASSERT_TRUE(a->runtime->send(kCaller(), {"test", "fan", "0"}, Payload::text("300")));
+  ASSERT_TRUE(a->runtime->send(kCaller(), {"test", "ping", "0"}, Payload::text("50")));
   ASSERT_TRUE(fan.wait_for(1));
   ASSERT_TRUE(ping.wait_for(1));
   EXPECT_EQ(fan.messages()[0], "ok=300 err=0 timeout=0");
@@ -137,7 +137,7 @@ TEST_F(ClusterFixture, PublishReachesSubscribersOnBothHosts) {
       a->runtime->subscribe_host("news.seen", [&](const ComponentMessage& m) { seen.push(m); });
   ASSERT_TRUE(a->sees("beta", 1));
   for (int i = 0; i < 10; ++i) {
-    auto n = a->runtime->publish(kHost(), "news", Payload::text("n" + std::to_string(i)));
+    auto n = a->runtime->publish(kCaller(), "news", Payload::text("n" + std::to_string(i)));
     ASSERT_TRUE(n);
     EXPECT_EQ(*n, 1u) << "the count is of this host's subscribers";
   }
@@ -189,7 +189,7 @@ TEST_F(ClusterFixture, SilentHostIsDeclaredDeadAndItsRequestsFailFast) {
   EXPECT_EQ(stats.failed, 1u);
   EXPECT_EQ(stats.pending, 0u);
   // Nothing more can reach beta's components.
-  EXPECT_EQ(a->runtime->send(kHost(), {"test", "spin", "0"}, Payload::text("x")).error().code,
+  EXPECT_EQ(a->runtime->send(kCaller(), {"test", "spin", "0"}, Payload::text("x")).error().code,
             ErrorCode::kNotFound);
 }
 
@@ -202,7 +202,7 @@ TEST_F(ClusterFixture, AFullRemoteMailboxRefusesTheSendAtTheSender) {
   int accepted = 0;
   int full = 0;
   for (int i = 0; i < 6; ++i) {
-    auto s = a->runtime->send(kHost(), spin, Payload::text("m" + std::to_string(i)));
+    auto s = a->runtime->send(kCaller(), spin, Payload::text("m" + std::to_string(i)));
     if (s) {
       ++accepted;
     } else {
@@ -222,7 +222,7 @@ TEST_F(ClusterFixture, HostsReconnectAfterANatsRestart) {
   server.stop();
   ASSERT_TRUE(eventually([&] { return !a->bridge->connected() && !b->bridge->connected(); }));
   // While the connection is down nothing is accepted and then lost: sends are refused.
-  auto refused = a->runtime->send(kHost(), ids[0], Payload::text("during"));
+  auto refused = a->runtime->send(kCaller(), ids[0], Payload::text("during"));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable) << refused.error().describe();
   ASSERT_TRUE(server.start());
@@ -274,7 +274,7 @@ TEST_F(ClusterFixture, ConfirmedSendsAreMatchedToAcksWithoutWaiting) {
   std::vector<Status> outcomes;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < kSends; ++i) {
-    a->runtime->send_later(ComponentRuntime::host_id(),
+    a->runtime->send_later(ComponentRuntime::privileged_caller(),
                            {"test", i % 2 == 0 ? "sink" : "ghost", "0"},
                            Payload::text("m" + std::to_string(i)), [&](Status s) {
                              const std::lock_guard lock(mutex);
@@ -333,7 +333,7 @@ TEST_F(ClusterFixture, ConfirmedSendsThatWaitDoNotHoldWorkers) {
   ASSERT_TRUE(a->sees("ghost", 1));
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 4; ++i) {
-      ASSERT_TRUE(a->runtime->send(ComponentRuntime::host_id(),
+      ASSERT_TRUE(a->runtime->send(ComponentRuntime::privileged_caller(),
                                    {"test", "relay" + std::to_string(i), "0"}, Payload::text("m")));
     }
   }

@@ -20,7 +20,7 @@ using namespace capsule::cluster::testing;
 using security::Action;
 using security::Capability;
 
-const ComponentId kHostId = ComponentRuntime::host_id();
+const ComponentId kCaller = ComponentRuntime::privileged_caller();
 
 // The number a batch message starts with (relay.c pads it to 64 bytes; the forwarding relay
 // appends "|tag").
@@ -57,7 +57,7 @@ class SendBatchTest : public ClusterFixture {
     EXPECT_TRUE(sub) << sub.error().describe();
     auto started = host.runtime->start(spec);
     EXPECT_TRUE(started) << started.error().describe();
-    EXPECT_TRUE(host.runtime->send(kHostId, {"test", spec.name, "0"},
+    EXPECT_TRUE(host.runtime->send(kCaller, {"test", spec.name, "0"},
                                    Payload::text(std::to_string(count))));
     if (!done.wait_for(1, std::chrono::seconds(30))) return "no report";
     return done.messages().front();
@@ -105,10 +105,10 @@ TEST_F(SendBatchTest, EachMessageOfAMixedBatchGetsItsOwnOutcome) {
   // Fill spin: two accepted (one running, one queued), and then it refuses.
   int accepted = 0;
   ASSERT_TRUE(eventually([&] {
-    if (b->runtime->send(kHostId, spin, Payload::text("busy"))) ++accepted;
+    if (b->runtime->send(kCaller, spin, Payload::text("busy"))) ++accepted;
     return accepted == 2;
   }));
-  auto refused = b->runtime->send(kHostId, spin, Payload::text("one more"));
+  auto refused = b->runtime->send(kCaller, spin, Payload::text("one more"));
   ASSERT_FALSE(refused);
   ASSERT_EQ(refused.error().code, ErrorCode::kMailboxFull) << refused.error().describe();
   const auto dropped_before = b->bridge->stats().inbound_dropped;
@@ -148,7 +148,7 @@ TEST_F(SendBatchTest, HostBatchesGetExactOutcomesAndTheLimitIsRefusedWhole) {
   };
   const auto run = [&](std::vector<OutgoingMessage> messages) {
     std::promise<BatchOutcome> outcome;
-    a->runtime->send_batch(kHostId, std::move(messages),
+    a->runtime->send_batch(kCaller, std::move(messages),
                            [&](BatchOutcome o) { outcome.set_value(std::move(o)); });
     return outcome.get_future().get();
   };
@@ -162,7 +162,7 @@ TEST_F(SendBatchTest, HostBatchesGetExactOutcomesAndTheLimitIsRefusedWhole) {
   EXPECT_EQ((*mixed)[1].error().code, ErrorCode::kNotFound);
   EXPECT_EQ(
       (*mixed)[1].error().message,
-      a->runtime->send(kHostId, {"test", "nobody", "0"}, Payload::text("alone")).error().message)
+      a->runtime->send(kCaller, {"test", "nobody", "0"}, Payload::text("alone")).error().message)
       << "the refusal a send alone gets";
   EXPECT_TRUE((*mixed)[2]);
   EXPECT_TRUE(eventually([&] { return processed() == 2; }));
@@ -210,7 +210,7 @@ TEST_F(SendBatchTest, BatchesInFlightDoNotHoldWorkers) {
     subs.push_back(std::move(*sub));
     ASSERT_TRUE(gamma.runtime->start(batcher_spec(gamma, name, "test/ghost/0", 8)));
     ASSERT_TRUE(
-        gamma.runtime->send(kHostId, {"test", name, "0"}, Payload::text(std::to_string(8))));
+        gamma.runtime->send(kCaller, {"test", name, "0"}, Payload::text(std::to_string(8))));
   }
   ASSERT_TRUE(eventually([&] { return ghost.swallowed() >= static_cast<int>(batchers); }))
       << "every batch left for the silent host";

@@ -164,7 +164,8 @@ TEST_F(VirtualActorsAcrossHosts, NamesSentFromEitherHostHaveOneActivation) {
   // own the name, so each goes across.
   for (int i = 0; i < kNames; ++i) {
     Host& other = a->bridge->name_owner(cart(i)) == "alpha" ? *b : *a;
-    ASSERT_TRUE(other.runtime->send(ComponentRuntime::host_id(), cart(i), Payload::text("add:s")));
+    ASSERT_TRUE(other.runtime->send(ComponentRuntime::privileged_caller(), cart(i),
+                                    Payload::text("add:s")));
   }
   for (int i = 0; i < kNames; ++i) {
     EXPECT_EQ(call(i % 2 == 0 ? *a : *b, cart(i), "count"), std::to_string(kAdds + 1));
@@ -239,7 +240,7 @@ TEST_F(VirtualActorsAcrossHosts, ASendToASilentOwnerIsRefusedThenTheNameMoves) {
   b->bridge->detach(NatsBridge::Farewell::kSilent);
   // Until alpha declares it dead, the name is beta's: a send is refused, not lost quietly.
   const Status sent =
-      a->runtime->send(ComponentRuntime::host_id(), cart(betas), Payload::text("add:y"));
+      a->runtime->send(ComponentRuntime::privileged_caller(), cart(betas), Payload::text("add:y"));
   if (a->bridge->name_owner(cart(betas)) == "beta") {
     ASSERT_FALSE(sent);
     EXPECT_EQ(sent.error().code, ErrorCode::kUnavailable) << sent.error().describe();

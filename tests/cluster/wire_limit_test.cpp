@@ -54,8 +54,8 @@ TEST_F(WireLimit, ARequestLargerThanAClusterMessageIsRefusedBySize) {
   EXPECT_NE(big.error().message.find("65536"), std::string::npos) << big.error().message;
   EXPECT_NE(big.error().message.find("test/echo/0"), std::string::npos) << big.error().message;
 
-  const Status send =
-      a->runtime->send(component::ComponentRuntime::host_id(), echo, bytes_of(100 * 1024));
+  const Status send = a->runtime->send(component::ComponentRuntime::privileged_caller(), echo,
+                                       bytes_of(100 * 1024));
   ASSERT_FALSE(send);
   EXPECT_EQ(send.error().code, ErrorCode::kInvalidArgument) << send.error().describe();
   // Nothing reached the other host, and it still answers.
@@ -79,7 +79,7 @@ TEST_F(WireLimit, APeersPayloadOverTheReceiversOwnLimitIsRefusedThere) {
       << over.error().message;
   EXPECT_NE(over.error().message.find("of test/echo/0"), std::string::npos) << over.error().message;
   const Status send =
-      a->runtime->send(component::ComponentRuntime::host_id(), echo, bytes_of(2000));
+      a->runtime->send(component::ComponentRuntime::privileged_caller(), echo, bytes_of(2000));
   ASSERT_FALSE(send) << "a confirmed send is refused by the receiving host";
   EXPECT_EQ(send.error().code, ErrorCode::kInvalidArgument) << send.error().describe();
 }

@@ -57,7 +57,7 @@ class ComponentLinks : public RuntimeFixture {
     return false;
   }
   Status send(const ComponentId& to, std::string_view text) {
-    return runtime->send(ComponentRuntime::host_id(), to, Payload::text(text));
+    return runtime->send(ComponentRuntime::privileged_caller(), to, Payload::text(text));
   }
 };
 

@@ -50,7 +50,7 @@ TEST_F(RuntimeFixture, PipelineOfThreeComponents) {
       runtime->subscribe_host("pipeline.out", [&](const ComponentMessage& m) { inbox.push(m); });
   ASSERT_TRUE(sub);
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(runtime->send(ComponentRuntime::host_id(), {"test", "a", "0"},
+    ASSERT_TRUE(runtime->send(ComponentRuntime::privileged_caller(), {"test", "a", "0"},
                               Payload::text("in" + std::to_string(i))));
   }
   ASSERT_TRUE(inbox.wait_for(5));
@@ -88,8 +88,8 @@ TEST_F(RuntimeFixture, ComponentFansOutAndInAThousandRequests) {
   start(std::move(fan));
   TopicInbox inbox;
   auto sub = runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { inbox.push(m); });
-  ASSERT_TRUE(
-      runtime->send(ComponentRuntime::host_id(), {"test", "fan", "0"}, Payload::text("1000")));
+  ASSERT_TRUE(runtime->send(ComponentRuntime::privileged_caller(), {"test", "fan", "0"},
+                            Payload::text("1000")));
   ASSERT_TRUE(inbox.wait_for(1));
   EXPECT_EQ(inbox.messages()[0], "ok=1000 err=0 timeout=0");
 }
@@ -131,7 +131,8 @@ TEST_F(RuntimeFixture, ComponentRequestsTimeOutIntoItsCallback) {
   start(std::move(fan));
   TopicInbox inbox;
   auto sub = runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { inbox.push(m); });
-  ASSERT_TRUE(runtime->send(ComponentRuntime::host_id(), {"test", "fan", "0"}, Payload::text("3")));
+  ASSERT_TRUE(runtime->send(ComponentRuntime::privileged_caller(), {"test", "fan", "0"},
+                            Payload::text("3")));
   ASSERT_TRUE(inbox.wait_for(1));
   EXPECT_EQ(inbox.messages()[0], "ok=0 err=0 timeout=3");
 }
@@ -142,19 +143,19 @@ TEST_F(RuntimeFixture, CancelDeliversExactlyOneOutcome) {
   start(std::move(spin));
   std::atomic<int> outcomes{0};
   std::promise<CallbackResponse> got;
-  auto id = runtime->request(ComponentRuntime::host_id(), {"test", "spin", "0"}, Payload::text("x"),
-                             std::chrono::seconds(30), [&](CallbackResponse r) {
+  auto id = runtime->request(ComponentRuntime::privileged_caller(), {"test", "spin", "0"},
+                             Payload::text("x"), std::chrono::seconds(30), [&](CallbackResponse r) {
                                if (outcomes.fetch_add(1) == 0) got.set_value(std::move(r));
                              });
   ASSERT_TRUE(id);
   auto wrong_owner = runtime->cancel(*id, ComponentId{"test", "other", "0"});
   EXPECT_FALSE(wrong_owner) << "only the requester may cancel";
-  ASSERT_TRUE(runtime->cancel(*id, ComponentRuntime::host_id()));
+  ASSERT_TRUE(runtime->cancel(*id, ComponentRuntime::privileged_caller()));
   auto response = got.get_future().get();
   ASSERT_TRUE(response.error.has_value());
   EXPECT_EQ(response.error->code, ErrorCode::kCancelled);
   EXPECT_EQ(response.correlation, *id);
-  auto again = runtime->cancel(*id, ComponentRuntime::host_id());
+  auto again = runtime->cancel(*id, ComponentRuntime::privileged_caller());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
   ASSERT_TRUE(
@@ -165,7 +166,7 @@ TEST_F(RuntimeFixture, CancelDeliversExactlyOneOutcome) {
 
 TEST_F(RuntimeFixture, BroadcastAndTopics) {
   auto ids = start(spec("echo", "echo", 3));
-  auto n = runtime->broadcast(ComponentRuntime::host_id(),
+  auto n = runtime->broadcast(ComponentRuntime::privileged_caller(),
                               {ids[0], ids[1], ids[2], ComponentId{"test", "ghost", "0"}},
                               Payload::text("all"));
   ASSERT_TRUE(n);
@@ -173,12 +174,14 @@ TEST_F(RuntimeFixture, BroadcastAndTopics) {
   ASSERT_TRUE(runtime->subscribe("news", ids[0]));
   ASSERT_TRUE(runtime->subscribe("news", ids[1]));
   EXPECT_FALSE(runtime->subscribe("news", ids[1])) << "double subscription is refused";
-  auto reached = runtime->publish(ComponentRuntime::host_id(), "news", Payload::text("extra"));
+  auto reached =
+      runtime->publish(ComponentRuntime::privileged_caller(), "news", Payload::text("extra"));
   ASSERT_TRUE(reached);
   EXPECT_EQ(*reached, 2u);
   ASSERT_TRUE(runtime->unsubscribe("news", ids[1]));
-  EXPECT_EQ(*runtime->publish(ComponentRuntime::host_id(), "news", Payload::text("x")), 1u);
-  EXPECT_FALSE(runtime->publish(ComponentRuntime::host_id(), "", Payload::text("x")));
+  EXPECT_EQ(*runtime->publish(ComponentRuntime::privileged_caller(), "news", Payload::text("x")),
+            1u);
+  EXPECT_FALSE(runtime->publish(ComponentRuntime::privileged_caller(), "", Payload::text("x")));
 }
 
 }  // namespace

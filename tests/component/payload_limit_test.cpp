@@ -63,7 +63,7 @@ TEST_F(RuntimeFixture, AnOversizeReplyReachesTheRequesterAsAnError) {
 TEST_F(RuntimeFixture, TheHostsOwnSendsHaveALimitToo) {
   const auto echo = start(spec("echo", "echo"))[0];
   Payload huge{multicodec::kRaw, std::vector<std::uint8_t>((4U << 20) + 1, 1)};
-  auto s = runtime->send(ComponentRuntime::host_id(), echo, huge);
+  auto s = runtime->send(ComponentRuntime::privileged_caller(), echo, huge);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(s.error().message.find("exceeds the limit of 4194304 bytes"), std::string::npos);

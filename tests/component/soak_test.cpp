@@ -46,7 +46,7 @@ TEST_F(RuntimeFixture, APipelineUnderSustainedLoadLosesNothingAndStaysFlat) {
   for (int i = 0; i < kMessages; ++i) {
     // The host's choice at a full `block` mailbox: wait (here: retry until accepted).
     while (true) {
-      Status s = runtime->send(ComponentRuntime::host_id(), first, Payload::text("1"));
+      Status s = runtime->send(ComponentRuntime::privileged_caller(), first, Payload::text("1"));
       if (s) break;
       ASSERT_EQ(s.error().code, ErrorCode::kMailboxFull) << s.error().describe();
       ++refused_then_retried;

@@ -76,7 +76,7 @@ TEST_F(RuntimeFixture, RestartStormHitsTheIntensityLimitAndEscalates) {
   }
   EXPECT_FALSE(listed[0].alive);
   // A later message is refused naming the component, not an internal actor number.
-  Status late = runtime->send(ComponentRuntime::host_id(), ids[0], Payload::text("late"));
+  Status late = runtime->send(ComponentRuntime::privileged_caller(), ids[0], Payload::text("late"));
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(late.error().message.find("component test/trap/0 is not running"), std::string::npos)
@@ -283,7 +283,8 @@ TEST_F(RuntimeFixture, RepeatedWarningsAreWrittenOnceThenCounted) {
   auto ids = start(spec("counter", "counter"));
   // Each send makes the guest return an error: one warning line per message before.
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(runtime->send(ComponentRuntime::host_id(), ids[0], Payload::text("add:x")));
+    ASSERT_TRUE(
+        runtime->send(ComponentRuntime::privileged_caller(), ids[0], Payload::text("add:x")));
   }
   ASSERT_TRUE(ask(ids[0], "get")) << "every message was handled";
   EXPECT_EQ(log->count_containing("failed"), 1u) << "written once while the repeats last";

@@ -109,8 +109,8 @@ TEST_F(VirtualActors, MessagesKeepTheirOrderAndNoneIsLostAcrossDeactivations) {
   constexpr int kMessages = 400;
   for (int i = 0; i < kMessages; ++i) {
     const auto to = id(i % 2 == 0 ? "even" : "odd");
-    ASSERT_TRUE(
-        runtime->send(ComponentRuntime::host_id(), to, Payload::text("add:" + std::to_string(i))));
+    ASSERT_TRUE(runtime->send(ComponentRuntime::privileged_caller(), to,
+                              Payload::text("add:" + std::to_string(i))));
   }
   std::string even;
   std::string odd;
@@ -187,10 +187,10 @@ TEST_F(VirtualActors, TheLeastRecentlyUsedNameIsEvictedFirst) {
 
 TEST_F(VirtualActors, ATrapRebuildsTheActivationForTheMessagesQueuedBehindIt) {
   ASSERT_TRUE(runtime->start(cart(60s, 10)));
-  const auto host = ComponentRuntime::host_id();
-  ASSERT_TRUE(runtime->send(host, id("alice"), Payload::text("add:a")));
-  ASSERT_TRUE(runtime->send(host, id("alice"), Payload::text("crash")));
-  ASSERT_TRUE(runtime->send(host, id("alice"), Payload::text("add:b")));
+  const auto caller = ComponentRuntime::privileged_caller();
+  ASSERT_TRUE(runtime->send(caller, id("alice"), Payload::text("add:a")));
+  ASSERT_TRUE(runtime->send(caller, id("alice"), Payload::text("crash")));
+  ASSERT_TRUE(runtime->send(caller, id("alice"), Payload::text("add:b")));
   EXPECT_EQ(text(id("alice"), "list"), "a,b");
   EXPECT_EQ(text(id("alice"), "info"), "alice items=2 loaded=1") << "init ran again after the trap";
   std::lock_guard lock(log_mutex);

@@ -33,8 +33,8 @@ TEST_P(FloodedRequester, GetsEveryOutcomeWhileItsMailboxIsFlooded) {
   std::jthread flood([&] {
     while (!stop.load()) {
       for (int i = 0; i < 200; ++i) {
-        static_cast<void>(
-            runtime->send(component::ComponentRuntime::host_id(), requester, Payload::text("x")));
+        static_cast<void>(runtime->send(component::ComponentRuntime::privileged_caller(), requester,
+                                        Payload::text("x")));
       }
       flooded.fetch_add(200);
       std::this_thread::sleep_for(200us);

@@ -84,7 +84,8 @@ TEST_F(HostileTest, HostRoutedCallsAreCheckedTheSameWay) {
   EXPECT_EQ(runtime->send(remote, victim, Payload::text("x")).error().code,
             ErrorCode::kPermissionDenied);
   // The host itself is not a component and is not checked.
-  EXPECT_TRUE(runtime->send(component::ComponentRuntime::host_id(), victim, Payload::text("x")));
+  EXPECT_TRUE(
+      runtime->send(component::ComponentRuntime::privileged_caller(), victim, Payload::text("x")));
 }
 
 TEST_F(HostileTest, GrantsWorkAndOperatorRulesApplyWithoutRestart) {

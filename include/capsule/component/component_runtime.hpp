@@ -120,7 +120,8 @@ class HostSubscription {
 
 // The component layer: runs supervised component instances as actors on an rt::ActorSystem and
 // routes messages between them and the host. Guests reach it through their HostApi; host code
-// calls the same functions, with the same semantics, as the pseudo-component `host/host/0`.
+// calls the same functions, with the same semantics, as the privileged caller: the
+// pseudo-component `host/host/0`, which no check applies to (privileged_caller()).
 class ComponentRuntime {
  public:
   ComponentRuntime(rt::ActorSystem& system, std::shared_ptr<wasm::WasmEngine> engine,
@@ -129,7 +130,9 @@ class ComponentRuntime {
   ComponentRuntime(const ComponentRuntime&) = delete;
   ComponentRuntime& operator=(const ComponentRuntime&) = delete;
 
-  static const ComponentId& host_id();
+  // The id host code calls as (`host/host/0`; on the wire too): no capability check applies to it,
+  // and no component may be started in its namespace, so no guest can wear it.
+  static const ComponentId& privileged_caller();
 
   // Starts `spec.instances` instances under one SupervisorNode; returns their ids. Fails (and
   // starts nothing) if any instance fails to instantiate or init. A component stopped out of a
