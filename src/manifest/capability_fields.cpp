@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "field_names.hpp"
 #include "table_parsers.hpp"
 
 namespace capsule::cli {
@@ -34,6 +35,46 @@ std::optional<security::Clock::time_point> parse_time(const toml::node& n) {
   return std::nullopt;
 }
 
+constexpr std::string_view kStorageQuotaFields[] = {"bytes", "keys"};
+constexpr std::string_view kEntryFields[] = {"target", "expires"};
+
+// A quota field: a positive count, or for `bytes` a size ("4MiB"). Anything else is an error: a
+// quota that silently fell back to the default would grant more (or less) than was written.
+Result<std::uint64_t> quota_value(const Checker& c, const toml::node& v, const std::string& where,
+                                  bool size) {
+  std::optional<std::uint64_t> n;
+  if (auto i = v.value<std::int64_t>(); i && *i > 0 && v.is_integer()) {
+    n = static_cast<std::uint64_t>(*i);
+  }
+  if (auto text = v.value<std::string>(); text && size) n = parse_size(*text);
+  if (!n || *n == 0) {
+    return c.error(&v, 0,
+                   where + ": " + shown(v) + " is not a " +
+                       (size ? "size (expected a byte count or a size like \"1MiB\", at most 1PiB)"
+                             : "count (expected a positive whole number)"));
+  }
+  return *n;
+}
+
+// storage_quota = { bytes = N, keys = N }: either may be left out (then the default stands).
+Result<security::StorageQuota> parse_storage_quota(const Checker& c, const toml::node& v,
+                                                   const std::string& where) {
+  const auto* q = v.as_table();
+  if (q == nullptr) return c.error(&v, 0, where + ": expected { bytes = N, keys = N }");
+  security::StorageQuota sq;
+  for (const auto& [k, field] : *q) {
+    const std::string name = where + "." + std::string(k.str());
+    if (!known(k.str(), kStorageQuotaFields)) {
+      return c.error(&field, 0,
+                     name + ": unknown field (known: " + field_list(kStorageQuotaFields) + ")");
+    }
+    auto n = quota_value(c, field, name, k == "bytes");
+    if (!n) return std::move(n).error();
+    (k == "bytes" ? sq.max_bytes : sq.max_keys) = *n;
+  }
+  return sq;
+}
+
 }  // namespace
 
 // A table of `"action" = ["target", {target = "...", expires = 2026-12-31T00:00:00Z}, ...]`.
@@ -43,15 +84,9 @@ Result<std::vector<security::Capability>> parse_capabilities(
   std::vector<security::Capability> out;
   for (const auto& [k, v] : t) {
     if (k == "storage_quota" && quota != nullptr) {
-      const auto* q = v.as_table();
-      if (q == nullptr)
-        return c.error(&v, 0, where + "storage_quota: expected { bytes = N, keys = N }");
-      security::StorageQuota sq;
-      if (auto b = (*q)["bytes"].value<std::int64_t>(); b && *b > 0)
-        sq.max_bytes = static_cast<std::uint64_t>(*b);
-      if (auto n = (*q)["keys"].value<std::int64_t>(); n && *n > 0)
-        sq.max_keys = static_cast<std::uint64_t>(*n);
-      *quota = sq;
+      auto sq = parse_storage_quota(c, v, where + "storage_quota");
+      if (!sq) return std::move(sq).error();
+      *quota = *sq;
       continue;
     }
     auto action = security::parse_action(k.str());
@@ -66,6 +101,13 @@ Result<std::vector<security::Capability>> parse_capabilities(
       if (auto s = item.value<std::string>()) {
         cap.target = *s;
       } else if (const auto* tbl = item.as_table()) {
+        for (const auto& [field, value] : *tbl) {
+          if (!known(field.str(), kEntryFields)) {
+            return c.error(&value, 0,
+                           where + std::string(k.str()) + "." + std::string(field.str()) +
+                               ": unknown field (known: " + field_list(kEntryFields) + ")");
+          }
+        }
         auto target = (*tbl)["target"].value<std::string>();
         if (!target)
           return c.error(&item, 0, where + std::string(k.str()) + ": entry needs target = \"...\"");

@@ -4,6 +4,7 @@
 
 #include "field_names.hpp"
 #include "manifest.hpp"
+#include "table_parsers.hpp"
 
 namespace capsule::cli {
 namespace {
@@ -39,7 +40,8 @@ class HttpChecker {
       bytes = static_cast<std::uint64_t>(*count);
     }
     if (!bytes || *bytes < lo || *bytes > hi) {
-      return error(&n, where + ": expected a size like \"1MiB\" or a byte count, from " +
+      return error(&n, where + ": " + shown(n) +
+                           ": expected a size like \"1MiB\" or a byte count, from " +
                            std::to_string(lo) + " to " + std::to_string(hi) + " bytes");
     }
     return *bytes;

@@ -46,9 +46,11 @@ Status parse_limits(const Checker& c, const toml::table& t, const std::string& w
     std::optional<std::uint64_t> bytes;
     if (auto s = m->value<std::string>()) bytes = parse_size(*s);
     if (auto i = m->value<std::int64_t>(); i && *i > 0) bytes = static_cast<std::uint64_t>(*i);
-    if (!bytes || *bytes == 0) {
+    if (!bytes || *bytes == 0 || *bytes > kMaxManifestSize) {
       return c.error(m, 0,
-                     where + "limits." + name + ": expected a size like \"16MiB\" or a byte count");
+                     where + "limits." + name + ": " + shown(*m) +
+                         " is not a size (expected a size like \"16MiB\" or a byte count, at "
+                         "most 1PiB)");
     }
     (std::string_view(name) == "memory" ? out.memory_bytes : out.max_payload_bytes) = *bytes;
   }

@@ -104,7 +104,11 @@ struct HostOverrides {
                                               const std::filesystem::path& file,
                                               const HostOverrides& overrides = {});
 
-// "16MiB", "512KiB", "1GiB", "4096" (bytes).
+// The largest size a manifest may give: 1 PiB (2^50 bytes).
+inline constexpr std::uint64_t kMaxManifestSize = std::uint64_t{1} << 50;
+
+// "16MiB", "512KiB", "1GiB", "4096" (bytes); nullopt for anything else, and for a size above
+// kMaxManifestSize (such as "17179869185GiB", which would wrap in 64 bits).
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text);
 
 [[nodiscard]] component::ComponentSpec to_spec(const ComponentEntry& entry,

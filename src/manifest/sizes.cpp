@@ -1,8 +1,10 @@
-// Sizes in a manifest: "16MiB", "512KiB", "1GiB", "4096".
+// Sizes in a manifest ("16MiB", "512KiB", "1GiB", "4096"), and how a refused value is shown.
 #include <cctype>
+#include <limits>
+#include <sstream>
 #include <string>
 
-#include "manifest.hpp"
+#include "table_parsers.hpp"
 
 namespace capsule::cli {
 
@@ -10,18 +12,39 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::size_t i = 0;
   std::uint64_t n = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) {
-    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    if (n > (1ULL << 50)) return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    // Checked before it happens: a count that does not fit is refused, never wrapped.
+    if (n > (kMaxManifestSize - digit) / 10) return std::nullopt;
+    n = n * 10 + digit;
     ++i;
   }
   if (i == 0) return std::nullopt;
-  std::string unit(text.substr(i));
-  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  if (unit.empty() || unit == "B") return n;
-  if (unit == "KiB" || unit == "K") return n << 10;
-  if (unit == "MiB" || unit == "M") return n << 20;
-  if (unit == "GiB" || unit == "G") return n << 30;
-  return std::nullopt;
+  std::string_view unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  unsigned shift = 0;
+  if (unit.empty() || unit == "B") {
+    shift = 0;
+  } else if (unit == "KiB" || unit == "K") {
+    shift = 10;
+  } else if (unit == "MiB" || unit == "M") {
+    shift = 20;
+  } else if (unit == "GiB" || unit == "G") {
+    shift = 30;
+  } else {
+    return std::nullopt;
+  }
+  // "17179869185GiB" is 2^64 + 2^30 bytes: shifted in 64 bits it would read as 1 GiB.
+  if (n > (kMaxManifestSize >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+std::string shown(const toml::node& n) {
+  std::ostringstream out;
+  n.visit([&out](const auto& v) { out << v; });
+  std::string text = out.str();
+  constexpr std::size_t kMax = 48;  // a value, not a document
+  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+  return text;
 }
 
 }  // namespace capsule::cli

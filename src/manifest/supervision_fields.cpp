@@ -1,5 +1,7 @@
 // [component.supervision] and [group.supervision]: the supervisor's strategy and restart limits,
 // and what the runtime does when it gives up (escalation).
+#include <limits>
+
 #include "field_names.hpp"
 #include "table_parsers.hpp"
 
@@ -100,6 +102,14 @@ Status parse_supervision(const Checker& c, const toml::table& t, const std::stri
     }
     return ok();
   };
+  if (auto v = t.get("max_restarts") != nullptr ? t.get("max_restarts")->value<std::int64_t>()
+                                                : std::nullopt;
+      v && *v > std::int64_t{std::numeric_limits<std::uint32_t>::max()}) {
+    // The supervisor counts in 32 bits: more would wrap to a small limit.
+    return c.error(t.get("max_restarts"), 0,
+                   where + "supervision.max_restarts: " + std::to_string(*v) + " is more than " +
+                       std::to_string(std::numeric_limits<std::uint32_t>::max()));
+  }
   Status s = int_field("max_restarts",
                        [&](std::int64_t v) { out.max_restarts = static_cast<std::uint32_t>(v); });
   if (s)

@@ -52,6 +52,10 @@ template <typename T>
   return v;
 }
 
+// A value as the manifest wrote it ("\"17179869185GiB\"", "-1"), for an error that refuses it
+// (sizes.cpp).
+[[nodiscard]] std::string shown(const toml::node& n);
+
 // A list of host group names ("*" only where `wildcard` allows it) (host_fields.cpp).
 [[nodiscard]] Result<std::vector<std::string>> parse_groups(const Checker& c, const toml::node& n,
                                                             int line, const std::string& where,
