@@ -46,8 +46,8 @@ const std::string kComponent = "[[component]]\nname = \"app/a\"\npath = \"a.wasm
 const std::string kRoute = "[http]\nlisten = \"127.0.0.1:0\"\n[[http.route]]\npath = \"/a\"\n";
 
 std::vector<Table> tables() {
-  const auto in_component = [](const std::string& sub) {
-    return [sub](const std::string& line) { return kComponent + sub + line + "\n"; };
+  const auto in_component = [](const std::string& sub, const std::string& after = "") {
+    return [sub, after](const std::string& line) { return kComponent + sub + line + after + "\n"; };
   };
   return {
       {"host.", [](const std::string& l) { return "[host]\n" + l + "\n" + kComponent; }},
@@ -64,6 +64,12 @@ std::vector<Table> tables() {
       {"http.",
        [](const std::string& l) { return kComponent + "[http]\n" + l + "\n[[http.route]]\n"; }},
       {"http.route[0].", [](const std::string& l) { return kComponent + kRoute + l + "\n"; }},
+      {"grants.\"app/a\".storage_quota.",
+       [](const std::string& l) {
+         return kComponent + "[grants.\"app/a\"]\nstorage_quota = { " + l + " }\n";
+       }},
+      {"component 'app/a' capabilities.messaging.send.",
+       in_component("[component.capabilities]\n\"messaging.send\" = [{ target = \"a/*\", ", " }]")},
   };
 }
 
