@@ -20,6 +20,6 @@ struct AdminClientOptions {
 // manifest default, for a CLI run next to the manifest). For TCP the token comes from
 // --token-file, $CAPSULE_ADMIN_TOKEN, or <data dir>/admin.token when it exists; none found is not
 // an error here (the host answers 401 naming where it is).
-[[nodiscard]] Result<AdminEndpoint> resolve_admin(const AdminClientOptions& options);
+[[nodiscard]] Result<daemon::AdminEndpoint> resolve_admin(const AdminClientOptions& options);
 
 }  // namespace capsule::cli

@@ -23,7 +23,7 @@ int admin_request(const AdminClientOptions& admin, const std::string& method,
                   std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
   auto endpoint = resolve_admin(admin);
   if (!endpoint) return fail(endpoint.error().message);
-  auto r = http_call(*endpoint, method, path, body.is_null() ? "" : body.dump(), timeout);
+  auto r = daemon::http_call(*endpoint, method, path, body.is_null() ? "" : body.dump(), timeout);
   if (!r) return fail(r.error().message);
   json reply = json::parse(r->body, nullptr, false);
   if (reply.is_discarded()) {
@@ -101,7 +101,7 @@ int cmd_ps(const AdminClientOptions& admin, bool raw_json) {
 int cmd_metrics(const AdminClientOptions& admin) {
   auto endpoint = resolve_admin(admin);
   if (!endpoint) return fail(endpoint.error().message);
-  auto r = http_call(*endpoint, "GET", "/metrics", "", std::chrono::seconds(10));
+  auto r = daemon::http_call(*endpoint, "GET", "/metrics", "", std::chrono::seconds(10));
   if (!r) return fail(r.error().message);
   if (r->status != 200) {
     const json e = json::parse(r->body, nullptr, false);

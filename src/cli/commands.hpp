@@ -21,7 +21,7 @@ inline int fail(const std::string& message) {
 // host_commands.cpp
 int cmd_run(const std::string& manifest_path, const std::string& admin_override,
             const std::string& log_format, const std::string& cluster_url,
-            const std::string& credentials_path, const HostOverrides& overrides);
+            const std::string& credentials_path, const manifest::HostOverrides& overrides);
 int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
                      const std::string& kv_bucket, const std::string& out);
 

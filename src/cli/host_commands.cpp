@@ -14,13 +14,13 @@ namespace capsule::cli {
 
 int cmd_run(const std::string& manifest_path, const std::string& admin_override,
             const std::string& log_format, const std::string& cluster_url,
-            const std::string& credentials_path, const HostOverrides& overrides) {
-  auto manifest = load_manifest(manifest_path, overrides);
+            const std::string& credentials_path, const manifest::HostOverrides& overrides) {
+  auto manifest = manifest::load_manifest(manifest_path, overrides);
   if (!manifest) return fail(manifest.error().message);
   std::optional<cluster::HostCredentials> credentials;
   if (!credentials_path.empty()) {
     if (cluster_url.empty()) return fail("--credentials needs --cluster nats://...");
-    auto loaded = load_credentials(credentials_path);
+    auto loaded = daemon::load_credentials(credentials_path);
     if (!loaded) return fail(loaded.error().message);
     // The server would let this host publish only under the name in the file: a mismatch would
     // silently lose every message, so it is refused here.
@@ -31,18 +31,19 @@ int cmd_run(const std::string& manifest_path, const std::string& admin_override,
     }
     credentials = std::move(*loaded);
   }
-  Reporter reporter(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  daemon::Reporter reporter(log_format == "json" ? daemon::LogFormat::kJson
+                                                 : daemon::LogFormat::kText);
   // Read before the manifest moves: argument evaluation order is unspecified (clang moved first).
   std::string admin = admin_override.empty() ? manifest->host.admin : admin_override;
-  HostDaemon daemon(std::move(*manifest), std::move(admin), reporter);
-  if (!cluster_url.empty()) daemon.join_cluster(cluster_url);
-  if (credentials) daemon.use_credentials(std::move(*credentials));
-  if (Status s = daemon.start(); !s) {
+  daemon::HostDaemon host(std::move(*manifest), std::move(admin), reporter);
+  if (!cluster_url.empty()) host.join_cluster(cluster_url);
+  if (credentials) host.use_credentials(std::move(*credentials));
+  if (Status s = host.start(); !s) {
     reporter.error(s.error().describe());
-    daemon.shutdown();
+    host.shutdown();
     return 1;
   }
-  daemon.run_until_signal();
+  host.run_until_signal();
   return 0;
 }
 
@@ -50,7 +51,7 @@ int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::str
                      const std::string& kv_bucket, const std::string& out) {
   auto auth = cluster::make_cluster_auth(cluster_name, host_names, kv_bucket);
   if (!auth) return fail(auth.error().message);
-  auto written = write_cluster_files(*auth, out);
+  auto written = daemon::write_cluster_files(*auth, out);
   if (!written) return fail(written.error().message);
   std::printf("wrote (mode 0600, keep them private):\n");
   for (const auto& p : *written) std::printf("  %s\n", p.c_str());

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
                   "(overrides [host].admin; e.g. 127.0.0.1:0 for any free port)");
   run->add_option("--cluster", run_cluster,
                   "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222");
-  HostOverrides overrides;
+  manifest::HostOverrides overrides;
   std::vector<std::string> run_groups;
   run->add_option("--cluster-name", overrides.cluster,
                   "override [host].cluster: hosts only see hosts of the same cluster name");

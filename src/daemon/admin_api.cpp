@@ -9,7 +9,7 @@
 #include "metrics_text.hpp"
 #include "runtime_counters.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 using nlohmann::json;
 
@@ -302,4 +302,4 @@ std::string HostDaemon::metrics() const {
   return render_metrics(snapshot, *counters_);
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

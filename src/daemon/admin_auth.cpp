@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 constexpr std::size_t kTokenBytes = 32;
@@ -193,4 +193,4 @@ std::string caller_of(const HttpRequest& request, bool authenticated) {
   return (session ? "session@" : "token@") + request.peer.address;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -9,7 +9,7 @@
 
 #include "http.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // The bearer token a TCP admin listener wants: 32 random bytes as 64 hex digits, kept in a file
 // of mode 0600 in the host's data dir (<data_dir>/admin.token).
@@ -61,4 +61,4 @@ class AdminToken {
 // "tcp:127.0.0.1:53422" (a TCP client that did not, or not yet).
 [[nodiscard]] std::string caller_of(const HttpRequest& request, bool authenticated);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 using nlohmann::json;
@@ -196,4 +196,4 @@ void AdminEndpoints::audit(const HttpRequest& request, const HttpResponse& respo
                         target_of(request), !refused, outcome_of(response)});
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -15,7 +15,7 @@
 #include "http.hpp"
 #include "reporter.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // The host's admin API listeners and what guards them (docs/cli.md, "Access"):
 // * a Unix socket, <data_dir>/admin.sock, mode 0600: always; the kernel names the caller;
@@ -62,4 +62,4 @@ class AdminEndpoints {
   HttpServer tcp_;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <set>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 using nlohmann::json;
@@ -67,7 +67,7 @@ json ps_view(component::ComponentRuntime& runtime, const OperatorRestarts& opera
   return json{{"ok", true}, {"instances", out}, {"on_demand", on_demand}};
 }
 
-json hosts_view(const HostSection& host, component::ComponentRuntime& runtime,
+json hosts_view(const manifest::HostSection& host, component::ComponentRuntime& runtime,
                 const FailoverLoop* failover, const cluster::NatsBridge* bridge) {
   json self{{"name", host.name},
             {"groups", host.groups},
@@ -94,7 +94,7 @@ json hosts_view(const HostSection& host, component::ComponentRuntime& runtime,
               {"hosts", out}};
 }
 
-json supervision_view(const Manifest& manifest, component::ComponentRuntime& runtime) {
+json supervision_view(const manifest::Manifest& manifest, component::ComponentRuntime& runtime) {
   // Instances by component, as the registry has them now.
   std::map<std::string, json> instances;
   for (const auto& r : runtime.registry().records()) {
@@ -108,7 +108,7 @@ json supervision_view(const Manifest& manifest, component::ComponentRuntime& run
     const std::string key = c.ns + "/" + c.name;
     const auto running = instances.find(key);
     if (running == instances.end()) continue;  // placed elsewhere, stopped, or on-demand idle
-    const GroupEntry* group = manifest.group_of(c);
+    const manifest::GroupEntry* group = manifest.group_of(c);
     const std::string name = group != nullptr ? group->name : key;
     auto [it, added] = by_name.emplace(name, tree.size());
     if (added) tree.push_back(supervisor_json(name, group ? group->supervision : c.supervision));
@@ -117,7 +117,7 @@ json supervision_view(const Manifest& manifest, component::ComponentRuntime& run
   return tree;
 }
 
-json dashboard_view(const Manifest& manifest, component::ComponentRuntime& runtime,
+json dashboard_view(const manifest::Manifest& manifest, component::ComponentRuntime& runtime,
                     const FailoverLoop* failover, const cluster::NatsBridge* bridge,
                     const RuntimeCounters& counters, const OperatorRestarts& operator_restarts,
                     const std::vector<std::string>& components) {
@@ -146,4 +146,4 @@ json dashboard_view(const Manifest& manifest, component::ComponentRuntime& runti
               {"dead_letters", dead_letters}};
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

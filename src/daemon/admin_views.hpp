@@ -12,7 +12,7 @@
 #include "manifest/manifest.hpp"
 #include "runtime_counters.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // What the daemon shows of itself, as JSON: built once here for GET /v1/ps, GET /v1/hosts and
 // the dashboard's snapshots (GET /v1/dashboard, /v1/events), so that they never disagree.
@@ -29,23 +29,26 @@ using OperatorRestarts = std::map<std::string, std::uint64_t>;
 
 // {"ok":true,"cluster":...,"connected":...,"hosts":[this host, then the peers it sees]}.
 // `failover` and `bridge` may be null (no failover units, not in a cluster).
-[[nodiscard]] nlohmann::json hosts_view(const HostSection& host,
+[[nodiscard]] nlohmann::json hosts_view(const manifest::HostSection& host,
                                         component::ComponentRuntime& runtime,
                                         const FailoverLoop* failover,
                                         const cluster::NatsBridge* bridge);
 
 // The supervision tree of this host: one supervisor per component or [[group]] running here
 // ({"name","strategy","max_restarts","window_ms","members":[{"component","instances":[ids]}]}).
-[[nodiscard]] nlohmann::json supervision_view(const Manifest& manifest,
+[[nodiscard]] nlohmann::json supervision_view(const manifest::Manifest& manifest,
                                               component::ComponentRuntime& runtime);
 
 // One dashboard snapshot: "ts_ms", "host", "hosts" (hosts_view), "components" (each one this
 // host started, "ns/name", running or not: a stopped one can be restarted from the page),
 // "instances" and "on_demand" (ps_view), "supervision", "requests" (started, replied, timed_out,
 // failed, pending), and the runtime's failure counters.
-[[nodiscard]] nlohmann::json dashboard_view(
-    const Manifest& manifest, component::ComponentRuntime& runtime, const FailoverLoop* failover,
-    const cluster::NatsBridge* bridge, const RuntimeCounters& counters,
-    const OperatorRestarts& operator_restarts, const std::vector<std::string>& components);
+[[nodiscard]] nlohmann::json dashboard_view(const manifest::Manifest& manifest,
+                                            component::ComponentRuntime& runtime,
+                                            const FailoverLoop* failover,
+                                            const cluster::NatsBridge* bridge,
+                                            const RuntimeCounters& counters,
+                                            const OperatorRestarts& operator_restarts,
+                                            const std::vector<std::string>& components);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

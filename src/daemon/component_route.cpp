@@ -5,7 +5,7 @@
 
 #include <capsule/core/multicodec.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 // "mailbox-full": an error code as one token, for the JSON body of an error answer.
@@ -40,7 +40,7 @@ std::string content_type_of_codec(std::uint32_t codec) {
 
 ComponentRouteHandler::ComponentRouteHandler(component::ComponentRuntime& runtime,
                                              std::string component, std::uint32_t instances,
-                                             HttpEnvelope envelope,
+                                             manifest::HttpEnvelope envelope,
                                              std::chrono::milliseconds timeout)
     : runtime_(runtime),
       component_(std::move(component)),
@@ -53,7 +53,7 @@ ComponentRouteHandler::ComponentRouteHandler(component::ComponentRuntime& runtim
 }
 
 Result<Payload> ComponentRouteHandler::payload_of(HttpTriggerRequest& request) const {
-  if (envelope_ == HttpEnvelope::kBody) {
+  if (envelope_ == manifest::HttpEnvelope::kBody) {
     // The body's bytes as they came: no encoding, whatever the body holds.
     return Payload{codec_of_content_type(request.content_type),
                    std::vector<std::uint8_t>(request.body.begin(), request.body.end())};
@@ -109,4 +109,4 @@ void ComponentRouteHandler::handle(HttpTriggerRequest request, Done done) {
   }
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -10,7 +10,7 @@
 #include "http_routes.hpp"
 #include "manifest/http_section.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // Serves a route with a capsule:core component: each HTTP request becomes one request
 // (ComponentRuntime::request, the privileged caller host/host/0 as the requester) to one of its
@@ -21,7 +21,7 @@ namespace capsule::cli {
 class ComponentRouteHandler final : public RouteHandler {
  public:
   ComponentRouteHandler(component::ComponentRuntime& runtime, std::string component,
-                        std::uint32_t instances, HttpEnvelope envelope,
+                        std::uint32_t instances, manifest::HttpEnvelope envelope,
                         std::chrono::milliseconds timeout);
   void handle(HttpTriggerRequest request, Done done) override;
   [[nodiscard]] const std::string& target() const override { return component_; }
@@ -35,7 +35,7 @@ class ComponentRouteHandler final : public RouteHandler {
   std::string ns_;
   std::string name_;
   std::uint32_t instances_;
-  HttpEnvelope envelope_;
+  manifest::HttpEnvelope envelope_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::uint64_t> next_{0};
 };
@@ -44,4 +44,4 @@ class ComponentRouteHandler final : public RouteHandler {
 [[nodiscard]] std::uint32_t codec_of_content_type(std::string_view content_type);
 [[nodiscard]] std::string content_type_of_codec(std::uint32_t codec);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -8,7 +8,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 // Creates `path` with `mode`, failing if it exists, and writes `text`.
@@ -73,4 +73,4 @@ Result<std::vector<std::filesystem::path>> write_cluster_files(const cluster::Cl
   return written;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -7,7 +7,7 @@
 #include <capsule/cluster/cluster_auth.hpp>
 #include <capsule/core/result.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // Reads a <host>.creds file written by `capsule cluster init`. Errors name the file and field.
 [[nodiscard]] Result<cluster::HostCredentials> load_credentials(const std::filesystem::path& file);
@@ -17,4 +17,4 @@ namespace capsule::cli {
 [[nodiscard]] Result<std::vector<std::filesystem::path>> write_cluster_files(
     const cluster::ClusterAuth& auth, const std::filesystem::path& out);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

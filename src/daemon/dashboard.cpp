@@ -6,7 +6,7 @@
 
 #include "dashboard_assets.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 using nlohmann::json;
@@ -218,4 +218,4 @@ HttpResponse Dashboard::events() {
   return r;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

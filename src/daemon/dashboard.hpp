@@ -12,7 +12,7 @@
 #include "http.hpp"
 #include "recent_events.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // The live dashboard the daemon serves on its admin listeners (docs/cli.md, "Dashboard"):
 //   GET /dashboard/            the page (web/dashboard/, embedded: dashboard_assets.hpp)
@@ -64,4 +64,4 @@ class Dashboard {
 // counters that went down (a restarted instance starts again from 0) count from 0.
 void add_rates(nlohmann::json& snapshot, const nlohmann::json* previous);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

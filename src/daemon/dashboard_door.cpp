@@ -4,7 +4,7 @@
 
 #include "admin_auth.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 void DashboardDoor::prune(std::map<std::string, Clock::time_point>& entries, std::size_t max) {
   const auto now = Clock::now();
@@ -66,4 +66,4 @@ std::string DashboardDoor::set_cookie(const std::string& session, unsigned short
          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count());
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

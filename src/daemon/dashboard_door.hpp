@@ -8,7 +8,7 @@
 
 #include <capsule/core/result.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // How a browser gets into the dashboard of a TCP admin listener (docs/cli.md, "Dashboard").
 // A browser can put no bearer token on a page navigation or an EventSource, so:
@@ -48,4 +48,4 @@ class DashboardDoor {
   std::map<std::string, Clock::time_point> sessions_;  // session -> expiry
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 FailoverLoop::FailoverLoop(std::shared_ptr<cluster::NatsBridge> bridge,
                            std::unique_ptr<cluster::LeaseKeeper> leases,
@@ -176,4 +176,4 @@ void FailoverLoop::publish_view() {
   adopted_view_ = std::move(adopted);
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -17,7 +17,7 @@
 
 #include "reporter.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // A host's side of fenced failover (docs/cluster.md, "Leases"): the components that only one host
 // may serve at a time (those with [component.placement] failover), on the hosts that may serve
@@ -85,4 +85,4 @@ class FailoverLoop {
   std::thread thread_;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

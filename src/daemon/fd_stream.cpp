@@ -6,7 +6,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 bool wait_for(int fd, short events, int ms) {
   pollfd p{fd, events, 0};
@@ -44,4 +44,4 @@ ssize_t FdStream::write(const char* ptr, size_t size) {
   return n;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

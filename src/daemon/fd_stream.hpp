@@ -5,7 +5,7 @@
 #include <httplib.h>
 #include <poll.h>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // true: `events`, a hang-up or an error happened on `fd` within `ms` (the next read or write then
 // says which). Retries after a signal.
@@ -43,4 +43,4 @@ class FdStream : public httplib::Stream {
   std::size_t size_ = 0;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -8,7 +8,7 @@
 
 #include "runtime_counters.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 using nlohmann::json;
 
@@ -22,7 +22,7 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
-HostDaemon::HostDaemon(Manifest manifest, std::string admin, Reporter& reporter)
+HostDaemon::HostDaemon(manifest::Manifest manifest, std::string admin, Reporter& reporter)
     : manifest_(std::move(manifest)),
       admin_address_(std::move(admin)),
       reporter_(reporter),
@@ -71,7 +71,7 @@ Status HostDaemon::start() {
   for (const auto& entry : manifest_.components) {
     auto spec = compiled_specs.find(entry.ns + "/" + entry.name);
     if (spec == compiled_specs.end()) continue;  // placed elsewhere
-    const GroupEntry* group = manifest_.group_of(entry);
+    const manifest::GroupEntry* group = manifest_.group_of(entry);
     Status s = ok();
     if (group == nullptr) {
       s = start_component(spec->second, entry.subscribe);
@@ -139,20 +139,21 @@ Result<std::map<std::string, component::ComponentSpec>> HostDaemon::load_compone
     const bool home = cluster::placed_on(rule, manifest_.host.groups);
     if (failover_ && !entry.failover.empty() && home) {
       // Served here only under its lease: the failover loop starts it.
-      failover_->add(key, {to_spec(entry, *compiled), entry.subscribe, true});
+      failover_->add(key, {manifest::to_spec(entry, *compiled), entry.subscribe, true});
       continue;
     }
     if (!home) {
       const bool standby = failover_ && !entry.failover.empty() &&
                            cluster::in_any_group(manifest_.host.groups, entry.failover);
-      if (standby) failover_->add(key, {to_spec(entry, *compiled), entry.subscribe, false});
+      if (standby)
+        failover_->add(key, {manifest::to_spec(entry, *compiled), entry.subscribe, false});
       reporter_.info((standby ? "standing by for " : "not starting ") + key,
                      {{"placed_on", join(entry.groups)},
                       {"this_host", join(manifest_.host.groups)},
                       {"failover", join(entry.failover)}});
       continue;
     }
-    compiled_specs.emplace(key, to_spec(entry, *compiled));
+    compiled_specs.emplace(key, manifest::to_spec(entry, *compiled));
   }
   return compiled_specs;
 }
@@ -180,15 +181,15 @@ Status HostDaemon::start_component(const component::ComponentSpec& spec,
   return ok();
 }
 
-Status HostDaemon::start_group(const GroupEntry& group,
+Status HostDaemon::start_group(const manifest::GroupEntry& group,
                                const std::map<std::string, component::ComponentSpec>& specs) {
   component::SupervisionGroupSpec spec{group.name, group.supervision, {}, group.escalation};
   std::vector<std::vector<std::string>> topics;
   for (const auto& member : group.members) {
     spec.members.push_back(specs.at(member));
-    const auto entry =
-        std::find_if(manifest_.components.begin(), manifest_.components.end(),
-                     [&](const ComponentEntry& e) { return e.ns + "/" + e.name == member; });
+    const auto entry = std::find_if(
+        manifest_.components.begin(), manifest_.components.end(),
+        [&](const manifest::ComponentEntry& e) { return e.ns + "/" + e.name == member; });
     topics.push_back(entry->subscribe);
   }
   auto ids = runtime_->start_group(spec);
@@ -254,4 +255,4 @@ void HostDaemon::shutdown() {
   system_.reset();
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

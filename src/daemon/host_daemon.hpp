@@ -25,7 +25,7 @@
 #include "reporter.hpp"
 #include "upgrade_dirs.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 class RuntimeCounters;
 
@@ -34,7 +34,7 @@ class RuntimeCounters;
 class HostDaemon {
  public:
   // `admin`: the loopback TCP address to serve the admin API on as well ("" = Unix socket only).
-  HostDaemon(Manifest manifest, std::string admin, Reporter& reporter);
+  HostDaemon(manifest::Manifest manifest, std::string admin, Reporter& reporter);
   ~HostDaemon();
   HostDaemon(const HostDaemon&) = delete;
   HostDaemon& operator=(const HostDaemon&) = delete;
@@ -74,13 +74,13 @@ class HostDaemon {
   [[nodiscard]] OperatorRestarts operator_restarts() const;
   Status start_component(const component::ComponentSpec& spec,
                          const std::vector<std::string>& topics);
-  Status start_group(const GroupEntry& group,
+  Status start_group(const manifest::GroupEntry& group,
                      const std::map<std::string, component::ComponentSpec>& specs);
   // start_component, retried while a stopping supervisor of the same name still holds it.
   Status start_component_when_free(const component::ComponentSpec& spec,
                                    const std::vector<std::string>& topics);
 
-  Manifest manifest_;
+  manifest::Manifest manifest_;
   std::string admin_address_;
   Reporter& reporter_;
   std::shared_ptr<DashboardFeed> feed_;        // log tail, failures, denials for the dashboard
@@ -107,4 +107,4 @@ class HostDaemon {
   bool shut_down_ = false;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

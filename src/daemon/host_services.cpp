@@ -11,7 +11,7 @@
 #include "recent_events.hpp"
 #include "runtime_counters.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 Status HostDaemon::open_services(component::RuntimeConfig& rc) {
   std::error_code ec;
@@ -126,7 +126,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   rc.remote = bridge_;
   const bool has_failover =
       std::any_of(manifest_.components.begin(), manifest_.components.end(),
-                  [](const ComponentEntry& c) { return !c.failover.empty(); });
+                  [](const manifest::ComponentEntry& c) { return !c.failover.empty(); });
   if (!has_failover) return ok();
   std::vector<cluster::PlacementRule> rules;
   rules.reserve(manifest_.components.size());
@@ -158,4 +158,4 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   return ok();
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -7,7 +7,7 @@
 
 #include "unix_http_server.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 // {"ok":false,"error":...}: what every failure of the endpoint looks like to a client.
@@ -309,4 +309,4 @@ Result<HttpResponse> http_call(const AdminEndpoint& endpoint, const std::string&
   return HttpResponse{result->status, result->get_header_value("Content-Type"), result->body};
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -19,7 +19,7 @@ namespace httplib {
 class Server;
 }
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // Who sent a request, as the transport knows it (never from what the client says).
 struct HttpPeer {
@@ -130,4 +130,4 @@ struct AdminEndpoint {
                                              const std::string& body,
                                              std::chrono::milliseconds timeout);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 void StaticRouteHandler::handle(HttpTriggerRequest /*request*/, Done done) {
   done(HttpTriggerResponse{200, "text/plain; charset=utf-8", body_, {}});
@@ -60,4 +60,4 @@ HttpTriggerResponse http_error(int status, std::string_view component, std::stri
           {}};
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

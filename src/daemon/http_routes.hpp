@@ -10,7 +10,7 @@
 
 #include <capsule/core/result.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // One HTTP request as a route handler sees it: fully read (head and body) and within limits.
 struct HttpTriggerRequest {
@@ -89,4 +89,4 @@ class RouteTable {
 [[nodiscard]] HttpTriggerResponse http_error(int status, std::string_view component,
                                              std::string_view cause, std::string_view message);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -12,7 +12,7 @@
 #include "http_trigger_server.hpp"
 #include "proxy_route.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -64,7 +64,7 @@ void set(httplib::Response& res, const HttpTriggerResponse& answer) {
 // The handler of one [[http.route]]; a wasi:http/proxy component is loaded (and checked to be
 // one) here, so a wrong file fails the start naming the route's line.
 Result<std::shared_ptr<RouteHandler>> handler_for(
-    const HttpRouteEntry& entry, component::ComponentRuntime& runtime,
+    const manifest::HttpRouteEntry& entry, component::ComponentRuntime& runtime,
     const std::map<std::string, std::uint32_t>& instances) {
   using Made = std::shared_ptr<RouteHandler>;
   if (entry.static_body) return Made(std::make_shared<StaticRouteHandler>(*entry.static_body));
@@ -145,7 +145,7 @@ Result<std::pair<std::string, int>> split_listen(const std::string& listen) {
 
 }  // namespace
 
-HttpTrigger::HttpTrigger(HttpSection section, Reporter& reporter)
+HttpTrigger::HttpTrigger(manifest::HttpSection section, Reporter& reporter)
     : section_(std::move(section)), reporter_(reporter) {}
 
 HttpTrigger::~HttpTrigger() {
@@ -352,4 +352,4 @@ HttpTriggerSnapshot HttpTrigger::stats() const {
   return s;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

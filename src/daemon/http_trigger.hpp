@@ -18,7 +18,7 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 class TriggerHttpServer;
 
@@ -28,7 +28,7 @@ class TriggerHttpServer;
 // read), malformed 400, no route 404, too many connections 503, a stalled client is cut off.
 class HttpTrigger {
  public:
-  HttpTrigger(HttpSection section, Reporter& reporter);
+  HttpTrigger(manifest::HttpSection section, Reporter& reporter);
   ~HttpTrigger();  // stop()
   HttpTrigger(const HttpTrigger&) = delete;
   HttpTrigger& operator=(const HttpTrigger&) = delete;
@@ -55,7 +55,7 @@ class HttpTrigger {
   void serve(const httplib::Request& req, httplib::Response& res);
   [[nodiscard]] const Route* match(const std::string& path) const;
 
-  HttpSection section_;
+  manifest::HttpSection section_;
   Reporter& reporter_;
   RouteTable table_;
   std::map<std::string, Route> routes_;  // by prefix
@@ -67,4 +67,4 @@ class HttpTrigger {
   unsigned short port_ = 0;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

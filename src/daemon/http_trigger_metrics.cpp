@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 void HttpRouteCounters::count(int status) {
   const int cls = std::clamp(status / 100, 1, 5);
@@ -31,4 +31,4 @@ HttpRouteSnapshot HttpRouteCounters::snapshot() const {
   return s;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

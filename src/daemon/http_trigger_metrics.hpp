@@ -8,7 +8,7 @@
 
 #include <capsule/component/correlation_tracker.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // What /metrics reports of one route (or, with route "", of requests no route took: malformed,
 // too large or without a route); see docs/http.md "Metrics".
@@ -43,4 +43,4 @@ class HttpRouteCounters {
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

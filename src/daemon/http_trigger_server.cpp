@@ -13,7 +13,7 @@
 
 #include "fd_stream.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -213,4 +213,4 @@ bool TriggerHttpServer::process_and_close_socket(socket_t sock) {
   return served;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

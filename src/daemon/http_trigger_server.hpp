@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <httplib.h>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // What one connection of the HTTP trigger may do (HttpSection, docs/http.md).
 struct TriggerConnectionLimits {
@@ -55,4 +55,4 @@ class TriggerHttpServer final : public httplib::Server {
   std::atomic<std::uint64_t> refused_{0};
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

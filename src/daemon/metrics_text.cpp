@@ -5,7 +5,7 @@
 #include <string_view>
 #include <utility>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 namespace {
 
@@ -312,4 +312,4 @@ std::string render_metrics(const MetricsSnapshot& snapshot, const RuntimeCounter
   return w.take();
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

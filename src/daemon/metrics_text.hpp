@@ -13,7 +13,7 @@
 #include "http_trigger_metrics.hpp"
 #include "runtime_counters.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // What one scrape of GET /metrics reports, gathered by the daemon; rendering it is a separate
 // step so that the exposition format lives in one place (see docs/cli.md "Metrics").
@@ -45,4 +45,4 @@ struct MetricsSnapshot {
 [[nodiscard]] std::string render_metrics(const MetricsSnapshot& snapshot,
                                          const RuntimeCounters& counters);
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

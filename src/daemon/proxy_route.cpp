@@ -4,7 +4,7 @@
 #include <asio/post.hpp>
 #include <utility>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 // The options as the handler keeps them: at least one instance (slots and threads), and the
@@ -132,4 +132,4 @@ HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) 
   return r;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

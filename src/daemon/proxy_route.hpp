@@ -13,7 +13,7 @@
 
 #include "http_routes.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // Serves a route with a wasi:http/proxy component (Spin's and `wasmtime serve`'s kind): each
 // request is one call of its `wasi:http/incoming-handler.handle` on an instance of a small pool.
@@ -71,4 +71,4 @@ class ProxyRouteHandler final : public RouteHandler {
   asio::thread_pool threads_;  // last: joined before the pool of instances goes
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

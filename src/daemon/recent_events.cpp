@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 void RecentEvents::push(nlohmann::json event) {
   event["ts"] = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -48,4 +48,4 @@ void DenialTap::record_admin(const security::AdminAuditRecord& record) {
                        {"reason", record.outcome}});
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -11,7 +11,7 @@
 
 #include <capsule/security/audit.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // The last `capacity` events of one kind (log lines, traps, audit denials) for the dashboard,
 // numbered from 1 so that a reader asks only for those after the last one it saw. Thread-safe:
@@ -54,4 +54,4 @@ class DenialTap final : public security::AuditSink {
   std::shared_ptr<DashboardFeed> feed_;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

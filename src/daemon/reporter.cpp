@@ -5,7 +5,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 void Reporter::line(std::string_view level, std::string_view message, const Fields& fields) {
   if (tap_) tap_(level, message, fields);
@@ -38,4 +38,4 @@ void Reporter::line(std::string_view level, std::string_view message, const Fiel
   std::fflush(stdout);
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

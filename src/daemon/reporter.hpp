@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 enum class LogFormat : std::uint8_t { kText, kJson };
 
@@ -34,4 +34,4 @@ class Reporter {
   std::mutex mutex_;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

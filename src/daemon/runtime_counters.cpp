@@ -2,7 +2,7 @@
 
 #include <capsule/core/component_id.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 namespace {
 
@@ -62,4 +62,4 @@ void RuntimeCounters::on_dead_letter(const rt::DeadLetter& letter) noexcept {
   if (reason < dead_letters.size()) dead_letters[reason].fetch_add(1, std::memory_order_relaxed);
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

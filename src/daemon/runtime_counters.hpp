@@ -12,7 +12,7 @@
 #include "recent_events.hpp"
 #include "reporter.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // Counts what the actor runtime reports only as events (its one observer interface) for
 // /metrics, and says once, at error level, when a supervisor gives up: the component then stays
@@ -43,4 +43,4 @@ class RuntimeCounters final : public rt::Observer {
   std::shared_ptr<DashboardFeed> feed_;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -13,7 +13,7 @@
 
 #include "fd_stream.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 thread_local std::optional<PeerCredentials> t_peer;
@@ -155,4 +155,4 @@ bool UnixHttpServer::process_and_close_socket(socket_t sock) {
   return served;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -7,7 +7,7 @@
 
 #include <capsule/core/result.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // Who is on the other end of a Unix-socket connection, as the kernel says (SO_PEERCRED, taken
 // when the peer connected): nothing the client sends can change it.
@@ -37,4 +37,4 @@ class UnixHttpServer final : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 // Whether `file` is `dir` itself or inside it, compared element by element (so /srv/app2 is
@@ -61,4 +61,4 @@ std::string UpgradeDirs::describe() const {
   return out.empty() ? "(none)" : out;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -6,7 +6,7 @@
 
 #include <capsule/core/result.hpp>
 
-namespace capsule::cli {
+namespace capsule::daemon {
 
 // The directories `capsule upgrade` may load component files from ([host].upgrade_dirs; by
 // default the manifest's own directory). An admin client names a path on the host's disk, so
@@ -27,4 +27,4 @@ class UpgradeDirs {
   std::vector<std::filesystem::path> dirs_;
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -1,6 +1,6 @@
 #include "activation_fields.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 namespace {
 
 constexpr std::int64_t kMaxIdleTimeoutMs = 7LL * 24 * 3600 * 1000;  // a week
@@ -49,4 +49,4 @@ ActivationFields parse_activation(const toml::table& component) {
   return out;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

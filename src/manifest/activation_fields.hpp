@@ -15,7 +15,7 @@
 #endif
 #include <toml++/toml.h>
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // The fields of a [[component]] table that make it a virtual-actor component:
 //   activation = "on-demand" | "eager" (the default: `instances` started with the host)
@@ -37,4 +37,4 @@ struct ActivationFields {
 };
 [[nodiscard]] ActivationFields parse_activation(const toml::table& component);
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

@@ -7,7 +7,7 @@
 #include "field_names.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 namespace {
 
@@ -155,4 +155,4 @@ Status parse_grants(const Checker& c, const toml::node& g,
   return ok();
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

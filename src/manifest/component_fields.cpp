@@ -7,7 +7,7 @@
 #include "field_names.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 namespace {
 
@@ -212,4 +212,4 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
   return e;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // A manifest table's fields live in one array, which both the check and the "unknown field
 // (known: ...)" message read: a field added to the parser is listed in the error by construction.
@@ -24,4 +24,4 @@ namespace capsule::cli {
   return out;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

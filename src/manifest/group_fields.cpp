@@ -4,7 +4,7 @@
 #include "field_names.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 Result<GroupEntry> parse_group(const Checker& c, const toml::table& t, std::size_t index,
                                const Manifest& m) {
@@ -95,4 +95,4 @@ Result<GroupEntry> parse_group(const Checker& c, const toml::table& t, std::size
   return g;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

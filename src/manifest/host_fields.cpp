@@ -3,7 +3,7 @@
 #include "quota_fields.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 Result<std::vector<std::string>> parse_groups(const Checker& c, const toml::node& n, int line,
                                               const std::string& where, bool wildcard) {
@@ -148,4 +148,4 @@ Result<HostSection> parse_host(const Checker& c, const toml::node* h,
   return host;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

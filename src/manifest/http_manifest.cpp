@@ -6,7 +6,7 @@
 #include "manifest.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 namespace {
 
 class HttpChecker {
@@ -240,4 +240,4 @@ Result<HttpSection> parse_http_section(const toml::table& http, const std::files
   return out;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

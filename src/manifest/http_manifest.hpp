@@ -16,7 +16,7 @@
 
 #include "http_section.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // Parses the [http] table of `file`. `components` are the manifest's "ns/name" names (a route
 // to anything else is an error) and `on_demand` those that are virtual actors (not routable yet).
@@ -26,4 +26,4 @@ namespace capsule::cli {
                                                      const std::vector<std::string>& components,
                                                      const std::vector<std::string>& on_demand);
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

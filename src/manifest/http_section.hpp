@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // How a request reaches a capsule:core component (docs/http.md, "What the component sees").
 enum class HttpEnvelope : std::uint8_t {
@@ -49,4 +49,4 @@ struct HttpSection {
   [[nodiscard]] bool enabled() const { return !listen.empty(); }
 };
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

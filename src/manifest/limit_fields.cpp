@@ -5,7 +5,7 @@
 #include "quota_fields.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 namespace {
 
@@ -110,4 +110,4 @@ Status parse_mailbox(const Checker& c, const toml::table& t, const std::string& 
   return ok();
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

@@ -10,7 +10,7 @@
 #include "http_manifest.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::path& file,
                                 const HostOverrides& overrides) {
@@ -142,4 +142,4 @@ component::ComponentSpec to_spec(const ComponentEntry& e,
   return s;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

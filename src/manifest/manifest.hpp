@@ -13,7 +13,7 @@
 
 #include "http_section.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // One [[component]] table of an app manifest.
 struct ComponentEntry {
@@ -114,4 +114,4 @@ inline constexpr std::uint64_t kMaxManifestSize = std::uint64_t{1} << 50;
 [[nodiscard]] component::ComponentSpec to_spec(const ComponentEntry& entry,
                                                std::shared_ptr<const wasm::CompiledComponent> c);
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

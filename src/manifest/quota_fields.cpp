@@ -2,7 +2,7 @@
 
 #include <limits>
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 std::optional<std::string> set_quota(GuestQuotas& quotas, std::string_view key,
                                      std::optional<std::int64_t> count,
@@ -31,4 +31,4 @@ std::optional<std::string> set_quota(GuestQuotas& quotas, std::string_view key,
   return std::nullopt;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

@@ -7,7 +7,7 @@
 
 #include <capsule/core/limits.hpp>
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // The GuestQuotas fields a manifest may set, by the names used in [host.quotas] (the host's
 // defaults) and in a component's [limits] (its overrides).
@@ -21,4 +21,4 @@ inline constexpr std::string_view kQuotaFields[] = {"messages_per_second",  "pen
                                                    std::optional<std::int64_t> count,
                                                    std::optional<std::uint64_t> bytes);
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

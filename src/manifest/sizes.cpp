@@ -6,7 +6,7 @@
 
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::size_t i = 0;
@@ -47,4 +47,4 @@ std::string shown(const toml::node& n) {
   return text;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

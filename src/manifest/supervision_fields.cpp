@@ -5,7 +5,7 @@
 #include "field_names.hpp"
 #include "table_parsers.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 namespace {
 
@@ -125,4 +125,4 @@ Status parse_supervision(const Checker& c, const toml::table& t, const std::stri
   return s;
 }
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

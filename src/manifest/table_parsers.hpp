@@ -18,7 +18,7 @@
 
 #include "manifest.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 
 // The parsers of a manifest's tables, one file per table (manifest.cpp reads the top level).
 // Every error reads "<file>:<line>: <where><field>: <what is wrong>".
@@ -93,4 +93,4 @@ template <typename T>
 [[nodiscard]] Result<GroupEntry> parse_group(const Checker& c, const toml::table& t,
                                              std::size_t index, const Manifest& m);
 
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

@@ -10,7 +10,7 @@
 
 #include "daemon/upgrade_dirs.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 namespace fs = std::filesystem;
@@ -184,4 +184,4 @@ TEST(AdminAudit, RecordsAreOneEscapedJsonLine) {
 }
 
 }  // namespace
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -10,7 +10,7 @@
 #include "daemon/dashboard_door.hpp"
 #include "daemon/recent_events.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 using nlohmann::json;
@@ -102,4 +102,4 @@ TEST(DashboardRates, FromTheCountersOfThePreviousSnapshot) {
 }
 
 }  // namespace
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

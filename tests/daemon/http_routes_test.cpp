@@ -13,7 +13,7 @@
 #include "daemon/component_route.hpp"
 #include "manifest/manifest.hpp"
 
-namespace capsule::cli {
+namespace capsule::daemon {
 namespace {
 
 HttpRoute route(std::string prefix) {
@@ -80,12 +80,12 @@ path = "hello.wasm"
 
 // The manifest's component file must exist (its contents are read only by `capsule run`): one
 // in a directory of its own for the parse, removed after.
-Result<Manifest> parse(const std::string& http) {
+Result<manifest::Manifest> parse(const std::string& http) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("capsule-http-manifest-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "hello.wasm") << "";
-  auto m = parse_manifest(std::string(kComponent) + http, dir / "app.toml");
+  auto m = manifest::parse_manifest(std::string(kComponent) + http, dir / "app.toml");
   std::filesystem::remove_all(dir);
   return m;
 }
@@ -123,7 +123,7 @@ reuse = false
   EXPECT_EQ(m->http.read_timeout.count(), 100);
   EXPECT_EQ(m->http.keep_alive_timeout.count(), 0);
   ASSERT_EQ(m->http.routes.size(), 3U);
-  EXPECT_EQ(m->http.routes[0].envelope, HttpEnvelope::kJson);
+  EXPECT_EQ(m->http.routes[0].envelope, manifest::HttpEnvelope::kJson);
   EXPECT_EQ(m->http.routes[0].max_body_bytes, 2U << 20);
   EXPECT_EQ(m->http.routes[0].request_timeout.count(), 250);
   EXPECT_EQ(m->http.routes[1].static_body, "ok");
@@ -170,4 +170,4 @@ TEST(HttpManifest, ErrorsNameLineAndField) {
 }
 
 }  // namespace
-}  // namespace capsule::cli
+}  // namespace capsule::daemon

@@ -12,7 +12,7 @@
 
 #include "manifest/manifest.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 namespace {
 
 std::string error_of(const std::string& text) {
@@ -101,4 +101,4 @@ TEST(ManifestFields, UnknownSectionsNameTheSectionsAsTheyAreWritten) {
 }
 
 }  // namespace
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

@@ -11,7 +11,7 @@
 
 #include "manifest/manifest.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 namespace {
 
 Result<Manifest> parse(const std::string& text) {
@@ -133,4 +133,4 @@ TEST(SupervisionCounts, ACountBeyondItsTypeIsRefusedNotWrapped) {
 }
 
 }  // namespace
-}  // namespace capsule::cli
+}  // namespace capsule::manifest

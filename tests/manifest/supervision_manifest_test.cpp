@@ -9,7 +9,7 @@
 
 #include "manifest/manifest.hpp"
 
-namespace capsule::cli {
+namespace capsule::manifest {
 namespace {
 
 using Action = component::GroupEscalation::Action;
@@ -107,4 +107,4 @@ TEST(SupervisionManifest, BadEscalationsAndUnknownFieldsAreNamedWithTheirLine) {
 }
 
 }  // namespace
-}  // namespace capsule::cli
+}  // namespace capsule::manifest
