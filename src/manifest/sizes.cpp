@@ -39,9 +39,15 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 }
 
 std::string shown(const toml::node& n) {
-  std::ostringstream out;
-  n.visit([&out](const auto& v) { out << v; });
-  std::string text = out.str();
+  std::string text;
+  if (const auto s = n.value<std::string>(); s && n.is_string()) {
+    // In double quotes, as a manifest writes strings (toml++ would print 'literal' quotes).
+    text = "\"" + *s + "\"";
+  } else {
+    std::ostringstream out;
+    n.visit([&out](const auto& v) { out << v; });
+    text = out.str();
+  }
   constexpr std::size_t kMax = 48;  // a value, not a document
   if (text.size() > kMax) text = text.substr(0, kMax) + "...";
   return text;
