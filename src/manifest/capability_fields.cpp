@@ -47,11 +47,12 @@ Result<std::uint64_t> quota_value(const Checker& c, const toml::node& v, const s
     n = static_cast<std::uint64_t>(*i);
   }
   if (auto text = v.value<std::string>(); text && size) n = parse_size(*text);
-  if (!n || *n == 0) {
+  if (!n || *n == 0 || (size && *n > kMaxManifestSize)) {
     return c.error(&v, 0,
-                   where + ": " + shown(v) + " is not a " +
-                       (size ? "size (expected a byte count or a size like \"1MiB\", at most 1PiB)"
-                             : "count (expected a positive whole number)"));
+                   where + ": expected " +
+                       (size ? "a byte count or a size like \"1MiB\" (at most 1PiB)"
+                             : "a positive whole number") +
+                       ", not " + shown(v));
   }
   return *n;
 }

@@ -27,7 +27,7 @@ Status parse_quota(const Checker& c, std::string_view key, const toml::node& v,
   std::optional<std::uint64_t> bytes;
   if (auto text = v.value<std::string>()) bytes = parse_size(*text);
   if (auto why = set_quota(out, key, v.value<std::int64_t>(), bytes)) {
-    return c.error(&v, 0, where + std::string(key) + ": " + shown(v) + ": " + *why);
+    return c.error(&v, 0, where + std::string(key) + ": " + *why + ", not " + shown(v));
   }
   return ok();
 }

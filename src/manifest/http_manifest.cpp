@@ -40,9 +40,9 @@ class HttpChecker {
       bytes = static_cast<std::uint64_t>(*count);
     }
     if (!bytes || *bytes < lo || *bytes > hi) {
-      return error(&n, where + ": " + shown(n) +
-                           ": expected a size like \"1MiB\" or a byte count, from " +
-                           std::to_string(lo) + " to " + std::to_string(hi) + " bytes");
+      return error(&n, where + ": expected a size like \"1MiB\" or a byte count, from " +
+                           std::to_string(lo) + " to " + std::to_string(hi) + " bytes, not " +
+                           shown(n));
     }
     return *bytes;
   }

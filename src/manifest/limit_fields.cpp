@@ -48,9 +48,9 @@ Status parse_limits(const Checker& c, const toml::table& t, const std::string& w
     if (auto i = m->value<std::int64_t>(); i && *i > 0) bytes = static_cast<std::uint64_t>(*i);
     if (!bytes || *bytes == 0 || *bytes > kMaxManifestSize) {
       return c.error(m, 0,
-                     where + "limits." + name + ": " + shown(*m) +
-                         " is not a size (expected a size like \"16MiB\" or a byte count, at "
-                         "most 1PiB)");
+                     where + "limits." + name +
+                         ": expected a size like \"16MiB\" or a byte count (at most 1PiB), not " +
+                         shown(*m));
     }
     (std::string_view(name) == "memory" ? out.memory_bytes : out.max_payload_bytes) = *bytes;
   }

@@ -29,9 +29,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   static constexpr std::string_view kSections[] = {"[host]", "[[component]]", "[[group]]",
                                                    "[grants]", "[http]"};
   const auto is_section = [](std::string_view key) {
-    return std::any_of(std::begin(kSections), std::end(kSections), [&](std::string_view shown) {
-      const auto name = shown.find_first_not_of('[');
-      return shown.substr(name, shown.find(']') - name) == key;
+    return std::any_of(std::begin(kSections), std::end(kSections), [&](std::string_view written) {
+      const auto name = written.find_first_not_of('[');
+      return written.substr(name, written.find(']') - name) == key;
     });
   };
   for (const auto& [k, v] : root) {
