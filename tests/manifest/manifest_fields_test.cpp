@@ -11,19 +11,12 @@
 #include <vector>
 
 #include "manifest/manifest.hpp"
+#include "parse_text.hpp"
 
 namespace capsule::manifest {
 namespace {
 
-std::string error_of(const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("capsule-manifest-fields-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "a.wasm") << "";
-  auto m = parse_manifest(text, dir / "app.toml");
-  std::filesystem::remove_all(dir);
-  return m ? std::string("parsed") : m.error().message;
-}
+using testing::error_of;
 
 // The names an error lists after "(known: ", up to the closing parenthesis.
 std::vector<std::string> listed(const std::string& error) {

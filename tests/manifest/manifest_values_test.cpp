@@ -10,24 +10,13 @@
 #include <unistd.h>
 
 #include "manifest/manifest.hpp"
+#include "parse_text.hpp"
 
 namespace capsule::manifest {
 namespace {
 
-Result<Manifest> parse(const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("capsule-manifest-values-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "a.wasm") << "";
-  auto m = parse_manifest(text, dir / "app.toml");
-  std::filesystem::remove_all(dir);
-  return m;
-}
-
-std::string error_of(const std::string& text) {
-  auto m = parse(text);
-  return m ? std::string("parsed") : m.error().message;
-}
+using testing::error_of;
+const auto parse = testing::parse_text;
 
 // Lines 1-3.
 const std::string kComponent = "[[component]]\nname = \"app/a\"\npath = \"a.wasm\"\n";

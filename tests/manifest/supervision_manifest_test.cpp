@@ -8,29 +8,15 @@
 #include <unistd.h>
 
 #include "manifest/manifest.hpp"
+#include "parse_text.hpp"
 
 namespace capsule::manifest {
 namespace {
 
 using Action = component::GroupEscalation::Action;
 
-// The components' files must exist (only `capsule run` reads them): empty ones in a directory of
-// their own for the parse, removed after.
-Result<Manifest> parse(const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("capsule-supervision-manifest-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "a.wasm") << "";
-  std::ofstream(dir / "b.wasm") << "";
-  auto m = parse_manifest(text, dir / "app.toml");
-  std::filesystem::remove_all(dir);
-  return m;
-}
-
-std::string error_of(const std::string& text) {
-  auto m = parse(text);
-  return m ? std::string("parsed") : m.error().message;
-}
+using testing::error_of;
+const auto parse = testing::parse_text;
 
 TEST(SupervisionManifest, EscalationDefaultsToStayDown) {
   auto m = parse(R"(
