@@ -1,4 +1,5 @@
 #include <capsule/cluster/name_placement.hpp>
+#include <capsule/core/bit_mix.hpp>
 
 namespace capsule::cluster {
 namespace {
@@ -16,15 +17,6 @@ std::uint64_t fnv(std::uint64_t h, std::string_view bytes) {
   return h;
 }
 
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 30U;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27U;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31U;
-  return x;
-}
-
 }  // namespace
 
 std::uint64_t placement_weight(std::string_view host, const ComponentId& id) {
@@ -36,7 +28,7 @@ std::uint64_t placement_weight(std::string_view host, const ComponentId& id) {
     h = fnv(h, "/");
     h = fnv(h, part);
   }
-  return mix(h);
+  return mix64(h);
 }
 
 std::string choose_owner(const std::vector<std::string>& hosts, const ComponentId& id) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include <capsule/core/bit_mix.hpp>
 #include <capsule/rt/detail/actor_cell_base.hpp>
 #include <capsule/rt/supervisor.hpp>
 
@@ -16,13 +17,6 @@ void post_to(const ActorAddress& target, detail::SystemMessage msg) {
   if (target) static_cast<void>(target.cell()->post(std::move(msg)));
 }
 
-// splitmix64's finaliser: spreads the bits of `x` over the whole word.
-std::uint64_t mix(std::uint64_t x) {
-  x = (x ^ (x >> 30U)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27U)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31U);
-}
-
 // A restart in place keeps the mailbox, so a RestartDue of an earlier incarnation of this
 // supervisor may still arrive: round ids start at a point drawn from the clock and the node's
 // address, so it matches no round of ours. Not std::random_device: opening and reading the
@@ -30,7 +24,7 @@ std::uint64_t mix(std::uint64_t x) {
 std::uint64_t first_round_id(const void* node) {
   const auto now =
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  return mix(now ^ mix(reinterpret_cast<std::uintptr_t>(node))) | 1U;
+  return mix64(now ^ mix64(reinterpret_cast<std::uintptr_t>(node))) | 1U;
 }
 }  // namespace
 
@@ -83,7 +77,7 @@ SupervisorNode::SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> s
       initial_specs_(std::move(specs)),
       next_round_(first_round_id(this)),
       // Backoff jitter only spreads restarts apart; it needs no secret.
-      jitter_rng_(static_cast<std::uint_fast32_t>(mix(next_round_))) {}
+      jitter_rng_(static_cast<std::uint_fast32_t>(mix64(next_round_))) {}
 
 Result<SupervisorRef> SupervisorNode::start(ActorSystem& system, SupervisorConfig config,
                                             std::vector<ChildSpec> children,
