@@ -64,6 +64,7 @@ Error KvBucket::error(natsStatus s, std::string_view what) const {
   std::string message =
       "NATS KV " + std::string(what) + " (" + where() + "): " + natsStatus_GetText(s);
   if (!detail.empty() && detail != natsStatus_GetText(s)) message += " (" + detail + ")";
+  message += nats::tls_hint(s);
   const bool unavailable = s == NATS_NO_SERVER || s == NATS_CONNECTION_CLOSED ||
                            s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION ||
                            s == NATS_IO_ERROR || s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
@@ -175,7 +176,7 @@ Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_vi
 
   auto nats_options =
       nats::client_options(cfg.url, cfg.client_name, cfg.timeout, cfg.reconnect_wait,
-                           /*send_asap=*/true, cfg.user, cfg.password);
+                           /*send_asap=*/true, cfg.user, cfg.password, cfg.tls);
   if (!nats_options) return std::move(nats_options).error();
   natsConnection* raw_connection = nullptr;
   const natsStatus connected = natsConnection_Connect(&raw_connection, nats_options->get());

@@ -36,6 +36,7 @@ class KvBucket {
     std::chrono::milliseconds reconnect_wait{200};
     std::string user;  // empty: no credentials
     std::string password;
+    TlsFiles tls;  // not enabled: plain TCP
   };
 
   // An entry as read: revision 0 when absent (or deleted).

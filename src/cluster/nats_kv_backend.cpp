@@ -168,6 +168,7 @@ Result<std::unique_ptr<NatsKvBackend>> NatsKvBackend::connect(Options options) {
   bo.reconnect_wait = cfg.reconnect_wait;
   bo.user = cfg.user;
   bo.password = cfg.password;
+  bo.tls = cfg.tls;
   auto bucket = KvBucket::open(std::move(bo), "keep component storage in NATS KV");
   if (!bucket) return std::move(bucket).error();
   impl->bucket = std::move(*bucket);

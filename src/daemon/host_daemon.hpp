@@ -57,6 +57,9 @@ class HostDaemon {
   // storage, upgrade dirs, cluster), set up in `rc` and the members.
   Status open_services(component::RuntimeConfig& rc);
   Status join_cluster_now(component::RuntimeConfig& rc);
+  // TLS of every NATS connection: the credentials file's (`cluster init --tls`), else
+  // [host.cluster_tls]; not enabled: plain TCP.
+  [[nodiscard]] cluster::TlsFiles cluster_tls() const;
   // Compiles every component of the manifest; returns those placed on this host ("ns/name").
   Result<std::map<std::string, component::ComponentSpec>> load_components();
   // admin_api.cpp: the dashboard and the admin listeners, routed to handle().

@@ -83,6 +83,7 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
       kv.user = credentials_->user;
       kv.password = credentials_->password;
     }
+    kv.tls = cluster_tls();
     kv.bucket = manifest_.host.kv_bucket;
     auto backend = cluster::NatsKvBackend::connect(kv);
     if (!backend) return std::move(backend).error();
@@ -109,6 +110,13 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
   return ok();
 }
 
+cluster::TlsFiles HostDaemon::cluster_tls() const {
+  // The command line's file wins over the manifest, as --host does over [host].name.
+  if (credentials_ && credentials_->tls.enabled()) return credentials_->tls;
+  const auto& m = manifest_.host.cluster_tls;
+  return {m.ca, m.cert, m.key};
+}
+
 Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   cluster::BridgeConfig cc;
   cc.url = cluster_url_;
@@ -116,6 +124,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
     cc.user = credentials_->user;
     cc.password = credentials_->password;
   }
+  cc.tls = cluster_tls();
   cc.cluster = manifest_.host.cluster;
   cc.host = manifest_.host.name;
   cc.groups = manifest_.host.groups;
@@ -137,6 +146,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   lc.host = manifest_.host.name;
   lc.user = cc.user;
   lc.password = cc.password;
+  lc.tls = cc.tls;
   lc.duration = cc.heartbeat_interval * cc.missed_heartbeats;  // a dead host's lease lapses then
   auto leases = cluster::LeaseKeeper::connect(lc);
   if (!leases) {

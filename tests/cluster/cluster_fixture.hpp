@@ -26,12 +26,13 @@ struct Host {
        const std::string& user = {}, const std::string& password = {},
        std::shared_ptr<security::PolicyEngine> policy = nullptr,
        std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2),
-       std::shared_ptr<storage::KvBackend> storage = nullptr) {
+       std::shared_ptr<storage::KvBackend> storage = nullptr, TlsFiles tls = {}) {
     BridgeConfig config;
     config.confirm_timeout = confirm_timeout;
     config.url = url;
     config.user = user;
     config.password = password;
+    config.tls = std::move(tls);
     config.cluster = "test";
     config.host = name;
     config.heartbeat_interval = std::chrono::milliseconds(100);

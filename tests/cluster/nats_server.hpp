@@ -113,14 +113,14 @@ class NatsServer {
   }
 
  private:
-  // The client port from `<exe>_<pid>.ports` ({"nats":["nats://127.0.0.1:PORT"],...}), or 0
-  // while the server has not written it yet.
+  // The client port from `<exe>_<pid>.ports` ({"nats":["nats://127.0.0.1:PORT"],...}; "tls://"
+  // when the configuration requires TLS), or 0 while the server has not written it yet.
   [[nodiscard]] int read_ports_file(pid_t pid) const {
     const auto file = work_dir_ / ("nats-server_" + std::to_string(pid) + ".ports");
     std::ifstream in(file);
     std::string text;  // one line of JSON
     std::getline(in, text);
-    const std::string marker = "nats://127.0.0.1:";
+    const std::string marker = "://127.0.0.1:";
     const auto at = text.find(marker);
     if (at == std::string::npos) return 0;
     return std::atoi(text.c_str() + at + marker.size());

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include <capsule/cluster/tls_files.hpp>
 #include <capsule/storage/kv_backend.hpp>
 
 namespace capsule::cluster {
@@ -34,6 +35,7 @@ class NatsKvBackend final : public storage::KvBackend {
     std::chrono::milliseconds reconnect_wait{200};  // between reconnect attempts (unbounded)
     std::string user;                               // credentials (cluster_auth.hpp); empty: none
     std::string password;
+    TlsFiles tls;  // TLS to the server (tls_files.hpp); not enabled: plain TCP
   };
 
   // Connects and creates or binds the bucket. kUnavailable if no server answers or the server
