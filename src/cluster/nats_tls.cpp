@@ -33,8 +33,12 @@ std::string tls_hint(natsStatus s) {
       return ": the server requires TLS; give this host [host.cluster_tls] or a .creds file from "
              "`capsule cluster init --tls`";
     case NATS_SSL_ERROR:
-      return ": TLS handshake failed (the server's certificate not signed by this host's CA or "
-             "not naming the URL's host, or this host's certificate refused by the server)";
+      // cnats answers a server that requires TLS with a handshake even when this host has no
+      // TLS files; without a CA it then cannot verify the server, so that case lands here too.
+      return ": TLS handshake failed: the server's certificate is not signed by this host's CA "
+             "(a host needs [host.cluster_tls] or a .creds file from `capsule cluster init --tls` "
+             "to have one) or does not name the URL's host, or the server refused this host's "
+             "certificate";
     default:
       return {};
   }
@@ -53,7 +57,15 @@ std::string url_host(const std::string& url) {
 }
 
 Status use_tls(natsOptions* options, const std::string& url, const TlsFiles& tls) {
-  if (!tls.enabled()) return ok();
+  if (!tls.enabled()) {
+    if (url.rfind("tls://", 0) == 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        url +
+                            ": a tls:// URL needs this host's TLS files: [host.cluster_tls] or "
+                            "a .creds file from `capsule cluster init --tls`");
+    }
+    return ok();
+  }
   if (tls.ca.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "cluster TLS needs a CA certificate to verify the server with (tls ca)");

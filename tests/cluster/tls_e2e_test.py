@@ -109,7 +109,9 @@ class TlsClusterEndToEnd(unittest.TestCase):
         plain_creds.chmod(0o600)
         r = self.run_host(self.manifest, "--host", "s1", "--groups", "standby", "--credentials", str(plain_creds))
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("TLS", r.stdout + r.stderr)
+        self.assertIn("a tls:// URL needs this host's TLS files", r.stdout + r.stderr)
+        print("\n  without TLS files: " + next(l for l in (r.stdout + r.stderr).splitlines() if "tls://" in l),
+              file=sys.stderr)
 
         # A manifest naming a TLS file that is not there: the key, the path and the line.
         broken = self.dir / "broken.toml"
@@ -119,6 +121,7 @@ class TlsClusterEndToEnd(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("broken.toml:", r.stderr)
         self.assertIn("host.cluster_tls.ca: " + str(self.dir / "tls" / "ca.pem") + ": cannot read", r.stderr)
+        print("  wrong path: " + r.stderr.strip().splitlines()[-1], file=sys.stderr)
 
         # The same manifest with the right files in [host.cluster_tls] joins (and the canary
         # request still crosses throughout).

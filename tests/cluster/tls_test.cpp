@@ -248,6 +248,21 @@ TEST_F(TlsCluster, ACertificateFromAnotherCaIsRefused) {
   expect_canary_answers();
 }
 
+TEST_F(TlsCluster, AHostWithoutTlsFilesIsRefusedAndToldWhy) {
+  auto bridge = NatsBridge::connect(bridge_config("gamma", {}));
+  ASSERT_FALSE(bridge) << "a host without TLS joined a TLS cluster";
+  EXPECT_NE(bridge.error().message.find("[host.cluster_tls]"), std::string::npos)
+      << bridge.error().message;
+  auto config = bridge_config("gamma", {});
+  config.url = "tls" + server.url().substr(4);  // tls://: refused before connecting
+  auto early = NatsBridge::connect(config);
+  ASSERT_FALSE(early);
+  EXPECT_NE(early.error().message.find("a tls:// URL needs this host's TLS files"),
+            std::string::npos)
+      << early.error().message;
+  expect_canary_answers();
+}
+
 TEST_F(TlsCluster, APlainClientGetsNothingIn) {
   // cnats itself, told nothing of TLS, tries the TLS the server asks for and cannot verify it.
   Client plain(server.url(), login("gamma"), {});
