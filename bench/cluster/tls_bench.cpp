@@ -82,7 +82,7 @@ struct Cluster {
   }
 
   // Sequential host->component requests to beta's echo; p50 and p99 in us (-1: a request failed).
-  bench::Percentiles request_reply() {
+  [[nodiscard]] bench::Percentiles request_reply() const {
     const Payload payload =
         Payload::text("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
     std::vector<double> took;
@@ -96,7 +96,7 @@ struct Cluster {
   }
 
   // The relay's burst of kBurst sends, until beta processed them all; msg/s (-1: incomplete).
-  double burst_rate() {
+  [[nodiscard]] double burst_rate() const {
     const auto base = processed();
     const auto t0 = Clock::now();
     static_cast<void>(alpha.runtime->send(ComponentRuntime::privileged_caller(),

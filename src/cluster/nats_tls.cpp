@@ -2,10 +2,9 @@
 // nats::client_options, which calls use_tls.
 #include "nats_tls.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <initializer_list>
+
+#include <capsule/core/readable_file.hpp>
 
 #include "nats_handles.hpp"
 
@@ -13,13 +12,11 @@ namespace capsule::cluster::nats {
 namespace {
 
 Status readable(const std::filesystem::path& file, const char* what) {
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  if (f == nullptr) {
-    return make_error(ErrorCode::kInvalidArgument, std::string("cluster TLS ") + what + " " +
-                                                       file.string() + ": cannot read (" +
-                                                       std::strerror(errno) + ")");
+  if (const std::string why = why_unreadable(file); !why.empty()) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        std::string("cluster TLS ") + what + " " + file.string() + ": cannot read (" + why + ")");
   }
-  std::fclose(f);
   return ok();
 }
 

@@ -3,12 +3,13 @@
 #define TOML_HEADER_ONLY 1
 #define TOML_EXCEPTIONS 0
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <toml++/toml.h>
 #include <tuple>
 #include <unistd.h>
+
+#include <capsule/core/readable_file.hpp>
 
 namespace capsule::daemon {
 namespace {
@@ -65,12 +66,10 @@ Result<cluster::HostCredentials> load_credentials(const std::filesystem::path& f
     }
     *out = dir / *v;
     ++tls_given;
-    if (std::FILE* f = std::fopen(out->c_str(), "rb"); f != nullptr) {
-      std::fclose(f);
-    } else {
-      return make_error(ErrorCode::kInvalidArgument, file.string() + ": " + field + ": " +
-                                                         out->string() + ": cannot read (" +
-                                                         std::strerror(errno) + ")");
+    if (const std::string why = why_unreadable(*out); !why.empty()) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          file.string() + ": " + field + ": " + out->string() + ": cannot read (" + why + ")");
     }
   }
   if (tls_given != 0 && tls_given != 3) {

@@ -1,7 +1,5 @@
 // [host.cluster_tls]: the PEM files of the host's TLS connections to the cluster's NATS server.
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include <capsule/core/readable_file.hpp>
 
 #include "field_names.hpp"
 #include "table_parsers.hpp"
@@ -22,12 +20,11 @@ Status parse_cluster_tls(const Checker& c, const toml::node& n, const std::files
     if (!text || text->empty()) return c.error(&v, 1, where + ": expected a path");
     const std::filesystem::path path = file.parent_path() / *text;  // relative to the manifest
     // Read now, so a wrong path stops `capsule run` here with its line, not at the first connect.
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) {
-      return c.error(&v, 1,
-                     where + ": " + path.string() + ": cannot read (" + std::strerror(errno) + ")");
+    if (const std::string why = why_unreadable(path); !why.empty()) {
+      std::string what = where;
+      what.append(": ").append(path.string()).append(": cannot read (").append(why).append(")");
+      return c.error(&v, 1, what);
     }
-    std::fclose(f);
     (k == "ca" ? out.ca : k == "cert" ? out.cert : out.key) = path;
   }
   if (out.cert.empty() != out.key.empty()) {
