@@ -22,32 +22,9 @@ from capsule_process import HostProcess, capsule, wait_for  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import nats_process  # noqa: E402
 
-BANK = """
-[host]
-components_dir = "{components}"
-cluster = "prod"
-storage_backend = "nats-kv"
-
-[[component]]
-name = "bank/ledger"
-path = "ledger.wasm"
-  [component.placement]
-  groups = ["primary"]
-  failover = ["standby"]
-  [component.capabilities]
-  "storage.read" = ["**"]
-  "storage.write" = ["**"]
-
-[[component]]
-name = "bank/echo"
-path = "echo.wasm"
-  [component.placement]
-  groups = ["standby"]
-
-[grants."bank/ledger"]
-"storage.read" = ["**"]
-"storage.write" = ["**"]
-"""
+# The failover manifest of cluster_e2e_test (ledger with a lease and nats-kv storage, a cache on
+# the primary, an echo everywhere), in cluster "default" with KV bucket "bank_e2e".
+from cluster_e2e_test import BANK  # noqa: E402
 
 
 class TlsClusterEndToEnd(unittest.TestCase):
@@ -57,7 +34,7 @@ class TlsClusterEndToEnd(unittest.TestCase):
         self.manifest = self.dir / "bank.toml"
         self.manifest.write_text(BANK.format(components=ARGS.components))
         self.auth = self.dir / "auth"
-        init = capsule("cluster", "init", "--cluster-name", "prod", "--hosts", "p1,s1", "--tls",
+        init = capsule("cluster", "init", "--hosts", "p1,s1", "--kv-bucket", "bank_e2e", "--tls",
                        "--out", str(self.auth))
         self.assertIn("tls://", init.stdout)
         for name, mode in [("ca.pem", 0o644), ("nats-server.pem", 0o644), ("nats-server.key", 0o600),
@@ -95,11 +72,12 @@ class TlsClusterEndToEnd(unittest.TestCase):
     def test_hosts_work_over_tls_and_others_are_refused(self):
         p1 = self.host("p1", "primary")
         s1 = self.host("s1", "standby")
-        # Requests across hosts (s1 -> p1's ledger, p1 -> s1's echo); the ledger keeps its state
-        # in JetStream KV and holds its failover lease there, all over TLS.
+        # Requests across hosts (s1 -> p1's ledger and cache); the ledger keeps its state in
+        # JetStream KV and holds its failover lease there, all over TLS.
         self.assertTrue(wait_for(lambda: self.call(s1, "bank/ledger/0", "add:5", check=False).returncode == 0, 20))
         self.assertEqual(self.call(s1, "bank/ledger/0", "add:10").stdout.strip(), "15")
-        self.assertTrue(wait_for(lambda: self.call(p1, "bank/echo/0", "hi", check=False).stdout.strip() == "hi"))
+        self.assertEqual(self.call(s1, "bank/cache/0", "hi").stdout.strip(), "hi")
+        self.assertIn("bank/ledger/0", p1.instances())
         self.assertEqual(sorted(h["name"] for h in s1.hosts()["hosts"]), ["p1", "s1"])
 
         # Without the TLS files (a .creds file of plain `cluster init`, right password): refused.

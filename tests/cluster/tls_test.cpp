@@ -104,11 +104,7 @@ struct Client {
 
 class TlsCluster : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    wasm::EngineConfig config;
-    config.pooling.enabled = false;
-    engine_ = *wasm::WasmEngine::create(config);
-  }
+  static void SetUpTestSuite() { engine_ = cluster_test_engine(); }
   static void TearDownTestSuite() { engine_.reset(); }
 
   void SetUp() override {
