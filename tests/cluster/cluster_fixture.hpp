@@ -109,6 +109,17 @@ inline std::shared_ptr<wasm::WasmEngine> cluster_test_engine() {
   return created ? *created : nullptr;
 }
 
+// Polls `p` every 5 ms until it holds (true) or `timeout` passes (false).
+template <typename Predicate>
+bool eventually(Predicate p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!p()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 class ClusterFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -129,12 +140,7 @@ class ClusterFixture : public ::testing::Test {
 
   template <typename Predicate>
   static bool eventually(Predicate p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
+    return testing::eventually(std::move(p), timeout);
   }
 
   static inline std::shared_ptr<wasm::WasmEngine> engine_;

@@ -147,16 +147,6 @@ class TlsCluster : public ::testing::Test {
     return ref ? ref->mailbox_stats().enqueued : 0;
   }
 
-  template <typename Predicate>
-  static bool eventually(Predicate p, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
-  }
-
   PemDir dir;
   ClusterPki pki = make_pki({"alpha", "beta", "gamma"});
   ClusterPki foreign = make_pki({"gamma"});  // same names, another CA
