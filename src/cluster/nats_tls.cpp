@@ -79,6 +79,12 @@ Status use_tls(natsOptions* options, const std::string& url, const TlsFiles& tls
   }
   // cnats checks the server certificate's chain against the CA; the name only when told which
   // (without it any certificate the CA signed would do, for any server).
+  // cnats takes a comma-separated list of servers, but one expected name for all of them: a
+  // list would have every other server checked against the first one's name.
+  if (url.find(',') != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cluster TLS: give one server URL, not a list (" + url + ")");
+  }
   const std::string host = url_host(url);
   if (host.empty()) {
     return make_error(ErrorCode::kInvalidArgument,

@@ -308,7 +308,7 @@ TEST(TlsHost, AgainstAPlainServerFailsWithAClearError) {
       << bridge.error().message;
 }
 
-TEST(TlsHost, AMissingFileIsAnErrorNamingIt) {
+TEST(TlsHost, AMissingFileOrAServerListIsAnErrorNamingIt) {
   PemDir dir;
   dir.write_all(make_pki({"alpha"}), "");
   NatsServer plain;
@@ -329,6 +329,12 @@ TEST(TlsHost, AMissingFileIsAnErrorNamingIt) {
   ASSERT_FALSE(garbage);
   EXPECT_NE(garbage.error().message.find("garbage.pem"), std::string::npos)
       << garbage.error().message;
+  // A list of servers would have all checked against the first one's name: refused.
+  config.tls = dir.files("", "alpha");
+  config.url = plain.url() + "," + plain.url();
+  auto list = NatsBridge::connect(config);
+  ASSERT_FALSE(list);
+  EXPECT_NE(list.error().message.find("one server URL"), std::string::npos) << list.error().message;
 }
 
 TEST(TlsHost, RefusesAServerCertificateForAnotherName) {
