@@ -8,6 +8,9 @@
 #include <fstream>
 #include <nats/nats.h>
 #include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -359,6 +362,54 @@ TEST(TlsHost, RefusesAServerCertificateForAnotherName) {
   ASSERT_FALSE(bridge) << "a host accepted a server certificate for another name";
   EXPECT_NE(bridge.error().message.find("address mismatch"), std::string::npos)
       << bridge.error().message;
+}
+
+// A PEM certificate parsed by OpenSSL, freed at the end.
+struct ParsedCert {
+  explicit ParsedCert(const std::string& pem) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+  }
+  ~ParsedCert() { X509_free(cert); }
+  ParsedCert(const ParsedCert&) = delete;
+  ParsedCert& operator=(const ParsedCert&) = delete;
+  [[nodiscard]] std::string common_name() const {
+    char buf[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
+    return buf;
+  }
+  X509* cert = nullptr;
+};
+
+TEST(ClusterPkiTest, CertificatesSayWhoTheyAreAndWhoSignedThem) {
+  auto pki = make_cluster_pki("prod", {"p1", "s1"}, {"nats.internal", "10.0.0.5"});
+  ASSERT_TRUE(pki) << pki.error().describe();
+  const ParsedCert ca(pki->ca.certificate);
+  const ParsedCert server(pki->server.certificate);
+  const ParsedCert p1(pki->hosts[0].client.certificate);
+  ASSERT_NE(ca.cert, nullptr);
+  ASSERT_NE(server.cert, nullptr);
+  ASSERT_NE(p1.cert, nullptr);
+  EXPECT_EQ(p1.common_name(), "p1");
+  EXPECT_EQ(ParsedCert(pki->hosts[1].client.certificate).common_name(), "s1");
+  // Signed by the CA, which is a CA; the leaves are not, and each is for its one purpose.
+  EXPECT_EQ(X509_verify(p1.cert, X509_get0_pubkey(ca.cert)), 1);
+  EXPECT_EQ(X509_verify(server.cert, X509_get0_pubkey(ca.cert)), 1);
+  EXPECT_EQ(X509_check_ca(ca.cert), 1);
+  EXPECT_EQ(X509_check_ca(p1.cert), 0);
+  EXPECT_EQ(X509_check_purpose(p1.cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+  EXPECT_EQ(X509_check_purpose(p1.cert, X509_PURPOSE_SSL_SERVER, 0), 0);
+  EXPECT_EQ(X509_check_purpose(server.cert, X509_PURPOSE_SSL_SERVER, 0), 1);
+  // The server names are what the hosts check.
+  EXPECT_EQ(X509_check_host(server.cert, "nats.internal", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(server.cert, "10.0.0.5", 0), 1);
+  EXPECT_NE(X509_check_host(server.cert, "other.internal", 0, 0, nullptr), 1);
+  // A second run is another CA: its certificates do not verify under the first.
+  auto other = make_cluster_pki("prod", {"p1"}, {"nats.internal"});
+  ASSERT_TRUE(other);
+  const ParsedCert stranger(other->hosts[0].client.certificate);
+  EXPECT_NE(X509_verify(stranger.cert, X509_get0_pubkey(ca.cert)), 1);
 }
 
 TEST(ClusterPkiTest, RefusesNamesThatCouldInjectAltNames) {
