@@ -25,6 +25,8 @@ constexpr std::size_t kHeaderRoom = 256;
 // 4 KiB control line (key and space both at most 512 bytes: ~2.1 KiB).
 constexpr std::size_t kMaxSpaceBytes = 512;
 constexpr std::string_view kUsageToken = "usage";
+// The space's fencing token (docs/cluster.md, "Leases"): not hex either, so never a data key.
+constexpr std::string_view kFenceToken = "fence";
 
 Status validate_space(std::string_view space) {
   if (space.empty()) return make_error(ErrorCode::kInvalidArgument, "empty storage space");
@@ -66,7 +68,18 @@ std::string usage_key(std::string_view space) {
   return hex_token(space) + "." + std::string(kUsageToken);
 }
 
+std::string fence_key(std::string_view space) {
+  return hex_token(space) + "." + std::string(kFenceToken);
+}
+
+// Every entry of the space: the pattern a fenced write's condition covers.
+std::string space_filter(std::string_view space) {
+  return hex_token(space) + ".*";
+}
+
 using Written = KvBucket::Written;
+// A fenced attempt's condition (nullopt: unfenced, each write on its own key's revision).
+using SpaceCheck = std::optional<KvBucket::Expect>;
 
 }  // namespace
 
@@ -112,6 +125,64 @@ struct NatsKvBackend::Impl {
     return put->written;
   }
 
+  // One step of an attempt: unfenced, on the key's own revision; fenced, on the space being as
+  // `check` last saw it, which then moves to this write (the attempt's next step expects it).
+  Result<Written> put(const std::string& key, const void* data, std::size_t size,
+                      std::uint64_t revision, SpaceCheck& check) const {
+    if (!check) return put(key, data, size, revision);
+    auto put = bucket->put(key, data, size, *check);
+    if (!put) return std::move(put).error();
+    if (put->written == Written::kDone) check->last = put->revision;
+    return put->written;
+  }
+
+  Result<Written> remove(const std::string& key, std::uint64_t revision, SpaceCheck& check) const {
+    if (!check) return bucket->remove(key, revision);
+    auto removed = bucket->remove(key, *check);
+    if (!removed) return std::move(removed).error();
+    if (removed->written == Written::kDone) check->last = removed->revision;
+    return removed->written;
+  }
+
+  // The fencing token the space holds (0: none yet) and the fence entry's revision.
+  [[nodiscard]] Result<std::pair<std::uint64_t, std::uint64_t>> read_fence(
+      std::string_view space) const {
+    auto entry = bucket->read(fence_key(space), true);
+    if (!entry) return std::move(entry).error();
+    if (!entry->exists) return std::pair<std::uint64_t, std::uint64_t>{0, 0};
+    std::uint64_t token = 0;
+    const auto* begin = reinterpret_cast<const char*>(entry->value.data());
+    const auto [end, ec] = std::from_chars(begin, begin + entry->value.size(), token);
+    if (ec != std::errc{} || end != begin + entry->value.size()) {
+      return make_error(ErrorCode::kInternal, "NATS KV fence of " + std::string(space) + " (" +
+                                                  bucket->where() + ") is corrupt");
+    }
+    return std::pair{token, entry->revision};
+  }
+
+  // Starts an attempt. A write with a fencing token, on a server that checks conditions over a
+  // key pattern, is fenced: it reads the space's newest revision first, then the fence, which
+  // must be its own token. A new holder's fence comes after that read or is seen by it, so the
+  // write's condition (nothing in the space newer than that revision) fails at the server once
+  // the space is fenced, however late the write arrives. Without a token, or on an older server
+  // (only the writer's own window check then), nullopt: each write is on its key's revision.
+  [[nodiscard]] Result<SpaceCheck> begin(std::string_view space, std::uint64_t token) const {
+    if (token == 0 || !bucket->server_checks_filters()) return SpaceCheck{};
+    const std::string filter = space_filter(space);
+    auto last = bucket->last_revision(filter);
+    if (!last) return std::move(last).error();
+    auto fence = read_fence(space);
+    if (!fence) return std::move(fence).error();
+    if (fence->first != token) {
+      return make_error(ErrorCode::kUnavailable,
+                        "storage write to " + std::string(space) +
+                            " refused: the space is fenced by lease token " +
+                            std::to_string(fence->first) + ", this writer holds token " +
+                            std::to_string(token) + " (another host serves it now)");
+    }
+    return SpaceCheck{KvBucket::Expect{filter, *last}};
+  }
+
   void backoff(int attempt) {
     const int cap_us = std::min(8000, 200 << std::min(attempt, 5));
     std::uniform_int_distribution<int> pause(cap_us / 4, cap_us);
@@ -132,16 +203,20 @@ struct NatsKvBackend::Impl {
 
   // Adds a delta to the usage entry (compare-and-set, retried on conflicts). Used to lower it
   // after a value write and to take back a reservation whose value write lost a conflict.
+  // A fenced writer's adjustment is fenced too: once the space is fenced by a newer token it is
+  // refused, and usage over-counts by that write (the safe side).
   Status adjust_usage(std::string_view space, const std::string& key, std::int64_t bytes,
-                      std::int64_t keys) {
+                      std::int64_t keys, std::uint64_t token) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0) backoff(attempt);
+      auto check = begin(space, token);
+      if (!check) return std::move(check).error();
       auto used = read_usage(key);
       if (!used) return std::move(used).error();
       if (used->revision == 0 && bytes <= 0 && keys <= 0) return ok();
       const std::string text =
           usage_text({add(used->usage.bytes, bytes), add(used->usage.keys, keys)});
-      auto written = put(key, text.data(), text.size(), used->revision);
+      auto written = put(key, text.data(), text.size(), used->revision, *check);
       if (!written) return std::move(written).error();
       if (*written == Written::kDone) return ok();
     }
@@ -255,8 +330,11 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
   }
   const std::string dkey = data_key(space, key);
   const std::string ukey = usage_key(space);
+  const std::uint64_t token = allowed.fence_token();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
+    auto check = impl_->begin(space, token);  // before the reads it vouches for
+    if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, update != nullptr);
     if (!old) return std::move(old).error();
     Bytes computed;
@@ -288,21 +366,23 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
       // Reserve first: the usage entry moves only if nobody changed it since we read it.
       const std::string text = usage_text({new_bytes, new_keys});
       if (Status s = allowed(); !s) return std::move(s).error();
-      auto reserved = impl_->put(ukey, text.data(), text.size(), used->revision);
+      auto reserved = impl_->put(ukey, text.data(), text.size(), used->revision, *check);
       if (!reserved) return std::move(reserved).error();
       if (*reserved == Written::kConflict) continue;
     }
     if (Status s = allowed(); !s) {
-      if (grows) static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys));
+      if (grows) {
+        static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, token));
+      }
       return std::move(s).error();
     }
-    auto written = impl_->put(dkey, value.data(), value.size(), old->revision);
+    auto written = impl_->put(dkey, value.data(), value.size(), old->revision, *check);
     // An error leaves an unknown outcome: keep the reservation (over-counting is the safe side).
     if (!written) return std::move(written).error();
     if (*written == Written::kConflict) {
       // The key changed since we read it: the value was not written, take the reservation back.
       if (grows) {
-        if (Status s = impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys); !s) {
+        if (Status s = impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, token); !s) {
           return std::move(s).error();
         }
       }
@@ -311,11 +391,44 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
     if (delta_bytes < 0) {
       // The value is written; usage follows. Should this fail, usage over-counts, and the
       // write itself did happen, so it is reported as done.
-      static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0));
+      static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0, token));
     }
     return fixed != nullptr ? Bytes{} : std::move(computed);
   }
   return impl_->gave_up(space);
+}
+
+Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
+  if (Status s = validate_space(space); !s) return s;
+  if (Status s = impl_->check_connected(); !s) return s;
+  if (token == 0) return make_error(ErrorCode::kInvalidArgument, "a fencing token is never 0");
+  // Written on every server (an upgraded one then finds it), moved forward only.
+  const std::string key = fence_key(space);
+  const std::string text = std::to_string(token);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (attempt > 0) impl_->backoff(attempt);
+    auto current = impl_->read_fence(space);
+    if (!current) return std::move(current).error();
+    if (current->first == token) return ok();
+    if (current->first > token) {
+      return make_error(ErrorCode::kUnavailable,
+                        "cannot fence " + std::string(space) + " with lease token " + text +
+                            ": it is fenced by the newer token " +
+                            std::to_string(current->first) + " already");
+    }
+    auto written = impl_->put(key, text.data(), text.size(), current->second);
+    if (!written) return std::move(written).error();
+    if (*written == Written::kDone) return ok();
+  }
+  return impl_->gave_up(space);
+}
+
+bool NatsKvBackend::server_fencing() const {
+  return impl_->bucket->server_checks_filters();
+}
+
+int NatsKvBackend::server_api_level() const {
+  return impl_->bucket->api_level();
 }
 
 Result<bool> NatsKvBackend::erase(std::string_view space, std::string_view key) {
@@ -328,18 +441,21 @@ Result<bool> NatsKvBackend::erase_if(std::string_view space, std::string_view ke
   if (Status s = validate_space(space); !s) return std::move(s).error();
   if (Status s = impl_->check_connected(); !s) return std::move(s).error();
   const std::string dkey = data_key(space, key);
+  const std::uint64_t token = allowed.fence_token();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
+    auto check = impl_->begin(space, token);
+    if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, false);
     if (!old) return std::move(old).error();
     if (!old->exists) return false;
     if (Status s = allowed(); !s) return std::move(s).error();
-    auto removed = impl_->bucket->remove(dkey, old->revision);
+    auto removed = impl_->remove(dkey, old->revision, *check);
     if (!removed) return std::move(removed).error();
     if (*removed == Written::kConflict) continue;
     // Deleted; usage follows (over-counts if this fails, and the delete still happened).
-    static_cast<void>(impl_->adjust_usage(space, usage_key(space),
-                                          -static_cast<std::int64_t>(key.size() + old->size), -1));
+    static_cast<void>(impl_->adjust_usage(
+        space, usage_key(space), -static_cast<std::int64_t>(key.size() + old->size), -1, token));
     return true;
   }
   return impl_->gave_up(space);

@@ -92,6 +92,8 @@ class HostDaemon {
   std::unique_ptr<rt::ActorSystem> system_;
   std::string cluster_url_;
   std::optional<cluster::HostCredentials> credentials_;
+  // How failover units' storage writes are fenced (logged once when failover starts).
+  std::string storage_fencing_ = "none needed: storage is this host's own (SQLite)";
   std::shared_ptr<cluster::NatsBridge> bridge_;
   std::unique_ptr<component::ComponentRuntime> runtime_;
   cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed

@@ -65,6 +65,17 @@ class NatsKvBackend final : public storage::KvBackend {
                                    const Update& update, const security::StorageQuota& quota,
                                    const WritePermit& allowed) override;
 
+  // Fencing (docs/cluster.md, "Leases"): a write whose permit carries a lease token is checked by
+  // the server when it can check conditions over a key pattern (nats-server >= 2.11): the write
+  // lands only if nothing in the space changed since the writer read it, which it did after
+  // confirming the space's fence (`<hex(space)>.fence`) is its token. Older servers: only the
+  // writer's own checks (the permit). fence() writes the token (only forward).
+  Status fence(std::string_view space, std::uint64_t token) override;
+  // Whether the connected server checks fenced writes itself (asked again after a reconnect).
+  [[nodiscard]] bool server_fencing() const;
+  // The server's JetStream API level as last read (0: nats-server older than 2.11).
+  [[nodiscard]] int server_api_level() const;
+
   // Sums the space's entries (reads every value): for tests and for checking a space after a
   // crash. usage() may exceed it (see above), never fall below it.
   Result<storage::KvUsage> recompute_usage(std::string_view space);
