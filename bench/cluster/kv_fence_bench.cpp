@@ -132,9 +132,8 @@ int main(int argc, char** argv) {
       for (int which = 0; which < 2; ++which) {
         const std::string space = which == 0 ? "bench/fenced" : "bench/unfenced";
         const int base = half * (ops / 2);
-        auto part = timed(ops / 2, [&](int i) {
-          return r.op(space, which == 0 ? fenced : unfenced, base + i);
-        });
+        auto part = timed(
+            ops / 2, [&](int i) { return r.op(space, which == 0 ? fenced : unfenced, base + i); });
         if (part.empty()) return 1;
         lat[which].insert(lat[which].end(), part.begin(), part.end());
       }

@@ -148,9 +148,9 @@ Result<KvBucket::Put> KvBucket::publish(const std::string& key, const void* data
   const bool erase = data == nullptr;
   const std::string subject = subject_prefix_ + key;
   natsMsg* raw = nullptr;
-  natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr,
-                                erase ? nullptr : static_cast<const char*>(data),
-                                static_cast<int>(size));
+  natsStatus s =
+      natsMsg_Create(&raw, subject.c_str(), nullptr,
+                     erase ? nullptr : static_cast<const char*>(data), static_cast<int>(size));
   const nats::Message msg(raw);
   if (s == NATS_OK && erase) s = natsMsgHeader_Set(raw, "KV-Operation", "DEL");
   jsPubOptions po;
@@ -158,7 +158,8 @@ Result<KvBucket::Put> KvBucket::publish(const std::string& key, const void* data
   if (expect != nullptr) {
     const std::string last = std::to_string(expect->last);
     const std::string over = subject_prefix_ + expect->filter;
-    if (s == NATS_OK) s = natsMsgHeader_Set(raw, "Nats-Expected-Last-Subject-Sequence", last.c_str());
+    if (s == NATS_OK)
+      s = natsMsgHeader_Set(raw, "Nats-Expected-Last-Subject-Sequence", last.c_str());
     if (s == NATS_OK) {
       s = natsMsgHeader_Set(raw, "Nats-Expected-Last-Subject-Sequence-Subject", over.c_str());
     }

@@ -77,8 +77,7 @@ class KvBucket {
   // The newest revision of any key under `filter` (0 if none).
   [[nodiscard]] Result<std::uint64_t> last_revision(const std::string& filter) const;
   // Writes `key` (or its delete marker) only if `expect` holds when the server stores it.
-  Result<Put> put(const std::string& key, const void* data, std::size_t size,
-                  const Expect& expect);
+  Result<Put> put(const std::string& key, const void* data, std::size_t size, const Expect& expect);
   Result<Put> remove(const std::string& key, const Expect& expect);
   // Whether the server checks an expected last revision over a key pattern
   // (Nats-Expected-Last-Subject-Sequence-Subject, nats-server >= 2.11, whose JetStream API

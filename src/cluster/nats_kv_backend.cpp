@@ -97,8 +97,7 @@ struct NatsKvBackend::Impl {
 
   [[nodiscard]] std::unique_lock<std::mutex> turn(std::string_view space, std::uint64_t token) {
     if (token == 0 || !bucket->server_checks_filters()) return {};
-    return std::unique_lock(
-        fenced_writers[std::hash<std::string_view>{}(space) % kFenceStripes]);
+    return std::unique_lock(fenced_writers[std::hash<std::string_view>{}(space) % kFenceStripes]);
   }
   std::minstd_rand rng;
 
@@ -425,10 +424,10 @@ Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
     if (!current) return std::move(current).error();
     if (current->first == token) return ok();
     if (current->first > token) {
-      return make_error(ErrorCode::kUnavailable,
-                        "cannot fence " + std::string(space) + " with lease token " + text +
-                            ": it is fenced by the newer token " +
-                            std::to_string(current->first) + " already");
+      return make_error(ErrorCode::kUnavailable, "cannot fence " + std::string(space) +
+                                                     " with lease token " + text +
+                                                     ": it is fenced by the newer token " +
+                                                     std::to_string(current->first) + " already");
     }
     auto written = impl_->put(key, text.data(), text.size(), current->second);
     if (!written) return std::move(written).error();

@@ -142,8 +142,8 @@ TEST_F(KvFenceTest, APausedOldOwnersLateWritesAreRefusedByTheServer) {
   take(*old_leases, *old_kv, kUnit);
   take(*old_leases, *old_kv, kCanary);
   const std::uint64_t old_token = old_leases->token(kUnit);
-  ASSERT_TRUE(old_kv->set_if(kUnit, "balance", bytes("897"), quota,
-                             owner_permit(*old_leases, kUnit)));
+  ASSERT_TRUE(
+      old_kv->set_if(kUnit, "balance", bytes("897"), quota, owner_permit(*old_leases, kUnit)));
   ASSERT_TRUE(old_kv->set_if(kUnit, "other", bytes("x"), quota, owner_permit(*old_leases, kUnit)));
 
   std::string expected = "897";
@@ -156,13 +156,14 @@ TEST_F(KvFenceTest, APausedOldOwnersLateWritesAreRefusedByTheServer) {
        [&](const auto& p) { return old_kv->set_if(kUnit, "balance", bytes("8980"), quota, p); }},
       {"an overwrite of the same size",
        [&](const auto& p) {
-         return old_kv->set_if(kUnit, "balance", bytes(std::string(expected.size(), 'x')), quota, p);
+         return old_kv->set_if(kUnit, "balance", bytes(std::string(expected.size(), 'x')), quota,
+                               p);
        }},
       {"an update",
        [&](const auto& p) -> Status {
          auto r = old_kv->update_if(
-             kUnit, "balance", [](const std::optional<Bytes>&) -> Result<Bytes> { return bytes("7"); },
-             quota, p);
+             kUnit, "balance",
+             [](const std::optional<Bytes>&) -> Result<Bytes> { return bytes("7"); }, quota, p);
          return r ? ok() : Status(r.error());
        }},
       {"a delete", [&](const auto& p) -> Status {
@@ -194,15 +195,15 @@ TEST_F(KvFenceTest, APausedOldOwnersLateWritesAreRefusedByTheServer) {
     // reopens the canary's window (nobody took that one), whose writes go on.
     EXPECT_EQ(old_leases->renew(), std::vector<std::string>{kUnit});
     expected = std::string("n") + std::to_string(new_leases->token(kUnit));
-    ASSERT_TRUE(new_kv->set_if(kUnit, "balance", bytes(expected), quota,
-                               owner_permit(*new_leases, kUnit)));
-    ASSERT_TRUE(old_kv->set_if(kCanary, "items", bytes(c.what), quota,
-                               owner_permit(*old_leases, kCanary)))
+    ASSERT_TRUE(
+        new_kv->set_if(kUnit, "balance", bytes(expected), quota, owner_permit(*new_leases, kUnit)));
+    ASSERT_TRUE(
+        old_kv->set_if(kCanary, "items", bytes(c.what), quota, owner_permit(*old_leases, kCanary)))
         << "the canary unit stopped";
     EXPECT_EQ(value(kCanary, "items"), bytes(c.what));
     // A fresh write of the old token, not paused at all: refused before it leaves.
-    const Status stale = old_kv->set_if(kUnit, "balance", bytes("1"), quota,
-                                        {[] { return ok(); }, old_token});
+    const Status stale =
+        old_kv->set_if(kUnit, "balance", bytes("1"), quota, {[] { return ok(); }, old_token});
     EXPECT_FALSE(stale);
     expect_usage_exact(kUnit);
     expect_usage_exact(kCanary);
@@ -216,7 +217,8 @@ TEST_F(KvFenceTest, AReservationWhoseValueIsFencedOutLeavesUsageOnTheSafeSide) {
   skip_unless_server_fences();
   if (IsSkipped()) return;
   take(*old_leases, *old_kv, kUnit);
-  ASSERT_TRUE(old_kv->set_if(kUnit, "balance", bytes("1"), quota, owner_permit(*old_leases, kUnit)));
+  ASSERT_TRUE(
+      old_kv->set_if(kUnit, "balance", bytes("1"), quota, owner_permit(*old_leases, kUnit)));
   int asked = 0;
   const storage::KvBackend::WritePermit second_step_frozen{
       [&]() -> Status {
@@ -301,8 +303,8 @@ TEST_F(KvFenceTest, OnAnOlderServerOnlyTheWritersOwnCheckStandsInTheWay) {
   }
   EXPECT_EQ(old_kv->server_api_level(), 0);
   take(*old_leases, *old_kv, kUnit);
-  ASSERT_TRUE(old_kv->set_if(kUnit, "balance", bytes("897"), quota,
-                             owner_permit(*old_leases, kUnit)));
+  ASSERT_TRUE(
+      old_kv->set_if(kUnit, "balance", bytes("897"), quota, owner_permit(*old_leases, kUnit)));
   int asked = 0;
   ASSERT_TRUE(old_kv->set_if(kUnit, "balance", bytes("898"), quota,
                              frozen_old_owner(asked, old_leases->token(kUnit))));
