@@ -54,6 +54,7 @@ double four_writers(cluster::NatsKvBackend& kv, const std::string& space, const 
                     int n, std::atomic<int>& failures) {
   const storage::Bytes value(100, 'w');
   std::vector<std::thread> workers;
+  workers.reserve(4);
   const auto t0 = Clock::now();
   for (int t = 0; t < 4; ++t) {
     workers.emplace_back([&, t] {

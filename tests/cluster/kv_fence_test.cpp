@@ -248,6 +248,7 @@ TEST_F(KvFenceTest, ConcurrentWritersOfOneOwnerAllLandAndUsageStaysExact) {
   ASSERT_NE(second, nullptr);
   const security::StorageQuota q{.max_bytes = 100000, .max_keys = 100};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> failed{0};
   std::atomic<bool> done{false};
   std::thread renewer([&] {
