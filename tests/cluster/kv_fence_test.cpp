@@ -14,6 +14,7 @@
 #include <capsule/cluster/lease_keeper.hpp>
 #include <capsule/cluster/nats_kv_backend.hpp>
 
+#include "cluster_clients.hpp"
 #include "nats_server.hpp"
 
 namespace capsule::cluster {
@@ -45,23 +46,10 @@ class KvFenceTest : public ::testing::Test {
     ASSERT_NE(new_leases, nullptr);
   }
 
-  std::unique_ptr<NatsKvBackend> connect() {
-    NatsKvBackend::Options options;
-    options.url = server.url();
-    auto connected = NatsKvBackend::connect(options);
-    EXPECT_TRUE(connected) << connected.error().describe();
-    return connected ? std::move(*connected) : nullptr;
-  }
+  std::unique_ptr<NatsKvBackend> connect() { return testing::connect_kv(server.url()); }
 
   std::unique_ptr<LeaseKeeper> keeper(const std::string& host) {
-    LeaseConfig c;
-    c.url = server.url();
-    c.bucket = "leases_fence_test";
-    c.host = host;
-    c.duration = kDuration;
-    auto k = LeaseKeeper::connect(c);
-    EXPECT_TRUE(k) << k.error().describe();
-    return k ? std::move(*k) : nullptr;
+    return testing::connect_leases(server.url(), "leases_fence_test", host, kDuration);
   }
 
   // What the failover loop does when it wins a lease: acquire, then fence the storage.
@@ -100,14 +88,7 @@ class KvFenceTest : public ::testing::Test {
             leases.token(unit)};
   }
 
-  void expect_usage_exact(std::string_view space) {
-    auto stored = new_kv->usage(space);
-    auto actual = new_kv->recompute_usage(space);
-    ASSERT_TRUE(stored) << stored.error().describe();
-    ASSERT_TRUE(actual) << actual.error().describe();
-    EXPECT_EQ(stored->bytes, actual->bytes) << space;
-    EXPECT_EQ(stored->keys, actual->keys) << space;
-  }
+  void expect_usage_exact(std::string_view space) { testing::expect_usage_exact(*new_kv, space); }
 
   [[nodiscard]] std::optional<Bytes> value(std::string_view space, std::string_view key) {
     auto got = new_kv->get(space, key);
