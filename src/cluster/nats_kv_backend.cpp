@@ -186,11 +186,14 @@ struct NatsKvBackend::Impl {
     auto fence = read_fence(space);
     if (!fence) return std::move(fence).error();
     if (fence->first != token) {
-      return make_error(ErrorCode::kUnavailable,
-                        "storage write to " + std::string(space) +
-                            " refused: the space is fenced by lease token " +
-                            std::to_string(fence->first) + ", this writer holds token " +
-                            std::to_string(token) + " (another host serves it now)");
+      const std::string why = fence->first == 0
+                                  ? "the space has no fence yet (a lease holder fences it before "
+                                    "it serves)"
+                                  : "the space is fenced by lease token " +
+                                        std::to_string(fence->first) + " (another host serves it)";
+      return make_error(ErrorCode::kUnavailable, "storage write to " + std::string(space) +
+                                                     " with lease token " + std::to_string(token) +
+                                                     " refused: " + why);
     }
     return SpaceCheck{KvBucket::Expect{filter, *last}};
   }
