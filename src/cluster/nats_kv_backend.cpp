@@ -421,8 +421,18 @@ Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
   // Written on every server (an upgraded one then finds it), moved forward only.
   const std::string key = fence_key(space);
   const std::string text = std::to_string(token);
+  const bool whole_space = impl_->bucket->server_checks_filters();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
+    // Where the server can, the fence is conditional on the whole space too, like the writes it
+    // fences: a replicated stream then holds it back while a fenced write of the space is in
+    // flight (its check covers writes in process only when they name the same pattern).
+    SpaceCheck check;
+    if (whole_space) {
+      auto last = impl_->bucket->last_revision(space_filter(space));
+      if (!last) return std::move(last).error();
+      check = KvBucket::Expect{space_filter(space), *last};
+    }
     auto current = impl_->read_fence(space);
     if (!current) return std::move(current).error();
     if (current->first == token) return ok();
@@ -432,7 +442,7 @@ Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
                                                      ": it is fenced by the newer token " +
                                                      std::to_string(current->first) + " already");
     }
-    auto written = impl_->put(key, text.data(), text.size(), current->second);
+    auto written = impl_->put(key, text.data(), text.size(), current->second, check);
     if (!written) return std::move(written).error();
     if (*written == Written::kDone) return ok();
   }
