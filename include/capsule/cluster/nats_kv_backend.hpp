@@ -17,7 +17,7 @@ namespace capsule::cluster {
 // Layout in the bucket: `<hex(space)>.<hex(key)>` holds a value (lowercase hex keeps byte-wise
 // order and admits any key byte, where NATS KV keys allow only [-/_=.a-zA-Z0-9]), and
 // `<hex(space)>.usage` holds the space's usage ("<bytes> <keys>"; never a data key, since
-// "usage" is not hex).
+// "usage" is not hex), and `<hex(space)>.fence` a failover unit's fencing token (see fence()).
 //
 // Quota across hosts: optimistic concurrency on revisions. A write that grows the space first
 // moves the usage entry forward (compare-and-set on its revision, after the quota check), then
