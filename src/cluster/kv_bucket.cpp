@@ -1,7 +1,7 @@
 #include "kv_bucket.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 namespace capsule::cluster {
@@ -220,13 +220,11 @@ void KvBucket::read_api_level() const {
                                                     options_.timeout.count());
   const nats::Message reply(raw);
   if (s == NATS_OK) {
-    const std::string_view text(natsMsg_GetData(raw),
-                                static_cast<std::size_t>(natsMsg_GetDataLength(raw)));
-    const auto api = text.find("\"api\":{");
-    const auto at = api == std::string_view::npos ? api : text.find("\"level\":", api);
-    if (at != std::string_view::npos && text.find('}', api) > at) {
-      const std::string_view digits = text.substr(at + 8);
-      std::from_chars(digits.data(), digits.data() + digits.size(), level);
+    const auto info = nlohmann::json::parse(
+        natsMsg_GetData(raw), natsMsg_GetData(raw) + natsMsg_GetDataLength(raw), nullptr, false);
+    const nlohmann::json::json_pointer at("/api/level");
+    if (!info.is_discarded() && info.contains(at) && info.at(at).is_number_integer()) {
+      level = info.at(at).get<int>();
     }
   }
   api_level_.store(level, std::memory_order_relaxed);

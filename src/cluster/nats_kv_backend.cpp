@@ -1,9 +1,7 @@
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -12,6 +10,7 @@
 #include <capsule/cluster/nats_kv_backend.hpp>
 
 #include "kv_bucket.hpp"
+#include "space_fence.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -27,8 +26,6 @@ constexpr std::size_t kHeaderRoom = 256;
 // 4 KiB control line (key and space both at most 512 bytes: ~2.1 KiB).
 constexpr std::size_t kMaxSpaceBytes = 512;
 constexpr std::string_view kUsageToken = "usage";
-// The space's fencing token (docs/cluster.md, "Leases"): not hex either, so never a data key.
-constexpr std::string_view kFenceToken = "fence";
 
 Status validate_space(std::string_view space) {
   if (space.empty()) return make_error(ErrorCode::kInvalidArgument, "empty storage space");
@@ -70,35 +67,15 @@ std::string usage_key(std::string_view space) {
   return hex_token(space) + "." + std::string(kUsageToken);
 }
 
-std::string fence_key(std::string_view space) {
-  return hex_token(space) + "." + std::string(kFenceToken);
-}
-
-// Every entry of the space: the pattern a fenced write's condition covers.
-std::string space_filter(std::string_view space) {
-  return hex_token(space) + ".*";
-}
-
 using Written = KvBucket::Written;
-// A fenced attempt's condition (nullopt: unfenced, each write on its own key's revision).
-using SpaceCheck = std::optional<KvBucket::Expect>;
 
 }  // namespace
 
 struct NatsKvBackend::Impl {
   Options options;
   std::unique_ptr<KvBucket> bucket;
+  std::unique_ptr<SpaceFence> fence;  // on `bucket`
   std::mutex rng_mutex;
-  // A fenced write is conditional on its whole space, so two writers of one space on this host
-  // (instances of one unit) would mostly make each other retry: they take turns instead. Striped
-  // by space; only one host writes a fenced space, so this removes nearly all its conflicts.
-  static constexpr std::size_t kFenceStripes = 64;
-  std::array<std::mutex, kFenceStripes> fenced_writers;
-
-  [[nodiscard]] std::unique_lock<std::mutex> turn(std::string_view space, std::uint64_t token) {
-    if (token == 0 || !bucket->server_checks_filters()) return {};
-    return std::unique_lock(fenced_writers[std::hash<std::string_view>{}(space) % kFenceStripes]);
-  }
   std::minstd_rand rng;
 
   struct Usage {
@@ -137,67 +114,6 @@ struct NatsKvBackend::Impl {
     return put->written;
   }
 
-  // One step of an attempt: unfenced, on the key's own revision; fenced, on the space being as
-  // `check` last saw it, which then moves to this write (the attempt's next step expects it).
-  Result<Written> put(const std::string& key, const void* data, std::size_t size,
-                      std::uint64_t revision, SpaceCheck& check) const {
-    if (!check) return put(key, data, size, revision);
-    auto put = bucket->put(key, data, size, *check);
-    if (!put) return std::move(put).error();
-    if (put->written == Written::kDone) check->last = put->revision;
-    return put->written;
-  }
-
-  Result<Written> remove(const std::string& key, std::uint64_t revision, SpaceCheck& check) const {
-    if (!check) return bucket->remove(key, revision);
-    auto removed = bucket->remove(key, *check);
-    if (!removed) return std::move(removed).error();
-    if (removed->written == Written::kDone) check->last = removed->revision;
-    return removed->written;
-  }
-
-  // The fencing token the space holds (0: none yet) and the fence entry's revision.
-  [[nodiscard]] Result<std::pair<std::uint64_t, std::uint64_t>> read_fence(
-      std::string_view space) const {
-    auto entry = bucket->read(fence_key(space), true);
-    if (!entry) return std::move(entry).error();
-    if (!entry->exists) return std::pair<std::uint64_t, std::uint64_t>{0, 0};
-    std::uint64_t token = 0;
-    const auto* begin = reinterpret_cast<const char*>(entry->value.data());
-    const auto [end, ec] = std::from_chars(begin, begin + entry->value.size(), token);
-    if (ec != std::errc{} || end != begin + entry->value.size()) {
-      return make_error(ErrorCode::kInternal, "NATS KV fence of " + std::string(space) + " (" +
-                                                  bucket->where() + ") is corrupt");
-    }
-    return std::pair{token, entry->revision};
-  }
-
-  // Starts an attempt. A write with a fencing token, on a server that checks conditions over a
-  // key pattern, is fenced: it reads the space's newest revision first, then the fence, which
-  // must be its own token. A new holder's fence comes after that read or is seen by it, so the
-  // write's condition (nothing in the space newer than that revision) fails at the server once
-  // the space is fenced, however late the write arrives. Without a token, or on an older server
-  // (only the writer's own window check then), nullopt: each write is on its key's revision.
-  [[nodiscard]] Result<SpaceCheck> begin(std::string_view space, std::uint64_t token) const {
-    if (token == 0 || !bucket->server_checks_filters()) return SpaceCheck{};
-    const std::string filter = space_filter(space);
-    auto last = bucket->last_revision(filter);
-    if (!last) return std::move(last).error();
-    auto fence = read_fence(space);
-    if (!fence) return std::move(fence).error();
-    if (fence->first != token) {
-      const std::string why = fence->first == 0
-                                  ? "the space has no fence yet (a lease holder fences it before "
-                                    "it serves)"
-                                  : "the space is fenced by lease token " +
-                                        std::to_string(fence->first) + " (another host serves it)";
-      return make_error(ErrorCode::kUnavailable, "storage write to " + std::string(space) +
-                                                     " with lease token " + std::to_string(token) +
-                                                     " refused: " + why);
-    }
-    return SpaceCheck{KvBucket::Expect{filter, *last}};
-  }
-
   void backoff(int attempt) {
     const int cap_us = std::min(8000, 200 << std::min(attempt, 5));
     std::uniform_int_distribution<int> pause(cap_us / 4, cap_us);
@@ -224,14 +140,14 @@ struct NatsKvBackend::Impl {
                       std::int64_t keys, std::uint64_t token) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0) backoff(attempt);
-      auto check = begin(space, token);
+      auto check = fence->begin(space, token);
       if (!check) return std::move(check).error();
       auto used = read_usage(key);
       if (!used) return std::move(used).error();
       if (used->revision == 0 && bytes <= 0 && keys <= 0) return ok();
       const std::string text =
           usage_text({add(used->usage.bytes, bytes), add(used->usage.keys, keys)});
-      auto written = put(key, text.data(), text.size(), used->revision, *check);
+      auto written = fence->put(key, text.data(), text.size(), used->revision, *check);
       if (!written) return std::move(written).error();
       if (*written == Written::kDone) return ok();
     }
@@ -262,6 +178,7 @@ Result<std::unique_ptr<NatsKvBackend>> NatsKvBackend::connect(Options options) {
   auto bucket = KvBucket::open(std::move(bo), "keep component storage in NATS KV");
   if (!bucket) return std::move(bucket).error();
   impl->bucket = std::move(*bucket);
+  impl->fence = std::make_unique<SpaceFence>(*impl->bucket);
   return std::make_unique<NatsKvBackend>(std::move(impl));
 }
 
@@ -346,10 +263,10 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
   const std::string dkey = data_key(space, key);
   const std::string ukey = usage_key(space);
   const std::uint64_t token = allowed.fence_token();
-  const auto turn = impl_->turn(space, token);
+  const auto turn = impl_->fence->turn(space, token);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
-    auto check = impl_->begin(space, token);  // before the reads it vouches for
+    auto check = impl_->fence->begin(space, token);  // before the reads it vouches for
     if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, update != nullptr);
     if (!old) return std::move(old).error();
@@ -382,7 +299,7 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
       // Reserve first: the usage entry moves only if nobody changed it since we read it.
       const std::string text = usage_text({new_bytes, new_keys});
       if (Status s = allowed(); !s) return std::move(s).error();
-      auto reserved = impl_->put(ukey, text.data(), text.size(), used->revision, *check);
+      auto reserved = impl_->fence->put(ukey, text.data(), text.size(), used->revision, *check);
       if (!reserved) return std::move(reserved).error();
       if (*reserved == Written::kConflict) continue;
     }
@@ -392,7 +309,7 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
       }
       return std::move(s).error();
     }
-    auto written = impl_->put(dkey, value.data(), value.size(), old->revision, *check);
+    auto written = impl_->fence->put(dkey, value.data(), value.size(), old->revision, *check);
     // An error leaves an unknown outcome: keep the reservation (over-counting is the safe side).
     if (!written) return std::move(written).error();
     if (*written == Written::kConflict) {
@@ -417,36 +334,8 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
 Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
   if (Status s = validate_space(space); !s) return s;
   if (Status s = impl_->check_connected(); !s) return s;
-  if (token == 0) return make_error(ErrorCode::kInvalidArgument, "a fencing token is never 0");
-  // Written on every server (an upgraded one then finds it), moved forward only.
-  const std::string key = fence_key(space);
-  const std::string text = std::to_string(token);
-  const bool whole_space = impl_->bucket->server_checks_filters();
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    if (attempt > 0) impl_->backoff(attempt);
-    // Where the server can, the fence is conditional on the whole space too, like the writes it
-    // fences: a replicated stream then holds it back while a fenced write of the space is in
-    // flight (its check covers writes in process only when they name the same pattern).
-    SpaceCheck check;
-    if (whole_space) {
-      auto last = impl_->bucket->last_revision(space_filter(space));
-      if (!last) return std::move(last).error();
-      check = KvBucket::Expect{space_filter(space), *last};
-    }
-    auto current = impl_->read_fence(space);
-    if (!current) return std::move(current).error();
-    if (current->first == token) return ok();
-    if (current->first > token) {
-      return make_error(ErrorCode::kUnavailable, "cannot fence " + std::string(space) +
-                                                     " with lease token " + text +
-                                                     ": it is fenced by the newer token " +
-                                                     std::to_string(current->first) + " already");
-    }
-    auto written = impl_->put(key, text.data(), text.size(), current->second, check);
-    if (!written) return std::move(written).error();
-    if (*written == Written::kDone) return ok();
-  }
-  return impl_->gave_up(space);
+  return impl_->fence->move_to(space, token, kMaxAttempts,
+                               [this](int attempt) { impl_->backoff(attempt); });
 }
 
 bool NatsKvBackend::server_fencing() const {
@@ -468,16 +357,16 @@ Result<bool> NatsKvBackend::erase_if(std::string_view space, std::string_view ke
   if (Status s = impl_->check_connected(); !s) return std::move(s).error();
   const std::string dkey = data_key(space, key);
   const std::uint64_t token = allowed.fence_token();
-  const auto turn = impl_->turn(space, token);
+  const auto turn = impl_->fence->turn(space, token);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
-    auto check = impl_->begin(space, token);
+    auto check = impl_->fence->begin(space, token);
     if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, false);
     if (!old) return std::move(old).error();
     if (!old->exists) return false;
     if (Status s = allowed(); !s) return std::move(s).error();
-    auto removed = impl_->remove(dkey, old->revision, *check);
+    auto removed = impl_->fence->remove(dkey, old->revision, *check);
     if (!removed) return std::move(removed).error();
     if (*removed == Written::kConflict) continue;
     // Deleted; usage follows (over-counts if this fails, and the delete still happened).
