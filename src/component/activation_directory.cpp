@@ -125,55 +125,105 @@ Status ActivationDirectory::hold_locked(const ComponentId& to, Entry& e, Compone
 void ActivationDirectory::activate(std::string name) {
   // Each failed activation hands its slot to the next waiting name: a loop, not a recursion.
   while (!name.empty()) {
-    auto plan = std::make_shared<InstancePlan>();
-    plan->id = id_of(name);
-    plan->component.store(spec_.component);
-    plan->config = spec_.config;
-    plan->limits = spec_.limits;
-    plan->activation = this;
-    rt::SpawnOptions options;
-    options.mailbox = mailbox_;
-    // Instantiates here (no guest code: init runs on the activation's first turn).
-    auto ref = runtime_.system().spawn<ComponentActor>(options, &runtime_, plan);
-    Refusals refused;
-    std::optional<Error> why;
-    std::string next;
+    if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
+      // Claimed every time, also a name this host just retired with messages held: the claim
+      // may have gone elsewhere meanwhile (this host lost its lease and got it back).
+      claimer->claim(id_of(name), [this, name](Status s) { claimed(name, std::move(s)); });
+      return;
+    }
+    name = spawn_activation(name);
+  }
+}
+
+void ActivationDirectory::claimed(const std::string& name, Status claim) {
+  if (claim) {
     {
       std::lock_guard lock(mu_);
-      --spawning_;
-      auto it = entries_.find(name);
-      Entry& e = it->second;
-      if (!ref) {
-        ++totals_.failed_activations;
-        why = std::move(ref).error();
-        for (auto& env : e.held) refused.push_back({name, std::move(env)});
-        entries_.erase(it);
-        --occupied_;
-        next = admit_waiting_locked();
-      } else {
-        e.ref = *ref;
-        e.state = State::kActive;
-        e.serial = ++serial_;
-        ++totals_.activations;
-        if (!closed_) {
-          // The new mailbox is empty and held messages fit its bounds (checked on the way in).
-          for (auto& env : e.held) static_cast<void>(e.ref.send_nowait(std::move(env)));
-          e.held.clear();
-          e.held_bytes = 0;
-          clock_.emplace_back(name, e.serial);
-          // Victims are picked among active names only: the names waiting while every slot was
-          // still activating need one now.
-          make_room_locked();
-        }
+      entries_.at(name).claimed = true;  // kActivating: nothing erases it while spawning_ counts
+    }
+    if (std::string next = spawn_activation(name); !next.empty()) activate(std::move(next));
+    return;
+  }
+  // Another host has the name active (or the claims cannot be reached): what waits for this
+  // activation is refused with that reason, and the slot goes to the next waiting name.
+  Refusals refused;
+  std::string next;
+  {
+    std::lock_guard lock(mu_);
+    --spawning_;
+    auto it = entries_.find(name);
+    for (auto& env : it->second.held) refused.push_back({name, std::move(env)});
+    entries_.erase(it);
+    --occupied_;
+    ++totals_.refused_claims;
+    next = admit_waiting_locked();
+  }
+  refuse(std::move(refused), claim.error());
+  if (!next.empty()) activate(std::move(next));
+}
+
+void ActivationDirectory::release_claim(const std::string& name) const {
+  if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
+    claimer->release(id_of(name));
+  }
+}
+
+std::string ActivationDirectory::spawn_activation(const std::string& name) {
+  auto plan = std::make_shared<InstancePlan>();
+  plan->id = id_of(name);
+  plan->component.store(spec_.component);
+  plan->config = spec_.config;
+  plan->limits = spec_.limits;
+  plan->activation = this;
+  // In a cluster the activation serves only while this host holds the lease its claims rest on.
+  if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
+    plan->serving = claimer->window();
+  }
+  rt::SpawnOptions options;
+  options.mailbox = mailbox_;
+  // Instantiates here (no guest code: init runs on the activation's first turn).
+  auto ref = runtime_.system().spawn<ComponentActor>(options, &runtime_, plan);
+  Refusals refused;
+  std::optional<Error> why;
+  std::string next;
+  bool unclaim = false;
+  {
+    std::lock_guard lock(mu_);
+    --spawning_;
+    auto it = entries_.find(name);
+    Entry& e = it->second;
+    if (!ref) {
+      ++totals_.failed_activations;
+      why = std::move(ref).error();
+      for (auto& env : e.held) refused.push_back({name, std::move(env)});
+      unclaim = e.claimed;
+      entries_.erase(it);
+      --occupied_;
+      next = admit_waiting_locked();
+    } else {
+      e.ref = *ref;
+      e.state = State::kActive;
+      e.serial = ++serial_;
+      ++totals_.activations;
+      if (!closed_) {
+        // The new mailbox is empty and held messages fit its bounds (checked on the way in).
+        for (auto& env : e.held) static_cast<void>(e.ref.send_nowait(std::move(env)));
+        e.held.clear();
+        e.held_bytes = 0;
+        clock_.emplace_back(name, e.serial);
+        // Victims are picked among active names only: the names waiting while every slot was
+        // still activating need one now.
+        make_room_locked();
       }
     }
-    if (why) {
-      runtime_.log(ComponentId{spec_.ns, spec_.name, "*"}, wasm::LogLevel::kError,
-                   "activation failed: " + why->describe(), {{"instance", name}});
-      refuse(std::move(refused), *why);
-    }
-    name = std::move(next);
   }
+  if (why) {
+    if (unclaim) release_claim(name);
+    runtime_.log(ComponentId{spec_.ns, spec_.name, "*"}, wasm::LogLevel::kError,
+                 "activation failed: " + why->describe(), {{"instance", name}});
+    refuse(std::move(refused), *why);
+  }
+  return next;
 }
 
 std::string ActivationDirectory::admit_waiting_locked() {
@@ -233,6 +283,7 @@ void ActivationDirectory::retired(const std::string& name) {
   std::string start;
   Refusals refused;
   Refusals moved;
+  bool unclaim = false;
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(name);
@@ -242,6 +293,10 @@ void ActivationDirectory::retired(const std::string& name) {
     if (e.evicted) --evicting_;
     e.evicted = false;
     e.failed = false;
+    // Every way out below but a re-activation in place leaves the name without an activation
+    // here: its claim goes (a re-activation claims it again, which keeps it).
+    unclaim = e.claimed;
+    e.claimed = false;
     if (closed_) {
       for (auto& env : e.held) refused.push_back({name, std::move(env)});
       entries_.erase(it);
@@ -258,6 +313,7 @@ void ActivationDirectory::retired(const std::string& name) {
       e.ref = {};
       ++spawning_;
       start = name;
+      unclaim = false;
     } else if (!e.held.empty()) {
       // Names wait for room: this one queues behind them with its messages, first come first
       // served, and the slot goes to the first of them.
@@ -279,6 +335,7 @@ void ActivationDirectory::retired(const std::string& name) {
                                                    " stopped before the message was handled"));
   }
   if (!moved.empty()) refuse(std::move(moved), moved_error());
+  if (unclaim) release_claim(name);
   if (!start.empty()) activate(std::move(start));
 }
 
@@ -293,18 +350,21 @@ void ActivationDirectory::activation_failed(const std::string& name) {
 
 void ActivationDirectory::sweep() {
   std::vector<std::string> starts;
+  std::vector<std::string> unclaimed;
   Refusals moved;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    sweep_locked(starts);
+    sweep_locked(starts, unclaimed);
     release_moved_locked(moved);
   }
   refuse(std::move(moved), moved_error());
+  for (const auto& name : unclaimed) release_claim(name);
   for (auto& name : starts) activate(std::move(name));
 }
 
-void ActivationDirectory::sweep_locked(std::vector<std::string>& starts) {
+void ActivationDirectory::sweep_locked(std::vector<std::string>& starts,
+                                       std::vector<std::string>& unclaimed) {
   ++tick_;
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
@@ -317,6 +377,7 @@ void ActivationDirectory::sweep_locked(std::vector<std::string>& starts) {
       // no message came since: its slot goes to a waiting name, as a retirement's would.
       ++totals_.deactivations;
       if (e.evicted) --evicting_;
+      if (e.claimed) unclaimed.push_back(it->first);
       it = entries_.erase(it);
       --occupied_;
       if (std::string next = admit_waiting_locked(); !next.empty()) {
@@ -370,6 +431,7 @@ void ActivationDirectory::close(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::vector<rt::ActorAddress> addresses;
+  std::vector<std::string> unclaimed;
   Refusals refused;
   {
     std::lock_guard lock(mu_);
@@ -377,6 +439,8 @@ void ActivationDirectory::close(std::chrono::milliseconds grace) {
       for (auto& env : e.held) refused.push_back({name, std::move(env)});
       e.held.clear();
       if (e.ref) addresses.push_back(e.ref.address());
+      if (e.claimed) unclaimed.push_back(name);
+      e.claimed = false;
     }
     waiting_.clear();
   }
@@ -385,6 +449,8 @@ void ActivationDirectory::close(std::chrono::milliseconds grace) {
                                                  " stopped before the message was handled"));
   // The actors hold a pointer to this directory: it outlives every one of them.
   stop_and_reap(runtime_.system(), addresses, addresses, grace);
+  // Stopped (the guests' shutdown ran): another host may take these names at once.
+  for (const auto& name : unclaimed) release_claim(name);
   std::lock_guard lock(mu_);
   entries_.clear();
   clock_.clear();

@@ -28,6 +28,10 @@ namespace capsule::component {
 // held messages go, in order, to a fresh activation. So a name's messages are handled in the order
 // deliver() saw them, by one activation at a time, across any number of cycles.
 //
+// Across a cluster (RuntimeConfig::name_claimer), a name is claimed before it is activated and
+// its claim released once it has no activation: another host's claim refuses the activation
+// with kUnavailable, and while the claimer's window is closed every name counts as moved.
+//
 // Capacity. At most `max_active` names hold an activation (activating, active or retiring). A new
 // name past that waits (its messages held) while the least recently used active name is retired:
 // second-chance (clock) order over activation order, the referenced bit set by each delivery.
@@ -80,6 +84,7 @@ class ActivationDirectory {
     bool referenced = true;       // second-chance bit
     bool evicted = false;         // retiring to make room (counts against waiters)
     bool failed = false;          // its init failed: retire it even if not idle
+    bool claimed = false;         // in a cluster: this host holds the name's claim
   };
   // Envelopes refused together, outside the lock (completing a request runs its callback).
   struct Refusal {
@@ -88,9 +93,15 @@ class ActivationDirectory {
   };
   using Refusals = std::vector<Refusal>;
 
-  // Spawns the activation of `name` (its entry is kActivating, counted in spawning_), then of
-  // each waiting name a failed spawn hands its slot to.
+  // Activates `name` (its entry is kActivating, counted in spawning_), then each waiting name a
+  // failed activation hands its slot to. In a cluster with a NameClaimer the name is claimed
+  // first and claimed() goes on once the claim is answered.
   void activate(std::string name);
+  void claimed(const std::string& name, Status claim);
+  // Spawns the activation of `name`; returns the waiting name its slot goes to if it failed.
+  std::string spawn_activation(const std::string& name);
+  // Gives up the claim of a name with no activation any more (when there is a claimer).
+  void release_claim(const std::string& name) const;
   void sweep();  // retire idle names (timer thread)
   // A name seen for the first time: activating now (`start` set) or waiting for room. Caller
   // holds mu_; on error the caller erases the entry.
@@ -103,7 +114,7 @@ class ActivationDirectory {
                      std::size_t bytes) const;
   // One sweep: idle and failed activations retire; dead ones give their slot back (the names it
   // admits are appended to `starts`, to activate once mu_ is released). Caller holds mu_.
-  void sweep_locked(std::vector<std::string>& starts);
+  void sweep_locked(std::vector<std::string>& starts, std::vector<std::string>& unclaimed);
   // Picks a victim for each waiting name not yet covered by a retirement. Caller holds mu_.
   void make_room_locked();
   bool retire_locked(Entry& entry);  // false: its mailbox is full now

@@ -4,6 +4,12 @@
 namespace capsule::component {
 
 bool ActivationDirectory::moved_locked(const std::string& name) const {
+  // While the lease that this host's claims rest on has lapsed, every name may be another
+  // host's by now.
+  if (NameClaimer* claimer = runtime_.name_claimer();
+      claimer != nullptr && !claimer->window()->is_open()) {
+    return true;
+  }
   return runtime_.has_remote() && !runtime_.serves_here(id_of(name));
 }
 
@@ -11,7 +17,8 @@ Error ActivationDirectory::moved_error() const {
   return make_error(ErrorCode::kUnavailable,
                     "a name of " + spec_.ns + "/" + spec_.name +
                         " moved to another host of the cluster before the message was handled "
-                        "(membership changed): not handled, try again");
+                        "(membership changed, or this host's lease on its names lapsed): not "
+                        "handled, try again");
 }
 
 void ActivationDirectory::release_moved() {
@@ -25,7 +32,7 @@ void ActivationDirectory::release_moved() {
 }
 
 void ActivationDirectory::release_moved_locked(Refusals& refused) {
-  if (!runtime_.has_remote()) return;
+  if (!runtime_.has_remote() && runtime_.name_claimer() == nullptr) return;
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
     if (e.state == State::kActivating || e.state == State::kRetiring || !moved_locked(it->first)) {

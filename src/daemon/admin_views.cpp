@@ -62,7 +62,8 @@ json ps_view(component::ComponentRuntime& runtime, const OperatorRestarts& opera
                              {"deactivations", a.deactivations},
                              {"idle_retirements", a.idle_retirements},
                              {"evictions", a.evictions},
-                             {"failed_activations", a.failed_activations}});
+                             {"failed_activations", a.failed_activations},
+                             {"refused_claims", a.refused_claims}});
   }
   return json{{"ok", true}, {"instances", out}, {"on_demand", on_demand}};
 }

@@ -53,6 +53,7 @@ Status HostDaemon::start() {
     auto attached = bridge_->attach(*runtime_);
     if (!attached) return std::move(attached).error();
     cluster_attachment_ = std::move(*attached);
+    if (name_leases_) start_name_claims();
     reporter_.info("joined cluster " + manifest_.host.cluster,
                    {{"url", cluster_url_},
                     {"host", manifest_.host.name},
@@ -222,6 +223,28 @@ Status HostDaemon::start_component_when_free(const component::ComponentSpec& spe
   return s;
 }
 
+void HostDaemon::start_name_claims() {
+  name_leases_->start(
+      [this] {
+        reporter_.warn(
+            "this host's lease on its names was taken by another host (it could not "
+            "renew it in time): its activations retire, and it takes a new lease "
+            "once they are gone",
+            {{"host", manifest_.host.name}});
+        runtime_->placement_changed();
+      },
+      [this] {
+        for (const auto& a : runtime_->activation_stats()) {
+          if (a.active != 0) return false;
+        }
+        return true;
+      });
+  if (!name_leases_->holding()) {
+    reporter_.info("waiting for this host's lease on its names (its previous life's lapses first)",
+                   {{"host", manifest_.host.name}});
+  }
+}
+
 void HostDaemon::run_until_signal() {
   sigset_t set;
   sigemptyset(&set);
@@ -243,6 +266,9 @@ void HostDaemon::shutdown() {
   if (http_) http_->stop();
   if (admin_) admin_->close();
   if (failover_) failover_->stop();  // stops serving and releases its leases
+  // Releasing this host's lease ends its claims at once: the other hosts may activate its
+  // names now, while its own activations (their window closed) refuse what still comes.
+  if (name_leases_) name_leases_->stop();
   if (!system_) return;
   const auto stats = runtime_ ? runtime_->correlation_stats() : component::CorrelationStats{};
   cluster_attachment_ = cluster::Attachment{};  // goodbye to the cluster first

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <capsule/cluster/cluster_auth.hpp>
+#include <capsule/cluster/name_leases.hpp>
 #include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/cluster/placement.hpp>
 #include <capsule/component/component_runtime.hpp>
@@ -56,6 +57,8 @@ class HostDaemon {
   // host_services.cpp: what the components need before they start (engine, actor system, audit,
   // storage, upgrade dirs, cluster), set up in `rc` and the members.
   Status open_services(component::RuntimeConfig& rc);
+  // Starts name_leases_ with this host's runtime: a lost lease retires the activations.
+  void start_name_claims();
   Status join_cluster_now(component::RuntimeConfig& rc);
   // TLS of every NATS connection: the credentials file's (`cluster init --tls`), else
   // [host.cluster_tls]; not enabled: plain TCP.
@@ -103,6 +106,9 @@ class HostDaemon {
   // Components only one host serves at a time (with failover), under leases; null without a
   // cluster or without such components.
   std::unique_ptr<FailoverLoop> failover_;
+  // Claims on the names of on-demand components, so that one host at a time activates each;
+  // null without a cluster or without such components.
+  std::shared_ptr<cluster::NameLeases> name_leases_;
   std::shared_ptr<security::AuditSink> audit_;  // component denials and admin actions
   std::optional<UpgradeDirs> upgrade_dirs_;
   std::unique_ptr<Dashboard> dashboard_;  // before admin_: outlives the streams admin_ serves

@@ -141,13 +141,6 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   if (!bridge) return std::move(bridge).error();
   bridge_ = *bridge;
   rc.remote = bridge_;
-  const bool has_failover =
-      std::any_of(manifest_.components.begin(), manifest_.components.end(),
-                  [](const manifest::ComponentEntry& c) { return !c.failover.empty(); });
-  if (!has_failover) return ok();
-  std::vector<cluster::PlacementRule> rules;
-  rules.reserve(manifest_.components.size());
-  for (const auto& c : manifest_.components) rules.push_back({c.ns, c.name, c.groups, c.failover});
   cluster::LeaseConfig lc;
   lc.url = cluster_url_;
   lc.bucket = cluster::lease_bucket(manifest_.host.cluster);
@@ -156,6 +149,27 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   lc.password = cc.password;
   lc.tls = cc.tls;
   lc.duration = cc.heartbeat_interval * cc.missed_heartbeats;  // a dead host's lease lapses then
+  const bool has_on_demand =
+      std::any_of(manifest_.components.begin(), manifest_.components.end(),
+                  [](const manifest::ComponentEntry& c) { return c.on_demand.has_value(); });
+  if (has_on_demand) {
+    auto claims = cluster::NameLeases::connect(lc);
+    if (!claims) {
+      Error e = std::move(claims).error();
+      e.message =
+          "on-demand components in a cluster need name claims in NATS JetStream KV: " + e.message;
+      return e;
+    }
+    name_leases_ = std::move(*claims);
+    rc.name_claimer = name_leases_;
+  }
+  const bool has_failover =
+      std::any_of(manifest_.components.begin(), manifest_.components.end(),
+                  [](const manifest::ComponentEntry& c) { return !c.failover.empty(); });
+  if (!has_failover) return ok();
+  std::vector<cluster::PlacementRule> rules;
+  rules.reserve(manifest_.components.size());
+  for (const auto& c : manifest_.components) rules.push_back({c.ns, c.name, c.groups, c.failover});
   auto leases = cluster::LeaseKeeper::connect(lc);
   if (!leases) {
     Error e = std::move(leases).error();

@@ -205,6 +205,9 @@ void write_activations(Writer& w, const std::vector<ActivationStats>& activation
                 [](const ActivationStats& a) { return a.evictions; });
   per_on_demand("capsule_activation_failures_total", "counter", "Activations whose start failed.",
                 [](const ActivationStats& a) { return a.failed_activations; });
+  per_on_demand("capsule_activation_refused_claims_total", "counter",
+                "Activations refused because another host of the cluster had the name active.",
+                [](const ActivationStats& a) { return a.refused_claims; });
 }
 
 void write_engine(Writer& w, const wasm::EngineStats& e) {

@@ -19,6 +19,7 @@
 #include <capsule/component/component_spec.hpp>
 #include <capsule/component/correlation_tracker.hpp>
 #include <capsule/component/envelope.hpp>
+#include <capsule/component/name_claimer.hpp>
 #include <capsule/component/remote_router.hpp>
 #include <capsule/component/timeout_handler.hpp>
 #include <capsule/rt/actor_system.hpp>
@@ -46,6 +47,7 @@ struct ActivationStats {
   std::uint64_t idle_retirements = 0;    // retired after idle_timeout without a message
   std::uint64_t evictions = 0;           // retired to make room (max_active reached)
   std::uint64_t failed_activations = 0;  // instantiate, init or metadata failed
+  std::uint64_t refused_claims = 0;      // in a cluster: another host had the name (NameClaimer)
   std::size_t active = 0;                // names holding an activation now (<= max_active)
   std::size_t waiting = 0;               // names waiting for room
 };
@@ -76,6 +78,10 @@ struct RuntimeConfig {
   // Other hosts of a cluster: targets not found on this host go there, publishes go there too.
   // Null (the default): a single host, unknown targets are errors.
   std::shared_ptr<RemoteRouter> remote;
+  // In a cluster: names of on-demand components are claimed through it before they are activated
+  // here (one activation per name across the hosts). Null: names are placed by the remote
+  // router's view alone.
+  std::shared_ptr<NameClaimer> name_claimer;
   // Largest payload a component (unless its limits say otherwise) or the host itself may send:
   // messages, requests, replies, publishes, broadcasts and storage values. Larger ones are
   // refused with invalid-argument naming the size and the limit.
@@ -272,6 +278,7 @@ class ComponentRuntime {
   [[nodiscard]] const security::AccessGuard& guard() const { return guard_; }
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
   [[nodiscard]] bool has_remote() const { return config_.remote != nullptr; }
+  [[nodiscard]] NameClaimer* name_claimer() const { return config_.name_claimer.get(); }
 
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
   // Whether request `id` still waits for its outcome.
