@@ -48,6 +48,7 @@ Result<std::shared_ptr<NameLeases>> NameLeases::connect(LeaseConfig config) {
   bo.timeout = config.timeout;
   bo.user = config.user;
   bo.password = config.password;
+  bo.tls = config.tls;
   auto claims = KvBucket::open(std::move(bo), "claim names of on-demand components");
   if (!claims) return std::move(claims).error();
   return std::shared_ptr<NameLeases>(

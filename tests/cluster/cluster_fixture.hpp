@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <optional>
 
+#include <capsule/cluster/name_leases.hpp>
 #include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/component/component_runtime.hpp>
 
@@ -26,7 +27,9 @@ struct Host {
        const std::string& user = {}, const std::string& password = {},
        std::shared_ptr<security::PolicyEngine> policy = nullptr,
        std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2),
-       std::shared_ptr<storage::KvBackend> storage = nullptr, TlsFiles tls = {}) {
+       std::shared_ptr<storage::KvBackend> storage = nullptr, TlsFiles tls = {},
+       std::shared_ptr<NameLeases> claims = nullptr)
+      : name_leases(std::move(claims)) {
     BridgeConfig config;
     config.confirm_timeout = confirm_timeout;
     config.url = url;
@@ -44,18 +47,32 @@ struct Host {
     runtime_config.remote = bridge;
     runtime_config.policy = std::move(policy);
     runtime_config.storage = std::move(storage);
+    runtime_config.name_claimer = name_leases;
     runtime = std::make_unique<ComponentRuntime>(system, std::move(engine), runtime_config);
     auto attached = bridge->attach(*runtime);
     EXPECT_TRUE(attached) << attached.error().describe();
     attachment = std::move(*attached);
+    if (name_leases) {
+      // As the daemon does (HostDaemon::start_name_claims).
+      name_leases->start([this] { runtime->placement_changed(); },
+                         [this] {
+                           for (const auto& a : runtime->activation_stats()) {
+                             if (a.active != 0) return false;
+                           }
+                           return true;
+                         });
+    }
   }
   ~Host() {
+    if (name_leases) name_leases->stop();
     attachment = Attachment{};
     runtime.reset();
     system.shutdown();
   }
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
+
+  std::shared_ptr<NameLeases> name_leases;  // null: names placed by the views alone
 
   std::vector<ComponentId> start(const std::string& name, const std::string& wasm,
                                  std::vector<std::pair<std::string, std::string>> config = {},
