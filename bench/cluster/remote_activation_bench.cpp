@@ -4,6 +4,8 @@
 // the same requests to names this host owns, in the same run. Two hosts (runtime + actor system
 // + NATS connection each) in this process over a nats-server it starts on loopback; storage is
 // one SQLite file both hosts share (as JetStream KV would be shared between processes).
+// Twice in the same run: with the names placed by the hosts' views alone, then with name claims
+// (NameLeases in JetStream KV: a claim per activation, docs/cluster.md "Name claims").
 // Usage: remote_activation_bench <components dir>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include <capsule/cluster/name_leases.hpp>
 #include <capsule/cluster/nats_bridge.hpp>
 #include <capsule/storage/sqlite_kv_backend.hpp>
 
@@ -29,16 +32,42 @@ using bench::us;
 
 constexpr int kNames = 300;  // per host and per kind (cold, warm)
 
-// Both hosts share one storage backend, as hosts of a cluster share JetStream KV.
+// Both hosts share one storage backend, as hosts of a cluster share JetStream KV. With `claims`,
+// names are claimed before they are activated (started and stopped as the daemon does).
 struct Host : bench::ClusterHost {
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
-       std::shared_ptr<storage::KvBackend> kv)
-      : ClusterHost(bridge_config(name, url), std::move(engine), with_storage(std::move(kv))) {}
-  static RuntimeConfig with_storage(std::shared_ptr<storage::KvBackend> kv) {
+       std::shared_ptr<storage::KvBackend> kv, std::shared_ptr<cluster::NameLeases> claims)
+      : ClusterHost(bridge_config(name, url), std::move(engine), with(std::move(kv), claims)),
+        name_leases(std::move(claims)) {
+    if (name_leases) name_leases->start([] {}, [] { return true; });
+  }
+  ~Host() {
+    if (name_leases) name_leases->stop();
+  }
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+  static RuntimeConfig with(std::shared_ptr<storage::KvBackend> kv,
+                            std::shared_ptr<cluster::NameLeases> claims) {
     RuntimeConfig rc;
     rc.storage = std::move(kv);
+    rc.name_claimer = std::move(claims);
     return rc;
   }
+  std::shared_ptr<cluster::NameLeases> name_leases;
+};
+
+std::shared_ptr<cluster::NameLeases> claims_for(const std::string& host, const std::string& url) {
+  cluster::LeaseConfig lc;
+  lc.url = url;
+  lc.bucket = cluster::lease_bucket("bench");
+  lc.host = host;
+  auto c = cluster::NameLeases::connect(lc);
+  if (!c) std::fprintf(stderr, "name claims: %s\n", c.error().describe().c_str());
+  return c ? *c : nullptr;
+}
+
+struct Latencies {
+  std::vector<double> local_cold, remote_cold, local_warm, remote_warm;
 };
 
 // One request's latency in microseconds (-1 if it failed).
@@ -55,20 +84,88 @@ void print(const char* what, const std::vector<double>& samples) {
   std::printf("%-52s p50 %9.1f us   p99 %9.1f us   (n=%zu)\n", what, p.p50, p.p99, samples.size());
 }
 
+// One pass: two hosts, the names each owns, cold then warm requests from alpha. Names are
+// distinct per pass ("<prefix><i>"), so the second pass activates fresh ones.
+int measure(const std::string& url, const std::shared_ptr<wasm::WasmEngine>& engine,
+            const std::shared_ptr<storage::KvBackend>& kv,
+            const std::shared_ptr<const wasm::CompiledComponent>& cart, bool claims,
+            const std::string& prefix, Latencies& out) {
+  Host alpha("alpha", url, engine, kv, claims ? claims_for("alpha", url) : nullptr);
+  Host beta("beta", url, engine, kv, claims ? claims_for("beta", url) : nullptr);
+  if (claims && (!alpha.name_leases || !beta.name_leases)) return 1;
+  for (Host* h : {&alpha, &beta}) {
+    ComponentSpec spec;
+    spec.ns = "shop";
+    spec.name = "cart";
+    spec.component = cart;
+    spec.on_demand = OnDemandActivation{std::chrono::minutes(10), 2 * kNames + 8};
+    if (!h->runtime->start(spec)) return 1;
+    static_cast<void>(h->bridge->announce());
+  }
+  // Names by owner, once both hosts see each other load the cart.
+  std::vector<ComponentId> local, remote;
+  const bool settled = bench::wait_until(
+      [&] {
+        local.clear();
+        remote.clear();
+        for (int i = 0; local.size() < kNames || remote.size() < kNames; ++i) {
+          const ComponentId id{"shop", "cart", prefix + std::to_string(i)};
+          const std::string owner = alpha.bridge->name_owner(id);
+          if (owner != beta.bridge->name_owner(id) || owner.empty()) return false;
+          auto& list = owner == "alpha" ? local : remote;
+          if (list.size() < kNames) list.push_back(id);
+        }
+        return true;
+      },
+      std::chrono::seconds(10));
+  if (!settled) {
+    std::fprintf(stderr, "the hosts did not agree on the names' owners\n");
+    return 1;
+  }
+  // Cold and warm alternate between local and remote names so both see the same machine.
+  for (int i = 0; i < kNames; ++i) {
+    out.local_cold.push_back(timed_call(alpha, local[i]));
+    out.remote_cold.push_back(timed_call(alpha, remote[i]));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kNames; ++i) {
+      out.local_warm.push_back(timed_call(alpha, local[i]));
+      out.remote_warm.push_back(timed_call(alpha, remote[i]));
+    }
+  }
+  int status = 0;
+  for (const auto* v : {&out.local_cold, &out.remote_cold, &out.local_warm, &out.remote_warm}) {
+    for (const double x : *v) status |= x < 0 ? 1 : 0;
+  }
+  return status;
+}
+
+void report(const char* title, const Latencies& l) {
+  std::printf("%s\n", title);
+  print("local name, warm (alpha owns it, active)", l.local_warm);
+  print("remote name, warm (beta owns it, active)", l.remote_warm);
+  print("local name, cold (activation: instantiate+init+read)", l.local_cold);
+  print("remote name, cold (beta activates it)", l.remote_cold);
+  const auto lw = percentiles(l.local_warm), rw = percentiles(l.remote_warm);
+  const auto rc = percentiles(l.remote_cold);
+  std::printf("remote warm / local warm p50: %.1fx; remote cold - remote warm p50: %.1f us\n",
+              rw.p50 / lw.p50, rc.p50 - rw.p50);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   auto dir = bench::components_dir(argc, argv);
   if (!dir) return 2;
-  cluster::testing::NatsServer server;
+  cluster::testing::NatsServer server(cluster::testing::NatsServer::Mode::kJetStream);
   if (!server.running()) {
     std::fprintf(stderr, "nats-server did not start\n");
     return 1;
   }
   wasm::EngineConfig ec;
-  ec.pooling.total_component_instances = 4 * kNames + 16;
-  ec.pooling.total_memories = 4 * kNames + 16;
-  ec.pooling.total_tables = 4 * kNames + 16;
+  ec.pooling.total_component_instances = 8 * kNames + 16;
+  ec.pooling.total_memories = 8 * kNames + 16;
+  ec.pooling.total_tables = 8 * kNames + 16;
   auto engine = *wasm::WasmEngine::create(ec);
   const auto db = std::filesystem::temp_directory_path() /
                   ("capsule_remote_activation_bench_" + std::to_string(::getpid()) + ".db");
@@ -79,65 +176,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cart.wasm: %s\n", cart.error().describe().c_str());
     return 1;
   }
-  int status = 0;
-  {
-    Host alpha("alpha", server.url(), engine, kv);
-    Host beta("beta", server.url(), engine, kv);
-    for (Host* h : {&alpha, &beta}) {
-      ComponentSpec spec;
-      spec.ns = "shop";
-      spec.name = "cart";
-      spec.component = *cart;
-      spec.on_demand = OnDemandActivation{std::chrono::minutes(10), 2 * kNames + 8};
-      if (!h->runtime->start(spec)) return 1;
-      static_cast<void>(h->bridge->announce());
-    }
-    // Names by owner, once both hosts see each other load the cart.
-    std::vector<ComponentId> local, remote;
-    const bool settled = bench::wait_until(
-        [&] {
-          local.clear();
-          remote.clear();
-          for (int i = 0; local.size() < kNames || remote.size() < kNames; ++i) {
-            const ComponentId id{"shop", "cart", "u" + std::to_string(i)};
-            const std::string owner = alpha.bridge->name_owner(id);
-            if (owner != beta.bridge->name_owner(id) || owner.empty()) return false;
-            auto& list = owner == "alpha" ? local : remote;
-            if (list.size() < kNames) list.push_back(id);
-          }
-          return true;
-        },
-        std::chrono::seconds(10));
-    if (!settled) {
-      std::fprintf(stderr, "the hosts did not agree on the names' owners\n");
-      return 1;
-    }
-    // Cold and warm alternate between local and remote names so both see the same machine.
-    std::vector<double> local_cold, remote_cold, local_warm, remote_warm;
-    for (int i = 0; i < kNames; ++i) {
-      local_cold.push_back(timed_call(alpha, local[i]));
-      remote_cold.push_back(timed_call(alpha, remote[i]));
-    }
-    for (int round = 0; round < 3; ++round) {
-      for (int i = 0; i < kNames; ++i) {
-        local_warm.push_back(timed_call(alpha, local[i]));
-        remote_warm.push_back(timed_call(alpha, remote[i]));
-      }
-    }
-    for (const auto* v : {&local_cold, &remote_cold, &local_warm, &remote_warm}) {
-      for (const double x : *v) status |= x < 0 ? 1 : 0;
-    }
-    std::printf(
-        "virtual actors across two hosts, request \"count\" to shop/cart/<name> from alpha\n");
-    print("local name, warm (alpha owns it, active)", local_warm);
-    print("remote name, warm (beta owns it, active)", remote_warm);
-    print("local name, cold (activation: instantiate+init+read)", local_cold);
-    print("remote name, cold (beta activates it)", remote_cold);
-    const auto lw = percentiles(local_warm), rw = percentiles(remote_warm);
-    const auto rc = percentiles(remote_cold);
-    std::printf("remote warm / local warm p50: %.1fx; remote cold - remote warm p50: %.1f us\n",
-                rw.p50 / lw.p50, rc.p50 - rw.p50);
-  }
+  Latencies plain, claimed;
+  int status = measure(server.url(), engine, kv, *cart, false, "u", plain);
+  status |= measure(server.url(), engine, kv, *cart, true, "c", claimed);
+  report("virtual actors across two hosts, request \"count\" to shop/cart/<name> from alpha",
+         plain);
+  report("the same with name claims (a claim in JetStream KV before each activation)", claimed);
+  const auto pc = percentiles(plain.local_cold), cc = percentiles(claimed.local_cold);
+  const auto pw = percentiles(plain.local_warm), cw = percentiles(claimed.local_warm);
+  std::printf("with claims / without, local cold p50: %.2fx (+%.1f us); local warm p50: %.2fx\n",
+              cc.p50 / pc.p50, cc.p50 - pc.p50, cw.p50 / pw.p50);
   std::filesystem::remove(db);
   return status;
 }
