@@ -175,10 +175,13 @@ Status NameLeases::claim_now(const ComponentId& id) {
         if (!attempt) return std::move(attempt).error();
         if (*attempt == LeaseAttempt::kHeld) {
           refusals_.fetch_add(1, std::memory_order_relaxed);
-          return make_error(ErrorCode::kUnavailable,
-                            name + " is active on host " + holder +
-                                " (the hosts' views of the cluster differ, or the name is moving): "
-                                "not handled here, try again");
+          std::string why = name;
+          why += " is active on host ";
+          why += holder;
+          why +=
+              " (the hosts' views of the cluster differ, or the name is moving): not handled "
+              "here, try again";
+          return make_error(ErrorCode::kUnavailable, std::move(why));
         }
         taken_from = holder;
       }

@@ -128,14 +128,14 @@ void ActivationDirectory::activate(std::string name) {
     if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
       // Claimed every time, also a name this host just retired with messages held: the claim
       // may have gone elsewhere meanwhile (this host lost its lease and got it back).
-      claimer->claim(id_of(name), [this, name](Status s) { claimed(name, std::move(s)); });
+      claimer->claim(id_of(name), [this, name](const Status& s) { claimed(name, s); });
       return;
     }
     name = spawn_activation(name);
   }
 }
 
-void ActivationDirectory::claimed(const std::string& name, Status claim) {
+void ActivationDirectory::claimed(const std::string& name, const Status& claim) {
   if (claim) {
     {
       std::lock_guard lock(mu_);

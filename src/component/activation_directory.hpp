@@ -97,7 +97,7 @@ class ActivationDirectory {
   // failed activation hands its slot to. In a cluster with a NameClaimer the name is claimed
   // first and claimed() goes on once the claim is answered.
   void activate(std::string name);
-  void claimed(const std::string& name, Status claim);
+  void claimed(const std::string& name, const Status& claim);
   // Spawns the activation of `name`; returns the waiting name its slot goes to if it failed.
   std::string spawn_activation(const std::string& name);
   // Gives up the claim of a name with no activation any more (when there is a claimer).

@@ -147,7 +147,7 @@ TEST_F(NameClaimsAcrossHosts, HostsThatBothBelieveTheyServeANameNeverActivateItT
     }
     LoneHost(const LoneHost&) = delete;
     LoneHost& operator=(const LoneHost&) = delete;
-    Result<Payload> call(const ComponentId& to, const std::string& text) {
+    Result<Payload> call(const ComponentId& to, const std::string& text) const {
       return runtime->call(to, Payload::text(text), 5s);
     }
     std::shared_ptr<NameLeases> claims;
