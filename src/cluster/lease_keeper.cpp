@@ -2,6 +2,7 @@
 
 #include "boot_id.hpp"
 #include "kv_bucket.hpp"
+#include "lease_bucket.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -32,16 +33,8 @@ Result<std::unique_ptr<LeaseKeeper>> LeaseKeeper::connect(LeaseConfig config) {
   if (config.duration < std::chrono::milliseconds(40)) {
     return make_error(ErrorCode::kInvalidArgument, "a lease duration must be at least 40 ms");
   }
-  KvBucket::Options bo;
-  bo.url = config.url;
-  bo.bucket = config.bucket;
-  bo.description = "capsule failover leases";
-  bo.client_name = "capsule-leases-" + config.host;
-  bo.timeout = config.timeout;
-  bo.user = config.user;
-  bo.password = config.password;
-  bo.tls = config.tls;
-  auto bucket = KvBucket::open(std::move(bo), "hold failover leases");
+  auto bucket =
+      KvBucket::open(lease_bucket_options(config, "capsule-leases-" + config.host), "hold leases");
   if (!bucket) return std::move(bucket).error();
   return std::unique_ptr<LeaseKeeper>(new LeaseKeeper(std::move(config), std::move(*bucket)));
 }

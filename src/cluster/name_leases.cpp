@@ -4,6 +4,7 @@
 
 #include "boot_id.hpp"
 #include "kv_bucket.hpp"
+#include "lease_bucket.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -40,16 +41,8 @@ NameLeases::~NameLeases() {
 Result<std::shared_ptr<NameLeases>> NameLeases::connect(LeaseConfig config) {
   auto leases = LeaseKeeper::connect(config);
   if (!leases) return std::move(leases).error();
-  KvBucket::Options bo;
-  bo.url = config.url;
-  bo.bucket = config.bucket;
-  bo.description = "capsule failover leases";
-  bo.client_name = "capsule-name-claims-" + config.host;
-  bo.timeout = config.timeout;
-  bo.user = config.user;
-  bo.password = config.password;
-  bo.tls = config.tls;
-  auto claims = KvBucket::open(std::move(bo), "claim names of on-demand components");
+  auto claims = KvBucket::open(lease_bucket_options(config, "capsule-name-claims-" + config.host),
+                               "claim names of on-demand components");
   if (!claims) return std::move(claims).error();
   return std::shared_ptr<NameLeases>(
       new NameLeases(std::move(config), std::move(*leases), std::move(*claims)));

@@ -2,11 +2,14 @@
 // by one host, the rendezvous choice among the live hosts that load its component; messages sent
 // on any host reach that one activation; names move when a host leaves or joins, their state
 // coming back from storage the hosts share (one SQLite file here, JetStream KV in production).
+// With name claims (VirtualActorsWithClaims), one activation per name even where the hosts'
+// views disagree.
 #include <filesystem>
 #include <map>
 #include <set>
 #include <unistd.h>
 
+#include <capsule/cluster/name_leases.hpp>
 #include <capsule/cluster/name_placement.hpp>
 #include <capsule/storage/sqlite_kv_backend.hpp>
 
@@ -248,6 +251,136 @@ TEST_F(VirtualActorsAcrossHosts, ASendToASilentOwnerIsRefusedThenTheNameMoves) {
   // Then alpha serves it, with its item from the shared storage.
   ASSERT_TRUE(eventually([&] { return a->bridge->name_owner(cart(betas)) == "alpha"; }, 10s));
   EXPECT_EQ(call(*a, cart(betas), "count"), sent ? "2" : "1");
+}
+
+// The same hosts with name claims (NameLeases, on a nats-server with JetStream of their own):
+// one activation per name even where the hosts' views of the cluster disagree.
+class VirtualActorsWithClaims : public VirtualActorsAcrossHosts {
+ protected:
+  void SetUp() override {
+    VirtualActorsAcrossHosts::SetUp();  // the shared storage (and hosts without claims: gone)
+    a.reset();
+    b.reset();
+    ASSERT_TRUE(js.running());
+  }
+
+  std::unique_ptr<Host> host_with_claims(const std::string& name) {
+    LeaseConfig lc;
+    lc.url = js.url();
+    lc.bucket = lease_bucket("test");
+    lc.host = name;
+    lc.duration = 300ms;  // the hosts' death timeout (3 heartbeats of 100 ms)
+    auto claims = NameLeases::connect(lc);
+    EXPECT_TRUE(claims) << claims.error().describe();
+    return std::make_unique<Host>(name, js.url(), engine_, "", "", nullptr, 2s, shared, TlsFiles{},
+                                  claims ? *claims : nullptr);
+  }
+
+  NatsServer js{NatsServer::Mode::kJetStream};
+};
+
+TEST_F(VirtualActorsWithClaims, EachNameIsActiveOnOneHostAndEveryAddIsCounted) {
+  a = host_with_claims("alpha");
+  b = host_with_claims("beta");
+  start_cart(*a);
+  start_cart(*b);
+  ASSERT_TRUE(eventually([&] {
+    return a->bridge->name_owner(cart(0)) == b->bridge->name_owner(cart(0)) &&
+           !a->bridge->name_owner(cart(0)).empty();
+  }));
+  constexpr int kNames = 30;
+  // Wait until the two views agree on every name (one heartbeat or so).
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kNames; ++i) {
+      if (a->bridge->name_owner(cart(i)) != b->bridge->name_owner(cart(i))) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kNames; ++i) {
+    Host& from = i % 2 == 0 ? *a : *b;
+    auto r = from.runtime->call(cart(i), Payload::text("add:x"), 5s);
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->as_string(), "1");
+  }
+  const auto sa = stats(*a), sb = stats(*b);
+  EXPECT_EQ(sa.activations + sb.activations, static_cast<std::uint64_t>(kNames));
+  EXPECT_EQ(sa.refused_claims + sb.refused_claims, 0U);
+  EXPECT_EQ(a->name_leases->stats().claims + b->name_leases->stats().claims,
+            static_cast<std::uint64_t>(kNames));
+}
+
+// Views that disagree as much as they can: two hosts with no bridge at all, each sure that it
+// serves every name, sharing only the storage and the claims. The claims alone keep each name
+// active on one host at a time, and a name moves only when the host that had it lets it go.
+TEST_F(VirtualActorsWithClaims, HostsThatBothBelieveTheyServeANameNeverActivateItTwice) {
+  struct LoneHost {
+    LoneHost(const std::string& name, const std::string& url,
+             std::shared_ptr<storage::KvBackend> storage) {
+      LeaseConfig lc;
+      lc.url = url;
+      lc.bucket = lease_bucket("lone");
+      lc.host = name;
+      lc.duration = 300ms;
+      auto c = NameLeases::connect(lc);
+      EXPECT_TRUE(c) << c.error().describe();
+      claims = *c;
+      component::RuntimeConfig rc;
+      rc.storage = std::move(storage);
+      rc.name_claimer = claims;
+      runtime = std::make_unique<ComponentRuntime>(system, engine_, rc);
+      claims->start([] {}, [] { return true; });
+      ComponentSpec spec;
+      spec.ns = "shop";
+      spec.name = "cart";
+      auto cart = engine_->load_file(std::filesystem::path(CAPSULE_COMPONENTS_DIR) / "cart.wasm");
+      EXPECT_TRUE(cart) << cart.error().describe();
+      spec.component = *cart;
+      spec.on_demand = component::OnDemandActivation{60s, 100};
+      EXPECT_TRUE(runtime->start(spec));
+    }
+    ~LoneHost() {
+      runtime.reset();  // its activations stop and give their claims back
+      claims->stop();
+      system.shutdown();
+    }
+    LoneHost(const LoneHost&) = delete;
+    LoneHost& operator=(const LoneHost&) = delete;
+    Result<Payload> call(const ComponentId& to, const std::string& text) const {
+      return runtime->call(to, Payload::text(text), 5s);
+    }
+    std::shared_ptr<NameLeases> claims;
+    rt::ActorSystem system;
+    std::unique_ptr<ComponentRuntime> runtime;
+  };
+  auto first = std::make_unique<LoneHost>("one", js.url(), shared);
+  LoneHost second("two", js.url(), shared);
+  const ComponentId alice{"shop", "cart", "alice"}, bob{"shop", "cart", "bob"};
+  auto r = first->call(alice, "add:x");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "1");
+  // "two" believes it serves alice too: its activation is refused, naming the host that has it.
+  for (int i = 0; i < 3; ++i) {
+    auto refused = second.call(alice, "add:y");
+    ASSERT_FALSE(refused) << "alice activated on two hosts at once";
+    EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(refused.error().message.find("shop/cart/alice"), std::string::npos);
+    EXPECT_NE(refused.error().message.find("active on host one"), std::string::npos)
+        << refused.error().message;
+  }
+  // Other names are free for it.
+  r = second.call(bob, "add:z");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "1");
+  // "one" adds on; then it stops (its activation retires and gives the claim back): alice moves
+  // to "two" with both items, read back from the shared storage.
+  r = first->call(alice, "add:w");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "2");
+  first.reset();
+  r = second.call(alice, "count");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "2");
+  EXPECT_EQ(second.runtime->activation_stats().front().refused_claims, 3U);
 }
 
 }  // namespace
