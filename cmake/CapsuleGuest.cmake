@@ -220,6 +220,36 @@ function(_capsule_wasi_services_wit)
 endfunction()
 _capsule_wasi_services_wit()
 
+# wasi:http/proxy components that also use wasi:keyvalue, wasi:config and wasi:logging (capsule
+# links them for proxy routes too, docs/http.md): the world capsule:http-services/proxy, which
+# includes wasi:http/proxy@0.2.12 and imports those three, with every package in deps/. Pass it
+# as WIT_DIR with WORLD capsule:http-services/proxy.
+set(CAPSULE_WASI_HTTP_SERVICES_WIT_DIR "${CMAKE_BINARY_DIR}/wit-wasi-http-services")
+function(_capsule_wasi_http_services_wit)
+  set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
+  set(out "${CAPSULE_WASI_HTTP_SERVICES_WIT_DIR}")
+  file(WRITE "${out}.scratch/world.wit"
+       "package capsule:http-services;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n"
+       "  import wasi:keyvalue/store@0.2.0-draft;\n  import wasi:keyvalue/atomics@0.2.0-draft;\n"
+       "  import wasi:keyvalue/batch@0.2.0-draft;\n  import wasi:config/store@0.2.0-rc.1;\n"
+       "  import wasi:logging/logging@0.1.0-draft;\n}\n")
+  configure_file("${out}.scratch/world.wit" "${out}/world.wit" COPYONLY)
+  file(GLOB wasi_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/0.2.12/deps/*.wit")
+  foreach(f IN LISTS wasi_files)
+    get_filename_component(n "${f}" NAME)
+    configure_file("${f}" "${out}/deps/${n}" COPYONLY)
+  endforeach()
+  foreach(pkg keyvalue-0.2.0-draft config-0.2.0-rc.1 logging-0.1.0-draft)
+    string(REGEX REPLACE "-.*" "" dep "${pkg}")
+    file(GLOB dep_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/${pkg}/*.wit")
+    foreach(f IN LISTS dep_files)
+      get_filename_component(n "${f}" NAME)
+      configure_file("${f}" "${out}/deps/${dep}/${n}" COPYONLY)
+    endforeach()
+  endforeach()
+endfunction()
+_capsule_wasi_http_services_wit()
+
 # Python components, built with componentize-py (pinned in scripts/python-guest-requirements.txt,
 # installed by scripts/bootstrap.sh into ${CAPSULE_CACHE_DIR}/py-guest-venv):
 #   capsule_add_python_component(<name> SOURCE app.py [WIT_DIR dir] [WORLD world] [OUTPUT_DIR dir])

@@ -84,13 +84,24 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
               " is a capsule:core component, not a wasi:http/proxy one: start it as a "
               "[[component]] and route to it with component = \"ns/name\"");
     }
+    // Its instances check, log and store as the component ns/name: registered like one.
+    if (Status s = runtime.register_detached(entry.ns, entry.name, entry.permissions); !s) {
+      Error e = std::move(s).error();
+      e.message = where + ": " + e.message;
+      return e;
+    }
     ProxyRouteHandler::Options o;
     o.target = entry.wasm.filename().string();
+    o.ns = entry.ns;
+    o.name = entry.name;
     o.instances = entry.instances;
     o.reuse = entry.reuse;
     o.limits.memory_bytes = entry.memory_bytes;
     o.outgoing_allowed_hosts = entry.outgoing;
     o.timeout = entry.request_timeout;
+    o.host = [&runtime, limits = o.limits, config = entry.config](const ComponentId& id) {
+      return runtime.detached_host(id, limits, config);
+    };
     return Made(
         std::make_shared<ProxyRouteHandler>(runtime.engine(), std::move(*component), std::move(o)));
   }

@@ -12,6 +12,7 @@ namespace {
 ProxyRouteHandler::Options settled(ProxyRouteHandler::Options options) {
   options.instances = std::max<std::uint32_t>(options.instances, 1);
   options.limits.wall_time_per_call = options.timeout;
+  if (options.name.empty()) options.name = options.target;
   return options;
 }
 
@@ -76,7 +77,8 @@ Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instanc
     number = made_++;
   }
   wasm::HttpProxyOptions o;
-  o.id = ComponentId{"http", component_->name(), std::to_string(number)};
+  o.id = ComponentId{options_.ns, options_.name, std::to_string(number)};
+  if (options_.host) o.host = options_.host(o.id);
   o.limits = options_.limits;
   o.outgoing_allowed_hosts = options_.outgoing_allowed_hosts;
   auto instance = engine_.instantiate_http_proxy(*component_, std::move(o));

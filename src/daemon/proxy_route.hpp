@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,12 @@ class ProxyRouteHandler final : public RouteHandler {
     ResourceLimits limits;  // per request; wall time = the route's timeout
     std::vector<std::string> outgoing_allowed_hosts;
     std::chrono::milliseconds timeout{30'000};
+    // Its instances are "<ns>/<name>/<n>", n counting the instances made.
+    std::string ns = "http";
+    std::string name;
+    // The host functions of a new instance (wasi:keyvalue, wasi:config, wasi:logging, output);
+    // null: a StandaloneHostApi, which has no storage.
+    std::function<std::shared_ptr<wasm::HostApi>(const ComponentId&)> host;
   };
 
   // `engine` outlives the handler (the trigger stops before the runtime that owns it).

@@ -132,26 +132,33 @@ Result<std::vector<security::Capability>> parse_capabilities(
   return out;
 }
 
-Status parse_grants(const Checker& c, const toml::node& g,
-                    std::vector<ComponentEntry>& components) {
+Status parse_grants(const Checker& c, const toml::node& g, std::vector<ComponentEntry>& components,
+                    std::vector<HttpRouteEntry>& routes) {
   const auto* grants = g.as_table();
   if (grants == nullptr) return c.error(&g, 1, "grants: expected [grants.\"ns/name\"] tables");
   for (const auto& [name, v] : *grants) {
     const auto* tbl = v.as_table();
-    auto it = std::find_if(components.begin(), components.end(), [&](const ComponentEntry& ce) {
-      return ce.ns + "/" + ce.name == name.str();
-    });
-    if (tbl == nullptr || it == components.end()) {
+    security::ComponentPermissions* permissions = nullptr;
+    for (auto& ce : components) {
+      if (ce.ns + "/" + ce.name == name.str()) permissions = &ce.permissions;
+    }
+    for (auto& route : routes) {
+      if (!route.wasm.empty() && route.ns + "/" + route.name == name.str()) {
+        permissions = &route.permissions;
+      }
+    }
+    if (tbl == nullptr || permissions == nullptr) {
       return c.error(&v, 1,
                      "grants.\"" + std::string(name.str()) +
-                         "\": no [[component]] of that name (grants are keyed by namespace/name)");
+                         "\": no [[component]] or wasi:http/proxy [[http.route]] of that name "
+                         "(grants are keyed by namespace/name)");
     }
     std::optional<security::StorageQuota> quota;
     auto granted =
         parse_capabilities(c, *tbl, "grants.\"" + std::string(name.str()) + "\".", &quota);
     if (!granted) return std::move(granted).error();
-    it->permissions.granted = std::move(*granted);
-    if (quota) it->permissions.storage_quota = *quota;
+    permissions->granted = std::move(*granted);
+    if (quota) permissions->storage_quota = *quota;
   }
   return ok();
 }

@@ -71,6 +71,28 @@ Status check_on_demand(const Checker& c, const toml::table& t, const std::string
 
 }  // namespace
 
+Status parse_config(const Checker& c, const toml::node& n, int line, const std::string& where,
+                    wasm::KeyValues& out) {
+  const auto* tbl = n.as_table();
+  if (tbl == nullptr) return c.error(&n, line, where + "config: expected a table of strings");
+  for (const auto& [k, v] : *tbl) {
+    std::string value;
+    if (auto s = v.value<std::string>()) {
+      value = *s;
+    } else if (auto i = v.value<std::int64_t>()) {
+      value = std::to_string(*i);
+    } else if (auto b = v.value<bool>()) {
+      value = *b ? "true" : "false";
+    } else {
+      return c.error(
+          &v, line,
+          where + "config." + std::string(k.str()) + ": expected a string, integer or boolean");
+    }
+    out.emplace_back(std::string(k.str()), std::move(value));
+  }
+  return ok();
+}
+
 Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, std::size_t index,
                                        const Manifest& manifest) {
   ComponentEntry e;
@@ -158,23 +180,8 @@ Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t, s
     }
   }
   if (const toml::node* cfg = t.get("config")) {
-    const auto* tbl = cfg->as_table();
-    if (tbl == nullptr) return c.error(cfg, e.line, where + "config: expected a table of strings");
-    for (const auto& [k, v] : *tbl) {
-      std::string value;
-      if (auto s = v.value<std::string>()) {
-        value = *s;
-      } else if (auto i = v.value<std::int64_t>()) {
-        value = std::to_string(*i);
-      } else if (auto b = v.value<bool>()) {
-        value = *b ? "true" : "false";
-      } else {
-        return c.error(
-            &v, e.line,
-            where + "config." + std::string(k.str()) + ": expected a string, integer or boolean");
-      }
-      e.config.emplace_back(std::string(k.str()), std::move(value));
-    }
+    if (Status st = parse_config(c, *cfg, e.line, where, e.config); !st)
+      return std::move(st).error();
   }
   if (const toml::node* caps = t.get("capabilities")) {
     const auto* tbl = caps->as_table();

@@ -72,14 +72,17 @@ bool valid_route_path(const std::string& p) {
   });
 }
 
+HttpRouteEntry with_default_name(HttpRouteEntry r);
+
 Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, std::size_t index,
                                    const std::filesystem::path& file,
                                    const std::vector<std::string>& components,
                                    const std::vector<std::string>& on_demand) {
   static constexpr std::string_view kRouteFields[] = {
-      "path",      "component", "static", "wasm",    "envelope", "max_body", "request_timeout_ms",
-      "instances", "reuse",     "memory", "outgoing"};
+      "path",      "component", "static", "wasm",     "envelope", "max_body", "request_timeout_ms",
+      "instances", "reuse",     "memory", "outgoing", "name",     "config",   "capabilities"};
   const std::string where = "http.route[" + std::to_string(index) + "].";
+  const Checker checker(file);
   HttpRouteEntry r;
   r.line = static_cast<int>(t.source().begin.line);
   for (const auto& [k, v] : t) {
@@ -137,6 +140,30 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
         if (!h) return std::move(h).error();
         r.outgoing.push_back(*h);
       }
+    } else if (key == "name") {
+      auto s = c.string(v, where + key);
+      if (!s) return std::move(s).error();
+      auto id = ComponentId::parse(*s);
+      if (!id || std::count(s->begin(), s->end(), '/') != 1) {
+        return c.error(&v, where + "name: expected namespace/name, got \"" + *s + "\"");
+      }
+      if (id->ns == "host") {
+        return c.error(&v, where + "name: the namespace 'host' is reserved for the host");
+      }
+      r.ns = id->ns;
+      r.name = id->name;
+    } else if (key == "config") {
+      if (Status st = parse_config(checker, v, r.line, where, r.config); !st) {
+        return std::move(st).error();
+      }
+    } else if (key == "capabilities") {
+      const auto* tbl = v.as_table();
+      if (tbl == nullptr) {
+        return c.error(&v, where + "capabilities: expected a table of action = [targets]");
+      }
+      auto declared = parse_capabilities(checker, *tbl, where + "capabilities.", nullptr);
+      if (!declared) return std::move(declared).error();
+      r.permissions.declared = std::move(*declared);
     } else if (key == "static") {
       auto s = c.string(v, where + key);
       if (!s) return std::move(s).error();
@@ -166,7 +193,46 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
                            "needs exactly one of component = \"ns/name\", static = \"text\" or "
                            "wasm = \"<a wasi:http/proxy component>\"");
   }
+  for (std::string_view only : {"name", "config", "capabilities"}) {
+    if (r.wasm.empty() && t.contains(only)) {
+      return c.error(t.get(only), where + std::string(only) +
+                                      ": only for a wasi:http/proxy route (wasm = ...); a "
+                                      "[[component]] has its own");
+    }
+  }
+  if (!r.wasm.empty() && r.name.empty()) r = with_default_name(std::move(r));
   return r;
+}
+
+// "http/<path>": "/api/v1" -> "http/api.v1", "/" -> "http/root" ('~', which ids lack, as '_').
+HttpRouteEntry with_default_name(HttpRouteEntry r) {
+  r.ns = "http";
+  r.name = r.path == "/" ? "root" : r.path.substr(1);
+  std::replace(r.name.begin(), r.name.end(), '/', '.');
+  std::replace(r.name.begin(), r.name.end(), '~', '_');
+  return r;
+}
+
+// A wasm route's name is its own: two routes, or a route and a [[component]], sharing one would
+// share storage space, grants and quotas.
+Status check_route_name(const HttpChecker& c, const toml::table& t, const HttpRouteEntry& r,
+                        std::size_t index, const std::vector<HttpRouteEntry>& before,
+                        const std::vector<std::string>& components) {
+  if (r.wasm.empty()) return ok();
+  const std::string full = r.ns + "/" + r.name;
+  const std::string where = "http.route[" + std::to_string(index) + "].name: \"" + full + "\" ";
+  if (std::find(components.begin(), components.end(), full) != components.end()) {
+    return c.error(&t, where +
+                           "is a [[component]] of this manifest: a route's instances get a "
+                           "storage space and grants of their own (give it another name)");
+  }
+  for (const auto& prev : before) {
+    if (!prev.wasm.empty() && prev.ns + "/" + prev.name == full) {
+      return c.error(&t, where + "is also the name of the route on line " +
+                             std::to_string(prev.line) + " (give one of them name = \"ns/name\")");
+    }
+  }
+  return ok();
 }
 
 }  // namespace
@@ -226,6 +292,9 @@ Result<HttpSection> parse_http_section(const toml::table& http, const std::files
                                   "\" is routed twice (first on line " + std::to_string(prev.line) +
                                   ")");
           }
+        }
+        if (Status s = check_route_name(c, *t, *r, i, out.routes, components); !s) {
+          return std::move(s).error();
         }
         out.routes.push_back(std::move(*r));
       }

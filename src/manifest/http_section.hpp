@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <capsule/security/capability.hpp>
+#include <capsule/wasm/host_api.hpp>
+
 namespace capsule::manifest {
 
 // How a request reaches a capsule:core component (docs/http.md, "What the component sees").
@@ -30,6 +33,14 @@ struct HttpRouteEntry {
   bool reuse = true;
   std::uint64_t memory_bytes = 0;
   std::vector<std::string> outgoing;
+  // Who its instances are ("ns/name/<n>"; `name = "ns/name"`, default "http/<path>" such as
+  // "http/api.v1" for "/api/v1", "http/root" for "/"): their storage space, the key of their
+  // [grants."ns/name"] and of their quotas. [http.route.config] is what wasi:config answers,
+  // [http.route.capabilities] what they declare (docs/http.md, docs/security.md).
+  std::string ns;
+  std::string name;
+  wasm::KeyValues config;
+  security::ComponentPermissions permissions;
   HttpEnvelope envelope = HttpEnvelope::kBody;
   std::uint64_t max_body_bytes = 1 << 20;             // larger: 413, before the body is read
   std::chrono::milliseconds request_timeout{30'000};  // no reply within it: 504

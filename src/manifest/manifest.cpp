@@ -75,8 +75,22 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
       }
     }
   }
+  if (const toml::node* h = root.get("http")) {
+    const auto* t = h->as_table();
+    if (t == nullptr) return c.error(h, 1, "http: expected a table ([http])");
+    std::vector<std::string> names;
+    std::vector<std::string> on_demand;
+    for (const auto& e : m.components) {
+      names.push_back(e.ns + "/" + e.name);
+      if (e.on_demand) on_demand.push_back(names.back());
+    }
+    auto http = parse_http_section(*t, file, names, on_demand);
+    if (!http) return std::move(http).error();
+    m.http = std::move(*http);
+  }
   if (const toml::node* g = root.get("grants")) {
-    if (Status s = parse_grants(c, *g, m.components); !s) return std::move(s).error();
+    if (Status s = parse_grants(c, *g, m.components, m.http.routes); !s)
+      return std::move(s).error();
   }
   if (const toml::node* g = root.get("group")) {
     const auto* groups = g->as_array();
@@ -90,19 +104,6 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
       if (!group) return std::move(group).error();
       m.groups.push_back(std::move(*group));
     }
-  }
-  if (const toml::node* h = root.get("http")) {
-    const auto* t = h->as_table();
-    if (t == nullptr) return c.error(h, 1, "http: expected a table ([http])");
-    std::vector<std::string> names;
-    std::vector<std::string> on_demand;
-    for (const auto& e : m.components) {
-      names.push_back(e.ns + "/" + e.name);
-      if (e.on_demand) on_demand.push_back(names.back());
-    }
-    auto http = parse_http_section(*t, file, names, on_demand);
-    if (!http) return std::move(http).error();
-    m.http = std::move(*http);
   }
   return m;
 }

@@ -75,6 +75,10 @@ template <typename T>
 // before it.
 [[nodiscard]] Result<ComponentEntry> parse_component(const Checker& c, const toml::table& t,
                                                      std::size_t index, const Manifest& manifest);
+// [component.config] or [http.route.config]: strings, integers and booleans, as strings, in
+// manifest order (component_fields.cpp).
+[[nodiscard]] Status parse_config(const Checker& c, const toml::node& n, int line,
+                                  const std::string& where, wasm::KeyValues& out);
 // [component.limits] (limit_fields.cpp).
 [[nodiscard]] Status parse_limits(const Checker& c, const toml::table& t, const std::string& where,
                                   ResourceLimits& out);
@@ -89,9 +93,11 @@ template <typename T>
 [[nodiscard]] Result<std::vector<security::Capability>> parse_capabilities(
     const Checker& c, const toml::table& t, const std::string& where,
     std::optional<security::StorageQuota>* quota);
-// [grants]: each table's capabilities and storage quota into its component (capability_fields.cpp).
+// [grants]: each table's capabilities and storage quota into its component, or into the
+// wasi:http/proxy route of that name (capability_fields.cpp).
 [[nodiscard]] Status parse_grants(const Checker& c, const toml::node& g,
-                                  std::vector<ComponentEntry>& components);
+                                  std::vector<ComponentEntry>& components,
+                                  std::vector<HttpRouteEntry>& routes);
 // One [[group]] table (group_fields.cpp); `m` has every component and the groups before it.
 [[nodiscard]] Result<GroupEntry> parse_group(const Checker& c, const toml::table& t,
                                              std::size_t index, const Manifest& m);

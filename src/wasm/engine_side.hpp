@@ -25,7 +25,8 @@ struct EngineSide {
   // Fields in destruction order's reverse: the ticker stops before the engine goes away.
   wasmtime::Engine engine;
   wasmtime::component::Linker linker;
-  // wasi:http/proxy components: WASI 0.2 and wasi:http, no capsule:core (src/wasm/http_proxy.cpp).
+  // wasi:http/proxy components: WASI 0.2, wasi:http and wasi:keyvalue/config/logging, no
+  // capsule:core (src/wasm/http_proxy.cpp).
   wasmtime::component::Linker proxy_linker;
   std::optional<ComponentCache> cache;
   // The pooled fiber stacks, whose idle pages instances hand back (null: not pooled).

@@ -148,6 +148,8 @@ void capsule_reactor_delete(capsule_reactor_t* reactor);
 
 wasmtime_error_t* capsule_linker_add_wasip2_async(wasmtime_component_linker_t* linker);
 wasmtime_error_t* capsule_linker_add_capsule_imports(wasmtime_component_linker_t* linker);
+// wasi:keyvalue, wasi:config and wasi:logging only: the wasi:http/proxy linker (src/linker.rs).
+wasmtime_error_t* capsule_linker_add_wasi_services(wasmtime_component_linker_t* linker);
 // Calls `missing` once per import of `component` that `linker` cannot satisfy (name, and why:
 // not defined or another type); an error when the check itself failed (src/imports.rs).
 wasmtime_error_t* capsule_linker_check_imports(

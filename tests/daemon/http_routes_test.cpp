@@ -169,5 +169,88 @@ TEST(HttpManifest, ErrorsNameLineAndField) {
   EXPECT_EQ(error(head), "app.toml:5: http: no [[http.route]] tables (at least one route)");
 }
 
+// A wasi:http/proxy route's identity, config, declared capabilities and grants (docs/http.md,
+// "Storage, config and logs").
+TEST(HttpManifest, ProxyRouteNameConfigCapabilitiesAndGrants) {
+  auto m = parse(R"(
+[http]
+listen = "127.0.0.1:0"
+
+[[http.route]]
+path = "/visits"
+wasm = "visits.wasm"
+name = "web/visits"
+  [http.route.config]
+  greeting = "hej"
+  limit = 3
+  [http.route.capabilities]
+  "storage.read" = ["**"]
+
+[[http.route]]
+path = "/api/v1~x"
+wasm = "visits.wasm"
+
+[[http.route]]
+path = "/"
+wasm = "visits.wasm"
+
+[grants."web/visits"]
+"storage.read" = ["counters/**"]
+storage_quota = { keys = 10 }
+)");
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_EQ(m->http.routes.size(), 3U);
+  const auto& visits = m->http.routes[0];
+  EXPECT_EQ(visits.ns + "/" + visits.name, "web/visits");
+  EXPECT_EQ(visits.config, (wasm::KeyValues{{"greeting", "hej"}, {"limit", "3"}}));
+  ASSERT_EQ(visits.permissions.declared.size(), 1U);
+  EXPECT_EQ(visits.permissions.declared[0].target, "**");
+  ASSERT_EQ(visits.permissions.granted.size(), 1U);
+  EXPECT_EQ(visits.permissions.granted[0].target, "counters/**");
+  EXPECT_EQ(visits.permissions.storage_quota.max_keys, 10U);
+  // Without a name: "http/" and the path, one id segment.
+  EXPECT_EQ(m->http.routes[1].ns + "/" + m->http.routes[1].name, "http/api.v1_x");
+  EXPECT_EQ(m->http.routes[2].ns + "/" + m->http.routes[2].name, "http/root");
+  EXPECT_TRUE(m->http.routes[2].permissions.granted.empty());
+}
+
+TEST(HttpManifest, ProxyRouteNamesAreTheirOwn) {
+  auto error = [](const std::string& http) {
+    auto m = parse(http);
+    return m ? std::string("accepted") : m.error().message;
+  };
+  const std::string head = "[http]\nlisten = \"127.0.0.1:0\"\n";                   // lines 5 and 6
+  const std::string route = "[[http.route]]\npath = \"/a\"\nwasm = \"x.wasm\"\n";  // 7-9
+  // Sharing a [[component]]'s name would share its storage space and grants.
+  EXPECT_EQ(error(head + route + "name = \"web/hello\"\n"),
+            "app.toml:7: http.route[0].name: \"web/hello\" is a [[component]] of this manifest: "
+            "a route's instances get a storage space and grants of their own (give it another "
+            "name)");
+  EXPECT_EQ(error(head + route +
+                  "name = \"web/x\"\n[[http.route]]\npath = \"/b\"\n"
+                  "wasm = \"x.wasm\"\nname = \"web/x\"\n"),
+            "app.toml:11: http.route[1].name: \"web/x\" is also the name of the route on line 7 "
+            "(give one of them name = \"ns/name\")");
+  // The privileged caller's namespace: no check would apply to it.
+  EXPECT_EQ(error(head + route + "name = \"host/x\"\n"),
+            "app.toml:10: http.route[0].name: the namespace 'host' is reserved for the host");
+  EXPECT_EQ(error(head + route + "name = \"x\"\n"),
+            "app.toml:10: http.route[0].name: expected namespace/name, got \"x\"");
+  EXPECT_EQ(error(head + "[[http.route]]\npath = \"/a\"\nstatic = \"x\"\n[http.route.config]\n"
+                         "k = \"v\"\n"),
+            "app.toml:10: http.route[0].config: only for a wasi:http/proxy route (wasm = ...); a "
+            "[[component]] has its own");
+  EXPECT_EQ(error(head + route + "[http.route.config]\nk = 1.5\n"),
+            "app.toml:11: http.route[0].config.k: expected a string, integer or boolean");
+  EXPECT_NE(error(head + route + "[http.route.capabilities]\n\"storage.raed\" = [\"**\"]\n")
+                .find("app.toml:11: http.route[0].capabilities.storage.raed: "),
+            std::string::npos);
+  // Grants name a component or a wasm route.
+  EXPECT_EQ(error(head + route + "[grants.\"http/b\"]\n\"storage.read\" = [\"**\"]\n"),
+            "app.toml:10: grants.\"http/b\": no [[component]] or wasi:http/proxy [[http.route]] of "
+            "that name (grants are keyed by namespace/name)");
+  EXPECT_EQ(error(head + route + "[grants.\"http/a\"]\n\"storage.read\" = [\"**\"]\n"), "accepted");
+}
+
 }  // namespace
 }  // namespace capsule::daemon

@@ -187,6 +187,18 @@ class ComponentRuntime {
   // what their mailboxes hold). Returns at once; the work runs on an I/O thread.
   void placement_changed();
 
+  // -- instances that are no actors: a wasi:http/proxy route's pool (docs/http.md) ---------------
+  // Registers what ns/name declared and was granted, as start() does for a component (replacing
+  // what was registered under that name). Refuses an invalid name and the host's namespace.
+  Status register_detached(std::string_view ns, std::string_view name,
+                           const security::ComponentPermissions& permissions);
+  // The host functions of one such instance `id`, bound to it as an actor's are: the same checks
+  // against ns/name's registration, log quotas, storage space "ns/name" and quota, and `config`
+  // for wasi:config. It has no mailbox: nothing can answer it (its world imports no messaging).
+  [[nodiscard]] std::shared_ptr<wasm::HostApi> detached_host(const ComponentId& id,
+                                                             const ResourceLimits& limits,
+                                                             wasm::KeyValues config);
+
   // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
   // send(), answered later through `done` (exactly once, on any thread): for a target on another
   // host the acknowledgement is matched when it arrives and no thread waits for it.
