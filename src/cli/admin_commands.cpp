@@ -95,6 +95,20 @@ int cmd_ps(const AdminClientOptions& admin, bool raw_json) {
             c["failed_activations"].get<unsigned long long>());
       }
     }
+    if (r.contains("routes") && !r["routes"].empty()) {
+      std::printf("\n%-16s %-20s %-24s %6s %6s %6s %6s %12s %8s %10s\n", "HTTP ROUTE", "NAME",
+                  "WASM", "SIZE", "IDLE", "BUSY", "QUEUED", "INSTANTIATED", "FAILED", "REQUESTS");
+      for (const auto& p : r["routes"]) {
+        unsigned long long requests = 0;
+        for (const auto& [cls, n] : p["requests"].items()) requests += n.get<unsigned long long>();
+        std::printf("%-16s %-20s %-24s %6u %6llu %6u %6u %12llu %8llu %10llu\n",
+                    p["route"].get<std::string>().c_str(), p["name"].get<std::string>().c_str(),
+                    p["wasm"].get<std::string>().c_str(), p["size"].get<unsigned>(),
+                    p["idle"].get<unsigned long long>(), p["busy"].get<unsigned>(),
+                    p["queued"].get<unsigned>(), p["instantiated"].get<unsigned long long>(),
+                    p["failed"].get<unsigned long long>(), requests);
+      }
+    }
   });
 }
 

@@ -128,7 +128,9 @@ HttpResponse HostDaemon::route(const HttpRequest& r) {
 }
 
 HttpResponse HostDaemon::ps() const {
-  return json_response(200, ps_view(*runtime_, operator_restarts()));
+  json view = ps_view(*runtime_, operator_restarts());
+  view["routes"] = routes_view(http_ ? http_->stats() : HttpTriggerSnapshot{});
+  return json_response(200, view);
 }
 
 OperatorRestarts HostDaemon::operator_restarts() const {

@@ -1,5 +1,6 @@
 #include "admin_views.hpp"
 
+#include <array>
 #include <chrono>
 #include <set>
 
@@ -66,6 +67,28 @@ json ps_view(component::ComponentRuntime& runtime, const OperatorRestarts& opera
                              {"refused_claims", a.refused_claims}});
   }
   return json{{"ok", true}, {"instances", out}, {"on_demand", on_demand}};
+}
+
+json routes_view(const HttpTriggerSnapshot& http) {
+  static constexpr std::array<const char*, 5> kClasses{"1xx", "2xx", "3xx", "4xx", "5xx"};
+  json out = json::array();
+  for (const auto& r : http.routes) {
+    if (!r.pool) continue;
+    json requests = json::object();
+    for (std::size_t i = 0; i < kClasses.size(); ++i) requests[kClasses[i]] = r.by_class[i];
+    out.push_back(json{{"route", r.route},
+                       {"wasm", r.component},
+                       {"name", r.pool->name},
+                       {"size", r.pool->size},
+                       {"reuse", r.pool->reuse},
+                       {"idle", r.pool->idle},
+                       {"busy", r.pool->busy},
+                       {"queued", r.pool->queued},
+                       {"instantiated", r.pool->instantiated},
+                       {"failed", r.pool->failed},
+                       {"requests", requests}});
+  }
+  return out;
 }
 
 json hosts_view(const manifest::HostSection& host, component::ComponentRuntime& runtime,

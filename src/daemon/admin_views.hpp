@@ -9,6 +9,7 @@
 #include <capsule/component/component_runtime.hpp>
 
 #include "failover.hpp"
+#include "http_trigger_metrics.hpp"
 #include "manifest/manifest.hpp"
 #include "runtime_counters.hpp"
 
@@ -26,6 +27,11 @@ using OperatorRestarts = std::map<std::string, std::uint64_t>;
 // processed, calls and fuel consumed.
 [[nodiscard]] nlohmann::json ps_view(component::ComponentRuntime& runtime,
                                      const OperatorRestarts& operator_restarts);
+
+// The wasi:http/proxy routes of the HTTP trigger (none without one), for GET /v1/ps "routes":
+// each with its prefix, file, instances' name, pool (size, reuse, idle, busy, queued,
+// instantiated, failed) and requests answered by status class.
+[[nodiscard]] nlohmann::json routes_view(const HttpTriggerSnapshot& http);
 
 // {"ok":true,"cluster":...,"connected":...,"hosts":[this host, then the peers it sees]}.
 // `failover` and `bridge` may be null (no failover units, not in a cluster).

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,18 @@ struct HttpTriggerResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A wasi:http/proxy route's pool of instances right now (GET /v1/ps "routes", /metrics).
+struct ProxyPoolStats {
+  std::string name;                // "ns/name": what its instances are ("ns/name/<n>")
+  std::uint32_t size = 0;          // instances at most (requests served at once)
+  bool reuse = true;               // an instance serves request after request
+  std::size_t idle = 0;            // instantiated, waiting for a request
+  std::uint32_t busy = 0;          // serving a request now
+  std::uint32_t queued = 0;        // waiting for an instance
+  std::uint64_t instantiated = 0;  // instantiations since the host started (tried)
+  std::uint64_t failed = 0;        // dropped after a trap or a limit
+};
+
 // What serves the requests of one route. The trigger calls handle() on a connection thread and
 // waits for `done` there; a handler must not block the thread on its own work but call `done`
 // (exactly once, from any thread: a scheduler worker included) when the outcome is known, and
@@ -44,6 +58,8 @@ class RouteHandler {
   // "demo/hello" or "static": the `component` label of metrics and error bodies.
   [[nodiscard]] virtual const std::string& target() const = 0;
   [[nodiscard]] virtual std::chrono::milliseconds timeout() const = 0;
+  // A route served by a pool of instances of its own says how it stands; others have none.
+  [[nodiscard]] virtual std::optional<ProxyPoolStats> pool() const { return std::nullopt; }
 };
 
 // The host's own answer, a fixed body: the baseline of the HTTP benchmarks (the server's cost

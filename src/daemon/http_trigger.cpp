@@ -354,7 +354,10 @@ void HttpTrigger::stop() {
 
 HttpTriggerSnapshot HttpTrigger::stats() const {
   HttpTriggerSnapshot s;
-  for (const auto& [prefix, route] : routes_) s.routes.push_back(route.counters->snapshot());
+  for (const auto& [prefix, route] : routes_) {
+    s.routes.push_back(route.counters->snapshot());
+    s.routes.back().pool = route.route.handler->pool();
+  }
   s.routes.push_back(unrouted_.snapshot());
   if (server_) {
     s.connections = server_->connections();

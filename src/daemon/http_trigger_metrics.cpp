@@ -18,7 +18,7 @@ void HttpRouteCounters::observe(int status, double seconds) {
 }
 
 HttpRouteSnapshot HttpRouteCounters::snapshot() const {
-  HttpRouteSnapshot s{route_, component_, {}, {}};
+  HttpRouteSnapshot s{route_, component_, {}, {}, std::nullopt};
   for (std::size_t i = 0; i < by_class_.size(); ++i) s.by_class.at(i) = by_class_.at(i).load();
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < buckets_.size(); ++i) {

@@ -3,10 +3,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <capsule/component/correlation_tracker.hpp>
+
+#include "http_routes.hpp"
 
 namespace capsule::daemon {
 
@@ -17,6 +20,7 @@ struct HttpRouteSnapshot {
   std::string component;                    // "ns/name", "static", or "" for no route
   std::array<std::uint64_t, 5> by_class{};  // 1xx..5xx
   component::LatencyHistogram latency;      // handler time of the requests a handler took
+  std::optional<ProxyPoolStats> pool;       // a wasi:http/proxy route's instances
 };
 
 struct HttpTriggerSnapshot {

@@ -1,5 +1,6 @@
 #include "metrics_text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <string_view>
@@ -258,6 +259,37 @@ void write_cluster(Writer& w, const MetricsSnapshot::Cluster& c) {
            s.oversized);
 }
 
+// The pools of the wasi:http/proxy routes: their instances by state, instantiations, failures.
+void write_proxy_pools(Writer& w, const HttpTriggerSnapshot& s) {
+  if (std::none_of(s.routes.begin(), s.routes.end(), [](const auto& r) { return r.pool; })) {
+    return;  // no such route: no empty families
+  }
+  w.family("capsule_http_proxy_instances", "gauge",
+           "Instances of a wasi:http/proxy route's pool, idle or busy (serving a request).");
+  for (const auto& r : s.routes) {
+    if (!r.pool) continue;
+    w.sample("capsule_http_proxy_instances",
+             {{"route", r.route}, {"name", r.pool->name}, {"state", "idle"}}, r.pool->idle);
+    w.sample("capsule_http_proxy_instances",
+             {{"route", r.route}, {"name", r.pool->name}, {"state", "busy"}}, r.pool->busy);
+  }
+  w.family("capsule_http_proxy_instantiations_total", "counter",
+           "Instantiations of a wasi:http/proxy route's component (one per request without "
+           "reuse).");
+  for (const auto& r : s.routes) {
+    if (!r.pool) continue;
+    w.sample("capsule_http_proxy_instantiations_total",
+             {{"route", r.route}, {"name", r.pool->name}}, r.pool->instantiated);
+  }
+  w.family("capsule_http_proxy_failed_instances_total", "counter",
+           "wasi:http/proxy route instances dropped after a trap or a limit.");
+  for (const auto& r : s.routes) {
+    if (!r.pool) continue;
+    w.sample("capsule_http_proxy_failed_instances_total",
+             {{"route", r.route}, {"name", r.pool->name}}, r.pool->failed);
+  }
+}
+
 // The HTTP trigger (docs/http.md "Metrics"): requests by route and status class, the handler
 // latency of each route, and the connections.
 void write_http(Writer& w, const HttpTriggerSnapshot& s) {
@@ -299,6 +331,7 @@ void write_http(Writer& w, const HttpTriggerSnapshot& s) {
     w.sample("capsule_http_request_duration_seconds_count",
              {{"route", r.route}, {"component", r.component}}, r.latency.count);
   }
+  write_proxy_pools(w, s);
 }
 
 }  // namespace

@@ -89,9 +89,31 @@ Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instanc
 void ProxyRouteHandler::give_back(std::unique_ptr<wasm::HttpProxyInstance> instance) {
   // A trap or limit: the next request gets a fresh one. Without reuse it goes here, on the
   // route's thread, so the next request never waits for its memory to be returned.
-  if (!options_.reuse || instance->failed()) return;
+  if (instance->failed()) {
+    std::lock_guard lock(mutex_);
+    ++failed_;
+    return;
+  }
+  if (!options_.reuse) return;
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(instance));
+}
+
+std::optional<ProxyPoolStats> ProxyRouteHandler::pool() const {
+  ProxyPoolStats s;
+  s.name = options_.ns + "/" + options_.name;
+  s.size = options_.instances;
+  s.reuse = options_.reuse;
+  {
+    std::lock_guard lock(mutex_);
+    s.idle = idle_.size();
+    s.instantiated = made_;
+    s.failed = failed_;
+  }
+  std::lock_guard lock(slots_mutex_);
+  s.busy = running_;
+  s.queued = queued_;
+  return s;
 }
 
 HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) {

@@ -56,6 +56,7 @@ class ProxyRouteHandler final : public RouteHandler {
   void handle(HttpTriggerRequest request, Done done) override;
   [[nodiscard]] const std::string& target() const override { return options_.target; }
   [[nodiscard]] std::chrono::milliseconds timeout() const override { return options_.timeout; }
+  [[nodiscard]] std::optional<ProxyPoolStats> pool() const override;
 
  private:
   [[nodiscard]] HttpTriggerResponse serve(const HttpTriggerRequest& request);
@@ -67,11 +68,12 @@ class ProxyRouteHandler final : public RouteHandler {
   wasm::WasmEngine& engine_;
   std::shared_ptr<const wasm::CompiledComponent> component_;
   Options options_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<std::unique_ptr<wasm::HttpProxyInstance>> idle_;
-  std::uint64_t made_ = 0;  // instances instantiated so far: their ids
+  std::uint64_t made_ = 0;    // instances instantiated so far: their ids
+  std::uint64_t failed_ = 0;  // dropped after a trap or a limit
   // Calls running (at most options_.instances) and requests queued for the route's threads.
-  std::mutex slots_mutex_;
+  mutable std::mutex slots_mutex_;
   std::condition_variable slot_freed_;
   std::uint32_t running_ = 0;
   std::uint32_t queued_ = 0;

@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import capsule_process  # noqa: E402
-from capsule_process import HostProcess, data_dir_with_cache, wait_for  # noqa: E402
+from capsule_process import HostProcess, capsule, data_dir_with_cache, wait_for  # noqa: E402
 
 ARGS = None
 
@@ -186,6 +186,32 @@ class HttpProxyServices(unittest.TestCase):
             self.assertNotEqual(status, 200, body)
             self.assertNotIn(b"s1", body)
         self.assert_canaries()
+
+    def test_ps_shows_each_proxy_routes_pool_and_metrics_count_it(self):
+        for _ in range(2):
+            self.visit("/visits")
+            self.visit("/fresh")
+        ps = json.loads(capsule("ps", "--json", admin=self.host.admin).stdout)
+        routes = {r["route"]: r for r in ps["routes"]}
+        self.assertEqual(sorted(routes), ["/fresh", "/nogrants", "/other", "/visits"])
+        visits, fresh = routes["/visits"], routes["/fresh"]
+        self.assertEqual((visits["name"], visits["wasm"], visits["size"], visits["reuse"]),
+                         ("web/visits", "py_http_visits.wasm", 1, True))
+        # One instance, kept: instantiated once, idle between requests.
+        self.assertEqual((visits["instantiated"], visits["idle"], visits["busy"], visits["failed"]),
+                         (1, 1, 0, 0))
+        self.assertGreaterEqual(visits["requests"]["2xx"], 2)
+        # reuse = false: one instantiation per request, none kept.
+        self.assertEqual(fresh["instantiated"], fresh["requests"]["2xx"])
+        self.assertEqual(fresh["idle"], 0)
+        text = capsule("ps", admin=self.host.admin).stdout
+        self.assertIn("HTTP ROUTE", text)
+        self.assertRegex(text, r"/visits\s+web/visits\s+py_http_visits.wasm\s+1\s+1\s+0")
+        metrics = capsule("metrics", admin=self.host.admin).stdout
+        self.assertIn('capsule_http_proxy_instantiations_total{route="/fresh",name="web/fresh"} '
+                      f'{fresh["instantiated"]}', metrics)
+        self.assertIn('capsule_http_proxy_instances{route="/visits",name="web/visits",state="idle"} 1',
+                      metrics)
 
     def test_z_count_survives_a_host_restart_on_the_same_data_dir(self):
         # Named to run last: it replaces the class's host.
