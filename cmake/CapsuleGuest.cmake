@@ -195,20 +195,11 @@ endfunction()
 # wasi:config@0.2.0-rc.1 and wasi:logging@0.1.0-draft, their packages (third_party/wasi-wit) in
 # deps/. Pass it as WIT_DIR to capsule_add_component or capsule_add_python_component.
 set(CAPSULE_WASI_SERVICES_WIT_DIR "${CMAKE_BINARY_DIR}/wit-capsule-wasi-services")
-function(_capsule_wasi_services_wit)
+# The imports both worlds add, and the packages they need in deps/.
+set(_capsule_wasi_services_imports
+    "  import wasi:keyvalue/store@0.2.0-draft;\n  import wasi:keyvalue/atomics@0.2.0-draft;\n  import wasi:keyvalue/batch@0.2.0-draft;\n  import wasi:config/store@0.2.0-rc.1;\n  import wasi:logging/logging@0.1.0-draft;\n")
+function(_capsule_wasi_services_deps out)
   set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
-  set(out "${CAPSULE_WASI_SERVICES_WIT_DIR}")
-  file(GLOB wit_files CONFIGURE_DEPENDS "${root}/wit/*.wit")
-  foreach(f IN LISTS wit_files)
-    get_filename_component(n "${f}" NAME)
-    file(READ "${f}" text)
-    string(REPLACE "world component {"
-                   "world component {\n  import wasi:keyvalue/store@0.2.0-draft;\n  import wasi:keyvalue/atomics@0.2.0-draft;\n  import wasi:keyvalue/batch@0.2.0-draft;\n  import wasi:config/store@0.2.0-rc.1;\n  import wasi:logging/logging@0.1.0-draft;"
-                   text "${text}")
-    # Through a scratch copy: configure_file rewrites (and so rebuilds the bindings) only on change.
-    file(WRITE "${out}.scratch/${n}" "${text}")
-    configure_file("${out}.scratch/${n}" "${out}/${n}" COPYONLY)
-  endforeach()
   foreach(pkg keyvalue-0.2.0-draft config-0.2.0-rc.1 logging-0.1.0-draft)
     string(REGEX REPLACE "-.*" "" dep "${pkg}")
     file(GLOB dep_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/${pkg}/*.wit")
@@ -217,6 +208,21 @@ function(_capsule_wasi_services_wit)
       configure_file("${f}" "${out}/deps/${dep}/${n}" COPYONLY)
     endforeach()
   endforeach()
+endfunction()
+function(_capsule_wasi_services_wit)
+  set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
+  set(out "${CAPSULE_WASI_SERVICES_WIT_DIR}")
+  file(GLOB wit_files CONFIGURE_DEPENDS "${root}/wit/*.wit")
+  foreach(f IN LISTS wit_files)
+    get_filename_component(n "${f}" NAME)
+    file(READ "${f}" text)
+    string(REPLACE "world component {\n" "world component {\n${_capsule_wasi_services_imports}"
+                   text "${text}")
+    # Through a scratch copy: configure_file rewrites (and so rebuilds the bindings) only on change.
+    file(WRITE "${out}.scratch/${n}" "${text}")
+    configure_file("${out}.scratch/${n}" "${out}/${n}" COPYONLY)
+  endforeach()
+  _capsule_wasi_services_deps("${out}")
 endfunction()
 _capsule_wasi_services_wit()
 
@@ -230,23 +236,14 @@ function(_capsule_wasi_http_services_wit)
   set(out "${CAPSULE_WASI_HTTP_SERVICES_WIT_DIR}")
   file(WRITE "${out}.scratch/world.wit"
        "package capsule:http-services;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n"
-       "  import wasi:keyvalue/store@0.2.0-draft;\n  import wasi:keyvalue/atomics@0.2.0-draft;\n"
-       "  import wasi:keyvalue/batch@0.2.0-draft;\n  import wasi:config/store@0.2.0-rc.1;\n"
-       "  import wasi:logging/logging@0.1.0-draft;\n}\n")
+       "${_capsule_wasi_services_imports}}\n")
   configure_file("${out}.scratch/world.wit" "${out}/world.wit" COPYONLY)
   file(GLOB wasi_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/0.2.12/deps/*.wit")
   foreach(f IN LISTS wasi_files)
     get_filename_component(n "${f}" NAME)
     configure_file("${f}" "${out}/deps/${n}" COPYONLY)
   endforeach()
-  foreach(pkg keyvalue-0.2.0-draft config-0.2.0-rc.1 logging-0.1.0-draft)
-    string(REGEX REPLACE "-.*" "" dep "${pkg}")
-    file(GLOB dep_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/${pkg}/*.wit")
-    foreach(f IN LISTS dep_files)
-      get_filename_component(n "${f}" NAME)
-      configure_file("${f}" "${out}/deps/${dep}/${n}" COPYONLY)
-    endforeach()
-  endforeach()
+  _capsule_wasi_services_deps("${out}")
 endfunction()
 _capsule_wasi_http_services_wit()
 

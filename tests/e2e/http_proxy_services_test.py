@@ -7,7 +7,8 @@ instances (`reuse = false`) and across a restart of the host on the same SQLite 
 greeting is the route's [http.route.config]; each visit is a wasi:logging line in the host log.
 Hostile: a route without storage grants is refused through wasi:keyvalue (the guest answers 403,
 the denial is audited) while the others keep answering; one route cannot read another's keys,
-by their name or by a path around it."""
+by their name or by a path around it; a route's storage quota holds. `capsule ps` and /metrics
+show each route's pool."""
 import http.client
 import json
 import pathlib
@@ -86,6 +87,7 @@ static = "ok\\n"
 [grants."http/other"]
 "storage.read" = ["**"]
 "storage.write" = ["**"]
+storage_quota = {{ keys = 4 }}
 """
 
 
@@ -212,6 +214,15 @@ class HttpProxyServices(unittest.TestCase):
                       f'{fresh["instantiated"]}', metrics)
         self.assertIn('capsule_http_proxy_instances{route="/visits",name="web/visits",state="idle"} 1',
                       metrics)
+
+    def test_y_a_routes_storage_quota_holds_and_the_others_keep_storing(self):
+        # Named to run after the tests that write to /other: it fills that route's quota.
+        answers = [self.request("PUT", f"/other/set?key=q{i}", body=b"x") for i in range(6)]
+        refused = [body for status, body in answers if status == 503]
+        self.assertTrue(refused, answers)  # at most 4 keys in http/other's space
+        self.assertTrue(all(b"quota-exceeded" in body for body in refused), refused)
+        self.assertEqual(self.request("PUT", "/visits/set?key=q9", body=b"x")[0], 204)
+        self.assert_canaries()
 
     def test_z_count_survives_a_host_restart_on_the_same_data_dir(self):
         # Named to run last: it replaces the class's host.
