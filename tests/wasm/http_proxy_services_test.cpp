@@ -12,7 +12,7 @@
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/http_proxy.hpp>
 
-#include "component_fixture.hpp"
+#include "http_proxy_fixture.hpp"
 
 namespace capsule::wasm {
 namespace {
@@ -68,40 +68,24 @@ class ServicesHost final : public StandaloneHostApi {
   }
 };
 
-std::string text_of(const std::vector<std::uint8_t>& b) {
-  return {b.begin(), b.end()};
-}
+using testing::get;
+using testing::kPythonMemory;
+using testing::text_of;
 
-HttpRequest get(std::string path) {
-  HttpRequest r;
-  r.path_with_query = std::move(path);
-  return r;
-}
-
-class HttpProxyServices : public ::testing::Test {
+class HttpProxyServices : public testing::HttpProxyEngine {
  protected:
-  static void SetUpTestSuite() {
-    EngineConfig config;
-    config.cache_dir = CAPSULE_HTTP_PROXY_CACHE_DIR;
-    engine_ = testing::make_engine(config);
-  }
-  static void TearDownTestSuite() { engine_.reset(); }
-
   static HttpProxyInstance start(std::shared_ptr<HostApi> host) {
     auto c = engine_->load_file(testing::component_path("py_http_visits"));
     EXPECT_TRUE(c) << c.error().describe();
     HttpProxyOptions o;
     o.id = ComponentId{"web", "visits", "0"};
-    o.limits.memory_bytes = 64ULL << 20;  // Python's interpreter
+    o.limits.memory_bytes = kPythonMemory;
     o.host = std::move(host);
     auto inst = engine_->instantiate_http_proxy(**c, std::move(o));
     EXPECT_TRUE(inst) << inst.error().describe();
     return std::move(*inst);
   }
-
-  static std::shared_ptr<WasmEngine> engine_;
 };
-std::shared_ptr<WasmEngine> HttpProxyServices::engine_;
 
 TEST_F(HttpProxyServices, KeyValueConfigAndLoggingReachTheInstancesHost) {
   auto host = std::make_shared<ServicesHost>(ComponentId{"web", "visits", "0"});

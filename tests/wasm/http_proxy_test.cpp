@@ -13,17 +13,16 @@
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/http_proxy.hpp>
 
-#include "component_fixture.hpp"
+#include "http_proxy_fixture.hpp"
 
 namespace capsule::wasm {
 namespace {
 
 using testing::component_path;
+using testing::get;
 using testing::id_of;
-
-std::string text_of(const std::vector<std::uint8_t>& b) {
-  return {b.begin(), b.end()};
-}
+using testing::kPythonMemory;
+using testing::text_of;
 
 std::string header(const HttpResponse& r, const std::string& name) {
   for (const auto& h : r.headers) {
@@ -38,26 +37,8 @@ HttpProxyOptions options_for(const std::string& name) {
   return o;
 }
 
-HttpRequest get(std::string path) {
-  HttpRequest r;
-  r.path_with_query = std::move(path);
-  return r;
-}
-
-// Python's interpreter needs more than the engine's default 32 MiB per memory.
-constexpr std::uint64_t kPythonMemory = 64ULL << 20;
-
-class HttpProxy : public ::testing::Test {
+class HttpProxy : public testing::HttpProxyEngine {
  protected:
-  static void SetUpTestSuite() {
-    EngineConfig config;
-    // Each test runs in its own process (ctest): the compile cache makes all but the first
-    // load of an 18 MB Python component a deserialize.
-    config.cache_dir = CAPSULE_HTTP_PROXY_CACHE_DIR;
-    engine_ = testing::make_engine(config);
-  }
-  static void TearDownTestSuite() { engine_.reset(); }
-
   static std::shared_ptr<const CompiledComponent> compiled(const std::string& name) {
     auto c = engine_->load_file(component_path(name));
     EXPECT_TRUE(c) << c.error().describe();
@@ -72,10 +53,7 @@ class HttpProxy : public ::testing::Test {
     EXPECT_TRUE(inst) << inst.error().describe();
     return std::move(*inst);
   }
-
-  static std::shared_ptr<WasmEngine> engine_;
 };
-std::shared_ptr<WasmEngine> HttpProxy::engine_;
 
 class CountingWaker final : public CallWaker {
  public:
