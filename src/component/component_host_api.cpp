@@ -56,9 +56,12 @@ void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
   }
   // The outcome may come after the instance is gone (its call dropped at a wall-time limit):
   // these host bindings, and so the runtime, stay alive until it does.
+  // Called from the guest's own call (a host call of its turn): the runtime may hold a send for
+  // another host until the turn ends (ComponentActor::drive calls end_turn).
   runtime_.send_later(
       self_id(), target, std::move(payload),
-      [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); });
+      [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); },
+      /*in_turn=*/true);
 }
 
 void ComponentHostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) {
