@@ -227,8 +227,7 @@ int main(int argc, char** argv) {
                                            {"bench", name, "0"},
                                            Payload::text(std::to_string(burst))));
     if (!wait_until([&] {
-          if (i == 2 && sender_done[i] == 0 &&
-              on_wire() >= static_cast<std::uint64_t>(burst)) {
+          if (i == 2 && sender_done[i] == 0 && on_wire() >= static_cast<std::uint64_t>(burst)) {
             sender_done[i] = std::chrono::duration<double>(Clock::now() - t0).count();
           }
           return sink_host.processed(sink) >= base + burst;
@@ -241,8 +240,9 @@ int main(int argc, char** argv) {
   }
   row("component->component messages/s (1 -> 4), confirmed", sends[1], sends[0], "msg/s");
   row("component->component messages/s (1 -> 4), unconfirmed", sends[2], sends[0], "msg/s");
-  std::printf("  (unconfirmed burst: the sender's host had published it after %.0f ms of %.0f ms)\n",
-              sender_done[2] * 1e3, sends[2] > 0 ? kBursts[2] / sends[2] * 1e3 : 0.0);
+  std::printf(
+      "  (unconfirmed burst: the sender's host had published it after %.0f ms of %.0f ms)\n",
+      sender_done[2] * 1e3, sends[2] > 0 ? kBursts[2] / sends[2] * 1e3 : 0.0);
 
   // -- confirmed sends from one sender, in batches (send-batch)
   // ------------------------------------ One relay sends kBatched messages of 64 B, kBatch per

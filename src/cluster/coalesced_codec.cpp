@@ -206,7 +206,8 @@ std::vector<std::uint8_t> encode_coalesced(const WireMessage& envelope) {
 }
 
 bool looks_coalesced(std::span<const std::uint8_t> bytes) {
-  return bytes.size() >= sizeof kHead && std::equal(std::begin(kHead), std::end(kHead), bytes.begin());
+  return bytes.size() >= sizeof kHead &&
+         std::equal(std::begin(kHead), std::end(kHead), bytes.begin());
 }
 
 Result<WireMessage> decode_coalesced(std::span<const std::uint8_t> bytes) {

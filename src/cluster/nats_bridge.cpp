@@ -155,11 +155,13 @@ struct NatsBridge::Impl {
   // -- NATS plumbing -----------------------------------------------------------------------
   // The cluster's wire limit is the NATS server's max_payload (1 MiB by default): a payload that
   // cannot fit is refused by size, before it is copied into an envelope, naming both numbers.
-  [[nodiscard]] Status wire_fits(std::size_t payload, std::string_view what) const {
+  // `what` (naming the message) is only called to say why it does not fit: this runs per send.
+  template <typename What>
+  [[nodiscard]] Status wire_fits(std::size_t payload, const What& what) const {
     const std::int64_t max = natsConnection_GetMaxPayload(connection.get());
     if (max <= 0 || payload + kEnvelopeRoom <= static_cast<std::size_t>(max)) return ok();
     return make_error(ErrorCode::kInvalidArgument,
-                      std::string(what) + ": a payload of " + std::to_string(payload) +
+                      what() + ": a payload of " + std::to_string(payload) +
                           " bytes does not fit in a cluster message (the NATS server at " +
                           config.url + " carries " + std::to_string(max) +
                           " bytes per message, max_payload, less " + std::to_string(kEnvelopeRoom) +
@@ -176,7 +178,8 @@ struct NatsBridge::Impl {
                                     const Payload& payload) const {
     auto host = destination(to);
     if (!host) return std::move(host).error();
-    if (Status s = wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) {
+    if (Status s = wire_fits(payload.bytes.size(), [&] { return "send to " + to.to_string(); });
+        !s) {
       return std::move(s).error();
     }
     WireMessage m;
@@ -580,7 +583,9 @@ struct NatsBridge::Impl {
     m.target = responder;
     m.correlation = correlation;
     if (outcome) {
-      if (Status s = wire_fits(outcome->bytes.size(), "reply of " + responder.to_string()); !s) {
+      if (Status s =
+              wire_fits(outcome->bytes.size(), [&] { return "reply of " + responder.to_string(); });
+          !s) {
         outcome = std::move(s).error();  // the requester learns why instead of timing out
       }
     }
@@ -864,9 +869,8 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
     auto prepared = impl_->prepare_send(from, to, payload);
     if (!prepared) return std::move(prepared).error();
     Status s = ok();
-    impl_->coalescer.in_order(prepared->host, [&] {
-      s = impl_->publish_raw(prepared->subject, prepared->bytes);
-    });
+    impl_->coalescer.in_order(prepared->host,
+                              [&] { s = impl_->publish_raw(prepared->subject, prepared->bytes); });
     return s;
   }
   // The confirmed send, waited for here (host code; a guest's call suspends instead).
@@ -882,7 +886,9 @@ void NatsBridge::send_in_turn(const ComponentId& from, const ComponentId& to, Pa
   auto host = impl_->destination_host(to);
   if (!host) return done(std::move(host).error());
   if (host->wire < kWireCoalesced) return done(send(from, to, payload));  // an older host
-  if (Status s = impl_->wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) {
+  if (Status s =
+          impl_->wire_fits(payload.bytes.size(), [&] { return "send to " + to.to_string(); });
+      !s) {
     return done(std::move(s));
   }
   WireMessage m;
@@ -964,7 +970,9 @@ void NatsBridge::send_batch_later(const ComponentId& from, std::vector<OutgoingM
       refused.emplace_back(i, std::move(host).error());
       continue;
     }
-    if (Status s = impl_->wire_fits(m.payload.bytes.size(), "send to " + m.to.to_string()); !s) {
+    if (Status s =
+            impl_->wire_fits(m.payload.bytes.size(), [&] { return "send to " + m.to.to_string(); });
+        !s) {
       refused.emplace_back(i, std::move(s));
       continue;
     }
@@ -1025,7 +1033,9 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
                            CorrelationId correlation, std::chrono::milliseconds timeout) {
   auto host = impl_->destination(to);
   if (!host) return std::move(host).error();
-  if (Status s = impl_->wire_fits(payload.bytes.size(), "request to " + to.to_string()); !s) {
+  if (Status s =
+          impl_->wire_fits(payload.bytes.size(), [&] { return "request to " + to.to_string(); });
+      !s) {
     return s;
   }
   WireMessage m;
@@ -1054,7 +1064,7 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
 
 void NatsBridge::publish(const ComponentId& from, std::string_view topic, const Payload& payload) {
   // Local subscribers got it; other hosts cannot (publish is best effort across hosts).
-  if (!impl_->wire_fits(payload.bytes.size(), "publish")) {
+  if (!impl_->wire_fits(payload.bytes.size(), [] { return std::string("publish"); })) {
     impl_->oversized.fetch_add(1, std::memory_order_relaxed);
     return;
   }

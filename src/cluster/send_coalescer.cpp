@@ -11,6 +11,7 @@ void SendCoalescer::hold(const std::string& host, WireMessage send) {
                              send.target.instance.size() + 16;
     std::lock_guard lock(batches_mutex_);
     Batch& batch = batches_[host];
+    if (batch.sends.empty()) batch.sends.reserve(max_sends_);  // a send is large to move
     batch.sends.push_back(std::move(send));
     batch.bytes += size;
     unsent_.fetch_add(1, std::memory_order_acq_rel);
