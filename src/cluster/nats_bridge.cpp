@@ -900,6 +900,10 @@ void NatsBridge::send_in_turn(const ComponentId& from, const ComponentId& to, Pa
   done(ok());
 }
 
+bool NatsBridge::sends_wait() const {
+  return impl_->config.confirm_sends;
+}
+
 void NatsBridge::end_turn() {
   impl_->coalescer.flush_all();
 }

@@ -128,6 +128,8 @@ class NatsBridge final : public component::RemoteRouter,
   void send_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
                     std::function<void(Status)> done) override;
   void end_turn() override;
+  // Unconfirmed sends (confirm_sends false) know their outcome at once.
+  [[nodiscard]] bool sends_wait() const override;
   // Confirmed sends pipelined: the messages for each host leave back to back as one batch
   // message (several if they exceed the server's max_payload), acknowledged by one message with
   // an outcome per send. Each outcome is what send() would have returned for that message.

@@ -278,6 +278,10 @@ class ComponentRuntime {
   [[nodiscard]] const security::AccessGuard& guard() const { return guard_; }
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
   [[nodiscard]] bool has_remote() const { return config_.remote != nullptr; }
+  // Whether a send for another host may wait for its outcome (RemoteRouter::sends_wait).
+  [[nodiscard]] bool remote_sends_wait() const {
+    return config_.remote != nullptr && config_.remote->sends_wait();
+  }
 
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
   // Whether request `id` still waits for its outcome.

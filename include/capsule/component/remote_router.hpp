@@ -47,6 +47,10 @@ class RemoteRouter {
                             std::function<void(Status)> done) {
     send_later(from, to, payload, std::move(done));
   }
+  // Whether send_later's outcome may come after it returns (a confirmation from another host).
+  // False: `done` has run before send_later or send_in_turn returns, so a guest's send for
+  // another host needs no suspension. Default: it may.
+  [[nodiscard]] virtual bool sends_wait() const { return true; }
   // The runtime calls this when a guest's turn ends or pauses (its call returned or suspended):
   // whatever send_in_turn held goes on the wire now. Default: nothing is held.
   virtual void end_turn() {}
