@@ -1,5 +1,6 @@
 #include "coalesced_codec.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -89,7 +90,7 @@ class Reader {
   [[nodiscard]] bool at_end() const { return pos_ == in_.size(); }
 
   bool expect(std::span<const std::uint8_t> bytes) {
-    if (!has(bytes.size()) || !std::equal(bytes.begin(), bytes.end(), in_.begin() + pos_)) {
+    if (!has(bytes.size()) || !std::ranges::equal(bytes, in_.subspan(pos_, bytes.size()))) {
       return fail();
     }
     pos_ += bytes.size();
@@ -132,7 +133,8 @@ class Reader {
     if (m != 0xc4 && m != 0xc5 && m != 0xc6) return fail();
     const auto n = big_endian(m == 0xc4 ? 1 : m == 0xc5 ? 2 : 4);
     if (!n || !has(*n)) return fail();
-    out.assign(in_.begin() + pos_, in_.begin() + pos_ + *n);
+    const auto b = in_.subspan(pos_, *n);
+    out.assign(b.begin(), b.end());
     pos_ += *n;
     return true;
   }

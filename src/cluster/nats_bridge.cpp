@@ -31,7 +31,7 @@ constexpr std::size_t kEnvelopeRoom = 4096;
 // to amortise a NATS message over many sends, small enough that the other host starts on the
 // first ones while the sender is still making the next.
 constexpr std::size_t kCoalesceSends = 256;
-constexpr std::size_t kCoalesceBytes = 64 * 1024;
+constexpr std::size_t kCoalesceBytes = std::size_t{64} * 1024;
 
 std::span<const std::uint8_t> data_of(natsMsg* m) {
   return {reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),

@@ -1,12 +1,13 @@
 // Unconfirmed sends coalesced into one envelope per destination host (WireMessage::kCoalesced):
 // real components on hosts over a real nats-server. The senders are guest/examples/relay.c in
-// mode=burst (many messaging.send calls in one turn); a plain NATS client plays the forger.
-#include <nats/nats.h>
+// mode=burst (many messaging.send calls in one turn); a plain NATS client (RawClient) forges.
+#include <algorithm>
 
 #include <capsule/cluster/wire.hpp>
 #include <capsule/security/policy_engine.hpp>
 
 #include "cluster_fixture.hpp"
+#include "raw_client.hpp"
 #include "silent_host.hpp"
 
 namespace capsule::cluster {
@@ -117,27 +118,6 @@ TEST_F(CoalesceTest, AnEnvelopeIsSplitAndEachSendCheckedOnItsOwn) {
   EXPECT_EQ(delta.bridge->stats().forged, 0u);
 }
 
-// A plain NATS client on the cluster's server that publishes hand-made envelopes.
-class Forger {
- public:
-  explicit Forger(const std::string& url) {
-    EXPECT_EQ(natsConnection_ConnectTo(&conn_, url.c_str()), NATS_OK);
-  }
-  ~Forger() { natsConnection_Destroy(conn_); }
-  Forger(const Forger&) = delete;
-  Forger& operator=(const Forger&) = delete;
-
-  void publish(const std::string& subject, const std::vector<std::uint8_t>& bytes) {
-    EXPECT_EQ(natsConnection_Publish(conn_, subject.c_str(), bytes.data(),
-                                     static_cast<int>(bytes.size())),
-              NATS_OK);
-    EXPECT_EQ(natsConnection_FlushTimeout(conn_, 2000), NATS_OK);
-  }
-
- private:
-  natsConnection* conn_ = nullptr;
-};
-
 WireMessage envelope(const std::string& origin, const ComponentId& sender, const ComponentId& to,
                      std::size_t sends) {
   WireMessage m;
@@ -161,7 +141,7 @@ TEST_F(CoalesceTest, ForgedOrGarbledEnvelopesAreDroppedAndCountedWhileACanaryAns
   a->start("client", "echo");
   ASSERT_TRUE(a->sees("beta", 2));
   ASSERT_TRUE(b->sees("alpha", 1));
-  Forger forger(server.url());
+  RawClient forger(server.url());
   const Subjects subjects{"test"};
   const ComponentId stranger{"test", "stranger", "0"};  // runs nowhere: a sender alpha may have
   const auto canary_answers = [&] {

@@ -42,6 +42,8 @@ class RemoteRouter {
   // A send made during a guest's turn (the guest's call is running on this thread): like
   // send_later, but the router may hold it, with other sends to the same host, until end_turn()
   // (an unconfirmed send's outcome is then "held for the wire"). Default: send_later.
+  // By value: overrides keep (move) the payload and `done`.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void send_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
                             // NOLINTNEXTLINE(performance-unnecessary-value-param)
                             std::function<void(Status)> done) {
