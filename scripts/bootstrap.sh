@@ -12,6 +12,7 @@ COMPONENTIZE_PY_VERSION=0.25.1 # Python guests; pinned with hashes in scripts/py
 COMPONENTIZE_JS_VERSION=0.23.0 # JavaScript guests; pinned with its tree in scripts/js-guest/package-lock.json
 NODE_MIN_VERSION=20.19.0       # componentize-js 0.23's parser (oxc-parser) needs ^20.19 or >=22.12
 GO_MIN_VERSION=1.24            # //go:wasmexport (Go guests), the machine's Go; not installed here
+NATS_SERVER_FENCING_VERSION=2.14.9 # server-checked storage fencing (>= 2.11); Debian's is 2.9.10
 START=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - START ))"; }
@@ -175,6 +176,31 @@ if [ -z "$go_version" ] ||
   echo "$msg"
 else
   echo "go $go_version ($go_bin)"
+fi
+
+step "nats-server $NATS_SERVER_FENCING_VERSION (server-checked fencing of failover storage; Go module proxy)"
+# Debian's nats-server 2.9.10 stays the server of most tests. Fencing failover units' storage on
+# the server needs a condition over a key pattern (Nats-Expected-Last-Subject-Sequence-Subject,
+# nats-server >= 2.11: docs/cluster.md, "Leases"), so the tests of it run on this one, built from
+# source by the machine's Go (above) into the cache. `go install` checks every module it fetches
+# against the Go checksum database. -p=1: the machine is shared.
+nats_fencing_dir="$CACHE/nats-server-${NATS_SERVER_FENCING_VERSION%.*}"
+nats_fencing="$nats_fencing_dir/bin/nats-server"
+if [ -x "$nats_fencing" ] &&
+   [ "$("$nats_fencing" --version 2>/dev/null)" = "nats-server: v$NATS_SERVER_FENCING_VERSION" ]; then
+  echo "nats-server v$NATS_SERVER_FENCING_VERSION ($nats_fencing, cached)"
+elif [ -z "$go_version" ] ||
+     [ "$(printf '%s\n%s\n' "$go_version" 1.25 | sort -V | head -1)" != 1.25 ]; then
+  msg="go ${go_version:-not found} (nats-server $NATS_SERVER_FENCING_VERSION needs >= 1.25): the server-checked fencing tests are skipped"
+  [ -n "${CI:-}" ] && die "$msg, which CI does not allow"
+  echo "$msg"
+else
+  GOPATH="$CACHE/go-build/gopath" GOBIN="$nats_fencing_dir/bin" GOFLAGS=-p=1 \
+    "$go_bin" install "github.com/nats-io/nats-server/v2@v$NATS_SERVER_FENCING_VERSION"
+  have=$("$nats_fencing" --version)
+  [ "$have" = "nats-server: v$NATS_SERVER_FENCING_VERSION" ] ||
+    die "$nats_fencing says '$have', v$NATS_SERVER_FENCING_VERSION expected"
+  echo "$have ($nats_fencing)"
 fi
 
 step "bootstrap done"

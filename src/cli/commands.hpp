@@ -22,8 +22,10 @@ inline int fail(const std::string& message) {
 int cmd_run(const std::string& manifest_path, const std::string& admin_override,
             const std::string& log_format, const std::string& cluster_url,
             const std::string& credentials_path, const manifest::HostOverrides& overrides);
+// `tls_names` empty: no TLS; else the names and addresses of the server's certificate.
 int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
-                     const std::string& kv_bucket, const std::string& out);
+                     const std::string& kv_bucket, const std::string& out,
+                     const std::vector<std::string>& tls_names);
 
 // component_commands.cpp
 int cmd_inspect(const std::string& path);

@@ -74,13 +74,13 @@ int cmd_inspect(const std::string& path) {
 }
 
 int cmd_new(const std::string& language, const std::string& name) {
-  const auto prefix = installed_prefix();
-  auto dir = write_project(language, name, ".", prefix);
+  const auto package = installed_package_dir();
+  auto dir = write_project(language, name, ".", package);
   if (!dir) return fail(dir.error().message);
   std::printf("created %s/, a %s component project:\n  cd %s\n", name.c_str(), language.c_str(),
               name.c_str());
   std::printf("  cmake -B build%s && cmake --build build\n",
-              prefix ? "" : " -DCMAKE_PREFIX_PATH=<where capsule is installed>");
+              package ? "" : " -DCMAKE_PREFIX_PATH=<where capsule is installed>");
   std::printf("  capsule run capsule.toml      # then, in another shell: capsule call app/%s hi\n",
               name.c_str());
   return 0;

@@ -48,19 +48,27 @@ int cmd_run(const std::string& manifest_path, const std::string& admin_override,
 }
 
 int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
-                     const std::string& kv_bucket, const std::string& out) {
+                     const std::string& kv_bucket, const std::string& out,
+                     const std::vector<std::string>& tls_names) {
   auto auth = cluster::make_cluster_auth(cluster_name, host_names, kv_bucket);
   if (!auth) return fail(auth.error().message);
-  auto written = daemon::write_cluster_files(*auth, out);
+  std::optional<cluster::ClusterPki> pki;
+  if (!tls_names.empty()) {
+    auto made = cluster::make_cluster_pki(cluster_name, host_names, tls_names);
+    if (!made) return fail(made.error().message);
+    pki = std::move(*made);
+  }
+  auto written = daemon::write_cluster_files(std::move(*auth), out, pki);
   if (!written) return fail(written.error().message);
-  std::printf("wrote (mode 0600, keep them private):\n");
+  std::printf(pki ? "wrote (.creds and .key files mode 0600, keep them private):\n"
+                  : "wrote (mode 0600, keep them private):\n");
   for (const auto& p : *written) std::printf("  %s\n", p.c_str());
   std::printf("\nstart the server:  nats-server -c %s/nats-server.conf -js -sd <store dir>\n",
               out.c_str());
   std::printf(
-      "start each host:   capsule run <manifest> --cluster nats://<server>:4222 "
+      "start each host:   capsule run <manifest> --cluster %s://<server>:4222 "
       "--cluster-name %s --host <name> --credentials %s/<name>.creds\n",
-      cluster_name.c_str(), out.c_str());
+      pki ? "tls" : "nats", cluster_name.c_str(), out.c_str());
   return 0;
 }
 

@@ -88,6 +88,19 @@ int main(int argc, char** argv) {
   cluster_init->add_option("--kv-bucket", init_bucket,
                            "JetStream KV bucket the hosts may use (storage_backend = nats-kv)");
   cluster_init->add_option("--out", init_out, "directory to write the files to")->required();
+  bool init_tls = false;
+  std::vector<std::string> init_tls_names;
+  cluster_init->add_flag(
+      "--tls", init_tls,
+      "also make a private CA, a certificate for nats-server and one per host (CN = host name; "
+      "keys mode 0600, the CA's key is not kept): the server then accepts only TLS connections "
+      "from clients with a certificate of this CA, and each <host>.creds names its files");
+  cluster_init
+      ->add_option("--tls-names", init_tls_names,
+                   "with --tls: DNS names and IP addresses hosts use to reach nats-server, "
+                   "comma-separated; each URL's host is checked against them "
+                   "(default: localhost,127.0.0.1)")
+      ->delimiter(',');
 
   auto* inspect = app.add_subcommand(
       "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
@@ -167,7 +180,12 @@ int main(int argc, char** argv) {
     if (groups_option->count() > 0) overrides.groups = run_groups;
     return cmd_run(manifest_path, run_admin, log_format, run_cluster, run_credentials, overrides);
   }
-  if (*cluster_init) return cmd_cluster_init(init_cluster, init_hosts, init_bucket, init_out);
+  if (*cluster_init) {
+    if (!init_tls_names.empty() && !init_tls) return fail("--tls-names needs --tls");
+    if (init_tls && init_tls_names.empty()) init_tls_names = {"localhost", "127.0.0.1"};
+    return cmd_cluster_init(init_cluster, init_hosts, init_bucket, init_out,
+                            init_tls ? init_tls_names : std::vector<std::string>{});
+  }
   if (*hosts) return cmd_hosts(admin, hosts_json);
   if (*dashboard) return cmd_dashboard(admin);
   if (*inspect) return cmd_inspect(inspect_path);

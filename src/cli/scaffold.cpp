@@ -64,7 +64,7 @@ Status check_project_name(std::string_view name) {
 
 Result<std::filesystem::path> write_project(
     std::string_view language, std::string_view name, const std::filesystem::path& parent,
-    const std::optional<std::filesystem::path>& package_prefix) {
+    const std::optional<std::filesystem::path>& package_dir) {
   const auto files = scaffold_templates(language);
   if (files.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "unknown language '" + std::string(language) +
@@ -83,8 +83,7 @@ Result<std::filesystem::path> write_project(
                       "cannot create " + dir.string() + ": " +
                           (ec ? ec.message() : std::string("it appeared meanwhile")));
   }
-  const std::string hints =
-      package_prefix ? " HINTS " + cmake_quoted(*package_prefix) : std::string();
+  const std::string hints = package_dir ? " HINTS " + cmake_quoted(*package_dir) : std::string();
   for (const auto& file : files) {
     const auto path = replace_all(std::string(file.path), "@NAME@", name);
     auto text = replace_all(std::string(file.text), "@NAME@", name);
@@ -97,7 +96,7 @@ Result<std::filesystem::path> write_project(
   return dir;
 }
 
-std::optional<std::filesystem::path> installed_prefix() {
+std::optional<std::filesystem::path> installed_package_dir() {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return std::nullopt;
@@ -105,10 +104,9 @@ std::optional<std::filesystem::path> installed_prefix() {
   const std::filesystem::path bindir(CAPSULE_INSTALL_BINDIR);
   auto prefix = exe.parent_path();
   for (auto it = bindir.begin(); it != bindir.end(); ++it) prefix = prefix.parent_path();
-  if (!std::filesystem::exists(prefix / CAPSULE_INSTALL_CMAKEDIR / "capsuleConfig.cmake", ec)) {
-    return std::nullopt;
-  }
-  return prefix;
+  auto package = prefix / CAPSULE_INSTALL_CMAKEDIR;
+  if (!std::filesystem::exists(package / "capsuleConfig.cmake", ec)) return std::nullopt;
+  return package;
 }
 
 }  // namespace capsule::cli

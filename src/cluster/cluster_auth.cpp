@@ -46,7 +46,7 @@ Result<ClusterAuth> make_cluster_auth(const std::string& cluster,
   }
   if (hosts.empty()) return make_error(ErrorCode::kInvalidArgument, "no hosts given");
   std::set<std::string> seen;
-  ClusterAuth auth{cluster, kv_bucket, {}};
+  ClusterAuth auth{cluster, kv_bucket, {}, {}};
   for (const auto& h : hosts) {
     if (!is_valid_id_segment(h)) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -55,7 +55,7 @@ Result<ClusterAuth> make_cluster_auth(const std::string& cluster,
     if (!seen.insert(h).second) {
       return make_error(ErrorCode::kInvalidArgument, "host '" + h + "' is listed twice");
     }
-    auth.hosts.push_back({cluster, h, h, random_password()});
+    auth.hosts.push_back({cluster, h, h, random_password(), {}});
   }
   return auth;
 }
@@ -86,6 +86,16 @@ std::string ClusterAuth::server_config() const {
            " }\n        subscribe: { allow: " + quoted_list(subscribe) + " }\n      }\n    }\n";
   }
   out += "  ]\n}\n";
+  if (server_tls.enabled()) {
+    // verify: a client without a certificate from the cluster's CA fails the handshake, before
+    // any user or password is looked at. No verify_and_map: the password stays the identity.
+    out +=
+        "# TLS only: plain connections are refused, and every client must present a certificate\n"
+        "# signed by the cluster's CA (then its user and password are checked as above).\n"
+        "tls {\n  cert_file: \"" +
+        server_tls.cert.string() + "\"\n  key_file: \"" + server_tls.key.string() +
+        "\"\n  ca_file: \"" + server_tls.ca.string() + "\"\n  verify: true\n  timeout: 2\n}\n";
+  }
   return out;
 }
 
@@ -95,7 +105,11 @@ std::string credentials_file(const HostCredentials& c) {
          "# Use: capsule run <manifest> --cluster nats://<server> --credentials <this file>\n"
          "cluster = \"" +
          c.cluster + "\"\nhost = \"" + c.host + "\"\nuser = \"" + c.user + "\"\npassword = \"" +
-         c.password + "\"\n";
+         c.password + "\"\n" +
+         (c.tls.enabled() ? "# TLS to the server (paths relative to this file)\ntls_ca = \"" +
+                                c.tls.ca.string() + "\"\ntls_cert = \"" + c.tls.cert.string() +
+                                "\"\ntls_key = \"" + c.tls.key.string() + "\"\n"
+                          : std::string{});
 }
 
 }  // namespace capsule::cluster

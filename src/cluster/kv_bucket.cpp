@@ -1,6 +1,7 @@
 #include "kv_bucket.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 namespace capsule::cluster {
@@ -64,6 +65,7 @@ Error KvBucket::error(natsStatus s, std::string_view what) const {
   std::string message =
       "NATS KV " + std::string(what) + " (" + where() + "): " + natsStatus_GetText(s);
   if (!detail.empty() && detail != natsStatus_GetText(s)) message += " (" + detail + ")";
+  message += nats::tls_hint(s);
   const bool unavailable = s == NATS_NO_SERVER || s == NATS_CONNECTION_CLOSED ||
                            s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION ||
                            s == NATS_IO_ERROR || s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
@@ -124,25 +126,113 @@ Result<KvBucket::Put> KvBucket::put(const std::string& key, const void* data, st
 }
 
 Result<KvBucket::Written> KvBucket::remove(const std::string& key, std::uint64_t revision) {
-  // kvStore_Delete has no revision check, so this publishes the marker itself (header
-  // KV-Operation: DEL, as kvStore_Delete does) with the expected last subject sequence.
+  auto removed = publish(key, nullptr, 0, revision, nullptr);
+  if (!removed) return std::move(removed).error();
+  return removed->written;
+}
+
+Result<KvBucket::Put> KvBucket::put(const std::string& key, const void* data, std::size_t size,
+                                    const Expect& expect) {
+  return publish(key, size == 0 ? static_cast<const void*>("") : data, size, 0, &expect);
+}
+
+Result<KvBucket::Put> KvBucket::remove(const std::string& key, const Expect& expect) {
+  return publish(key, nullptr, 0, 0, &expect);
+}
+
+Result<KvBucket::Put> KvBucket::publish(const std::string& key, const void* data, std::size_t size,
+                                        std::uint64_t revision, const Expect* expect) {
+  // kvStore_Delete has no revision check, and kvStore_Update none over a pattern, so this
+  // publishes on the key's subject itself, with the headers kvStore_* would set (KV-Operation:
+  // DEL for a delete marker) and the expectation.
+  const bool erase = data == nullptr;
   const std::string subject = subject_prefix_ + key;
   natsMsg* raw = nullptr;
-  natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, nullptr, 0);
+  natsStatus s =
+      natsMsg_Create(&raw, subject.c_str(), nullptr,
+                     erase ? nullptr : static_cast<const char*>(data), static_cast<int>(size));
   const nats::Message msg(raw);
-  if (s == NATS_OK) s = natsMsgHeader_Set(raw, "KV-Operation", "DEL");
-  if (s != NATS_OK) return error(s, "delete");
+  if (s == NATS_OK && erase) s = natsMsgHeader_Set(raw, "KV-Operation", "DEL");
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.ExpectLastSubjectSeq = revision;
+  if (expect != nullptr) {
+    const std::string last = std::to_string(expect->last);
+    const std::string over = subject_prefix_ + expect->filter;
+    if (s == NATS_OK)
+      s = natsMsgHeader_Set(raw, "Nats-Expected-Last-Subject-Sequence", last.c_str());
+    if (s == NATS_OK) {
+      s = natsMsgHeader_Set(raw, "Nats-Expected-Last-Subject-Sequence-Subject", over.c_str());
+    }
+  } else {
+    po.ExpectLastSubjectSeq = revision;
+  }
+  const char* what = erase ? "delete" : "write";
+  if (s != NATS_OK) return error(s, what);
+  jsPubAck* ack = nullptr;
   jsErrCode code{};
-  s = js_PublishMsg(nullptr, js_.get(), raw, &po, &code);
-  if (s == NATS_OK) return Written::kDone;
+  s = js_PublishMsg(&ack, js_.get(), raw, &po, &code);
+  const std::uint64_t sequence = ack != nullptr ? ack->Sequence : 0;
+  jsPubAck_Destroy(ack);
+  if (s == NATS_OK) return Put{Written::kDone, sequence};
   if (code == JSStreamWrongLastSequenceErr) {
     conflicts_.fetch_add(1, std::memory_order_relaxed);
-    return Written::kConflict;
+    return Put{Written::kConflict, 0};
   }
-  return error(s, "delete");
+  return error(s, what);
+}
+
+Result<std::uint64_t> KvBucket::last_revision(const std::string& filter) const {
+  const std::string subject = subject_prefix_ + filter;
+  jsDirectGetMsgOptions o;
+  jsDirectGetMsgOptions_Init(&o);
+  o.LastBySubject = subject.c_str();
+  natsMsg* raw = nullptr;
+  natsStatus s = js_DirectGetMsg(&raw, js_.get(), stream_.c_str(), nullptr, &o);
+  if (s == NATS_NO_RESPONDERS) {
+    // A bucket made without direct gets: the stream's own API answers too.
+    jsErrCode code{};
+    s = js_GetLastMsg(&raw, js_.get(), stream_.c_str(), subject.c_str(), nullptr, &code);
+  }
+  const nats::Message msg(raw);
+  if (s == NATS_NOT_FOUND) return std::uint64_t{0};
+  if (s != NATS_OK) return error(s, "get");
+  return natsMsg_GetSequence(raw);
+}
+
+std::uint64_t KvBucket::reconnects() const {
+  natsStatistics* raw = nullptr;
+  if (natsStatistics_Create(&raw) != NATS_OK) return 0;
+  std::uint64_t count = 0;
+  if (natsConnection_GetStats(connection_.get(), raw) == NATS_OK) {
+    static_cast<void>(natsStatistics_GetCounts(raw, nullptr, nullptr, nullptr, nullptr, &count));
+  }
+  natsStatistics_Destroy(raw);
+  return count;
+}
+
+void KvBucket::read_api_level() const {
+  // cnats 3.4 keeps the server's INFO (and its version) to itself; the JetStream account info
+  // says "api":{"level":N} from nats-server 2.11 on (ADR-44: 1 = 2.11), and nothing before.
+  level_read_at_.store(reconnects(), std::memory_order_relaxed);
+  int level = 0;
+  natsMsg* raw = nullptr;
+  const natsStatus s = natsConnection_RequestString(&raw, connection_.get(), "$JS.API.INFO", "",
+                                                    options_.timeout.count());
+  const nats::Message reply(raw);
+  if (s == NATS_OK) {
+    const auto info = nlohmann::json::parse(
+        natsMsg_GetData(raw), natsMsg_GetData(raw) + natsMsg_GetDataLength(raw), nullptr, false);
+    const nlohmann::json::json_pointer at("/api/level");
+    if (!info.is_discarded() && info.contains(at) && info.at(at).is_number_integer()) {
+      level = info.at(at).get<int>();
+    }
+  }
+  api_level_.store(level, std::memory_order_relaxed);
+}
+
+bool KvBucket::server_checks_filters() const {
+  if (reconnects() != level_read_at_.load(std::memory_order_relaxed)) read_api_level();
+  return api_level() >= 1;
 }
 
 Status KvBucket::watch_start(const std::string& filter, bool meta_only,
@@ -171,11 +261,12 @@ Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_vi
   auto bucket = std::make_unique<KvBucket>();
   bucket->options_ = std::move(options);
   bucket->subject_prefix_ = "$KV." + bucket->options_.bucket + ".";
+  bucket->stream_ = "KV_" + bucket->options_.bucket;
   const Options& cfg = bucket->options_;
 
   auto nats_options =
       nats::client_options(cfg.url, cfg.client_name, cfg.timeout, cfg.reconnect_wait,
-                           /*send_asap=*/true, cfg.user, cfg.password);
+                           /*send_asap=*/true, cfg.user, cfg.password, cfg.tls);
   if (!nats_options) return std::move(nats_options).error();
   natsConnection* raw_connection = nullptr;
   const natsStatus connected = natsConnection_Connect(&raw_connection, nats_options->get());
@@ -223,6 +314,7 @@ Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_vi
   }
   bucket->kv_.reset(raw_kv);
   if (bound != NATS_OK) return bucket->error(bound, "bucket");
+  bucket->read_api_level();
   return bucket;
 }
 

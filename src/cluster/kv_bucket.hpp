@@ -36,6 +36,7 @@ class KvBucket {
     std::chrono::milliseconds reconnect_wait{200};
     std::string user;  // empty: no credentials
     std::string password;
+    TlsFiles tls;  // not enabled: plain TCP
   };
 
   // An entry as read: revision 0 when absent (or deleted).
@@ -66,6 +67,26 @@ class KvBucket {
   // Places a delete marker on `key` only if it is still at `revision`.
   Result<Written> remove(const std::string& key, std::uint64_t revision);
 
+  // A condition the server checks on a write: the last revision of every key under `filter`
+  // (a key pattern such as "<space>.*") is still `last` (0: none exists). Needs
+  // server_checks_filters(); an older server ignores it (see there).
+  struct Expect {
+    std::string filter;
+    std::uint64_t last = 0;
+  };
+  // The newest revision of any key under `filter` (0 if none).
+  [[nodiscard]] Result<std::uint64_t> last_revision(const std::string& filter) const;
+  // Writes `key` (or its delete marker) only if `expect` holds when the server stores it.
+  Result<Put> put(const std::string& key, const void* data, std::size_t size, const Expect& expect);
+  Result<Put> remove(const std::string& key, const Expect& expect);
+  // Whether the server checks an expected last revision over a key pattern
+  // (Nats-Expected-Last-Subject-Sequence-Subject, nats-server >= 2.11, whose JetStream API
+  // reports level >= 1). Asked again after each reconnect: it may be another server now. Never
+  // send Expect to a server that says no: nats-server 2.9 then skips the revision check entirely.
+  [[nodiscard]] bool server_checks_filters() const;
+  // The JetStream API level the server reported (0: below 2.11), as of the last check.
+  [[nodiscard]] int api_level() const { return api_level_.load(std::memory_order_relaxed); }
+
   // Calls `each` with every live entry under `filter` as it is when the call starts.
   template <typename F>
   Status watch(const std::string& filter, bool meta_only, F&& each);
@@ -90,15 +111,25 @@ class KvBucket {
  private:
   [[nodiscard]] Status watch_start(const std::string& filter, bool meta_only,
                                    nats::KvWatcher& watcher) const;
+  // One conditional publish on the key's subject (a value, or a delete marker when data is
+  // null): on `revision` of the key itself, or on `expect`.
+  Result<Put> publish(const std::string& key, const void* data, std::size_t size,
+                      std::uint64_t revision, const Expect* expect);
+  // Reads the JetStream API level from $JS.API.INFO (0 when the server reports none).
+  void read_api_level() const;
+  [[nodiscard]] std::uint64_t reconnects() const;
 
   Options options_;
   std::string subject_prefix_;  // "$KV.<bucket>.": the subject of a key
+  std::string stream_;          // "KV_<bucket>"
   // Declaration order is destruction order reversed: the store goes before the context, the
   // context before the connection.
   nats::Connection connection_;
   nats::JetStream js_;
   nats::KvStore kv_;
   std::atomic<std::uint64_t> conflicts_{0};
+  mutable std::atomic<int> api_level_{0};
+  mutable std::atomic<std::uint64_t> level_read_at_{0};  // reconnects() when it was read
 };
 
 template <typename F>

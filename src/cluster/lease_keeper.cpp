@@ -40,6 +40,7 @@ Result<std::unique_ptr<LeaseKeeper>> LeaseKeeper::connect(LeaseConfig config) {
   bo.timeout = config.timeout;
   bo.user = config.user;
   bo.password = config.password;
+  bo.tls = config.tls;
   auto bucket = KvBucket::open(std::move(bo), "hold failover leases");
   if (!bucket) return std::move(bucket).error();
   return std::unique_ptr<LeaseKeeper>(new LeaseKeeper(std::move(config), std::move(*bucket)));

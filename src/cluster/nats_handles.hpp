@@ -8,6 +8,8 @@
 
 #include <capsule/core/result.hpp>
 
+#include "nats_tls.hpp"
+
 namespace capsule::cluster::nats {
 
 // Owning handles for the cnats C objects: each one is destroyed exactly once, by its owner.
@@ -43,6 +45,7 @@ inline Status check(natsStatus s, const std::string& what) {
   const char* detail = nats_GetLastError(nullptr);
   std::string message = what + ": " + natsStatus_GetText(s);
   if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
+  message += tls_hint(s);
   const bool unreachable = s == NATS_NO_SERVER || s == NATS_CONNECTION_CLOSED ||
                            s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION ||
                            s == NATS_IO_ERROR || s == NATS_TIMEOUT;
@@ -74,12 +77,12 @@ using KvWatcher = std::unique_ptr<kvWatcher, KvWatcherDeleter>;
 // The options every capsule NATS client starts from: a name the server shows, a connect
 // timeout, and reconnection forever every `reconnect_wait` (the bridge and the KV backend both
 // keep working across server restarts). Callers add what is theirs before connecting.
-// `user` empty: no credentials (a server without authorization).
+// `user` empty: no credentials (a server without authorization); `tls` not enabled: plain TCP.
 inline Result<Options> client_options(const std::string& url, const std::string& name,
                                       std::chrono::milliseconds timeout,
                                       std::chrono::milliseconds reconnect_wait, bool send_asap,
                                       const std::string& user = {},
-                                      const std::string& password = {}) {
+                                      const std::string& password = {}, const TlsFiles& tls = {}) {
   natsOptions* raw = nullptr;
   if (Status s = check(natsOptions_Create(&raw), "nats options"); !s) return std::move(s).error();
   Options options(raw);
@@ -103,6 +106,7 @@ inline Result<Options> client_options(const std::string& url, const std::string&
       return std::move(s).error();
     }
   }
+  if (Status s = use_tls(raw, url, tls); !s) return std::move(s).error();
   return options;
 }
 

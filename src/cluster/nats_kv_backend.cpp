@@ -10,6 +10,7 @@
 #include <capsule/cluster/nats_kv_backend.hpp>
 
 #include "kv_bucket.hpp"
+#include "space_fence.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -73,6 +74,7 @@ using Written = KvBucket::Written;
 struct NatsKvBackend::Impl {
   Options options;
   std::unique_ptr<KvBucket> bucket;
+  std::unique_ptr<SpaceFence> fence;  // on `bucket`
   std::mutex rng_mutex;
   std::minstd_rand rng;
 
@@ -132,16 +134,20 @@ struct NatsKvBackend::Impl {
 
   // Adds a delta to the usage entry (compare-and-set, retried on conflicts). Used to lower it
   // after a value write and to take back a reservation whose value write lost a conflict.
+  // A fenced writer's adjustment is fenced too: once the space is fenced by a newer token it is
+  // refused, and usage over-counts by that write (the safe side).
   Status adjust_usage(std::string_view space, const std::string& key, std::int64_t bytes,
-                      std::int64_t keys) {
+                      std::int64_t keys, std::uint64_t token) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0) backoff(attempt);
+      auto check = fence->begin(space, token);
+      if (!check) return std::move(check).error();
       auto used = read_usage(key);
       if (!used) return std::move(used).error();
       if (used->revision == 0 && bytes <= 0 && keys <= 0) return ok();
       const std::string text =
           usage_text({add(used->usage.bytes, bytes), add(used->usage.keys, keys)});
-      auto written = put(key, text.data(), text.size(), used->revision);
+      auto written = fence->put(key, text.data(), text.size(), used->revision, *check);
       if (!written) return std::move(written).error();
       if (*written == Written::kDone) return ok();
     }
@@ -168,9 +174,11 @@ Result<std::unique_ptr<NatsKvBackend>> NatsKvBackend::connect(Options options) {
   bo.reconnect_wait = cfg.reconnect_wait;
   bo.user = cfg.user;
   bo.password = cfg.password;
+  bo.tls = cfg.tls;
   auto bucket = KvBucket::open(std::move(bo), "keep component storage in NATS KV");
   if (!bucket) return std::move(bucket).error();
   impl->bucket = std::move(*bucket);
+  impl->fence = std::make_unique<SpaceFence>(*impl->bucket);
   return std::make_unique<NatsKvBackend>(std::move(impl));
 }
 
@@ -254,8 +262,12 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
   }
   const std::string dkey = data_key(space, key);
   const std::string ukey = usage_key(space);
+  const std::uint64_t token = allowed.fence_token();
+  const auto turn = impl_->fence->turn(space, token);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
+    auto check = impl_->fence->begin(space, token);  // before the reads it vouches for
+    if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, update != nullptr);
     if (!old) return std::move(old).error();
     Bytes computed;
@@ -287,21 +299,23 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
       // Reserve first: the usage entry moves only if nobody changed it since we read it.
       const std::string text = usage_text({new_bytes, new_keys});
       if (Status s = allowed(); !s) return std::move(s).error();
-      auto reserved = impl_->put(ukey, text.data(), text.size(), used->revision);
+      auto reserved = impl_->fence->put(ukey, text.data(), text.size(), used->revision, *check);
       if (!reserved) return std::move(reserved).error();
       if (*reserved == Written::kConflict) continue;
     }
     if (Status s = allowed(); !s) {
-      if (grows) static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys));
+      if (grows) {
+        static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, token));
+      }
       return std::move(s).error();
     }
-    auto written = impl_->put(dkey, value.data(), value.size(), old->revision);
+    auto written = impl_->fence->put(dkey, value.data(), value.size(), old->revision, *check);
     // An error leaves an unknown outcome: keep the reservation (over-counting is the safe side).
     if (!written) return std::move(written).error();
     if (*written == Written::kConflict) {
       // The key changed since we read it: the value was not written, take the reservation back.
       if (grows) {
-        if (Status s = impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys); !s) {
+        if (Status s = impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, token); !s) {
           return std::move(s).error();
         }
       }
@@ -310,11 +324,26 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
     if (delta_bytes < 0) {
       // The value is written; usage follows. Should this fail, usage over-counts, and the
       // write itself did happen, so it is reported as done.
-      static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0));
+      static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0, token));
     }
     return fixed != nullptr ? Bytes{} : std::move(computed);
   }
   return impl_->gave_up(space);
+}
+
+Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
+  if (Status s = validate_space(space); !s) return s;
+  if (Status s = impl_->check_connected(); !s) return s;
+  return impl_->fence->move_to(space, token, kMaxAttempts,
+                               [this](int attempt) { impl_->backoff(attempt); });
+}
+
+bool NatsKvBackend::server_fencing() const {
+  return impl_->bucket->server_checks_filters();
+}
+
+int NatsKvBackend::server_api_level() const {
+  return impl_->bucket->api_level();
 }
 
 Result<bool> NatsKvBackend::erase(std::string_view space, std::string_view key) {
@@ -327,18 +356,22 @@ Result<bool> NatsKvBackend::erase_if(std::string_view space, std::string_view ke
   if (Status s = validate_space(space); !s) return std::move(s).error();
   if (Status s = impl_->check_connected(); !s) return std::move(s).error();
   const std::string dkey = data_key(space, key);
+  const std::uint64_t token = allowed.fence_token();
+  const auto turn = impl_->fence->turn(space, token);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
+    auto check = impl_->fence->begin(space, token);
+    if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, false);
     if (!old) return std::move(old).error();
     if (!old->exists) return false;
     if (Status s = allowed(); !s) return std::move(s).error();
-    auto removed = impl_->bucket->remove(dkey, old->revision);
+    auto removed = impl_->fence->remove(dkey, old->revision, *check);
     if (!removed) return std::move(removed).error();
     if (*removed == Written::kConflict) continue;
     // Deleted; usage follows (over-counts if this fails, and the delete still happened).
-    static_cast<void>(impl_->adjust_usage(space, usage_key(space),
-                                          -static_cast<std::int64_t>(key.size() + old->size), -1));
+    static_cast<void>(impl_->adjust_usage(
+        space, usage_key(space), -static_cast<std::int64_t>(key.size() + old->size), -1, token));
     return true;
   }
   return impl_->gave_up(space);

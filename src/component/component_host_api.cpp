@@ -39,6 +39,12 @@ Status ComponentHostApi::check_serving(std::string_view call) const {
                         "another host)");
 }
 
+storage::KvBackend::WritePermit ComponentHostApi::permit(std::string_view call) const {
+  // The lease token goes with the write: a backend whose server can check it refuses the write
+  // once a newer holder fenced the space, even if this host froze after its own check.
+  return {[this, call] { return check_serving(call); }, serving_ ? serving_->token() : 0};
+}
+
 void ComponentHostApi::run_blocking(std::function<void()> task) {
   // The task may outlive the instance that asked (its call dropped at a wall-time limit): it
   // keeps these host bindings, and so the runtime's I/O pool keeps the runtime, alive.
@@ -324,7 +330,7 @@ Status ComponentHostApi::storage_set(const std::string& key, std::vector<std::ui
   if (Status s = authorize(security::Action::kStorageWrite, key); !s) return s;
   return (*kv)->set_if(space_, key, value,
                        runtime_.guard().storage_quota(self_id().ns, self_id().name),
-                       [this] { return check_serving("storage.set"); });
+                       permit("storage.set"));
 }
 
 Result<bool> ComponentHostApi::storage_delete(const std::string& key) {
@@ -334,7 +340,7 @@ Result<bool> ComponentHostApi::storage_delete(const std::string& key) {
   if (Status s = authorize(security::Action::kStorageDelete, key); !s) {
     return std::move(s).error();
   }
-  return (*kv)->erase_if(space_, key, [this] { return check_serving("storage.delete"); });
+  return (*kv)->erase_if(space_, key, permit("storage.delete"));
 }
 
 Result<bool> ComponentHostApi::storage_exists(const std::string& key) {
@@ -419,7 +425,7 @@ Result<std::uint64_t> ComponentHostApi::storage_increment(const std::string& key
   };
   auto written = (*kv)->update_if(space_, key, update,
                                   runtime_.guard().storage_quota(self_id().ns, self_id().name),
-                                  [this] { return check_serving("keyvalue.increment"); });
+                                  permit("keyvalue.increment"));
   if (!written) return std::move(written).error();
   return sum;
 }

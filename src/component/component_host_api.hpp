@@ -95,6 +95,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   wasm::KeyValues config_;
   // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
   [[nodiscard]] Status check_serving(std::string_view call) const;
+  // check_serving(call) before each step of a storage write, with the window's fencing token.
+  [[nodiscard]] storage::KvBackend::WritePermit permit(std::string_view call) const;
 };
 
 }  // namespace capsule::host

@@ -7,13 +7,14 @@ namespace capsule::daemon {
 FailoverLoop::FailoverLoop(std::shared_ptr<cluster::NatsBridge> bridge,
                            std::unique_ptr<cluster::LeaseKeeper> leases,
                            cluster::FailoverPlanner planner, Reporter& reporter, StartFn start,
-                           StopFn stop)
+                           StopFn stop, FenceFn fence)
     : bridge_(std::move(bridge)),
       leases_(std::move(leases)),
       planner_(std::move(planner)),
       reporter_(reporter),
       start_(std::move(start)),
-      stop_(std::move(stop)) {}
+      stop_(std::move(stop)),
+      fence_(std::move(fence)) {}
 
 FailoverLoop::~FailoverLoop() {
   stop();
@@ -140,6 +141,13 @@ void FailoverLoop::pass() {
 
 void FailoverLoop::take(const std::string& key, Unit& unit, bool adopting) {
   const std::string token = std::to_string(leases_->token(key));
+  // The storage learns the new token before anything is served: from here on it refuses the
+  // previous holder's writes, however late they arrive.
+  if (Status s = fence_(key, leases_->token(key)); !s) {
+    leases_->release(key);
+    reporter_.error("failover: cannot fence the storage of " + key + ": " + s.error().describe());
+    return;
+  }
   // The instances learn which lease they serve under: a reply can carry it (a checker can then
   // tell two owners apart).
   component::ComponentSpec spec = unit.spec;

@@ -37,10 +37,13 @@ class FailoverLoop {
   using StartFn =
       std::function<Status(const component::ComponentSpec&, const std::vector<std::string>&)>;
   using StopFn = std::function<void(const component::ComponentSpec&)>;
+  // Fences the unit's storage with its new lease token before its instances start (so that the
+  // storage refuses the previous holder's late writes: KvBackend::fence).
+  using FenceFn = std::function<Status(const std::string& unit, std::uint64_t token)>;
 
   FailoverLoop(std::shared_ptr<cluster::NatsBridge> bridge,
                std::unique_ptr<cluster::LeaseKeeper> leases, cluster::FailoverPlanner planner,
-               Reporter& reporter, StartFn start, StopFn stop);
+               Reporter& reporter, StartFn start, StopFn stop, FenceFn fence);
   ~FailoverLoop();
   FailoverLoop(const FailoverLoop&) = delete;
   FailoverLoop& operator=(const FailoverLoop&) = delete;
@@ -74,6 +77,7 @@ class FailoverLoop {
   Reporter& reporter_;
   StartFn start_;
   StopFn stop_;
+  FenceFn fence_;
   std::map<std::string, Unit> units_;  // only the loop thread touches it after start()
   std::set<std::string> running_;      // units whose instances run here
   mutable std::mutex view_mutex_;      // guards the copy the admin API reads

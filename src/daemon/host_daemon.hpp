@@ -57,6 +57,9 @@ class HostDaemon {
   // storage, upgrade dirs, cluster), set up in `rc` and the members.
   Status open_services(component::RuntimeConfig& rc);
   Status join_cluster_now(component::RuntimeConfig& rc);
+  // TLS of every NATS connection: the credentials file's (`cluster init --tls`), else
+  // [host.cluster_tls]; not enabled: plain TCP.
+  [[nodiscard]] cluster::TlsFiles cluster_tls() const;
   // Compiles every component of the manifest; returns those placed on this host ("ns/name").
   Result<std::map<std::string, component::ComponentSpec>> load_components();
   // admin_api.cpp: the dashboard and the admin listeners, routed to handle().
@@ -89,6 +92,8 @@ class HostDaemon {
   std::unique_ptr<rt::ActorSystem> system_;
   std::string cluster_url_;
   std::optional<cluster::HostCredentials> credentials_;
+  // How failover units' storage writes are fenced (logged once when failover starts).
+  std::string storage_fencing_ = "none needed: storage is this host's own (SQLite)";
   std::shared_ptr<cluster::NatsBridge> bridge_;
   std::unique_ptr<component::ComponentRuntime> runtime_;
   cluster::Attachment cluster_attachment_;  // after runtime_: detached before it is destroyed

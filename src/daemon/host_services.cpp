@@ -83,9 +83,18 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
       kv.user = credentials_->user;
       kv.password = credentials_->password;
     }
+    kv.tls = cluster_tls();
     kv.bucket = manifest_.host.kv_bucket;
     auto backend = cluster::NatsKvBackend::connect(kv);
     if (!backend) return std::move(backend).error();
+    storage_fencing_ =
+        (*backend)->server_fencing()
+            ? "server-checked: the server refuses a write once a newer lease holder fenced the "
+              "space (JetStream API level " +
+                  std::to_string((*backend)->server_api_level()) + ")"
+            : "client-side only: this host checks its lease window before each write leaves, the "
+              "server cannot (nats-server older than 2.11); a host frozen between that check and "
+              "the write's arrival can land one late write";
     rc.storage = std::shared_ptr<storage::KvBackend>(std::move(*backend));
     storage_where = "nats-kv bucket " + kv.bucket + " at " + cluster_url_;
   } else {
@@ -109,6 +118,13 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
   return ok();
 }
 
+cluster::TlsFiles HostDaemon::cluster_tls() const {
+  // The command line's file wins over the manifest, as --host does over [host].name.
+  if (credentials_ && credentials_->tls.enabled()) return credentials_->tls;
+  const auto& m = manifest_.host.cluster_tls;
+  return {m.ca, m.cert, m.key};
+}
+
 Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   cluster::BridgeConfig cc;
   cc.url = cluster_url_;
@@ -116,6 +132,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
     cc.user = credentials_->user;
     cc.password = credentials_->password;
   }
+  cc.tls = cluster_tls();
   cc.cluster = manifest_.host.cluster;
   cc.host = manifest_.host.name;
   cc.groups = manifest_.host.groups;
@@ -137,6 +154,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   lc.host = manifest_.host.name;
   lc.user = cc.user;
   lc.password = cc.password;
+  lc.tls = cc.tls;
   lc.duration = cc.heartbeat_interval * cc.missed_heartbeats;  // a dead host's lease lapses then
   auto leases = cluster::LeaseKeeper::connect(lc);
   if (!leases) {
@@ -144,6 +162,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
     e.message = "failover needs leases in NATS JetStream KV: " + e.message;
     return e;
   }
+  reporter_.info("failover storage fencing", {{"fencing", storage_fencing_}});
   failover_ = std::make_unique<FailoverLoop>(
       bridge_, std::move(*leases),
       cluster::FailoverPlanner(manifest_.host.name, manifest_.host.groups, std::move(rules)),
@@ -153,6 +172,10 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
       },
       [this](const component::ComponentSpec& spec) {
         static_cast<void>(runtime_->stop(spec.ns, spec.name));
+      },
+      [this](const std::string& unit, std::uint64_t token) {
+        storage::KvBackend* kv = runtime_->storage();
+        return kv != nullptr ? kv->fence(unit, token) : ok();
       });
   bridge_->on_cluster_change([this] { failover_->poke(); });
   return ok();

@@ -45,7 +45,7 @@ Result<HostSection> parse_host(const Checker& c, const toml::node* h,
         "name",         "data_dir",        "components_dir", "admin",
         "upgrade_dirs", "storage",         "audit_log",      "cluster",
         "groups",       "storage_backend", "kv_bucket",      "confirm_remote_sends",
-        "quotas"};
+        "quotas",       "cluster_tls"};
     for (const auto& [k, v] : *t) {
       if (!known(k.str(), kHostFields)) {
         return c.error(&v, 1,
@@ -56,6 +56,12 @@ Result<HostSection> parse_host(const Checker& c, const toml::node* h,
         auto groups = parse_groups(c, v, 1, "host.groups", false);
         if (!groups) return std::move(groups).error();
         host.groups = std::move(*groups);
+        continue;
+      }
+      if (k == "cluster_tls") {
+        if (Status s = parse_cluster_tls(c, v, file, host.cluster_tls); !s) {
+          return std::move(s).error();
+        }
         continue;
       }
       if (k == "quotas") {

@@ -41,6 +41,15 @@ struct ComponentEntry {
   int line = 0;                  // where the table starts, for messages
 };
 
+// [host.cluster_tls]: TLS on the host's NATS connections (`capsule run --cluster`), paths
+// relative to the manifest: the CA that signed the server's certificate, and this host's
+// certificate and key (see docs/cluster.md, "TLS"). All empty: plain TCP.
+struct ClusterTlsPaths {
+  std::filesystem::path ca;
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
 struct HostSection {
   std::string name = "capsule";
   std::filesystem::path data_dir = ".capsule";
@@ -62,6 +71,7 @@ struct HostSection {
   // true: a send to another host returns ok only once that host has the message in the target's
   // mailbox (one round trip each); false: once handed to NATS (faster, can be lost there).
   bool confirm_remote_sends = true;
+  ClusterTlsPaths cluster_tls;
   // [host.quotas]: what each component (all its instances) may ask of the host unless its [limits]
   // say otherwise (see docs/security.md).
   GuestQuotas quotas = kDefaultGuestQuotas;

@@ -65,6 +65,9 @@ template <typename T>
                                  const std::string& where, GuestQuotas& out);
 // [host]: its fields, then the defaults relative to the manifest's directory and `overrides`
 // (host_fields.cpp). `h` is null without a [host] table.
+// [host.cluster_tls]: every file readable now (an error names the key, path and line).
+[[nodiscard]] Status parse_cluster_tls(const Checker& c, const toml::node& n,
+                                       const std::filesystem::path& file, ClusterTlsPaths& out);
 [[nodiscard]] Result<HostSection> parse_host(const Checker& c, const toml::node* h,
                                              const std::filesystem::path& file,
                                              const HostOverrides& overrides);

@@ -227,7 +227,7 @@ Result<std::unique_ptr<ComponentInstanceImpl>> prepare_instance(
   if (limits.fuel_per_call == 0) limits.fuel_per_call = defaults.fuel_per_call;
   if (limits.wall_time_per_call.count() == 0)
     limits.wall_time_per_call = defaults.wall_time_per_call;
-  EngineSide& side = engine.side_of(compiled);
+  EngineSide& side = *compiled.side;
   if (side.pooled && limits.memory_bytes > engine.config.pooling.max_memory_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       "memory limit " + detail::human_bytes(limits.memory_bytes) + " for " +
@@ -288,8 +288,7 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   // Instantiation runs the guest's start-up code (static constructors): it is bounded like a
   // call, and type-checks the lifecycle exports against the generated bindings.
   auto call = detail::start_call(*inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* c) {
-    return capsule_call_instantiate(impl_->side_of(compiled).linker.capi(), c,
-                                    compiled.component.capi());
+    return capsule_call_instantiate(compiled.side->linker.capi(), c, compiled.component.capi());
   });
   run_to_completion(call);
   if (Status s = call.status(); !s) {

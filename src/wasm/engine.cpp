@@ -99,6 +99,7 @@ Result<ComponentKind> kind_of(const ComponentInterfaces& interfaces, const std::
 struct Compiled {
   std::optional<wasmtime::component::Component> component;
   bool from_cache = false;
+  detail::EngineSide* side = nullptr;  // the side it was compiled for
 };
 
 // The component from `side`'s cache, else compiled for `side`; an error carries Wasmtime's chain.
@@ -108,7 +109,7 @@ Result<Compiled> compile_on(EngineImpl& engine, detail::EngineSide& side,
     if (auto artifact = side.cache->read(hash)) {
       if (auto r = wasmtime::component::Component::deserialize(side.engine, *artifact)) {
         engine.cache_hits.fetch_add(1, std::memory_order_relaxed);
-        return Compiled{std::move(r.ok()), true};
+        return Compiled{std::move(r.ok()), true, &side};
       }
       side.cache->remove(hash);  // stale or foreign artifact: rebuild it
     }
@@ -118,7 +119,7 @@ Result<Compiled> compile_on(EngineImpl& engine, detail::EngineSide& side,
       side.engine, wasmtime::Span<uint8_t>(const_cast<std::uint8_t*>(wasm.data()), wasm.size()));
   engine.compiles.fetch_add(1, std::memory_order_relaxed);
   if (!r) return make_error(ErrorCode::kCompileFailed, r.err().message());
-  return Compiled{std::move(r.ok()), false};
+  return Compiled{std::move(r.ok()), false, &side};
 }
 
 // Wasmtime's validator names the feature when a component uses the async ABI (async-typed
@@ -126,6 +127,36 @@ Result<Compiled> compile_on(EngineImpl& engine, detail::EngineSide& side,
 bool uses_async_abi(std::string_view wasmtime_error) {
   return wasmtime_error.find("requires the component model async feature") !=
          std::string_view::npos;
+}
+
+Error not_a_component(const std::string& name, const Error& e) {
+  return Error{
+      ErrorCode::kCompileFailed,
+      "component '" + name + "' is not a valid WebAssembly component: " + error_chain(e.message)};
+}
+
+// Compiles on the main side, or on the async-ABI side when the component needs it: known from
+// an earlier load of the same bytes, or learnt from the main side's refusal.
+Result<Compiled> compile_for_side(EngineImpl& impl, std::span<const std::uint8_t> wasm,
+                                  const std::string& hash, const std::string& name) {
+  if (!impl.known_async_abi(hash)) {
+    auto on_main = compile_on(impl, *impl.main, wasm, hash);
+    if (on_main) return on_main;
+    if (!uses_async_abi(on_main.error().message)) return not_a_component(name, on_main.error());
+    if (!impl.config.component_model_async) {
+      return make_error(ErrorCode::kIncompatible,
+                        "component '" + name +
+                            "' uses the component model's async ABI, which this engine has "
+                            "turned off (EngineConfig::component_model_async): " +
+                            error_chain(on_main.error().message));
+    }
+  }
+  auto side = impl.async_abi_side();
+  if (!side) return std::move(side).error();
+  auto on_async = compile_on(impl, **side, wasm, hash);
+  if (!on_async) return not_a_component(name, on_async.error());
+  impl.remember_async_abi(hash);
+  return on_async;
 }
 
 }  // namespace
@@ -142,10 +173,14 @@ Result<EngineSide*> EngineImpl::async_abi_side() {
   return async_abi_.get();
 }
 
-EngineSide& EngineImpl::side_of(const CompiledComponentImpl& compiled) {
-  if (!compiled.async_abi) return *main;
-  std::lock_guard lock(async_abi_mutex_);  // made before `compiled` was: only read here
-  return *async_abi_;
+bool EngineImpl::known_async_abi(const std::string& content_hash) {
+  std::lock_guard lock(async_abi_mutex_);
+  return async_abi_hashes_.contains(content_hash);
+}
+
+void EngineImpl::remember_async_abi(const std::string& content_hash) {
+  std::lock_guard lock(async_abi_mutex_);
+  async_abi_hashes_.insert(content_hash);
 }
 
 }  // namespace detail
@@ -200,26 +235,9 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load_file(
 Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
     std::span<const std::uint8_t> wasm, std::string name) {
   std::string hash = sha256_hex(wasm);
-  detail::EngineSide* side = impl_->main.get();
-  auto compiled = compile_on(*impl_, *side, wasm, hash);
-  if (!compiled && uses_async_abi(compiled.error().message)) {
-    if (!impl_->config.component_model_async) {
-      return make_error(ErrorCode::kIncompatible,
-                        "component '" + name +
-                            "' uses the component model's async ABI, which this engine has "
-                            "turned off (EngineConfig::component_model_async): " +
-                            error_chain(compiled.error().message));
-    }
-    auto async_side = impl_->async_abi_side();
-    if (!async_side) return std::move(async_side).error();
-    side = *async_side;
-    compiled = compile_on(*impl_, *side, wasm, hash);
-  }
-  if (!compiled) {
-    return make_error(ErrorCode::kCompileFailed, "component '" + name +
-                                                     "' is not a valid WebAssembly component: " +
-                                                     error_chain(compiled.error().message));
-  }
+  auto compiled = compile_for_side(*impl_, wasm, hash, name);
+  if (!compiled) return std::move(compiled).error();
+  detail::EngineSide* side = compiled->side;
   const bool from_cache = compiled->from_cache;
   std::optional<wasmtime::component::Component> component = std::move(compiled->component);
 
@@ -253,7 +271,7 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
                             .needs_wasi = needs_wasi,
                             .component = std::move(*component),
                             .kind = *kind,
-                            .async_abi = side->async_abi});
+                            .side = side});
   return std::shared_ptr<const CompiledComponent>(
       std::make_shared<CompiledComponent>(std::move(impl)));
 }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <wasmtime.hh>
@@ -52,8 +53,9 @@ struct CompiledComponentImpl {
   bool needs_wasi = false;
   wasmtime::component::Component component;
   ComponentKind kind = ComponentKind::kCapsule;
-  // Compiled for the engine's async-ABI side (EngineSide), which its stores must use.
-  bool async_abi = false;
+  // The engine side it was compiled for, whose engine and linkers its stores must use: the main
+  // side, or the async-ABI side. Sides live as long as the engine, which instances need anyway.
+  EngineSide* side = nullptr;
 };
 
 struct EngineImpl {
@@ -72,12 +74,16 @@ struct EngineImpl {
 
   // The side for components that use the component model's async ABI, made on first need.
   Result<EngineSide*> async_abi_side();
-  // The side `compiled` was compiled for.
-  EngineSide& side_of(const CompiledComponentImpl& compiled);
+  // Whether a component with this content hash was found to need the async-ABI side: loaded
+  // again (an upgrade, a second manifest entry), it goes there without the main side first
+  // validating it only to refuse it (~1 ms).
+  bool known_async_abi(const std::string& content_hash);
+  void remember_async_abi(const std::string& content_hash);
 
  private:
   std::mutex async_abi_mutex_;
   std::unique_ptr<EngineSide> async_abi_;
+  std::unordered_set<std::string> async_abi_hashes_;  // under async_abi_mutex_
 };
 
 struct ComponentInstanceImpl {

@@ -199,7 +199,7 @@ Result<HttpProxyInstance> WasmEngine::instantiate_http_proxy(const CompiledCompo
   auto* state = p->state.get();
   auto call =
       detail::start_call(*p->inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* cx) {
-        return capsule_http_instantiate(impl_->side_of(compiled).proxy_linker.capi(), cx,
+        return capsule_http_instantiate(compiled.side->proxy_linker.capi(), cx,
                                         compiled.component.capi(), state);
       });
   run_to_completion(call);

@@ -72,16 +72,6 @@ class AuthCluster : public ::testing::Test {
     ASSERT_TRUE(eventually([&] { return a->sees("beta", 1, 100ms); }));
   }
 
-  template <typename Predicate>
-  static bool eventually(Predicate p, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
-  }
-
   // A message to beta's echo, as `origin` says it was, with `sender` as its sender.
   WireMessage send_to_echo(const std::string& origin, const ComponentId& sender) const {
     WireMessage m;

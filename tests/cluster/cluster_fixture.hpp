@@ -27,13 +27,15 @@ struct Host {
        const std::string& user = {}, const std::string& password = {},
        std::shared_ptr<security::PolicyEngine> policy = nullptr,
        std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2),
-       std::shared_ptr<storage::KvBackend> storage = nullptr, bool confirm_sends = true) {
+       std::shared_ptr<storage::KvBackend> storage = nullptr, TlsFiles tls = {},
+       bool confirm_sends = true) {
     BridgeConfig config;
     config.confirm_sends = confirm_sends;
     config.confirm_timeout = confirm_timeout;
     config.url = url;
     config.user = user;
     config.password = password;
+    config.tls = std::move(tls);
     config.cluster = "test";
     config.host = name;
     config.heartbeat_interval = std::chrono::milliseconds(100);
@@ -110,6 +112,17 @@ inline std::shared_ptr<wasm::WasmEngine> cluster_test_engine() {
   return created ? *created : nullptr;
 }
 
+// Polls `p` every 5 ms until it holds (true) or `timeout` passes (false).
+template <typename Predicate>
+bool eventually(Predicate p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!p()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 class ClusterFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -130,12 +143,7 @@ class ClusterFixture : public ::testing::Test {
 
   template <typename Predicate>
   static bool eventually(Predicate p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
+    return testing::eventually(std::move(p), timeout);
   }
 
   static inline std::shared_ptr<wasm::WasmEngine> engine_;

@@ -35,7 +35,7 @@ class CoalesceTest : public ClusterFixture {
   std::unique_ptr<Host> unconfirmed(const std::string& name,
                                     std::shared_ptr<security::PolicyEngine> policy = nullptr) {
     return std::make_unique<Host>(name, server.url(), engine_, "", "", std::move(policy),
-                                  std::chrono::seconds(2), nullptr, false);
+                                  std::chrono::seconds(2), nullptr, TlsFiles{}, false);
   }
   // A burst relay on `host` sending its numbered messages to `target` (ns/name) instances 0..k-1.
   static void start_burst(Host& host, const std::string& name, const std::string& target,

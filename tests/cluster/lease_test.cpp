@@ -5,6 +5,7 @@
 
 #include <capsule/cluster/lease_keeper.hpp>
 
+#include "cluster_clients.hpp"
 #include "nats_server.hpp"
 
 namespace capsule::cluster {
@@ -22,14 +23,7 @@ class LeaseTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(server.running()); }
 
   std::unique_ptr<LeaseKeeper> keeper(const std::string& host) {
-    LeaseConfig c;
-    c.url = server.url();
-    c.bucket = "leases_test";
-    c.host = host;
-    c.duration = kDuration;
-    auto k = LeaseKeeper::connect(c);
-    EXPECT_TRUE(k) << k.error().describe();
-    return k ? std::move(*k) : nullptr;
+    return testing::connect_leases(server.url(), "leases_test", host, kDuration);
   }
 
   static LeaseAttempt attempt(LeaseKeeper& k) {

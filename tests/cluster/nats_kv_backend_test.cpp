@@ -10,6 +10,7 @@
 #include <capsule/cluster/nats_kv_backend.hpp>
 
 #include "../storage/kv_backend_contract.hpp"
+#include "cluster_clients.hpp"
 #include "nats_server.hpp"
 
 namespace capsule::cluster {
@@ -33,19 +34,10 @@ class NatsEnv {
  public:
   std::unique_ptr<storage::KvBackend> open() {
     EXPECT_TRUE(server_.running());
-    NatsKvBackend::Options options;
-    options.url = server_.url();
-    auto connected = NatsKvBackend::connect(options);
-    EXPECT_TRUE(connected) << connected.error().describe();
-    return connected ? std::move(*connected) : nullptr;
+    return testing::connect_kv(server_.url());
   }
   static void usage_is_exact(storage::KvBackend& kv, std::string_view space) {
-    auto stored = kv.usage(space);
-    auto actual = dynamic_cast<NatsKvBackend&>(kv).recompute_usage(space);
-    ASSERT_TRUE(stored) << stored.error().describe();
-    ASSERT_TRUE(actual) << actual.error().describe();
-    EXPECT_EQ(stored->bytes, actual->bytes) << space;
-    EXPECT_EQ(stored->keys, actual->keys) << space;
+    testing::expect_usage_exact(dynamic_cast<NatsKvBackend&>(kv), space);
   }
 
  private:
@@ -63,23 +55,10 @@ class NatsKvTest : public ::testing::Test {
     ASSERT_NE(kv, nullptr);
   }
 
-  std::unique_ptr<NatsKvBackend> connect() {
-    NatsKvBackend::Options options;
-    options.url = server.url();
-    auto connected = NatsKvBackend::connect(options);
-    EXPECT_TRUE(connected) << connected.error().describe();
-    return connected ? std::move(*connected) : nullptr;
-  }
+  std::unique_ptr<NatsKvBackend> connect() { return testing::connect_kv(server.url()); }
 
   // usage() equals the sum of the entries (nothing crashed mid-write in these tests).
-  void expect_usage_exact(std::string_view space) {
-    auto stored = kv->usage(space);
-    auto actual = kv->recompute_usage(space);
-    ASSERT_TRUE(stored) << stored.error().describe();
-    ASSERT_TRUE(actual) << actual.error().describe();
-    EXPECT_EQ(stored->bytes, actual->bytes) << space;
-    EXPECT_EQ(stored->keys, actual->keys) << space;
-  }
+  void expect_usage_exact(std::string_view space) { testing::expect_usage_exact(*kv, space); }
 
   NatsServer server{NatsServer::Mode::kJetStream};
   std::unique_ptr<NatsKvBackend> kv;

@@ -41,7 +41,7 @@ class NatsServer:
             text = (pathlib.Path(self.ports_dir) / f"nats-server_{self.proc.pid}.ports").read_text()
         except OSError:
             return None
-        marker = "nats://127.0.0.1:"
+        marker = "://127.0.0.1:"  # nats:// or, when the server requires TLS, tls://
         at = text.find(marker)
         if at < 0:
             return None

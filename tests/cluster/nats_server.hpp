@@ -59,6 +59,13 @@ class NatsServer {
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
 
+  // The nats-server binary: $CAPSULE_TEST_NATS_SERVER if set (CTest runs the lease and storage
+  // tests again on nats-server 2.14 that way), else the one CMake found (Debian's).
+  [[nodiscard]] static const char* binary() {
+    const char* chosen = std::getenv("CAPSULE_TEST_NATS_SERVER");  // NOLINT(concurrency-mt-unsafe)
+    return chosen != nullptr && *chosen != '\0' ? chosen : CAPSULE_NATS_SERVER;
+  }
+
   [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] bool running() const { return pid_ > 0; }
   [[nodiscard]] bool jetstream() const { return !store_dir_.empty(); }
@@ -70,7 +77,7 @@ class NatsServer {
     if (work_dir_.empty()) return false;
     const std::string port = port_ > 0 ? std::to_string(port_) : "-1";  // -1: the server picks
     std::vector<std::string> args{
-        CAPSULE_NATS_SERVER, "-a", "127.0.0.1", "-p", port, "--ports_file_dir", work_dir_.string()};
+        binary(), "-a", "127.0.0.1", "-p", port, "--ports_file_dir", work_dir_.string()};
     if (jetstream()) {
       args.insert(args.end(), {"-js", "-sd", store_dir_.string()});
     }
@@ -83,7 +90,7 @@ class NatsServer {
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid = 0;
-    const int rc = posix_spawn(&pid, CAPSULE_NATS_SERVER, &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawn(&pid, binary(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return false;
     pid_ = pid;
@@ -113,14 +120,14 @@ class NatsServer {
   }
 
  private:
-  // The client port from `<exe>_<pid>.ports` ({"nats":["nats://127.0.0.1:PORT"],...}), or 0
-  // while the server has not written it yet.
+  // The client port from `<exe>_<pid>.ports` ({"nats":["nats://127.0.0.1:PORT"],...}; "tls://"
+  // when the configuration requires TLS), or 0 while the server has not written it yet.
   [[nodiscard]] int read_ports_file(pid_t pid) const {
     const auto file = work_dir_ / ("nats-server_" + std::to_string(pid) + ".ports");
     std::ifstream in(file);
     std::string text;  // one line of JSON
     std::getline(in, text);
-    const std::string marker = "nats://127.0.0.1:";
+    const std::string marker = "://127.0.0.1:";
     const auto at = text.find(marker);
     if (at == std::string::npos) return 0;
     return std::atoi(text.c_str() + at + marker.size());

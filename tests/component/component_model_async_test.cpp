@@ -110,6 +110,28 @@ TEST_F(QuickJsGuests, AQuickJsCounterKeepsItsCountInStorageAcrossARestart) {
 }
 #endif
 
+TEST(ComponentModelAsyncSide, ASecondLoadOfTheSameBytesGoesStraightToTheAsyncAbiSide) {
+  wasm::EngineConfig config;
+  config.pooling.enabled = false;  // no compile cache either: every load compiles
+  auto engine = wasm::WasmEngine::create(config);
+  ASSERT_TRUE(engine) << engine.error().describe();
+  const auto path = std::filesystem::path(CAPSULE_COMPONENTS_DIR) / "async_abi.wasm";
+  auto first = (*engine)->load_file(path);
+  ASSERT_TRUE(first) << first.error().describe();
+  // The main side validated it and refused it, then the async-ABI side compiled it.
+  EXPECT_EQ((*engine)->stats().compiles, 2U);
+  auto second = (*engine)->load_file(path);
+  ASSERT_TRUE(second) << second.error().describe();
+  EXPECT_EQ((*engine)->stats().compiles, 3U);
+  // Both run (their instances take the async-ABI side's engine and linker).
+  for (const auto& c : {*first, *second}) {
+    wasm::InstanceOptions options;
+    options.id = ComponentId{"t", "abi", "0"};
+    auto instance = (*engine)->instantiate(*c, std::move(options));
+    ASSERT_TRUE(instance) << instance.error().describe();
+  }
+}
+
 TEST(ComponentModelAsyncOff, AnEngineWithoutTheAsyncAbiRefusesTheComponentNamingTheFeature) {
   wasm::EngineConfig config;
   config.pooling.enabled = false;

@@ -3,8 +3,11 @@
 state across a supervisor restart (it traps), an operator restart, and a restart of the whole
 host on the same SQLite file: a real `capsule run`, driven with the CLI. Its settings come from
 wasi:config, its start-up line from wasi:logging; a component without storage grants is refused
-through wasi:keyvalue, and the first keeps answering."""
+through wasi:keyvalue, and the first keeps answering. With --nats-server, the same component keeps
+its count in NATS JetStream KV (`storage_backend = "nats-kv"`): a second host, with a data dir of
+its own, goes on from where the first one stopped."""
 import pathlib
+import signal
 import sys
 import tempfile
 import unittest
@@ -12,6 +15,9 @@ import unittest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import capsule_process  # noqa: E402
 from capsule_process import HostProcess, capsule, data_dir_with_cache, wait_for  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "cluster"))
+import nats_process  # noqa: E402
 
 ARGS = None
 
@@ -112,10 +118,93 @@ class PythonKeyValue(unittest.TestCase):
         self.assertNotEqual(self.call("py/nogrants/0", "get", check=False).returncode, 0)
 
 
+# The counter alone, its storage in JetStream KV (the cluster's server) instead of SQLite.
+JETSTREAM_MANIFEST = """
+[host]
+components_dir = "{components}"
+storage_backend = "nats-kv"
+kv_bucket = "py_kv_e2e"
+
+[[component]]
+name = "py/kv"
+path = "py_kv_counter.wasm"
+  [component.limits]
+  memory = "{memory}"
+  [component.config]
+  bucket = "counters"
+  key = "visits"
+  [component.capabilities]
+  "storage.read" = ["counters/visits"]
+  "storage.write" = ["counters/visits"]
+
+[grants."py/kv"]
+"storage.read" = ["counters/visits"]
+"storage.write" = ["counters/visits"]
+"""
+
+
+class PythonKeyValueOnJetStream(unittest.TestCase):
+    """wasi:keyvalue's store and atomics from a componentize-py guest, backed by JetStream KV."""
+
+    def setUp(self):
+        if not ARGS.nats_server:
+            self.skipTest("no --nats-server given")
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = pathlib.Path(self.tmp.name)
+        self.manifest = self.dir / "app.toml"
+        self.manifest.write_text(JETSTREAM_MANIFEST.format(components=ARGS.components,
+                                                           memory=ARGS.memory))
+        self.nats = nats_process.NatsServer(ARGS.nats_server, store_dir=self.dir / "jetstream")
+        self.hosts = []
+
+    def tearDown(self):
+        for h in self.hosts:
+            h.kill(signal.SIGTERM)
+        self.nats.close()
+        self.tmp.cleanup()
+
+    def start(self, name):
+        data = self.dir / f"data-{name}"
+        data_dir_with_cache(data, ARGS.cache_dir)
+        h = HostProcess(self.manifest, None, "--cluster", self.nats.url, "--host", name,
+                        "--data-dir", str(data), ready_timeout=300)
+        self.hosts.append(h)
+        return h
+
+    @staticmethod
+    def call(host, payload, check=True):
+        return capsule("call", "py/kv/0", payload, "--timeout-ms", "20000", admin=host.admin,
+                       check=check, timeout=60)
+
+    def test_the_count_lives_in_jetstream_and_a_new_host_goes_on_from_it(self):
+        first = self.start("kv1")
+        self.assertEqual([self.call(first, "incr").stdout.strip() for _ in range(3)],
+                         ["1", "2", "3"])
+        # A trap restarts the instance; init reads the value back from the server.
+        self.assertNotEqual(self.call(first, "crash", check=False).returncode, 0)
+        self.assertTrue(wait_for(lambda: self.call(first, "get", check=False).stdout.strip()
+                                 == "3", 30))
+        self.assertEqual(first.terminate(), 0, first.tail())
+        # Another host, with an empty data dir of its own (no SQLite file holds the count), reads
+        # it from JetStream through wasi:keyvalue and goes on.
+        second = self.start("kv2")
+        self.assertEqual(self.call(second, "get").stdout.strip(), "3")
+        self.assertEqual(self.call(second, "incr").stdout.strip(), "4")
+        ready = [e for e in second.log()
+                 if e.get("component") == "py/kv/0" and e.get("msg", "").startswith("ready with ")]
+        self.assertEqual(ready[-1]["msg"] if ready else None, "ready with 3")
+        # The server restarts (same store); the host reconnects and the count is still there.
+        self.nats.stop()
+        self.nats.start()
+        self.assertTrue(wait_for(lambda: self.call(second, "incr", check=False).stdout.strip()
+                                 == "5", 60), second.tail())
+
+
 if __name__ == "__main__":
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory", default="16MiB")
     parser.add_argument("--cache-dir", help="compile cache kept between runs")
+    parser.add_argument("--nats-server", help="a nats-server binary: also run on JetStream KV")
     ARGS, rest = capsule_process.parse_args(parser)
     unittest.main(argv=[sys.argv[0], *rest])

@@ -53,6 +53,10 @@ def check_layout(files, source):
     lib = next((f.rsplit("/cmake/capsule/", 1)[0] for f in files
                 if f.endswith("/cmake/capsule/capsuleConfig.cmake")), None)
     assert lib, "no <libdir>/cmake/capsule/capsuleConfig.cmake installed"
+    # Debian's multiarch directory, as its policy wants for a package's libraries (the .deb's
+    # prefix /usr included), not lib/.
+    multiarch = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], timeout=30).stdout.strip()
+    assert lib == f"lib/{multiarch}", f"libraries installed in {lib}, not lib/{multiarch}"
     expected = {"bin/capsule",
                 f"{lib}/cmake/capsule/capsuleConfigVersion.cmake",
                 f"{lib}/cmake/capsule/capsuleTargets.cmake",

@@ -17,6 +17,7 @@ namespace capsule::manifest {
 namespace {
 
 using testing::error_of;
+using testing::parse_text;
 
 // The names an error lists after "(known: ", up to the closing parenthesis.
 std::vector<std::string> listed(const std::string& error) {
@@ -46,6 +47,8 @@ std::vector<Table> tables() {
       {"host.", [](const std::string& l) { return "[host]\n" + l + "\n" + kComponent; }},
       {"host.quotas.",
        [](const std::string& l) { return "[host.quotas]\n" + l + "\n" + kComponent; }},
+      {"host.cluster_tls.",
+       [](const std::string& l) { return "[host.cluster_tls]\n" + l + "\n" + kComponent; }},
       {"component[0] ", in_component("")},
       {"component 'app/a' limits.", in_component("[component.limits]\n")},
       {"component 'app/a' supervision.", in_component("[component.supervision]\n")},
@@ -91,6 +94,35 @@ TEST(ManifestFields, UnknownSectionsNameTheSectionsAsTheyAreWritten) {
     const std::string other = error_of(kComponent + section);
     EXPECT_EQ(other.find("unknown section"), std::string::npos) << section << other;
   }
+}
+
+TEST(ManifestFields, ClusterTlsFilesAreReadAtParseAndNamedWithTheirLine) {
+  // Relative to the manifest: a missing file is the key, its full path and the line.
+  const std::string missing =
+      error_of("[host]\nname = \"p1\"\n[host.cluster_tls]\nca = \"tls/ca.pem\"\n" + kComponent);
+  EXPECT_NE(missing.find("app.toml:4: host.cluster_tls.ca: "), std::string::npos) << missing;
+  EXPECT_NE(missing.find("capsule-manifest-test-"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("/tls/ca.pem: cannot read (No such file or directory)"), std::string::npos)
+      << missing;
+  // Readable files are taken (absolute paths stay as written); cert without key is refused.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("capsule-tls-manifest-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"ca.pem", "p1.pem", "p1.key"}) std::ofstream(dir / f) << "x";
+  const std::string table = "[host.cluster_tls]\nca = \"" + (dir / "ca.pem").string() +
+                            "\"\ncert = \"" + (dir / "p1.pem").string() + "\"\n";
+  auto m = parse_text(table + "key = \"" + (dir / "p1.key").string() + "\"\n" + kComponent);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->host.cluster_tls.ca, dir / "ca.pem");
+  EXPECT_EQ(m->host.cluster_tls.key, dir / "p1.key");
+  const std::string lonely = error_of(table + kComponent);
+  EXPECT_NE(lonely.find("host.cluster_tls: cert and key come together"), std::string::npos)
+      << lonely;
+  const std::string no_ca =
+      error_of("[host.cluster_tls]\ncert = \"" + (dir / "p1.pem").string() + "\"\nkey = \"" +
+               (dir / "p1.key").string() + "\"\n" + kComponent);
+  EXPECT_NE(no_ca.find("host.cluster_tls.ca: required"), std::string::npos) << no_ca;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

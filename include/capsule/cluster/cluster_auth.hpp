@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include <capsule/cluster/tls_files.hpp>
 #include <capsule/core/result.hpp>
 
 namespace capsule::cluster {
@@ -13,6 +14,9 @@ struct HostCredentials {
   std::string host;
   std::string user;
   std::string password;  // 256 random bits, hex
+  // TLS to the server (`cluster init --tls`); paths as written into the .creds file, relative to
+  // it when relative. Not enabled: plain TCP.
+  TlsFiles tls;
 };
 
 // The credentials of every host of a cluster and the nats-server configuration that admits
@@ -25,6 +29,11 @@ struct ClusterAuth {
   std::string cluster;
   std::string kv_bucket = "capsule_kv";
   std::vector<HostCredentials> hosts;
+  // When enabled, the server accepts TLS connections only (its certificate `cert`, key `key`)
+  // and requires each client to present a certificate signed by `ca` (`verify: true`), on top of
+  // its user and password. Paths as nats-server reads them (absolute: it resolves relative paths
+  // against its working directory, not the configuration file).
+  TlsFiles server_tls;
 
   [[nodiscard]] std::string server_config() const;
 };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <capsule/cluster/tls_files.hpp>
 #include <capsule/core/result.hpp>
 #include <capsule/core/serving_window.hpp>
 
@@ -27,6 +28,7 @@ struct LeaseConfig {
   std::string host;  // this host's name, written into its leases
   std::string user;  // credentials (cluster_auth.hpp); empty: none
   std::string password;
+  TlsFiles tls;  // TLS to the server (tls_files.hpp); not enabled: plain TCP
   // A lease whose revision has not moved for this long, as seen by another host, may be taken
   // over. The holder renews every quarter of it and stops serving three quarters after the start
   // of its last renewal that succeeded (see docs/cluster.md, "Leases").

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include <capsule/cluster/tls_files.hpp>
 #include <capsule/storage/kv_backend.hpp>
 
 namespace capsule::cluster {
@@ -16,7 +17,7 @@ namespace capsule::cluster {
 // Layout in the bucket: `<hex(space)>.<hex(key)>` holds a value (lowercase hex keeps byte-wise
 // order and admits any key byte, where NATS KV keys allow only [-/_=.a-zA-Z0-9]), and
 // `<hex(space)>.usage` holds the space's usage ("<bytes> <keys>"; never a data key, since
-// "usage" is not hex).
+// "usage" is not hex), and `<hex(space)>.fence` a failover unit's fencing token (see fence()).
 //
 // Quota across hosts: optimistic concurrency on revisions. A write that grows the space first
 // moves the usage entry forward (compare-and-set on its revision, after the quota check), then
@@ -34,6 +35,7 @@ class NatsKvBackend final : public storage::KvBackend {
     std::chrono::milliseconds reconnect_wait{200};  // between reconnect attempts (unbounded)
     std::string user;                               // credentials (cluster_auth.hpp); empty: none
     std::string password;
+    TlsFiles tls;  // TLS to the server (tls_files.hpp); not enabled: plain TCP
   };
 
   // Connects and creates or binds the bucket. kUnavailable if no server answers or the server
@@ -62,6 +64,17 @@ class NatsKvBackend final : public storage::KvBackend {
   Result<storage::Bytes> update_if(std::string_view space, std::string_view key,
                                    const Update& update, const security::StorageQuota& quota,
                                    const WritePermit& allowed) override;
+
+  // Fencing (docs/cluster.md, "Leases"): a write whose permit carries a lease token is checked by
+  // the server when it can check conditions over a key pattern (nats-server >= 2.11): the write
+  // lands only if nothing in the space changed since the writer read it, which it did after
+  // confirming the space's fence (`<hex(space)>.fence`) is its token. Older servers: only the
+  // writer's own checks (the permit). fence() writes the token (only forward).
+  Status fence(std::string_view space, std::uint64_t token) override;
+  // Whether the connected server checks fenced writes itself (asked again after a reconnect).
+  [[nodiscard]] bool server_fencing() const;
+  // The server's JetStream API level as last read (0: nats-server older than 2.11).
+  [[nodiscard]] int server_api_level() const;
 
   // Sums the space's entries (reads every value): for tests and for checking a space after a
   // crash. usage() may exceed it (see above), never fall below it.

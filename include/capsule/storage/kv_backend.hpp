@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <capsule/core/result.hpp>
@@ -52,7 +54,29 @@ class KvBackend {
   // whose write is several steps, or retries after losing a race, asks again right before each
   // step leaves, so a writer that lost its right while it was paused cannot land a late write by
   // retrying. `allowed`'s error is returned as is. The defaults ask once, then write.
-  using WritePermit = std::function<Status()>;
+  // A permit may also carry the writer's fencing token (a failover unit's lease token): a backend
+  // that can make its server check it refuses the write once the space was fenced by a newer
+  // token (see fence()), wherever the writer was paused. 0: no token, the check is the writer's.
+  class WritePermit {
+   public:
+    template <typename F>
+      requires(!std::is_same_v<std::remove_cvref_t<F>, WritePermit> &&
+               std::is_invocable_r_v<Status, const F&>)
+    WritePermit(F check, std::uint64_t fence_token = 0)  // NOLINT: a lambda is a permit
+        : check_(std::move(check)), fence_token_(fence_token) {}
+    Status operator()() const { return check_(); }
+    [[nodiscard]] std::uint64_t fence_token() const { return fence_token_; }
+
+   private:
+    std::function<Status()> check_;
+    std::uint64_t fence_token_ = 0;
+  };
+
+  // Makes `token` the space's fencing token before its new holder serves it: from then on the
+  // backend refuses writes that carry an older token, or whose writer read the space before the
+  // fence. Tokens only grow; a token older than the space's is refused (kUnavailable). Backends
+  // that only one host reaches (SQLite) need no fence: the default does nothing.
+  virtual Status fence(std::string_view /*space*/, std::uint64_t /*token*/) { return ok(); }
   virtual Status set_if(std::string_view space, std::string_view key, const Bytes& value,
                         const security::StorageQuota& quota, const WritePermit& allowed) {
     if (Status s = allowed(); !s) return s;
