@@ -4,9 +4,13 @@
 // component->component request throughput (fan-out), fire-and-forget throughput, confirmed sends
 // from one sender in batches (capsule:core 0.1.2 send-batch); then against raw NATS.
 // Usage: cluster_bench <components dir>
+// CAPSULE_BENCH_ROWS=<sections> (comma-separated, of rr, rtt, fanout, burst, unconfirmed,
+// batch, raw) runs only
+// those sections (for profiling one of them); rows of the others print as 0.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -26,6 +30,14 @@ using bench::Clock;
 using bench::percentiles;
 using bench::us;
 using bench::wait_until;
+
+// Whether section `name` runs (CAPSULE_BENCH_ROWS unset: all of them).
+bool wanted(const char* name) {
+  const char* rows = std::getenv("CAPSULE_BENCH_ROWS");
+  if (rows == nullptr || *rows == 0) return true;
+  const std::string list = std::string(",") + rows + ",";
+  return list.find(std::string(",") + name + ",") != std::string::npos;
+}
 
 void row(const char* what, double remote, double local, const char* unit) {
   bench::print_ratio_row(56, what, remote, local, unit);
@@ -124,7 +136,7 @@ int main(int argc, char** argv) {
   constexpr int kCalls = 3000;
   std::vector<double> near_calls, far_calls;
   for (auto [target, out] : {std::pair{"near", &near_calls}, std::pair{"far", &far_calls}}) {
-    for (int i = 0; i < kCalls; ++i) {
+    for (int i = 0; i < (wanted("rr") ? kCalls : 0); ++i) {
       const auto t0 = Clock::now();
       auto r = a.runtime->ask({"bench", target, "0"}, payload, std::chrono::seconds(10)).get();
       if (!r) {
@@ -134,6 +146,7 @@ int main(int argc, char** argv) {
       out->push_back(us(Clock::now() - t0));
     }
   }
+  if (near_calls.empty()) near_calls = far_calls = {0};
   const auto nc = percentiles(near_calls), fc = percentiles(far_calls);
   row("host->component request/reply p50 (64 B)", fc.p50, nc.p50, "us");
   row("host->component request/reply p99 (64 B)", fc.p99, nc.p99, "us");
@@ -141,7 +154,7 @@ int main(int argc, char** argv) {
   // -- component -> component round trip -------------------------------------------------------
   constexpr int kRoundTrips = 3000;
   double rtt[2] = {0, 0};
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < (wanted("rtt") ? 2 : 0); ++i) {
     const std::string name = i == 0 ? "ping_near" : "ping_far";
     const std::string target = i == 0 ? "bench/near/1" : "bench/far/1";
     if (!a.start(name, relay,
@@ -158,7 +171,7 @@ int main(int argc, char** argv) {
   // -- component -> component request throughput ----------------------------------------------
   constexpr int kFanout = 20000;
   double rate[2] = {0, 0};
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < (wanted("fanout") ? 2 : 0); ++i) {
     const std::string name = i == 0 ? "fan_near" : "fan_far";
     if (!a.start(name, relay,
                  {{"mode", "fanout"},
@@ -190,7 +203,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   double sends[3] = {0, 0, 0};
+  double sender_done[3] = {0, 0, 0};  // when the sender's host had put the burst on NATS (s)
   for (int i = 0; i < 3; ++i) {
+    if (!wanted("burst") && !(i == 2 && wanted("unconfirmed"))) continue;
     const std::string name = i == 0 ? "burst_near" : i == 1 ? "burst_far" : "burst_far_unconfirmed";
     Host& sender = i == 2 ? c : a;
     Host& sink_host = i == 0 ? a : b;
@@ -201,11 +216,22 @@ int main(int argc, char** argv) {
     }
     const int burst = kBursts[i];
     const auto base = sink_host.processed(sink);
+    // Sends on the wire: one NATS message each, or coalesced (then `sent` counts envelopes).
+    const auto base_stats = sender.bridge->stats();
+    const auto on_wire = [&] {
+      const auto s = sender.bridge->stats();
+      return std::max(s.sent - base_stats.sent, s.coalesced - base_stats.coalesced);
+    };
     const auto t0 = Clock::now();
     static_cast<void>(sender.runtime->send(ComponentRuntime::privileged_caller(),
                                            {"bench", name, "0"},
                                            Payload::text(std::to_string(burst))));
-    if (!wait_until([&] { return sink_host.processed(sink) >= base + burst; })) {
+    if (!wait_until([&] {
+          if (i == 2 && sender_done[i] == 0 && on_wire() >= static_cast<std::uint64_t>(burst)) {
+            sender_done[i] = std::chrono::duration<double>(Clock::now() - t0).count();
+          }
+          return sink_host.processed(sink) >= base + burst;
+        })) {
       std::fprintf(stderr, "%s: only %llu of %d processed\n", name.c_str(),
                    static_cast<unsigned long long>(sink_host.processed(sink) - base), burst);
       return 1;
@@ -214,6 +240,9 @@ int main(int argc, char** argv) {
   }
   row("component->component messages/s (1 -> 4), confirmed", sends[1], sends[0], "msg/s");
   row("component->component messages/s (1 -> 4), unconfirmed", sends[2], sends[0], "msg/s");
+  std::printf(
+      "  (unconfirmed burst: the sender's host had published it after %.0f ms of %.0f ms)\n",
+      sender_done[2] * 1e3, sends[2] > 0 ? kBursts[2] / sends[2] * 1e3 : 0.0);
 
   // -- confirmed sends from one sender, in batches (send-batch)
   // ------------------------------------ One relay sends kBatched messages of 64 B, kBatch per
@@ -223,7 +252,7 @@ int main(int argc, char** argv) {
   constexpr int kBatched = 100000;
   constexpr int kBatch = 256;
   double batched[2] = {0, 0};
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < (wanted("batch") ? 2 : 0); ++i) {
     const std::string name = i == 0 ? "batch_near" : "batch_far";
     const std::string sink = i == 0 ? "bench/near/" : "bench/far/";
     std::string targets;
@@ -247,8 +276,9 @@ int main(int argc, char** argv) {
   row("confirmed sends from one sender (batch of 256), msg/s", batched[1], batched[0], "msg/s");
 
   // -- the same against raw NATS (two plain cnats clients, same server, same run) -----------------
-  const auto raw_rr = percentiles(bench::raw::request_reply(server.url(), kCalls));
-  const double raw_rate = bench::raw::pub_sub_rate(server.url(), 200000);
+  const auto raw_rr = wanted("raw") ? percentiles(bench::raw::request_reply(server.url(), kCalls))
+                                    : bench::Percentiles{0, 0};
+  const double raw_rate = wanted("raw") ? bench::raw::pub_sub_rate(server.url(), 200000) : 0;
   std::printf("\n%-56s %19s %19s %9s\n", "against raw NATS", "capsule", "raw cnats", "ratio");
   bench::print_ratio_row(56, "cross-host request/reply p50 (64 B)", fc.p50, raw_rr.p50, "us");
   bench::print_ratio_row(56, "cross-host c->c msgs/s unconfirmed vs pub->sub (64 B)", sends[2],

@@ -10,7 +10,10 @@
  *       a message "N" sends N messages (payload: the message's number, padded to 64 bytes) to the
  *       targets in turn, k per messaging.send-batch call (capsule:core 0.1.2), then publishes
  *       "ok=A err=B" to done_topic; for N <= 64 also " outcomes=" and each message's outcome
- *       (ok or the error's case name) in order, and a refused batch as " batch-error=<case>". */
+ *       (ok or the error's case name) in order, and a refused batch as " batch-error=<case>".
+ *   mode=burst    target=<ns/name>, instances=<k>[, numbered=1]
+ *       a message "N" sends N messages to target/0..k-1 in turn, one messaging.send each, in one
+ *       call; their payload is "burst", or with numbered=1 the message's number. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,7 @@ CAPSULE_COMPONENT_METADATA("relay", "0.1.0", "Forwards, fans out or ping-pongs m
 enum mode { MODE_FORWARD, MODE_FANOUT, MODE_PINGER, MODE_BURST, MODE_BATCH };
 static enum mode g_mode = MODE_FORWARD;
 static char g_next[160], g_topic[96], g_tag[64], g_target[160], g_done_topic[96];
-static unsigned g_instances = 1, g_timeout_ms = 5000, g_batch = 64;
+static unsigned g_instances = 1, g_timeout_ms = 5000, g_batch = 64, g_numbered = 0;
 static char g_targets[1024];
 static unsigned g_expected, g_ok, g_err, g_timeouts, g_remaining, g_round_trips;
 
@@ -108,6 +111,8 @@ bool exports_capsule_core_lifecycle_init(capsule_config_t* config, capsule_error
       size_t len = v->len < sizeof g_targets - 1 ? v->len : sizeof g_targets - 1;
       memcpy(g_targets, v->ptr, len);
       g_targets[len] = 0;
+    } else if (capsule_string_eq(k, "numbered")) {
+      g_numbered = (unsigned)atoi(value);
     } else if (capsule_string_eq(k, "batch")) {
       g_batch = (unsigned)atoi(value);
     } else if (capsule_string_eq(k, "timeout_ms")) {
@@ -248,6 +253,12 @@ bool exports_capsule_core_lifecycle_handle_message(capsule_message_t* msg, capsu
     capsule_payload_set_text(&p, "burst");
     for (unsigned i = 0; i < count; ++i) {
       capsule_error_t e;
+      if (g_numbered) {
+        char num[16];
+        snprintf(num, sizeof num, "%u", i);
+        capsule_core_types_payload_free(&p);
+        capsule_payload_set_text(&p, num);
+      }
       if (!capsule_core_messaging_send(&ids[i % k], &p, &e)) capsule_core_types_error_free(&e);
     }
     capsule_core_types_payload_free(&p);

@@ -32,6 +32,7 @@ bool HostDirectory::observe(const Heartbeat& heartbeat, Clock::time_point now) {
   it->second.info.last_seen = now;
   it->second.info.sequence = heartbeat.sequence;
   it->second.info.components = heartbeat.components.size();
+  it->second.info.wire = heartbeat.wire;
   return joined;
 }
 

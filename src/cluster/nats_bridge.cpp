@@ -16,6 +16,7 @@
 #include "boot_id.hpp"
 #include "confirmations.hpp"
 #include "nats_handles.hpp"
+#include "send_coalescer.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -25,6 +26,12 @@ using Clock = std::chrono::steady_clock;
 // Room under the server's max_payload for the envelope around a payload (ids, topic, codec,
 // correlation, boot id): ids and topics are far smaller than this.
 constexpr std::size_t kEnvelopeRoom = 4096;
+
+// When held unconfirmed sends for one host leave without waiting for the end of the turn: enough
+// to amortise a NATS message over many sends, small enough that the other host starts on the
+// first ones while the sender is still making the next.
+constexpr std::size_t kCoalesceSends = 256;
+constexpr std::size_t kCoalesceBytes = std::size_t{64} * 1024;
 
 std::span<const std::uint8_t> data_of(natsMsg* m) {
   return {reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(m)),
@@ -78,11 +85,15 @@ struct NatsBridge::Impl {
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
       inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0},
-      hosts_declared_dead{0}, oversized{0};
+      hosts_declared_dead{0}, oversized{0}, coalesced{0}, coalesced_lost{0};
   const std::string boot = random_boot_id();
   // Acks of this host life's confirmed sends: `<ack_prefix><number>`, one subscription.
   const std::string ack_prefix = "_INBOX.capsule." + boot + ".";
   PendingConfirmations confirmations;
+  SendCoalescer coalescer{kCoalesceSends, kCoalesceBytes,
+                          [this](const std::string& host, std::vector<WireMessage> sends) {
+                            publish_coalesced(host, std::move(sends));
+                          }};
 
   // The runtime inbound messages go to; null when detached. Callbacks hold it shared.
   mutable std::shared_mutex runtime_mutex;
@@ -144,11 +155,13 @@ struct NatsBridge::Impl {
   // -- NATS plumbing -----------------------------------------------------------------------
   // The cluster's wire limit is the NATS server's max_payload (1 MiB by default): a payload that
   // cannot fit is refused by size, before it is copied into an envelope, naming both numbers.
-  [[nodiscard]] Status wire_fits(std::size_t payload, std::string_view what) const {
+  // `what` (naming the message) is only called to say why it does not fit: this runs per send.
+  template <typename What>
+  [[nodiscard]] Status wire_fits(std::size_t payload, const What& what) const {
     const std::int64_t max = natsConnection_GetMaxPayload(connection.get());
     if (max <= 0 || payload + kEnvelopeRoom <= static_cast<std::size_t>(max)) return ok();
     return make_error(ErrorCode::kInvalidArgument,
-                      std::string(what) + ": a payload of " + std::to_string(payload) +
+                      what() + ": a payload of " + std::to_string(payload) +
                           " bytes does not fit in a cluster message (the NATS server at " +
                           config.url + " carries " + std::to_string(max) +
                           " bytes per message, max_payload, less " + std::to_string(kEnvelopeRoom) +
@@ -165,7 +178,8 @@ struct NatsBridge::Impl {
                                     const Payload& payload) const {
     auto host = destination(to);
     if (!host) return std::move(host).error();
-    if (Status s = wire_fits(payload.bytes.size(), "send to " + to.to_string()); !s) {
+    if (Status s = wire_fits(payload.bytes.size(), [&] { return "send to " + to.to_string(); });
+        !s) {
       return std::move(s).error();
     }
     WireMessage m;
@@ -224,6 +238,11 @@ struct NatsBridge::Impl {
 
   // The host that runs `to`, if a message sent to it now would be received.
   Result<std::string> destination(const ComponentId& to) const {
+    auto host = destination_host(to);
+    if (!host) return std::move(host).error();
+    return std::move(host->name);
+  }
+  Result<HostInfo> destination_host(const ComponentId& to) const {
     auto owner = directory.owner_of(to);
     bool here = false;
     if (!owner) owner = name_owner(to, here);  // a name of an on-demand component
@@ -249,7 +268,57 @@ struct NatsBridge::Impl {
                         "cannot reach " + to.to_string() + ": host " + owner->name +
                             " not heard from since this host reconnected to NATS");
     }
-    return owner->name;
+    return std::move(*owner);
+  }
+
+  // Held unconfirmed sends for `host`, in order: one envelope, or several when they exceed the
+  // server's max_payload together (each fits alone: wire_fits checked it when it was held).
+  void publish_coalesced(const std::string& host, std::vector<WireMessage> sends) {
+    const std::int64_t max_payload = natsConnection_GetMaxPayload(connection.get());
+    const std::size_t budget = max_payload > static_cast<std::int64_t>(kEnvelopeRoom)
+                                   ? static_cast<std::size_t>(max_payload) - kEnvelopeRoom
+                                   : SIZE_MAX;
+    const std::string subject = subjects.coalesced(config.host, host);
+    WireMessage envelope;
+    envelope.kind = WireMessage::Kind::kCoalesced;
+    envelope.origin_host = config.host;
+    std::size_t bytes = 0;
+    const auto publish = [&] {
+      if (envelope.entries.empty()) return;
+      const std::size_t n = envelope.entries.size();
+      if (publish_raw(subject, encode(envelope))) {
+        coalesced.fetch_add(n, std::memory_order_relaxed);
+      } else {
+        coalesced_lost.fetch_add(n, std::memory_order_relaxed);
+      }
+      envelope.entries.clear();
+      bytes = 0;
+    };
+    for (auto& send : sends) {
+      const std::size_t size = send.payload.bytes.size() + 128;
+      if (bytes + size > budget || envelope.entries.size() == kMaxCoalesced) publish();
+      bytes += size;
+      envelope.entries.push_back(std::move(send));
+    }
+    publish();
+  }
+
+  // Each send of a coalesced envelope is checked and delivered as if it had come alone: its
+  // sender against the host the envelope was published under, then the sender's grants and the
+  // target's mailbox (send_from_peer). Refusals are counted and logged one by one.
+  void deliver_coalesced(const char* subject, WireMessage& envelope,
+                         component::ComponentRuntime& rt) {
+    if (subject == nullptr || !subjects.published_by(subject, envelope.origin_host)) {
+      forged.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    for (auto& send : envelope.entries) {
+      if (!authentic(subject, send, rt)) {
+        forged.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      static_cast<void>(deliver_one(send, send.target, std::move(send.payload), rt, false));
+    }
   }
 
   static void on_complete(void* closure) {
@@ -278,6 +347,9 @@ struct NatsBridge::Impl {
     const char* reply_to = natsMsg_GetReply(raw);
     std::shared_lock lock(impl->runtime_mutex);
     if (impl->runtime == nullptr) return;
+    if (decoded->kind == WireMessage::Kind::kCoalesced) {
+      return impl->deliver_coalesced(natsMsg_GetSubject(raw), *decoded, *impl->runtime);
+    }
     if (!impl->authentic(natsMsg_GetSubject(raw), *decoded, *impl->runtime)) {
       impl->forged.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -422,6 +494,8 @@ struct NatsBridge::Impl {
       case WireMessage::Kind::kPublish:
         static_cast<void>(rt.publish_from_peer(m.sender, m.topic, m.payload));
         break;
+      case WireMessage::Kind::kCoalesced:  // delivered by deliver_coalesced, before this
+        break;
     }
   }
 
@@ -509,7 +583,9 @@ struct NatsBridge::Impl {
     m.target = responder;
     m.correlation = correlation;
     if (outcome) {
-      if (Status s = wire_fits(outcome->bytes.size(), "reply of " + responder.to_string()); !s) {
+      if (Status s =
+              wire_fits(outcome->bytes.size(), [&] { return "reply of " + responder.to_string(); });
+          !s) {
         outcome = std::move(s).error();  // the requester learns why instead of timing out
       }
     }
@@ -565,6 +641,7 @@ struct NatsBridge::Impl {
     h.sequence = sequence.fetch_add(1);
     h.interval_ms = static_cast<std::uint32_t>(config.heartbeat_interval.count());
     h.leaving = leaving;
+    h.wire = kWireCoalesced;
     h.groups = config.groups;
     {
       std::lock_guard od(on_demand_mutex);
@@ -764,6 +841,7 @@ void NatsBridge::detach(Farewell farewell) {
   }
   if (!impl_->ticker.joinable()) return;
   impl_->ticker.join();
+  impl_->coalescer.flush_all();  // held sends leave before the goodbye
   impl_->confirmations.fail_all("host " + impl_->config.host + " left the cluster");
   // Goodbye: the other hosts fail requests to this host's components now, not after a timeout.
   if (farewell == Farewell::kAnnounce && impl_->announce(true)) {
@@ -791,13 +869,44 @@ Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Pa
   if (!impl_->config.confirm_sends) {
     auto prepared = impl_->prepare_send(from, to, payload);
     if (!prepared) return std::move(prepared).error();
-    return impl_->publish_raw(prepared->subject, prepared->bytes);
+    Status s = ok();
+    impl_->coalescer.in_order(prepared->host,
+                              [&] { s = impl_->publish_raw(prepared->subject, prepared->bytes); });
+    return s;
   }
   // The confirmed send, waited for here (host code; a guest's call suspends instead).
   auto outcome = std::make_shared<std::promise<Status>>();
   auto confirmed = outcome->get_future();
   send_later(from, to, payload, [outcome](Status s) { outcome->set_value(std::move(s)); });
   return confirmed.get();
+}
+
+void NatsBridge::send_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                              std::function<void(Status)> done) {
+  if (impl_->config.confirm_sends) return send_later(from, to, payload, std::move(done));
+  auto host = impl_->destination_host(to);
+  if (!host) return done(std::move(host).error());
+  if (host->wire < kWireCoalesced) return done(send(from, to, payload));  // an older host
+  if (Status s =
+          impl_->wire_fits(payload.bytes.size(), [&] { return "send to " + to.to_string(); });
+      !s) {
+    return done(std::move(s));
+  }
+  WireMessage m;
+  m.kind = WireMessage::Kind::kSend;
+  m.sender = from;
+  m.target = to;
+  m.payload = std::move(payload);
+  impl_->coalescer.hold(host->name, std::move(m));
+  done(ok());
+}
+
+bool NatsBridge::sends_wait() const {
+  return impl_->config.confirm_sends;
+}
+
+void NatsBridge::end_turn() {
+  impl_->coalescer.flush_all();
 }
 
 void NatsBridge::send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
@@ -866,7 +975,9 @@ void NatsBridge::send_batch_later(const ComponentId& from, std::vector<OutgoingM
       refused.emplace_back(i, std::move(host).error());
       continue;
     }
-    if (Status s = impl_->wire_fits(m.payload.bytes.size(), "send to " + m.to.to_string()); !s) {
+    if (Status s =
+            impl_->wire_fits(m.payload.bytes.size(), [&] { return "send to " + m.to.to_string(); });
+        !s) {
       refused.emplace_back(i, std::move(s));
       continue;
     }
@@ -897,7 +1008,8 @@ void NatsBridge::send_batch_later(const ComponentId& from, std::vector<OutgoingM
     const std::string subject = impl_->subjects.batch(impl_->config.host, part.host);
     if (!impl_->config.confirm_sends) {
       // As an unconfirmed send: ok once handed to the connected client.
-      const Status s = impl_->publish_raw(subject, bytes);
+      Status s = ok();
+      impl_->coalescer.in_order(part.host, [&] { s = impl_->publish_raw(subject, bytes); });
       for (const std::size_t index : part.indices) gather->settle(index, s);
       continue;
     }
@@ -926,7 +1038,9 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
                            CorrelationId correlation, std::chrono::milliseconds timeout) {
   auto host = impl_->destination(to);
   if (!host) return std::move(host).error();
-  if (Status s = impl_->wire_fits(payload.bytes.size(), "request to " + to.to_string()); !s) {
+  if (Status s =
+          impl_->wire_fits(payload.bytes.size(), [&] { return "request to " + to.to_string(); });
+      !s) {
     return s;
   }
   WireMessage m;
@@ -942,8 +1056,10 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
     std::lock_guard lock(impl_->pending_mutex);
     impl_->pending[correlation] = Outbound{*host, to, Clock::now() + timeout};
   }
-  Status s =
-      impl_->publish_raw(impl_->subjects.component(to, impl_->config.host, *host), encode(m));
+  Status s = ok();
+  impl_->coalescer.in_order(*host, [&] {
+    s = impl_->publish_raw(impl_->subjects.component(to, impl_->config.host, *host), encode(m));
+  });
   if (!s) {
     std::lock_guard lock(impl_->pending_mutex);
     impl_->pending.erase(correlation);
@@ -953,7 +1069,7 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
 
 void NatsBridge::publish(const ComponentId& from, std::string_view topic, const Payload& payload) {
   // Local subscribers got it; other hosts cannot (publish is best effort across hosts).
-  if (!impl_->wire_fits(payload.bytes.size(), "publish")) {
+  if (!impl_->wire_fits(payload.bytes.size(), [] { return std::string("publish"); })) {
     impl_->oversized.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -1027,6 +1143,8 @@ BridgeStats NatsBridge::stats() const {
   s.forged = impl_->forged.load();
   s.hosts_declared_dead = impl_->hosts_declared_dead.load();
   s.oversized = impl_->oversized.load();
+  s.coalesced = impl_->coalesced.load();
+  s.coalesced_lost = impl_->coalesced_lost.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {

@@ -2,6 +2,8 @@
 
 #include <capsule/cluster/wire.hpp>
 
+#include "coalesced_codec.hpp"
+
 namespace capsule::cluster {
 namespace {
 
@@ -40,6 +42,7 @@ Result<T> parse(std::span<const std::uint8_t> bytes, F&& from_json) {
 }  // namespace
 
 std::vector<std::uint8_t> encode(const WireMessage& m) {
+  if (m.kind == WireMessage::Kind::kCoalesced) return encode_coalesced(m);
   json j{{"k", static_cast<int>(m.kind)}, {"o", m.origin_host}};
   if (!m.origin_boot.empty()) j["l"] = m.origin_boot;
   j["s"] = id_to_json(m.sender);
@@ -71,11 +74,16 @@ std::vector<std::uint8_t> encode(const WireMessage& m) {
 }
 
 Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
+  if (looks_coalesced(bytes)) return decode_coalesced(bytes);
   return parse<WireMessage>(bytes, [](const json& j) -> Result<WireMessage> {
     WireMessage m;
     const int kind = j.at("k").get<int>();
-    if (kind < 1 || kind > 5) {
+    if (kind < 1 || kind > 6) {
       return make_error(ErrorCode::kInvalidArgument, "unknown cluster message kind");
+    }
+    if (kind == static_cast<int>(WireMessage::Kind::kCoalesced)) {
+      // Only in the one encoding encode_coalesced writes (decode_coalesced, above).
+      return make_error(ErrorCode::kInvalidArgument, "malformed cluster coalesced envelope");
     }
     m.kind = static_cast<WireMessage::Kind>(kind);
     m.origin_host = j.at("o").get<std::string>();
@@ -123,7 +131,8 @@ std::vector<std::uint8_t> encode(const Heartbeat& h) {
                                {"l", h.leaving},
                                {"c", std::move(ids)},
                                {"g", h.groups},
-                               {"v", h.on_demand}});
+                               {"v", h.on_demand},
+                               {"w", h.wire}});
 }
 
 Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
@@ -138,6 +147,8 @@ Result<Heartbeat> decode_heartbeat(std::span<const std::uint8_t> bytes) {
     if (j.contains("g")) h.groups = j.at("g").get<std::vector<std::string>>();
     // Absent in heartbeats of hosts that predate virtual actors across hosts: they load none.
     if (j.contains("v")) h.on_demand = j.at("v").get<std::vector<std::string>>();
+    // Absent in heartbeats of hosts that predate coalesced envelopes: one message per send.
+    h.wire = j.value("w", std::uint32_t{1});
     return h;
   });
 }
@@ -181,6 +192,11 @@ std::string Subjects::component(const ComponentId& id, std::string_view from,
 std::string Subjects::batch(std::string_view from, std::string_view to) const {
   // One token after the host: no component subject (three tokens) can have this shape.
   return prefix(cluster, subject_token(from)) + "c." + subject_token(to) + ".batch";
+}
+
+std::string Subjects::coalesced(std::string_view from, std::string_view to) const {
+  // One token after the host, like batch(): no component subject has this shape.
+  return prefix(cluster, subject_token(from)) + "c." + subject_token(to) + ".coalesced";
 }
 
 std::string Subjects::host_inbox(std::string_view host) const {

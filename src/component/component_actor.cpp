@@ -275,7 +275,10 @@ Status ComponentActor::start_callback(CallbackResponse& response) {
 // call is expired (the guest's stack dropped) and the instance fails.
 Status ComponentActor::drive() {
   InFlight& f = *in_flight_;
-  if (f.call->poll(waker_) == wasm::GuestCall::State::kPending) {
+  const auto state = f.call->poll(waker_);
+  // The guest's turn ended or paused: sends it made for other hosts leave now.
+  runtime_->end_turn();
+  if (state == wasm::GuestCall::State::kPending) {
     const auto now = std::chrono::steady_clock::now();
     if (now < f.call->deadline()) {
       ctx_->await_resume();

@@ -52,7 +52,7 @@ void ComponentHostApi::run_blocking(std::function<void()> task) {
 }
 
 bool ComponentHostApi::send_may_wait(const ComponentId& target) const {
-  return runtime_.has_remote() && !runtime_.registry().lookup(target);
+  return runtime_.remote_sends_wait() && !runtime_.registry().lookup(target);
 }
 
 void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
@@ -62,9 +62,12 @@ void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
   }
   // The outcome may come after the instance is gone (its call dropped at a wall-time limit):
   // these host bindings, and so the runtime, stay alive until it does.
+  // Called from the guest's own call (a host call of its turn): the runtime may hold a send for
+  // another host until the turn ends (ComponentActor::drive calls end_turn).
   runtime_.send_later(
       self_id(), target, std::move(payload),
-      [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); });
+      [self = shared_from_this(), done = std::move(done)](Status s) { done(std::move(s)); },
+      /*in_turn=*/true);
 }
 
 void ComponentHostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) {
@@ -134,6 +137,16 @@ Status ComponentHostApi::authorize(security::Action action, std::string_view tar
 
 Status ComponentHostApi::send(const ComponentId& target, Payload payload) {
   if (Status s = quotas_->admit_messages(self_id(), 1, security::Action::kSend); !s) return s;
+  if (runtime_.has_remote() && !runtime_.remote_sends_wait() &&
+      !runtime_.registry().lookup(target)) {
+    // For another host, unconfirmed: the outcome is known before send_later returns (the router
+    // says so), and the send may be held for the end of this turn, as send_later's would.
+    Status outcome = ok();
+    runtime_.send_later(
+        self_id(), target, std::move(payload), [&outcome](Status s) { outcome = std::move(s); },
+        /*in_turn=*/true);
+    return outcome;
+  }
   return runtime_.send(self_id(), target, std::move(payload));
 }
 

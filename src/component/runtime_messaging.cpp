@@ -71,18 +71,20 @@ Status ComponentRuntime::send(const ComponentId& from, const ComponentId& to, Pa
 }
 
 void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to, Payload payload,
-                                  std::function<void(Status)> done) {
+                                  std::function<void(Status)> done, bool in_turn) {
   if (Status s = admit_send(from, to, payload); !s) return done(s);
+  const auto remote = [&] {
+    if (in_turn) return config_.remote->send_in_turn(from, to, std::move(payload), std::move(done));
+    config_.remote->send_later(from, to, payload, std::move(done));
+  };
   if (auto d = directory_for(to)) {
     // Another host serves this name now: the message goes there, as to any remote component.
-    if (!serves_here(to)) return config_.remote->send_later(from, to, payload, std::move(done));
+    if (!serves_here(to)) return remote();
     return done(d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
   }
   auto target = registry_.lookup(to);
-  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
-    return config_.remote->send_later(from, to, payload, std::move(done));
-  }
+  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) return remote();
   if (!target) return done(std::move(target).error());
   done(name_gone_target(target->send(ComponentEnvelope{
                             ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),

@@ -22,15 +22,17 @@ using Inbox = component::testing::TopicInbox;
 // One capsule host: its own actor system, runtime and NATS connection; the engine is shared.
 struct Host {
   // `policy`: capability checks on (components then need grants); `confirm_timeout`: how long a
-  // confirmed send to another host waits for its acknowledgement.
+  // confirmed send to another host waits for its acknowledgement; `confirm_sends` false: sends to
+  // other hosts are not confirmed (BridgeConfig::confirm_sends; guests' sends are then coalesced).
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
        const std::string& user = {}, const std::string& password = {},
        std::shared_ptr<security::PolicyEngine> policy = nullptr,
        std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2),
        std::shared_ptr<storage::KvBackend> storage = nullptr, TlsFiles tls = {},
-       std::shared_ptr<NameLeases> claims = nullptr)
+       bool confirm_sends = true, std::shared_ptr<NameLeases> claims = nullptr)
       : name_leases(std::move(claims)) {
     BridgeConfig config;
+    config.confirm_sends = confirm_sends;
     config.confirm_timeout = confirm_timeout;
     config.url = url;
     config.user = user;

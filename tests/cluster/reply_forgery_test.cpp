@@ -1,11 +1,10 @@
 // Replies that must not complete a request: from a responder that is not the request's target,
 // sent to a previous life of the requesting host, or aimed at a request that never left this
 // host. A plain NATS client on the cluster's server plays the forger.
-#include <nats/nats.h>
-
 #include <capsule/cluster/wire.hpp>
 
 #include "cluster_fixture.hpp"
+#include "raw_client.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -16,12 +15,7 @@ using namespace capsule::cluster::testing;
 // that can reach the server could send.
 class Forger {
  public:
-  explicit Forger(const std::string& url) {
-    EXPECT_EQ(natsConnection_ConnectTo(&conn_, url.c_str()), NATS_OK);
-  }
-  ~Forger() { natsConnection_Destroy(conn_); }
-  Forger(const Forger&) = delete;
-  Forger& operator=(const Forger&) = delete;
+  explicit Forger(const std::string& url) : client_(url) {}
 
   // Replies for correlation ids 1..n, as if from `responder`, to `subject`.
   void replies(const std::string& subject, const ComponentId& responder, int n) {
@@ -32,16 +26,12 @@ class Forger {
       m.target = responder;
       m.correlation = static_cast<CorrelationId>(id);
       m.payload = Payload::text("forged");
-      const auto bytes = encode(m);
-      EXPECT_EQ(natsConnection_Publish(conn_, subject.c_str(), bytes.data(),
-                                       static_cast<int>(bytes.size())),
-                NATS_OK);
+      client_.publish(subject, encode(m), id == n);
     }
-    EXPECT_EQ(natsConnection_FlushTimeout(conn_, 2000), NATS_OK);
   }
 
  private:
-  natsConnection* conn_ = nullptr;
+  RawClient client_;
 };
 
 ResourceLimits spin_limits() {

@@ -19,6 +19,7 @@ struct HostInfo {
   std::uint64_t sequence = 0;
   std::size_t components = 0;
   std::vector<std::string> groups;
+  std::uint32_t wire = 1;  // the envelope formats it takes (Heartbeat::wire)
 };
 
 // A live host with the component instances it announced.

@@ -69,6 +69,10 @@ struct BridgeStats {
   // Publishes not sent to other hosts because the payload cannot fit in a NATS message (sends,
   // requests and replies that cannot fit are refused to their sender instead).
   std::uint64_t oversized = 0;
+  // Unconfirmed sends that left in coalesced envelopes (`sent` counts the envelopes), and those
+  // the NATS client refused to take (connection closed meanwhile; logged, like a lost send).
+  std::uint64_t coalesced = 0;
+  std::uint64_t coalesced_lost = 0;
 };
 
 class NatsBridge;
@@ -120,6 +124,14 @@ class NatsBridge final : public component::RemoteRouter,
   // inbox): any number in flight, no thread waiting for one.
   void send_later(const ComponentId& from, const ComponentId& to, const Payload& payload,
                   std::function<void(Status)> done) override;
+  // Unconfirmed (confirm_sends false) to a host that takes coalesced envelopes: held with the
+  // turn's other sends to that host and published as one envelope when the turn ends (or at 256
+  // sends / 64 KiB); ok means held for the wire. Otherwise as send_later.
+  void send_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                    std::function<void(Status)> done) override;
+  void end_turn() override;
+  // Unconfirmed sends (confirm_sends false) know their outcome at once.
+  [[nodiscard]] bool sends_wait() const override;
   // Confirmed sends pipelined: the messages for each host leave back to back as one batch
   // message (several if they exceed the server's max_payload), acknowledged by one message with
   // an outcome per send. Each outcome is what send() would have returned for that message.

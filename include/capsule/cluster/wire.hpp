@@ -19,12 +19,16 @@ namespace capsule::cluster {
 struct WireMessage {
   // kSendBatch: many sends from one sender to components of one host, in order (`batch`); its
   // acknowledgement is a kReply whose `outcomes` has one entry per message.
+  // kCoalesced: unconfirmed sends from any senders of origin_host to components of one host,
+  // in the order they were made (`entries`, each a kSend with its own sender and target). Only
+  // sent to hosts that announce kWireCoalesced (an older host would drop kind 6 as malformed).
   enum class Kind : std::uint8_t {
     kSend = 1,
     kRequest = 2,
     kReply = 3,
     kPublish = 4,
-    kSendBatch = 5
+    kSendBatch = 5,
+    kCoalesced = 6
   };
   Kind kind = Kind::kSend;
   std::string origin_host;  // the host that sent it; replies go to its reply subject
@@ -41,7 +45,17 @@ struct WireMessage {
   std::vector<OutgoingMessage> batch;  // send batch: the messages, in order
   // The acknowledgement of a send batch: per message, nothing (in the mailbox) or the refusal.
   std::vector<std::optional<Error>> outcomes;
+  // Coalesced: the sends it carries (kind, sender, target, payload each; origin_host is this
+  // envelope's).
+  std::vector<WireMessage> entries;
 };
+
+// The most sends one coalesced envelope may carry (a receiver refuses more as malformed).
+inline constexpr std::size_t kMaxCoalesced = 1024;
+
+// What a host's heartbeat says it can take. 1 (or absent: hosts that predate the field): one
+// NATS message per send. 2: also coalesced envelopes (WireMessage::Kind::kCoalesced).
+inline constexpr std::uint32_t kWireCoalesced = 2;
 
 // One host's heartbeat on `capsule.<cluster>.hosts`. `leaving` says goodbye at once.
 struct Heartbeat {
@@ -54,6 +68,7 @@ struct Heartbeat {
   // The on-demand components ("ns/name") it loads: it may serve any of their names, the ones
   // name_placement.hpp gives it.
   std::vector<std::string> on_demand;
+  std::uint32_t wire = 1;  // the newest envelope format it takes (kWireCoalesced, ...)
 };
 
 [[nodiscard]] std::vector<std::uint8_t> encode(const WireMessage& message);
@@ -74,6 +89,8 @@ struct Subjects {
                                       std::string_view to) const;
   // A send batch for components of host `to`, published by host `from` (within host_inbox).
   [[nodiscard]] std::string batch(std::string_view from, std::string_view to) const;
+  // Coalesced sends for components of host `to`, published by host `from` (within host_inbox).
+  [[nodiscard]] std::string coalesced(std::string_view from, std::string_view to) const;
   // Every component message for host `host`, from any host: its one subscription for them.
   [[nodiscard]] std::string host_inbox(std::string_view host) const;
   // A reply for the life `boot` of `host`, published by the responder's host `from`.

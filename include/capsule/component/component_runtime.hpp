@@ -202,8 +202,14 @@ class ComponentRuntime {
   // -- messaging: the semantics of wit/messaging.wit -------------------------------------------
   // send(), answered later through `done` (exactly once, on any thread): for a target on another
   // host the acknowledgement is matched when it arrives and no thread waits for it.
+  // `in_turn`: `from` is a guest whose call runs on this thread now; a message for another host
+  // may then be held until its turn ends (RemoteRouter::send_in_turn, end_turn below).
   void send_later(const ComponentId& from, const ComponentId& to, Payload payload,
-                  std::function<void(Status)> done);
+                  std::function<void(Status)> done, bool in_turn = false);
+  // A guest's turn ended or paused on this thread: what its sends left held goes out now.
+  void end_turn() {
+    if (config_.remote) config_.remote->end_turn();
+  }
   Status send(const ComponentId& from, const ComponentId& to, Payload payload);
   // Many sends from `from` with one outcome each (capsule:core 0.1.2 send-batch, and the host's
   // way to keep many confirmed sends in flight): each message passes send()'s checks and goes
@@ -291,6 +297,10 @@ class ComponentRuntime {
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
   [[nodiscard]] bool has_remote() const { return config_.remote != nullptr; }
   [[nodiscard]] NameClaimer* name_claimer() const { return config_.name_claimer.get(); }
+  // Whether a send for another host may wait for its outcome (RemoteRouter::sends_wait).
+  [[nodiscard]] bool remote_sends_wait() const {
+    return config_.remote != nullptr && config_.remote->sends_wait();
+  }
 
   [[nodiscard]] CorrelationStats correlation_stats() const { return tracker_.stats(); }
   // Whether request `id` still waits for its outcome.

@@ -39,6 +39,23 @@ class RemoteRouter {
                           std::function<void(Status)> done) {
     done(send(from, to, payload));
   }
+  // A send made during a guest's turn (the guest's call is running on this thread): like
+  // send_later, but the router may hold it, with other sends to the same host, until end_turn()
+  // (an unconfirmed send's outcome is then "held for the wire"). Default: send_later.
+  // By value: overrides keep (move) the payload and `done`.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  virtual void send_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                            // NOLINTNEXTLINE(performance-unnecessary-value-param)
+                            std::function<void(Status)> done) {
+    send_later(from, to, payload, std::move(done));
+  }
+  // Whether send_later's outcome may come after it returns (a confirmation from another host).
+  // False: `done` has run before send_later or send_in_turn returns, so a guest's send for
+  // another host needs no suspension. Default: it may.
+  [[nodiscard]] virtual bool sends_wait() const { return true; }
+  // The runtime calls this when a guest's turn ends or pauses (its call returned or suspended):
+  // whatever send_in_turn held goes on the wire now. Default: nothing is held.
+  virtual void end_turn() {}
   // Messages from `from` whose targets are all off this host (at most kMaxSendBatch), answered
   // later like send_later: `done` runs exactly once, with one outcome per message in order, once
   // all are known. Messages to one target keep their order. Default: send_later each, in order.
