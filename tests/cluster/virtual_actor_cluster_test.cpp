@@ -273,7 +273,7 @@ class VirtualActorsWithClaims : public VirtualActorsAcrossHosts {
     auto claims = NameLeases::connect(lc);
     EXPECT_TRUE(claims) << claims.error().describe();
     return std::make_unique<Host>(name, js.url(), engine_, "", "", nullptr, 2s, shared, TlsFiles{},
-                                  claims ? *claims : nullptr);
+                                  true, claims ? *claims : nullptr);
   }
 
   NatsServer js{NatsServer::Mode::kJetStream};
