@@ -753,9 +753,9 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
   }
   auto impl = std::make_unique<Impl>(std::move(config));
   const BridgeConfig& cfg = impl->config;
-  auto options = nats::client_options(cfg.url, "capsule-" + cfg.host, cfg.connect_timeout,
-                                      cfg.reconnect_wait, cfg.send_asap, cfg.user, cfg.password,
-                                      cfg.tls);
+  auto options =
+      nats::client_options(cfg.url, "capsule-" + cfg.host, cfg.connect_timeout, cfg.reconnect_wait,
+                           cfg.send_asap, cfg.user, cfg.password, cfg.tls);
   if (!options) return std::move(options).error();
   natsOptions* raw_options = options->get();
   for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{

@@ -22,7 +22,7 @@ struct BridgeConfig {
   // Credentials on a server that requires them (see cluster_auth.hpp); empty: none.
   std::string user;
   std::string password;
-  TlsFiles tls;  // TLS to the server (tls_files.hpp); not enabled: plain TCP
+  TlsFiles tls;                     // TLS to the server (tls_files.hpp); not enabled: plain TCP
   std::vector<std::string> groups;  // host groups it belongs to, announced in its heartbeats
   std::chrono::milliseconds heartbeat_interval{1000};
   int missed_heartbeats = 3;  // silent for this many intervals: the host is dead
