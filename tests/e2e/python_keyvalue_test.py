@@ -21,12 +21,8 @@ import nats_process  # noqa: E402
 
 ARGS = None
 
-MANIFEST = """
-[host]
-name = "py-kv"
-data_dir = "data"
-components_dir = "{components}"
-
+# The counter: its config, declared capabilities and grants (py/kv), and its supervision.
+COUNTER = """
 [[component]]
 name = "py/kv"
 path = "py_kv_counter.wasm"
@@ -43,17 +39,23 @@ path = "py_kv_counter.wasm"
   window_ms = 60000
   backoff_ms = 1
 
-[[component]]
-name = "py/nogrants"
-path = "py_kv_counter.wasm"
-  [component.limits]
-  memory = "{memory}"
-
 [grants."py/kv"]
 "storage.read" = ["counters/visits"]
 "storage.write" = ["counters/visits"]
 """
 
+MANIFEST = """
+[host]
+name = "py-kv"
+data_dir = "data"
+components_dir = "{components}"
+
+[[component]]
+name = "py/nogrants"
+path = "py_kv_counter.wasm"
+  [component.limits]
+  memory = "{memory}"
+""" + COUNTER
 
 class PythonKeyValue(unittest.TestCase):
     def setUp(self):
@@ -124,23 +126,7 @@ JETSTREAM_MANIFEST = """
 components_dir = "{components}"
 storage_backend = "nats-kv"
 kv_bucket = "py_kv_e2e"
-
-[[component]]
-name = "py/kv"
-path = "py_kv_counter.wasm"
-  [component.limits]
-  memory = "{memory}"
-  [component.config]
-  bucket = "counters"
-  key = "visits"
-  [component.capabilities]
-  "storage.read" = ["counters/visits"]
-  "storage.write" = ["counters/visits"]
-
-[grants."py/kv"]
-"storage.read" = ["counters/visits"]
-"storage.write" = ["counters/visits"]
-"""
+""" + COUNTER
 
 
 class PythonKeyValueOnJetStream(unittest.TestCase):
