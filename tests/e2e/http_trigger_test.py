@@ -141,7 +141,12 @@ class Host:
     def raw(self, data, timeout=5):
         """Sends `data` on a fresh connection; the whole answer (until the server closes)."""
         with socket.create_connection(self.address, timeout=timeout) as s:
-            s.sendall(data)
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                # The server may answer and close before all of `data` went out (a 431 for a
+                # header it stopped reading): what it answered is still to be read.
+                pass
             out = b""
             while True:
                 try:
