@@ -458,6 +458,11 @@ void ActivationDirectory::close(std::chrono::milliseconds grace) {
   evicting_ = 0;
 }
 
+std::size_t ActivationDirectory::occupied() const {
+  std::lock_guard lock(mu_);
+  return occupied_;
+}
+
 ActivationDirectory::Stats ActivationDirectory::stats() const {
   std::lock_guard lock(mu_);
   Stats s = totals_;

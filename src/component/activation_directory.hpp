@@ -67,6 +67,9 @@ class ActivationDirectory {
 
   [[nodiscard]] const ComponentSpec& spec() const { return spec_; }
   [[nodiscard]] Stats stats() const;
+  // Names holding an activation now (activating, active or retiring): stats().active, without
+  // the copy.
+  [[nodiscard]] std::size_t occupied() const;
   [[nodiscard]] std::vector<ComponentInfo> list() const;  // active names, sorted
   // What the component reported at an activation's start (the same for every name).
   void set_metadata(ComponentMetadata metadata);

@@ -1,4 +1,5 @@
 // ComponentRuntime and on-demand components (virtual actors): one ActivationDirectory each.
+#include <algorithm>
 #include <utility>
 
 #include <capsule/component/component_runtime.hpp>
@@ -68,6 +69,12 @@ std::shared_ptr<ActivationDirectory> ComponentRuntime::directory_for(const Compo
     if (d->spec().name == id.name && d->spec().ns == id.ns) return d;
   }
   return nullptr;
+}
+
+bool ComponentRuntime::has_activations() const {
+  std::shared_lock lock(directories_mutex_);
+  return std::any_of(directories_.begin(), directories_.end(),
+                     [](const auto& d) { return d->occupied() != 0; });
 }
 
 std::vector<ActivationStats> ComponentRuntime::activation_stats() const {

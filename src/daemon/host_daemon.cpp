@@ -233,12 +233,7 @@ void HostDaemon::start_name_claims() {
             {{"host", manifest_.host.name}});
         runtime_->placement_changed();
       },
-      [this] {
-        for (const auto& a : runtime_->activation_stats()) {
-          if (a.active != 0) return false;
-        }
-        return true;
-      });
+      [this] { return !runtime_->has_activations(); });
   if (!name_leases_->holding()) {
     reporter_.info("waiting for this host's lease on its names (its previous life's lapses first)",
                    {{"host", manifest_.host.name}});

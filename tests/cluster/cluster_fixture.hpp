@@ -57,12 +57,7 @@ struct Host {
     if (name_leases) {
       // As the daemon does (HostDaemon::start_name_claims).
       name_leases->start([this] { runtime->placement_changed(); },
-                         [this] {
-                           for (const auto& a : runtime->activation_stats()) {
-                             if (a.active != 0) return false;
-                           }
-                           return true;
-                         });
+                         [this] { return !runtime->has_activations(); });
     }
   }
   ~Host() {

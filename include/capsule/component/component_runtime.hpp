@@ -175,6 +175,10 @@ class ComponentRuntime {
   [[nodiscard]] std::vector<ComponentInfo> list() const;
   // One entry per on-demand component running.
   [[nodiscard]] std::vector<ActivationStats> activation_stats() const;
+  // Whether any name of any on-demand component holds an activation (activating, active or
+  // retiring) now. A host that lost its lease on its names takes a new one only once this is
+  // false (cluster::NameLeases).
+  [[nodiscard]] bool has_activations() const;
   // -- on-demand names across a cluster (docs/cluster.md, "Virtual actors across hosts") -----
   // Whether this host loads on-demand component ns/name (so any of its names may be sent here).
   [[nodiscard]] bool loads_on_demand(std::string_view ns, std::string_view name) const;
