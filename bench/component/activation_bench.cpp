@@ -18,6 +18,7 @@
 
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/storage/sqlite_kv_backend.hpp>
+#include <capsule/wasm/component_shape.hpp>
 #include <capsule/wasm/engine_sizing.hpp>
 
 #include "../common/bench_process.hpp"
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
 
   // Sized as `capsule run` sizes a host whose manifest has this component.
   const std::uint64_t memory = 1ULL << 20;
-  const wasm::InstanceDemand demand{"shop/cart", max_active, memory};
+  const auto shape = or_die(wasm::read_component_shape(dir / "cart.wasm"), "read cart.wasm");
+  const wasm::InstanceDemand demand{"shop/cart", max_active, memory, shape.memories};
   auto sizing = or_die(wasm::size_engine({&demand, 1}, wasm::HostCapacity::probe(), memory),
                        "size the engine");
   wasm::EngineConfig config;

@@ -5,6 +5,7 @@
 #include <capsule/security/audit.hpp>
 #include <capsule/security/policy_engine.hpp>
 #include <capsule/storage/sqlite_kv_backend.hpp>
+#include <capsule/wasm/component_shape.hpp>
 #include <capsule/wasm/engine_sizing.hpp>
 
 #include "host_daemon.hpp"
@@ -29,7 +30,17 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
   for (const auto& c : manifest_.components) {
     // An on-demand component holds at most max_active instances at once.
     const std::uint32_t instances = c.on_demand ? c.on_demand->max_active : c.instances;
-    demands.push_back({c.ns + "/" + c.name, instances, c.limits.memory_bytes});
+    // Unreadable here: counted as unknown; loading it later names the cause.
+    auto shape = wasm::read_component_shape(c.wasm);
+    demands.push_back(
+        {c.ns + "/" + c.name, instances, c.limits.memory_bytes, shape ? shape->memories : 0});
+  }
+  // A wasi:http/proxy route's pool holds up to `instances` instances at once.
+  for (const auto& route : manifest_.http.routes) {
+    if (route.wasm.empty()) continue;
+    auto shape = wasm::read_component_shape(route.wasm);
+    demands.push_back(
+        {"route " + route.path, route.instances, route.memory_bytes, shape ? shape->memories : 0});
   }
   auto sizing =
       wasm::size_engine(demands, wasm::HostCapacity::probe(), config.default_limits.memory_bytes);

@@ -23,9 +23,10 @@ HostCapacity roomy_host() {
                       .physical_memory_bytes = 24 * kGiB};
 }
 
+// One linear memory per instance: what every guest we build defines.
 Result<EngineSizing> size(std::uint32_t instances, std::uint64_t memory,
-                          const HostCapacity& host = roomy_host()) {
-  const InstanceDemand demand{"shop/cart", instances, memory};
+                          const HostCapacity& host = roomy_host(), std::uint32_t memories = 1) {
+  const InstanceDemand demand{"shop/cart", instances, memory, memories};
   return size_engine({&demand, 1}, host, 32 * kMiB);
 }
 
@@ -49,8 +50,19 @@ TEST(EngineSizing, AComponentWithoutALimitIsSizedByTheDefault) {
   EXPECT_EQ(sizing->pooling.max_memory_bytes, 32 * kMiB);
 }
 
+// The map limit raised (as `sysctl -w vm.max_map_count` does) for tests about address space.
+HostCapacity many_maps_host() {
+  HostCapacity host = roomy_host();
+  host.map_count_limit = 1'048'576;
+  return host;
+}
+
 TEST(EngineSizing, ManyInstancesGetCompactSlotsWhenGuardedOnesWouldNotFit) {
-  auto sizing = size(10'000, 32 * kMiB);
+  // 20,000 guarded memories (4 GiB + guards each) are more than half of 127 TiB.
+  auto guarded = size(14'000, 32 * kMiB, many_maps_host());
+  ASSERT_TRUE(guarded) << guarded.error().describe();
+  EXPECT_EQ(guarded->layout.reservation, 0u) << guarded->summary;
+  auto sizing = size(20'000, 32 * kMiB, many_maps_host());
   ASSERT_TRUE(sizing) << sizing.error().describe();
   EXPECT_TRUE(sizing->pooling.enabled);
   EXPECT_EQ(sizing->layout.reservation, 32 * kMiB);
@@ -81,10 +93,39 @@ TEST(EngineSizing, EveryInstanceHasAFiberStackAndTheirMapsCount) {
   ASSERT_TRUE(fits) << fits.error().describe();
   EXPECT_EQ(fits->pooling.total_stacks, fits->pooling.total_component_instances);
   EXPECT_LE(fits->maps_estimate, 65'530u);
-  // 11,000 instances would fit the map limit without their stacks; with them they do not.
-  auto refused = size(11'000, 1 * kMiB);
+  // 12,500 instances would fit the map limit without their stacks; with them they do not.
+  auto refused = size(12'500, 1 * kMiB);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("vm.max_map_count"), std::string::npos);
+}
+
+TEST(EngineSizing, MapsAreCountedForEveryMemorySlotNotOnlyLiveInstances) {
+  // A memory slot keeps its copy-on-write image mapped after its instance is gone, so churn
+  // (virtual actors, restarts) maps every slot of the pool in time: 3 maps per memory slot and
+  // 2 per stack, whatever number of instances is live.
+  const HostCapacity host = roomy_host();
+  auto sizing = size(10'000, 1 * kMiB, host);
+  ASSERT_TRUE(sizing) << sizing.error().describe();
+  const std::uint64_t memories = sizing->pooling.total_memories;
+  const std::uint64_t stacks = sizing->pooling.total_stacks;
+  EXPECT_EQ(memories, sizing->pooling.total_component_instances) << "one memory per instance";
+  EXPECT_GE(sizing->maps_estimate, host.maps_in_use + 3 * memories + 2 * stacks);
+}
+
+TEST(EngineSizing, AComponentOfUnknownShapeIsCountedAsTwoMemories) {
+  auto known = size(10'000, 1 * kMiB, roomy_host(), 1);
+  ASSERT_TRUE(known) << known.error().describe();
+  auto unknown = size(10'000, 1 * kMiB, roomy_host(), 0);
+  ASSERT_FALSE(unknown) << "20,000 memory slots keeping their images do not fit 65,530 maps";
+  EXPECT_NE(unknown.error().message.find("vm.max_map_count"), std::string::npos);
+  auto fewer = size(7'000, 1 * kMiB, roomy_host(), 0);
+  ASSERT_TRUE(fewer) << fewer.error().describe();
+  EXPECT_EQ(fewer->pooling.total_memories, 2 * fewer->pooling.total_component_instances);
+  // Demands of different shapes: the spare slots get the largest.
+  const InstanceDemand demands[] = {{"a/one", 100, 1 * kMiB, 1}, {"a/three", 10, 1 * kMiB, 3}};
+  auto mixed = size_engine(demands, roomy_host(), 32 * kMiB);
+  ASSERT_TRUE(mixed) << mixed.error().describe();
+  EXPECT_EQ(mixed->pooling.total_memories, 100u + 30u + 64u * 3u);
 }
 
 TEST(EngineSizing, AMemoryLimitBeyondTheMachineIsRefusedNamingTheComponent) {
@@ -147,7 +188,7 @@ void expect_layout_runs_guests(const EngineSizing& sizing) {
 }
 
 TEST(EngineSizing, GuestsRunInCompactBoundsCheckedSlots) {
-  auto sizing = size(10'000, 16 * kMiB);
+  auto sizing = size(20'000, 16 * kMiB, many_maps_host());
   ASSERT_TRUE(sizing);
   ASSERT_EQ(sizing->layout.reservation, 16 * kMiB);
   // The test needs the layout, not 10,000 slots.

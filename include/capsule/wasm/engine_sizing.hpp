@@ -14,6 +14,9 @@ struct InstanceDemand {
   std::string component;  // "ns/name", for messages
   std::uint32_t instances = 0;
   std::uint64_t memory_bytes = 0;  // 0: the engine's default memory limit
+  // Linear memories one instance defines (read_component_shape); 0: not known, counted as two
+  // (a guest's and an adapter's).
+  std::uint32_t memories = 0;
 };
 
 // What this machine and process can give an engine. probe() reads the running process; tests
