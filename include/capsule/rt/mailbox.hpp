@@ -169,9 +169,10 @@ class Mailbox {
   }
 
   // An unbounded mailbox's enqueue (is_bounded() is false), without the policy switch.
-  void enqueue_unbounded(Msg&& msg) {
+  // `from_worker`: the sender runs on a scheduler worker (see MpscQueue::push's reuse_node).
+  void enqueue_unbounded(Msg&& msg, bool from_worker = false) {
     metrics_.on_enqueue();
-    queue_.push(std::move(msg));
+    queue_.push(std::move(msg), !from_worker);
   }
 
   // The control lane: messages that answer or steer the owner (outcomes of its earlier

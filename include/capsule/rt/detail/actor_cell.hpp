@@ -40,7 +40,7 @@ class ActorCell final : public ActorCellBase {
   // reports the move as maybe-uninitialized (the same false positive as SystemMessage's).
   [[gnu::noinline]] void tell(Msg&& msg) {
     if (accepting() && !mailbox_.is_bounded()) [[likely]] {
-      mailbox_.enqueue_unbounded(std::move(msg));
+      mailbox_.enqueue_unbounded(std::move(msg), on_scheduler_thread());
       notify_enqueued_lock_free();
       return;
     }
