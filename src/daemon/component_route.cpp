@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include <capsule/core/component_id.hpp>
 #include <capsule/core/multicodec.hpp>
 
 namespace capsule::daemon {
@@ -41,10 +42,11 @@ std::string content_type_of_codec(std::uint32_t codec) {
 ComponentRouteHandler::ComponentRouteHandler(component::ComponentRuntime& runtime,
                                              std::string component, std::uint32_t instances,
                                              manifest::HttpEnvelope envelope,
-                                             std::chrono::milliseconds timeout)
+                                             std::chrono::milliseconds timeout, std::string prefix)
     : runtime_(runtime),
       component_(std::move(component)),
-      instances_(instances == 0 ? 1 : instances),
+      instances_(instances),
+      prefix_(std::move(prefix)),
       envelope_(envelope),
       timeout_(timeout) {
   const auto slash = component_.find('/');
@@ -81,14 +83,43 @@ Result<Payload> ComponentRouteHandler::payload_of(HttpTriggerRequest& request) c
   return Payload{multicodec::kJson, std::vector<std::uint8_t>(text.begin(), text.end())};
 }
 
+Result<ComponentId> ComponentRouteHandler::target_of(const HttpTriggerRequest& request) {
+  if (instances_ != kOnDemand) {
+    const auto n = next_.fetch_add(1, std::memory_order_relaxed) % instances_;
+    return ComponentId{ns_, name_, std::to_string(n)};
+  }
+  // The route matched on a segment boundary, so what follows the prefix is "" or "/...".
+  std::string_view rest = request.path;
+  rest.remove_prefix(std::min(rest.size(), prefix_ == "/" ? std::size_t{0} : prefix_.size()));
+  while (rest.starts_with('/')) rest.remove_prefix(1);
+  const std::string_view name = rest.substr(0, rest.find('/'));
+  const std::string form = (prefix_ == "/" ? std::string() : prefix_) + "/<instance name>";
+  if (name.empty()) {
+    return make_error(ErrorCode::kNotFound,
+                      component_ + " is on demand: name the instance in the path, " + form);
+  }
+  if (!is_valid_id_segment(name)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "'" + std::string(name) + "' is not an instance name of " + component_ +
+                          " (1-128 letters, digits, '-', '_', '.'; path " + form + ")");
+  }
+  return ComponentId{ns_, name_, std::string(name)};
+}
+
 void ComponentRouteHandler::handle(HttpTriggerRequest request, Done done) {
+  auto target = target_of(request);
+  if (!target) {
+    const Error& e = target.error();
+    const int status = e.code == ErrorCode::kNotFound ? 404 : 400;
+    done(http_error(status, component_, cause_of(e.code), e.message));
+    return;
+  }
   auto payload = payload_of(request);
   if (!payload) {
     done(http_error(400, component_, "bad-request", payload.error().message));
     return;
   }
-  const auto n = next_.fetch_add(1, std::memory_order_relaxed) % instances_;
-  const ComponentId to{ns_, name_, std::to_string(n)};
+  const ComponentId to = std::move(*target);
   // `done` may be called from here (refused at once) or from the deliver callback on a scheduler
   // worker or the timeout thread: never both (the tracker gives a request exactly one outcome).
   auto shared_done = std::make_shared<Done>(std::move(done));

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "component_route.hpp"
 #include "runtime_counters.hpp"
 
 namespace capsule::daemon {
@@ -93,7 +94,9 @@ Status HostDaemon::start() {
   }
   if (manifest_.http.enabled()) {
     std::map<std::string, std::uint32_t> running;
-    for (const auto& [key, spec] : compiled_specs) running.emplace(key, spec.instances);
+    for (const auto& [key, spec] : compiled_specs) {
+      running.emplace(key, spec.on_demand ? ComponentRouteHandler::kOnDemand : spec.instances);
+    }
     http_ = std::make_unique<HttpTrigger>(manifest_.http, reporter_);
     if (Status s = http_->start(*runtime_, running); !s) {
       Error e = std::move(s).error();

@@ -106,9 +106,9 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
         std::make_shared<ProxyRouteHandler>(runtime.engine(), std::move(*component), std::move(o)));
   }
   const auto it = instances.find(entry.component);
-  return Made(std::make_shared<ComponentRouteHandler>(runtime, entry.component,
-                                                      it != instances.end() ? it->second : 1,
-                                                      entry.envelope, entry.request_timeout));
+  return Made(std::make_shared<ComponentRouteHandler>(
+      runtime, entry.component, it != instances.end() ? it->second : 1, entry.envelope,
+      entry.request_timeout, entry.path));
 }
 
 // A refusal before the body is read: the connection cannot carry another request.

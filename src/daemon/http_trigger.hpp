@@ -33,8 +33,9 @@ class HttpTrigger {
   HttpTrigger(const HttpTrigger&) = delete;
   HttpTrigger& operator=(const HttpTrigger&) = delete;
 
-  // Routes to the components of `instances` ("ns/name" -> instances running here); a route to a
-  // component not running here answers 503. Listens once every route has its handler.
+  // Routes to the components of `instances` ("ns/name" -> instances running here, 0 for an
+  // on-demand component: the path names the instance); a route to a component not running here
+  // answers 503. Listens once every route has its handler.
   [[nodiscard]] Status start(component::ComponentRuntime& runtime,
                              const std::map<std::string, std::uint32_t>& instances);
   // Stops accepting, closes idle connections, lets requests in flight finish (each bounded by its

@@ -76,8 +76,7 @@ HttpRouteEntry with_default_name(HttpRouteEntry r);
 
 Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, std::size_t index,
                                    const std::filesystem::path& file,
-                                   const std::vector<std::string>& components,
-                                   const std::vector<std::string>& on_demand) {
+                                   const std::vector<std::string>& components) {
   static constexpr std::string_view kRouteFields[] = {
       "path",      "component", "static", "wasm",     "envelope", "max_body", "request_timeout_ms",
       "instances", "reuse",     "memory", "outgoing", "name",     "config",   "capabilities"};
@@ -105,11 +104,6 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
       if (std::find(components.begin(), components.end(), *s) == components.end()) {
         return c.error(&v, where + "component: \"" + *s +
                                "\" is not a [[component]] of this manifest (namespace/name)");
-      }
-      if (std::find(on_demand.begin(), on_demand.end(), *s) != on_demand.end()) {
-        return c.error(&v, where + "component: \"" + *s +
-                               "\" is on-demand; HTTP routes to virtual actors are not supported "
-                               "yet (route to an eager component)");
       }
       r.component = *s;
     } else if (key == "wasm") {
@@ -238,8 +232,7 @@ Status check_route_name(const HttpChecker& c, const toml::table& t, const HttpRo
 }  // namespace
 
 Result<HttpSection> parse_http_section(const toml::table& http, const std::filesystem::path& file,
-                                       const std::vector<std::string>& components,
-                                       const std::vector<std::string>& on_demand) {
+                                       const std::vector<std::string>& components) {
   HttpSection out;
   out.line = static_cast<int>(http.source().begin.line);
   const HttpChecker c(file, out.line);
@@ -284,7 +277,7 @@ Result<HttpSection> parse_http_section(const toml::table& http, const std::files
         if (t == nullptr) {
           return c.error(&(*arr)[i], "http.route[" + std::to_string(i) + "]: expected a table");
         }
-        auto r = parse_route(c, *t, i, file, components, on_demand);
+        auto r = parse_route(c, *t, i, file, components);
         if (!r) return std::move(r).error();
         for (const auto& prev : out.routes) {
           if (prev.path == r->path) {

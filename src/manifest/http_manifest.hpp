@@ -19,11 +19,10 @@
 namespace capsule::manifest {
 
 // Parses the [http] table of `file`. `components` are the manifest's "ns/name" names (a route
-// to anything else is an error) and `on_demand` those that are virtual actors (not routable yet).
+// to anything else is an error; a route to a virtual actor names the instance in its path).
 // Errors read "app.toml:31: http.route[1].max_body: expected a size like "1MiB"".
 [[nodiscard]] Result<HttpSection> parse_http_section(const toml::table& http,
                                                      const std::filesystem::path& file,
-                                                     const std::vector<std::string>& components,
-                                                     const std::vector<std::string>& on_demand);
+                                                     const std::vector<std::string>& components);
 
 }  // namespace capsule::manifest

@@ -79,12 +79,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
     const auto* t = h->as_table();
     if (t == nullptr) return c.error(h, 1, "http: expected a table ([http])");
     std::vector<std::string> names;
-    std::vector<std::string> on_demand;
-    for (const auto& e : m.components) {
-      names.push_back(e.ns + "/" + e.name);
-      if (e.on_demand) on_demand.push_back(names.back());
-    }
-    auto http = parse_http_section(*t, file, names, on_demand);
+    for (const auto& e : m.components) names.push_back(e.ns + "/" + e.name);
+    auto http = parse_http_section(*t, file, names);
     if (!http) return std::move(http).error();
     m.http = std::move(*http);
   }

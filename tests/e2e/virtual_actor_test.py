@@ -2,6 +2,7 @@
 activation = "on-demand" answers for any instance name without being started, keeps at most
 max_active names active, deactivates idle ones, and a name's state comes back from storage on
 its next activation. Manifest mistakes about it name the file, line and field."""
+import http.client as http_client
 import json
 import pathlib
 import re
@@ -76,6 +77,57 @@ class VirtualActors(unittest.TestCase):
                 human = capsule("ps", admin=a).stdout
                 self.assertIn("ON-DEMAND COMPONENT", human)
                 self.assertRegex(human, r"shop/cart\s+[01]\s+0\s+21\s")
+                self.assertEqual(host.terminate(), 0)
+            finally:
+                host.kill()
+
+    def test_an_http_route_names_the_virtual_actor_in_its_path(self):
+        http = """
+[http]
+listen = "127.0.0.1:0"
+
+[[http.route]]
+path = "/cart"
+component = "shop/cart"
+
+[[http.route]]
+path = "/static"
+static = "ok"
+"""
+        with tempfile.TemporaryDirectory() as root:
+            path = manifest(root)
+            path.write_text(path.read_text() + http)
+            host = cp.HostProcess(path)
+            try:
+                address = host.http_address()
+
+                def post(url, body=b""):
+                    conn = http_client.HTTPConnection(*address, timeout=10)
+                    try:
+                        conn.request("POST", url, body=body)
+                        r = conn.getresponse()
+                        return r.status, r.read().decode()
+                    finally:
+                        conn.close()
+
+                # Each name is its own cart, activated by its first request.
+                self.assertEqual(post("/cart/alice", b"add:apple"), (200, "1"))
+                self.assertEqual(post("/cart/alice/items", b"add:pear"), (200, "2"))
+                self.assertEqual(post("/cart/bob", b"add:fig"), (200, "1"))
+                self.assertEqual(post("/cart/alice", b"info"), (200, "alice items=2 loaded=0"))
+                # No name, or one that is not an instance name: refused, naming the form.
+                status, body = post("/cart", b"add:x")
+                self.assertEqual(status, 404, body)
+                self.assertIn("/cart/<instance name>", body)
+                status, body = post("/cart/a%20b", b"add:x")
+                self.assertEqual(status, 400, body)
+                self.assertIn("not an instance name of shop/cart", body)
+                status, body = post("/cart/" + "x" * 200, b"add:x")
+                self.assertEqual(status, 400, body)
+                # The canary: the names and the host still answer.
+                self.assertEqual(post("/cart/bob", b"count"), (200, "1"))
+                self.assertEqual(post("/static"), (200, "ok"))
+                self.assertEqual(on_demand(host.admin)["activations"], 2)
                 self.assertEqual(host.terminate(), 0)
             finally:
                 host.kill()
