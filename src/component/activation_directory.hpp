@@ -106,7 +106,7 @@ class ActivationDirectory {
   // first and claimed() goes on once the claim is answered.
   void activate(std::string name);
   // The claim's outcome: its fencing token, or why not.
-  void claimed(const std::string& name, Result<std::uint64_t> claim);
+  void claimed(const std::string& name, const Result<std::uint64_t>& claim);
   // Moves the name's storage fence to `token` (RuntimeConfig::fence_names; a no-op for backends
   // that need no fence).
   [[nodiscard]] Status fence_storage(const std::string& name, std::uint64_t token) const;

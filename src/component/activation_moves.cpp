@@ -12,9 +12,8 @@ void ActivationDirectory::activate(std::string name) {
     if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
       // Claimed every time, also a name this host just retired with messages held: the claim
       // may have gone elsewhere meanwhile (this host lost its lease and got it back).
-      claimer->claim(id_of(name), [this, name](Result<std::uint64_t> token) {
-        claimed(name, std::move(token));
-      });
+      claimer->claim(id_of(name),
+                     [this, name](const Result<std::uint64_t>& token) { claimed(name, token); });
       return;
     }
     name = spawn_activation(name, 0);
@@ -24,16 +23,11 @@ void ActivationDirectory::activate(std::string name) {
 Status ActivationDirectory::fence_storage(const std::string& name, std::uint64_t token) const {
   storage::KvBackend* kv = runtime_.storage();
   if (kv == nullptr || !runtime_.fences_names()) return ok();
-  Status s = kv->fence(spec_.ns + "/" + spec_.name, name, token);
-  if (!s) {
-    Error e = std::move(s).error();
-    e.message = "cannot fence the storage of " + id_of(name).to_string() + ": " + e.message;
-    return e;
-  }
-  return s;
+  // Its errors name the space, the name and the token ("cannot fence shop/cart/x with ...").
+  return kv->fence(spec_.ns + "/" + spec_.name, name, token);
 }
 
-void ActivationDirectory::claimed(const std::string& name, Result<std::uint64_t> claim) {
+void ActivationDirectory::claimed(const std::string& name, const Result<std::uint64_t>& claim) {
   // The name's storage fence moves to the claim's token before the activation's init reads its
   // state: from then on the storage server refuses every write of an activation of this name
   // under an older claim, on whichever host and however late it arrives.

@@ -172,6 +172,7 @@ struct CartHost {
     if (!cart) return;
     spec.component = *cart;
     spec.on_demand = component::OnDemandActivation{60s, 100};
+    spec.limits.wall_time_per_call = 20s;  // the frozen write's call must not time out first
     ready = static_cast<bool>(runtime->start(spec));
   }
   ~CartHost() {
@@ -183,7 +184,8 @@ struct CartHost {
   CartHost& operator=(const CartHost&) = delete;
 
   [[nodiscard]] Result<Payload> call(const ComponentId& to, const std::string& what) const {
-    return runtime->call(to, Payload::text(what), 5s);
+    // Long enough for a call that waits out a freeze and a takeover (a duration or two).
+    return runtime->call(to, Payload::text(what), 20s);
   }
   [[nodiscard]] std::string answer(const ComponentId& to, const std::string& what) const {
     auto r = call(to, what);
