@@ -204,11 +204,13 @@ struct CartHost {
 
 // Storage that freezes its process (SIGSTOP) at the worst instant of one write: right after the
 // host's own last check said yes (the permit asked before the value's publish), when nothing on
-// the host can stop the write any more. Says 'S' on `out` first. Everything else passes through.
+// the host can stop the write any more. Says 'S' on `out` first. Only the next write of `key`
+// after arm(); everything else passes through.
 class FreezingKv final : public storage::KvBackend {
  public:
-  FreezingKv(std::unique_ptr<NatsKvBackend> kv, int out) : kv_(std::move(kv)), out_(out) {}
-  void arm(std::string key) { armed_ = std::move(key); }
+  FreezingKv(std::unique_ptr<NatsKvBackend> kv, std::string key, int out)
+      : kv_(std::move(kv)), key_(std::move(key)), out_(out) {}
+  void arm() { armed_.store(true); }
 
   Result<std::optional<Bytes>> get(std::string_view space, std::string_view key) override {
     return kv_->get(space, key);
@@ -233,8 +235,9 @@ class FreezingKv final : public storage::KvBackend {
   }
   Status set_if(std::string_view space, std::string_view key, const Bytes& value,
                 const security::StorageQuota& quota, const WritePermit& allowed) override {
-    if (armed_.empty() || key != armed_) return kv_->set_if(space, key, value, quota, allowed);
-    armed_.clear();
+    if (key != key_ || !armed_.exchange(false)) {
+      return kv_->set_if(space, key, value, quota, allowed);
+    }
     // A write that grows the value asks twice: before the usage reservation, and last before
     // the value itself.
     int asked = 0;
@@ -264,8 +267,9 @@ class FreezingKv final : public storage::KvBackend {
 
  private:
   std::unique_ptr<NatsKvBackend> kv_;
+  std::string key_;
   int out_;
-  std::string armed_;  // written before the write it freezes starts, on the same host
+  std::atomic<bool> armed_{false};
 };
 
 void say_line(int fd, const std::string& line) {
@@ -303,7 +307,7 @@ std::string hear_line(int fd, std::chrono::milliseconds timeout) {
 // write (FreezingKv) until the parent continues it; reports the write's outcome, then what it
 // counted and logged.
 [[noreturn]] void run_host_a(const std::string& url, int out, int in) {
-  auto kv = std::make_shared<FreezingKv>(connect_kv(url), out);
+  auto kv = std::make_shared<FreezingKv>(connect_kv(url), "cart/x", out);
   std::atomic<int> fence_lines{0};
   CartHost a("a", url, kv, [&fence_lines](const std::string& line) {
     if (line.find("refused by the name's fence") != std::string::npos) ++fence_lines;
@@ -314,7 +318,7 @@ std::string hear_line(int fd, std::chrono::milliseconds timeout) {
   }
   say_line(out, a.answer(kX, "add:a1"));
   if (hear_line(in, 60s) != "go") ::_exit(3);
-  kv->arm("cart/x");
+  kv->arm();
   auto late = a.call(kX, "add:a2");
   say_line(out, late ? "ok " + late->as_string() : "error " + late.error().describe());
   say_line(out, std::to_string(a.stats().fenced_writes) + " " + std::to_string(fence_lines.load()));
