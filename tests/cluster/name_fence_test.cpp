@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <poll.h>
 #include <regex>
 #include <sys/wait.h>
@@ -397,6 +398,8 @@ TEST_F(NameFenceAcrossProcesses, APausedHostsLateWriteIsRefusedByTheServerAndIts
   ASSERT_EQ(::kill(child, SIGCONT), 0);
   const std::string late = hear_line(from_a, 30s);
   const std::string counted = hear_line(from_a, 10s);
+  std::printf("server %s: a's late add:a2 -> %s; a's fenced_writes and fence log lines: %s\n",
+              NatsServer::binary(), late.c_str(), counted.c_str());
   if (server_fences) {
     // Refused by the server (the space changed since a read it: b's fence), then by the fence.
     const std::regex refusal(
