@@ -43,7 +43,7 @@ struct Pass {
   std::shared_ptr<storage::KvBackend> kv;
   bool claims = false;
   bool fence = false;
-  std::string prefix;  // of this pass's names: each pass activates fresh ones
+  std::string prefix;  // of this pass's names and namespace: each pass activates fresh ones
 };
 
 // Both hosts share one storage backend, as hosts of a cluster share JetStream KV. With `claims`,
@@ -106,12 +106,15 @@ int measure(const std::string& url, const std::shared_ptr<wasm::WasmEngine>& eng
             Latencies& out) {
   const bool claims = pass.claims;
   const std::string& prefix = pass.prefix;
+  // A storage space of its own per pass (shop<prefix>/cart): no pass finds another's keys or
+  // fences, and none runs into the component's key quota.
+  const std::string ns = "shop" + prefix;
   Host alpha("alpha", url, engine, pass, claims ? claims_for("alpha", url) : nullptr);
   Host beta("beta", url, engine, pass, claims ? claims_for("beta", url) : nullptr);
   if (claims && (!alpha.name_leases || !beta.name_leases)) return 1;
   for (Host* h : {&alpha, &beta}) {
     ComponentSpec spec;
-    spec.ns = "shop";
+    spec.ns = ns;
     spec.name = "cart";
     spec.component = cart;
     spec.on_demand = OnDemandActivation{std::chrono::minutes(10), 2 * kNames + 8};
@@ -125,7 +128,7 @@ int measure(const std::string& url, const std::shared_ptr<wasm::WasmEngine>& eng
         local.clear();
         remote.clear();
         for (int i = 0; local.size() < kNames || remote.size() < kNames; ++i) {
-          const ComponentId id{"shop", "cart", prefix + std::to_string(i)};
+          const ComponentId id{ns, "cart", prefix + std::to_string(i)};
           const std::string owner = alpha.bridge->name_owner(id);
           if (owner != beta.bridge->name_owner(id) || owner.empty()) return false;
           auto& list = owner == "alpha" ? local : remote;
@@ -215,7 +218,7 @@ int main(int argc, char** argv) {
     status |= measure(server.url(), engine, *cart, {shared_kv, true, false, "k" + r}, unfenced);
     status |= measure(server.url(), engine, *cart, {shared_kv, true, true, "f" + r}, fenced);
   }
-  report("virtual actors across two hosts, request \"count\" to shop/cart/<name> from alpha",
+  report("virtual actors across two hosts, request \"count\" to shop<pass>/cart/<name> from alpha",
          plain);
   report("the same with name claims (a claim in JetStream KV before each activation)", claimed);
   const auto pc = percentiles(plain.local_cold), cc = percentiles(claimed.local_cold);
