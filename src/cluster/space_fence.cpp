@@ -95,7 +95,10 @@ Status SpaceFence::move_to(std::string_view space, std::string_view name, std::u
   if (token == 0) return make_error(ErrorCode::kInvalidArgument, "a fencing token is never 0");
   const std::string key = fence_key(space, name);
   const std::string text = std::to_string(token);
-  const std::string what = guarded(space, name) + " with " + std::string(token_kind(name)) + " ";
+  // "cannot fence shop/cart/x with claim token 41"
+  std::string what = "cannot fence " + guarded(space, name) + " with ";
+  what += token_kind(name);
+  what += " " + text;
   // A replicated stream holds back a write whose condition names the same pattern as one in
   // flight, not one without a condition: so the fence names the whole space like the writes.
   const bool conditional = bucket_.server_checks_filters();
@@ -111,17 +114,17 @@ Status SpaceFence::move_to(std::string_view space, std::string_view name, std::u
     if (!current) return std::move(current).error();
     if (current->first == token) return ok();
     if (current->first > token) {
-      return make_error(ErrorCode::kUnavailable, "cannot fence " + what + text +
-                                                     ": it is fenced by the newer token " +
-                                                     std::to_string(current->first) + " already");
+      std::string message = what;
+      message += ": it is fenced by the newer token " + std::to_string(current->first) + " already";
+      return make_error(ErrorCode::kUnavailable, std::move(message));
     }
     auto written = put(key, text.data(), text.size(), current->second, check);
     if (!written) return std::move(written).error();
     if (*written == Written::kDone) return ok();
   }
-  return make_error(ErrorCode::kUnavailable,
-                    "cannot fence " + what + text + ": gave up after " + std::to_string(attempts) +
-                        " attempts that conflicted with other writers (" + bucket_.where() + ")");
+  what += ": gave up after " + std::to_string(attempts) +
+          " attempts that conflicted with other writers (" + bucket_.where() + ")";
+  return make_error(ErrorCode::kUnavailable, std::move(what));
 }
 
 Result<Written> SpaceFence::put(const std::string& key, const void* data, std::size_t size,

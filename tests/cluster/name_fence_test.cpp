@@ -143,7 +143,7 @@ TEST_F(NameFenceTest, ANewerClaimsFenceRefusesTheOlderActivationsWritesAndNoOthe
 struct CartHost {
   CartHost(const std::string& name, const std::string& url,
            std::shared_ptr<storage::KvBackend> storage,
-           std::function<void(const std::string&)> on_log = {}) {
+           const std::function<void(const std::string&)>& on_log = {}) {
     engine = cluster_test_engine();
     LeaseConfig lc;
     lc.url = url;
