@@ -97,11 +97,8 @@ class KvFenceTest : public ::testing::Test {
   }
 
   void skip_unless_server_fences() {
-    if (!old_kv->server_fencing()) {
-      GTEST_SKIP() << NatsServer::binary() << " cannot check a condition over a key pattern "
-                   << "(nats-server < 2.11): run cluster.fencing.* (nats-server 2.14, built by "
-                   << "scripts/bootstrap.sh)";
-    }
+    if (const std::string why = testing::cannot_fence_on(*old_kv); !why.empty())
+      GTEST_SKIP() << why;
   }
 
   NatsServer server{NatsServer::Mode::kJetStream};

@@ -57,11 +57,7 @@ class NameFenceTest : public ::testing::Test {
   }
 
   void skip_unless_server_fences() {
-    if (!one->server_fencing()) {
-      GTEST_SKIP() << NatsServer::binary() << " cannot check a condition over a key pattern "
-                   << "(nats-server < 2.11): run cluster.fencing.* (nats-server 2.14, built by "
-                   << "scripts/bootstrap.sh)";
-    }
+    if (const std::string why = cannot_fence_on(*one); !why.empty()) GTEST_SKIP() << why;
   }
 
   // A permit as an activation's host bindings make it, whose own check always says yes.
