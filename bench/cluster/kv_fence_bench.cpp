@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   const Permit unfenced([] { return ok(); });
   const Permit fenced([] { return ok(); }, kToken);
   for (const char* space : {"bench/fenced", "bench/fenced4"}) {
-    if (Status s = kv.fence(space, kToken); !s) {
+    if (Status s = kv.fence(space, {}, kToken); !s) {
       std::fprintf(stderr, "fence: %s\n", s.error().describe().c_str());
       return 1;
     }

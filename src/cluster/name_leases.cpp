@@ -71,7 +71,7 @@ void NameLeases::stop() {
   leases_->release(host_unit(config_.host));
 }
 
-void NameLeases::claim(const ComponentId& id, std::function<void(Status)> done) {
+void NameLeases::claim(const ComponentId& id, std::function<void(Result<std::uint64_t>)> done) {
   {
     const std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -138,7 +138,7 @@ void NameLeases::renew(bool holding) {
   }
 }
 
-Status NameLeases::claim_now(const ComponentId& id) {
+Result<std::uint64_t> NameLeases::claim_now(const ComponentId& id) {
   const std::string name = id.to_string();
   if (!window_->is_open()) {
     return make_error(ErrorCode::kUnavailable,
@@ -157,7 +157,7 @@ Status NameLeases::claim_now(const ComponentId& id) {
       const std::string value = text_of(entry->value);
       if (value == value_) {
         claims_made_.fetch_add(1, std::memory_order_relaxed);
-        return ok();  // this host's already
+        return entry->revision;  // this host's already, under this token
       }
       const std::string holder = value.substr(0, value.find(' '));
       if (holder != config_.host) {
@@ -189,7 +189,7 @@ Status NameLeases::claim_now(const ComponentId& id) {
     if (put->written == KvBucket::Written::kDone) {
       claims_made_.fetch_add(1, std::memory_order_relaxed);
       if (!taken_from.empty()) takeovers_.fetch_add(1, std::memory_order_relaxed);
-      return ok();
+      return put->revision;
     }
   }
   return make_error(ErrorCode::kUnavailable, "the claim of " + name +

@@ -134,13 +134,13 @@ struct NatsKvBackend::Impl {
 
   // Adds a delta to the usage entry (compare-and-set, retried on conflicts). Used to lower it
   // after a value write and to take back a reservation whose value write lost a conflict.
-  // A fenced writer's adjustment is fenced too: once the space is fenced by a newer token it is
+  // A fenced writer's adjustment is fenced too: once its fence holds a newer token it is
   // refused, and usage over-counts by that write (the safe side).
   Status adjust_usage(std::string_view space, const std::string& key, std::int64_t bytes,
-                      std::int64_t keys, std::uint64_t token) {
+                      std::int64_t keys, const WritePermit& writer) {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0) backoff(attempt);
-      auto check = fence->begin(space, token);
+      auto check = fence->begin(space, writer);
       if (!check) return std::move(check).error();
       auto used = read_usage(key);
       if (!used) return std::move(used).error();
@@ -266,7 +266,7 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
   const auto turn = impl_->fence->turn(space, token);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
-    auto check = impl_->fence->begin(space, token);  // before the reads it vouches for
+    auto check = impl_->fence->begin(space, allowed);  // before the reads it vouches for
     if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, update != nullptr);
     if (!old) return std::move(old).error();
@@ -305,7 +305,7 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
     }
     if (Status s = allowed(); !s) {
       if (grows) {
-        static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, token));
+        static_cast<void>(impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, allowed));
       }
       return std::move(s).error();
     }
@@ -315,7 +315,7 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
     if (*written == Written::kConflict) {
       // The key changed since we read it: the value was not written, take the reservation back.
       if (grows) {
-        if (Status s = impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, token); !s) {
+        if (Status s = impl_->adjust_usage(space, ukey, -delta_bytes, -delta_keys, allowed); !s) {
           return std::move(s).error();
         }
       }
@@ -324,17 +324,20 @@ Result<Bytes> NatsKvBackend::write(std::string_view space, std::string_view key,
     if (delta_bytes < 0) {
       // The value is written; usage follows. Should this fail, usage over-counts, and the
       // write itself did happen, so it is reported as done.
-      static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0, token));
+      static_cast<void>(impl_->adjust_usage(space, ukey, delta_bytes, 0, allowed));
     }
     return fixed != nullptr ? Bytes{} : std::move(computed);
   }
   return impl_->gave_up(space);
 }
 
-Status NatsKvBackend::fence(std::string_view space, std::uint64_t token) {
+Status NatsKvBackend::fence(std::string_view space, std::string_view name, std::uint64_t token) {
   if (Status s = validate_space(space); !s) return s;
+  if (name.size() > kMaxSpaceBytes) {
+    return make_error(ErrorCode::kInvalidArgument, "fenced name longer than 512 bytes");
+  }
   if (Status s = impl_->check_connected(); !s) return s;
-  return impl_->fence->move_to(space, token, kMaxAttempts,
+  return impl_->fence->move_to(space, name, token, kMaxAttempts,
                                [this](int attempt) { impl_->backoff(attempt); });
 }
 
@@ -360,7 +363,7 @@ Result<bool> NatsKvBackend::erase_if(std::string_view space, std::string_view ke
   const auto turn = impl_->fence->turn(space, token);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) impl_->backoff(attempt);
-    auto check = impl_->fence->begin(space, token);
+    auto check = impl_->fence->begin(space, allowed);
     if (!check) return std::move(check).error();
     auto old = impl_->bucket->read(dkey, false);
     if (!old) return std::move(old).error();
@@ -371,7 +374,7 @@ Result<bool> NatsKvBackend::erase_if(std::string_view space, std::string_view ke
     if (*removed == Written::kConflict) continue;
     // Deleted; usage follows (over-counts if this fails, and the delete still happened).
     static_cast<void>(impl_->adjust_usage(
-        space, usage_key(space), -static_cast<std::int64_t>(key.size() + old->size), -1, token));
+        space, usage_key(space), -static_cast<std::int64_t>(key.size() + old->size), -1, allowed));
     return true;
   }
   return impl_->gave_up(space);

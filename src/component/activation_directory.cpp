@@ -122,59 +122,15 @@ Status ActivationDirectory::hold_locked(const ComponentId& to, Entry& e, Compone
   return ok();
 }
 
-void ActivationDirectory::activate(std::string name) {
-  // Each failed activation hands its slot to the next waiting name: a loop, not a recursion.
-  while (!name.empty()) {
-    if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
-      // Claimed every time, also a name this host just retired with messages held: the claim
-      // may have gone elsewhere meanwhile (this host lost its lease and got it back).
-      claimer->claim(id_of(name), [this, name](const Status& s) { claimed(name, s); });
-      return;
-    }
-    name = spawn_activation(name);
-  }
-}
-
-void ActivationDirectory::claimed(const std::string& name, const Status& claim) {
-  if (claim) {
-    {
-      std::lock_guard lock(mu_);
-      entries_.at(name).claimed = true;  // kActivating: nothing erases it while spawning_ counts
-    }
-    if (std::string next = spawn_activation(name); !next.empty()) activate(std::move(next));
-    return;
-  }
-  // Another host has the name active (or the claims cannot be reached): what waits for this
-  // activation is refused with that reason, and the slot goes to the next waiting name.
-  Refusals refused;
-  std::string next;
-  {
-    std::lock_guard lock(mu_);
-    --spawning_;
-    auto it = entries_.find(name);
-    for (auto& env : it->second.held) refused.push_back({name, std::move(env)});
-    entries_.erase(it);
-    --occupied_;
-    ++totals_.refused_claims;
-    next = admit_waiting_locked();
-  }
-  refuse(std::move(refused), claim.error());
-  if (!next.empty()) activate(std::move(next));
-}
-
-void ActivationDirectory::release_claim(const std::string& name) const {
-  if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
-    claimer->release(id_of(name));
-  }
-}
-
-std::string ActivationDirectory::spawn_activation(const std::string& name) {
+std::string ActivationDirectory::spawn_activation(const std::string& name,
+                                                  std::uint64_t name_token) {
   auto plan = std::make_shared<InstancePlan>();
   plan->id = id_of(name);
   plan->component.store(spec_.component);
   plan->config = spec_.config;
   plan->limits = spec_.limits;
   plan->activation = this;
+  plan->name_token = name_token;
   // In a cluster the activation serves only while this host holds the lease its claims rest on.
   if (NameClaimer* claimer = runtime_.name_claimer(); claimer != nullptr) {
     plan->serving = claimer->window();

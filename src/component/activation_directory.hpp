@@ -30,7 +30,9 @@ namespace capsule::component {
 //
 // Across a cluster (RuntimeConfig::name_claimer), a name is claimed before it is activated and
 // its claim released once it has no activation: another host's claim refuses the activation
-// with kUnavailable, and while the claimer's window is closed every name counts as moved.
+// with kUnavailable, and while the claimer's window is closed every name counts as moved. The
+// claim's token fences the name's storage (RuntimeConfig::fence_names): a write of an activation
+// under an older claim is refused, and that activation retires (fenced_out).
 //
 // Capacity. At most `max_active` names hold an activation (activating, active or retiring). A new
 // name past that waits (its messages held) while the least recently used active name is retired:
@@ -56,6 +58,9 @@ class ActivationDirectory {
   void retired(const std::string& name);
   // Called by an activation whose init failed: it refuses what it has queued, then retires.
   void activation_failed(const std::string& name);
+  // Called when a storage write of `name`'s activation was refused by the name's fence (another
+  // host claimed the name since): logged and counted, and the activation retires.
+  void fenced_out(const std::string& name, const Error& why);
   // In a cluster: the names this host no longer serves (ComponentRuntime::serves_here, after a
   // membership change). Their activations retire behind what their mailboxes hold; messages held
   // for such a name (waiting for room, or for its retirement) are refused with kUnavailable
@@ -100,9 +105,14 @@ class ActivationDirectory {
   // failed activation hands its slot to. In a cluster with a NameClaimer the name is claimed
   // first and claimed() goes on once the claim is answered.
   void activate(std::string name);
-  void claimed(const std::string& name, const Status& claim);
-  // Spawns the activation of `name`; returns the waiting name its slot goes to if it failed.
-  std::string spawn_activation(const std::string& name);
+  // The claim's outcome: its fencing token, or why not.
+  void claimed(const std::string& name, const Result<std::uint64_t>& claim);
+  // Moves the name's storage fence to `token` (RuntimeConfig::fence_names; a no-op for backends
+  // that need no fence).
+  [[nodiscard]] Status fence_storage(const std::string& name, std::uint64_t token) const;
+  // Spawns the activation of `name`, its storage writes carrying `name_token` (0: none); returns
+  // the waiting name its slot goes to if it failed.
+  std::string spawn_activation(const std::string& name, std::uint64_t name_token);
   // Gives up the claim of a name with no activation any more (when there is a claimer).
   void release_claim(const std::string& name) const;
   void sweep();  // retire idle names (timer thread)

@@ -28,9 +28,10 @@ ComponentActor::ComponentActor(ComponentRuntime* runtime, std::shared_ptr<Instan
 
 Result<wasm::ComponentInstance> ComponentActor::instantiate(
     const wasm::CompiledComponent& component, rt::ActorContext<ComponentEnvelope>& ctx) {
-  auto host = std::make_shared<host::ComponentHostApi>(*runtime_, plan_->id, ctx.self(),
-                                                       plan_->limits, plan_->serving,
-                                                       plan_->awaiting, deferred_, plan_->config);
+  auto host = std::make_shared<host::ComponentHostApi>(
+      *runtime_, plan_->id, ctx.self(), plan_->limits, plan_->serving, plan_->awaiting, deferred_,
+      plan_->config,
+      plan_->activation != nullptr ? std::optional(plan_->name_token) : std::nullopt);
   return runtime_->engine().instantiate(component, {plan_->id, plan_->limits, std::move(host)});
 }
 

@@ -30,6 +30,9 @@ struct InstancePlan {
   // Set for an activation of an on-demand component: init runs on the first turn, Retire ends
   // it, and it reports back here. The directory outlives its activations (close() waits).
   ActivationDirectory* activation = nullptr;
+  // An activation's storage fencing token in a cluster: that of the claim it was activated under
+  // (0: none). A failover unit's instance carries its lease token in `serving` instead.
+  std::uint64_t name_token = 0;
   // This instance's requests whose outcome has not been handled yet: an activation does not
   // retire before they are (their callbacks come to its address).
   std::shared_ptr<std::atomic<std::uint32_t>> awaiting =

@@ -17,7 +17,7 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
                                    std::shared_ptr<const ServingWindow> serving,
                                    std::shared_ptr<std::atomic<std::uint32_t>> awaiting,
                                    std::shared_ptr<component::DeferredReplies> deferred,
-                                   wasm::KeyValues config)
+                                   wasm::KeyValues config, std::optional<std::uint64_t> name_token)
     : StandaloneHostApi(std::move(self)),
       space_(self_id().ns + "/" + self_id().name),
       runtime_(runtime),
@@ -27,7 +27,8 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
       serving_(std::move(serving)),
       awaiting_(std::move(awaiting)),
       deferred_(std::move(deferred)),
-      config_(std::move(config)) {}
+      config_(std::move(config)),
+      name_token_(name_token) {}
 
 Status ComponentHostApi::check_serving(std::string_view call) const {
   // Storage calls run on the I/O threads: this is checked right before the write leaves, so a
@@ -40,9 +41,16 @@ Status ComponentHostApi::check_serving(std::string_view call) const {
 }
 
 storage::KvBackend::WritePermit ComponentHostApi::permit(std::string_view call) const {
-  // The lease token goes with the write: a backend whose server can check it refuses the write
-  // once a newer holder fenced the space, even if this host froze after its own check.
-  return {[this, call] { return check_serving(call); }, serving_ ? serving_->token() : 0};
+  // The token goes with the write: a backend whose server can check it refuses the write once a
+  // newer holder fenced the space (a failover unit) or the name (an activation), even if this
+  // host froze after its own check.
+  auto check = [this, call] { return check_serving(call); };
+  if (!name_token_) return {check, serving_ ? serving_->token() : 0};
+  storage::KvBackend::WritePermit p(check, *name_token_, self_id().instance);
+  // Refused for good: another host claimed the name since. The activation must not go on with
+  // the state it holds (ComponentRuntime::name_fenced deactivates it).
+  p.when_fenced([this](const Error& why) { runtime_.name_fenced(self_id(), why); });
+  return p;
 }
 
 void ComponentHostApi::run_blocking(std::function<void()> task) {

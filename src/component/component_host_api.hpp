@@ -3,6 +3,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <capsule/component/component_runtime.hpp>
 #include <capsule/wasm/host_api.hpp>
@@ -25,7 +26,8 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
                    std::shared_ptr<const ServingWindow> serving = nullptr,
                    std::shared_ptr<std::atomic<std::uint32_t>> awaiting = nullptr,
                    std::shared_ptr<component::DeferredReplies> deferred = nullptr,
-                   wasm::KeyValues config = {});
+                   wasm::KeyValues config = {},
+                   std::optional<std::uint64_t> name_token = std::nullopt);
 
   [[nodiscard]] std::uint64_t max_payload_bytes() const override { return max_payload_bytes_; }
   // Storage runs on the runtime's I/O threads, never on a scheduler worker.
@@ -93,9 +95,13 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   // The requests this instance answers later; shared with its actor, which fails what is left.
   std::shared_ptr<component::DeferredReplies> deferred_;
   wasm::KeyValues config_;
+  // Set for an activation of an on-demand component: the token of the claim it was activated
+  // under (0: none), checked against its name's fence. Unset: the serving window's token.
+  std::optional<std::uint64_t> name_token_;
   // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
   [[nodiscard]] Status check_serving(std::string_view call) const;
-  // check_serving(call) before each step of a storage write, with the window's fencing token.
+  // check_serving(call) before each step of a storage write, with the writer's fencing token:
+  // an activation's claim token on its name's fence, else the window's (a failover unit's lease).
   [[nodiscard]] storage::KvBackend::WritePermit permit(std::string_view call) const;
 };
 

@@ -71,6 +71,10 @@ std::shared_ptr<ActivationDirectory> ComponentRuntime::directory_for(const Compo
   return nullptr;
 }
 
+void ComponentRuntime::name_fenced(const ComponentId& id, const Error& why) {
+  if (auto directory = directory_for(id)) directory->fenced_out(id.instance, why);
+}
+
 bool ComponentRuntime::has_activations() const {
   std::shared_lock lock(directories_mutex_);
   return std::any_of(directories_.begin(), directories_.end(),

@@ -64,7 +64,8 @@ json ps_view(component::ComponentRuntime& runtime, const OperatorRestarts& opera
                              {"idle_retirements", a.idle_retirements},
                              {"evictions", a.evictions},
                              {"failed_activations", a.failed_activations},
-                             {"refused_claims", a.refused_claims}});
+                             {"refused_claims", a.refused_claims},
+                             {"fenced_writes", a.fenced_writes}});
   }
   return json{{"ok", true}, {"instances", out}, {"on_demand", on_demand}};
 }

@@ -100,8 +100,8 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
     if (!backend) return std::move(backend).error();
     storage_fencing_ =
         (*backend)->server_fencing()
-            ? "server-checked: the server refuses a write once a newer lease holder fenced the "
-              "space (JetStream API level " +
+            ? "server-checked: the server refuses a write once a newer lease or claim holder "
+              "fenced the space or name (JetStream API level " +
                   std::to_string((*backend)->server_api_level()) + ")"
             : "client-side only: this host checks its lease window before each write leaves, the "
               "server cannot (nats-server older than 2.11); a host frozen between that check and "
@@ -173,6 +173,11 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
     }
     name_leases_ = std::move(*claims);
     rc.name_claimer = name_leases_;
+    // Each activation's storage is fenced by its claim's token (with nats-kv storage; SQLite is
+    // this host's alone).
+    if (!storage_fencing_.empty()) {
+      reporter_.info("name storage fencing", {{"fencing", storage_fencing_}});
+    }
   }
   const bool has_failover =
       std::any_of(manifest_.components.begin(), manifest_.components.end(),
@@ -200,7 +205,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
       },
       [this](const std::string& unit, std::uint64_t token) {
         storage::KvBackend* kv = runtime_->storage();
-        return kv != nullptr ? kv->fence(unit, token) : ok();
+        return kv != nullptr ? kv->fence(unit, {}, token) : ok();
       });
   bridge_->on_cluster_change([this] { failover_->poke(); });
   return ok();

@@ -209,6 +209,10 @@ void write_activations(Writer& w, const std::vector<ActivationStats>& activation
   per_on_demand("capsule_activation_refused_claims_total", "counter",
                 "Activations refused because another host of the cluster had the name active.",
                 [](const ActivationStats& a) { return a.refused_claims; });
+  per_on_demand("capsule_activation_fenced_writes_total", "counter",
+                "Storage writes refused by a name's fence (another host claimed the name since); "
+                "each deactivated its activation.",
+                [](const ActivationStats& a) { return a.fenced_writes; });
 }
 
 void write_engine(Writer& w, const wasm::EngineStats& e) {

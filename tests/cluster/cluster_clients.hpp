@@ -10,6 +10,8 @@
 #include <capsule/cluster/lease_keeper.hpp>
 #include <capsule/cluster/nats_kv_backend.hpp>
 
+#include "nats_server.hpp"
+
 namespace capsule::cluster::testing {
 
 // A NatsKvBackend on `url` (default bucket), or null after a test failure naming why.
@@ -34,6 +36,14 @@ inline std::unique_ptr<LeaseKeeper> connect_leases(const std::string& url,
   auto k = LeaseKeeper::connect(c);
   EXPECT_TRUE(k) << k.error().describe();
   return k ? std::move(*k) : nullptr;
+}
+
+// Why a test of server-checked fencing cannot run against `kv`'s server (empty: it can).
+inline std::string cannot_fence_on(const NatsKvBackend& kv) {
+  if (kv.server_fencing()) return {};
+  return std::string(NatsServer::binary()) +
+         " cannot check a condition over a key pattern (nats-server < 2.11): run "
+         "cluster.fencing.* (nats-server 2.14, built by scripts/bootstrap.sh)";
 }
 
 // usage() equals the sum of the entries (for tests in which nothing crashed mid-write).

@@ -57,7 +57,7 @@ class KvFenceTest : public ::testing::Test {
     auto a = leases.try_acquire(unit);
     ASSERT_TRUE(a) << a.error().describe();
     ASSERT_EQ(*a, LeaseAttempt::kAcquired);
-    ASSERT_TRUE(kv.fence(unit, leases.token(unit)));
+    ASSERT_TRUE(kv.fence(unit, {}, leases.token(unit)));
   }
 
   // The new owner takes the unit over from a paused old owner: it watches the lease stand still
@@ -97,11 +97,8 @@ class KvFenceTest : public ::testing::Test {
   }
 
   void skip_unless_server_fences() {
-    if (!old_kv->server_fencing()) {
-      GTEST_SKIP() << NatsServer::binary() << " cannot check a condition over a key pattern "
-                   << "(nats-server < 2.11): run cluster.fencing.* (nats-server 2.14, built by "
-                   << "scripts/bootstrap.sh)";
-    }
+    if (const std::string why = testing::cannot_fence_on(*old_kv); !why.empty())
+      GTEST_SKIP() << why;
   }
 
   NatsServer server{NatsServer::Mode::kJetStream};
@@ -263,13 +260,13 @@ TEST_F(KvFenceTest, ConcurrentWritersOfOneOwnerAllLandAndUsageStaysExact) {
 // A fence only moves forward: an older token (a holder that acquired, froze, and lost the lease
 // before fencing) cannot take the space back from a newer one.
 TEST_F(KvFenceTest, AFenceNeverMovesBack) {
-  ASSERT_TRUE(old_kv->fence(kUnit, 10));
-  ASSERT_TRUE(new_kv->fence(kUnit, 12));
-  const Status back = old_kv->fence(kUnit, 10);
+  ASSERT_TRUE(old_kv->fence(kUnit, {}, 10));
+  ASSERT_TRUE(new_kv->fence(kUnit, {}, 12));
+  const Status back = old_kv->fence(kUnit, {}, 10);
   ASSERT_FALSE(back);
   EXPECT_EQ(back.error().code, ErrorCode::kUnavailable);
-  EXPECT_TRUE(new_kv->fence(kUnit, 12)) << "fencing again with the same token is a no-op";
-  EXPECT_FALSE(old_kv->fence(kUnit, 0));
+  EXPECT_TRUE(new_kv->fence(kUnit, {}, 12)) << "fencing again with the same token is a no-op";
+  EXPECT_FALSE(old_kv->fence(kUnit, {}, 0));
   auto keys = new_kv->list_keys(kUnit, "");
   ASSERT_TRUE(keys);
   EXPECT_TRUE(keys->empty()) << "the fence is no data key";

@@ -43,10 +43,18 @@ class NameLeasesTest : public ::testing::Test {
     return *h;
   }
 
-  static Status claim(NameLeases& h, const ComponentId& id) {
-    std::promise<Status> answer;
-    h.claim(id, [&answer](Status s) { answer.set_value(std::move(s)); });
+  // The claim's fencing token, or why not.
+  static Result<std::uint64_t> token(NameLeases& h, const ComponentId& id) {
+    std::promise<Result<std::uint64_t>> answer;
+    h.claim(id, [&answer](Result<std::uint64_t> t) { answer.set_value(std::move(t)); });
     return answer.get_future().get();
+  }
+
+  static Status claim(NameLeases& h, const ComponentId& id) {
+    auto t = token(h, id);
+    if (!t) return std::move(t).error();
+    EXPECT_GT(*t, 0U) << "a claim's token is never 0";
+    return ok();
   }
 
   // Releases run in order on the claims thread: a claim queued after one has seen it done.
@@ -112,8 +120,9 @@ TEST_F(NameLeasesTest, AFrozenHostIsFencedAndItsNameTakenOverOnlyAfterItsLeaseLa
           say(window_closed_when_lost ? 'L' : 'W');
         },
         [] { return false; });  // never idle: it does not take a new lease, the window stays shut
-    std::promise<Status> answer;
-    (*x)->claim(kAlice, [&answer](Status s) { answer.set_value(std::move(s)); });
+    std::promise<bool> answer;
+    (*x)->claim(kAlice,
+                [&answer](const Result<std::uint64_t>& t) { answer.set_value(t.has_value()); });
     say(answer.get_future().get() ? 'C' : 'F');
     for (;;) ::pause();
   }
@@ -148,6 +157,29 @@ TEST_F(NameLeasesTest, AFrozenHostIsFencedAndItsNameTakenOverOnlyAfterItsLeaseLa
   int status = 0;
   ::waitpid(child, &status, 0);
   ::close(to_parent[0]);
+}
+
+// The claim's revision is its fencing token (docs/cluster.md, "Name claims"): the same for a
+// host that claims its own claim again, and greater for every later claim of the name, by
+// whichever host, so a name's storage fence only ever moves forward.
+TEST_F(NameLeasesTest, EachNewClaimOfANameHasAGreaterToken) {
+  auto a = host("a");
+  auto b = host("b");
+  auto first = token(*a, kAlice);
+  ASSERT_TRUE(first) << first.error().describe();
+  auto again = token(*a, kAlice);
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(*again, *first) << "claiming its own claim again keeps its token";
+  ASSERT_TRUE(token(*a, kBob));
+  EXPECT_FALSE(token(*b, kAlice)) << "a holds it";
+  release(*a, kAlice);
+  auto taken = token(*b, kAlice);
+  ASSERT_TRUE(taken) << taken.error().describe();
+  EXPECT_GT(*taken, *first);
+  release(*b, kAlice);
+  auto back = token(*a, kAlice);
+  ASSERT_TRUE(back) << back.error().describe();
+  EXPECT_GT(*back, *taken);
 }
 
 TEST_F(NameLeasesTest, AStoppedHostsNamesAreClaimedElsewhereAtOnce) {

@@ -24,7 +24,8 @@ class KvBucket;
 //   it is free, renewed every quarter duration, its ServingWindow (window()) closing three
 //   quarters of a duration after the last renewal that reached the server.
 // * A claim is an entry per name holding "<host> <boot>". A host claims a name by creating it,
-//   or by replacing one of its own previous life's. Another host's claim holds while that host
+//   or by replacing one of its own previous life's. The entry's revision is the claim's fencing
+//   token (it grows with every claim of the name). Another host's claim holds while that host
 //   holds its lease: a host takes a claim over only after taking that host's lease, which needs
 //   the lease to have stood still for a whole duration on the taker's clock, after that host's
 //   window closed. The host whose lease was taken learns it at its next renewal, `lost` runs,
@@ -59,7 +60,7 @@ class NameLeases final : public component::NameClaimer {
   void stop();
 
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
-  void claim(const ComponentId& id, std::function<void(Status)> done) override;
+  void claim(const ComponentId& id, std::function<void(Result<std::uint64_t>)> done) override;
   void release(const ComponentId& id) override;
   [[nodiscard]] std::shared_ptr<const ServingWindow> window() const override { return window_; }
 
@@ -70,7 +71,7 @@ class NameLeases final : public component::NameClaimer {
  private:
   NameLeases(LeaseConfig config, std::unique_ptr<LeaseKeeper> leases,
              std::unique_ptr<KvBucket> claims);
-  Status claim_now(const ComponentId& id);
+  Result<std::uint64_t> claim_now(const ComponentId& id);
   void release_now(const ComponentId& id);
   void work();               // the claims thread
   void renew(bool holding);  // the renewal thread

@@ -17,7 +17,8 @@ namespace capsule::cluster {
 // Layout in the bucket: `<hex(space)>.<hex(key)>` holds a value (lowercase hex keeps byte-wise
 // order and admits any key byte, where NATS KV keys allow only [-/_=.a-zA-Z0-9]), and
 // `<hex(space)>.usage` holds the space's usage ("<bytes> <keys>"; never a data key, since
-// "usage" is not hex), and `<hex(space)>.fence` a failover unit's fencing token (see fence()).
+// "usage" is not hex), `<hex(space)>.fence` a failover unit's fencing token and
+// `<hex(space)>.fence-<hex(name)>` that of one name of an on-demand component (see fence()).
 //
 // Quota across hosts: optimistic concurrency on revisions. A write that grows the space first
 // moves the usage entry forward (compare-and-set on its revision, after the quota check), then
@@ -65,12 +66,13 @@ class NatsKvBackend final : public storage::KvBackend {
                                    const Update& update, const security::StorageQuota& quota,
                                    const WritePermit& allowed) override;
 
-  // Fencing (docs/cluster.md, "Leases"): a write whose permit carries a lease token is checked by
-  // the server when it can check conditions over a key pattern (nats-server >= 2.11): the write
-  // lands only if nothing in the space changed since the writer read it, which it did after
-  // confirming the space's fence (`<hex(space)>.fence`) is its token. Older servers: only the
-  // writer's own checks (the permit). fence() writes the token (only forward).
-  Status fence(std::string_view space, std::uint64_t token) override;
+  // Fencing (docs/cluster.md, "Leases", "Name claims"): a write whose permit carries a token is
+  // checked by the server when it can check conditions over a key pattern (nats-server >= 2.11):
+  // the write lands only if nothing in the space changed since the writer read it, which it did
+  // after confirming that its fence (`<hex(space)>.fence` for a failover unit's lease token,
+  // `<hex(space)>.fence-<hex(name)>` for a name's claim token) holds its token. Older servers:
+  // only the writer's own checks (the permit). fence() writes the token (only forward).
+  Status fence(std::string_view space, std::string_view name, std::uint64_t token) override;
   // Whether the connected server checks fenced writes itself (asked again after a reconnect).
   [[nodiscard]] bool server_fencing() const;
   // The server's JetStream API level as last read (0: nats-server older than 2.11).

@@ -48,8 +48,11 @@ struct ActivationStats {
   std::uint64_t evictions = 0;           // retired to make room (max_active reached)
   std::uint64_t failed_activations = 0;  // instantiate, init or metadata failed
   std::uint64_t refused_claims = 0;      // in a cluster: another host had the name (NameClaimer)
-  std::size_t active = 0;                // names holding an activation now (<= max_active)
-  std::size_t waiting = 0;               // names waiting for room
+  // In a cluster: storage writes refused because another host claimed the name since this
+  // activation's claim (its fence holds a newer token); each deactivated the activation.
+  std::uint64_t fenced_writes = 0;
+  std::size_t active = 0;   // names holding an activation now (<= max_active)
+  std::size_t waiting = 0;  // names waiting for room
 };
 
 // A component instance's mailbox unless its spec or the host says otherwise: 4096 messages and
@@ -82,6 +85,11 @@ struct RuntimeConfig {
   // here (one activation per name across the hosts). Null: names are placed by the remote
   // router's view alone.
   std::shared_ptr<NameClaimer> name_claimer;
+  // With a name claimer: the host that wins a name's claim fences the name's storage with the
+  // claim's token before the activation's init reads it, and every storage write of the
+  // activation carries that token (KvBackend::fence, WritePermit; docs/cluster.md, "Name claims").
+  // Off: an activation's writes are checked by this host's lease window alone.
+  bool fence_names = true;
   // Largest payload a component (unless its limits say otherwise) or the host itself may send:
   // messages, requests, replies, publishes, broadcasts and storage values. Larger ones are
   // refused with invalid-argument naming the size and the limit.
@@ -301,6 +309,10 @@ class ComponentRuntime {
   [[nodiscard]] storage::KvBackend* storage() const { return config_.storage.get(); }
   [[nodiscard]] bool has_remote() const { return config_.remote != nullptr; }
   [[nodiscard]] NameClaimer* name_claimer() const { return config_.name_claimer.get(); }
+  [[nodiscard]] bool fences_names() const { return config_.fence_names; }
+  // A storage write of activation `id` was refused by its name's fence (another host claimed the
+  // name since): logged, counted (ActivationStats::fenced_writes), the activation deactivated.
+  void name_fenced(const ComponentId& id, const Error& why);
   // Whether a send for another host may wait for its outcome (RemoteRouter::sends_wait).
   [[nodiscard]] bool remote_sends_wait() const {
     return config_.remote != nullptr && config_.remote->sends_wait();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -24,11 +25,14 @@ class NameClaimer {
   virtual ~NameClaimer() = default;
 
   // Makes this host the only one that may activate `id`, then runs `done` exactly once, on
-  // another thread (on this one only once the claimer has stopped): ok, or why not (kUnavailable:
-  // another host has it active now, this host does not hold its lease, or the claims cannot be
-  // reached). Claiming a name this host holds already is ok. By value: implementations keep `done`
-  // until the outcome is known. NOLINTNEXTLINE(performance-unnecessary-value-param)
-  virtual void claim(const ComponentId& id, std::function<void(Status)> done) = 0;
+  // another thread (on this one only once the claimer has stopped): the claim's fencing token, or
+  // why not (kUnavailable: another host has it active now, this host does not hold its lease, or
+  // the claims cannot be reached). The token grows with every claim of the name, by any host
+  // (the claim entry's revision); claiming a name this host holds already is ok, with the token
+  // it got then. The activation's storage writes carry it (KvBackend::fence, WritePermit). By
+  // value: implementations keep `done` until the outcome is known.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  virtual void claim(const ComponentId& id, std::function<void(Result<std::uint64_t>)> done) = 0;
   // This host no longer has `id` active: another host may claim it. Best effort, never blocks.
   virtual void release(const ComponentId& id) = 0;
   // Open while this host holds the lease its claims depend on. Activations refuse messages and

@@ -54,29 +54,48 @@ class KvBackend {
   // whose write is several steps, or retries after losing a race, asks again right before each
   // step leaves, so a writer that lost its right while it was paused cannot land a late write by
   // retrying. `allowed`'s error is returned as is. The defaults ask once, then write.
-  // A permit may also carry the writer's fencing token (a failover unit's lease token): a backend
-  // that can make its server check it refuses the write once the space was fenced by a newer
-  // token (see fence()), wherever the writer was paused. 0: no token, the check is the writer's.
+  // A permit may also carry the writer's fencing token: a backend that can make its server check
+  // it refuses the write once the fence it names was moved to a newer token (see fence()),
+  // wherever the writer was paused. The fence is the space's own (a failover unit's lease token;
+  // `fence_name` empty) or one name's within the space (an activation of an on-demand component:
+  // its instance name and the token of the claim it was activated under). 0: no token, the check
+  // is the writer's.
   class WritePermit {
    public:
     template <typename F>
       requires(!std::is_same_v<std::remove_cvref_t<F>, WritePermit> &&
                std::is_invocable_r_v<Status, const F&>)
-    WritePermit(F check, std::uint64_t fence_token = 0)  // NOLINT: a lambda is a permit
-        : check_(std::move(check)), fence_token_(fence_token) {}
+    WritePermit(F check, std::uint64_t fence_token = 0,  // NOLINT: a lambda is a permit
+                std::string fence_name = {})
+        : check_(std::move(check)), fence_token_(fence_token), fence_name_(std::move(fence_name)) {}
     Status operator()() const { return check_(); }
     [[nodiscard]] std::uint64_t fence_token() const { return fence_token_; }
+    [[nodiscard]] const std::string& fence_name() const { return fence_name_; }
+
+    // Runs when the backend refuses the write because its fence holds another token: unlike a
+    // closed window, which may reopen, the writer has lost its right for good.
+    void when_fenced(std::function<void(const Error&)> fenced) { fenced_ = std::move(fenced); }
+    void fenced(const Error& why) const {
+      if (fenced_) fenced_(why);
+    }
 
    private:
     std::function<Status()> check_;
     std::uint64_t fence_token_ = 0;
+    std::string fence_name_;
+    std::function<void(const Error&)> fenced_;
   };
 
-  // Makes `token` the space's fencing token before its new holder serves it: from then on the
-  // backend refuses writes that carry an older token, or whose writer read the space before the
-  // fence. Tokens only grow; a token older than the space's is refused (kUnavailable). Backends
-  // that only one host reaches (SQLite) need no fence: the default does nothing.
-  virtual Status fence(std::string_view /*space*/, std::uint64_t /*token*/) { return ok(); }
+  // Makes `token` the fencing token of the space (`name` empty: a failover unit's) or of one name
+  // in it (an on-demand component's instance) before its new holder serves it: from then on the
+  // backend refuses writes to the space that carry an older token for that fence, or whose writer
+  // read the space before the fence. Tokens only grow; a token older than the fence's is refused
+  // (kUnavailable). Backends that only one host reaches (SQLite) need no fence: the default does
+  // nothing.
+  virtual Status fence(std::string_view /*space*/, std::string_view /*name*/,
+                       std::uint64_t /*token*/) {
+    return ok();
+  }
   virtual Status set_if(std::string_view space, std::string_view key, const Bytes& value,
                         const security::StorageQuota& quota, const WritePermit& allowed) {
     if (Status s = allowed(); !s) return s;
