@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "nats_bridge_impl.hpp"
+#include "nats_bridge_reader.hpp"
 
 namespace capsule::cluster {
 
@@ -112,6 +113,10 @@ Result<std::shared_ptr<NatsBridge>> NatsBridge::connect(BridgeConfig config) {
     return std::move(s).error();
   }
   impl->connection.reset(raw_connection);
+  // Before any subscription exists (attach), so every message of one takes the same path.
+  if (cfg.deliver_on_reader) {
+    impl->reader_hooked = nats::set_reader_hook(raw_connection, &Impl::on_read, impl.get());
+  }
   auto bridge = std::make_shared<NatsBridge>(std::move(impl));
   bridge->impl_->self = bridge;
   return bridge;
@@ -212,6 +217,7 @@ BridgeStats NatsBridge::stats() const {
   s.oversized = impl_->oversized.load();
   s.coalesced = impl_->coalesced.load();
   s.coalesced_lost = impl_->coalesced_lost.load();
+  s.handled_on_reader = impl_->handled_on_reader.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {
@@ -221,6 +227,10 @@ BridgeStats NatsBridge::stats() const {
     natsStatistics_Destroy(raw);
   }
   return s;
+}
+
+bool NatsBridge::delivers_on_reader() const {
+  return impl_->reader_hooked;
 }
 
 bool NatsBridge::connected() const {

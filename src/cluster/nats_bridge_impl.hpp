@@ -86,7 +86,8 @@ struct NatsBridge::Impl {
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
       inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0},
-      hosts_declared_dead{0}, oversized{0}, coalesced{0}, coalesced_lost{0};
+      hosts_declared_dead{0}, oversized{0}, coalesced{0}, coalesced_lost{0}, handled_on_reader{0};
+  bool reader_hooked = false;  // on_read installed on the connection (set once, in connect)
   const std::string boot = random_boot_id();
   // Acks of this host life's confirmed sends: `<ack_prefix><number>`, one subscription.
   const std::string ack_prefix = "_INBOX.capsule." + boot + ".";
@@ -169,6 +170,9 @@ struct NatsBridge::Impl {
   void wait_for_delivery_threads();
 
   // -- inbound (nats_bridge_inbound.cpp) ----------------------------------------------------
+  // The reader-thread hook (BridgeConfig::deliver_on_reader): takes component messages, replies
+  // and acks on to on_wire / on_ack at once, leaves heartbeats and topics to the delivery pool.
+  static void on_read(natsConnection* nc, natsMsg** message, void* closure);
   static void on_wire(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
                       void* closure);
   static void on_ack(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,

@@ -25,6 +25,27 @@ void NatsBridge::Impl::deliver_coalesced(const char* subject, WireMessage& envel
   }
 }
 
+// On the reader thread, as each message is parsed: what is addressed to this host's components,
+// its replies and its acks are handled here, where a delivery thread would have been woken for
+// each (nothing on these paths waits: mailboxes are offered with send_nowait, replies and acks
+// complete trackers and publish). Heartbeats and topics go on to the pool as before: a change
+// listener or a topic's many subscribers may take longer. Each subscription's messages take one
+// path only, so each keeps its order.
+void NatsBridge::Impl::on_read(natsConnection* nc, natsMsg** message, void* closure) {
+  auto* impl = static_cast<Impl*>(closure);
+  natsMsg* raw = *message;
+  const std::string_view subject = natsMsg_GetSubject(raw);
+  const bool ack = subject.starts_with(impl->ack_prefix);
+  if (!ack) {
+    const auto section = impl->subjects.section_of(subject);
+    if (section != Subjects::Section::kComponents && section != Subjects::Section::kReply) return;
+  }
+  *message = nullptr;  // taken: on_wire / on_ack own it now
+  impl->handled_on_reader.fetch_add(1, std::memory_order_relaxed);
+  if (ack) return on_ack(nc, nullptr, raw, closure);
+  on_wire(nc, nullptr, raw, closure);
+}
+
 void NatsBridge::Impl::on_wire(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
                                void* closure) {
   const nats::Message message(raw);

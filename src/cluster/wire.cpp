@@ -1,5 +1,4 @@
 #include <nlohmann/json.hpp>
-
 #include <capsule/cluster/wire.hpp>
 
 #include "coalesced_codec.hpp"
@@ -232,6 +231,20 @@ std::string Subjects::all_hosts() const {
 bool Subjects::published_by(std::string_view subject, std::string_view host) const {
   const std::string expected = prefix(cluster, subject_token(host));
   return subject.substr(0, expected.size()) == expected;
+}
+
+Subjects::Section Subjects::section_of(std::string_view subject) const {
+  const std::string any = prefix(cluster, "");  // up to the publisher's token
+  if (!subject.starts_with(any)) return Section::kOther;
+  subject.remove_prefix(any.size());
+  const std::size_t dot = subject.find('.');  // after the publisher's token (escaped: no dot)
+  if (dot == std::string_view::npos) return Section::kOther;
+  subject.remove_prefix(dot + 1);
+  if (subject.starts_with("c.")) return Section::kComponents;
+  if (subject.starts_with("h.")) return Section::kReply;
+  if (subject.starts_with("t.")) return Section::kTopic;
+  if (subject == "hosts") return Section::kHeartbeat;
+  return Section::kOther;
 }
 
 }  // namespace capsule::cluster

@@ -174,6 +174,29 @@ TEST(Subjects, NamesAreEscapedIntoSingleTokens) {
   EXPECT_FALSE(s.published_by("capsule.prod.f.h1.c.a.b.0", "h2"));
 }
 
+// What the bridge's reader-thread hook takes (component messages, replies) and leaves to the
+// delivery threads (topics, heartbeats): by the section after the publisher's token, whatever the
+// names in it look like.
+TEST(Subjects, SectionsAreToldApartWhateverTheNamesInThem) {
+  using Section = Subjects::Section;
+  const Subjects s{"prod"};
+  EXPECT_EQ(s.section_of(s.component({"shop", "hosts", "t"}, "h1", "hosts")), Section::kComponents);
+  EXPECT_EQ(s.section_of(s.batch("h.1", "h2")), Section::kComponents);
+  EXPECT_EQ(s.section_of(s.coalesced("h1", "h2")), Section::kComponents);
+  EXPECT_EQ(s.section_of(s.reply("hosts", "00ff", "c")), Section::kReply);
+  EXPECT_EQ(s.section_of(s.topic("c.x", "h")), Section::kTopic);
+  EXPECT_EQ(s.section_of(s.hosts("c")), Section::kHeartbeat);
+  EXPECT_EQ(s.section_of(s.hosts("h")), Section::kHeartbeat);
+  // Another cluster's subjects, a cluster that is a prefix of this one's, and strangers.
+  EXPECT_EQ(s.section_of(Subjects{"prod2"}.component({"a", "b", "0"}, "h1", "h2")),
+            Section::kOther);
+  EXPECT_EQ(s.section_of(Subjects{"pro"}.reply("h", "00", "g")), Section::kOther);
+  EXPECT_EQ(s.section_of("_INBOX.capsule.00ff.1"), Section::kOther);
+  EXPECT_EQ(s.section_of("capsule.prod.f.h1"), Section::kOther);
+  EXPECT_EQ(s.section_of("capsule.prod.f.h1.x.y"), Section::kOther);
+  EXPECT_EQ(s.section_of("capsule.prod.f.h1.hostsx"), Section::kOther);
+}
+
 TEST(HostDirectory, TracksJoinsOwnersAndDeaths) {
   using namespace std::chrono_literals;
   HostDirectory dir(300ms);

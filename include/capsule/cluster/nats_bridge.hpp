@@ -47,6 +47,12 @@ struct BridgeConfig {
   // mailbox is refused as full), so one slow component cannot stall the pool or the heartbeats in
   // it.
   int delivery_threads = 2;
+  // true: component messages, replies and acknowledgements are handled on the connection's reader
+  // thread as they are parsed, without the hand-off to a delivery thread (one thread wake-up less
+  // per message on each host); heartbeats and topics stay on the delivery threads. Needs libnats'
+  // reader hook (src/cluster/nats_bridge_reader.hpp); without it, or false, everything goes
+  // through the delivery threads. Handlers never wait either way.
+  bool deliver_on_reader = true;
 };
 
 struct BridgeStats {
@@ -73,6 +79,8 @@ struct BridgeStats {
   // the NATS client refused to take (connection closed meanwhile; logged, like a lost send).
   std::uint64_t coalesced = 0;
   std::uint64_t coalesced_lost = 0;
+  // Messages handled on the NATS connection's reader thread (BridgeConfig::deliver_on_reader).
+  std::uint64_t handled_on_reader = 0;
 };
 
 class NatsBridge;
@@ -161,6 +169,9 @@ class NatsBridge final : public component::RemoteRouter,
   void on_cluster_change(std::function<void()> listener);
   [[nodiscard]] BridgeStats stats() const;
   [[nodiscard]] bool connected() const;
+  // Whether component messages, replies and acks are handled on the connection's reader thread
+  // (BridgeConfig::deliver_on_reader and a libnats that has the hook).
+  [[nodiscard]] bool delivers_on_reader() const;
 
   struct Impl;
   explicit NatsBridge(std::unique_ptr<Impl> impl);

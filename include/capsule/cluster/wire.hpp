@@ -103,6 +103,11 @@ struct Subjects {
   [[nodiscard]] std::string all_hosts() const;                   // every host's heartbeats
   // Whether `subject` (one of the above) was published under host `host`'s name.
   [[nodiscard]] bool published_by(std::string_view subject, std::string_view host) const;
+  // Which of the above `subject` is, whoever published it: a message for components (component,
+  // batch, coalesced), a reply, a topic, a heartbeat, or none of them (another cluster's, or not
+  // a cluster subject).
+  enum class Section : std::uint8_t { kComponents, kReply, kTopic, kHeartbeat, kOther };
+  [[nodiscard]] Section section_of(std::string_view subject) const;
 };
 
 // Keeps [A-Za-z0-9_-] and writes every other byte as %XX: a valid, reversible NATS token.
