@@ -1,7 +1,10 @@
 #include <nlohmann/json.hpp>
+#include <utility>
+
 #include <capsule/cluster/wire.hpp>
 
 #include "coalesced_codec.hpp"
+#include "message_codec.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -42,6 +45,7 @@ Result<T> parse(std::span<const std::uint8_t> bytes, F&& from_json) {
 
 std::vector<std::uint8_t> encode(const WireMessage& m) {
   if (m.kind == WireMessage::Kind::kCoalesced) return encode_coalesced(m);
+  if (auto direct = encode_direct(m)) return std::move(*direct);
   json j{{"k", static_cast<int>(m.kind)}, {"o", m.origin_host}};
   if (!m.origin_boot.empty()) j["l"] = m.origin_boot;
   j["s"] = id_to_json(m.sender);
@@ -74,6 +78,7 @@ std::vector<std::uint8_t> encode(const WireMessage& m) {
 
 Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
   if (looks_coalesced(bytes)) return decode_coalesced(bytes);
+  if (auto direct = decode_direct(bytes)) return std::move(*direct);
   return parse<WireMessage>(bytes, [](const json& j) -> Result<WireMessage> {
     WireMessage m;
     const int kind = j.at("k").get<int>();

@@ -135,6 +135,124 @@ TEST(Wire, ErrorReplyKeepsCodeAndMessage) {
   EXPECT_EQ(*d->error, *m.error);
 }
 
+// Sends, requests, replies and publishes of every length form: what the direct codec
+// (message_codec.hpp) writes and reads.
+std::vector<WireMessage> single_messages() {
+  std::vector<WireMessage> out;
+  const std::string long_name(40, 'n');
+  for (const std::size_t size : {0, 31, 32, 255, 256, 65535, 65536}) {
+    WireMessage& m = out.emplace_back();
+    m.kind = WireMessage::Kind::kSend;
+    m.origin_host = "gamma";
+    m.sender = {"app", long_name, "0"};
+    m.target = {"app", "b", std::to_string(size)};
+    m.payload = Payload{multicodec::kCbor, std::vector<std::uint8_t>(size, 0x5a)};
+  }
+  WireMessage& request = out.emplace_back();
+  request.kind = WireMessage::Kind::kRequest;
+  request.origin_host = "alpha";
+  request.origin_boot = "0123456789abcdef";
+  request.sender = {"app", "a", "0"};
+  request.target = {"app", "b.v2", "7"};
+  request.payload = Payload::text("question");
+  request.correlation = (1ULL << 40) + 3;
+  request.timeout_ms = 70000;
+  WireMessage& reply = out.emplace_back();
+  reply.kind = WireMessage::Kind::kReply;
+  reply.origin_host = "beta";
+  reply.target = {"app", "b.v2", "7"};
+  reply.correlation = 200;
+  reply.payload = Payload::text("answer");
+  WireMessage& failed = out.emplace_back();
+  failed.kind = WireMessage::Kind::kReply;
+  failed.origin_host = "beta";
+  failed.target = {"app", "b.v2", "7"};
+  failed.correlation = 70000;
+  failed.error = Error{ErrorCode::kOutOfFuel, std::string(300, 'e')};
+  WireMessage& publish = out.emplace_back();
+  publish.kind = WireMessage::Kind::kPublish;
+  publish.origin_host = "alpha";
+  publish.sender = {"app", "a", "0"};
+  publish.topic = "sensor.readings";
+  publish.payload = Payload::text("21.5");
+  return out;
+}
+
+void expect_same(const WireMessage& d, const WireMessage& m) {
+  EXPECT_EQ(d.kind, m.kind);
+  EXPECT_EQ(d.origin_host, m.origin_host);
+  EXPECT_EQ(d.origin_boot, m.origin_boot);
+  EXPECT_EQ(d.sender, m.sender);
+  EXPECT_EQ(d.target, m.target);
+  EXPECT_EQ(d.payload, m.payload);
+  EXPECT_EQ(d.correlation, m.correlation);
+  EXPECT_EQ(d.timeout_ms, m.timeout_ms);
+  EXPECT_EQ(d.topic, m.topic);
+  EXPECT_EQ(d.error, m.error);
+}
+
+// Written without a document tree, the bytes are still exactly what a MessagePack library writes
+// for the same map (sorted keys, smallest forms): an older host's decoder reads them as before.
+TEST(Wire, OneMessageIsTheMessagePackAnyWriterWouldWrite) {
+  for (const auto& m : single_messages()) {
+    const auto bytes = encode(m);
+    EXPECT_EQ(nlohmann::json::to_msgpack(nlohmann::json::from_msgpack(bytes)), bytes)
+        << static_cast<int>(m.kind) << " with " << m.payload.bytes.size() << " bytes";
+    auto d = decode_message(bytes);
+    ASSERT_TRUE(d) << d.error().describe();
+    expect_same(*d, m);
+  }
+}
+
+// The same message read directly and through the document reader (which an unknown key sends it
+// to, as a newer host's field would) comes out the same.
+TEST(Wire, OneMessageReadsTheSameDirectlyAsThroughADocument) {
+  for (const auto& m : single_messages()) {
+    auto document = nlohmann::json::from_msgpack(encode(m));
+    document["z"] = "a field of a newer host";
+    auto d = decode_message(nlohmann::json::to_msgpack(document));
+    ASSERT_TRUE(d) << d.error().describe();
+    expect_same(*d, m);
+  }
+  // An error code this host does not know is internal either way.
+  WireMessage m;
+  m.kind = WireMessage::Kind::kReply;
+  m.origin_host = "beta";
+  m.error = Error{ErrorCode::kTimeout, "late"};
+  auto document = nlohmann::json::from_msgpack(encode(m));
+  document["e"][0] = 999;
+  auto direct = decode_message(nlohmann::json::to_msgpack(document));
+  document["z"] = 1;
+  auto general = decode_message(nlohmann::json::to_msgpack(document));
+  ASSERT_TRUE(direct && general);
+  EXPECT_EQ(direct->error->code, ErrorCode::kInternal);
+  EXPECT_EQ(general->error->code, ErrorCode::kInternal);
+}
+
+// Shapes the direct reader does not take are read (or refused) by the document reader, never
+// guessed at: a byte left over, a key twice, a kind outside send/request/reply/publish.
+TEST(Wire, OneMessageOutOfShapeIsLeftToTheDocumentReader) {
+  auto bytes = encode(single_messages()[0]);
+  bytes.push_back(0x00);
+  EXPECT_FALSE(decode_message(bytes));
+  auto document = nlohmann::json::from_msgpack(encode(single_messages()[0]));
+  document["k"] = 5;  // a send batch without its messages
+  auto batch = decode_message(nlohmann::json::to_msgpack(document));
+  ASSERT_FALSE(batch);
+  document["k"] = 9;
+  EXPECT_FALSE(decode_message(nlohmann::json::to_msgpack(document)));
+  // {"k": 1, "k": 3, ...}: MessagePack allows it; the direct reader leaves it to the document
+  // reader (which keeps the last), so both hosts' readers agree.
+  const WireMessage reply = single_messages()[8];
+  auto twice = encode(reply);
+  ASSERT_EQ(twice[0] & 0xf0, 0x80);
+  twice[0] = static_cast<std::uint8_t>(twice[0] + 1);
+  for (const std::uint8_t b : {0xa1, 'k', 0x01}) twice.push_back(b);
+  auto d = decode_message(twice);
+  ASSERT_TRUE(d) << d.error().describe();
+  EXPECT_EQ(d->kind, WireMessage::Kind::kSend);
+}
+
 TEST(Wire, MalformedBytesAreAnErrorNotACrash) {
   const std::vector<std::uint8_t> junk{0xc1, 0x00, 0x13};
   EXPECT_EQ(decode_message(junk).error().code, ErrorCode::kInvalidArgument);
