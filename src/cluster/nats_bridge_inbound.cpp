@@ -125,7 +125,7 @@ bool NatsBridge::Impl::authentic(const char* subject, const WireMessage& m,
            std::none_of(known.begin(), known.end(), named);
   }
   // Not announced by its origin: only an id that runs nowhere else, this host included.
-  return !directory.locate(m.sender) && !rt.registry().lookup(m.sender);
+  return !directory.locate(m.sender) && !rt.registry().contains(m.sender);
 }
 
 void NatsBridge::Impl::handle(WireMessage& m, component::ComponentRuntime& rt,

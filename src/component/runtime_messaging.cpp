@@ -83,9 +83,9 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
     return done(d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
   }
-  auto target = registry_.lookup(to);
-  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) return remote();
-  if (!target) return done(std::move(target).error());
+  auto target = registry_.find(to);
+  if (!target && config_.remote) return remote();
+  if (!target) return done(ComponentRegistry::not_found(to));
   done(name_gone_target(target->send(ComponentEnvelope{
                             ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
                         to));
@@ -156,11 +156,9 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
     return d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
   }
-  auto target = registry_.lookup(to);
-  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
-    return config_.remote->send(from, to, payload);
-  }
-  if (!target) return std::move(target).error();
+  auto target = registry_.find(to);
+  if (!target && config_.remote) return config_.remote->send(from, to, payload);
+  if (!target) return ComponentRegistry::not_found(to);
   return name_gone_target(target->send(ComponentEnvelope{
                               ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
                           to);
@@ -250,11 +248,9 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
     return id;
   }
   // A name of an on-demand component another host serves now: a remote target like any other.
-  auto target = d ? Result<rt::ActorRef<ComponentEnvelope>>(make_error(ErrorCode::kNotFound, ""))
-                  : registry_.lookup(to);
+  auto target = d ? std::optional<rt::ActorRef<ComponentEnvelope>>{} : registry_.find(to);
   // A local caller's target may be another host's; a peer's is this host's only.
-  if (!target && origin == Origin::kLocal && config_.remote &&
-      target.error().code == ErrorCode::kNotFound) {
+  if (!target && origin == Origin::kLocal && config_.remote) {
     // Another host's component: this tracker and timer still decide the one outcome.
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
     if (Status s = config_.remote->request(from, to, payload, id, timeout); !s) {
@@ -264,7 +260,7 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
     timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
     return id;
   }
-  if (!target) return std::move(target).error();
+  if (!target) return ComponentRegistry::not_found(to);
   const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
   ComponentMessage message = message_from(from, std::move(payload));
   message.correlation = id;
