@@ -42,8 +42,12 @@ void NatsBridge::Impl::on_read(natsConnection* nc, natsMsg** message, void* clos
   }
   *message = nullptr;  // taken: on_wire / on_ack own it now
   impl->handled_on_reader.fetch_add(1, std::memory_order_relaxed);
-  if (ack) return on_ack(nc, nullptr, raw, closure);
-  on_wire(nc, nullptr, raw, closure);
+  if (!ack) return on_wire(nc, nullptr, raw, closure);  // holds the runtime while it delivers
+  // detach() waits for the delivery threads, not for this one: holding the runtime makes it wait
+  // for an ack being matched here, whose `done` may still resume a guest of that runtime.
+  std::shared_lock lock(impl->runtime_mutex);
+  if (impl->runtime == nullptr) return natsMsg_Destroy(raw);
+  on_ack(nc, nullptr, raw, closure);
 }
 
 void NatsBridge::Impl::on_wire(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
