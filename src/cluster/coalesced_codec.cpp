@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "msgpack_io.hpp"
 
@@ -31,12 +32,19 @@ std::vector<std::uint8_t> encode_coalesced(const WireMessage& envelope) {
   w.str("n");
   w.array(envelope.entries.size());
   for (const auto& e : envelope.entries) {
-    w.array(5);
-    w.uint(static_cast<std::uint64_t>(WireMessage::Kind::kSend));
+    const bool request = e.kind == WireMessage::Kind::kRequest;
+    w.array(request ? 8 : 5);
+    w.uint(static_cast<std::uint64_t>(request ? WireMessage::Kind::kRequest
+                                              : WireMessage::Kind::kSend));
     w.id(e.sender);
     w.id(e.target);
     w.uint(e.payload.codec);
     w.bin(e.payload.bytes);
+    if (request) {
+      w.uint(e.correlation);
+      w.uint(e.timeout_ms);
+      w.str(e.origin_boot);
+    }
   }
   return w.take();
 }
@@ -62,12 +70,15 @@ Result<WireMessage> decode_coalesced(std::span<const std::uint8_t> bytes) {
   m.origin_host = std::move(*origin);
   m.entries.resize(*n);
   for (auto& e : m.entries) {
-    // Sends only: anything else in an envelope is refused whole, never guessed at.
-    if (r.array() != std::size_t{5} ||
-        r.uint() != static_cast<std::uint64_t>(WireMessage::Kind::kSend)) {
-      return malformed("an entry that is not a send");
-    }
-    e.kind = WireMessage::Kind::kSend;
+    // Sends and requests only: anything else in an envelope is refused whole, never guessed at.
+    const auto fields = r.array();
+    const auto kind = r.uint();
+    const bool send =
+        fields == std::size_t{5} && kind == static_cast<std::uint64_t>(WireMessage::Kind::kSend);
+    const bool request =
+        fields == std::size_t{8} && kind == static_cast<std::uint64_t>(WireMessage::Kind::kRequest);
+    if (!send && !request) return malformed("an entry that is neither a send nor a request");
+    e.kind = request ? WireMessage::Kind::kRequest : WireMessage::Kind::kSend;
     e.origin_host = m.origin_host;
     r.id(e.sender);
     r.id(e.target);
@@ -75,6 +86,17 @@ Result<WireMessage> decode_coalesced(std::span<const std::uint8_t> bytes) {
     r.bin(e.payload.bytes);
     if (!r.ok() || !codec || *codec > 0xffffffffULL) return malformed("a send");
     e.payload.codec = static_cast<std::uint32_t>(*codec);
+    if (!request) continue;
+    const auto correlation = r.uint();
+    const auto timeout = r.uint();
+    auto boot = r.str();
+    // As a request alone: the requester's boot id is required (replies go to that life only).
+    if (!r.ok() || !correlation || !timeout || *timeout > 0xffffffffULL || !boot || boot->empty()) {
+      return malformed("a request");
+    }
+    e.correlation = *correlation;
+    e.timeout_ms = static_cast<std::uint32_t>(*timeout);
+    e.origin_boot = std::move(*boot);
   }
   if (!r.at_end()) return malformed("bytes after the last send");
   return m;

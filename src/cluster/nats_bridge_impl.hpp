@@ -164,6 +164,7 @@ struct NatsBridge::Impl {
   Result<std::string> destination(const ComponentId& to) const;
   Result<HostInfo> destination_host(const ComponentId& to) const;
   void publish_coalesced(const std::string& host, std::vector<WireMessage> sends);
+  void fail_unsent_requests(const std::vector<WireMessage>& entries, const std::string& host);
   void deliver_coalesced(const char* subject, WireMessage& envelope,
                          component::ComponentRuntime& rt);
   static void on_complete(void* closure);

@@ -7,9 +7,10 @@
 
 namespace capsule::cluster {
 
-// Each send of a coalesced envelope is checked and delivered as if it had come alone: its
-// sender against the host the envelope was published under, then the sender's grants and the
-// target's mailbox (send_from_peer). Refusals are counted and logged one by one.
+// Each send or request of a coalesced envelope is checked and delivered as if it had come alone:
+// its sender against the host the envelope was published under, then the sender's grants and
+// the target's mailbox (send_from_peer, deliver_request). Refusals are counted and logged (a
+// request's goes back to its requester) one by one.
 void NatsBridge::Impl::deliver_coalesced(const char* subject, WireMessage& envelope,
                                          component::ComponentRuntime& rt) {
   if (subject == nullptr || !subjects.published_by(subject, envelope.origin_host)) {
@@ -19,6 +20,10 @@ void NatsBridge::Impl::deliver_coalesced(const char* subject, WireMessage& envel
   for (auto& send : envelope.entries) {
     if (!authentic(subject, send, rt)) {
       forged.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (send.kind == WireMessage::Kind::kRequest) {
+      deliver_request(send, rt);
       continue;
     }
     static_cast<void>(deliver_one(send, send.target, std::move(send.payload), rt, false));

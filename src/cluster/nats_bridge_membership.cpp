@@ -106,7 +106,7 @@ Status NatsBridge::Impl::announce(bool leaving) {
   h.sequence = sequence.fetch_add(1);
   h.interval_ms = static_cast<std::uint32_t>(config.heartbeat_interval.count());
   h.leaving = leaving;
-  h.wire = kWireCoalesced;
+  h.wire = kWireCoalescedRequests;
   h.groups = config.groups;
   {
     std::lock_guard od(on_demand_mutex);

@@ -69,6 +69,30 @@ Result<HostInfo> NatsBridge::Impl::destination_host(const ComponentId& to) const
   return std::move(*owner);
 }
 
+// Requests of an envelope the NATS client refused (its connection closed meanwhile): they end now,
+// as a request published alone would have been refused at once, not at their timeout.
+void NatsBridge::Impl::fail_unsent_requests(const std::vector<WireMessage>& entries,
+                                            const std::string& host) {
+  std::vector<std::pair<CorrelationId, ComponentId>> unsent;
+  {
+    std::lock_guard lock(pending_mutex);
+    for (const auto& e : entries) {
+      if (e.kind == WireMessage::Kind::kRequest && pending.erase(e.correlation) > 0) {
+        unsent.emplace_back(e.correlation, e.target);
+      }
+    }
+  }
+  if (unsent.empty()) return;
+  std::shared_lock lock(runtime_mutex);
+  if (runtime == nullptr) return;
+  for (const auto& [correlation, target] : unsent) {
+    runtime->complete_request(correlation, target,
+                              make_error(ErrorCode::kUnavailable,
+                                         "request to " + target.to_string() + " on host " + host +
+                                             " not sent: the NATS connection refused it"));
+  }
+}
+
 // Held unconfirmed sends for `host`, in order: one envelope, or several when they exceed the
 // server's max_payload together (each fits alone: wire_fits checked it when it was held).
 void NatsBridge::Impl::publish_coalesced(const std::string& host, std::vector<WireMessage> sends) {
@@ -88,6 +112,7 @@ void NatsBridge::Impl::publish_coalesced(const std::string& host, std::vector<Wi
       coalesced.fetch_add(n, std::memory_order_relaxed);
     } else {
       coalesced_lost.fetch_add(n, std::memory_order_relaxed);
+      fail_unsent_requests(envelope.entries, host);
     }
     envelope.entries.clear();
     bytes = 0;
@@ -303,6 +328,36 @@ Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const
     impl_->pending.erase(correlation);
   }
   return s;
+}
+
+Status NatsBridge::request_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                                   CorrelationId correlation, std::chrono::milliseconds timeout) {
+  auto host = impl_->destination_host(to);
+  if (!host) return std::move(host).error();
+  if (host->wire < kWireCoalescedRequests) {
+    return request(from, to, payload, correlation, timeout);  // an older host
+  }
+  if (Status s =
+          impl_->wire_fits(payload.bytes.size(), [&] { return "request to " + to.to_string(); });
+      !s) {
+    return s;
+  }
+  WireMessage m;
+  m.kind = WireMessage::Kind::kRequest;
+  m.origin_boot = impl_->boot;
+  m.sender = from;
+  m.target = to;
+  m.payload = std::move(payload);
+  m.correlation = correlation;
+  m.timeout_ms = static_cast<std::uint32_t>(timeout.count());
+  {
+    std::lock_guard lock(impl_->pending_mutex);
+    impl_->pending[correlation] = Outbound{host->name, to, Clock::now() + timeout};
+  }
+  // Held with the turn's other messages for that host; one the wire then refuses is failed by
+  // publish_coalesced rather than left to time out.
+  impl_->coalescer.hold(host->name, std::move(m));
+  return ok();
 }
 
 void NatsBridge::publish(const ComponentId& from, std::string_view topic, const Payload& payload) {

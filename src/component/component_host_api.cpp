@@ -162,7 +162,8 @@ Result<CorrelationId> ComponentHostApi::request(const ComponentId& target, Paylo
       [runtime = &runtime_, self = self_ref_, quotas = quotas_](CallbackResponse r) {
         quotas->release_request();
         runtime->deliver_callback(self, std::move(r));
-      });
+      },
+      /*in_turn=*/true);
   if (!id) {
     quotas_->release_request();
   } else if (awaiting_) {

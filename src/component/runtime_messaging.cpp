@@ -166,14 +166,15 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
 
 Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const ComponentId& to,
                                                 Payload payload, std::chrono::milliseconds timeout,
-                                                std::function<void(CallbackResponse)> deliver) {
-  return checked_request(from, to, std::move(payload), timeout, std::move(deliver), false);
+                                                std::function<void(CallbackResponse)> deliver,
+                                                bool in_turn) {
+  return checked_request(from, to, std::move(payload), timeout, std::move(deliver), false, in_turn);
 }
 
 Result<CorrelationId> ComponentRuntime::checked_request(
     const ComponentId& from, const ComponentId& to, Payload payload,
-    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver,
-    bool run_here) {
+    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver, bool run_here,
+    bool in_turn) {
   if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) {
     return std::move(s).error();
   }
@@ -181,7 +182,7 @@ Result<CorrelationId> ComponentRuntime::checked_request(
     return std::move(s).error();
   }
   return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kLocal,
-                       run_here);
+                       run_here, in_turn);
 }
 
 Status ComponentRuntime::send_from_peer(const ComponentId& from, const ComponentId& to,
@@ -229,7 +230,7 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
                                                       const ComponentId& to, Payload payload,
                                                       std::chrono::milliseconds timeout,
                                                       std::function<void(CallbackResponse)> deliver,
-                                                      Origin origin, bool run_here) {
+                                                      Origin origin, bool run_here, bool in_turn) {
   auto d = directory_for(to);
   // The owner of an on-demand name is hashed over the live hosts: worked out once.
   const bool here = d && serves_here(to);
@@ -253,7 +254,9 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
   if (!target && origin == Origin::kLocal && config_.remote) {
     // Another host's component: this tracker and timer still decide the one outcome.
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
-    if (Status s = config_.remote->request(from, to, payload, id, timeout); !s) {
+    Status s = in_turn ? config_.remote->request_in_turn(from, to, std::move(payload), id, timeout)
+                       : config_.remote->request(from, to, payload, id, timeout);
+    if (!s) {
       tracker_.abandon(id);
       return std::move(s).error();
     }

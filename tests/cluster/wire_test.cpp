@@ -99,6 +99,37 @@ TEST(Wire, TruncatedOrOverfullOrMixedCoalescedEnvelopesAreRefused) {
   EXPECT_FALSE(decode_message(mixed));
 }
 
+// Guests' requests travel in the same envelope as sends (wire 3), in order with them, each with
+// its correlation id, timeout and the requester's boot id.
+TEST(Wire, CoalescedRequestsRoundTripInOrderWithSends) {
+  WireMessage m = coalesced_envelope(6);
+  for (std::size_t i = 1; i < m.entries.size(); i += 2) {
+    WireMessage& r = m.entries[i];
+    r.kind = WireMessage::Kind::kRequest;
+    r.correlation = (1ULL << 40) + i;
+    r.timeout_ms = 70000 + static_cast<std::uint32_t>(i);
+    r.origin_boot = "00000000deadbeef";
+  }
+  auto d = decode_message(encode(m));
+  ASSERT_TRUE(d) << d.error().describe();
+  ASSERT_EQ(d->entries.size(), m.entries.size());
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const WireMessage& e = d->entries[i];
+    EXPECT_EQ(e.kind, m.entries[i].kind) << i;
+    EXPECT_EQ(e.origin_host, "gamma");
+    EXPECT_EQ(e.sender, m.entries[i].sender);
+    EXPECT_EQ(e.target, m.entries[i].target);
+    EXPECT_EQ(e.payload, m.entries[i].payload);
+    EXPECT_EQ(e.correlation, m.entries[i].correlation);
+    EXPECT_EQ(e.timeout_ms, m.entries[i].timeout_ms);
+    EXPECT_EQ(e.origin_boot, m.entries[i].origin_boot);
+  }
+  // A request entry without the requester's boot id is refused, envelope and all, as a request
+  // alone is.
+  m.entries[1].origin_boot.clear();
+  EXPECT_FALSE(decode_message(encode(m)));
+}
+
 TEST(Wire, HeartbeatsSayWhichEnvelopesAHostTakes) {
   Heartbeat h;
   h.host = "alpha";

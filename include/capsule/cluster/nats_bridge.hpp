@@ -147,6 +147,11 @@ class NatsBridge final : public component::RemoteRouter,
                         std::function<void(std::vector<Status>)> done) override;
   Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                  CorrelationId correlation, std::chrono::milliseconds timeout) override;
+  // A guest's request to a host that takes them coalesced (kWireCoalescedRequests): held with the
+  // turn's other messages for that host and published in one envelope when the turn ends (or at
+  // 256 messages / 64 KiB). Otherwise as request().
+  Status request_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                         CorrelationId correlation, std::chrono::milliseconds timeout) override;
   void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;
   // On-demand components (virtual actors): a name is served by one host, the rendezvous choice
   // (name_placement.hpp) among the live hosts that load its component, this one included. The
