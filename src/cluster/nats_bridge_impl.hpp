@@ -181,6 +181,7 @@ struct NatsBridge::Impl {
   static void on_heartbeat(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* raw,
                            void* closure);
   bool authentic(const char* subject, const WireMessage& m, component::ComponentRuntime& rt) const;
+  bool sender_known(const WireMessage& m, component::ComponentRuntime& rt) const;
   void handle(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to);
   Status deliver_one(const WireMessage& m, const ComponentId& target, Payload payload,
                      component::ComponentRuntime& rt, bool confirmed);

@@ -18,7 +18,8 @@ void NatsBridge::Impl::deliver_coalesced(const char* subject, WireMessage& envel
     return;
   }
   for (auto& send : envelope.entries) {
-    if (!authentic(subject, send, rt)) {
+    // Each entry's origin is the envelope's, whose subject was checked above.
+    if (!sender_known(send, rt)) {
       forged.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -121,6 +122,11 @@ void NatsBridge::Impl::on_ack(natsConnection* /*nc*/, natsSubscription* /*sub*/,
 bool NatsBridge::Impl::authentic(const char* subject, const WireMessage& m,
                                  component::ComponentRuntime& rt) const {
   if (subject == nullptr || !subjects.published_by(subject, m.origin_host)) return false;
+  return sender_known(m, rt);
+}
+
+// authentic() past the subject: the sender against the origin host (which the caller checked).
+bool NatsBridge::Impl::sender_known(const WireMessage& m, component::ComponentRuntime& rt) const {
   if (m.kind == WireMessage::Kind::kReply) return true;  // checked with its request: kReply
   if (m.sender == component::ComponentRuntime::privileged_caller()) return true;
   if (directory.runs(m.origin_host, m.sender)) return true;

@@ -49,6 +49,14 @@ std::optional<ComponentRecord> ComponentRegistry::record(const ComponentId& id) 
   return it->second;
 }
 
+std::optional<ResourceLimits> ComponentRegistry::limits(const ComponentId& id) const {
+  Shard& shard = shard_for(id);
+  std::shared_lock lock(shard.mutex);
+  auto it = shard.entries.find(id);
+  if (it == shard.entries.end()) return std::nullopt;
+  return it->second.limits;
+}
+
 void ComponentRegistry::set_metadata(const ComponentId& id, ComponentMetadata metadata) {
   Shard& shard = shard_for(id);
   std::unique_lock lock(shard.mutex);

@@ -48,8 +48,8 @@ Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const Compon
   ResourceLimits limits;
   if (auto d = directory_for(to)) {
     limits = d->spec().limits;
-  } else if (const auto record = registry_.record(to)) {
-    limits = record->limits;
+  } else if (const auto registered = registry_.limits(to)) {
+    limits = *registered;
   }
   const std::uint64_t limit = max_payload_bytes(limits);
   if (payload.bytes.size() <= limit) return ok();

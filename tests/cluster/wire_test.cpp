@@ -278,7 +278,9 @@ TEST(Wire, OneMessageOutOfShapeIsLeftToTheDocumentReader) {
   auto twice = encode(reply);
   ASSERT_EQ(twice[0] & 0xf0, 0x80);
   twice[0] = static_cast<std::uint8_t>(twice[0] + 1);
-  for (const std::uint8_t b : {0xa1, 'k', 0x01}) twice.push_back(b);
+  for (const std::uint8_t b : {std::uint8_t{0xa1}, std::uint8_t{'k'}, std::uint8_t{0x01}}) {
+    twice.push_back(b);
+  }
   auto d = decode_message(twice);
   ASSERT_TRUE(d) << d.error().describe();
   EXPECT_EQ(d->kind, WireMessage::Kind::kSend);

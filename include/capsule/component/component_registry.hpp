@@ -47,6 +47,9 @@ class ComponentRegistry {
   // What lookup() says of an id it does not have.
   [[nodiscard]] static Error not_found(const ComponentId& id);
   [[nodiscard]] std::optional<ComponentRecord> record(const ComponentId& id) const;
+  // record(id)->limits without copying the record (ids, metadata): asked for every message from
+  // another host.
+  [[nodiscard]] std::optional<ResourceLimits> limits(const ComponentId& id) const;
   void set_metadata(const ComponentId& id, ComponentMetadata metadata);
   [[nodiscard]] std::vector<ComponentRecord> records() const;
   [[nodiscard]] std::size_t size() const;
