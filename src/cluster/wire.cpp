@@ -239,7 +239,7 @@ bool Subjects::published_by(std::string_view subject, std::string_view host) con
 }
 
 Subjects::Section Subjects::section_of(std::string_view subject) const {
-  const std::string any = prefix(cluster, "");  // up to the publisher's token
+  const std::string any = "capsule." + subject_token(cluster) + ".f.";  // before the publisher
   if (!subject.starts_with(any)) return Section::kOther;
   subject.remove_prefix(any.size());
   const std::size_t dot = subject.find('.');  // after the publisher's token (escaped: no dot)

@@ -58,7 +58,9 @@ TEST_F(ClusterFixture, RepliesFromTheWrongResponderOrAnotherLifeAreDropped) {
   EXPECT_NE(r.error().message.find("wall-time limit"), std::string::npos) << r.error().describe();
   EXPECT_EQ(a->runtime->correlation_stats().replied, 0u);
   // Where libnats has the reader hook, the forged replies were judged on the reader thread.
-  if (a->bridge->delivers_on_reader()) EXPECT_GE(a->bridge->stats().handled_on_reader, 20u);
+  if (a->bridge->delivers_on_reader()) {
+    EXPECT_GE(a->bridge->stats().handled_on_reader, 20u);
+  }
 }
 
 // Replies, requests and acks are handled on the NATS connection's reader thread (no hand-off to a
