@@ -164,6 +164,9 @@ struct NatsBridge::Impl {
   Result<std::string> destination(const ComponentId& to) const;
   Result<HostInfo> destination_host(const ComponentId& to) const;
   void publish_coalesced(const std::string& host, std::vector<WireMessage> sends);
+  Result<WireMessage> pending_request(const ComponentId& from, const ComponentId& to,
+                                      Payload payload, CorrelationId correlation,
+                                      std::chrono::milliseconds timeout, const std::string& host);
   void fail_unsent_requests(const std::vector<WireMessage>& entries, const std::string& host);
   void deliver_coalesced(const char* subject, WireMessage& envelope,
                          component::ComponentRuntime& rt);

@@ -297,31 +297,40 @@ void NatsBridge::send_batch_later(const ComponentId& from, std::vector<OutgoingM
   }
 }
 
+// A request for a component of `host`, if its payload fits, registered as pending on that host
+// (whose loss then ends it at once).
+Result<WireMessage> NatsBridge::Impl::pending_request(const ComponentId& from,
+                                                      const ComponentId& to, Payload payload,
+                                                      CorrelationId correlation,
+                                                      std::chrono::milliseconds timeout,
+                                                      const std::string& host) {
+  if (Status s = wire_fits(payload.bytes.size(), [&] { return "request to " + to.to_string(); });
+      !s) {
+    return std::move(s).error();
+  }
+  WireMessage m;
+  m.kind = WireMessage::Kind::kRequest;
+  m.origin_host = config.host;
+  m.origin_boot = boot;
+  m.sender = from;
+  m.target = to;
+  m.payload = std::move(payload);
+  m.correlation = correlation;
+  m.timeout_ms = static_cast<std::uint32_t>(timeout.count());
+  std::lock_guard lock(pending_mutex);
+  pending[correlation] = Outbound{host, to, Clock::now() + timeout};
+  return m;
+}
+
 Status NatsBridge::request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                            CorrelationId correlation, std::chrono::milliseconds timeout) {
   auto host = impl_->destination(to);
   if (!host) return std::move(host).error();
-  if (Status s =
-          impl_->wire_fits(payload.bytes.size(), [&] { return "request to " + to.to_string(); });
-      !s) {
-    return s;
-  }
-  WireMessage m;
-  m.kind = WireMessage::Kind::kRequest;
-  m.origin_host = impl_->config.host;
-  m.origin_boot = impl_->boot;
-  m.sender = from;
-  m.target = to;
-  m.payload = payload;
-  m.correlation = correlation;
-  m.timeout_ms = static_cast<std::uint32_t>(timeout.count());
-  {
-    std::lock_guard lock(impl_->pending_mutex);
-    impl_->pending[correlation] = Outbound{*host, to, Clock::now() + timeout};
-  }
+  auto m = impl_->pending_request(from, to, payload, correlation, timeout, *host);
+  if (!m) return std::move(m).error();
   Status s = ok();
   impl_->coalescer.in_order(*host, [&] {
-    s = impl_->publish_raw(impl_->subjects.component(to, impl_->config.host, *host), encode(m));
+    s = impl_->publish_raw(impl_->subjects.component(to, impl_->config.host, *host), encode(*m));
   });
   if (!s) {
     std::lock_guard lock(impl_->pending_mutex);
@@ -337,26 +346,11 @@ Status NatsBridge::request_in_turn(const ComponentId& from, const ComponentId& t
   if (host->wire < kWireCoalescedRequests) {
     return request(from, to, payload, correlation, timeout);  // an older host
   }
-  if (Status s =
-          impl_->wire_fits(payload.bytes.size(), [&] { return "request to " + to.to_string(); });
-      !s) {
-    return s;
-  }
-  WireMessage m;
-  m.kind = WireMessage::Kind::kRequest;
-  m.origin_boot = impl_->boot;
-  m.sender = from;
-  m.target = to;
-  m.payload = std::move(payload);
-  m.correlation = correlation;
-  m.timeout_ms = static_cast<std::uint32_t>(timeout.count());
-  {
-    std::lock_guard lock(impl_->pending_mutex);
-    impl_->pending[correlation] = Outbound{host->name, to, Clock::now() + timeout};
-  }
+  auto m = impl_->pending_request(from, to, std::move(payload), correlation, timeout, host->name);
+  if (!m) return std::move(m).error();
   // Held with the turn's other messages for that host; one the wire then refuses is failed by
   // publish_coalesced rather than left to time out.
-  impl_->coalescer.hold(host->name, std::move(m));
+  impl_->coalescer.hold(host->name, std::move(*m));
   return ok();
 }
 

@@ -37,6 +37,17 @@ class CoalesceTest : public ClusterFixture {
     return std::make_unique<Host>(name, server.url(), engine_, "", "", std::move(policy),
                                   std::chrono::seconds(2), nullptr, TlsFiles{}, false);
   }
+  // A fan-out relay "fan" on `host`: a message "N" makes N requests to `target` (ns/name)
+  // instances 0..k-1, and it publishes "ok=A err=B timeout=C" on "fan.done" when all ended.
+  static void start_fanout(Host& host, const std::string& target, unsigned instances,
+                           unsigned timeout_ms) {
+    host.start("fan", "relay",
+               {{"mode", "fanout"},
+                {"target", target},
+                {"instances", std::to_string(instances)},
+                {"timeout_ms", std::to_string(timeout_ms)},
+                {"done_topic", "fan.done"}});
+  }
   // A burst relay on `host` sending its numbered messages to `target` (ns/name) instances 0..k-1.
   static void start_burst(Host& host, const std::string& name, const std::string& target,
                           unsigned instances) {
@@ -197,12 +208,7 @@ TEST_F(CoalesceTest, AGuestsRequestsLeaveInEnvelopesAndEachIsAnsweredOnce) {
       a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { done.push(m); });
   ASSERT_TRUE(sub);
   b->start("echo", "echo", {}, 4, {}, deep());
-  a->start("fan", "relay",
-           {{"mode", "fanout"},
-            {"target", "test/echo"},
-            {"instances", "4"},
-            {"timeout_ms", "10000"},
-            {"done_topic", "fan.done"}});
+  start_fanout(*a, "test/echo", 4, 10000);
   ASSERT_TRUE(a->sees("beta", 4));
   const auto before = a->bridge->stats();
   ASSERT_TRUE(a->runtime->send(kCaller, {"test", "fan", "0"}, Payload::text("600")));
@@ -237,12 +243,7 @@ TEST_F(CoalesceTest, AnOlderHostGetsOneMessagePerRequest) {
       a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { done.push(m); });
   ASSERT_TRUE(sub);
   const SilentHost ghost(server.url());
-  a->start("fan", "relay",
-           {{"mode", "fanout"},
-            {"target", "test/ghost"},
-            {"instances", "1"},
-            {"timeout_ms", "300"},
-            {"done_topic", "fan.done"}});
+  start_fanout(*a, "test/ghost", 1, 300);
   ASSERT_TRUE(a->sees("ghost", 1));
   const auto before = a->bridge->stats();
   ASSERT_TRUE(a->runtime->send(kCaller, {"test", "fan", "0"}, Payload::text("20")));
