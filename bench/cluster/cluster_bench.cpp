@@ -9,6 +9,7 @@
 // CAPSULE_BENCH_ROWS=<sections> (comma-separated, of rr, rtt, fanout, burst, unconfirmed,
 // batch, raw) runs only
 // those sections (for profiling one of them); rows of the others print as 0.
+// CAPSULE_BENCH_POOL=1 turns BridgeConfig::deliver_on_reader off on every host.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,6 +65,10 @@ struct Host : bench::ClusterHost {
                                       bool confirm_sends) {
     auto c = bridge_config(name, url);
     c.confirm_sends = confirm_sends;
+    // CAPSULE_BENCH_POOL=1: every inbound message through cnats' delivery threads, as before
+    // reader-thread delivery (for comparing the two in one build).
+    const char* pool = std::getenv("CAPSULE_BENCH_POOL");
+    c.deliver_on_reader = pool == nullptr || *pool == 0 || *pool == '0';
     return c;
   }
   static RuntimeConfig deep_mailboxes() {
