@@ -2,17 +2,21 @@
 // (runtime + actor system + NATS connection each) in this process over a nats-server it starts
 // on loopback. Rows: host->component request/reply p50/p99, component->component round trip,
 // component->component request throughput (fan-out), fire-and-forget throughput, confirmed sends
-// from one sender in batches (capsule:core 0.1.2 send-batch); then against raw NATS.
+// from one sender in batches (capsule:core 0.1.2 send-batch); then against raw NATS; then the
+// process's CPU time per operation for three of them and raw NATS (not inflated by waits for a
+// core on a busy machine, unlike the times above).
 // Usage: cluster_bench <components dir>
 // CAPSULE_BENCH_ROWS=<sections> (comma-separated, of rr, rtt, fanout, burst, unconfirmed,
 // batch, raw) runs only
 // those sections (for profiling one of them); rows of the others print as 0.
+// CAPSULE_BENCH_POOL=1 turns BridgeConfig::deliver_on_reader off on every host.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <sys/resource.h>
 #include <thread>
 
 #include <capsule/cluster/nats_bridge.hpp>
@@ -39,6 +43,16 @@ bool wanted(const char* name) {
   return list.find(std::string(",") + name + ",") != std::string::npos;
 }
 
+// CPU time used so far by this whole process (every thread: the hosts, their NATS clients, the
+// raw clients), in us. Per operation it is what a busy machine's waits for a core do not
+// inflate; nats-server's own CPU is not in it.
+double process_cpu_us() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 void row(const char* what, double remote, double local, const char* unit) {
   bench::print_ratio_row(56, what, remote, local, unit);
 }
@@ -51,6 +65,10 @@ struct Host : bench::ClusterHost {
                                       bool confirm_sends) {
     auto c = bridge_config(name, url);
     c.confirm_sends = confirm_sends;
+    // CAPSULE_BENCH_POOL=1: every inbound message through cnats' delivery threads, as before
+    // reader-thread delivery (for comparing the two in one build).
+    const char* pool = std::getenv("CAPSULE_BENCH_POOL");
+    c.deliver_on_reader = pool == nullptr || *pool == 0 || *pool == '0';
     return c;
   }
   static RuntimeConfig deep_mailboxes() {
@@ -135,7 +153,9 @@ int main(int argc, char** argv) {
       Payload::text("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
   constexpr int kCalls = 3000;
   std::vector<double> near_calls, far_calls;
+  double far_cpu = 0;  // process CPU per far call (us)
   for (auto [target, out] : {std::pair{"near", &near_calls}, std::pair{"far", &far_calls}}) {
+    const double cpu0 = process_cpu_us();
     for (int i = 0; i < (wanted("rr") ? kCalls : 0); ++i) {
       const auto t0 = Clock::now();
       auto r = a.runtime->ask({"bench", target, "0"}, payload, std::chrono::seconds(10)).get();
@@ -145,6 +165,7 @@ int main(int argc, char** argv) {
       }
       out->push_back(us(Clock::now() - t0));
     }
+    if (out == &far_calls) far_cpu = (process_cpu_us() - cpu0) / kCalls;
   }
   if (near_calls.empty()) near_calls = far_calls = {0};
   const auto nc = percentiles(near_calls), fc = percentiles(far_calls);
@@ -171,6 +192,7 @@ int main(int argc, char** argv) {
   // -- component -> component request throughput ----------------------------------------------
   constexpr int kFanout = 20000;
   double rate[2] = {0, 0};
+  double fanout_cpu = 0;  // process CPU per cross-host request (us)
   for (int i = 0; i < (wanted("fanout") ? 2 : 0); ++i) {
     const std::string name = i == 0 ? "fan_near" : "fan_far";
     if (!a.start(name, relay,
@@ -181,7 +203,9 @@ int main(int argc, char** argv) {
                   {"done_topic", name + ".done"}})) {
       return 1;
     }
+    const double cpu0 = process_cpu_us();
     rate[i] = kFanout / (timed_relay_run(a, name, name + ".done", std::to_string(kFanout)) / 1e6);
+    if (i == 1) fanout_cpu = (process_cpu_us() - cpu0) / kFanout;
   }
   row("component->component requests/s (1 -> 4)", rate[1], rate[0], "req/s");
 
@@ -204,6 +228,7 @@ int main(int argc, char** argv) {
   }
   double sends[3] = {0, 0, 0};
   double sender_done[3] = {0, 0, 0};  // when the sender's host had put the burst on NATS (s)
+  double unconfirmed_cpu = 0;         // process CPU per unconfirmed cross-host message (us)
   for (int i = 0; i < 3; ++i) {
     if (!wanted("burst") && !(i == 2 && wanted("unconfirmed"))) continue;
     const std::string name = i == 0 ? "burst_near" : i == 1 ? "burst_far" : "burst_far_unconfirmed";
@@ -222,6 +247,7 @@ int main(int argc, char** argv) {
       const auto s = sender.bridge->stats();
       return std::max(s.sent - base_stats.sent, s.coalesced - base_stats.coalesced);
     };
+    const double cpu0 = process_cpu_us();
     const auto t0 = Clock::now();
     static_cast<void>(sender.runtime->send(ComponentRuntime::privileged_caller(),
                                            {"bench", name, "0"},
@@ -237,6 +263,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     sends[i] = burst / std::chrono::duration<double>(Clock::now() - t0).count();
+    if (i == 2) unconfirmed_cpu = (process_cpu_us() - cpu0) / burst;
   }
   row("component->component messages/s (1 -> 4), confirmed", sends[1], sends[0], "msg/s");
   row("component->component messages/s (1 -> 4), unconfirmed", sends[2], sends[0], "msg/s");
@@ -276,9 +303,14 @@ int main(int argc, char** argv) {
   row("confirmed sends from one sender (batch of 256), msg/s", batched[1], batched[0], "msg/s");
 
   // -- the same against raw NATS (two plain cnats clients, same server, same run) -----------------
+  constexpr int kRawMessages = 200000;
+  const double raw_cpu0 = process_cpu_us();
   const auto raw_rr = wanted("raw") ? percentiles(bench::raw::request_reply(server.url(), kCalls))
                                     : bench::Percentiles{0, 0};
-  const double raw_rate = wanted("raw") ? bench::raw::pub_sub_rate(server.url(), 200000) : 0;
+  const double raw_cpu1 = process_cpu_us();
+  const double raw_rate = wanted("raw") ? bench::raw::pub_sub_rate(server.url(), kRawMessages) : 0;
+  const double raw_rr_cpu = (raw_cpu1 - raw_cpu0) / kCalls;
+  const double raw_msg_cpu = (process_cpu_us() - raw_cpu1) / kRawMessages;
   std::printf("\n%-56s %19s %19s %9s\n", "against raw NATS", "capsule", "raw cnats", "ratio");
   bench::print_ratio_row(56, "cross-host request/reply p50 (64 B)", fc.p50, raw_rr.p50, "us");
   bench::print_ratio_row(56, "cross-host c->c msgs/s unconfirmed vs pub->sub (64 B)", sends[2],
@@ -289,6 +321,15 @@ int main(int argc, char** argv) {
                          raw_rate, "msg/s");
   bench::print_ratio_row(56, "cross-host c->c requests/s vs pub->sub (64 B)", rate[1], raw_rate,
                          "req/s");
+
+  std::printf("\n%-56s %19s %19s %9s\n", "process CPU per operation (all its threads)", "capsule",
+              "raw cnats", "ratio");
+  bench::print_ratio_row(56, "cross-host request/reply (host -> component)", far_cpu, raw_rr_cpu,
+                         "us");
+  bench::print_ratio_row(56, "cross-host request, 1 -> 4 in flight, vs raw req/reply", fanout_cpu,
+                         raw_rr_cpu, "us");
+  bench::print_ratio_row(56, "cross-host c->c message, unconfirmed, vs pub->sub", unconfirmed_cpu,
+                         raw_msg_cpu, "us");
 
   const auto stats = a.runtime->correlation_stats();
   const auto bridge = a.bridge->stats();

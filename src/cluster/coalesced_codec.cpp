@@ -3,183 +3,18 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
+
+#include "msgpack_io.hpp"
 
 namespace capsule::cluster {
 namespace {
 
+using msgpack::Reader;
+using msgpack::Writer;
+
 // The first bytes of every envelope: a map of three entries, "k" = 6.
 constexpr std::uint8_t kHead[] = {0x83, 0xa1, 'k', 0x06};
-
-class Writer {
- public:
-  explicit Writer(std::size_t reserve) { out_.reserve(reserve); }
-  void uint(std::uint64_t v) {
-    if (v < 0x80) {
-      byte(static_cast<std::uint8_t>(v));
-    } else if (v <= 0xff) {
-      byte(0xcc);
-      big_endian(v, 1);
-    } else if (v <= 0xffff) {
-      byte(0xcd);
-      big_endian(v, 2);
-    } else if (v <= 0xffffffffULL) {
-      byte(0xce);
-      big_endian(v, 4);
-    } else {
-      byte(0xcf);
-      big_endian(v, 8);
-    }
-  }
-  void str(std::string_view s) {
-    if (s.size() < 32) {
-      byte(static_cast<std::uint8_t>(0xa0 | s.size()));
-    } else {
-      header(s.size(), 0xd9, 0xda, 0xdb);
-    }
-    out_.insert(out_.end(), s.begin(), s.end());
-  }
-  void bin(std::span<const std::uint8_t> b) {
-    header(b.size(), 0xc4, 0xc5, 0xc6);
-    out_.insert(out_.end(), b.begin(), b.end());
-  }
-  void array(std::size_t n) {
-    if (n < 16) {
-      byte(static_cast<std::uint8_t>(0x90 | n));
-    } else if (n <= 0xffff) {
-      byte(0xdc);
-      big_endian(n, 2);
-    } else {
-      byte(0xdd);
-      big_endian(n, 4);
-    }
-  }
-  void id(const ComponentId& id) {
-    array(3);
-    str(id.ns);
-    str(id.name);
-    str(id.instance);
-  }
-  void byte(std::uint8_t b) { out_.push_back(b); }
-  std::vector<std::uint8_t> take() { return std::move(out_); }
-
- private:
-  // 8-, 16- or 32-bit length after its marker (sizes here are far below 4 GiB: max_payload).
-  void header(std::size_t n, std::uint8_t m8, std::uint8_t m16, std::uint8_t m32) {
-    if (n <= 0xff) {
-      byte(m8);
-      big_endian(n, 1);
-    } else if (n <= 0xffff) {
-      byte(m16);
-      big_endian(n, 2);
-    } else {
-      byte(m32);
-      big_endian(n, 4);
-    }
-  }
-  void big_endian(std::uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) byte(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  std::vector<std::uint8_t> out_;
-};
-
-// Every read checks the bytes left; the first failure sticks (ok() false from then on).
-class Reader {
- public:
-  explicit Reader(std::span<const std::uint8_t> bytes) : in_(bytes) {}
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] bool at_end() const { return pos_ == in_.size(); }
-
-  bool expect(std::span<const std::uint8_t> bytes) {
-    if (!has(bytes.size()) || !std::ranges::equal(bytes, in_.subspan(pos_, bytes.size()))) {
-      return fail();
-    }
-    pos_ += bytes.size();
-    return true;
-  }
-  std::optional<std::uint64_t> uint() {
-    if (!has(1)) return fail_empty<std::uint64_t>();
-    const std::uint8_t m = in_[pos_++];
-    if (m < 0x80) return m;
-    switch (m) {
-      case 0xcc:
-        return big_endian(1);
-      case 0xcd:
-        return big_endian(2);
-      case 0xce:
-        return big_endian(4);
-      case 0xcf:
-        return big_endian(8);
-      default:
-        return fail_empty<std::uint64_t>();
-    }
-  }
-  std::optional<std::string> str() {
-    if (!has(1)) return fail_empty<std::string>();
-    const std::uint8_t m = in_[pos_++];
-    std::optional<std::uint64_t> n;
-    if ((m & 0xe0) == 0xa0) {
-      n = m & 0x1f;
-    } else if (m == 0xd9 || m == 0xda || m == 0xdb) {
-      n = big_endian(m == 0xd9 ? 1 : m == 0xda ? 2 : 4);
-    }
-    if (!n || !has(*n)) return fail_empty<std::string>();
-    std::string s(reinterpret_cast<const char*>(in_.data() + pos_), *n);
-    pos_ += *n;
-    return s;
-  }
-  bool bin(std::vector<std::uint8_t>& out) {
-    if (!has(1)) return fail();
-    const std::uint8_t m = in_[pos_++];
-    if (m != 0xc4 && m != 0xc5 && m != 0xc6) return fail();
-    const auto n = big_endian(m == 0xc4 ? 1 : m == 0xc5 ? 2 : 4);
-    if (!n || !has(*n)) return fail();
-    const auto b = in_.subspan(pos_, *n);
-    out.assign(b.begin(), b.end());
-    pos_ += *n;
-    return true;
-  }
-  std::optional<std::size_t> array() {
-    if (!has(1)) return fail_empty<std::size_t>();
-    const std::uint8_t m = in_[pos_++];
-    if ((m & 0xf0) == 0x90) return m & 0x0f;
-    if (m == 0xdc || m == 0xdd) {
-      const auto n = big_endian(m == 0xdc ? 2 : 4);
-      if (n) return static_cast<std::size_t>(*n);
-    }
-    return fail_empty<std::size_t>();
-  }
-  bool id(ComponentId& id) {
-    if (array() != std::size_t{3}) return fail();
-    auto ns = str();
-    auto name = str();
-    auto instance = str();
-    if (!ns || !name || !instance) return fail();
-    id = ComponentId{std::move(*ns), std::move(*name), std::move(*instance)};
-    return true;
-  }
-
- private:
-  [[nodiscard]] bool has(std::uint64_t n) const { return ok_ && in_.size() - pos_ >= n; }
-  bool fail() {
-    ok_ = false;
-    return false;
-  }
-  template <typename T>
-  std::optional<T> fail_empty() {
-    ok_ = false;
-    return std::nullopt;
-  }
-  std::optional<std::uint64_t> big_endian(int bytes) {
-    if (!has(static_cast<std::uint64_t>(bytes))) return fail_empty<std::uint64_t>();
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | in_[pos_++];
-    return v;
-  }
-
-  std::span<const std::uint8_t> in_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 Error malformed(const std::string& what) {
   return Error{ErrorCode::kInvalidArgument, "malformed cluster coalesced envelope: " + what};
@@ -197,12 +32,19 @@ std::vector<std::uint8_t> encode_coalesced(const WireMessage& envelope) {
   w.str("n");
   w.array(envelope.entries.size());
   for (const auto& e : envelope.entries) {
-    w.array(5);
-    w.uint(static_cast<std::uint64_t>(WireMessage::Kind::kSend));
+    const bool request = e.kind == WireMessage::Kind::kRequest;
+    w.array(request ? 8 : 5);
+    w.uint(static_cast<std::uint64_t>(request ? WireMessage::Kind::kRequest
+                                              : WireMessage::Kind::kSend));
     w.id(e.sender);
     w.id(e.target);
     w.uint(e.payload.codec);
     w.bin(e.payload.bytes);
+    if (request) {
+      w.uint(e.correlation);
+      w.uint(e.timeout_ms);
+      w.str(e.origin_boot);
+    }
   }
   return w.take();
 }
@@ -228,12 +70,15 @@ Result<WireMessage> decode_coalesced(std::span<const std::uint8_t> bytes) {
   m.origin_host = std::move(*origin);
   m.entries.resize(*n);
   for (auto& e : m.entries) {
-    // Sends only: anything else in an envelope is refused whole, never guessed at.
-    if (r.array() != std::size_t{5} ||
-        r.uint() != static_cast<std::uint64_t>(WireMessage::Kind::kSend)) {
-      return malformed("an entry that is not a send");
-    }
-    e.kind = WireMessage::Kind::kSend;
+    // Sends and requests only: anything else in an envelope is refused whole, never guessed at.
+    const auto fields = r.array();
+    const auto kind = r.uint();
+    const bool send =
+        fields == std::size_t{5} && kind == static_cast<std::uint64_t>(WireMessage::Kind::kSend);
+    const bool request =
+        fields == std::size_t{8} && kind == static_cast<std::uint64_t>(WireMessage::Kind::kRequest);
+    if (!send && !request) return malformed("an entry that is neither a send nor a request");
+    e.kind = request ? WireMessage::Kind::kRequest : WireMessage::Kind::kSend;
     e.origin_host = m.origin_host;
     r.id(e.sender);
     r.id(e.target);
@@ -241,6 +86,17 @@ Result<WireMessage> decode_coalesced(std::span<const std::uint8_t> bytes) {
     r.bin(e.payload.bytes);
     if (!r.ok() || !codec || *codec > 0xffffffffULL) return malformed("a send");
     e.payload.codec = static_cast<std::uint32_t>(*codec);
+    if (!request) continue;
+    const auto correlation = r.uint();
+    const auto timeout = r.uint();
+    auto boot = r.str();
+    // As a request alone: the requester's boot id is required (replies go to that life only).
+    if (!r.ok() || !correlation || !timeout || *timeout > 0xffffffffULL || !boot || boot->empty()) {
+      return malformed("a request");
+    }
+    e.correlation = *correlation;
+    e.timeout_ms = static_cast<std::uint32_t>(*timeout);
+    e.origin_boot = std::move(*boot);
   }
   if (!r.at_end()) return malformed("bytes after the last send");
   return m;

@@ -1,8 +1,10 @@
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include <capsule/cluster/wire.hpp>
 
 #include "coalesced_codec.hpp"
+#include "message_codec.hpp"
 
 namespace capsule::cluster {
 namespace {
@@ -43,6 +45,7 @@ Result<T> parse(std::span<const std::uint8_t> bytes, F&& from_json) {
 
 std::vector<std::uint8_t> encode(const WireMessage& m) {
   if (m.kind == WireMessage::Kind::kCoalesced) return encode_coalesced(m);
+  if (auto direct = encode_direct(m)) return std::move(*direct);
   json j{{"k", static_cast<int>(m.kind)}, {"o", m.origin_host}};
   if (!m.origin_boot.empty()) j["l"] = m.origin_boot;
   j["s"] = id_to_json(m.sender);
@@ -75,6 +78,7 @@ std::vector<std::uint8_t> encode(const WireMessage& m) {
 
 Result<WireMessage> decode_message(std::span<const std::uint8_t> bytes) {
   if (looks_coalesced(bytes)) return decode_coalesced(bytes);
+  if (auto direct = decode_direct(bytes)) return std::move(*direct);
   return parse<WireMessage>(bytes, [](const json& j) -> Result<WireMessage> {
     WireMessage m;
     const int kind = j.at("k").get<int>();
@@ -232,6 +236,20 @@ std::string Subjects::all_hosts() const {
 bool Subjects::published_by(std::string_view subject, std::string_view host) const {
   const std::string expected = prefix(cluster, subject_token(host));
   return subject.substr(0, expected.size()) == expected;
+}
+
+Subjects::Section Subjects::section_of(std::string_view subject) const {
+  const std::string any = "capsule." + subject_token(cluster) + ".f.";  // before the publisher
+  if (!subject.starts_with(any)) return Section::kOther;
+  subject.remove_prefix(any.size());
+  const std::size_t dot = subject.find('.');  // after the publisher's token (escaped: no dot)
+  if (dot == std::string_view::npos) return Section::kOther;
+  subject.remove_prefix(dot + 1);
+  if (subject.starts_with("c.")) return Section::kComponents;
+  if (subject.starts_with("h.")) return Section::kReply;
+  if (subject.starts_with("t.")) return Section::kTopic;
+  if (subject == "hosts") return Section::kHeartbeat;
+  return Section::kOther;
 }
 
 }  // namespace capsule::cluster

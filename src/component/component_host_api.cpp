@@ -60,7 +60,7 @@ void ComponentHostApi::run_blocking(std::function<void()> task) {
 }
 
 bool ComponentHostApi::send_may_wait(const ComponentId& target) const {
-  return runtime_.remote_sends_wait() && !runtime_.registry().lookup(target);
+  return runtime_.remote_sends_wait() && !runtime_.registry().contains(target);
 }
 
 void ComponentHostApi::send_later(const ComponentId& target, Payload payload,
@@ -146,7 +146,7 @@ Status ComponentHostApi::authorize(security::Action action, std::string_view tar
 Status ComponentHostApi::send(const ComponentId& target, Payload payload) {
   if (Status s = quotas_->admit_messages(self_id(), 1, security::Action::kSend); !s) return s;
   if (runtime_.has_remote() && !runtime_.remote_sends_wait() &&
-      !runtime_.registry().lookup(target)) {
+      !runtime_.registry().contains(target)) {
     // For another host, unconfirmed: the outcome is known before send_later returns (the router
     // says so), and the send may be held for the end of this turn, as send_later's would.
     Status outcome = ok();
@@ -170,7 +170,8 @@ Result<CorrelationId> ComponentHostApi::request(const ComponentId& target, Paylo
       [runtime = &runtime_, self = self_ref_, quotas = quotas_](CallbackResponse r) {
         quotas->release_request();
         runtime->deliver_callback(self, std::move(r));
-      });
+      },
+      /*in_turn=*/true);
   if (!id) {
     quotas_->release_request();
   } else if (awaiting_) {

@@ -1,4 +1,6 @@
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include <capsule/component/component_registry.hpp>
 
@@ -21,13 +23,22 @@ bool ComponentRegistry::remove(const ComponentId& id) {
 }
 
 Result<rt::ActorRef<ComponentEnvelope>> ComponentRegistry::lookup(const ComponentId& id) const {
+  auto ref = find(id);
+  if (!ref) return not_found(id);
+  return std::move(*ref);
+}
+
+std::optional<rt::ActorRef<ComponentEnvelope>> ComponentRegistry::find(
+    const ComponentId& id) const {
   Shard& shard = shard_for(id);
   std::shared_lock lock(shard.mutex);
   auto it = shard.entries.find(id);
-  if (it == shard.entries.end() || !it->second.ref) {
-    return make_error(ErrorCode::kNotFound, "no component " + id.to_string() + " on this host");
-  }
+  if (it == shard.entries.end() || !it->second.ref) return std::nullopt;
   return it->second.ref;
+}
+
+Error ComponentRegistry::not_found(const ComponentId& id) {
+  return Error{ErrorCode::kNotFound, "no component " + id.to_string() + " on this host"};
 }
 
 std::optional<ComponentRecord> ComponentRegistry::record(const ComponentId& id) const {
@@ -36,6 +47,14 @@ std::optional<ComponentRecord> ComponentRegistry::record(const ComponentId& id) 
   auto it = shard.entries.find(id);
   if (it == shard.entries.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<ResourceLimits> ComponentRegistry::limits(const ComponentId& id) const {
+  Shard& shard = shard_for(id);
+  std::shared_lock lock(shard.mutex);
+  auto it = shard.entries.find(id);
+  if (it == shard.entries.end()) return std::nullopt;
+  return it->second.limits;
 }
 
 void ComponentRegistry::set_metadata(const ComponentId& id, ComponentMetadata metadata) {

@@ -48,8 +48,8 @@ Status ComponentRuntime::peer_payload_fits(const ComponentId& from, const Compon
   ResourceLimits limits;
   if (auto d = directory_for(to)) {
     limits = d->spec().limits;
-  } else if (const auto record = registry_.record(to)) {
-    limits = record->limits;
+  } else if (const auto registered = registry_.limits(to)) {
+    limits = *registered;
   }
   const std::uint64_t limit = max_payload_bytes(limits);
   if (payload.bytes.size() <= limit) return ok();
@@ -83,9 +83,9 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
     return done(d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}));
   }
-  auto target = registry_.lookup(to);
-  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) return remote();
-  if (!target) return done(std::move(target).error());
+  auto target = registry_.find(to);
+  if (!target && config_.remote) return remote();
+  if (!target) return done(ComponentRegistry::not_found(to));
   done(name_gone_target(target->send(ComponentEnvelope{
                             ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
                         to));
@@ -156,11 +156,9 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
     return d->deliver(
         to, ComponentEnvelope{ComponentEnvelope::Deliver{message_from(from, std::move(payload))}});
   }
-  auto target = registry_.lookup(to);
-  if (!target && config_.remote && target.error().code == ErrorCode::kNotFound) {
-    return config_.remote->send(from, to, payload);
-  }
-  if (!target) return std::move(target).error();
+  auto target = registry_.find(to);
+  if (!target && config_.remote) return config_.remote->send(from, to, payload);
+  if (!target) return ComponentRegistry::not_found(to);
   return name_gone_target(target->send(ComponentEnvelope{
                               ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
                           to);
@@ -168,14 +166,15 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
 
 Result<CorrelationId> ComponentRuntime::request(const ComponentId& from, const ComponentId& to,
                                                 Payload payload, std::chrono::milliseconds timeout,
-                                                std::function<void(CallbackResponse)> deliver) {
-  return checked_request(from, to, std::move(payload), timeout, std::move(deliver), false);
+                                                std::function<void(CallbackResponse)> deliver,
+                                                bool in_turn) {
+  return checked_request(from, to, std::move(payload), timeout, std::move(deliver), false, in_turn);
 }
 
 Result<CorrelationId> ComponentRuntime::checked_request(
     const ComponentId& from, const ComponentId& to, Payload payload,
-    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver,
-    bool run_here) {
+    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver, bool run_here,
+    bool in_turn) {
   if (Status s = host_payload_fits(from, payload, config_.max_payload_bytes); !s) {
     return std::move(s).error();
   }
@@ -183,7 +182,7 @@ Result<CorrelationId> ComponentRuntime::checked_request(
     return std::move(s).error();
   }
   return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kLocal,
-                       run_here);
+                       run_here, in_turn);
 }
 
 Status ComponentRuntime::send_from_peer(const ComponentId& from, const ComponentId& to,
@@ -231,7 +230,7 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
                                                       const ComponentId& to, Payload payload,
                                                       std::chrono::milliseconds timeout,
                                                       std::function<void(CallbackResponse)> deliver,
-                                                      Origin origin, bool run_here) {
+                                                      Origin origin, bool run_here, bool in_turn) {
   auto d = directory_for(to);
   // The owner of an on-demand name is hashed over the live hosts: worked out once.
   const bool here = d && serves_here(to);
@@ -250,21 +249,21 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
     return id;
   }
   // A name of an on-demand component another host serves now: a remote target like any other.
-  auto target = d ? Result<rt::ActorRef<ComponentEnvelope>>(make_error(ErrorCode::kNotFound, ""))
-                  : registry_.lookup(to);
+  auto target = d ? std::optional<rt::ActorRef<ComponentEnvelope>>{} : registry_.find(to);
   // A local caller's target may be another host's; a peer's is this host's only.
-  if (!target && origin == Origin::kLocal && config_.remote &&
-      target.error().code == ErrorCode::kNotFound) {
+  if (!target && origin == Origin::kLocal && config_.remote) {
     // Another host's component: this tracker and timer still decide the one outcome.
     const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
-    if (Status s = config_.remote->request(from, to, payload, id, timeout); !s) {
+    Status s = in_turn ? config_.remote->request_in_turn(from, to, std::move(payload), id, timeout)
+                       : config_.remote->request(from, to, payload, id, timeout);
+    if (!s) {
       tracker_.abandon(id);
       return std::move(s).error();
     }
     timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
     return id;
   }
-  if (!target) return std::move(target).error();
+  if (!target) return ComponentRegistry::not_found(to);
   const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
   ComponentMessage message = message_from(from, std::move(payload));
   message.correlation = id;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <gtest/gtest.h>
 #include <optional>
 
@@ -23,13 +24,15 @@ using Inbox = component::testing::TopicInbox;
 struct Host {
   // `policy`: capability checks on (components then need grants); `confirm_timeout`: how long a
   // confirmed send to another host waits for its acknowledgement; `confirm_sends` false: sends to
-  // other hosts are not confirmed (BridgeConfig::confirm_sends; guests' sends are then coalesced).
+  // other hosts are not confirmed (BridgeConfig::confirm_sends; guests' sends are then coalesced);
+  // `tune`: changes the rest of the bridge's configuration before it connects.
   Host(const std::string& name, const std::string& url, std::shared_ptr<wasm::WasmEngine> engine,
        const std::string& user = {}, const std::string& password = {},
        std::shared_ptr<security::PolicyEngine> policy = nullptr,
        std::chrono::milliseconds confirm_timeout = std::chrono::seconds(2),
        std::shared_ptr<storage::KvBackend> storage = nullptr, TlsFiles tls = {},
-       bool confirm_sends = true, std::shared_ptr<NameLeases> claims = nullptr)
+       bool confirm_sends = true, std::shared_ptr<NameLeases> claims = nullptr,
+       const std::function<void(BridgeConfig&)>& tune = nullptr)
       : name_leases(std::move(claims)) {
     BridgeConfig config;
     config.confirm_sends = confirm_sends;
@@ -42,6 +45,7 @@ struct Host {
     config.host = name;
     config.heartbeat_interval = std::chrono::milliseconds(100);
     config.missed_heartbeats = 3;
+    if (tune) tune(config);
     auto connected = NatsBridge::connect(config);
     EXPECT_TRUE(connected) << connected.error().describe();
     bridge = *connected;

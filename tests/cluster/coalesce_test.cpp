@@ -37,6 +37,17 @@ class CoalesceTest : public ClusterFixture {
     return std::make_unique<Host>(name, server.url(), engine_, "", "", std::move(policy),
                                   std::chrono::seconds(2), nullptr, TlsFiles{}, false);
   }
+  // A fan-out relay "fan" on `host`: a message "N" makes N requests to `target` (ns/name)
+  // instances 0..k-1, and it publishes "ok=A err=B timeout=C" on "fan.done" when all ended.
+  static void start_fanout(Host& host, const std::string& target, unsigned instances,
+                           unsigned timeout_ms) {
+    host.start("fan", "relay",
+               {{"mode", "fanout"},
+                {"target", target},
+                {"instances", std::to_string(instances)},
+                {"timeout_ms", std::to_string(timeout_ms)},
+                {"done_topic", "fan.done"}});
+  }
   // A burst relay on `host` sending its numbered messages to `target` (ns/name) instances 0..k-1.
   static void start_burst(Host& host, const std::string& name, const std::string& target,
                           unsigned instances) {
@@ -188,6 +199,27 @@ TEST_F(CoalesceTest, ForgedOrGarbledEnvelopesAreDroppedAndCountedWhileACanaryAns
   EXPECT_TRUE(eventually([&] { return processed(*b, sink) == 3; }));
 }
 
+// A guest's requests to another host leave with the turn's other messages for that host, in
+// envelopes (confirmed sends or not): 600 requests from one fan-out relay to four echoes in a
+// few envelopes, each answered once.
+TEST_F(CoalesceTest, AGuestsRequestsLeaveInEnvelopesAndEachIsAnsweredOnce) {
+  Inbox done;
+  auto sub =
+      a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { done.push(m); });
+  ASSERT_TRUE(sub);
+  b->start("echo", "echo", {}, 4, {}, deep());
+  start_fanout(*a, "test/echo", 4, 10000);
+  ASSERT_TRUE(a->sees("beta", 4));
+  const auto before = a->bridge->stats();
+  ASSERT_TRUE(a->runtime->send(kCaller, {"test", "fan", "0"}, Payload::text("600")));
+  ASSERT_TRUE(done.wait_for(1));
+  EXPECT_EQ(done.messages().at(0), "ok=600 err=0 timeout=0");
+  const auto after = a->bridge->stats();
+  EXPECT_EQ(after.coalesced - before.coalesced, 600u);
+  EXPECT_LT(after.sent - before.sent, 60u) << "requests left one NATS message each";
+  EXPECT_EQ(a->runtime->correlation_stats().late_replies, 0u);
+}
+
 // A host that predates coalesced envelopes (its heartbeats do not say it takes them) gets one
 // NATS message per send, as before.
 TEST_F(CoalesceTest, AnOlderHostGetsOneMessagePerSend) {
@@ -200,6 +232,26 @@ TEST_F(CoalesceTest, AnOlderHostGetsOneMessagePerSend) {
   ASSERT_TRUE(eventually([&] { return ghost.swallowed() >= 50; })) << ghost.swallowed();
   EXPECT_EQ(ghost.swallowed(), 50);
   EXPECT_EQ(gamma->bridge->stats().coalesced, before.coalesced);
+}
+
+// Nor does a host that takes coalesced sends but not requests in them (wire 2) get a request in
+// an envelope: its decoder would refuse the envelope whole. Here the ghost (wire 1) swallows
+// the fan-out's requests one NATS message each, and they time out at the requester.
+TEST_F(CoalesceTest, AnOlderHostGetsOneMessagePerRequest) {
+  Inbox done;
+  auto sub =
+      a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { done.push(m); });
+  ASSERT_TRUE(sub);
+  const SilentHost ghost(server.url());
+  start_fanout(*a, "test/ghost", 1, 300);
+  ASSERT_TRUE(a->sees("ghost", 1));
+  const auto before = a->bridge->stats();
+  ASSERT_TRUE(a->runtime->send(kCaller, {"test", "fan", "0"}, Payload::text("20")));
+  ASSERT_TRUE(eventually([&] { return ghost.swallowed() >= 20; })) << ghost.swallowed();
+  EXPECT_EQ(ghost.swallowed(), 20);
+  EXPECT_EQ(a->bridge->stats().coalesced, before.coalesced);
+  ASSERT_TRUE(done.wait_for(1));
+  EXPECT_EQ(done.messages().at(0), "ok=0 err=0 timeout=20");
 }
 
 }  // namespace

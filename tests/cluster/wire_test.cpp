@@ -99,6 +99,37 @@ TEST(Wire, TruncatedOrOverfullOrMixedCoalescedEnvelopesAreRefused) {
   EXPECT_FALSE(decode_message(mixed));
 }
 
+// Guests' requests travel in the same envelope as sends (wire 3), in order with them, each with
+// its correlation id, timeout and the requester's boot id.
+TEST(Wire, CoalescedRequestsRoundTripInOrderWithSends) {
+  WireMessage m = coalesced_envelope(6);
+  for (std::size_t i = 1; i < m.entries.size(); i += 2) {
+    WireMessage& r = m.entries[i];
+    r.kind = WireMessage::Kind::kRequest;
+    r.correlation = (1ULL << 40) + i;
+    r.timeout_ms = 70000 + static_cast<std::uint32_t>(i);
+    r.origin_boot = "00000000deadbeef";
+  }
+  auto d = decode_message(encode(m));
+  ASSERT_TRUE(d) << d.error().describe();
+  ASSERT_EQ(d->entries.size(), m.entries.size());
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const WireMessage& e = d->entries[i];
+    EXPECT_EQ(e.kind, m.entries[i].kind) << i;
+    EXPECT_EQ(e.origin_host, "gamma");
+    EXPECT_EQ(e.sender, m.entries[i].sender);
+    EXPECT_EQ(e.target, m.entries[i].target);
+    EXPECT_EQ(e.payload, m.entries[i].payload);
+    EXPECT_EQ(e.correlation, m.entries[i].correlation);
+    EXPECT_EQ(e.timeout_ms, m.entries[i].timeout_ms);
+    EXPECT_EQ(e.origin_boot, m.entries[i].origin_boot);
+  }
+  // A request entry without the requester's boot id is refused, envelope and all, as a request
+  // alone is.
+  m.entries[1].origin_boot.clear();
+  EXPECT_FALSE(decode_message(encode(m)));
+}
+
 TEST(Wire, HeartbeatsSayWhichEnvelopesAHostTakes) {
   Heartbeat h;
   h.host = "alpha";
@@ -133,6 +164,126 @@ TEST(Wire, ErrorReplyKeepsCodeAndMessage) {
   ASSERT_TRUE(d);
   ASSERT_TRUE(d->error.has_value());
   EXPECT_EQ(*d->error, *m.error);
+}
+
+// Sends, requests, replies and publishes of every length form: what the direct codec
+// (message_codec.hpp) writes and reads.
+std::vector<WireMessage> single_messages() {
+  std::vector<WireMessage> out;
+  const std::string long_name(40, 'n');
+  for (const std::size_t size : {0, 31, 32, 255, 256, 65535, 65536}) {
+    WireMessage& m = out.emplace_back();
+    m.kind = WireMessage::Kind::kSend;
+    m.origin_host = "gamma";
+    m.sender = {"app", long_name, "0"};
+    m.target = {"app", "b", std::to_string(size)};
+    m.payload = Payload{multicodec::kCbor, std::vector<std::uint8_t>(size, 0x5a)};
+  }
+  WireMessage& request = out.emplace_back();
+  request.kind = WireMessage::Kind::kRequest;
+  request.origin_host = "alpha";
+  request.origin_boot = "0123456789abcdef";
+  request.sender = {"app", "a", "0"};
+  request.target = {"app", "b.v2", "7"};
+  request.payload = Payload::text("question");
+  request.correlation = (1ULL << 40) + 3;
+  request.timeout_ms = 70000;
+  WireMessage& reply = out.emplace_back();
+  reply.kind = WireMessage::Kind::kReply;
+  reply.origin_host = "beta";
+  reply.target = {"app", "b.v2", "7"};
+  reply.correlation = 200;
+  reply.payload = Payload::text("answer");
+  WireMessage& failed = out.emplace_back();
+  failed.kind = WireMessage::Kind::kReply;
+  failed.origin_host = "beta";
+  failed.target = {"app", "b.v2", "7"};
+  failed.correlation = 70000;
+  failed.error = Error{ErrorCode::kOutOfFuel, std::string(300, 'e')};
+  WireMessage& publish = out.emplace_back();
+  publish.kind = WireMessage::Kind::kPublish;
+  publish.origin_host = "alpha";
+  publish.sender = {"app", "a", "0"};
+  publish.topic = "sensor.readings";
+  publish.payload = Payload::text("21.5");
+  return out;
+}
+
+void expect_same(const WireMessage& d, const WireMessage& m) {
+  EXPECT_EQ(d.kind, m.kind);
+  EXPECT_EQ(d.origin_host, m.origin_host);
+  EXPECT_EQ(d.origin_boot, m.origin_boot);
+  EXPECT_EQ(d.sender, m.sender);
+  EXPECT_EQ(d.target, m.target);
+  EXPECT_EQ(d.payload, m.payload);
+  EXPECT_EQ(d.correlation, m.correlation);
+  EXPECT_EQ(d.timeout_ms, m.timeout_ms);
+  EXPECT_EQ(d.topic, m.topic);
+  EXPECT_EQ(d.error, m.error);
+}
+
+// Written without a document tree, the bytes are still exactly what a MessagePack library writes
+// for the same map (sorted keys, smallest forms): an older host's decoder reads them as before.
+TEST(Wire, OneMessageIsTheMessagePackAnyWriterWouldWrite) {
+  for (const auto& m : single_messages()) {
+    const auto bytes = encode(m);
+    EXPECT_EQ(nlohmann::json::to_msgpack(nlohmann::json::from_msgpack(bytes)), bytes)
+        << static_cast<int>(m.kind) << " with " << m.payload.bytes.size() << " bytes";
+    auto d = decode_message(bytes);
+    ASSERT_TRUE(d) << d.error().describe();
+    expect_same(*d, m);
+  }
+}
+
+// The same message read directly and through the document reader (which an unknown key sends it
+// to, as a newer host's field would) comes out the same.
+TEST(Wire, OneMessageReadsTheSameDirectlyAsThroughADocument) {
+  for (const auto& m : single_messages()) {
+    auto document = nlohmann::json::from_msgpack(encode(m));
+    document["z"] = "a field of a newer host";
+    auto d = decode_message(nlohmann::json::to_msgpack(document));
+    ASSERT_TRUE(d) << d.error().describe();
+    expect_same(*d, m);
+  }
+  // An error code this host does not know is internal either way.
+  WireMessage m;
+  m.kind = WireMessage::Kind::kReply;
+  m.origin_host = "beta";
+  m.error = Error{ErrorCode::kTimeout, "late"};
+  auto document = nlohmann::json::from_msgpack(encode(m));
+  document["e"][0] = 999;
+  auto direct = decode_message(nlohmann::json::to_msgpack(document));
+  document["z"] = 1;
+  auto general = decode_message(nlohmann::json::to_msgpack(document));
+  ASSERT_TRUE(direct && general);
+  EXPECT_EQ(direct->error->code, ErrorCode::kInternal);
+  EXPECT_EQ(general->error->code, ErrorCode::kInternal);
+}
+
+// Shapes the direct reader does not take are read (or refused) by the document reader, never
+// guessed at: a byte left over, a key twice, a kind outside send/request/reply/publish.
+TEST(Wire, OneMessageOutOfShapeIsLeftToTheDocumentReader) {
+  auto bytes = encode(single_messages()[0]);
+  bytes.push_back(0x00);
+  EXPECT_FALSE(decode_message(bytes));
+  auto document = nlohmann::json::from_msgpack(encode(single_messages()[0]));
+  document["k"] = 5;  // a send batch without its messages
+  auto batch = decode_message(nlohmann::json::to_msgpack(document));
+  ASSERT_FALSE(batch);
+  document["k"] = 9;
+  EXPECT_FALSE(decode_message(nlohmann::json::to_msgpack(document)));
+  // {"k": 1, "k": 3, ...}: MessagePack allows it; the direct reader leaves it to the document
+  // reader (which keeps the last), so both hosts' readers agree.
+  const WireMessage reply = single_messages()[8];
+  auto twice = encode(reply);
+  ASSERT_EQ(twice[0] & 0xf0, 0x80);
+  twice[0] = static_cast<std::uint8_t>(twice[0] + 1);
+  for (const std::uint8_t b : {std::uint8_t{0xa1}, std::uint8_t{'k'}, std::uint8_t{0x01}}) {
+    twice.push_back(b);
+  }
+  auto d = decode_message(twice);
+  ASSERT_TRUE(d) << d.error().describe();
+  EXPECT_EQ(d->kind, WireMessage::Kind::kSend);
 }
 
 TEST(Wire, MalformedBytesAreAnErrorNotACrash) {
@@ -172,6 +323,29 @@ TEST(Subjects, NamesAreEscapedIntoSingleTokens) {
   EXPECT_TRUE(s.published_by("capsule.prod.f.h%2E1.hosts", "h.1"));
   EXPECT_FALSE(s.published_by("capsule.prod.f.h%2E1.hosts", "h"));
   EXPECT_FALSE(s.published_by("capsule.prod.f.h1.c.a.b.0", "h2"));
+}
+
+// What the bridge's reader-thread hook takes (component messages, replies) and leaves to the
+// delivery threads (topics, heartbeats): by the section after the publisher's token, whatever the
+// names in it look like.
+TEST(Subjects, SectionsAreToldApartWhateverTheNamesInThem) {
+  using Section = Subjects::Section;
+  const Subjects s{"prod"};
+  EXPECT_EQ(s.section_of(s.component({"shop", "hosts", "t"}, "h1", "hosts")), Section::kComponents);
+  EXPECT_EQ(s.section_of(s.batch("h.1", "h2")), Section::kComponents);
+  EXPECT_EQ(s.section_of(s.coalesced("h1", "h2")), Section::kComponents);
+  EXPECT_EQ(s.section_of(s.reply("hosts", "00ff", "c")), Section::kReply);
+  EXPECT_EQ(s.section_of(s.topic("c.x", "h")), Section::kTopic);
+  EXPECT_EQ(s.section_of(s.hosts("c")), Section::kHeartbeat);
+  EXPECT_EQ(s.section_of(s.hosts("h")), Section::kHeartbeat);
+  // Another cluster's subjects, a cluster that is a prefix of this one's, and strangers.
+  EXPECT_EQ(s.section_of(Subjects{"prod2"}.component({"a", "b", "0"}, "h1", "h2")),
+            Section::kOther);
+  EXPECT_EQ(s.section_of(Subjects{"pro"}.reply("h", "00", "g")), Section::kOther);
+  EXPECT_EQ(s.section_of("_INBOX.capsule.00ff.1"), Section::kOther);
+  EXPECT_EQ(s.section_of("capsule.prod.f.h1"), Section::kOther);
+  EXPECT_EQ(s.section_of("capsule.prod.f.h1.x.y"), Section::kOther);
+  EXPECT_EQ(s.section_of("capsule.prod.f.h1.hostsx"), Section::kOther);
 }
 
 TEST(HostDirectory, TracksJoinsOwnersAndDeaths) {

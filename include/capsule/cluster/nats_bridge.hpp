@@ -47,6 +47,12 @@ struct BridgeConfig {
   // mailbox is refused as full), so one slow component cannot stall the pool or the heartbeats in
   // it.
   int delivery_threads = 2;
+  // true: component messages, replies and acknowledgements are handled on the connection's reader
+  // thread as they are parsed, without the hand-off to a delivery thread (one thread wake-up less
+  // per message on each host); heartbeats and topics stay on the delivery threads. Needs libnats'
+  // reader hook (src/cluster/nats_bridge_reader.hpp); without it, or false, everything goes
+  // through the delivery threads. Handlers never wait either way.
+  bool deliver_on_reader = true;
 };
 
 struct BridgeStats {
@@ -73,6 +79,8 @@ struct BridgeStats {
   // the NATS client refused to take (connection closed meanwhile; logged, like a lost send).
   std::uint64_t coalesced = 0;
   std::uint64_t coalesced_lost = 0;
+  // Messages handled on the NATS connection's reader thread (BridgeConfig::deliver_on_reader).
+  std::uint64_t handled_on_reader = 0;
 };
 
 class NatsBridge;
@@ -139,6 +147,11 @@ class NatsBridge final : public component::RemoteRouter,
                         std::function<void(std::vector<Status>)> done) override;
   Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                  CorrelationId correlation, std::chrono::milliseconds timeout) override;
+  // A guest's request to a host that takes them coalesced (kWireCoalescedRequests): held with the
+  // turn's other messages for that host and published in one envelope when the turn ends (or at
+  // 256 messages / 64 KiB). Otherwise as request().
+  Status request_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                         CorrelationId correlation, std::chrono::milliseconds timeout) override;
   void publish(const ComponentId& from, std::string_view topic, const Payload& payload) override;
   // On-demand components (virtual actors): a name is served by one host, the rendezvous choice
   // (name_placement.hpp) among the live hosts that load its component, this one included. The
@@ -161,6 +174,9 @@ class NatsBridge final : public component::RemoteRouter,
   void on_cluster_change(std::function<void()> listener);
   [[nodiscard]] BridgeStats stats() const;
   [[nodiscard]] bool connected() const;
+  // Whether component messages, replies and acks are handled on the connection's reader thread
+  // (BridgeConfig::deliver_on_reader and a libnats that has the hook).
+  [[nodiscard]] bool delivers_on_reader() const;
 
   struct Impl;
   explicit NatsBridge(std::unique_ptr<Impl> impl);

@@ -22,6 +22,8 @@ struct WireMessage {
   // kCoalesced: unconfirmed sends from any senders of origin_host to components of one host,
   // in the order they were made (`entries`, each a kSend with its own sender and target). Only
   // sent to hosts that announce kWireCoalesced (an older host would drop kind 6 as malformed).
+  // Guests' requests travel in them too (kRequest entries with correlation, timeout and boot id),
+  // only to hosts that announce kWireCoalescedRequests.
   enum class Kind : std::uint8_t {
     kSend = 1,
     kRequest = 2,
@@ -56,6 +58,8 @@ inline constexpr std::size_t kMaxCoalesced = 1024;
 // What a host's heartbeat says it can take. 1 (or absent: hosts that predate the field): one
 // NATS message per send. 2: also coalesced envelopes (WireMessage::Kind::kCoalesced).
 inline constexpr std::uint32_t kWireCoalesced = 2;
+// 3: coalesced envelopes may also carry requests (a host at 2 refuses such an envelope whole).
+inline constexpr std::uint32_t kWireCoalescedRequests = 3;
 
 // One host's heartbeat on `capsule.<cluster>.hosts`. `leaving` says goodbye at once.
 struct Heartbeat {
@@ -103,6 +107,11 @@ struct Subjects {
   [[nodiscard]] std::string all_hosts() const;                   // every host's heartbeats
   // Whether `subject` (one of the above) was published under host `host`'s name.
   [[nodiscard]] bool published_by(std::string_view subject, std::string_view host) const;
+  // Which of the above `subject` is, whoever published it: a message for components (component,
+  // batch, coalesced), a reply, a topic, a heartbeat, or none of them (another cluster's, or not
+  // a cluster subject).
+  enum class Section : std::uint8_t { kComponents, kReply, kTopic, kHeartbeat, kOther };
+  [[nodiscard]] Section section_of(std::string_view subject) const;
 };
 
 // Keeps [A-Za-z0-9_-] and writes every other byte as %XX: a valid, reversible NATS token.

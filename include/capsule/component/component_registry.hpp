@@ -40,7 +40,16 @@ class ComponentRegistry {
   Status add(ComponentRecord record);
   bool remove(const ComponentId& id);
   [[nodiscard]] Result<rt::ActorRef<ComponentEnvelope>> lookup(const ComponentId& id) const;
+  // lookup() without the error: a miss formats no message. For the paths where a miss is the
+  // common case (a message for another host's component) rather than a failure.
+  [[nodiscard]] std::optional<rt::ActorRef<ComponentEnvelope>> find(const ComponentId& id) const;
+  [[nodiscard]] bool contains(const ComponentId& id) const { return find(id).has_value(); }
+  // What lookup() says of an id it does not have.
+  [[nodiscard]] static Error not_found(const ComponentId& id);
   [[nodiscard]] std::optional<ComponentRecord> record(const ComponentId& id) const;
+  // record(id)->limits without copying the record (ids, metadata): asked for every message from
+  // another host.
+  [[nodiscard]] std::optional<ResourceLimits> limits(const ComponentId& id) const;
   void set_metadata(const ComponentId& id, ComponentMetadata metadata);
   [[nodiscard]] std::vector<ComponentRecord> records() const;
   [[nodiscard]] std::size_t size() const;

@@ -232,9 +232,12 @@ class ComponentRuntime {
   // outcome is known; more than kMaxSendBatch messages is an error for the whole batch.
   void send_batch(const ComponentId& from, std::vector<OutgoingMessage> messages, BatchDone done);
   // Exactly one of reply / timeout / cancellation / failure is passed to `deliver`.
+  // `in_turn`: made by a guest's call running on this thread; a request for another host may
+  // then be held until its turn ends (RemoteRouter::request_in_turn, end_turn).
   Result<CorrelationId> request(const ComponentId& from, const ComponentId& to, Payload payload,
                                 std::chrono::milliseconds timeout,
-                                std::function<void(CallbackResponse)> deliver);
+                                std::function<void(CallbackResponse)> deliver,
+                                bool in_turn = false);
   // Host convenience: the reply payload, or the error (timeout, failure of the responder...).
   std::future<Result<Payload>> ask(const ComponentId& to, Payload payload,
                                    std::chrono::milliseconds timeout);
@@ -340,12 +343,12 @@ class ComponentRuntime {
   Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
                                       Payload payload, std::chrono::milliseconds timeout,
                                       std::function<void(CallbackResponse)> deliver, Origin origin,
-                                      bool run_here = false);
+                                      bool run_here = false, bool in_turn = false);
   // request() with begin_request's `run_here`.
   Result<CorrelationId> checked_request(const ComponentId& from, const ComponentId& to,
                                         Payload payload, std::chrono::milliseconds timeout,
                                         std::function<void(CallbackResponse)> deliver,
-                                        bool run_here);
+                                        bool run_here, bool in_turn = false);
   // What send() and send_later() check before a message goes anywhere: size and grants.
   [[nodiscard]] Status admit_send(const ComponentId& from, const ComponentId& to,
                                   const Payload& payload) const;

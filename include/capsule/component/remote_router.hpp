@@ -85,6 +85,14 @@ class RemoteRouter {
   // expires after `timeout` there. An error here means the request was never sent.
   virtual Status request(const ComponentId& from, const ComponentId& to, const Payload& payload,
                          CorrelationId correlation, std::chrono::milliseconds timeout) = 0;
+  // A request made during a guest's turn (as send_in_turn): the router may hold it with the
+  // turn's other messages for the same host until end_turn(). Default: request().
+  // By value: overrides keep (move) the payload.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  virtual Status request_in_turn(const ComponentId& from, const ComponentId& to, Payload payload,
+                                 CorrelationId correlation, std::chrono::milliseconds timeout) {
+    return request(from, to, payload, correlation, timeout);
+  }
   // Called for every publish, after the local subscribers got it: the other hosts' turn.
   virtual void publish(const ComponentId& from, std::string_view topic, const Payload& payload) = 0;
 
