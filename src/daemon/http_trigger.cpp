@@ -97,6 +97,9 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
     o.instances = entry.instances;
     o.reuse = entry.reuse;
     o.limits.memory_bytes = entry.memory_bytes;
+    // Each call's wall time (the handler sets it too): the host bindings bound a messaging.call's
+    // wait by it.
+    o.limits.wall_time_per_call = entry.request_timeout;
     o.outgoing_allowed_hosts = entry.outgoing;
     o.timeout = entry.request_timeout;
     o.route = entry.path;
