@@ -76,7 +76,7 @@ void ComponentHostApi::call(const ComponentId& target, Payload payload, std::uin
   Error e = std::move(id).error();
   if (e.code == ErrorCode::kWouldBlock) {
     // A full `block` mailbox: refused, not waited for (the guest's whole call is bounded).
-    e = make_error(ErrorCode::kMailboxFull, "mailbox of " + target.to_string() +
+    e = make_error(ErrorCode::kUnavailable, "mailbox of " + target.to_string() +
                                                 " is full: messaging.call does not wait for room");
   }
   done(std::move(e));
