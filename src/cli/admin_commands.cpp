@@ -96,9 +96,9 @@ int cmd_ps(const AdminClientOptions& admin, bool raw_json) {
       }
     }
     if (r.contains("routes") && !r["routes"].empty()) {
-      std::printf("\n%-16s %-20s %-24s %-8s %6s %6s %6s %6s %12s %8s %10s\n", "HTTP ROUTE",
-                  "NAME", "WASM", "STATE", "SIZE", "IDLE", "BUSY", "QUEUED", "INSTANTIATED",
-                  "FAILED", "REQUESTS");
+      std::printf("\n%-16s %-20s %-24s %-8s %6s %6s %6s %6s %12s %8s %10s\n", "HTTP ROUTE", "NAME",
+                  "WASM", "STATE", "SIZE", "IDLE", "BUSY", "QUEUED", "INSTANTIATED", "FAILED",
+                  "REQUESTS");
       std::vector<json> gave_up;
       for (const auto& p : r["routes"]) {
         unsigned long long requests = 0;

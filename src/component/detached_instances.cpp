@@ -52,7 +52,9 @@ Status ComponentHostApi::needs_mailbox(std::string_view call, std::string_view i
 void ComponentHostApi::call(const ComponentId& target, Payload payload, std::uint32_t timeout_ms,
                             CallDone done) {
   // An actor never waits inside its turn: the engine's default refusal.
-  if (self_ref_) return wasm::HostApi::call(target, std::move(payload), timeout_ms, std::move(done));
+  if (self_ref_) {
+    return wasm::HostApi::call(target, std::move(payload), timeout_ms, std::move(done));
+  }
   if (timeout_ms == 0) {
     return done(make_error(ErrorCode::kInvalidArgument, "call timeout-ms must be at least 1"));
   }
@@ -64,13 +66,12 @@ void ComponentHostApi::call(const ComponentId& target, Payload payload, std::uin
   // Checked and tracked as request() is (capability, payload limit, timeout); the outcome goes
   // straight to the waiting guest call, from whichever thread learns it. These bindings stay alive
   // until then (the call may have been dropped at its wall time meanwhile).
-  auto id = runtime_.request(
-      self_id(), target, std::move(payload), timeout,
-      [self = shared_from_this(), done](CallbackResponse r) {
-        self->quotas_->release_request();
-        if (r.error) return done(std::move(*r.error));
-        done(r.reply ? std::move(*r.reply) : Payload{multicodec::kRaw, {}});
-      });
+  auto id = runtime_.request(self_id(), target, std::move(payload), timeout,
+                             [self = shared_from_this(), done](CallbackResponse r) {
+                               self->quotas_->release_request();
+                               if (r.error) return done(std::move(*r.error));
+                               done(r.reply ? std::move(*r.reply) : Payload{multicodec::kRaw, {}});
+                             });
   if (id) return;
   quotas_->release_request();
   Error e = std::move(id).error();

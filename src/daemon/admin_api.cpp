@@ -153,7 +153,8 @@ HttpResponse HostDaemon::health() const {
   if (http_) {
     for (const auto& r : http_->stats().routes) {
       if (r.pool && !r.pool->gave_up.empty()) {
-        failed_routes.push_back(json{{"route", r.route}, {"name", r.pool->name}, {"reason", r.pool->gave_up}});
+        failed_routes.push_back(
+            json{{"route", r.route}, {"name", r.pool->name}, {"reason", r.pool->gave_up}});
       }
     }
   }

@@ -108,13 +108,13 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
     // One error line when the route gives up, worded as a supervisor's ("supervisor gave up").
     o.on_give_up = [&reporter, route = entry.path, name = entry.ns + "/" + entry.name,
                     wasm = o.target](const std::string& intensity, const std::string& last) {
-      reporter.error("http route gave up: " + route + " (" + name +
-                         ") answers 503 until the host restarts",
-                     {{"route", route},
-                      {"component", name},
-                      {"wasm", wasm},
-                      {"intensity", intensity},
-                      {"reason", last}});
+      reporter.error(
+          "http route gave up: " + route + " (" + name + ") answers 503 until the host restarts",
+          {{"route", route},
+           {"component", name},
+           {"wasm", wasm},
+           {"intensity", intensity},
+           {"reason", last}});
     };
     o.host = [&runtime, limits = o.limits, config = entry.config](const ComponentId& id) {
       return runtime.detached_host(id, limits, config);

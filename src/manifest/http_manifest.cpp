@@ -86,8 +86,8 @@ Status parse_route_supervision(const HttpChecker& c, const toml::node& v, const 
   for (const auto& [k, item] : *t) {
     const std::string key(k.str());
     if (!known(key, kFields)) {
-      return c.error(&item, where + "supervision." + key + ": unknown field for a route (known: " +
-                                field_list(kFields) + ")");
+      return c.error(&item, where + "supervision." + key +
+                                ": unknown field for a route (known: " + field_list(kFields) + ")");
     }
     if (key == "max_restarts") {
       auto n = c.integer(item, where + "supervision." + key, 0, 1'000'000);
@@ -107,8 +107,8 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
                                    const std::vector<std::string>& components,
                                    const std::vector<std::string>& on_demand) {
   static constexpr std::string_view kRouteFields[] = {
-      "path",      "component", "static", "wasm",     "envelope", "max_body", "request_timeout_ms",
-      "instances", "reuse",     "memory", "outgoing", "name",     "config",   "capabilities",
+      "path",       "component", "static", "wasm",     "envelope", "max_body", "request_timeout_ms",
+      "instances",  "reuse",     "memory", "outgoing", "name",     "config",   "capabilities",
       "supervision"};
   const std::string where = "http.route[" + std::to_string(index) + "].";
   const Checker checker(file);

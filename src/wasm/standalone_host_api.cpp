@@ -61,7 +61,7 @@ Error StandaloneHostApi::unavailable(std::string_view what) const {
 void HostApi::call(const ComponentId& target, Payload payload, std::uint32_t /*timeout_ms*/,
                    CallDone done) {
   [[maybe_unused]] const Payload dropped = std::move(payload);  // nothing is sent
-  const CallDone finish = std::move(done);  // by value: overrides keep it
+  const CallDone finish = std::move(done);                      // by value: overrides keep it
   finish(make_error(ErrorCode::kNotImplemented,
                     "messaging.call(" + target.to_string() + ") by " + self_id().to_string() +
                         ": call waits for the reply, which only an instance without a mailbox "

@@ -13,8 +13,8 @@
 #include "proxy.h"
 
 static const char* const kErrorCases[] = {
-    "invalid-argument", "not-found", "permission-denied", "quota-exceeded", "timeout",
-    "cancelled",        "unavailable", "not-implemented", "internal"};
+    "invalid-argument", "not-found",   "permission-denied", "quota-exceeded", "timeout",
+    "cancelled",        "unavailable", "not-implemented",   "internal"};
 
 // The value of `key` in the query of `path` ("/x?to=a/b/0&msg=hi"), copied into `out` (at most
 // `cap - 1` bytes, NUL-terminated); false when absent.
@@ -87,8 +87,8 @@ static void respond(wasi_http_types_own_response_outparam_t out, uint16_t status
   wasi_http_types_static_response_outparam_set(out, &result);
 
   wasi_http_types_own_output_stream_t stream;
-  if (!wasi_http_types_method_outgoing_body_write(
-          wasi_http_types_borrow_outgoing_body(body_handle), &stream)) {
+  if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body_handle),
+                                                  &stream)) {
     __builtin_trap();
   }
   proxy_list_u8_t bytes = {(uint8_t*)body, len};
@@ -143,8 +143,7 @@ void exports_wasi_http_incoming_handler_handle(
     respond_text(response_out, 400, "to= must be ns/name/instance");
     return;
   }
-  capsule_core_messaging_payload_t payload = {.codec = 0x0f,
-                                              .bytes = {(uint8_t*)msg, strlen(msg)}};
+  capsule_core_messaging_payload_t payload = {.codec = 0x0f, .bytes = {(uint8_t*)msg, strlen(msg)}};
   capsule_core_messaging_payload_t reply;
   capsule_core_messaging_error_t error;
   if (capsule_core_messaging_call(&target, &payload, 2000, &reply, &error)) {
@@ -155,10 +154,10 @@ void exports_wasi_http_incoming_handler_handle(
   // Every case of the error variant carries its text: read it through the first.
   char text[1024];
   const proxy_string_t* why = &error.val.invalid_argument;
-  snprintf(text, sizeof text, "call to %s failed: %s: %.*s", to_shown,
-           error.tag < sizeof kErrorCases / sizeof kErrorCases[0] ? kErrorCases[error.tag]
-                                                                   : "unknown",
-           (int)why->len, (const char*)why->ptr);
+  snprintf(
+      text, sizeof text, "call to %s failed: %s: %.*s", to_shown,
+      error.tag < sizeof kErrorCases / sizeof kErrorCases[0] ? kErrorCases[error.tag] : "unknown",
+      (int)why->len, (const char*)why->ptr);
   capsule_core_messaging_error_free(&error);
   respond_text(response_out, 502, text);
 }
