@@ -5,8 +5,8 @@
 // instance goes on). The daemon's bindings behind it (grants, the runtime's request) are
 // e2e.http_proxy_core.
 
-#include <gtest/gtest.h>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,9 +39,8 @@ class CallingHost final : public StandaloneHostApi {
       seen_codec = payload.codec;
     }
     if (refuse) {
-      return done(make_error(ErrorCode::kPermissionDenied, "messaging.request of " +
-                                                               target.to_string() +
-                                                               " not granted"));
+      return done(make_error(ErrorCode::kPermissionDenied,
+                             "messaging.request of " + target.to_string() + " not granted"));
     }
     std::thread([payload = std::move(payload), done = std::move(done)]() mutable {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
