@@ -46,10 +46,10 @@ wasm = "{components}/c_http_ask.wasm"
 name = "web/ask"
 instances = {instances}
   [http.route.capabilities]
-  "messaging.request" = ["app/echo"]
+  "messaging.request" = ["app/echo/*"]
 
 [grants."web/ask"]
-"messaging.request" = ["app/echo"]
+"messaging.request" = ["app/echo/*"]
 """
 
 # (key, label, path): the baseline first.

@@ -41,7 +41,7 @@ wasm = "{components}/c_http_ask.wasm"
 name = "web/ask"
 instances = 2
   [http.route.capabilities]
-  "messaging.request" = ["app/echo"]
+  "messaging.request" = ["app/echo/*"]
 
 [[http.route]]
 path = "/nogrant"
@@ -49,7 +49,7 @@ wasm = "{components}/c_http_ask.wasm"
 name = "web/nogrant"
 instances = 1
   [http.route.capabilities]
-  "messaging.request" = ["app/echo"]
+  "messaging.request" = ["app/echo/*"]
 
 [[http.route]]
 path = "/boom"
@@ -65,7 +65,7 @@ path = "/static"
 static = "ok\\n"
 
 [grants."web/ask"]
-"messaging.request" = ["app/echo"]
+"messaging.request" = ["app/echo/*"]
 """
 
 
