@@ -241,18 +241,23 @@ _capsule_wasi_services_wit()
 # includes wasi:http/proxy@0.2.12 and imports those three, with every package in deps/. Pass it
 # as WIT_DIR with WORLD capsule:http-services/proxy.
 set(CAPSULE_WASI_HTTP_SERVICES_WIT_DIR "${CMAKE_BINARY_DIR}/wit-wasi-http-services")
-function(_capsule_wasi_http_services_wit)
+# A wasi:http world of ours in <out>: world.wit with `text` (through a scratch copy:
+# configure_file rewrites it, and so rebuilds the bindings, only on change) and the WASI 0.2.12
+# packages in deps/.
+function(_capsule_wasi_http_world out text)
   set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
-  set(out "${CAPSULE_WASI_HTTP_SERVICES_WIT_DIR}")
-  file(WRITE "${out}.scratch/world.wit"
-       "package capsule:http-services;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n"
-       "${_capsule_wasi_services_imports}}\n")
+  file(WRITE "${out}.scratch/world.wit" "${text}")
   configure_file("${out}.scratch/world.wit" "${out}/world.wit" COPYONLY)
   file(GLOB wasi_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/0.2.12/deps/*.wit")
   foreach(f IN LISTS wasi_files)
     get_filename_component(n "${f}" NAME)
     configure_file("${f}" "${out}/deps/${n}" COPYONLY)
   endforeach()
+endfunction()
+function(_capsule_wasi_http_services_wit)
+  set(out "${CAPSULE_WASI_HTTP_SERVICES_WIT_DIR}")
+  _capsule_wasi_http_world("${out}"
+       "package capsule:http-services;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n${_capsule_wasi_services_imports}}\n")
   _capsule_wasi_services_deps("${out}")
 endfunction()
 _capsule_wasi_http_services_wit()
@@ -267,15 +272,8 @@ function(_capsule_wasi_http_core_wit)
   file(READ "${root}/wit/world.wit" world_text)
   string(REGEX MATCH "capsule:core@[0-9.]+" core "${world_text}")
   string(REPLACE "capsule:core@" "" version "${core}")
-  file(WRITE "${out}.scratch/world.wit"
-       "package capsule:http-core;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n"
-       "  import capsule:core/messaging@${version};\n}\n")
-  configure_file("${out}.scratch/world.wit" "${out}/world.wit" COPYONLY)
-  file(GLOB wasi_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/0.2.12/deps/*.wit")
-  foreach(f IN LISTS wasi_files)
-    get_filename_component(n "${f}" NAME)
-    configure_file("${f}" "${out}/deps/${n}" COPYONLY)
-  endforeach()
+  _capsule_wasi_http_world("${out}"
+       "package capsule:http-core;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n  import capsule:core/messaging@${version};\n}\n")
   file(GLOB core_files CONFIGURE_DEPENDS "${root}/wit/*.wit")
   foreach(f IN LISTS core_files)
     get_filename_component(n "${f}" NAME)

@@ -85,16 +85,19 @@ Status parse_route_supervision(const HttpChecker& c, const toml::node& v, const 
   }
   for (const auto& [k, item] : *t) {
     const std::string key(k.str());
+    std::string field = where + "supervision.";
+    field += key;
     if (!known(key, kFields)) {
-      return c.error(&item, where + "supervision." + key +
-                                ": unknown field for a route (known: " + field_list(kFields) + ")");
+      field += ": unknown field for a route (known: ";
+      field += field_list(kFields);
+      return c.error(&item, field + ")");
     }
     if (key == "max_restarts") {
-      auto n = c.integer(item, where + "supervision." + key, 0, 1'000'000);
+      auto n = c.integer(item, field, 0, 1'000'000);
       if (!n) return std::move(n).error();
       r.max_restarts = static_cast<std::uint32_t>(*n);
     } else {
-      auto n = c.integer(item, where + "supervision." + key, 1, 86'400'000);
+      auto n = c.integer(item, field, 1, 86'400'000);
       if (!n) return std::move(n).error();
       r.restart_window = std::chrono::milliseconds(*n);
     }
