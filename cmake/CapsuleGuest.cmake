@@ -136,24 +136,34 @@ endfunction()
 
 # wasi:http/proxy components from C (Spin / `wasmtime serve` style), against the WASI 0.2.12 WIT
 # vendored from wasmtime-wasi-http 48.0.8 (CAPSULE_WASI_WIT_DIR), without the capsule SDK:
-#   capsule_add_wasi_http_component(<name> SOURCES a.c ... [OUTPUT_DIR dir])
+#   capsule_add_wasi_http_component(<name> SOURCES a.c ... [OUTPUT_DIR dir] [CAPSULE_CORE])
 # produces <OUTPUT_DIR>/<name>.wasm and <name>_component; the sources include "proxy.h" and
-# define exports_wasi_http_incoming_handler_handle.
+# define exports_wasi_http_incoming_handler_handle. CAPSULE_CORE builds against the world
+# capsule:http-core/proxy instead (CAPSULE_WASI_HTTP_CORE_WIT_DIR): wasi:http/proxy and capsule:core
+# messaging, for a handler that asks other components (messaging.call) before it answers.
 set(CAPSULE_WASI_WIT_DIR "${CMAKE_CURRENT_LIST_DIR}/../third_party/wasi-wit/0.2.12")
 function(capsule_add_wasi_http_component name)
-  cmake_parse_arguments(ARG "" "OUTPUT_DIR" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "CAPSULE_CORE" "OUTPUT_DIR" "SOURCES" ${ARGN})
   _capsule_guest_defaults(capsule_add_wasi_http_component SOURCES)  # its WIT: CAPSULE_WASI_WIT_DIR
-  set(bindings "${CMAKE_BINARY_DIR}/guest-bindings/wasi-http-proxy")
-  if(NOT TARGET capsule_bindings_wasi_http_proxy)
-    file(GLOB_RECURSE wit_files CONFIGURE_DEPENDS "${CAPSULE_WASI_WIT_DIR}/*.wit")
+  if(ARG_CAPSULE_CORE)
+    set(key wasi_http_core)
+    set(wit_dir "${CAPSULE_WASI_HTTP_CORE_WIT_DIR}")
+    set(world capsule:http-core/proxy)
+  else()
+    set(key wasi_http_proxy)
+    set(wit_dir "${CAPSULE_WASI_WIT_DIR}")
+    set(world wasi:http/proxy@0.2.12)
+  endif()
+  set(bindings "${CMAKE_BINARY_DIR}/guest-bindings/${key}")
+  if(NOT TARGET capsule_bindings_${key})
+    file(GLOB_RECURSE wit_files CONFIGURE_DEPENDS "${wit_dir}/*.wit")
     add_custom_command(
       OUTPUT "${bindings}/proxy.c" "${bindings}/proxy.h" "${bindings}/proxy_component_type.o"
-      COMMAND "${CAPSULE_WIT_BINDGEN}" c "${CAPSULE_WASI_WIT_DIR}"
-              --world wasi:http/proxy@0.2.12 --out-dir "${bindings}"
+      COMMAND "${CAPSULE_WIT_BINDGEN}" c "${wit_dir}" --world ${world} --out-dir "${bindings}"
       DEPENDS ${wit_files}
-      COMMENT "wit-bindgen C bindings for wasi:http/proxy@0.2.12"
+      COMMENT "wit-bindgen C bindings for ${world}"
       VERBATIM)
-    add_custom_target(capsule_bindings_wasi_http_proxy
+    add_custom_target(capsule_bindings_${key}
       DEPENDS "${bindings}/proxy.c" "${bindings}/proxy.h" "${bindings}/proxy_component_type.o")
   endif()
   set(work "${CMAKE_CURRENT_BINARY_DIR}/${name}.guest")
@@ -183,7 +193,7 @@ function(capsule_add_wasi_http_component name)
     COMMAND "${CAPSULE_WASM_TOOLS}" component new "${core}"
             --adapt "wasi_snapshot_preview1=${CAPSULE_WASI_ADAPTER}" -o "${out}"
     COMMAND "${CAPSULE_WASM_TOOLS}" validate "${out}"
-    DEPENDS ${deps} capsule_bindings_wasi_http_proxy "${bindings}/proxy.h"
+    DEPENDS ${deps} capsule_bindings_${key} "${bindings}/proxy.h"
     COMMENT "wasi:http/proxy component ${name}.wasm (C)"
     VERBATIM)
   add_custom_target(${name}_component ALL DEPENDS "${out}")
@@ -231,21 +241,46 @@ _capsule_wasi_services_wit()
 # includes wasi:http/proxy@0.2.12 and imports those three, with every package in deps/. Pass it
 # as WIT_DIR with WORLD capsule:http-services/proxy.
 set(CAPSULE_WASI_HTTP_SERVICES_WIT_DIR "${CMAKE_BINARY_DIR}/wit-wasi-http-services")
-function(_capsule_wasi_http_services_wit)
+# A wasi:http world of ours in <out>: world.wit with `text` (through a scratch copy:
+# configure_file rewrites it, and so rebuilds the bindings, only on change) and the WASI 0.2.12
+# packages in deps/.
+function(_capsule_wasi_http_world out text)
   set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
-  set(out "${CAPSULE_WASI_HTTP_SERVICES_WIT_DIR}")
-  file(WRITE "${out}.scratch/world.wit"
-       "package capsule:http-services;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n"
-       "${_capsule_wasi_services_imports}}\n")
+  file(WRITE "${out}.scratch/world.wit" "${text}")
   configure_file("${out}.scratch/world.wit" "${out}/world.wit" COPYONLY)
   file(GLOB wasi_files CONFIGURE_DEPENDS "${root}/third_party/wasi-wit/0.2.12/deps/*.wit")
   foreach(f IN LISTS wasi_files)
     get_filename_component(n "${f}" NAME)
     configure_file("${f}" "${out}/deps/${n}" COPYONLY)
   endforeach()
+endfunction()
+function(_capsule_wasi_http_services_wit)
+  set(out "${CAPSULE_WASI_HTTP_SERVICES_WIT_DIR}")
+  _capsule_wasi_http_world("${out}"
+       "package capsule:http-services;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n${_capsule_wasi_services_imports}}\n")
   _capsule_wasi_services_deps("${out}")
 endfunction()
 _capsule_wasi_http_services_wit()
+
+# wasi:http/proxy components that also import capsule:core messaging (docs/http.md, "capsule:core
+# for proxy routes"): the world capsule:http-core/proxy, which includes wasi:http/proxy@0.2.12 and
+# imports capsule:core/messaging, with the WASI packages and wit/ in deps/.
+set(CAPSULE_WASI_HTTP_CORE_WIT_DIR "${CMAKE_BINARY_DIR}/wit-wasi-http-core")
+function(_capsule_wasi_http_core_wit)
+  set(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/..")
+  set(out "${CAPSULE_WASI_HTTP_CORE_WIT_DIR}")
+  file(READ "${root}/wit/world.wit" world_text)
+  string(REGEX MATCH "capsule:core@[0-9.]+" core "${world_text}")
+  string(REPLACE "capsule:core@" "" version "${core}")
+  _capsule_wasi_http_world("${out}"
+       "package capsule:http-core;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n  import capsule:core/messaging@${version};\n}\n")
+  file(GLOB core_files CONFIGURE_DEPENDS "${root}/wit/*.wit")
+  foreach(f IN LISTS core_files)
+    get_filename_component(n "${f}" NAME)
+    configure_file("${f}" "${out}/deps/capsule-core/${n}" COPYONLY)
+  endforeach()
+endfunction()
+_capsule_wasi_http_core_wit()
 
 # Python components, built with componentize-py (pinned in scripts/python-guest-requirements.txt,
 # installed by scripts/bootstrap.sh into ${CAPSULE_CACHE_DIR}/py-guest-venv):

@@ -96,17 +96,26 @@ int cmd_ps(const AdminClientOptions& admin, bool raw_json) {
       }
     }
     if (r.contains("routes") && !r["routes"].empty()) {
-      std::printf("\n%-16s %-20s %-24s %6s %6s %6s %6s %12s %8s %10s\n", "HTTP ROUTE", "NAME",
-                  "WASM", "SIZE", "IDLE", "BUSY", "QUEUED", "INSTANTIATED", "FAILED", "REQUESTS");
+      std::printf("\n%-16s %-20s %-24s %-8s %6s %6s %6s %6s %12s %8s %10s\n", "HTTP ROUTE", "NAME",
+                  "WASM", "STATE", "SIZE", "IDLE", "BUSY", "QUEUED", "INSTANTIATED", "FAILED",
+                  "REQUESTS");
+      std::vector<json> gave_up;
       for (const auto& p : r["routes"]) {
         unsigned long long requests = 0;
         for (const auto& [cls, n] : p["requests"].items()) requests += n.get<unsigned long long>();
-        std::printf("%-16s %-20s %-24s %6u %6llu %6u %6u %12llu %8llu %10llu\n",
+        // A route that gave up: FAILED in its row, and why under the table.
+        const std::string state = p.value("state", std::string("running"));
+        if (state != "running") gave_up.push_back(p);
+        std::printf("%-16s %-20s %-24s %-8s %6u %6llu %6u %6u %12llu %8llu %10llu\n",
                     p["route"].get<std::string>().c_str(), p["name"].get<std::string>().c_str(),
-                    p["wasm"].get<std::string>().c_str(), p["size"].get<unsigned>(),
+                    p["wasm"].get<std::string>().c_str(), state.c_str(), p["size"].get<unsigned>(),
                     p["idle"].get<unsigned long long>(), p["busy"].get<unsigned>(),
                     p["queued"].get<unsigned>(), p["instantiated"].get<unsigned long long>(),
                     p["failed"].get<unsigned long long>(), requests);
+      }
+      for (const auto& p : gave_up) {
+        std::printf("route %s %s\n", p["route"].get<std::string>().c_str(),
+                    p.value("gave_up", std::string()).c_str());
       }
     }
   });

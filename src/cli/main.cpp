@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   CLI::App app{
-      "capsule: runs WebAssembly components (WIT capsule:core@0.1.2) as sandboxed, "
+      "capsule: runs WebAssembly components (WIT capsule:core@0.1.3) as sandboxed, "
       "supervised actors, and manages a running host through its admin endpoint."};
   app.require_subcommand(1);
   AdminClientOptions admin;

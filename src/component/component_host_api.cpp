@@ -23,6 +23,7 @@ ComponentHostApi::ComponentHostApi(component::ComponentRuntime& runtime, Compone
       runtime_(runtime),
       self_ref_(std::move(self_ref)),
       max_payload_bytes_(runtime.max_payload_bytes(limits)),
+      wall_time_(limits.wall_time_per_call),
       quotas_(runtime.quota_gate(self_id(), limits)),
       serving_(std::move(serving)),
       awaiting_(std::move(awaiting)),
@@ -163,6 +164,9 @@ Result<CorrelationId> ComponentHostApi::request(const ComponentId& target, Paylo
   if (timeout_ms == 0) {
     return make_error(ErrorCode::kInvalidArgument, "request timeout-ms must be at least 1");
   }
+  if (Status s = needs_mailbox("messaging.request", "messaging.call"); !s) {
+    return std::move(s).error();
+  }
   if (Status s = quotas_->admit_request(self_id()); !s) return std::move(s).error();
   // The outcome comes back through this instance's own mailbox, to handle-callback.
   auto id = runtime_.request(
@@ -200,6 +204,7 @@ Result<std::uint32_t> ComponentHostApi::publish(const std::string& topic, Payloa
 }
 
 Status ComponentHostApi::subscribe(const std::string& topic) {
+  if (Status s = needs_mailbox("messaging.subscribe", "messaging.publish"); !s) return s;
   if (Status s = quotas_->admit_subscription(self_id(), topic); !s) return s;
   Status s = runtime_.subscribe(topic, self_id());
   if (!s && s.error().code != ErrorCode::kAlreadyExists)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,6 +47,10 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   Status send(const ComponentId& target, Payload payload) override;
   Result<CorrelationId> request(const ComponentId& target, Payload payload,
                                 std::uint32_t timeout_ms) override;
+  // capsule:core 0.1.3: only for an instance without an actor (a wasi:http/proxy route's,
+  // detached_instances.cpp), as request() then is not; an actor's gets not-implemented.
+  void call(const ComponentId& target, Payload payload, std::uint32_t timeout_ms,
+            CallDone done) override;
   Status cancel(CorrelationId correlation) override;
   // capsule:core 0.1.1 deferred replies (DeferredReplies); not-implemented without one.
   Status defer_reply(CorrelationId correlation) override;
@@ -87,6 +92,7 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   component::ComponentRuntime& runtime_;
   rt::ActorRef<component::ComponentEnvelope> self_ref_;
   std::uint64_t max_payload_bytes_;
+  std::chrono::milliseconds wall_time_;  // of one guest call; 0: none (bounds a call's wait)
   // Shared with the callbacks of this instance's requests, which give their slot back.
   std::shared_ptr<GuestQuotaGate> quotas_;
   std::shared_ptr<const ServingWindow> serving_;  // null: always served
@@ -100,6 +106,9 @@ class ComponentHostApi final : public wasm::StandaloneHostApi,
   std::optional<std::uint64_t> name_token_;
   // kUnavailable naming `call` while the serving window is closed (ComponentSpec::serving).
   [[nodiscard]] Status check_serving(std::string_view call) const;
+  // The error of a call an instance without a mailbox cannot make (its outcome would come to
+  // a mailbox), or ok for an actor's instance.
+  [[nodiscard]] Status needs_mailbox(std::string_view call, std::string_view instead) const;
   // check_serving(call) before each step of a storage write, with the writer's fencing token:
   // an activation's claim token on its name's fence, else the window's (a failover unit's lease).
   [[nodiscard]] storage::KvBackend::WritePermit permit(std::string_view call) const;

@@ -148,9 +148,22 @@ HttpResponse HostDaemon::health() const {
       failed.push_back(r.id.to_string());
     }
   }
+  // A wasi:http/proxy route that gave up is down for good too (until the host restarts).
+  json failed_routes = json::array();
+  if (http_) {
+    for (const auto& r : http_->stats().routes) {
+      if (r.pool && !r.pool->gave_up.empty()) {
+        failed_routes.push_back(
+            json{{"route", r.route}, {"name", r.pool->name}, {"reason", r.pool->gave_up}});
+      }
+    }
+  }
+  const bool healthy = failed.empty() && failed_routes.empty();
   // 503 while any instance is down for good, so a load balancer or probe notices.
-  return json_response(failed.empty() ? 200 : 503,
-                       json{{"ok", failed.empty()}, {"running", running}, {"failed", failed}});
+  return json_response(healthy ? 200 : 503, json{{"ok", healthy},
+                                                 {"running", running},
+                                                 {"failed", failed},
+                                                 {"failed_routes", failed_routes}});
 }
 
 HttpResponse HostDaemon::hosts() const {

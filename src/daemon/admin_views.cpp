@@ -87,6 +87,8 @@ json routes_view(const HttpTriggerSnapshot& http) {
                        {"queued", r.pool->queued},
                        {"instantiated", r.pool->instantiated},
                        {"failed", r.pool->failed},
+                       {"state", r.pool->gave_up.empty() ? "running" : "failed"},
+                       {"gave_up", r.pool->gave_up},
                        {"requests", requests}});
   }
   return out;

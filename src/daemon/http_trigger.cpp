@@ -65,7 +65,7 @@ void set(httplib::Response& res, const HttpTriggerResponse& answer) {
 // one) here, so a wrong file fails the start naming the route's line.
 Result<std::shared_ptr<RouteHandler>> handler_for(
     const manifest::HttpRouteEntry& entry, component::ComponentRuntime& runtime,
-    const std::map<std::string, std::uint32_t>& instances) {
+    const std::map<std::string, std::uint32_t>& instances, Reporter& reporter) {
   using Made = std::shared_ptr<RouteHandler>;
   if (entry.static_body) return Made(std::make_shared<StaticRouteHandler>(*entry.static_body));
   if (!entry.wasm.empty()) {
@@ -97,8 +97,25 @@ Result<std::shared_ptr<RouteHandler>> handler_for(
     o.instances = entry.instances;
     o.reuse = entry.reuse;
     o.limits.memory_bytes = entry.memory_bytes;
+    // Each call's wall time (the handler sets it too): the host bindings bound a messaging.call's
+    // wait by it.
+    o.limits.wall_time_per_call = entry.request_timeout;
     o.outgoing_allowed_hosts = entry.outgoing;
     o.timeout = entry.request_timeout;
+    o.route = entry.path;
+    o.max_restarts = entry.max_restarts;
+    o.restart_window = entry.restart_window;
+    // One error line when the route gives up, worded as a supervisor's ("supervisor gave up").
+    o.on_give_up = [&reporter, route = entry.path, name = entry.ns + "/" + entry.name,
+                    wasm = o.target](const std::string& intensity, const std::string& last) {
+      reporter.error(
+          "http route gave up: " + route + " (" + name + ") answers 503 until the host restarts",
+          {{"route", route},
+           {"component", name},
+           {"wasm", wasm},
+           {"intensity", intensity},
+           {"reason", last}});
+    };
     o.host = [&runtime, limits = o.limits, config = entry.config](const ComponentId& id) {
       return runtime.detached_host(id, limits, config);
     };
@@ -168,7 +185,7 @@ Status HttpTrigger::start(component::ComponentRuntime& runtime,
   auto where = split_listen(section_.listen);
   if (!where) return std::move(where).error();
   for (const auto& entry : section_.routes) {
-    auto made = handler_for(entry, runtime, instances);
+    auto made = handler_for(entry, runtime, instances, reporter_);
     if (!made) return std::move(made).error();
     const std::shared_ptr<RouteHandler> handler = std::move(*made);
     auto counters = std::make_unique<HttpRouteCounters>(entry.path, handler->target());

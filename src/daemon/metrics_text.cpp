@@ -285,6 +285,14 @@ void write_proxy_pools(Writer& w, const HttpTriggerSnapshot& s) {
     w.sample("capsule_http_proxy_instantiations_total",
              {{"route", r.route}, {"name", r.pool->name}}, r.pool->instantiated);
   }
+  w.family("capsule_http_proxy_route_failed", "gauge",
+           "1 when a wasi:http/proxy route gave up (its instances failed more often than its "
+           "restart intensity allows) and answers 503; 0 while it serves.");
+  for (const auto& r : s.routes) {
+    if (!r.pool) continue;
+    w.sample("capsule_http_proxy_route_failed", {{"route", r.route}, {"name", r.pool->name}},
+             r.pool->gave_up.empty() ? std::uint64_t{0} : std::uint64_t{1});
+  }
   w.family("capsule_http_proxy_failed_instances_total", "counter",
            "wasi:http/proxy route instances dropped after a trap or a limit.");
   for (const auto& r : s.routes) {

@@ -13,6 +13,7 @@ ProxyRouteHandler::Options settled(ProxyRouteHandler::Options options) {
   options.instances = std::max<std::uint32_t>(options.instances, 1);
   options.limits.wall_time_per_call = options.timeout;
   if (options.name.empty()) options.name = options.target;
+  if (options.route.empty()) options.route = options.target;
   return options;
 }
 
@@ -31,6 +32,7 @@ ProxyRouteHandler::~ProxyRouteHandler() {
 }
 
 void ProxyRouteHandler::handle(HttpTriggerRequest request, Done done) {
+  if (auto refusal = refusal_if_down()) return done(std::move(*refusal));
   const std::uint32_t slots = options_.instances;
   {
     std::lock_guard lock(slots_mutex_);
@@ -53,6 +55,37 @@ void ProxyRouteHandler::handle(HttpTriggerRequest request, Done done) {
     }
   }
   done(serve_on_slot(request));
+}
+
+std::optional<HttpTriggerResponse> ProxyRouteHandler::refusal_if_down() const {
+  std::lock_guard lock(mutex_);
+  if (gave_up_.empty()) return std::nullopt;
+  return http_error(503, target(), "route-failed",
+                    "http route " + options_.route + " (" + options_.ns + "/" + options_.name +
+                        ") is down: " + gave_up_ + " (restart the host to serve it again)");
+}
+
+std::string ProxyRouteHandler::intensity_text() const {
+  return std::to_string(options_.max_restarts) + " restarts in " +
+         std::to_string(options_.restart_window.count()) + " ms";
+}
+
+void ProxyRouteHandler::record_failure(const std::string& why) {
+  std::vector<std::unique_ptr<wasm::HttpProxyInstance>> dropped;  // freed outside the lock
+  {
+    std::lock_guard lock(mutex_);
+    if (!gave_up_.empty()) return;  // given up once, told once
+    const auto now = std::chrono::steady_clock::now();
+    while (!recent_failures_.empty() && recent_failures_.front() < now - options_.restart_window) {
+      recent_failures_.pop_front();
+    }
+    recent_failures_.push_back(now);
+    if (recent_failures_.size() <= options_.max_restarts) return;
+    // As SupervisorNode::restart words it, so one grep finds both kinds of giving up.
+    gave_up_ = "gave up: more than " + intensity_text() + "; last failure: " + why;
+    dropped.swap(idle_);
+  }
+  if (options_.on_give_up) options_.on_give_up(intensity_text(), why);
 }
 
 HttpTriggerResponse ProxyRouteHandler::serve_on_slot(const HttpTriggerRequest& request) {
@@ -109,6 +142,7 @@ std::optional<ProxyPoolStats> ProxyRouteHandler::pool() const {
     s.idle = idle_.size();
     s.instantiated = made_;
     s.failed = failed_;
+    s.gave_up = gave_up_;
   }
   std::lock_guard lock(slots_mutex_);
   s.busy = running_;
@@ -117,9 +151,12 @@ std::optional<ProxyPoolStats> ProxyRouteHandler::pool() const {
 }
 
 HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) {
+  // A request queued before the route gave up is refused like the ones after.
+  if (auto refusal = refusal_if_down()) return std::move(*refusal);
   auto instance = take_instance();
   if (!instance) {
     const Error& e = instance.error();
+    record_failure("instantiation failed: " + e.describe());
     return http_error(http_status_of(e.code), target(), "instantiate", e.describe());
   }
   wasm::HttpRequest in;
@@ -131,7 +168,9 @@ HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) 
   }
   in.body.assign(request.body.begin(), request.body.end());
   auto out = (*instance)->handle(in);
+  const bool failed = (*instance)->failed();
   give_back(std::move(*instance));
+  if (failed) record_failure(out ? std::string("failed") : out.error().describe());
   if (!out) {
     const Error& e = out.error();
     // A response over the limit is the guest's fault, not an overload: 500, not 503. The wall

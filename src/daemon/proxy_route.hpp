@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,12 @@ namespace capsule::daemon {
 // slot - with many connections, waiting threads would be woken in no particular order - and a
 // call never runs on a scheduler worker. Either way the call is bounded by the route's timeout
 // (its wall time), which is what lets a connection thread run one.
+//
+// Supervision: every instance dropped after a failure (trap, limit, failed instantiation) is a
+// restart, counted against the route's restart intensity as a component supervisor counts its
+// children's (rt::SupervisorConfig: more than `max_restarts` within `restart_window`). Past it
+// the route gives up: its instances go, `on_give_up` is told once, and every request from then
+// on is answered 503 naming the route and the last failure, instead of instantiating forever.
 class ProxyRouteHandler final : public RouteHandler {
  public:
   struct Options {
@@ -44,6 +51,14 @@ class ProxyRouteHandler final : public RouteHandler {
     // The host functions of a new instance (wasi:keyvalue, wasi:config, wasi:logging, output);
     // null: a StandaloneHostApi, which has no storage.
     std::function<std::shared_ptr<wasm::HostApi>(const ComponentId&)> host;
+    // The route's path prefix: named by the 503 body once the route gave up.
+    std::string route;
+    // Restart intensity ([http.route.supervision]; the defaults are a component supervisor's).
+    std::uint32_t max_restarts = 3;
+    std::chrono::milliseconds restart_window{5000};
+    // Told once, when the route gives up: the intensity ("3 restarts in 5000 ms") and the last
+    // failure. May be null.
+    std::function<void(const std::string& intensity, const std::string& last_failure)> on_give_up;
   };
 
   // `engine` outlives the handler (the trigger stops before the runtime that owns it).
@@ -64,6 +79,11 @@ class ProxyRouteHandler final : public RouteHandler {
   [[nodiscard]] HttpTriggerResponse serve_on_slot(const HttpTriggerRequest& request);
   [[nodiscard]] Result<std::unique_ptr<wasm::HttpProxyInstance>> take_instance();
   void give_back(std::unique_ptr<wasm::HttpProxyInstance> instance);
+  // One instance dropped after `why`: counted against the restart intensity; past it, gives up.
+  void record_failure(const std::string& why);
+  [[nodiscard]] std::string intensity_text() const;
+  // The route's answer once it gave up; nullopt while it serves.
+  [[nodiscard]] std::optional<HttpTriggerResponse> refusal_if_down() const;
 
   wasm::WasmEngine& engine_;
   std::shared_ptr<const wasm::CompiledComponent> component_;
@@ -72,6 +92,8 @@ class ProxyRouteHandler final : public RouteHandler {
   std::vector<std::unique_ptr<wasm::HttpProxyInstance>> idle_;
   std::uint64_t made_ = 0;    // instances instantiated so far: their ids
   std::uint64_t failed_ = 0;  // dropped after a trap or a limit
+  std::deque<std::chrono::steady_clock::time_point> recent_failures_;  // within the window
+  std::string gave_up_;  // why the route gave up; empty while it serves
   // Calls running (at most options_.instances) and requests queued for the route's threads.
   mutable std::mutex slots_mutex_;
   std::condition_variable slot_freed_;

@@ -74,12 +74,44 @@ bool valid_route_path(const std::string& p) {
 
 HttpRouteEntry with_default_name(HttpRouteEntry r);
 
+// [http.route.supervision]: a wasi:http/proxy route's restart intensity, named and bounded as a
+// component's (docs/http.md). Strategy, backoff and escalation have no meaning for a pool.
+Status parse_route_supervision(const HttpChecker& c, const toml::node& v, const std::string& where,
+                               HttpRouteEntry& r) {
+  static constexpr std::string_view kFields[] = {"max_restarts", "window_ms"};
+  const auto* t = v.as_table();
+  if (t == nullptr) {
+    return c.error(&v, where + "supervision: expected a table (max_restarts, window_ms)");
+  }
+  for (const auto& [k, item] : *t) {
+    const std::string key(k.str());
+    std::string field = where + "supervision.";
+    field += key;
+    if (!known(key, kFields)) {
+      field += ": unknown field for a route (known: ";
+      field += field_list(kFields);
+      return c.error(&item, field + ")");
+    }
+    if (key == "max_restarts") {
+      auto n = c.integer(item, field, 0, 1'000'000);
+      if (!n) return std::move(n).error();
+      r.max_restarts = static_cast<std::uint32_t>(*n);
+    } else {
+      auto n = c.integer(item, field, 1, 86'400'000);
+      if (!n) return std::move(n).error();
+      r.restart_window = std::chrono::milliseconds(*n);
+    }
+  }
+  return ok();
+}
+
 Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, std::size_t index,
                                    const std::filesystem::path& file,
                                    const std::vector<std::string>& components) {
   static constexpr std::string_view kRouteFields[] = {
-      "path",      "component", "static", "wasm",     "envelope", "max_body", "request_timeout_ms",
-      "instances", "reuse",     "memory", "outgoing", "name",     "config",   "capabilities"};
+      "path",       "component", "static", "wasm",     "envelope", "max_body", "request_timeout_ms",
+      "instances",  "reuse",     "memory", "outgoing", "name",     "config",   "capabilities",
+      "supervision"};
   const std::string where = "http.route[" + std::to_string(index) + "].";
   const Checker checker(file);
   HttpRouteEntry r;
@@ -158,6 +190,8 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
       auto declared = parse_capabilities(checker, *tbl, where + "capabilities.", nullptr);
       if (!declared) return std::move(declared).error();
       r.permissions.declared = std::move(*declared);
+    } else if (key == "supervision") {
+      if (Status st = parse_route_supervision(c, v, where, r); !st) return std::move(st).error();
     } else if (key == "static") {
       auto s = c.string(v, where + key);
       if (!s) return std::move(s).error();
@@ -187,7 +221,7 @@ Result<HttpRouteEntry> parse_route(const HttpChecker& c, const toml::table& t, s
                            "needs exactly one of component = \"ns/name\", static = \"text\" or "
                            "wasm = \"<a wasi:http/proxy component>\"");
   }
-  for (std::string_view only : {"name", "config", "capabilities"}) {
+  for (std::string_view only : {"name", "config", "capabilities", "supervision"}) {
     if (r.wasm.empty() && t.contains(only)) {
       return c.error(t.get(only), where + std::string(only) +
                                       ": only for a wasi:http/proxy route (wasm = ...); a "

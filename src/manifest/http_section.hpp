@@ -41,6 +41,11 @@ struct HttpRouteEntry {
   std::string name;
   wasm::KeyValues config;
   security::ComponentPermissions permissions;
+  // [http.route.supervision]: the restart intensity of a wasi:http/proxy route (more than
+  // `max_restarts` failed instances within `restart_window` and it gives up), with the defaults
+  // of a component's supervisor (rt::SupervisorConfig).
+  std::uint32_t max_restarts = 3;
+  std::chrono::milliseconds restart_window{5000};
   HttpEnvelope envelope = HttpEnvelope::kBody;
   std::uint64_t max_body_bytes = 1 << 20;             // larger: 413, before the body is read
   std::chrono::milliseconds request_timeout{30'000};  // no reply within it: 504

@@ -69,10 +69,10 @@ Result<std::unique_ptr<EngineSide>> EngineSide::create(const EngineConfig& confi
   side->pooled = pooled;
   side->async_abi = async_abi;
   // capsule components: capsule's imports and WASI with async host functions (a guest that
-  // sleeps or polls suspends instead of blocking). wasi:http/proxy components: WASI, wasi:http
-  // and the standard services (wasi:keyvalue, wasi:config, wasi:logging, answered by the
-  // instance's HostApi as for capsule components), but not capsule:core, an actor's world (a
-  // proxy importing it is refused at load).
+  // sleeps or polls suspends instead of blocking). wasi:http/proxy components: WASI, wasi:http,
+  // and the same capsule imports (capsule:core messaging, services, storage, and wasi:keyvalue,
+  // wasi:config, wasi:logging), answered by the instance's HostApi as for capsule components:
+  // an HTTP handler may ask a backend component (messaging.call) before it answers.
   struct Step {
     wasmtime_error_t* (*add)(wasmtime_component_linker_t*);
     wasmtime::component::Linker* linker;
@@ -83,8 +83,8 @@ Result<std::unique_ptr<EngineSide>> EngineSide::create(const EngineConfig& confi
            Step{capsule_linker_add_wasip2_async, &side->linker, "WASI 0.2"},
            Step{capsule_linker_add_wasip2_async, &side->proxy_linker, "WASI 0.2 (wasi:http/proxy)"},
            Step{capsule_linker_add_wasi_http, &side->proxy_linker, "wasi:http"},
-           Step{capsule_linker_add_wasi_services, &side->proxy_linker,
-                "wasi:keyvalue, wasi:config and wasi:logging (wasi:http/proxy)"},
+           Step{capsule_linker_add_capsule_imports, &side->proxy_linker,
+                "capsule's imports (wasi:http/proxy)"},
        }) {
     if (wasmtime_error_t* raw = step.add(step.linker->capi())) {
       return make_error(

@@ -362,6 +362,27 @@ void send_batch(void* h, const capsule_batch_entry_t* entries, std::size_t n,
   }
 }
 
+// messaging.call: the guest's call suspends until the outcome; no thread waits for it.
+void call(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
+          std::uint32_t timeout_ms, capsule_pending_t* done) {
+  capsule_answer_t* out = capsule_pending_answer(done);
+  try {
+    if (oversize(h, payload.len, out)) return capsule_pending_complete(done);
+    api(h).call(id_from(*target), payload_from(codec, payload), timeout_ms,
+                [done, out](Result<Payload> outcome) {
+                  guarded(out, [&] {
+                    if (!outcome) return answer_error(out, outcome.error());
+                    capsule_answer_number(out, outcome->codec);
+                    capsule_answer_bytes(out, {outcome->bytes.data(), outcome->bytes.size()});
+                  });
+                  capsule_pending_complete(done);
+                });
+  } catch (...) {  // could not be started: answer now
+    answer_error(out, Error{ErrorCode::kUnavailable, "host could not start the call"});
+    capsule_pending_complete(done);
+  }
+}
+
 constexpr capsule_host_vtable_t kVtable{
     send,
     request,
@@ -390,6 +411,7 @@ constexpr capsule_host_vtable_t kVtable{
     storage_increment,
     config,
     send_batch,
+    call,
 };
 
 }  // namespace

@@ -126,6 +126,10 @@ struct capsule_host_vtable_t {
   // capsule_answer_outcome per entry, in order, or one error for the whole batch.
   void (*send_batch)(void* host, const capsule_batch_entry_t* entries, std::size_t n,
                      capsule_pending_t* done);
+  // messaging.call (capsule:core 0.1.3): answered through `done` with the reply's codec
+  // (capsule_answer_number) and bytes (capsule_answer_bytes), or an error.
+  void (*call)(void* host, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
+               std::uint32_t timeout_ms, capsule_pending_t* done);
 };
 capsule_answer_t* capsule_pending_answer(capsule_pending_t* p);
 void capsule_pending_complete(capsule_pending_t* p);
@@ -148,8 +152,6 @@ void capsule_reactor_delete(capsule_reactor_t* reactor);
 
 wasmtime_error_t* capsule_linker_add_wasip2_async(wasmtime_component_linker_t* linker);
 wasmtime_error_t* capsule_linker_add_capsule_imports(wasmtime_component_linker_t* linker);
-// wasi:keyvalue, wasi:config and wasi:logging only: the wasi:http/proxy linker (src/linker.rs).
-wasmtime_error_t* capsule_linker_add_wasi_services(wasmtime_component_linker_t* linker);
 // Calls `missing` once per import of `component` that `linker` cannot satisfy (name, and why:
 // not defined or another type); an error when the check itself failed (src/imports.rs).
 wasmtime_error_t* capsule_linker_check_imports(

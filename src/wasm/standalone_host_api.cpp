@@ -58,6 +58,17 @@ Error StandaloneHostApi::unavailable(std::string_view what) const {
                         ": this instance runs without a component host (no messaging or storage)");
 }
 
+void HostApi::call(const ComponentId& target, Payload payload, std::uint32_t /*timeout_ms*/,
+                   CallDone done) {
+  [[maybe_unused]] const Payload dropped = std::move(payload);  // nothing is sent
+  const CallDone finish = std::move(done);                      // by value: overrides keep it
+  finish(make_error(ErrorCode::kNotImplemented,
+                    "messaging.call(" + target.to_string() + ") by " + self_id().to_string() +
+                        ": call waits for the reply, which only an instance without a mailbox "
+                        "(a wasi:http/proxy route's) may do; an actor uses messaging.request and "
+                        "handle-callback, or defer-reply"));
+}
+
 void HostApi::send_batch(std::vector<OutgoingMessage> messages, BatchDone done) {
   // By value: overrides keep them until the outcomes are known.
   const std::vector<OutgoingMessage> batch = std::move(messages);

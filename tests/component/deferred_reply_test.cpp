@@ -179,7 +179,7 @@ TEST_F(DeferredReplies, AComponentBuiltForTheOlderContractStillRuns) {
   const ComponentId agg = start(std::move(a)).at(0);
   EXPECT_EQ(text(agg, "x"), "x");
   // aggregator.c compiled against guest/compat/wit-0.1.1 (before 0.1.2 added send-batch): its
-  // @0.1.1 imports, defer-reply and reply included, link to this host's @0.1.2.
+  // @0.1.1 imports, defer-reply and reply included, link to this host's @0.1.3.
   auto b = spec("aggregator011", "aggregator_v0_1_1");
   b.config = {{"targets", "test/old/0"}};
   const ComponentId agg011 = start(std::move(b)).at(0);

@@ -323,7 +323,7 @@ members = {members}
 
     def test_inspect(self):
         ok = capsule("inspect", str(pathlib.Path(ARGS.components) / "echo.wasm"))
-        self.assertIn("capsule:core/lifecycle@0.1.2", ok.stdout)
+        self.assertIn("capsule:core/lifecycle@0.1.3", ok.stdout)
         self.assertIn("kind:     capsule component", ok.stdout)
         self.assertIn("compatible: yes", ok.stdout)
         no = capsule("inspect", str(pathlib.Path(ARGS.components) / "incompatible" / "echo_wit_v2.wasm"), check=False)

@@ -208,7 +208,7 @@ class HttpProxyServices(unittest.TestCase):
         self.assertEqual(fresh["idle"], 0)
         text = capsule("ps", admin=self.host.admin).stdout
         self.assertIn("HTTP ROUTE", text)
-        self.assertRegex(text, r"/visits\s+web/visits\s+py_http_visits.wasm\s+1\s+1\s+0")
+        self.assertRegex(text, r"/visits\s+web/visits\s+py_http_visits.wasm\s+running\s+1\s+1\s+0")
         metrics = capsule("metrics", admin=self.host.admin).stdout
         self.assertIn('capsule_http_proxy_instantiations_total{route="/fresh",name="web/fresh"} '
                       f'{fresh["instantiated"]}', metrics)

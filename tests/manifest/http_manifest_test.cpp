@@ -102,6 +102,47 @@ TEST(HttpManifest, ErrorsNameLineAndField) {
   EXPECT_EQ(error(head), "app.toml:5: http: no [[http.route]] tables (at least one route)");
 }
 
+// A wasi:http/proxy route's restart intensity: a component supervisor's defaults, its two keys,
+// and nothing else (strategy, backoff and escalation have no meaning for a pool).
+TEST(HttpManifest, ProxyRouteSupervision) {
+  auto m = parse(R"(
+[http]
+listen = "127.0.0.1:0"
+
+[[http.route]]
+path = "/default"
+wasm = "proxy.wasm"
+
+[[http.route]]
+path = "/strict"
+wasm = "proxy.wasm"
+  [http.route.supervision]
+  max_restarts = 0
+  window_ms = 60000
+)");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->http.routes[0].max_restarts, 3U);
+  EXPECT_EQ(m->http.routes[0].restart_window.count(), 5000);
+  EXPECT_EQ(m->http.routes[1].max_restarts, 0U);
+  EXPECT_EQ(m->http.routes[1].restart_window.count(), 60000);
+
+  auto error = [](const std::string& route) {
+    auto r = parse("[http]\nlisten = \"127.0.0.1:0\"\n[[http.route]]\npath = \"/a\"\n" + route);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_EQ(error("wasm = \"x.wasm\"\nsupervision = { strategy = \"one-for-all\" }\n"),
+            "app.toml:10: http.route[0].supervision.strategy: unknown field for a route (known: "
+            "max_restarts, window_ms)");
+  EXPECT_EQ(error("wasm = \"x.wasm\"\nsupervision = { window_ms = 0 }\n"),
+            "app.toml:10: http.route[0].supervision.window_ms: expected a whole number from 1 to "
+            "86400000");
+  EXPECT_EQ(error("wasm = \"x.wasm\"\nsupervision = 3\n"),
+            "app.toml:10: http.route[0].supervision: expected a table (max_restarts, window_ms)");
+  EXPECT_EQ(error("static = \"x\"\nsupervision = { max_restarts = 1 }\n"),
+            "app.toml:10: http.route[0].supervision: only for a wasi:http/proxy route (wasm = "
+            "...); a [[component]] has its own");
+}
+
 // A wasi:http/proxy route's identity, config, declared capabilities and grants (docs/http.md,
 // "Storage, config and logs").
 TEST(HttpManifest, ProxyRouteNameConfigCapabilitiesAndGrants) {

@@ -265,7 +265,7 @@ TEST_F(EngineComponents, RejectsComponentBuiltForOtherWitVersion) {
   EXPECT_EQ(r.error().code, ErrorCode::kIncompatible);
   EXPECT_NE(r.error().message.find("echo_wit_v2.wasm"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("capsule:core@0.2.0"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("capsule:core@0.1.2"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("capsule:core@0.1.3"), std::string::npos) << r.error().message;
   expect_echo_works();
 }
 

@@ -25,7 +25,7 @@ TEST(WitCompatibility, RejectsOtherMinorVersionNamingBoth) {
   EXPECT_EQ(s.error().code, ErrorCode::kIncompatible);
   EXPECT_NE(s.error().message.find("echo-v2.wasm"), std::string::npos);
   EXPECT_NE(s.error().message.find("capsule:core@0.2.0"), std::string::npos);
-  EXPECT_NE(s.error().message.find("capsule:core@0.1.2"), std::string::npos);
+  EXPECT_NE(s.error().message.find("capsule:core@0.1.3"), std::string::npos);
 }
 
 TEST(WitCompatibility, RejectsNewerImportVersion) {
@@ -56,7 +56,7 @@ TEST(WitCompatibility, RequiresLifecycleExport) {
   ComponentInterfaces v{{}, {"wasi:cli/run@0.2.0"}};
   auto s = check_wit_compatibility("cli.wasm", v);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("does not export capsule:core/lifecycle@0.1.2"),
+  EXPECT_NE(s.error().message.find("does not export capsule:core/lifecycle@0.1.3"),
             std::string::npos);
 }
 

@@ -206,7 +206,9 @@ class ComponentRuntime {
                            const security::ComponentPermissions& permissions);
   // The host functions of one such instance `id`, bound to it as an actor's are: the same checks
   // against ns/name's registration, log quotas, storage space "ns/name" and quota, and `config`
-  // for wasi:config. It has no mailbox: nothing can answer it (its world imports no messaging).
+  // for wasi:config. It has no mailbox: it sends, publishes and calls (messaging.call, whose reply
+  // goes straight to the waiting guest call), but request and subscribe, whose outcomes would
+  // come to a mailbox, are refused naming what to use; a message to it finds no component.
   [[nodiscard]] std::shared_ptr<wasm::HostApi> detached_host(const ComponentId& id,
                                                              const ResourceLimits& limits,
                                                              wasm::KeyValues config);

@@ -106,6 +106,14 @@ class HostApi {
   // once every message has its outcome. Default: send() each, in order, on this thread.
   virtual void send_batch(std::vector<OutgoingMessage> messages, BatchDone done);
 
+  // capsule:core 0.1.3 `messaging.call`: a request whose outcome (the reply's payload, or the
+  // error that ended it) `done` gets exactly once, on any thread, while the guest's call waits
+  // suspended. Default: not-implemented, which is what an actor's instance answers (it never
+  // holds its turn waiting; it has request and handle-callback).
+  using CallDone = std::function<void(Result<Payload>)>;
+  virtual void call(const ComponentId& target, Payload payload, std::uint32_t timeout_ms,
+                    CallDone done);
+
   // Whether the guest may read WASI random (wasi:random, secure or insecure); asked per call.
   [[nodiscard]] virtual bool random_allowed() { return true; }
 

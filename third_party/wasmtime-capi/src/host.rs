@@ -68,6 +68,9 @@ pub struct capsule_host_vtable_t {
     /// `messaging.send-batch` (0.1.2): `n` sends at once, answered later with one outcome per
     /// entry (`capsule_answer_outcome`, in order) or one error for the whole batch.
     pub send_batch: extern "C" fn(*mut c_void, *const capsule_batch_entry_t, usize, *mut capsule_pending_t),
+    /// `messaging.call` (0.1.3): a request whose outcome is the answer, given later: the reply's
+    /// codec (`capsule_answer_number`) and bytes (`capsule_answer_bytes`), or its error.
+    pub call: extern "C" fn(*mut c_void, *const capsule_id_t, u32, capsule_bytes_t, u32, *mut capsule_pending_t),
 }
 
 /// One message of a `send-batch`, as views into the lifted list (valid during the call only).
@@ -563,6 +566,19 @@ impl messaging::Host for HostCalls {
             self.ask_later(|v, h, p| (v.send_batch)(h, entries.as_ptr(), entries.len(), p))
         };
         pending.await.into_result(|a| a.outcomes)
+    }
+
+    async fn call(&mut self, target: ComponentId, payload: Payload, timeout_ms: u32) -> Result<Payload, WitError> {
+        // The guest's call suspends until the reply, the request's timeout or its wall time.
+        // The view holds raw pointers: made and dropped before the await (the future is Send).
+        let pending = {
+            let view = id_view(&target);
+            self.ask_later(|v, h, p| (v.call)(h, &view, payload.codec, capsule_bytes_t::of(&payload.bytes), timeout_ms, p))
+        };
+        pending.await.into_result(|mut a| Payload {
+            codec: u32::try_from(a.number()).unwrap_or(0),
+            bytes: a.take_bytes().unwrap_or_default(),
+        })
     }
 
     async fn self_id(&mut self) -> ComponentId {

@@ -130,23 +130,6 @@ fn add_wasi_services(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result
         .and_then(|()| crate::wasi_logging::add_to_linker(linker))
 }
 
-/// Adds only the standard interfaces capsule answers (wasi:keyvalue, wasi:config, wasi:logging),
-/// without capsule:core: the linker of wasi:http/proxy components, whose calls name their host
-/// through `capsule_call_set_host` like every other call.
-///
-/// # Safety
-/// `linker` is live and not shared with a running instantiation.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn capsule_linker_add_wasi_services(
-    linker: *mut wasmtime_component_linker_t,
-) -> Option<Box<wasmtime_error_t>> {
-    // SAFETY: as in linker_of.
-    let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
-    ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding WASI services")))), || {
-        add_wasi_services(linker).err().map(|e| Box::new(wasmtime_error_t::from(e)))
-    })
-}
-
 /// Instantiates `component` into the store and type-checks its lifecycle exports against the
 /// generated bindings. Ready with STATUS_OK: take the exports with `capsule_call_take_exports`.
 ///

@@ -6,8 +6,8 @@
 // Imported functions that return result<T, error> return T, or throw an Error whose `payload`
 // is the capsule error ({ tag: 'permission-denied', val: '...' }). An export reports a typed
 // error by throwing such a variant object (not an Error: an uncaught Error is a trap).
-import { get, set, delete as remove } from 'capsule:core/storage@0.1.2';
-import { log } from 'capsule:core/services@0.1.2';
+import { get, set, delete as remove } from 'capsule:core/storage@0.1.3';
+import { log } from 'capsule:core/services@0.1.3';
 
 const KEY = 'count';
 const TEXT = 0x0f; // multicodec utf-8 text

@@ -4,7 +4,7 @@
 // and the commands are ASCII, so bytes map to characters one to one.
 //
 // Requests: "incr" adds one and replies with the new value, "get" replies with the value.
-import { get, set } from 'capsule:core/storage@0.1.2';
+import { get, set } from 'capsule:core/storage@0.1.3';
 
 const KEY = 'count';
 const TEXT = 0x0f; // multicodec utf-8 text

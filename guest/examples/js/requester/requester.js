@@ -9,8 +9,8 @@
 //
 // State lives in module variables: the instance (and its JS heap) lives until a restart.
 // Correlation ids are u64, so they are BigInts in JavaScript.
-import { request } from 'capsule:core/messaging@0.1.2';
-import { log } from 'capsule:core/services@0.1.2';
+import { request } from 'capsule:core/messaging@0.1.3';
+import { log } from 'capsule:core/services@0.1.3';
 
 const TEXT = 0x0f; // multicodec utf-8 text
 
