@@ -36,9 +36,13 @@ pub unsafe extern "C" fn capsule_component_pre_new(
     let linker = unsafe { &*(linker as *const Linker<WasmtimeStoreData>) };
     let component = unsafe { &*(component as *const Component) };
     ffi_guard(
-        Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic pre-instantiating")))),
+        Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!(
+            "panic pre-instantiating"
+        )))),
         || {
-            let made = linker.instantiate_pre(component).and_then(ComponentPre::new);
+            let made = linker
+                .instantiate_pre(component)
+                .and_then(ComponentPre::new);
             match made {
                 Ok(pre) => {
                     // SAFETY: the caller passed a writable pointer.
