@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -6,13 +7,37 @@
 
 namespace capsule::component {
 
+ComponentRecord ComponentRegistry::record_of(const ComponentId& id, const Entry& entry) {
+  return ComponentRecord{
+      id,
+      entry.ref,
+      entry.component,
+      entry.limits,
+      entry.metadata ? std::optional<ComponentMetadata>(*entry.metadata) : std::nullopt,
+      entry.counters};
+}
+
+std::shared_ptr<const ComponentMetadata> ComponentRegistry::share(Shard& shard,
+                                                                  ComponentMetadata metadata) {
+  const auto& last = shard.last_metadata;
+  if (last && last->name == metadata.name && last->version == metadata.version &&
+      last->description == metadata.description && last->labels == metadata.labels) {
+    return last;
+  }
+  shard.last_metadata = std::make_shared<const ComponentMetadata>(std::move(metadata));
+  return shard.last_metadata;
+}
+
 Status ComponentRegistry::add(ComponentRecord record) {
   Shard& shard = shard_for(record.id);
   std::unique_lock lock(shard.mutex);
   auto& entry = shard.entries[record.id];
+  entry.ref = std::move(record.ref);
+  entry.component = std::move(record.component);
+  entry.limits = record.limits;
+  entry.counters = std::move(record.counters);
   // The instance may have reported its metadata (from pre_start) before the spawner got here.
-  if (!record.metadata) record.metadata = std::move(entry.metadata);
-  entry = std::move(record);
+  if (record.metadata) entry.metadata = share(shard, std::move(*record.metadata));
   return ok();
 }
 
@@ -46,7 +71,7 @@ std::optional<ComponentRecord> ComponentRegistry::record(const ComponentId& id) 
   std::shared_lock lock(shard.mutex);
   auto it = shard.entries.find(id);
   if (it == shard.entries.end()) return std::nullopt;
-  return it->second;
+  return record_of(it->first, it->second);
 }
 
 std::optional<ResourceLimits> ComponentRegistry::limits(const ComponentId& id) const {
@@ -60,17 +85,15 @@ std::optional<ResourceLimits> ComponentRegistry::limits(const ComponentId& id) c
 void ComponentRegistry::set_metadata(const ComponentId& id, ComponentMetadata metadata) {
   Shard& shard = shard_for(id);
   std::unique_lock lock(shard.mutex);
-  auto& entry = shard.entries[id];
-  entry.id = id;
-  entry.metadata = std::move(metadata);
+  shard.entries[id].metadata = share(shard, std::move(metadata));
 }
 
 std::vector<ComponentRecord> ComponentRegistry::records() const {
   std::vector<ComponentRecord> out;
   for (auto& shard : shards_) {
     std::shared_lock lock(shard.mutex);
-    for (const auto& [id, record] : shard.entries) {
-      if (record.ref) out.push_back(record);
+    for (const auto& [id, entry] : shard.entries) {
+      if (entry.ref) out.push_back(record_of(id, entry));
     }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

@@ -33,7 +33,8 @@ ChildSpec ChildSpec::supervisor(std::string id, SupervisorConfig config,
   ChildSpec spec;
   spec.id = std::move(id);
   spec.options = std::move(options);
-  spec.start = [config, children = std::move(children)](
+  spec.start = [config,
+                children = std::make_shared<const std::vector<ChildSpec>>(std::move(children))](
                    ActorSystem& system, const SpawnOptions& opts) -> Result<ActorAddress> {
     auto ref = system.spawn<SupervisorNode>(opts, config, children);
     if (!ref) return std::move(ref).error();
@@ -73,6 +74,10 @@ Result<std::vector<ChildInfo>> SupervisorRef::children(std::chrono::milliseconds
 }
 
 SupervisorNode::SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> specs)
+    : SupervisorNode(config, std::make_shared<const std::vector<ChildSpec>>(std::move(specs))) {}
+
+SupervisorNode::SupervisorNode(SupervisorConfig config,
+                               std::shared_ptr<const std::vector<ChildSpec>> specs)
     : config_(config),
       initial_specs_(std::move(specs)),
       next_round_(first_round_id(this)),
@@ -82,14 +87,16 @@ SupervisorNode::SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> s
 Result<SupervisorRef> SupervisorNode::start(ActorSystem& system, SupervisorConfig config,
                                             std::vector<ChildSpec> children,
                                             const SpawnOptions& options) {
-  auto ref = system.spawn<SupervisorNode>(options, config, std::move(children));
+  auto ref = system.spawn<SupervisorNode>(
+      options, config, std::make_shared<const std::vector<ChildSpec>>(std::move(children)));
   if (!ref) return std::move(ref).error();
   return SupervisorRef(std::move(*ref));
 }
 
 Status SupervisorNode::pre_start(Ctx& ctx) {
-  for (auto& spec : initial_specs_) {
-    if (auto started = start_child(spec, ctx); !started) {
+  for (const auto& spec : *initial_specs_) {
+    if (auto started = start_child(std::shared_ptr<const ChildSpec>(initial_specs_, &spec), ctx);
+        !started) {
       // pre_start cannot wait: the children started so far are stopped without waiting.
       for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
         stop_child(*it, ctx.system());
@@ -108,19 +115,19 @@ Status SupervisorNode::pre_start(Ctx& ctx) {
   return ok();
 }
 
-Status SupervisorNode::start_child(ChildSpec spec, Ctx& ctx) {
-  if (child_ids_.contains(spec.id)) {
-    return make_error(ErrorCode::kAlreadyExists, "child '" + spec.id + "' already exists");
+Status SupervisorNode::start_child(std::shared_ptr<const ChildSpec> spec, Ctx& ctx) {
+  if (child_ids_.contains(spec->id)) {
+    return make_error(ErrorCode::kAlreadyExists, "child '" + spec->id + "' already exists");
   }
-  if (!spec.start) return make_error(ErrorCode::kInvalidArgument, "child spec without start");
-  SpawnOptions options = spec.options;
+  if (!spec->start) return make_error(ErrorCode::kInvalidArgument, "child spec without start");
+  SpawnOptions options = spec->options;
   options.parent = ctx.address();
-  auto address = spec.start(ctx.system(), options);
+  auto address = spec->start(ctx.system(), options);
   if (!address) return std::move(address).error();
   Child child;
   child.spec = std::move(spec);
   child.address = std::move(*address);
-  child_ids_.insert(child.spec.id);
+  child_ids_.insert(child.spec->id);
   children_.push_back(std::move(child));
   return ok();
 }
@@ -131,9 +138,10 @@ Status SupervisorNode::handle(SupervisorCommand& msg, Ctx& ctx) {
         using T = std::decay_t<decltype(cmd)>;
         if constexpr (std::is_same_v<T, SupervisorCommand::StartChild>) {
           // A supervisor on its way out starts nothing (the child would outlive it).
-          Status started = mode_ == Mode::kSupervising
-                               ? start_child(std::move(cmd.spec), ctx)
-                               : make_error(ErrorCode::kUnavailable, "supervisor is stopping");
+          Status started =
+              mode_ == Mode::kSupervising
+                  ? start_child(std::make_shared<const ChildSpec>(std::move(cmd.spec)), ctx)
+                  : make_error(ErrorCode::kUnavailable, "supervisor is stopping");
           if (cmd.done) {
             if (started) {
               cmd.done(children_.back().address);
@@ -160,7 +168,7 @@ Status SupervisorNode::handle(SupervisorCommand& msg, Ctx& ctx) {
           std::vector<ChildInfo> infos;
           infos.reserve(children_.size());
           for (const auto& c : children_) {
-            infos.push_back(ChildInfo{c.spec.id, c.address, state_of(c), c.restarts});
+            infos.push_back(ChildInfo{c.spec->id, c.address, state_of(c), c.restarts});
           }
           if (cmd.reply) cmd.reply(std::move(infos));
         }
@@ -176,13 +184,13 @@ void SupervisorNode::stop_child(Child& child, ActorSystem& system) const {
   }
   detail::SystemMessage msg{detail::SystemMessage::Kind::kStop};
   msg.origin = detail::StopOrigin::kSupervisor;
-  const bool graceful = child.spec.shutdown.kind == ShutdownPolicy::Kind::kGraceful;
+  const bool graceful = child.spec->shutdown.kind == ShutdownPolicy::Kind::kGraceful;
   msg.graceful = graceful;
   post_to(child.address, std::move(msg));
   // Armed during a system shutdown too: the next sibling waits for this one's end.
   if (graceful) {
     auto cell = child.address.shared_cell();
-    child.kill_timer = system.run_after(child.spec.shutdown.timeout, [cell] {
+    child.kill_timer = system.run_after(child.spec->shutdown.timeout, [cell] {
       static_cast<void>(cell->post(detail::SystemMessage{detail::SystemMessage::Kind::kKill}));
     });
   }
@@ -191,7 +199,7 @@ void SupervisorNode::stop_child(Child& child, ActorSystem& system) const {
 Status SupervisorNode::health_tick(Ctx& ctx) {
   for (std::size_t i = 0; i < children_.size(); ++i) {
     auto& child = children_[i];
-    if (!child.spec.health_checks || state_of(child) != ChildState::kRunning) continue;
+    if (!child.spec->health_checks || state_of(child) != ChildState::kRunning) continue;
     if (child.probe_outstanding) {
       // No answer within a whole interval: as good as failed.
       emit(EventKind::kHealthCheckFailed, child, ctx, std::nullopt, "unresponsive");
@@ -256,13 +264,13 @@ std::ptrdiff_t SupervisorNode::index_of(const ActorAddress& address) const {
 SupervisorNode::Child SupervisorNode::forget_child(std::size_t index) {
   Child child = std::move(children_[index]);
   children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
-  child_ids_.erase(child.spec.id);
+  child_ids_.erase(child.spec->id);
   return child;
 }
 
 std::ptrdiff_t SupervisorNode::index_of(std::string_view id) const {
   for (std::size_t i = 0; i < children_.size(); ++i) {
-    if (children_[i].spec.id == id) return static_cast<std::ptrdiff_t>(i);
+    if (children_[i].spec->id == id) return static_cast<std::ptrdiff_t>(i);
   }
   return -1;
 }
@@ -273,7 +281,7 @@ void SupervisorNode::emit(EventKind kind, const Child& child, Ctx& ctx, std::opt
   if (!telemetry->observed()) return;
   MonitoringEvent event{kind,     child.address.id(), child.address.name(),
                         ctx.id(), std::move(error),   std::move(detail)};
-  event.child = child.spec.id;
+  event.child = child.spec->id;
   telemetry->emit(event);
 }
 

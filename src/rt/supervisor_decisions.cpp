@@ -74,13 +74,13 @@ Status SupervisorNode::on_child_exit(std::size_t index, const Signal& signal, Ct
   if (child.round != 0) return advance(child.round, ctx);
   if (signal.escalate) {
     return give_up(Error{signal.error ? signal.error->code : ErrorCode::kInternal,
-                         "child '" + child.spec.id + "' escalated: " +
+                         "child '" + child.spec->id + "' escalated: " +
                              (signal.error ? signal.error->message : std::string("no error"))},
                    ctx);
   }
   const bool failed = signal.reason == ExitReason::kFailed;
-  const bool wanted = child.spec.restart == RestartPolicy::kPermanent ||
-                      (child.spec.restart == RestartPolicy::kTransient && failed);
+  const bool wanted = child.spec->restart == RestartPolicy::kPermanent ||
+                      (child.spec->restart == RestartPolicy::kTransient && failed);
   if (!wanted) {
     auto gone = forget_child(index);
     stop_child(gone, ctx.system());
@@ -107,13 +107,13 @@ Status SupervisorNode::restart(std::size_t index, const std::string& why, Ctx& c
   auto& failed = children_[index];
   if (restarts_.size() > config_.max_restarts) {
     Error reason{ErrorCode::kUnavailable, "gave up: more than " + intensity_text() +
-                                              "; last failure: child '" + failed.spec.id + "' " +
+                                              "; last failure: child '" + failed.spec->id + "' " +
                                               why};
     // Reported when decided: the children may take a while to stop.
     emit(EventKind::kRestartLimitExceeded, failed, ctx, reason, intensity_text());
     return give_up(std::move(reason), ctx);
   }
-  while (!failed.recent.empty() && failed.recent.front() < horizon) failed.recent.pop_front();
+  std::erase_if(failed.recent, [&](auto at) { return at < horizon; });
   failed.recent.push_back(now);
 
   std::size_t first = index;
@@ -188,7 +188,7 @@ void SupervisorNode::restart_round(std::uint64_t id, Ctx& ctx) {
     child.life = Life::kLive;
     ++child.restarts;
     post_to(child.address, detail::SystemMessage{detail::SystemMessage::Kind::kRestart});
-    emit(EventKind::kChildRestarted, child, ctx, std::nullopt, child.spec.id);
+    emit(EventKind::kChildRestarted, child, ctx, std::nullopt, child.spec->id);
   }
 }
 

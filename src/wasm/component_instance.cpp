@@ -288,7 +288,7 @@ Result<ComponentInstance> WasmEngine::instantiate(const CompiledComponent& compo
   // Instantiation runs the guest's start-up code (static constructors): it is bounded like a
   // call, and type-checks the lifecycle exports against the generated bindings.
   auto call = detail::start_call(*inst, LifecycleExport::kInstantiate, [&](wasmtime_context_t* c) {
-    return capsule_call_instantiate(compiled.side->linker.capi(), c, compiled.component.capi());
+    return capsule_call_instantiate_pre(compiled.pre.get(), c);
   });
   run_to_completion(call);
   if (Status s = call.status(); !s) {

@@ -253,6 +253,16 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
     if (Status s = check_imports(side->linker, *component, name); !s) return std::move(s).error();
     if (Status s = find_lifecycle(*component, name); !s) return std::move(s).error();
   }
+  shim::ComponentPre pre;
+  if (*kind == ComponentKind::kCapsule) {
+    capsule_component_pre_t* made = nullptr;
+    if (wasmtime_error_t* raw =
+            capsule_component_pre_new(side->linker.capi(), component->capi(), &made)) {
+      return make_error(ErrorCode::kIncompatible, "pre-instantiating component " + name + ": " +
+                                                      wasmtime::Error(raw).message());
+    }
+    pre.reset(made);
+  }
   bool needs_wasi = false;
   for (const auto& import : interfaces.imports)
     needs_wasi = needs_wasi || import.rfind("wasi:", 0) == 0;
@@ -271,7 +281,8 @@ Result<std::shared_ptr<const CompiledComponent>> WasmEngine::load(
                             .needs_wasi = needs_wasi,
                             .component = std::move(*component),
                             .kind = *kind,
-                            .side = side});
+                            .side = side,
+                            .pre = std::move(pre)});
   return std::shared_ptr<const CompiledComponent>(
       std::make_shared<CompiledComponent>(std::move(impl)));
 }

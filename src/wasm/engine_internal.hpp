@@ -56,6 +56,9 @@ struct CompiledComponentImpl {
   // The engine side it was compiled for, whose engine and linkers its stores must use: the main
   // side, or the async-ABI side. Sides live as long as the engine, which instances need anyway.
   EngineSide* side = nullptr;
+  // A capsule component pre-instantiated against side->linker: every instance shares its resolved
+  // imports and export indices instead of resolving its own (null for wasi:http/proxy ones).
+  shim::ComponentPre pre;
 };
 
 struct EngineImpl {

@@ -20,6 +20,7 @@ struct capsule_exports_t;
 struct capsule_limiter_t;
 struct capsule_stack_pool_t;
 struct capsule_stack_t;
+struct capsule_component_pre_t;
 
 struct capsule_bytes_t {
   const std::uint8_t* ptr;
@@ -186,6 +187,14 @@ void capsule_call_set_host(capsule_call_t* call, const capsule_host_vtable_t* vt
 capsule_call_t* capsule_call_instantiate(const wasmtime_component_linker_t* linker,
                                          wasmtime_context_t* cx,
                                          const wasmtime_component_t* component);
+// A component pre-instantiated against `linker` (imports resolved, lifecycle exports found) once,
+// for all its instances (src/instance_pre.rs). On failure the error, and *out is untouched.
+wasmtime_error_t* capsule_component_pre_new(const wasmtime_component_linker_t* linker,
+                                            const wasmtime_component_t* component,
+                                            capsule_component_pre_t** out);
+void capsule_component_pre_delete(capsule_component_pre_t* pre);
+capsule_call_t* capsule_call_instantiate_pre(const capsule_component_pre_t* pre,
+                                             wasmtime_context_t* cx);
 capsule_exports_t* capsule_call_take_exports(capsule_call_t* call);
 void capsule_exports_delete(capsule_exports_t* exports);
 
@@ -245,7 +254,11 @@ struct StackPoolDeleter {
 struct StackDeleter {
   void operator()(const capsule_stack_t* s) const noexcept { capsule_stack_delete(s); }
 };
+struct ComponentPreDeleter {
+  void operator()(capsule_component_pre_t* p) const noexcept { capsule_component_pre_delete(p); }
+};
 using Call = std::unique_ptr<capsule_call_t, CallDeleter>;
+using ComponentPre = std::unique_ptr<capsule_component_pre_t, ComponentPreDeleter>;
 using StackPool = std::shared_ptr<const capsule_stack_pool_t>;
 using Stack = std::unique_ptr<const capsule_stack_t, StackDeleter>;
 using Limiter = std::unique_ptr<const capsule_limiter_t, LimiterDeleter>;

@@ -55,10 +55,24 @@ class ComponentRegistry {
   [[nodiscard]] std::size_t size() const;
 
  private:
+  // A record as stored: without its id (the map's key), and with its metadata shared by the
+  // instances of a shard that reported the same (100,000 instances of one component report one
+  // metadata): ~250 bytes less per instance.
+  struct Entry {
+    rt::ActorRef<ComponentEnvelope> ref;
+    std::shared_ptr<const wasm::CompiledComponent> component;
+    ResourceLimits limits;
+    std::shared_ptr<const ComponentMetadata> metadata;
+    std::shared_ptr<const InstanceCounters> counters;
+  };
   struct Shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<ComponentId, ComponentRecord> entries;
+    std::unordered_map<ComponentId, Entry> entries;
+    std::shared_ptr<const ComponentMetadata> last_metadata;  // the one shared last
   };
+  static ComponentRecord record_of(const ComponentId& id, const Entry& entry);
+  // Under shard.mutex: `metadata`, shared with the shard's previous one when they are equal.
+  static std::shared_ptr<const ComponentMetadata> share(Shard& shard, ComponentMetadata metadata);
   static constexpr std::size_t kShards = 32;
   Shard& shard_for(const ComponentId& id) const {
     return shards_[std::hash<ComponentId>{}(id) % kShards];

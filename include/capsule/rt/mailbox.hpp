@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +14,7 @@
 
 #include <capsule/rt/detail/cache_line_pad.hpp>
 #include <capsule/rt/detail/mpsc_queue.hpp>
+#include <capsule/rt/detail/node_fifo.hpp>
 
 namespace capsule::rt {
 
@@ -262,7 +262,7 @@ class Mailbox {
   struct Bounded {
     mutable std::mutex mutex;
     std::condition_variable not_full;
-    std::deque<Msg> items;
+    detail::NodeFifo<Msg> items;  // nothing allocated while empty
     std::atomic<std::size_t> size{0};
     std::size_t bytes = 0;  // their weights, when max_bytes is set
     bool closed = false;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -172,6 +173,10 @@ class SupervisorRef {
 class SupervisorNode final : public Actor<SupervisorCommand> {
  public:
   SupervisorNode(SupervisorConfig config, std::vector<ChildSpec> specs);
+  // The specs every incarnation of this supervisor starts its children from (its factory holds
+  // them): each child refers to its spec there instead of copying it (100,000 children are
+  // 100,000 specs with their ids and start functions).
+  SupervisorNode(SupervisorConfig config, std::shared_ptr<const std::vector<ChildSpec>> specs);
 
   [[nodiscard]] static Result<SupervisorRef> start(ActorSystem& system, SupervisorConfig config,
                                                    std::vector<ChildSpec> children,
@@ -200,12 +205,15 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
     kStopping,    // asked to stop; its Down is awaited
   };
   struct Child {
-    ChildSpec spec;
+    // An initial child's points into initial_specs_; one started later owns its own.
+    std::shared_ptr<const ChildSpec> spec;
     ActorAddress address;
     Life life = Life::kLive;
     std::uint64_t round = 0;  // the restart decision it belongs to; 0: none
     std::uint32_t restarts = 0;
-    std::deque<std::chrono::steady_clock::time_point> recent;  // restarts within the window
+    // Restarts within the window, oldest first; at most max_restarts + 1 (the supervisor gives
+    // up beyond that). A vector: an empty std::deque allocates ~600 bytes, for every child.
+    std::vector<std::chrono::steady_clock::time_point> recent;
     bool probe_outstanding = false;
     TimerHandle kill_timer;  // graceful stop: the kill at the end of its shutdown timeout
   };
@@ -220,7 +228,7 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
     TimerHandle timer;
   };
 
-  Status start_child(ChildSpec spec, Ctx& ctx);
+  Status start_child(std::shared_ptr<const ChildSpec> spec, Ctx& ctx);
   Status on_child_exit(std::size_t index, const Signal& signal, Ctx& ctx);
   Status on_child_down(std::size_t index, Ctx& ctx);
   Status restart(std::size_t index, const std::string& why, Ctx& ctx);
@@ -243,10 +251,11 @@ class SupervisorNode final : public Actor<SupervisorCommand> {
             std::string detail) const;
 
   SupervisorConfig config_;
-  std::vector<ChildSpec> initial_specs_;
+  std::shared_ptr<const std::vector<ChildSpec>> initial_specs_;
   std::vector<Child> children_;
-  // The ids of children_, so that adding one of 100k children is not a scan of the others.
-  std::unordered_set<std::string> child_ids_;
+  // The ids of children_, so that adding one of 100k children is not a scan of the others. Views
+  // of their specs' ids: a spec outlives its entry (forget_child erases it first).
+  std::unordered_set<std::string_view> child_ids_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;  // all restarts within the window
   std::vector<Round> rounds_;
   std::uint64_t next_round_;

@@ -10,6 +10,7 @@
 //! * `failure`: trap kinds read from `wasmtime::Trap`, never from message text.
 //! * `stdio`: guest stdout/stderr, cut into lines, to the host log.
 //! * `imports`: every import of a component the linker cannot satisfy, named before it starts.
+//! * `instance_pre`: a component pre-instantiated once at load, shared by all its instances.
 //! * `limiter`: the store limiter, recording the `memory.grow` it refused.
 //! * `idle_stack`: the fiber stack an idle store keeps, handed back to the kernel.
 //! * `wasi_keyvalue`, `wasi_config`, `wasi_logging`: the standard interfaces of those names,
@@ -31,6 +32,7 @@ mod http_outgoing;
 mod http_proxy;
 mod idle_stack;
 mod imports;
+mod instance_pre;
 mod lifecycle;
 mod limiter;
 mod linker;

@@ -12,8 +12,10 @@
 namespace capsule::rt::detail {
 
 // Unbounded multi-producer single-consumer FIFO (Vyukov's intrusive node queue). Producers pay
-// one atomic exchange and never wait for each other; the consumer never takes a lock. A stub node
-// lives inside the queue, so an empty queue allocates nothing: idle actors stay small.
+// one atomic exchange and never wait for each other; the consumer never takes a lock. A stub link
+// lives inside the queue, so an empty queue allocates nothing: idle actors stay small. The stub is
+// a bare link, not a node: a node holds room for a T (~280 bytes for a component's envelope), and
+// every mailbox has two queues.
 template <typename T>
 class MpscQueue {
  public:
@@ -39,8 +41,8 @@ class MpscQueue {
   // Consumer only. Returns nothing when empty, or when a producer is midway through a push (it
   // will make the actor runnable again once its link is visible).
   std::optional<T> try_pop() {
-    Node* head = head_.load(std::memory_order_relaxed);
-    Node* next = head->next.load(std::memory_order_acquire);
+    Link* head = head_.load(std::memory_order_relaxed);
+    Link* next = head->next.load(std::memory_order_acquire);
     if (head == &stub_) {
       if (next == nullptr) return std::nullopt;
       head_.store(next, std::memory_order_relaxed);
@@ -63,8 +65,8 @@ class MpscQueue {
 
   // Consumer only. False negatives are possible during a concurrent push (see try_pop).
   [[nodiscard]] bool empty() const noexcept {
-    const Node* head = head_.load(std::memory_order_relaxed);
-    const Node* next = head->next.load(std::memory_order_acquire);
+    const Link* head = head_.load(std::memory_order_relaxed);
+    const Link* next = head->next.load(std::memory_order_acquire);
     return head == &stub_ && next == nullptr;
   }
 
@@ -77,22 +79,27 @@ class MpscQueue {
   }
 
  private:
-  struct Node {
-    Node() = default;
+  struct Link {
+    std::atomic<Link*> next{nullptr};
+  };
+  // Every link but the stub is a node.
+  struct Node : Link {
     Node(T v, bool reuse) : reusable(reuse), value(std::move(v)) {}
-    std::atomic<Node*> next{nullptr};
     bool reusable = true;  // handed back to the producers once consumed; else freed
     std::optional<T> value;
   };
+  static Node* node_of(Link* link) noexcept { return static_cast<Node*>(link); }
 
   // seq_cst: together with the actor's scheduled flag this forms a Dekker pair (see
   // ActorCellBase::notify_enqueued); on x86 it is the same locked instruction as acq_rel.
-  void push_node(Node* node) noexcept {
-    Node* prev = producer_.tail.exchange(node, std::memory_order_seq_cst);
+  void push_node(Link* node) noexcept {
+    Link* prev = producer_.tail.exchange(node, std::memory_order_seq_cst);
     prev->next.store(node, std::memory_order_release);
   }
 
-  std::optional<T> take(Node* node) {
+  // `link` is not the stub.
+  std::optional<T> take(Link* link) {
+    Node* node = node_of(link);
     std::optional<T> value = std::move(node->value);
     node->value.reset();
     if (node->reusable) {
@@ -123,7 +130,7 @@ class MpscQueue {
       Node* node = producer_.spare.load(std::memory_order_relaxed);
       if (node == nullptr) node = producer_.returned.exchange(nullptr, std::memory_order_acquire);
       if (node != nullptr) {
-        producer_.spare.store(node->next.load(std::memory_order_relaxed),
+        producer_.spare.store(node_of(node->next.load(std::memory_order_relaxed)),
                               std::memory_order_relaxed);
       }
       producer_.spare_lock.store(false, std::memory_order_release);
@@ -161,7 +168,7 @@ class MpscQueue {
   static void delete_list(Node* node) noexcept {
     while (node != nullptr) {
       std::unique_ptr<Node> owned(node);
-      node = node->next.load(std::memory_order_relaxed);
+      node = node_of(node->next.load(std::memory_order_relaxed));
     }
   }
 
@@ -181,15 +188,15 @@ class MpscQueue {
   // The producers' end: never written by the consumer, except the stub re-insertion (tail) and a
   // published batch (returned), both rare.
   struct ProducerEnd {
-    explicit ProducerEnd(Node* stub) noexcept : tail(stub) {}
-    std::atomic<Node*> tail;
+    explicit ProducerEnd(Link* stub) noexcept : tail(stub) {}
+    std::atomic<Link*> tail;
     std::atomic<bool> spare_lock{false};
     std::atomic<Node*> spare{nullptr};  // written under spare_lock; read outside it as a hint
     std::atomic<Node*> returned{nullptr};
   };
 
-  std::atomic<Node*> head_;
-  Node stub_;
+  std::atomic<Link*> head_;
+  Link stub_;
   ConsumerEnd consumer_;
   // Keeps the two ends on different cache lines without over-aligning the queue (an over-aligned
   // actor cell costs an aligned allocation, several times a plain malloc, on every spawn): 64
