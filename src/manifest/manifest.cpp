@@ -79,6 +79,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
     const auto* t = h->as_table();
     if (t == nullptr) return c.error(h, 1, "http: expected a table ([http])");
     std::vector<std::string> names;
+    names.reserve(m.components.size());
     for (const auto& e : m.components) names.push_back(e.ns + "/" + e.name);
     auto http = parse_http_section(*t, file, names);
     if (!http) return std::move(http).error();
