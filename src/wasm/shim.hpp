@@ -184,9 +184,6 @@ void capsule_stack_delete(const capsule_stack_t* stack);
 // polling call's host (capsule_host_vtable_t::output).
 wasmtime_error_t* capsule_context_set_wasi(wasmtime_context_t* cx);
 void capsule_call_set_host(capsule_call_t* call, const capsule_host_vtable_t* vtable, void* host);
-capsule_call_t* capsule_call_instantiate(const wasmtime_component_linker_t* linker,
-                                         wasmtime_context_t* cx,
-                                         const wasmtime_component_t* component);
 // A component pre-instantiated against `linker` (imports resolved, lifecycle exports found) once,
 // for all its instances (src/instance_pre.rs). On failure the error, and *out is untouched.
 wasmtime_error_t* capsule_component_pre_new(const wasmtime_component_linker_t* linker,

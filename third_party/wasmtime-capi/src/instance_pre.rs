@@ -65,7 +65,7 @@ pub unsafe extern "C" fn capsule_component_pre_delete(pre: *mut capsule_componen
     }
 }
 
-/// `capsule_call_instantiate` from a pre-instantiated component: instantiates into the store;
+/// Instantiates a pre-instantiated component into the store and type-checks its lifecycle exports;
 /// ready with STATUS_OK, take the exports with `capsule_call_take_exports`.
 ///
 /// # Safety

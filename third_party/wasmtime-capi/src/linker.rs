@@ -1,24 +1,15 @@
-//! WASI 0.2 with async host functions, and async instantiation, on the C API's linker.
+//! WASI 0.2 with async host functions, and capsule's imports, on the C API's linker
+//! (instantiation is in instance_pre.rs).
 //!
 //! The C API offers both only behind its `component-model-async` feature, which would rebuild
 //! Wasmtime with the async component model we do not use. Its linker and component handles are
 //! `#[repr(transparent)]` wrappers, so we reach the Wasmtime types they wrap directly.
-use wasmtime::component::{Component, Linker};
-use wasmtime_c_api::{
-    wasmtime_component_linker_t, wasmtime_component_t, wasmtime_error_t, WasmtimeStoreContextMut,
-    WasmtimeStoreData,
-};
+use wasmtime::component::Linker;
+use wasmtime_c_api::{wasmtime_component_linker_t, wasmtime_error_t, WasmtimeStoreData};
 
 use crate::bindings;
-use crate::call::{capsule_call_t, Output};
 use crate::ffi::ffi_guard;
 use crate::host::{CapsuleImports, HostCalls};
-use crate::lifecycle::{capsule_exports_t, DetachedStore};
-
-unsafe fn linker_of(l: *const wasmtime_component_linker_t) -> &'static Linker<WasmtimeStoreData> {
-    // SAFETY: wasmtime_component_linker_t is #[repr(transparent)] over this Linker.
-    unsafe { &*(l as *const Linker<WasmtimeStoreData>) }
-}
 
 /// Adds WASI 0.2 with async host functions: a guest that sleeps or polls suspends its call.
 ///
@@ -28,7 +19,7 @@ unsafe fn linker_of(l: *const wasmtime_component_linker_t) -> &'static Linker<Wa
 pub unsafe extern "C" fn capsule_linker_add_wasip2_async(
     linker: *mut wasmtime_component_linker_t,
 ) -> Option<Box<wasmtime_error_t>> {
-    // SAFETY: as in linker_of.
+    // SAFETY: wasmtime_component_linker_t is #[repr(transparent)] over this Linker.
     let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
     ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding WASI")))), || {
         wasmtime_wasi::p2::add_to_linker_async(linker)
@@ -113,7 +104,7 @@ fn route_wasi_random(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result
 pub unsafe extern "C" fn capsule_linker_add_capsule_imports(
     linker: *mut wasmtime_component_linker_t,
 ) -> Option<Box<wasmtime_error_t>> {
-    // SAFETY: as in linker_of.
+    // SAFETY: wasmtime_component_linker_t is #[repr(transparent)] over this Linker.
     let linker = unsafe { &mut *(linker as *mut Linker<WasmtimeStoreData>) };
     ffi_guard(Some(Box::new(wasmtime_error_t::from(wasmtime::format_err!("panic adding imports")))), || {
         bindings::Component::add_to_linker::<WasmtimeStoreData, CapsuleImports>(linker, |_| HostCalls)
@@ -128,31 +119,4 @@ fn add_wasi_services(linker: &mut Linker<WasmtimeStoreData>) -> wasmtime::Result
     crate::wasi_keyvalue::add_to_linker(linker)
         .and_then(|()| crate::wasi_config::add_to_linker(linker))
         .and_then(|()| crate::wasi_logging::add_to_linker(linker))
-}
-
-/// Instantiates `component` into the store and type-checks its lifecycle exports against the
-/// generated bindings. Ready with STATUS_OK: take the exports with `capsule_call_take_exports`.
-///
-/// # Safety
-/// `linker` and `component` outlive the call; the store is not touched until it is ready.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn capsule_call_instantiate(
-    linker: *const wasmtime_component_linker_t,
-    cx: WasmtimeStoreContextMut<'_>,
-    component: *const wasmtime_component_t,
-) -> *mut capsule_call_t {
-    let linker = unsafe { linker_of(linker) };
-    // SAFETY: wasmtime_component_t is #[repr(transparent)] over Component.
-    let component: &'static Component = unsafe { &*(component as *const Component) };
-    let mut store = unsafe { DetachedStore::new(cx) };
-    ffi_guard(std::ptr::null_mut(), move || {
-        capsule_call_t::new(Box::pin(async move {
-            match bindings::Component::instantiate_async(store.cx(), component, linker).await {
-                Ok(world) => Output::Instantiated(Box::new(capsule_exports_t {
-                    lifecycle: world.capsule_core_lifecycle().clone(),
-                })),
-                Err(e) => Output::from_error(e),
-            }
-        }))
-    })
 }
