@@ -13,15 +13,18 @@ With --wasmtime (bench/http/build_wasmtime_serve.sh builds it: long, cached), `w
 48.0.8 serves the same .wasm files, each in its own process:
   ws fresh    its default for a wasip2 component: an instance per request;
   ws reuse    --max-instance-reuse-count: instances reused, as capsule's `reuse = true`;
-both with --max-concurrent-requests N and N tokio worker threads (N = --instances, capsule's
+  ws fresh-fuel, ws reuse-fuel    the same with `-W fuel=10^18`: fuel metering on, as capsule
+              always has it (every capsule instance runs with a fuel limit; wasmtime serve meters
+              nothing by default, and metering costs an interpreter-heavy guest ~15-20%);
+all with --max-concurrent-requests N and N tokio worker threads (N = --instances, capsule's
 pool size and route threads), and
   ws default  no flags at all: unbounded concurrent requests (an instance each), tokio's
               worker-thread default (one per core).
 Each is loaded at 1, 16 and 64 connections, the targets alternating within each level so that
 they see the same machine. Printed: req/s, p50 and p99 latency (wrk --latency), req/s as a ratio
 to /static at the same level and, for capsule's proxy routes, the time per request (1 / req/s)
-and p50 as ratios to `wasmtime serve` in the same mode (fresh to fresh, reuse to reuse):
-above 1.00x capsule is slower.
+and p50 as ratios to `wasmtime serve` in the same mode (fresh to fresh, reuse to reuse), and
+the time per request against the same mode with fuel metering on: above 1.00x capsule is slower.
 
 With --before BINARY a second `capsule run` (another build, e.g. the one before a change) serves
 the same manifest and its proxy-route rows are measured in the same run, marked "(before)".
@@ -112,6 +115,8 @@ def start_wasmtime_servers(binary, components, instances, servers):
     """Appends (key, label, server) for every `wasmtime serve` process of the run to `servers`
     (as each starts: the caller stops those that did if a later one fails)."""
     bounded = ["--max-concurrent-requests", str(instances)]
+    reuse = ["--max-instance-reuse-count", "1000000000"]
+    fuel = ["-W", f"fuel={10**18}"]  # never runs out: metering on, no limit reached
     for lang, _, proxy_file in LANGUAGES:
         wasm = components / proxy_file
         if not wasm.exists():
@@ -119,7 +124,9 @@ def start_wasmtime_servers(binary, components, instances, servers):
         short = "c" if lang == "C" else "py"
         for mode, flags, threads in (
                 ("fresh", bounded, instances),
-                ("reuse", bounded + ["--max-instance-reuse-count", "1000000000"], instances),
+                ("fresh-fuel", bounded + fuel, instances),
+                ("reuse", bounded + reuse, instances),
+                ("reuse-fuel", bounded + reuse + fuel, instances),
                 ("default", [], os.cpu_count())):
             servers.append((f"{short} ws {mode}", f"{lang} wasmtime serve, {mode}",
                             WasmtimeServe(binary, wasm, flags, threads)))
@@ -132,7 +139,8 @@ def display_order(key):
         return (0,)
     words = key.split()
     mode = next(w for w in words[1:] if w != "ws")
-    return (1 if words[0] == "c" else 2, ["core", "fresh", "reuse", "default"].index(mode),
+    return (1 if words[0] == "c" else 2,
+            ["core", "fresh", "fresh-fuel", "reuse", "reuse-fuel", "default"].index(mode),
             2 if "ws" in words else 1 if "before" in words else 0)
 
 
@@ -148,11 +156,13 @@ def print_table(args, rows, started, ended, wasmtime):
           f", {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
           f"{started} (start) / {ended} (end)")
     print("| target | conns | req/s | p50 ms | p99 ms | req/s vs static | "
-          "time/req vs wasmtime serve | p50 vs wasmtime serve |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, c, rps, p50, p99, vs_static, vs_ws in rows:
+          "time/req vs wasmtime serve | p50 vs wasmtime serve | time/req vs wasmtime serve + fuel |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, c, rps, p50, p99, vs_static, vs_ws, vs_fuel in rows:
         ws = f"{vs_ws[0]:.2f}x | {vs_ws[1]:.2f}x" if vs_ws else " | "
-        print(f"| {label} | {c} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {vs_static:.2f}x | {ws} |")
+        wsf = f"{vs_fuel:.2f}x" if vs_fuel else ""
+        print(f"| {label} | {c} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {vs_static:.2f}x | {ws} | "
+              f"{wsf} |")
 
 
 def main():
@@ -213,8 +223,10 @@ def main():
                     ws = results.get(f"{words[0]} ws {words[1]}") if len(words) > 1 and \
                         words[1] in ("fresh", "reuse") else None
                     vs_ws = (ws[0] / rps, p50 / ws[1]) if ws else None
+                    wsf = results.get(f"{words[0]} ws {words[1]}-fuel") if ws else None
                     rows.append((label, connections, rps, p50, p99,
-                                 rps / results["static"][0], vs_ws))
+                                 rps / results["static"][0], vs_ws,
+                                 wsf[0] / rps if wsf else None))
         finally:
             for _, _, s in servers:
                 s.stop()
