@@ -1,6 +1,7 @@
 #include "kv_bucket.hpp"
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -77,6 +78,14 @@ Error KvBucket::error(natsStatus s, std::string_view what) const {
 
 bool KvBucket::connected() const {
   return natsConnection_Status(connection_.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::string KvBucket::connected_url() const {
+  std::array<char, 256> url{};
+  if (natsConnection_GetConnectedUrl(connection_.get(), url.data(), url.size()) != NATS_OK) {
+    return {};
+  }
+  return url.data();
 }
 
 Status KvBucket::check_connected(std::string_view what) const {
@@ -314,6 +323,12 @@ Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_vi
   }
   bucket->kv_.reset(raw_kv);
   if (bound != NATS_OK) return bucket->error(bound, "bucket");
+  jsStreamInfo* stream = nullptr;
+  if (js_GetStreamInfo(&stream, raw_js, bucket->stream_.c_str(), nullptr, &code) == NATS_OK &&
+      stream->Config != nullptr) {
+    bucket->replicas_ = static_cast<int>(stream->Config->Replicas);
+  }
+  jsStreamInfo_Destroy(stream);
   bucket->read_api_level();
   return bucket;
 }

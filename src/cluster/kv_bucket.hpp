@@ -92,6 +92,12 @@ class KvBucket {
   Status watch(const std::string& filter, bool meta_only, F&& each);
 
   [[nodiscard]] bool connected() const;
+  // The server the client is connected to now ("" while it is not): with a list of servers in
+  // `url` (a JetStream cluster), whichever one it reached.
+  [[nodiscard]] std::string connected_url() const;
+  // The bucket's replicas as the server reported them when it was opened (an existing bucket
+  // keeps its own, whatever Options::replicas asked for).
+  [[nodiscard]] int replicas() const { return replicas_; }
   // kUnavailable naming the server while the client is reconnecting (fails fast instead of
   // waiting for a request timeout); `what` names what is unavailable ("storage").
   [[nodiscard]] Status check_connected(std::string_view what) const;
@@ -128,6 +134,7 @@ class KvBucket {
   nats::JetStream js_;
   nats::KvStore kv_;
   std::atomic<std::uint64_t> conflicts_{0};
+  int replicas_ = 0;
   mutable std::atomic<int> api_level_{0};
   mutable std::atomic<std::uint64_t> level_read_at_{0};  // reconnects() when it was read
 };
