@@ -113,6 +113,57 @@ class TlsClusterEndToEnd(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.call(h, "bank/ledger/0", "add:1", check=False).stdout.strip() == "16", 20))
 
 
+class TlsRenewalEndToEnd(unittest.TestCase):
+    """`cluster init --tls --keep-ca-key`, then `cluster renew`: a host restarted on its renewed
+    certificate joins; nothing is overwritten without --force; without the kept key, renew says
+    why."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = pathlib.Path(self.tmp.name)
+        self.manifest = self.dir / "bank.toml"
+        self.manifest.write_text(BANK.format(components=ARGS.components))
+        self.auth = self.dir / "auth"
+        init = capsule("cluster", "init", "--hosts", "p1,s1", "--kv-bucket", "bank_e2e", "--tls",
+                       "--keep-ca-key", "--out", str(self.auth))
+        self.assertIn("ca.key lets anyone make certificates", init.stdout)
+        self.assertEqual(oct((self.auth / "ca.key").stat().st_mode & 0o777), oct(0o600))
+        self.nats = nats_process.NatsServer(ARGS.nats_server, store_dir=self.dir / "jetstream",
+                                            config=self.auth / "nats-server.conf")
+        self.url = self.nats.url.replace("nats://", "tls://")
+        self.procs = []
+
+    def tearDown(self):
+        for h in self.procs:
+            h.kill(signal.SIGTERM)
+        self.nats.close()
+        self.tmp.cleanup()
+
+    def test_a_renewed_host_joins_and_nothing_is_overwritten_without_force(self):
+        before = (self.auth / "p1.pem").read_text()
+        refused = capsule("cluster", "renew", "--dir", str(self.auth), "--hosts", "p1", check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("--force", refused.stderr)
+        self.assertEqual((self.auth / "p1.pem").read_text(), before, "overwritten without --force")
+        renewed = capsule("cluster", "renew", "--dir", str(self.auth), "--hosts", "p1", "--force")
+        self.assertIn("p1.pem", renewed.stdout)
+        self.assertNotEqual((self.auth / "p1.pem").read_text(), before)
+        self.assertEqual(oct((self.auth / "p1.key").stat().st_mode & 0o777), oct(0o600))
+        p1 = HostProcess(self.manifest, None, "--cluster", self.url, "--host", "p1", "--groups", "primary",
+                         "--data-dir", str(self.dir / "data-p1"),
+                         "--credentials", str(self.auth / "p1.creds"))
+        self.procs.append(p1)
+        self.assertTrue(wait_for(lambda: capsule("call", "bank/ledger/0", "add:2", "--timeout-ms", "5000",
+                                                 admin=p1.admin, check=False).stdout.strip() == "2", 20))
+        # A directory from `cluster init --tls` without --keep-ca-key cannot issue anything.
+        other = self.dir / "other"
+        capsule("cluster", "init", "--hosts", "p1", "--tls", "--out", str(other))
+        r = capsule("cluster", "renew", "--dir", str(other), "--hosts", "p1", "--force", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--keep-ca-key", r.stderr)
+        print("\n  without ca.key: " + r.stderr.strip().splitlines()[-1], file=sys.stderr)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--nats-server", required=True)
