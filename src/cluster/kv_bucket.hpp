@@ -33,6 +33,9 @@ class KvBucket {
     std::string client_name;                  // shown by the server's connection list
     std::chrono::milliseconds timeout{2000};  // connect, and each JetStream request
     int replicas = 1;                         // of the bucket, when this client creates it
+    // How long open() waits for a JetStream that does not answer yet (a cluster electing its
+    // meta leader after a server died).
+    std::chrono::milliseconds startup_wait{30000};
     std::chrono::milliseconds reconnect_wait{200};
     std::string user;  // empty: no credentials
     std::string password;
@@ -135,6 +138,7 @@ class KvBucket {
   nats::KvStore kv_;
   std::atomic<std::uint64_t> conflicts_{0};
   int replicas_ = 0;
+  bool direct_ = true;  // the stream answers direct gets (any replica may)
   mutable std::atomic<int> api_level_{0};
   mutable std::atomic<std::uint64_t> level_read_at_{0};  // reconnects() when it was read
 };
