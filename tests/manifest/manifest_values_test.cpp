@@ -70,6 +70,21 @@ TEST(ManifestSizes, AWrappedMemoryLimitDoesNotReachTheSpec) {
 
 const std::string kGrant = kComponent + "[grants.\"app/a\"]\n";  // [grants] on line 4
 
+// [host].kv_replicas: how many copies JetStream keeps of the buckets a host creates (1 to 5).
+TEST(KvReplicas, OneByDefaultThreeWhenAskedAndNothingJetStreamRefuses) {
+  auto m = parse(kComponent);
+  ASSERT_TRUE(m) << m.error().describe();
+  EXPECT_EQ(m->host.kv_replicas, 1);
+  m = parse("[host]\nkv_replicas = 3\n" + kComponent);
+  ASSERT_TRUE(m) << m.error().describe();
+  EXPECT_EQ(m->host.kv_replicas, 3);
+  for (const std::string value : {"0", "6", "-1", "\"3\"", "2.5"}) {
+    const std::string e = error_of("[host]\nkv_replicas = " + value + "\n" + kComponent);
+    EXPECT_EQ(e.rfind("app.toml:2: host.kv_replicas: expected 1 to 5", 0), 0U)
+        << value << ": " << e;
+  }
+}
+
 TEST(StorageQuota, AGrantedQuotaIsRead) {
   auto m = parse(kGrant + "storage_quota = { bytes = 2048, keys = 7 }\n");
   ASSERT_TRUE(m) << m.error().describe();
