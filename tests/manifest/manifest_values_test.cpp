@@ -79,7 +79,9 @@ TEST(KvReplicas, OneByDefaultThreeWhenAskedAndNothingJetStreamRefuses) {
   ASSERT_TRUE(m) << m.error().describe();
   EXPECT_EQ(m->host.kv_replicas, 3);
   for (const std::string value : {"0", "6", "-1", "\"3\"", "2.5"}) {
-    const std::string e = error_of("[host]\nkv_replicas = " + value + "\n" + kComponent);
+    std::string text = "[host]\nkv_replicas = " + value;
+    text += "\n" + kComponent;
+    const std::string e = error_of(text);
     EXPECT_EQ(e.rfind("app.toml:2: host.kv_replicas: expected 1 to 5", 0), 0U)
         << value << ": " << e;
   }
@@ -101,7 +103,9 @@ TEST(StorageQuota, ABadValueIsAnErrorNotTheDefault) {
   for (const std::string value :
        {"bytes = -1", "bytes = 0", "keys = 0", "keys = -5", "keys = \"many\"", "bytes = true",
         "bytes = \"17179869185GiB\"", "keys = 1.5"}) {
-    const std::string e = error_of(kGrant + "storage_quota = { " + value + " }\n");
+    std::string text = kGrant + "storage_quota = { ";
+    text += value + " }\n";
+    const std::string e = error_of(text);
     EXPECT_EQ(e.rfind("app.toml:5: grants.\"app/a\".storage_quota.", 0), 0U) << value << ": " << e;
     const std::string shown = value.substr(value.find("= ") + 2);
     EXPECT_NE(e.find(shown), std::string::npos) << value << ": " << e;
