@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
                   "also serve the admin API on this loopback TCP address, with a bearer token "
                   "(overrides [host].admin; e.g. 127.0.0.1:0 for any free port)");
   run->add_option("--cluster", run_cluster,
-                  "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222");
+                  "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222 "
+                  "(or a comma-separated list of a NATS cluster's servers)");
   manifest::HostOverrides overrides;
   std::vector<std::string> run_groups;
   run->add_option("--cluster-name", overrides.cluster,
