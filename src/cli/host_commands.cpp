@@ -91,4 +91,18 @@ int cmd_cluster_renew(const std::string& dir, const std::string& out,
   return 0;
 }
 
+int cmd_cluster_add_host(const std::string& dir, const std::string& host,
+                         const std::string& kv_bucket) {
+  auto written = daemon::add_cluster_host(dir, host, kv_bucket);
+  if (!written) return fail(written.error().message);
+  std::printf("wrote (.creds and .key files mode 0600, keep them private):\n");
+  for (const auto& p : *written) std::printf("  %s\n", p.c_str());
+  std::printf(
+      "\nthe server admits %s once it reads the new nats-server.conf: restart it, or "
+      "`nats-server --signal reload` on nats-server >= 2.10 (2.9 turns JetStream off on a "
+      "reload when -js was given on its command line)\n",
+      host.c_str());
+  return 0;
+}
+
 }  // namespace capsule::cli

@@ -133,6 +133,15 @@ int main(int argc, char** argv) {
   cluster_renew->add_flag("--force", renew_force,
                           "replace existing certificate and key files (never done without it)");
 
+  auto* cluster_add = cluster_cmd->add_subcommand(
+      "add-host",
+      "Add a host to a cluster made by `cluster init`: its .creds file, with --tls its "
+      "certificate (needs ca.key), and nats-server.conf with its user (reload the server)");
+  std::string add_dir, add_host, add_bucket = "capsule_kv";
+  cluster_add->add_option("--dir", add_dir, "the directory `cluster init` wrote")->required();
+  cluster_add->add_option("--host", add_host, "the new host's name")->required();
+  cluster_add->add_option("--kv-bucket", add_bucket, "the KV bucket given to `cluster init`");
+
   auto* inspect = app.add_subcommand(
       "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
   std::string inspect_path;
@@ -219,6 +228,7 @@ int main(int argc, char** argv) {
                             init_tls ? init_tls_names : std::vector<std::string>{},
                             init_keep_ca_key);
   }
+  if (*cluster_add) return cmd_cluster_add_host(add_dir, add_host, add_bucket);
   if (*cluster_renew) {
     if (!renew_names.empty() && !renew_server) return fail("--tls-names needs --server");
     if (renew_server && renew_names.empty()) renew_names = {"localhost", "127.0.0.1"};

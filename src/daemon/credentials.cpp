@@ -60,6 +60,19 @@ Result<std::string> read_text(const std::filesystem::path& file) {
   return text.str();
 }
 
+// The CA `cluster init --tls --keep-ca-key` left in `dir`.
+Result<cluster::CertifiedKey> load_kept_ca(const std::filesystem::path& dir) {
+  auto cert = read_text(dir / "ca.pem");
+  if (!cert) return std::move(cert).error();
+  auto key = read_text(dir / "ca.key");
+  if (!key) {
+    Error e = std::move(key).error();
+    e.message += "; the CA's key is kept only by `capsule cluster init --tls --keep-ca-key`";
+    return e;
+  }
+  return cluster::CertifiedKey{std::move(*cert), std::move(*key)};
+}
+
 }  // namespace
 
 Result<cluster::HostCredentials> load_credentials(const std::filesystem::path& file) {
@@ -169,17 +182,9 @@ Result<std::vector<std::filesystem::path>> renew_cluster_certificates(
   if (hosts.empty() && server_names.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "nothing to renew: give --hosts or --server");
   }
-  cluster::CertifiedKey ca;
-  auto cert = read_text(ca_dir / "ca.pem");
-  if (!cert) return std::move(cert).error();
-  auto key = read_text(ca_dir / "ca.key");
-  if (!key) {
-    Error e = std::move(key).error();
-    e.message += "; the CA's key is kept only by `capsule cluster init --tls --keep-ca-key`";
-    return e;
-  }
-  ca.certificate = std::move(*cert);
-  ca.private_key = std::move(*key);
+  auto kept = load_kept_ca(ca_dir);
+  if (!kept) return std::move(kept).error();
+  const cluster::CertifiedKey& ca = *kept;
   // Everything is issued before anything is written: a bad name or CA changes no file.
   std::vector<std::pair<std::string, cluster::CertifiedKey>> issued;
   for (const auto& h : hosts) {
@@ -220,6 +225,85 @@ Result<std::vector<std::filesystem::path>> renew_cluster_certificates(
       written.push_back(path);
     }
   }
+  return written;
+}
+
+}  // namespace capsule::daemon
+
+namespace capsule::daemon {
+
+Result<std::vector<std::filesystem::path>> add_cluster_host(const std::filesystem::path& dir,
+                                                            const std::string& host,
+                                                            const std::string& kv_bucket) {
+  // The hosts as `cluster init` (or an earlier add-host) wrote them: every .creds file of `dir`.
+  cluster::ClusterAuth auth;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".creds") continue;
+    auto c = load_credentials(entry.path());
+    if (!c) return std::move(c).error();
+    if (!auth.hosts.empty() && c->cluster != auth.cluster) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          entry.path().string() + ": of cluster '" + c->cluster + "', not '" + auth.cluster + "'");
+    }
+    auth.cluster = c->cluster;
+    auth.hosts.push_back(std::move(*c));
+  }
+  if (ec || auth.hosts.empty()) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        dir.string() + ": no .creds files: not a directory of `capsule cluster init`");
+  }
+  for (const auto& h : auth.hosts) {
+    if (h.host == host) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        "host '" + host + "' is already in " + dir.string() +
+                            " (to renew its certificate: `capsule cluster renew --hosts " + host +
+                            " --force`)");
+    }
+  }
+  auto fresh = cluster::make_cluster_auth(auth.cluster, {host}, kv_bucket);
+  if (!fresh) return std::move(fresh).error();
+  auth.kv_bucket = kv_bucket;
+  // The server must already allow that bucket: `cluster init` wrote it for every host.
+  const auto conf = dir / "nats-server.conf";
+  auto old_conf = read_text(conf);
+  if (!old_conf) return std::move(old_conf).error();
+  if (old_conf->find("\"$KV." + kv_bucket + ".>\"") == std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, conf.string() + " does not allow KV bucket '" +
+                                                       kv_bucket +
+                                                       "': give --kv-bucket as to `cluster init`");
+  }
+  cluster::HostCredentials added = fresh->hosts.front();
+  std::vector<std::pair<std::string, std::pair<const std::string*, mode_t>>> files;
+  std::optional<cluster::CertifiedKey> leaf;
+  if (auth.hosts.front().tls.enabled()) {
+    auto ca = load_kept_ca(dir);
+    if (!ca) return std::move(ca).error();
+    auto issued = cluster::issue_host_certificate(*ca, host);
+    if (!issued) return std::move(issued).error();
+    leaf = std::move(*issued);
+    files.push_back({host + ".key", {&leaf->private_key, 0600}});
+    files.push_back({host + ".pem", {&leaf->certificate, 0644}});
+    const auto abs = std::filesystem::absolute(dir).lexically_normal();
+    auth.server_tls = {abs / "ca.pem", abs / "nats-server.pem", abs / "nats-server.key"};
+    added.tls = {"ca.pem", host + ".pem", host + ".key"};
+  }
+  auth.hosts.push_back(added);
+  const std::string creds = cluster::credentials_file(added);
+  const std::string server = auth.server_config();
+  files.push_back({host + ".creds", {&creds, 0600}});
+  std::vector<std::filesystem::path> written;
+  for (const auto& [name, what] : files) {
+    if (Status s = write_file(dir / name, *what.first, what.second, false); !s) {
+      return std::move(s).error();
+    }
+    written.push_back(dir / name);
+  }
+  // Last, replacing the old one: the server admits the new host once it reloads this.
+  if (Status s = write_file(conf, server, 0600, true); !s) return std::move(s).error();
+  written.push_back(conf);
   return written;
 }
 

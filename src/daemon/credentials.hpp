@@ -32,4 +32,12 @@ namespace capsule::daemon {
     const std::vector<std::string>& hosts, const std::vector<std::string>& server_names, bool force,
     int valid_days = cluster::kLeafValidDays);
 
+// `capsule cluster add-host`: a host joins a cluster made by `cluster init` in `dir`: its
+// <host>.creds (a fresh password), with TLS its certificate from the kept CA (ca.key needed), and
+// nats-server.conf written again with every host's user (read from the .creds files of `dir`)
+// plus the new one, replacing the old file. `kv_bucket` must be the one `cluster init` was given.
+// Refuses a host already there. Returns the paths written.
+[[nodiscard]] Result<std::vector<std::filesystem::path>> add_cluster_host(
+    const std::filesystem::path& dir, const std::string& host, const std::string& kv_bucket);
+
 }  // namespace capsule::daemon

@@ -160,6 +160,35 @@ class TlsRenewalEndToEnd(TlsInit):
         self.assertIn("--keep-ca-key", r.stderr)
         print("\n  without ca.key: " + r.stderr.strip().splitlines()[-1], file=sys.stderr)
 
+    def test_an_added_host_joins_once_the_server_restarts(self):
+        added = capsule("cluster", "add-host", "--dir", str(self.auth), "--host", "s2",
+                        "--kv-bucket", "bank_e2e")
+        self.assertIn("s2.creds", added.stdout)
+        for name, mode in [("s2.creds", 0o600), ("s2.key", 0o600), ("s2.pem", 0o644),
+                           ("nats-server.conf", 0o600)]:
+            self.assertEqual(self.mode(name), oct(mode), name)
+        again = capsule("cluster", "add-host", "--dir", str(self.auth), "--host", "s2",
+                        "--kv-bucket", "bank_e2e", check=False)
+        self.assertNotEqual(again.returncode, 0)
+        self.assertIn("already", again.stderr)
+        wrong = capsule("cluster", "add-host", "--dir", str(self.auth), "--host", "s3", check=False)
+        self.assertNotEqual(wrong.returncode, 0, "a bucket the server does not allow")
+        self.assertIn("--kv-bucket", wrong.stderr)
+        # A restart (same port and store): a reload would do on nats-server 2.14, but 2.9.10 turns
+        # JetStream off on a reload when -js came from the command line.
+        self.nats.stop()
+        self.nats.start()
+        hosts = []
+        for name, groups in (("p1", "primary"), ("s2", "standby")):
+            h = HostProcess(self.manifest, None, "--cluster", self.url, "--host", name, "--groups", groups,
+                            "--data-dir", str(self.dir / f"data-{name}"),
+                            "--credentials", str(self.auth / f"{name}.creds"))
+            self.procs.append(h)
+            hosts.append(h)
+        # s2, added after init, reaches p1's ledger through the cluster (and p1 the original).
+        self.assertTrue(wait_for(lambda: capsule("call", "bank/ledger/0", "add:3", "--timeout-ms", "5000",
+                                                 admin=hosts[1].admin, check=False).stdout.strip() == "3", 20))
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
