@@ -257,10 +257,9 @@ Result<std::vector<std::filesystem::path>> add_cluster_host(const std::filesyste
   }
   for (const auto& h : auth.hosts) {
     if (h.host == host) {
-      return make_error(ErrorCode::kAlreadyExists,
-                        "host '" + host + "' is already in " + dir.string() +
-                            " (to renew its certificate: `capsule cluster renew --hosts " + host +
-                            " --force`)");
+      std::string why = "host '" + host + "' is already in " + dir.string();
+      why += " (to renew its certificate: `capsule cluster renew --hosts " + host + " --force`)";
+      return make_error(ErrorCode::kAlreadyExists, std::move(why));
     }
   }
   auto fresh = cluster::make_cluster_auth(auth.cluster, {host}, kv_bucket);
