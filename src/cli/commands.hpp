@@ -25,7 +25,13 @@ int cmd_run(const std::string& manifest_path, const std::string& admin_override,
 // `tls_names` empty: no TLS; else the names and addresses of the server's certificate.
 int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
                      const std::string& kv_bucket, const std::string& out,
-                     const std::vector<std::string>& tls_names);
+                     const std::vector<std::string>& tls_names, bool keep_ca_key);
+int cmd_cluster_add_host(const std::string& dir, const std::string& host,
+                         const std::string& kv_bucket);
+// `server_names` empty: no server certificate.
+int cmd_cluster_renew(const std::string& dir, const std::string& out,
+                      const std::vector<std::string>& hosts,
+                      const std::vector<std::string>& server_names, bool force, int days);
 
 // component_commands.cpp
 int cmd_inspect(const std::string& path);

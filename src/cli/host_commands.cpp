@@ -49,7 +49,7 @@ int cmd_run(const std::string& manifest_path, const std::string& admin_override,
 
 int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::string>& host_names,
                      const std::string& kv_bucket, const std::string& out,
-                     const std::vector<std::string>& tls_names) {
+                     const std::vector<std::string>& tls_names, bool keep_ca_key) {
   auto auth = cluster::make_cluster_auth(cluster_name, host_names, kv_bucket);
   if (!auth) return fail(auth.error().message);
   std::optional<cluster::ClusterPki> pki;
@@ -58,17 +58,50 @@ int cmd_cluster_init(const std::string& cluster_name, const std::vector<std::str
     if (!made) return fail(made.error().message);
     pki = std::move(*made);
   }
-  auto written = daemon::write_cluster_files(std::move(*auth), out, pki);
+  auto written = daemon::write_cluster_files(std::move(*auth), out, pki, keep_ca_key);
   if (!written) return fail(written.error().message);
   std::printf(pki ? "wrote (.creds and .key files mode 0600, keep them private):\n"
                   : "wrote (mode 0600, keep them private):\n");
   for (const auto& p : *written) std::printf("  %s\n", p.c_str());
+  if (keep_ca_key) {
+    std::printf(
+        "\n%s/ca.key lets anyone make certificates this cluster trusts: keep it off the "
+        "hosts, offline if you can (`capsule cluster renew` needs it)\n",
+        out.c_str());
+  }
   std::printf("\nstart the server:  nats-server -c %s/nats-server.conf -js -sd <store dir>\n",
               out.c_str());
   std::printf(
       "start each host:   capsule run <manifest> --cluster %s://<server>:4222 "
       "--cluster-name %s --host <name> --credentials %s/<name>.creds\n",
       pki ? "tls" : "nats", cluster_name.c_str(), out.c_str());
+  return 0;
+}
+
+int cmd_cluster_renew(const std::string& dir, const std::string& out,
+                      const std::vector<std::string>& hosts,
+                      const std::vector<std::string>& server_names, bool force, int days) {
+  auto written = daemon::renew_cluster_certificates(dir, out, hosts, server_names, force, days);
+  if (!written) return fail(written.error().message);
+  std::printf("wrote (.key files mode 0600, keep them private):\n");
+  for (const auto& p : *written) std::printf("  %s\n", p.c_str());
+  std::printf(
+      "\nhosts load their certificate when they start: restart each renewed host; "
+      "nats-server reloads its own on `nats-server --signal reload`\n");
+  return 0;
+}
+
+int cmd_cluster_add_host(const std::string& dir, const std::string& host,
+                         const std::string& kv_bucket) {
+  auto written = daemon::add_cluster_host(dir, host, kv_bucket);
+  if (!written) return fail(written.error().message);
+  std::printf("wrote (.creds and .key files mode 0600, keep them private):\n");
+  for (const auto& p : *written) std::printf("  %s\n", p.c_str());
+  std::printf(
+      "\nthe server admits %s once it reads the new nats-server.conf: restart it, or "
+      "`nats-server --signal reload` on nats-server >= 2.10 (2.9 turns JetStream off on a "
+      "reload when -js was given on its command line)\n",
+      host.c_str());
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <capsule/cluster/cluster_pki.hpp>
 #include <capsule/wasm/engine.hpp>
 #include <capsule/wasm/wit_contract.hpp>
 
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
                   "also serve the admin API on this loopback TCP address, with a bearer token "
                   "(overrides [host].admin; e.g. 127.0.0.1:0 for any free port)");
   run->add_option("--cluster", run_cluster,
-                  "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222");
+                  "join a cluster over NATS as host [host].name, e.g. nats://127.0.0.1:4222 "
+                  "(or a comma-separated list of a NATS cluster's servers)");
   manifest::HostOverrides overrides;
   std::vector<std::string> run_groups;
   run->add_option("--cluster-name", overrides.cluster,
@@ -93,14 +95,52 @@ int main(int argc, char** argv) {
   cluster_init->add_flag(
       "--tls", init_tls,
       "also make a private CA, a certificate for nats-server and one per host (CN = host name; "
-      "keys mode 0600, the CA's key is not kept): the server then accepts only TLS connections "
-      "from clients with a certificate of this CA, and each <host>.creds names its files");
+      "keys mode 0600, the CA's key is not kept unless --keep-ca-key): the server then accepts "
+      "only TLS connections from clients with a certificate of this CA, and each <host>.creds "
+      "names its files");
+  bool init_keep_ca_key = false;
+  cluster_init->add_flag("--keep-ca-key", init_keep_ca_key,
+                         "with --tls: also write ca.key (mode 0600), from which `cluster renew` "
+                         "issues new certificates; whoever has it can make certificates the "
+                         "cluster trusts: the cluster's most sensitive file");
   cluster_init
       ->add_option("--tls-names", init_tls_names,
                    "with --tls: DNS names and IP addresses hosts use to reach nats-server, "
                    "comma-separated; each URL's host is checked against them "
                    "(default: localhost,127.0.0.1)")
       ->delimiter(',');
+
+  auto* cluster_renew = cluster_cmd->add_subcommand(
+      "renew",
+      "Issue new certificates from the CA kept by `cluster init --tls --keep-ca-key`: for hosts "
+      "(renewal, or a new host) and the server");
+  std::string renew_dir, renew_out;
+  std::vector<std::string> renew_hosts, renew_names;
+  bool renew_server = false, renew_force = false;
+  int renew_days = cluster::kLeafValidDays;
+  cluster_renew->add_option("--dir", renew_dir, "the directory of ca.pem and ca.key")->required();
+  cluster_renew->add_option("--out", renew_out, "where to write the files (default: --dir)");
+  cluster_renew->add_option("--hosts", renew_hosts, "hosts to issue for, comma-separated")
+      ->delimiter(',');
+  cluster_renew->add_flag("--server", renew_server, "also issue nats-server.pem/.key");
+  cluster_renew
+      ->add_option("--tls-names", renew_names,
+                   "with --server: the server's DNS names and IP addresses, comma-separated "
+                   "(default: localhost,127.0.0.1)")
+      ->delimiter(',');
+  cluster_renew->add_option("--days", renew_days, "days the certificates are valid")
+      ->check(CLI::Range(1, 3650));
+  cluster_renew->add_flag("--force", renew_force,
+                          "replace existing certificate and key files (never done without it)");
+
+  auto* cluster_add = cluster_cmd->add_subcommand(
+      "add-host",
+      "Add a host to a cluster made by `cluster init`: its .creds file, with --tls its "
+      "certificate (needs ca.key), and nats-server.conf with its user (reload the server)");
+  std::string add_dir, add_host, add_bucket = "capsule_kv";
+  cluster_add->add_option("--dir", add_dir, "the directory `cluster init` wrote")->required();
+  cluster_add->add_option("--host", add_host, "the new host's name")->required();
+  cluster_add->add_option("--kv-bucket", add_bucket, "the KV bucket given to `cluster init`");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Show a component's imports, exports, metadata and whether this host can run it");
@@ -183,8 +223,17 @@ int main(int argc, char** argv) {
   if (*cluster_init) {
     if (!init_tls_names.empty() && !init_tls) return fail("--tls-names needs --tls");
     if (init_tls && init_tls_names.empty()) init_tls_names = {"localhost", "127.0.0.1"};
+    if (init_keep_ca_key && !init_tls) return fail("--keep-ca-key needs --tls");
     return cmd_cluster_init(init_cluster, init_hosts, init_bucket, init_out,
-                            init_tls ? init_tls_names : std::vector<std::string>{});
+                            init_tls ? init_tls_names : std::vector<std::string>{},
+                            init_keep_ca_key);
+  }
+  if (*cluster_add) return cmd_cluster_add_host(add_dir, add_host, add_bucket);
+  if (*cluster_renew) {
+    if (!renew_names.empty() && !renew_server) return fail("--tls-names needs --server");
+    if (renew_server && renew_names.empty()) renew_names = {"localhost", "127.0.0.1"};
+    return cmd_cluster_renew(renew_dir, renew_out.empty() ? renew_dir : renew_out, renew_hosts,
+                             renew_names, renew_force, renew_days);
   }
   if (*hosts) return cmd_hosts(admin, hosts_json);
   if (*dashboard) return cmd_dashboard(admin);

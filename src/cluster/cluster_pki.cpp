@@ -76,10 +76,11 @@ Result<std::string> pem_of(const Cert& cert, const Key& key, bool want_key) {
   return std::string(data, static_cast<std::size_t>(size));
 }
 
-// One certificate with a fresh key, signed by `issuer` (itself when null: the CA).
-Result<std::pair<Cert, Key>> issue(Kind kind, const std::string& cluster,
+// One certificate with a fresh key, signed by `issuer` (itself when null: the CA), valid from an
+// hour ago for `validity_days` (a negative count makes one that has expired already: for tests).
+Result<std::pair<Cert, Key>> issue(Kind kind, const std::string& organization,
                                    const std::string& common_name, const std::string& alt_names,
-                                   const Issuer* issuer) {
+                                   const Issuer* issuer, int validity_days) {
   Key key(EVP_EC_gen("P-256"));
   if (key == nullptr) return openssl_error("an EC P-256 key");
   Cert cert(X509_new());
@@ -87,18 +88,17 @@ Result<std::pair<Cert, Key>> issue(Kind kind, const std::string& cluster,
   X509* x = cert.get();
   // 159 random bits: positive, unique per certificate (RFC 5280 allows up to 20 octets).
   const std::unique_ptr<BIGNUM, BnFree> serial(BN_new());
-  const int validity_days = kind == Kind::kCa ? kCaValidDays : kLeafValidDays;
+  const long not_before = validity_days > 0 ? -3600L : 86400L * (validity_days - 1);
   if (serial == nullptr || BN_rand(serial.get(), 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
       BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x)) == nullptr ||
       X509_set_version(x, X509_VERSION_3) != 1 ||
       // An hour back: a host whose clock is a little behind the one that made it accepts it.
-      X509_gmtime_adj(X509_getm_notBefore(x), -3600) == nullptr ||
+      X509_gmtime_adj(X509_getm_notBefore(x), not_before) == nullptr ||
       X509_gmtime_adj(X509_getm_notAfter(x), 86400L * validity_days) == nullptr ||
       X509_set_pubkey(x, key.get()) != 1) {
     return openssl_error("certificate fields");
   }
   X509_NAME* subject = X509_get_subject_name(x);
-  const std::string organization = "capsule cluster " + cluster;
   const auto* cn = reinterpret_cast<const unsigned char*>(common_name.c_str());
   const auto* org = reinterpret_cast<const unsigned char*>(organization.c_str());
   if (X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8, org, -1, -1, 0) != 1 ||
@@ -148,6 +148,10 @@ Result<CertifiedKey> pem_pair(const std::pair<Cert, Key>& issued) {
   return CertifiedKey{std::move(*cert), std::move(*key)};
 }
 
+std::string organization_of(const std::string& cluster) {
+  return "capsule cluster " + cluster;
+}
+
 bool is_ip_address(const std::string& name) {
   in6_addr v6{};
   in_addr v4{};
@@ -169,15 +173,8 @@ bool is_dns_name(const std::string& name) {
   return true;
 }
 
-}  // namespace
-
-Result<ClusterPki> make_cluster_pki(const std::string& cluster,
-                                    const std::vector<std::string>& hosts,
-                                    const std::vector<std::string>& server_names) {
-  if (!is_valid_id_segment(cluster)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "cluster name '" + cluster + "' must be [A-Za-z0-9._-]+");
-  }
+// The subjectAltName list of a server certificate for `server_names`.
+Result<std::string> alt_names_of(const std::vector<std::string>& server_names) {
   if (server_names.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "the server certificate needs at least a name");
   }
@@ -193,28 +190,108 @@ Result<ClusterPki> make_cluster_pki(const std::string& cluster,
                         "server name '" + n + "' is neither a DNS name nor an IP address");
     }
   }
-  auto ca = issue(Kind::kCa, cluster, "capsule cluster " + cluster + " CA", {}, nullptr);
+  return alt_names;
+}
+
+Result<CertifiedKey> issue_pem(Kind kind, const std::string& organization,
+                               const std::string& common_name, const std::string& alt_names,
+                               const Issuer& signer, int validity_days) {
+  auto issued = issue(kind, organization, common_name, alt_names, &signer, validity_days);
+  if (!issued) return std::move(issued).error();
+  return pem_pair(*issued);
+}
+
+Status check_host_name(const std::string& host) {
+  if (is_valid_id_segment(host)) return ok();
+  return make_error(ErrorCode::kInvalidArgument,
+                    "host name '" + host + "' must be [A-Za-z0-9._-]+");
+}
+
+// The CA of `ca` (PEM) as an issuer: its certificate must be a CA and the key its own.
+struct LoadedCa {
+  Cert cert;
+  Key key;
+  std::string organization;  // of its subject, given to what it issues
+};
+
+Result<LoadedCa> load_ca(const CertifiedKey& ca) {
+  const Bio cert_bio(
+      BIO_new_mem_buf(ca.certificate.data(), static_cast<int>(ca.certificate.size())));
+  const Bio key_bio(
+      BIO_new_mem_buf(ca.private_key.data(), static_cast<int>(ca.private_key.size())));
+  if (cert_bio == nullptr || key_bio == nullptr) return openssl_error("memory buffer");
+  LoadedCa out;
+  out.cert.reset(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (out.cert == nullptr) return openssl_error("reading the CA certificate (not PEM?)");
+  out.key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (out.key == nullptr) return openssl_error("reading the CA key (not PEM?)");
+  if (X509_check_ca(out.cert.get()) == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "the CA certificate is not a CA's");
+  }
+  if (X509_check_private_key(out.cert.get(), out.key.get()) != 1) {
+    ERR_clear_error();
+    return make_error(ErrorCode::kInvalidArgument, "the CA key is not the CA certificate's key");
+  }
+  X509_NAME* subject = X509_get_subject_name(out.cert.get());
+  const int at = X509_NAME_get_index_by_NID(subject, NID_organizationName, -1);
+  const ASN1_STRING* org =
+      at >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)) : nullptr;
+  if (org == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "the CA certificate names no organization");
+  }
+  out.organization.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(org)),
+                          static_cast<std::size_t>(ASN1_STRING_length(org)));
+  return out;
+}
+
+}  // namespace
+
+Result<CertifiedKey> issue_host_certificate(const CertifiedKey& ca, const std::string& host,
+                                            int valid_days) {
+  if (Status s = check_host_name(host); !s) return std::move(s).error();
+  auto loaded = load_ca(ca);
+  if (!loaded) return std::move(loaded).error();
+  return issue_pem(Kind::kClient, loaded->organization, host, {},
+                   {loaded->cert.get(), loaded->key.get()}, valid_days);
+}
+
+Result<CertifiedKey> issue_server_certificate(const CertifiedKey& ca,
+                                              const std::vector<std::string>& server_names,
+                                              int valid_days) {
+  auto alt_names = alt_names_of(server_names);
+  if (!alt_names) return std::move(alt_names).error();
+  auto loaded = load_ca(ca);
+  if (!loaded) return std::move(loaded).error();
+  return issue_pem(Kind::kServer, loaded->organization, "nats-server", *alt_names,
+                   {loaded->cert.get(), loaded->key.get()}, valid_days);
+}
+
+Result<ClusterPki> make_cluster_pki(const std::string& cluster,
+                                    const std::vector<std::string>& hosts,
+                                    const std::vector<std::string>& server_names) {
+  if (!is_valid_id_segment(cluster)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cluster name '" + cluster + "' must be [A-Za-z0-9._-]+");
+  }
+  auto alt_names = alt_names_of(server_names);
+  if (!alt_names) return std::move(alt_names).error();
+  const std::string organization = organization_of(cluster);
+  auto ca = issue(Kind::kCa, organization, organization + " CA", {}, nullptr, kCaValidDays);
   if (!ca) return std::move(ca).error();
   const Issuer signer{ca->first.get(), ca->second.get()};
   ClusterPki pki;
   auto ca_pem = pem_pair(*ca);
   if (!ca_pem) return std::move(ca_pem).error();
   pki.ca = std::move(*ca_pem);
-  auto server = issue(Kind::kServer, cluster, "nats-server", alt_names, &signer);
+  auto server =
+      issue_pem(Kind::kServer, organization, "nats-server", *alt_names, signer, kLeafValidDays);
   if (!server) return std::move(server).error();
-  auto server_pem = pem_pair(*server);
-  if (!server_pem) return std::move(server_pem).error();
-  pki.server = std::move(*server_pem);
+  pki.server = std::move(*server);
   for (const auto& h : hosts) {
-    if (!is_valid_id_segment(h)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "host name '" + h + "' must be [A-Za-z0-9._-]+");
-    }
-    auto client = issue(Kind::kClient, cluster, h, {}, &signer);
+    if (Status s = check_host_name(h); !s) return std::move(s).error();
+    auto client = issue_pem(Kind::kClient, organization, h, {}, signer, kLeafValidDays);
     if (!client) return std::move(client).error();
-    auto client_pem = pem_pair(*client);
-    if (!client_pem) return std::move(client_pem).error();
-    pki.hosts.push_back({h, std::move(*client_pem)});
+    pki.hosts.push_back({h, std::move(*client)});
   }
   return pki;
 }

@@ -1,6 +1,7 @@
 #include "kv_bucket.hpp"
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -25,6 +26,37 @@ int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
+}
+
+// The bucket's stream, shaped as cnats' js_CreateKeyValue makes one (subjects $KV.<bucket>.>,
+// one value per key, roll-ups, no deletes of messages, discard new), except for direct gets: a
+// replicated bucket has none. Any replica answers a direct get, and one that has not applied
+// the latest acknowledged write yet answers with the value before it: on three servers with
+// direct gets, the ledger of `fault_test.py --nats-cluster 3 --seed 3` read its balance, added
+// one and wrote it back, and ten pairs of acknowledged adds of one owner returned the same
+// balance (lost updates). Without direct gets, reads go to the stream's leader, which
+// acknowledged the write (docs/cluster.md, "Replicated JetStream").
+natsStatus create_stream(jsCtx* js, const KvBucket::Options& cfg, const std::string& stream) {
+  const std::string subject = "$KV." + cfg.bucket + ".>";
+  const char* subjects[] = {subject.c_str()};
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = stream.c_str();
+  sc.Description = cfg.description.c_str();
+  sc.Subjects = subjects;
+  sc.SubjectsLen = 1;
+  sc.MaxMsgsPerSubject = 1;
+  sc.Storage = js_FileStorage;
+  sc.Replicas = cfg.replicas;
+  sc.AllowRollup = true;
+  sc.DenyDelete = true;
+  sc.AllowDirect = cfg.replicas == 1;
+  sc.Discard = js_DiscardNew;
+  jsStreamInfo* made = nullptr;
+  jsErrCode code{};
+  const natsStatus s = js_AddStream(&made, js, &sc, nullptr, &code);
+  jsStreamInfo_Destroy(made);
+  return s;
 }
 
 }  // namespace
@@ -77,6 +109,14 @@ Error KvBucket::error(natsStatus s, std::string_view what) const {
 
 bool KvBucket::connected() const {
   return natsConnection_Status(connection_.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::string KvBucket::connected_url() const {
+  std::array<char, 256> url{};
+  if (natsConnection_GetConnectedUrl(connection_.get(), url.data(), url.size()) != NATS_OK) {
+    return {};
+  }
+  return url.data();
 }
 
 Status KvBucket::check_connected(std::string_view what) const {
@@ -183,13 +223,16 @@ Result<KvBucket::Put> KvBucket::publish(const std::string& key, const void* data
 
 Result<std::uint64_t> KvBucket::last_revision(const std::string& filter) const {
   const std::string subject = subject_prefix_ + filter;
-  jsDirectGetMsgOptions o;
-  jsDirectGetMsgOptions_Init(&o);
-  o.LastBySubject = subject.c_str();
   natsMsg* raw = nullptr;
-  natsStatus s = js_DirectGetMsg(&raw, js_.get(), stream_.c_str(), nullptr, &o);
+  natsStatus s = NATS_NO_RESPONDERS;
+  if (direct_) {
+    jsDirectGetMsgOptions o;
+    jsDirectGetMsgOptions_Init(&o);
+    o.LastBySubject = subject.c_str();
+    s = js_DirectGetMsg(&raw, js_.get(), stream_.c_str(), nullptr, &o);
+  }
   if (s == NATS_NO_RESPONDERS) {
-    // A bucket made without direct gets: the stream's own API answers too.
+    // A bucket without direct gets (a replicated one): its leader answers.
     jsErrCode code{};
     s = js_GetLastMsg(&raw, js_.get(), stream_.c_str(), subject.c_str(), nullptr, &code);
   }
@@ -285,11 +328,22 @@ Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_vi
   bucket->js_.reset(raw_js);
   if (js_status != NATS_OK) return bucket->error(js_status, "jetstream context");
 
-  // A server without JetStream has no responder on the JetStream API.
-  jsAccountInfo* account = nullptr;
+  // A server without JetStream has no responder on the JetStream API. A JetStream cluster that
+  // is electing its meta leader (a server just died) answers nothing for a few seconds: a host
+  // starting then waits for it, up to `startup_wait`, rather than fail to start.
+  // So does binding the bucket while its stream elects a leader.
+  const auto until = std::chrono::steady_clock::now() + cfg.startup_wait;
+  const auto waiting = [&until](natsStatus s) {
+    return s == NATS_TIMEOUT && std::chrono::steady_clock::now() < until;
+  };
   jsErrCode code{};
-  const natsStatus info = js_GetAccountInfo(&account, raw_js, nullptr, &code);
-  jsAccountInfo_Destroy(account);
+  natsStatus info = NATS_TIMEOUT;
+  do {
+    jsAccountInfo* account = nullptr;
+    code = {};
+    info = js_GetAccountInfo(&account, raw_js, nullptr, &code);
+    jsAccountInfo_Destroy(account);
+  } while (waiting(info));
   if (info == NATS_NO_RESPONDERS || code == JSNotEnabledErr || code == JSNotEnabledForAccountErr) {
     return make_error(ErrorCode::kUnavailable,
                       "NATS server " + cfg.url +
@@ -300,20 +354,24 @@ Result<std::unique_ptr<KvBucket>> KvBucket::open(Options options, std::string_vi
   if (info != NATS_OK) return bucket->error(info, "jetstream account info");
 
   kvStore* raw_kv = nullptr;
-  natsStatus bound = js_KeyValue(&raw_kv, raw_js, cfg.bucket.c_str());
-  if (bound == NATS_NOT_FOUND) {
-    kvConfig kc;
-    kvConfig_Init(&kc);
-    kc.Bucket = cfg.bucket.c_str();
-    kc.Description = cfg.description.c_str();
-    kc.History = 1;
-    kc.StorageType = js_FileStorage;
-    kc.Replicas = cfg.replicas;
-    // Another host may create it at the same time: creating with the same configuration binds.
-    bound = js_CreateKeyValue(&raw_kv, raw_js, &kc);
-  }
+  natsStatus bound = NATS_TIMEOUT;
+  do {
+    bound = js_KeyValue(&raw_kv, raw_js, cfg.bucket.c_str());
+    if (bound == NATS_NOT_FOUND) {
+      // Another host may create it at the same time: creating with the same configuration binds.
+      bound = create_stream(raw_js, cfg, bucket->stream_);
+      if (bound == NATS_OK) bound = js_KeyValue(&raw_kv, raw_js, cfg.bucket.c_str());
+    }
+  } while (waiting(bound));
   bucket->kv_.reset(raw_kv);
   if (bound != NATS_OK) return bucket->error(bound, "bucket");
+  jsStreamInfo* stream = nullptr;
+  if (js_GetStreamInfo(&stream, raw_js, bucket->stream_.c_str(), nullptr, &code) == NATS_OK &&
+      stream->Config != nullptr) {
+    bucket->replicas_ = static_cast<int>(stream->Config->Replicas);
+    bucket->direct_ = stream->Config->AllowDirect;
+  }
+  jsStreamInfo_Destroy(stream);
   bucket->read_api_level();
   return bucket;
 }

@@ -33,6 +33,9 @@ class KvBucket {
     std::string client_name;                  // shown by the server's connection list
     std::chrono::milliseconds timeout{2000};  // connect, and each JetStream request
     int replicas = 1;                         // of the bucket, when this client creates it
+    // How long open() waits for a JetStream that does not answer yet (a cluster electing its
+    // meta leader after a server died).
+    std::chrono::milliseconds startup_wait{30000};
     std::chrono::milliseconds reconnect_wait{200};
     std::string user;  // empty: no credentials
     std::string password;
@@ -92,6 +95,12 @@ class KvBucket {
   Status watch(const std::string& filter, bool meta_only, F&& each);
 
   [[nodiscard]] bool connected() const;
+  // The server the client is connected to now ("" while it is not): with a list of servers in
+  // `url` (a JetStream cluster), whichever one it reached.
+  [[nodiscard]] std::string connected_url() const;
+  // The bucket's replicas as the server reported them when it was opened (an existing bucket
+  // keeps its own, whatever Options::replicas asked for).
+  [[nodiscard]] int replicas() const { return replicas_; }
   // kUnavailable naming the server while the client is reconnecting (fails fast instead of
   // waiting for a request timeout); `what` names what is unavailable ("storage").
   [[nodiscard]] Status check_connected(std::string_view what) const;
@@ -128,6 +137,8 @@ class KvBucket {
   nats::JetStream js_;
   nats::KvStore kv_;
   std::atomic<std::uint64_t> conflicts_{0};
+  int replicas_ = 0;
+  bool direct_ = true;  // the stream answers direct gets (any replica may)
   mutable std::atomic<int> api_level_{0};
   mutable std::atomic<std::uint64_t> level_read_at_{0};  // reconnects() when it was read
 };

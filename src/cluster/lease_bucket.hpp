@@ -16,6 +16,7 @@ inline KvBucket::Options lease_bucket_options(const LeaseConfig& config, std::st
   bo.description = "capsule leases (failover units, hosts, name claims)";
   bo.client_name = std::move(client_name);
   bo.timeout = config.timeout;
+  bo.replicas = config.replicas;
   bo.user = config.user;
   bo.password = config.password;
   bo.tls = config.tls;

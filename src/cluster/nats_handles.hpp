@@ -1,10 +1,12 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <memory>
 #include <nats/nats.h>
 #include <string>
+#include <vector>
 
 #include <capsule/core/result.hpp>
 
@@ -74,6 +76,33 @@ using KvStore = std::unique_ptr<kvStore, KvStoreDeleter>;
 using KvEntry = std::unique_ptr<kvEntry, KvEntryDeleter>;
 using KvWatcher = std::unique_ptr<kvWatcher, KvWatcherDeleter>;
 
+// The servers of `url`: one URL, or a comma-separated list of a NATS cluster's servers (each
+// trimmed, empty entries dropped).
+inline std::vector<std::string> server_urls(const std::string& url) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = url.find(',', start);
+    std::string item = url.substr(start, comma == std::string::npos ? comma : comma - start);
+    item.erase(0, std::min(item.find_first_not_of(' '), item.size()));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+// Points `options` at the server or servers of `url`. cnats reads one URL per natsOptions_SetURL
+// (a list there is no server at all: "No server available"); a list goes to SetServers, and the
+// client connects to one of them and moves to another when it goes away.
+inline natsStatus set_servers(natsOptions* options, const std::string& url) {
+  const auto servers = server_urls(url);
+  if (servers.size() <= 1) return natsOptions_SetURL(options, url.c_str());
+  std::vector<const char*> pointers;
+  pointers.reserve(servers.size());
+  for (const auto& s : servers) pointers.push_back(s.c_str());
+  return natsOptions_SetServers(options, pointers.data(), static_cast<int>(pointers.size()));
+}
+
 // The options every capsule NATS client starts from: a name the server shows, a connect
 // timeout, and reconnection forever every `reconnect_wait` (the bridge and the KV backend both
 // keep working across server restarts). Callers add what is theirs before connecting.
@@ -87,7 +116,7 @@ inline Result<Options> client_options(const std::string& url, const std::string&
   if (Status s = check(natsOptions_Create(&raw), "nats options"); !s) return std::move(s).error();
   Options options(raw);
   for (const auto& [status, what] : std::initializer_list<std::pair<natsStatus, const char*>>{
-           {natsOptions_SetURL(raw, url.c_str()), "url"},
+           {set_servers(raw, url), "url"},
            {natsOptions_SetName(raw, name.c_str()), "name"},
            {natsOptions_SetTimeout(raw, timeout.count()), "timeout"},
            {natsOptions_SetAllowReconnect(raw, true), "reconnect"},

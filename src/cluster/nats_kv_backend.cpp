@@ -190,6 +190,14 @@ bool NatsKvBackend::connected() const {
   return impl_->bucket->connected();
 }
 
+std::string NatsKvBackend::connected_url() const {
+  return impl_->bucket->connected_url();
+}
+
+int NatsKvBackend::replicas() const {
+  return impl_->bucket->replicas();
+}
+
 std::uint64_t NatsKvBackend::conflicts() const {
   return impl_->bucket->conflicts();
 }

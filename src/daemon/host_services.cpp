@@ -96,8 +96,19 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
     }
     kv.tls = cluster_tls();
     kv.bucket = manifest_.host.kv_bucket;
+    kv.replicas = manifest_.host.kv_replicas;
     auto backend = cluster::NatsKvBackend::connect(kv);
     if (!backend) return std::move(backend).error();
+    const int replicas = (*backend)->replicas();
+    if (replicas != kv.replicas) {
+      // Replicas are set when a bucket is created; JetStream can change them later.
+      reporter_.warn("storage bucket replicas differ from host.kv_replicas",
+                     {{"bucket", kv.bucket},
+                      {"replicas", std::to_string(replicas)},
+                      {"kv_replicas", std::to_string(kv.replicas)},
+                      {"change", "nats stream edit KV_" + kv.bucket + " --replicas " +
+                                     std::to_string(kv.replicas)}});
+    }
     storage_fencing_ =
         (*backend)->server_fencing()
             ? "server-checked: the server refuses a write once a newer lease or claim holder "
@@ -107,7 +118,8 @@ Status HostDaemon::open_services(component::RuntimeConfig& rc) {
               "server cannot (nats-server older than 2.11); a host frozen between that check and "
               "the write's arrival can land one late write";
     rc.storage = std::shared_ptr<storage::KvBackend>(std::move(*backend));
-    storage_where = "nats-kv bucket " + kv.bucket + " at " + cluster_url_;
+    storage_where = "nats-kv bucket " + kv.bucket + " (replicas " + std::to_string(replicas) +
+                    ") at " + cluster_url_;
   } else {
     auto backend = storage::SqliteKvBackend::open(manifest_.host.storage);
     if (!backend) return std::move(backend).error();
@@ -159,6 +171,7 @@ Status HostDaemon::join_cluster_now(component::RuntimeConfig& rc) {
   lc.user = cc.user;
   lc.password = cc.password;
   lc.tls = cc.tls;
+  lc.replicas = manifest_.host.kv_replicas;
   lc.duration = cc.heartbeat_interval * cc.missed_heartbeats;  // a dead host's lease lapses then
   const bool has_on_demand =
       std::any_of(manifest_.components.begin(), manifest_.components.end(),

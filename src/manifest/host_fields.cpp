@@ -45,7 +45,7 @@ Result<HostSection> parse_host(const Checker& c, const toml::node* h,
         "name",         "data_dir",        "components_dir", "admin",
         "upgrade_dirs", "storage",         "audit_log",      "cluster",
         "groups",       "storage_backend", "kv_bucket",      "confirm_remote_sends",
-        "quotas",       "cluster_tls"};
+        "quotas",       "cluster_tls",     "kv_replicas"};
     for (const auto& [k, v] : *t) {
       if (!known(k.str(), kHostFields)) {
         return c.error(&v, 1,
@@ -87,6 +87,16 @@ Result<HostSection> parse_host(const Checker& c, const toml::node* h,
           if (!dir || dir->empty()) return c.error(&d, 1, "host.upgrade_dirs: expected a path");
           host.upgrade_dirs.push_back(file.parent_path() / *dir);  // relative to the manifest
         }
+        continue;
+      }
+      if (k == "kv_replicas") {
+        // JetStream keeps at most 5 copies of a stream.
+        auto n = v.value<std::int64_t>();
+        if (!n || !v.is_integer() || *n < 1 || *n > 5) {
+          return c.error(&v, 1,
+                         "host.kv_replicas: expected 1 to 5 (3 on a 3-server JetStream cluster)");
+        }
+        host.kv_replicas = static_cast<int>(*n);
         continue;
       }
       if (k == "confirm_remote_sends") {

@@ -68,6 +68,10 @@ struct HostSection {
   // KV bucket on the cluster's NATS server, shared by every host).
   std::string storage_backend = "sqlite";
   std::string kv_bucket = "capsule_kv";
+  // Copies JetStream keeps of each KV bucket this host creates (storage, leases, name claims): 3
+  // on a cluster of three servers, so that losing one loses no acknowledged write. An existing
+  // bucket keeps its own.
+  int kv_replicas = 1;
   // true: a send to another host returns ok only once that host has the message in the target's
   // mailbox (one round trip each); false: once handed to NATS (faster, can be lost there).
   bool confirm_remote_sends = true;

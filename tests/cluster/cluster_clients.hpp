@@ -38,6 +38,17 @@ inline std::unique_ptr<LeaseKeeper> connect_leases(const std::string& url,
   return k ? std::move(*k) : nullptr;
 }
 
+// A permit as ComponentHostApi makes it for a failover unit: the lease window's check, and the
+// lease's token as the fencing token.
+inline storage::KvBackend::WritePermit owner_permit(LeaseKeeper& leases, const std::string& unit) {
+  auto window = leases.window(unit);
+  return {[window]() -> Status {
+            if (window->is_open()) return ok();
+            return make_error(ErrorCode::kUnavailable, "not served here now");
+          },
+          leases.token(unit)};
+}
+
 // Why a test of server-checked fencing cannot run against `kv`'s server (empty: it can).
 inline std::string cannot_fence_on(const NatsKvBackend& kv) {
   if (kv.server_fencing()) return {};

@@ -28,6 +28,13 @@ single owner are reported too. The run fails on any of these or if too few adds 
   fault_test.py --capsule build/release/src/cli/capsule --components build/release/components \
                 --nats-server /usr/bin/nats-server [--seconds 75] [--seed N] [--clients 2]
 
+With `--nats-cluster 3` JetStream runs replicated on three nats-servers clustered with routes
+(nats_process.NatsCluster; the buckets get `kv_replicas = 3`), each host is given all three
+servers (through one proxy per server, all cut together), and every round also SIGKILLs one
+server - the one leading the ledger's storage stream more often than not - and restarts it when
+the round heals; the host faults are kill, pause and partition (a server restart is no longer a
+fault of its own). The checker is the same.
+
 The seed is printed first: `--seed N` replays the same choices of faults, targets and pauses (the
 interleaving with the cluster's own timing is not reproducible). `--control-unfenced` is a
 negative control for the checker: no lease, and each gateway runs its own ledger instance, so two
@@ -213,6 +220,29 @@ class Proxy:
             self.closing = True
         self.cut()
         self._shut(self.listener)
+
+
+class Proxies:
+    """A host's way to NATS: one Proxy per server, cut and restored together; `url` lists them."""
+
+    def __init__(self, name, upstream_ports):
+        self.proxies = [Proxy(name, port) for port in upstream_ports]
+
+    @property
+    def url(self):
+        return ",".join(p.url for p in self.proxies)
+
+    def cut(self):
+        for p in self.proxies:
+            p.cut()
+
+    def restore(self):
+        for p in self.proxies:
+            p.restore()
+
+    def close(self):
+        for p in self.proxies:
+            p.close()
 
 
 class Host:
@@ -582,15 +612,24 @@ class FaultTest:
             # Negative control: no failover, so no lease; the gateways join group primary and so
             # each runs its own instance, which their requests reach first: two writers at once.
             text = text.replace('  failover = ["standby"]\n', '')
+        self.cluster = ARGS.nats_cluster > 1
+        if self.cluster:
+            text = text.replace('kv_bucket = "bank_fault"\n',
+                                f'kv_bucket = "bank_fault"\nkv_replicas = {ARGS.nats_cluster}\n')
+            self.nats = nats_process.NatsCluster(ARGS.nats_server, workdir, log_dir=workdir)
+            servers = self.nats.servers
+            say(f"JetStream cluster of {len(servers)} servers: {self.nats.urls}")
+        else:
+            self.nats = nats_process.NatsServer(ARGS.nats_server, store_dir=workdir / "jetstream",
+                                                log_path=workdir / "nats-server.log")
+            servers = [self.nats]
         manifest.write_text(text)
-        self.nats = nats_process.NatsServer(ARGS.nats_server, store_dir=workdir / "jetstream",
-                                            log_path=workdir / "nats-server.log")
-        self.proxies = {n: Proxy(n, self.nats.port) for n in FAULTED}
+        self.proxies = {n: Proxies(n, [srv.port for srv in servers]) for n in FAULTED}
         self.hosts = {}
         for name, groups in (("p1", "primary"), ("s1", "standby"), ("s2", "standby")):
             self.hosts[name] = Host(name, groups, self.proxies[name].url, manifest, workdir)
         self.gateways = [Host(f"g{i + 1}", "primary" if ARGS.control_unfenced else None,
-                              f"nats://127.0.0.1:{self.nats.port}", manifest, workdir)
+                              ",".join(srv.url for srv in servers), manifest, workdir)
                          for i in range(ARGS.clients)]
 
     def all_hosts(self):
@@ -630,15 +669,34 @@ class FaultTest:
                 except RuntimeError as e:
                     self.violations.append(("host does not restart", str(e), []))
 
+    def servers_dead(self):
+        return [i for i in range(len(self.nats.servers)) if not self.nats.alive(i)] if self.cluster else []
+
+    def kill_server(self, aim_leader, fallback):
+        """Cluster mode: SIGKILL one server (the storage stream's leader if aimed at and known)."""
+        leader = self.nats.leader_of("KV_bank_fault")
+        victim = leader if aim_leader and leader is not None else fallback
+        self.faults["server kill"] += 1
+        if victim == leader:
+            self.faults["of the leader"] += 1
+        say(f"   SIGKILL nats-server n{victim + 1}" + (" (the storage leader)" if victim == leader else
+                                                     f" (leader n{leader + 1})" if leader is not None else ""))
+        self.nats.servers[victim].kill()
+        return victim
+
     def fault(self, index):
         rng = self.rng
-        kind = rng.choice(["kill", "pause", "nats", "partition"])
+        kind = rng.choice(["kill", "pause", "partition"] if self.cluster else
+                          ["kill", "pause", "nats", "partition"])
         # Draw every random number up front, so that a seed replays the same schedule.
         aim_owner = rng.random() < 0.6
         fallback = rng.choice(FAULTED)
         down = {"kill": rng.uniform(0.2, 4.0), "pause": rng.uniform(4.0, 6.0),
                 "nats": rng.uniform(0.3, 5.0), "partition": rng.uniform(2.0, 8.0)}[kind]
         settle = rng.uniform(1.0, 3.0)
+        if self.cluster:
+            server_aim_leader = rng.random() < 0.6
+            server_fallback = rng.randrange(len(self.nats.servers))
         target = None
         if kind != "nats":
             target = (self.owner() if aim_owner else None) or fallback
@@ -648,6 +706,7 @@ class FaultTest:
             what += " (the owner)"
         say(f"round {index}: {what} for {down:.1f} s")
         t_fault = now()
+        victim = self.kill_server(server_aim_leader, server_fallback) if self.cluster else None
         if kind == "kill":
             self.hosts[target].kill()
             time.sleep(down)
@@ -670,6 +729,8 @@ class FaultTest:
             self.proxies[target].cut()
             time.sleep(down)
             self.proxies[target].restore()
+        if victim is not None:
+            self.nats.servers[victim].start()
         healed = now()
         self.check_processes(f"after round {index}")
         # Settled: an add acknowledged after the heal.
@@ -682,7 +743,7 @@ class FaultTest:
             say(f"!! no add acked within {ARGS.recovery} s after healing")
         else:
             say(f"   healed at {healed:.2f}, next ack {took:.2f} s later (owner {self.owner()})")
-        self.rounds.append({"round": index, "kind": kind, "target": target, "down": down,
+        self.rounds.append({"round": index, "kind": kind, "target": target, "down": down, "server": victim,
                             "fault_at": t_fault, "healed_at": healed, "recovered_in": took if recovered else None})
         time.sleep(settle)
         if kind == "pause":
@@ -714,7 +775,10 @@ class FaultTest:
         """Everything healed, one owner, then the balance (None if it cannot be read)."""
         for p in self.proxies.values():
             p.restore()
-        if self.nats.proc.poll() is not None:
+        if self.cluster:
+            for i in self.servers_dead():
+                self.nats.servers[i].start()
+        elif self.nats.proc.poll() is not None:
             self.nats.start()
         for h in self.all_hosts():
             h.resume()
@@ -793,6 +857,9 @@ def main():
     parser.add_argument("--read-ratio", type=float, default=0.1,
                         help="share of requests that read the balance instead of adding 1")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) even on success")
+    parser.add_argument("--nats-cluster", type=int, default=1, choices=(1, 3),
+                        help="3: JetStream replicated on three clustered nats-servers (buckets with "
+                             "3 replicas), one of them SIGKILLed every round")
     parser.add_argument("--control-unfenced", action="store_true",
                         help="negative control: no failover and so no lease, and the gateways run the "
                              "ledger too (two writers at once): the checker must then report lost updates "
@@ -817,8 +884,9 @@ def main():
             for h in test.all_hosts():
                 if h.proc and h.proc.poll() is None:
                     h.proc.kill()
-            if test.nats.proc:
-                test.nats.proc.kill()
+            for server in getattr(test.nats, "servers", [test.nats]):
+                if server.proc:
+                    server.proc.kill()
         print(f"logs kept in {workdir}", flush=True)
         os._exit(2)
     threading.Thread(target=watchdog, daemon=True).start()
@@ -839,7 +907,9 @@ def main():
 
         print("\n==== fault_test report ====")
         print(f"seed {seed}; {rounds} rounds in {fault_time:.1f} s; faults: "
-              + ", ".join(f"{k} {test.faults[k]}" for k in ("kill", "pause", "nats", "partition")))
+              + ", ".join(f"{k} {test.faults[k]}" for k in ("kill", "pause", "nats", "partition",
+                                                             "server kill", "of the leader")
+                          if k in test.faults or k in ("kill", "pause", "nats", "partition")))
         print(f"ops {stats['ops']} (adds {stats['adds']}, reads {stats['reads']} of which {stats['reads_ok']} answered); "
               f"adds: acked {stats['acked']}, ambiguous {stats['ambiguous']}, refused {stats['refused']}; "
               f"final balance {stats['final_balance']}; "

@@ -23,6 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using storage::Bytes;
 using testing::NatsServer;
+using testing::owner_permit;
 
 constexpr auto kDuration = 120ms;
 const std::string kUnit = "bank/ledger";
@@ -77,15 +78,6 @@ class KvFenceTest : public ::testing::Test {
               return ok();
             },
             token};
-  }
-
-  storage::KvBackend::WritePermit owner_permit(LeaseKeeper& leases, const std::string& unit) {
-    auto window = leases.window(unit);
-    return {[window]() -> Status {
-              if (window->is_open()) return ok();
-              return make_error(ErrorCode::kUnavailable, "not served here now");
-            },
-            leases.token(unit)};
   }
 
   void expect_usage_exact(std::string_view space) { testing::expect_usage_exact(*new_kv, space); }

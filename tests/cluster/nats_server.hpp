@@ -68,6 +68,15 @@ class NatsServer {
 
   [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] bool running() const { return pid_ > 0; }
+  // The route port of a server whose configuration has a cluster block (0 if none), as the
+  // server wrote it into its ports file at its last start.
+  [[nodiscard]] int cluster_port() const { return read_port("cluster"); }
+  // Replaces the configuration file; the server reads it at its next start.
+  void set_config(const std::string& text) {
+    if (work_dir_.empty()) return;
+    config_file_ = work_dir_ / "nats-server.conf";
+    std::ofstream(config_file_) << text;
+  }
   [[nodiscard]] bool jetstream() const { return !store_dir_.empty(); }
   [[nodiscard]] const std::filesystem::path& store_dir() const { return store_dir_; }
 
@@ -96,11 +105,20 @@ class NatsServer {
     pid_ = pid;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (port_ <= 0) port_ = read_ports_file(pid);
+      if (port_ <= 0) port_ = read_port("nats");
       if (port_ > 0 && accepts()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
+  }
+
+  // A crash: SIGKILL, no clean shutdown (JetStream does not flush or step down first).
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
   }
 
   void stop() {
@@ -120,15 +138,19 @@ class NatsServer {
   }
 
  private:
-  // The client port from `<exe>_<pid>.ports` ({"nats":["nats://127.0.0.1:PORT"],...}; "tls://"
-  // when the configuration requires TLS), or 0 while the server has not written it yet.
-  [[nodiscard]] int read_ports_file(pid_t pid) const {
-    const auto file = work_dir_ / ("nats-server_" + std::to_string(pid) + ".ports");
+  // A port from `<exe>_<pid>.ports` of the running server: `kind` "nats" for clients
+  // ({"nats":["nats://127.0.0.1:PORT"],...}; "tls://" when the configuration requires TLS),
+  // "cluster" for routes. 0 while the server has not written it yet.
+  [[nodiscard]] int read_port(const std::string& kind) const {
+    if (pid_ <= 0) return 0;
+    const auto file = work_dir_ / ("nats-server_" + std::to_string(pid_) + ".ports");
     std::ifstream in(file);
     std::string text;  // one line of JSON
     std::getline(in, text);
+    const auto list = text.find("\"" + kind + "\":[");
+    if (list == std::string::npos) return 0;
     const std::string marker = "://127.0.0.1:";
-    const auto at = text.find(marker);
+    const auto at = text.find(marker, list);
     if (at == std::string::npos) return 0;
     return std::atoi(text.c_str() + at + marker.size());
   }

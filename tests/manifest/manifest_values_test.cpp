@@ -70,6 +70,23 @@ TEST(ManifestSizes, AWrappedMemoryLimitDoesNotReachTheSpec) {
 
 const std::string kGrant = kComponent + "[grants.\"app/a\"]\n";  // [grants] on line 4
 
+// [host].kv_replicas: how many copies JetStream keeps of the buckets a host creates (1 to 5).
+TEST(KvReplicas, OneByDefaultThreeWhenAskedAndNothingJetStreamRefuses) {
+  auto m = parse(kComponent);
+  ASSERT_TRUE(m) << m.error().describe();
+  EXPECT_EQ(m->host.kv_replicas, 1);
+  m = parse("[host]\nkv_replicas = 3\n" + kComponent);
+  ASSERT_TRUE(m) << m.error().describe();
+  EXPECT_EQ(m->host.kv_replicas, 3);
+  for (const std::string value : {"0", "6", "-1", "\"3\"", "2.5"}) {
+    std::string text = "[host]\nkv_replicas = " + value;
+    text += "\n" + kComponent;
+    const std::string e = error_of(text);
+    EXPECT_EQ(e.rfind("app.toml:2: host.kv_replicas: expected 1 to 5", 0), 0U)
+        << value << ": " << e;
+  }
+}
+
 TEST(StorageQuota, AGrantedQuotaIsRead) {
   auto m = parse(kGrant + "storage_quota = { bytes = 2048, keys = 7 }\n");
   ASSERT_TRUE(m) << m.error().describe();
@@ -86,7 +103,9 @@ TEST(StorageQuota, ABadValueIsAnErrorNotTheDefault) {
   for (const std::string value :
        {"bytes = -1", "bytes = 0", "keys = 0", "keys = -5", "keys = \"many\"", "bytes = true",
         "bytes = \"17179869185GiB\"", "keys = 1.5"}) {
-    const std::string e = error_of(kGrant + "storage_quota = { " + value + " }\n");
+    std::string text = kGrant + "storage_quota = { ";
+    text += value + " }\n";
+    const std::string e = error_of(text);
     EXPECT_EQ(e.rfind("app.toml:5: grants.\"app/a\".storage_quota.", 0), 0U) << value << ": " << e;
     const std::string shown = value.substr(value.find("= ") + 2);
     EXPECT_NE(e.find(shown), std::string::npos) << value << ": " << e;

@@ -27,7 +27,8 @@ struct ClusterPki {
 };
 
 // Days a generated certificate is valid: the CA ten years, the server and host certificates about
-// two (an operator re-runs `cluster init --tls` into a new directory to renew).
+// two (renewed from the CA's key when it was kept: `cluster init --tls --keep-ca-key`, then
+// `cluster renew`).
 inline constexpr int kCaValidDays = 3650;
 inline constexpr int kLeafValidDays = 825;
 
@@ -38,5 +39,17 @@ inline constexpr int kLeafValidDays = 825;
 [[nodiscard]] Result<ClusterPki> make_cluster_pki(const std::string& cluster,
                                                   const std::vector<std::string>& hosts,
                                                   const std::vector<std::string>& server_names);
+
+// Another certificate from a kept CA (`ca`: its certificate and key, as `cluster init --tls
+// --keep-ca-key` wrote them), to renew a host's or the server's certificate or to give a new host
+// one. The same kinds, names and checks as make_cluster_pki, with the CA's organization. Refused
+// when `ca` is not a CA's certificate with its own key. `valid_days` < 0 makes a certificate that
+// has already expired (tests).
+[[nodiscard]] Result<CertifiedKey> issue_host_certificate(const CertifiedKey& ca,
+                                                          const std::string& host,
+                                                          int valid_days = kLeafValidDays);
+[[nodiscard]] Result<CertifiedKey> issue_server_certificate(
+    const CertifiedKey& ca, const std::vector<std::string>& server_names,
+    int valid_days = kLeafValidDays);
 
 }  // namespace capsule::cluster

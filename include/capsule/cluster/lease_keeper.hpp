@@ -34,6 +34,9 @@ struct LeaseConfig {
   // of its last renewal that succeeded (see docs/cluster.md, "Leases").
   std::chrono::milliseconds duration{3000};
   std::chrono::milliseconds timeout{1000};  // each KV request
+  // Of the lease bucket, when this host creates it: 3 on a JetStream cluster of three servers
+  // (docs/cluster.md, "Replicated JetStream"); an existing bucket keeps its own.
+  int replicas = 1;
 };
 
 // What a try_acquire found.

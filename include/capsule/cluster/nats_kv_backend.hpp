@@ -32,7 +32,7 @@ class NatsKvBackend final : public storage::KvBackend {
     std::string url = "nats://127.0.0.1:4222";
     std::string bucket = "capsule_kv";        // [A-Za-z0-9_-]+; the JetStream stream is KV_<bucket>
     std::chrono::milliseconds timeout{2000};  // connect, and each JetStream request
-    int replicas = 1;                         // of the bucket, when this backend creates it
+    int replicas = 1;  // of the bucket, when this backend creates it (3 on a JetStream cluster)
     std::chrono::milliseconds reconnect_wait{200};  // between reconnect attempts (unbounded)
     std::string user;                               // credentials (cluster_auth.hpp); empty: none
     std::string password;
@@ -84,6 +84,12 @@ class NatsKvBackend final : public storage::KvBackend {
   // Largest value the connected server accepts (its max_payload less room for headers).
   [[nodiscard]] std::size_t max_value_bytes() const;
   [[nodiscard]] bool connected() const;
+  // The server the backend's connection is on now ("" while it is not): with several servers in
+  // Options::url, whichever it reached (it moves to another when that one goes away).
+  [[nodiscard]] std::string connected_url() const;
+  // The bucket's replicas as the server reported them at connect (an existing bucket keeps its
+  // own, whatever Options::replicas asked for).
+  [[nodiscard]] int replicas() const;
   // Conditional writes that lost to a concurrent writer (each one was retried or taken back).
   [[nodiscard]] std::uint64_t conflicts() const;
 
