@@ -2,8 +2,9 @@
 // without sockets on http_ask.c: failed instances count against the restart intensity; past it the
 // route gives up once (told once), answers 503 route-failed naming the route and the last
 // failure, and shows it in its pool; failures spread wider than the window never give up; another
-// route on the same component keeps answering. Over real sockets with ps, /metrics and the log
-// line: e2e.http_proxy_core.
+// route on the same component keeps answering; restart() brings a route that gave up back with a
+// fresh window, and starts a serving one's instances afresh. Over real sockets with ps, /metrics,
+// the log lines and `capsule restart`: e2e.http_proxy_core.
 #include "daemon/proxy_route.hpp"
 
 #include <chrono>
@@ -117,6 +118,49 @@ TEST_F(ProxyRouteSupervision, MaxRestartsZeroGivesUpAtTheFirstFailure) {
   EXPECT_EQ(get(boom, "/boom/trap").status, 500);
   EXPECT_EQ(give_ups.told.size(), 1U);
   EXPECT_EQ(get(boom, "/boom/nocall").status, 503);
+}
+
+TEST_F(ProxyRouteSupervision, ARestartServesAgainWithAFreshWindow) {
+  GiveUps give_ups;
+  ProxyRouteHandler boom(*engine_, ask_, options(give_ups, 1, std::chrono::milliseconds(60'000)));
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(get(boom, "/boom/trap").status, 500);
+  ASSERT_EQ(give_ups.told.size(), 1U);
+  EXPECT_EQ(get(boom, "/boom/nocall").status, 503);
+
+  const ProxyRouteHandler::Restart r = boom.restart();
+  EXPECT_NE(r.gave_up.find("gave up: more than 1 restarts in 60000 ms"), std::string::npos)
+      << r.gave_up;
+  EXPECT_EQ(r.busy, 0U);
+  EXPECT_EQ(get(boom, "/boom/nocall").body, "no call");
+  auto pool = boom.pool();
+  EXPECT_TRUE(pool->gave_up.empty()) << pool->gave_up;
+  EXPECT_EQ(pool->restarts, 1U);
+  EXPECT_EQ(pool->failed, 2U);  // a total since the start, not the window
+
+  // The window starts empty: one failure is within the intensity, the second past it again.
+  EXPECT_EQ(get(boom, "/boom/trap").status, 500);
+  EXPECT_EQ(get(boom, "/boom/nocall").status, 200);
+  EXPECT_EQ(give_ups.told.size(), 1U);
+  EXPECT_EQ(get(boom, "/boom/trap").status, 500);
+  EXPECT_EQ(give_ups.told.size(), 2U);
+  EXPECT_EQ(get(boom, "/boom/nocall").status, 503);
+}
+
+TEST_F(ProxyRouteSupervision, ARestartOfAServingRouteDropsItsInstances) {
+  GiveUps give_ups;
+  ProxyRouteHandler route(*engine_, ask_, options(give_ups, 3, std::chrono::milliseconds(5000)));
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);  // the same instance, reused
+  EXPECT_EQ(route.pool()->instantiated, 1U);
+  ASSERT_EQ(route.pool()->idle, 1U);
+
+  const ProxyRouteHandler::Restart r = route.restart();
+  EXPECT_TRUE(r.gave_up.empty()) << r.gave_up;
+  EXPECT_EQ(r.idle_dropped, 1U);
+  EXPECT_EQ(route.pool()->idle, 0U);
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);
+  EXPECT_EQ(route.pool()->instantiated, 2U);  // a fresh one
+  EXPECT_TRUE(give_ups.told.empty());
 }
 
 }  // namespace
