@@ -233,8 +233,9 @@ void metadata_of(void* h, const capsule_id_t* id, capsule_answer_t* out) {
 
 // Hands a pending answer to host code that completes it later (`start` passes `done` on to an
 // outcome callback or a task). Completed exactly once whatever happens: by that callback, with
-// `refusal` (unavailable) when `start` throws, or by PendingCompletion's destructor - answering
-// `cancelled` - when the host drops the callback uncalled (a runtime destroyed meanwhile).
+// `refusal` (unavailable) when `start` throws (even after it stored the callback), or by
+// PendingCompletion's destructor - answering `cancelled` - when the host drops the callback
+// uncalled.
 template <typename Start>
 void hand_over(capsule_pending_t* pending, std::string_view refusal, Start&& start) noexcept {
   std::shared_ptr<detail::PendingCompletion> done;

@@ -18,18 +18,19 @@ namespace capsule::wasm::detail {
 
 // Owns the host's reference to a pending answer. complete() publishes the answer and wakes the
 // guest's call. If it is destroyed first - its holder dropped the outcome callback without calling
-// it, as a runtime destroyed with the request still pending does - it answers `cancelled` and
-// completes then: the shim's pending object is released (not leaked), and a guest call still
-// polled ends at once instead of waiting out its wall time. Shared by the copies of one callback
-// (std::function copies what it holds); the last one to go completes an uncompleted answer.
+// it, against HostApi's contract - it answers `cancelled` and completes then: the shim's pending
+// object is released (not leaked), and the guest's call ends at once instead of waiting out its
+// wall time. Shared by the copies of one callback (std::function copies what it holds); the last
+// one to go completes an uncompleted answer. The component runtime and the cluster bridge give
+// every request an outcome, at shutdown too (component.ProxyCallAtShutdown): this is the net
+// under host code that does not, and what makes a throw after the hand-over complete only once.
 class PendingCompletion {
  public:
   explicit PendingCompletion(capsule_pending_t* pending) noexcept : pending_(pending) {}
   ~PendingCompletion() {
     capsule_pending_t* p = pending_.exchange(nullptr);
     if (p == nullptr) return;
-    constexpr std::string_view kWhy =
-        "the host dropped this request unanswered (it is shutting down)";
+    constexpr std::string_view kWhy = "the host dropped this request unanswered";
     capsule_answer_error(capsule_pending_answer(p), wit::error_tag_of(ErrorCode::kCancelled),
                          shim::bytes_of(kWhy));
     capsule_pending_complete(p);

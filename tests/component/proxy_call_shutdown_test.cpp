@@ -1,14 +1,18 @@
 // A capsule:core messaging.call still pending in a wasi:http/proxy instance (a route's, with the
 // runtime's bindings: ComponentRuntime::detached_host) when the runtime shuts down. http_ask.c
-// asks the aggregator to "hold" (guest/examples/aggregator.c): a reply that never comes within
-// the test. Whichever goes first - the runtime, or the guest's call - the other must not touch
-// what is gone, the shim's pending answer must be released (the ASan preset's LeakSanitizer
-// checks it: `ctest --preset asan -R ProxyCallAtShutdown`), and a call still polled gets an
-// outcome instead of waiting out its wall time. A canary call in the same process is answered.
+// asks a component that does not answer within the test: the sleeper, busy in a one-hour WASI
+// sleep (its request is still in the runtime's tracker when the runtime goes: the outcome
+// callback is dropped uncalled), or the aggregator told to "hold" (a deferred reply, which the
+// aggregator's instance fails when it stops). Whichever goes first - the runtime, or the guest's
+// call - the other must not touch what is gone, the shim's pending answer must be released (the
+// ASan preset's LeakSanitizer checks it: `ctest --preset asan -R ProxyCallAtShutdown`), and a call
+// still polled gets an outcome instead of waiting out its wall time. A canary call in the same
+// process is answered.
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <capsule/wasm/http_proxy.hpp>
 
@@ -49,7 +53,22 @@ class ProxyCallAtShutdown : public testing::RuntimeFixture {
     auto a = spec("aggregator", "aggregator");
     a.config = {{"targets", "test/echo/0"}};
     aggregator_ = start(std::move(a)).at(0);
+    auto sleeper = spec("sleeper", "sleeper");
+    sleeper.limits.wall_time_per_call = 60s;
+    sleeper_ = start(std::move(sleeper)).at(0);
     ASSERT_TRUE(runtime->register_detached("web", "ask", {}));
+  }
+
+  // After runtime.reset(): a new runtime in the same actor system, with the same components.
+  void SetUpAgain() {
+    runtime = std::make_unique<ComponentRuntime>(system, engine);
+    SetUp();
+  }
+
+  // The requests nobody answers within the test, one per kind of silence.
+  [[nodiscard]] std::vector<std::string> silent_requests() const {
+    return {"/ask?to=" + sleeper_.to_string() + "&msg=3600000",
+            "/ask?to=" + aggregator_.to_string() + "&msg=hold"};
   }
 
   // An instance of http_ask.c as a route's pool makes one: the runtime's bindings, under
@@ -86,6 +105,7 @@ class ProxyCallAtShutdown : public testing::RuntimeFixture {
   }
 
   ComponentId aggregator_;
+  ComponentId sleeper_;
 };
 
 TEST_F(ProxyCallAtShutdown, ACanaryCallIsAnswered) {
@@ -99,47 +119,59 @@ TEST_F(ProxyCallAtShutdown, ACanaryCallIsAnswered) {
 // The runtime goes while the guest waits; the call, polled on, ends with the guest's own answer
 // (its call failed), not at its 60 s wall time.
 TEST_F(ProxyCallAtShutdown, TheRuntimeGoesFirstAndTheCallStillEnds) {
-  auto inst = instance();
-  auto waker = std::make_shared<TestWaker>();
-  auto call = inst.start_handle(get("/ask?to=" + aggregator_.to_string() + "&msg=hold"));
-  poll_until_waiting(call, waker);
-  const auto start = std::chrono::steady_clock::now();
-  runtime.reset();
-  while (call.poll(waker) == wasm::GuestCall::State::kPending) {
-    ASSERT_LT(std::chrono::steady_clock::now() - start, 20s) << "the call outlived the runtime";
-    static_cast<void>(waker->wait_for(50ms));
+  for (std::size_t kind = 0; kind < 2; ++kind) {
+    SCOPED_TRACE(kind == 0 ? "sleeper" : "aggregator hold");
+    if (kind == 1) SetUpAgain();
+    const std::string path = silent_requests()[kind];
+    auto inst = instance();
+    auto waker = std::make_shared<TestWaker>();
+    auto call = inst.start_handle(get(path));
+    poll_until_waiting(call, waker);
+    const auto start = std::chrono::steady_clock::now();
+    runtime.reset();
+    while (call.poll(waker) == wasm::GuestCall::State::kPending) {
+      ASSERT_LT(std::chrono::steady_clock::now() - start, 20s) << "the call outlived the runtime";
+      static_cast<void>(waker->wait_for(50ms));
+    }
+    auto r = call.response();
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->status, 502);  // http_ask's answer to a failed call
+    const std::string body(r->body.begin(), r->body.end());
+    EXPECT_NE(body.find(" failed: "), std::string::npos) << body;
   }
-  auto r = call.response();
-  ASSERT_TRUE(r) << r.error().describe();
-  EXPECT_EQ(r->status, 502);  // http_ask's answer to a failed call
-  const std::string body(r->body.begin(), r->body.end());
-  EXPECT_NE(body.find("call to " + aggregator_.to_string() + " failed:"), std::string::npos)
-      << body;
 }
 
 // The guest's call is dropped while it waits (its instance goes with it), then the runtime: the
-// request's late outcome finds no call and frees what the call left.
+// request's late outcome (or its dropped callback) finds no call and frees what the call left.
 TEST_F(ProxyCallAtShutdown, TheCallGoesFirstThenTheRuntime) {
-  {
-    auto inst = instance();
-    auto waker = std::make_shared<TestWaker>();
-    auto call = inst.start_handle(get("/ask?to=" + aggregator_.to_string() + "&msg=hold"));
-    poll_until_waiting(call, waker);
+  for (std::size_t kind = 0; kind < 2; ++kind) {
+    SCOPED_TRACE(kind == 0 ? "sleeper" : "aggregator hold");
+    if (kind == 1) SetUpAgain();
+    {
+      auto inst = instance();
+      auto waker = std::make_shared<TestWaker>();
+      auto call = inst.start_handle(get(silent_requests()[kind]));
+      poll_until_waiting(call, waker);
+    }
+    EXPECT_EQ(runtime->correlation_stats().pending, 1U);
+    runtime.reset();
   }
-  EXPECT_EQ(runtime->correlation_stats().pending, 1U);
-  runtime.reset();
 }
 
 // The runtime and the call go while the guest waits, and the instance last.
 TEST_F(ProxyCallAtShutdown, TheRuntimeGoesWithTheCallPending) {
-  auto inst = instance();
-  {
-    auto waker = std::make_shared<TestWaker>();
-    auto call = inst.start_handle(get("/ask?to=" + aggregator_.to_string() + "&msg=hold"));
-    poll_until_waiting(call, waker);
-    runtime.reset();
+  for (std::size_t kind = 0; kind < 2; ++kind) {
+    SCOPED_TRACE(kind == 0 ? "sleeper" : "aggregator hold");
+    if (kind == 1) SetUpAgain();
+    auto inst = instance();
+    {
+      auto waker = std::make_shared<TestWaker>();
+      auto call = inst.start_handle(get(silent_requests()[kind]));
+      poll_until_waiting(call, waker);
+      runtime.reset();
+    }
+    EXPECT_TRUE(inst.failed());  // a call dropped while pending fails its instance
   }
-  EXPECT_TRUE(inst.failed());  // a call dropped while pending fails its instance
 }
 
 }  // namespace
