@@ -10,6 +10,7 @@
 // process is answered.
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -92,6 +93,24 @@ class ProxyCallAtShutdown : public testing::RuntimeFixture {
     return r;
   }
 
+  // Runs `test` once per silent request, each on a runtime of its own (the test destroys it).
+  void each_silent_request(const std::function<void(const std::string&)>& test) {
+    const std::vector<std::string> paths = silent_requests();
+    for (std::size_t kind = 0; kind < paths.size(); ++kind) {
+      SCOPED_TRACE(paths[kind]);
+      if (kind > 0) SetUpAgain();
+      test(paths[kind]);
+    }
+  }
+
+  // A request to `path` on `inst`, polled until the guest waits in its messaging.call.
+  wasm::HttpCall start_waiting(wasm::HttpProxyInstance& inst, const std::string& path,
+                               const std::shared_ptr<TestWaker>& waker) {
+    auto call = inst.start_handle(get(path));
+    poll_until_waiting(call, waker);
+    return call;
+  }
+
   // Polls `call` until the guest waits in messaging.call for the aggregator (one request
   // pending in the runtime): the state the tests shut down in.
   void poll_until_waiting(wasm::HttpCall& call, const std::shared_ptr<TestWaker>& waker) {
@@ -119,14 +138,10 @@ TEST_F(ProxyCallAtShutdown, ACanaryCallIsAnswered) {
 // The runtime goes while the guest waits; the call, polled on, ends with the guest's own answer
 // (its call failed), not at its 60 s wall time.
 TEST_F(ProxyCallAtShutdown, TheRuntimeGoesFirstAndTheCallStillEnds) {
-  for (std::size_t kind = 0; kind < 2; ++kind) {
-    SCOPED_TRACE(kind == 0 ? "sleeper" : "aggregator hold");
-    if (kind == 1) SetUpAgain();
-    const std::string path = silent_requests()[kind];
+  each_silent_request([&](const std::string& path) {
     auto inst = instance();
     auto waker = std::make_shared<TestWaker>();
-    auto call = inst.start_handle(get(path));
-    poll_until_waiting(call, waker);
+    auto call = start_waiting(inst, path, waker);
     const auto start = std::chrono::steady_clock::now();
     runtime.reset();
     while (call.poll(waker) == wasm::GuestCall::State::kPending) {
@@ -138,40 +153,32 @@ TEST_F(ProxyCallAtShutdown, TheRuntimeGoesFirstAndTheCallStillEnds) {
     EXPECT_EQ(r->status, 502);  // http_ask's answer to a failed call
     const std::string body(r->body.begin(), r->body.end());
     EXPECT_NE(body.find(" failed: "), std::string::npos) << body;
-  }
+  });
 }
 
 // The guest's call is dropped while it waits (its instance goes with it), then the runtime: the
 // request's late outcome (or its dropped callback) finds no call and frees what the call left.
 TEST_F(ProxyCallAtShutdown, TheCallGoesFirstThenTheRuntime) {
-  for (std::size_t kind = 0; kind < 2; ++kind) {
-    SCOPED_TRACE(kind == 0 ? "sleeper" : "aggregator hold");
-    if (kind == 1) SetUpAgain();
+  each_silent_request([&](const std::string& path) {
     {
       auto inst = instance();
-      auto waker = std::make_shared<TestWaker>();
-      auto call = inst.start_handle(get(silent_requests()[kind]));
-      poll_until_waiting(call, waker);
+      auto call = start_waiting(inst, path, std::make_shared<TestWaker>());
     }
     EXPECT_EQ(runtime->correlation_stats().pending, 1U);
     runtime.reset();
-  }
+  });
 }
 
 // The runtime and the call go while the guest waits, and the instance last.
 TEST_F(ProxyCallAtShutdown, TheRuntimeGoesWithTheCallPending) {
-  for (std::size_t kind = 0; kind < 2; ++kind) {
-    SCOPED_TRACE(kind == 0 ? "sleeper" : "aggregator hold");
-    if (kind == 1) SetUpAgain();
+  each_silent_request([&](const std::string& path) {
     auto inst = instance();
     {
-      auto waker = std::make_shared<TestWaker>();
-      auto call = inst.start_handle(get(silent_requests()[kind]));
-      poll_until_waiting(call, waker);
+      auto call = start_waiting(inst, path, std::make_shared<TestWaker>());
       runtime.reset();
     }
     EXPECT_TRUE(inst.failed());  // a call dropped while pending fails its instance
-  }
+  });
 }
 
 }  // namespace
