@@ -11,9 +11,12 @@
 #include <filesystem>
 #include <future>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <capsule/wasm/host_api.hpp>
 
 namespace capsule::daemon {
 namespace {
@@ -161,6 +164,55 @@ TEST_F(ProxyRouteSupervision, ARestartOfAServingRouteDropsItsInstances) {
   EXPECT_EQ(get(route, "/boom/nocall").status, 200);
   EXPECT_EQ(route.pool()->instantiated, 2U);  // a fresh one
   EXPECT_TRUE(give_ups.told.empty());
+}
+
+// Holds a guest's messaging.call until the test answers it: an instance busy when the route
+// restarts.
+class HeldCall final : public wasm::StandaloneHostApi {
+ public:
+  using StandaloneHostApi::StandaloneHostApi;
+  void call(const ComponentId&, Payload, std::uint32_t, CallDone done) override {
+    const std::lock_guard lock(mutex_);
+    done_ = std::move(done);
+    called_.set_value();
+  }
+  void wait_called() { called_future_.wait(); }
+  void answer(std::string text) {
+    CallDone done;
+    {
+      const std::lock_guard lock(mutex_);
+      done = std::move(done_);
+    }
+    done(Payload::text(text));
+  }
+
+ private:
+  std::mutex mutex_;
+  CallDone done_;
+  std::promise<void> called_;
+  std::future<void> called_future_ = called_.get_future();
+};
+
+TEST_F(ProxyRouteSupervision, AnInstanceBusyAtARestartAnswersAndIsNotReused) {
+  GiveUps give_ups;
+  auto o = options(give_ups, 3, std::chrono::milliseconds(5000));
+  auto held = std::make_shared<HeldCall>(ComponentId{"web", "boom", "0"});
+  o.host = [held](const ComponentId&) { return held; };
+  ProxyRouteHandler route(*engine_, ask_, std::move(o));
+  auto busy = std::async(std::launch::async, [&] { return get(route, "/boom?msg=x"); });
+  held->wait_called();  // the request's instance waits in its call
+
+  const ProxyRouteHandler::Restart r = route.restart();
+  EXPECT_EQ(r.busy, 1U);
+  EXPECT_EQ(r.idle_dropped, 0U);
+  held->answer("answered after the restart");
+  const HttpTriggerResponse answered = busy.get();
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_EQ(answered.body, "answered after the restart");
+  EXPECT_EQ(route.pool()->idle, 0U);  // made before the restart: dropped, not kept
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);
+  EXPECT_EQ(route.pool()->instantiated, 2U);
+  EXPECT_EQ(route.pool()->idle, 1U);  // the fresh one is kept
 }
 
 }  // namespace
