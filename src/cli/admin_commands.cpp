@@ -169,7 +169,10 @@ int cmd_stop(const AdminClientOptions& admin, const std::string& component, bool
         }
         std::string line = "restarted http route " + r.value("route", std::string()) + " (" +
                            r.value("name", std::string()) + ")";
-        const std::string gave_up = r.value("gave_up", std::string());
+        // The cause's first line: a trap's backtrace follows it (the host's log and
+        // `capsule ps --json` keep the whole text).
+        std::string gave_up = r.value("gave_up", std::string());
+        gave_up = gave_up.substr(0, gave_up.find('\n'));
         if (!gave_up.empty()) line += "; it was down (" + gave_up + ")";
         std::printf("%s\n", line.c_str());
       });
