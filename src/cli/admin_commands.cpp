@@ -157,11 +157,25 @@ int cmd_send(const AdminClientOptions& admin, const MessageOptions& m, bool call
 }
 
 int cmd_stop(const AdminClientOptions& admin, const std::string& component, bool restart) {
-  return admin_request(admin, "POST", !restart ? "/v1/stop" : "/v1/restart",
-                       json{{"component", component}}, [&](const json&) {
-                         std::printf("%s %s\n", !restart ? "stopped" : "restarted",
-                                     component.c_str());
-                       });
+  // A route is named by its path ("/boom"); "ns/name" is a component, or a wasi:http/proxy route
+  // by its instances' name (the host tells which).
+  const bool route = restart && component.starts_with('/');
+  return admin_request(
+      admin, "POST", !restart ? "/v1/stop" : "/v1/restart",
+      json{{route ? "route" : "component", component}}, [&](const json& r) {
+        if (!r.contains("route")) {
+          std::printf("%s %s\n", !restart ? "stopped" : "restarted", component.c_str());
+          return;
+        }
+        std::string line = "restarted http route " + r.value("route", std::string()) + " (" +
+                           r.value("name", std::string()) + ")";
+        // The cause's first line: a trap's backtrace follows it (the host's log and
+        // `capsule ps --json` keep the whole text).
+        std::string gave_up = r.value("gave_up", std::string());
+        gave_up = gave_up.substr(0, gave_up.find('\n'));
+        if (!gave_up.empty()) line += "; it was down (" + gave_up + ")";
+        std::printf("%s\n", line.c_str());
+      });
 }
 
 int cmd_upgrade(const AdminClientOptions& admin, const std::string& component,

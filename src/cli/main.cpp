@@ -170,14 +170,26 @@ int main(int argc, char** argv) {
 
   std::string component, new_wasm;
   auto* stop = app.add_subcommand("stop", "Stop every instance of a component");
-  auto* restart =
-      app.add_subcommand("restart", "Stop a component and start it again from its manifest entry");
+  auto* restart = app.add_subcommand(
+      "restart",
+      "Stop a component and start it again from its manifest entry; or start a wasi:http/proxy "
+      "route's pool of instances afresh (a route that gave up serves again)");
   auto* upgrade = app.add_subcommand(
       "upgrade", "Replace a running component with a new .wasm, keeping queued messages");
-  for (auto* sub : {stop, restart, upgrade}) {
+  for (auto* sub : {stop, upgrade}) {
     sub->add_option("component", component, "namespace/name")->required();
     add_admin_options(sub);
   }
+  restart
+      ->add_option("component", component,
+                   "a component's namespace/name, or a wasi:http/proxy route: its path (/api) or "
+                   "its name (namespace/name)")
+      ->required();
+  add_admin_options(restart);
+  restart->footer(
+      "A route restart drops the route's idle instances (busy ones after their answer), empties "
+      "its restart-intensity window and clears its failed state: the next request gets a fresh "
+      "instance. It works on a serving route too. Logged with who asked (docs/http.md).");
   upgrade->add_option("wasm", new_wasm, "the new component file")
       ->required()
       ->check(CLI::ExistingFile);

@@ -62,8 +62,20 @@ std::optional<rt::ActorRef<ComponentEnvelope>> ComponentRegistry::find(
   return it->second.ref;
 }
 
-Error ComponentRegistry::not_found(const ComponentId& id) {
-  return Error{ErrorCode::kNotFound, "no component " + id.to_string() + " on this host"};
+Error ComponentRegistry::not_found(const ComponentId& id) const {
+  std::string message = "no component " + id.to_string() + " on this host";
+  const std::string name = id.ns + "/" + id.name;
+  std::shared_lock lock(detached_mutex_);
+  if (detached_.contains(name)) {
+    message += ": " + name +
+               " is a wasi:http/proxy route (its instances take HTTP requests, not messages)";
+  }
+  return Error{ErrorCode::kNotFound, std::move(message)};
+}
+
+void ComponentRegistry::add_detached(std::string name) {
+  std::unique_lock lock(detached_mutex_);
+  detached_.insert(std::move(name));
 }
 
 std::optional<ComponentRecord> ComponentRegistry::record(const ComponentId& id) const {

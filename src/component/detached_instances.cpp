@@ -21,10 +21,12 @@ Status ComponentRuntime::register_detached(std::string_view ns, std::string_view
     return make_error(ErrorCode::kInvalidArgument,
                       "component namespace '" + std::string(ns) + "' is reserved for the host");
   }
-  if (!config_.policy) return ok();
-  if (Status s = config_.policy->set_component(ns, name, permissions); !s) {
-    return make_error(ErrorCode::kInvalidArgument, full + ": " + s.error().message);
+  if (config_.policy) {
+    if (Status s = config_.policy->set_component(ns, name, permissions); !s) {
+      return make_error(ErrorCode::kInvalidArgument, full + ": " + s.error().message);
+    }
   }
+  registry_.add_detached(full);  // a message to its instances is refused saying what they are
   return ok();
 }
 

@@ -85,7 +85,7 @@ void ComponentRuntime::send_later(const ComponentId& from, const ComponentId& to
   }
   auto target = registry_.find(to);
   if (!target && config_.remote) return remote();
-  if (!target) return done(ComponentRegistry::not_found(to));
+  if (!target) return done(registry_.not_found(to));
   done(name_gone_target(target->send(ComponentEnvelope{
                             ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
                         to));
@@ -158,7 +158,7 @@ Status ComponentRuntime::route(const ComponentId& from, const ComponentId& to, P
   }
   auto target = registry_.find(to);
   if (!target && config_.remote) return config_.remote->send(from, to, payload);
-  if (!target) return ComponentRegistry::not_found(to);
+  if (!target) return registry_.not_found(to);
   return name_gone_target(target->send(ComponentEnvelope{
                               ComponentEnvelope::Deliver{message_from(from, std::move(payload))}}),
                           to);
@@ -263,7 +263,7 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
     timeouts_.schedule(id, std::chrono::steady_clock::now() + timeout);
     return id;
   }
-  if (!target) return ComponentRegistry::not_found(to);
+  if (!target) return registry_.not_found(to);
   const CorrelationId id = tracker_.begin(PendingRequest{from, to, timeout, std::move(deliver)});
   ComponentMessage message = message_from(from, std::move(payload));
   message.correlation = id;

@@ -2,6 +2,7 @@
 // and the JSON it answers. AdminEndpoints (admin_endpoints.cpp) guards the listeners and audits.
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "admin_views.hpp"
 #include "dashboard.hpp"
@@ -118,7 +119,9 @@ HttpResponse HostDaemon::route(const HttpRequest& r) {
   if (r.method == "POST" && r.path == "/v1/send") return send_or_call(r.body, false);
   if (r.method == "POST" && r.path == "/v1/call") return send_or_call(r.body, true);
   if (r.method == "POST" && r.path == "/v1/stop") return stop_component(r.body);
-  if (r.method == "POST" && r.path == "/v1/restart") return restart_component(r.body);
+  if (r.method == "POST" && r.path == "/v1/restart") {
+    return restart_component(r.body, caller_of(r, true));
+  }
   if (r.method == "POST" && r.path == "/v1/upgrade") return upgrade_component(r.body);
   return json_response(
       404, json{{"ok", false},
@@ -148,7 +151,7 @@ HttpResponse HostDaemon::health() const {
       failed.push_back(r.id.to_string());
     }
   }
-  // A wasi:http/proxy route that gave up is down for good too (until the host restarts).
+  // A wasi:http/proxy route that gave up is down too (until `capsule restart` of it).
   json failed_routes = json::array();
   if (http_) {
     for (const auto& r : http_->stats().routes) {
@@ -228,32 +231,62 @@ HttpResponse HostDaemon::stop_component(const std::string& body) {
   return json_response(200, json{{"ok", true}});
 }
 
-HttpResponse HostDaemon::restart_component(const std::string& body) {
+HttpResponse HostDaemon::restart_component(const std::string& body, const std::string& by) {
   auto j = parse_body(body);
   if (!j) return error_response(j.error());
+  // A wasi:http/proxy route by its path: {"route": "/boom"} (`capsule restart /boom`).
+  if (j->contains("route") || j->value("component", std::string()).starts_with('/')) {
+    auto route = field(*j, j->contains("route") ? "route" : "component");
+    if (!route) return error_response(route.error());
+    return restart_route(*route, by);
+  }
   auto name = component_name(*j);
   if (!name) return error_response(name.error());
-  std::pair<component::ComponentSpec, std::vector<std::string>> spec;
+  const std::string key = name->first + "/" + name->second;
+  std::optional<std::pair<component::ComponentSpec, std::vector<std::string>>> spec;
+  std::string components;  // this host's, for the error
   {
     std::lock_guard lock(specs_mutex_);
-    auto it = specs_.find(name->first + "/" + name->second);
-    if (it == specs_.end()) {
-      return error_response(make_error(
-          ErrorCode::kNotFound,
-          "no component " + name->first + "/" + name->second + " in this host's manifest"));
+    if (auto it = specs_.find(key); it != specs_.end()) spec = it->second;
+    for (const auto& [started, unused] : specs_) {
+      components += (components.empty() ? "" : ", ") + started;
     }
-    spec = it->second;
+  }
+  if (!spec) {
+    // Or a route by its instances' name, which no [[component]] shares.
+    if (http_ && http_->names_a_route(key)) return restart_route(key, by);
+    return error_response(make_error(
+        ErrorCode::kNotFound,
+        "no component or HTTP route " + key +
+            " in this host's manifest (components: " + (components.empty() ? "none" : components) +
+            "; HTTP routes: " + (http_ ? http_->route_list() : "none") + ")"));
   }
   static_cast<void>(runtime_->stop(name->first, name->second));  // may already be stopped
-  if (Status s = start_component_when_free(spec.first, spec.second); !s) {
+  if (Status s = start_component_when_free(spec->first, spec->second); !s) {
     return error_response(s.error());
   }
   {
     std::lock_guard lock(specs_mutex_);
-    ++operator_restarts_[name->first + "/" + name->second];
+    ++operator_restarts_[key];
   }
-  reporter_.info("restarted " + name->first + "/" + name->second + " (admin request)");
+  reporter_.info("restarted " + key + " (admin request)", {{"by", by}});
   return json_response(200, json{{"ok", true}});
+}
+
+HttpResponse HostDaemon::restart_route(const std::string& which, const std::string& by) {
+  if (!http_) {
+    return error_response(make_error(ErrorCode::kNotFound,
+                                     "no HTTP route " + which + ": this host has no [http] table"));
+  }
+  auto r = http_->restart_route(which, by);
+  if (!r) return error_response(r.error());
+  return json_response(200, json{{"ok", true},
+                                 {"route", r->route},
+                                 {"name", r->name},
+                                 {"was", r->gave_up.empty() ? "running" : "failed"},
+                                 {"gave_up", r->gave_up},
+                                 {"idle_dropped", r->idle_dropped},
+                                 {"busy", r->busy}});
 }
 
 HttpResponse HostDaemon::upgrade_component(const std::string& body) {

@@ -29,6 +29,7 @@ std::string target_of(const HttpRequest& r) {
   if (const std::string file = text("path"); !file.empty())
     return text("component") + " <- " + file;
   if (std::string component = text("component"); !component.empty()) return component;
+  if (std::string route = text("route"); !route.empty()) return route;
   if (std::string target = text("target"); !target.empty()) return target;
   return r.method + " " + r.path;
 }

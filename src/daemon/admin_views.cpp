@@ -87,6 +87,7 @@ json routes_view(const HttpTriggerSnapshot& http) {
                        {"queued", r.pool->queued},
                        {"instantiated", r.pool->instantiated},
                        {"failed", r.pool->failed},
+                       {"restarts", r.pool->restarts},
                        {"state", r.pool->gave_up.empty() ? "running" : "failed"},
                        {"gave_up", r.pool->gave_up},
                        {"requests", requests}});

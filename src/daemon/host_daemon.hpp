@@ -74,7 +74,10 @@ class HostDaemon {
   HttpResponse hosts() const;
   HttpResponse send_or_call(const std::string& body, bool call);
   HttpResponse stop_component(const std::string& body);
-  HttpResponse restart_component(const std::string& body);
+  // POST /v1/restart: a component, or a wasi:http/proxy route (by its path or name); `by`: who
+  // asked, for the log.
+  HttpResponse restart_component(const std::string& body, const std::string& by);
+  HttpResponse restart_route(const std::string& which, const std::string& by);
   HttpResponse upgrade_component(const std::string& body);
   [[nodiscard]] std::string metrics() const;
   [[nodiscard]] OperatorRestarts operator_restarts() const;

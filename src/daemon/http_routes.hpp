@@ -43,8 +43,9 @@ struct ProxyPoolStats {
   std::uint32_t queued = 0;        // waiting for an instance
   std::uint64_t instantiated = 0;  // instantiations since the host started (tried)
   std::uint64_t failed = 0;        // dropped after a trap or a limit
+  std::uint64_t restarts = 0;      // by an operator (`capsule restart`), since the host started
   // Empty while the route serves; once its instances failed more often than its restart
-  // intensity allows, why it gave up (it answers 503 from then on, until the host restarts).
+  // intensity allows, why it gave up (it answers 503 from then on, until `capsule restart`).
   std::string gave_up;
 };
 

@@ -61,71 +61,16 @@ void set(httplib::Response& res, const HttpTriggerResponse& answer) {
   res.set_content(answer.body, answer.content_type.c_str());
 }
 
-// The handler of one [[http.route]]; a wasi:http/proxy component is loaded (and checked to be
-// one) here, so a wrong file fails the start naming the route's line.
-Result<std::shared_ptr<RouteHandler>> handler_for(
-    const manifest::HttpRouteEntry& entry, component::ComponentRuntime& runtime,
-    const std::map<std::string, std::uint32_t>& instances, Reporter& reporter) {
-  using Made = std::shared_ptr<RouteHandler>;
-  if (entry.static_body) return Made(std::make_shared<StaticRouteHandler>(*entry.static_body));
-  if (!entry.wasm.empty()) {
-    const std::string where = "http route " + entry.path + " (line " + std::to_string(entry.line) +
-                              "): " + entry.wasm.string();
-    auto component = runtime.engine().load_file(entry.wasm);
-    if (!component) {
-      Error e = std::move(component).error();
-      e.message = where + ": " + e.message;
-      return e;
-    }
-    if ((*component)->kind() != wasm::ComponentKind::kHttpProxy) {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          where +
-              " is a capsule:core component, not a wasi:http/proxy one: start it as a "
-              "[[component]] and route to it with component = \"ns/name\"");
-    }
-    // Its instances check, log and store as the component ns/name: registered like one.
-    if (Status s = runtime.register_detached(entry.ns, entry.name, entry.permissions); !s) {
-      Error e = std::move(s).error();
-      e.message = where + ": " + e.message;
-      return e;
-    }
-    ProxyRouteHandler::Options o;
-    o.target = entry.wasm.filename().string();
-    o.ns = entry.ns;
-    o.name = entry.name;
-    o.instances = entry.instances;
-    o.reuse = entry.reuse;
-    o.limits.memory_bytes = entry.memory_bytes;
-    // Each call's wall time (the handler sets it too): the host bindings bound a messaging.call's
-    // wait by it.
-    o.limits.wall_time_per_call = entry.request_timeout;
-    o.outgoing_allowed_hosts = entry.outgoing;
-    o.timeout = entry.request_timeout;
-    o.route = entry.path;
-    o.max_restarts = entry.max_restarts;
-    o.restart_window = entry.restart_window;
-    // One error line when the route gives up, worded as a supervisor's ("supervisor gave up").
-    o.on_give_up = [&reporter, route = entry.path, name = entry.ns + "/" + entry.name,
-                    wasm = o.target](const std::string& intensity, const std::string& last) {
-      reporter.error(
-          "http route gave up: " + route + " (" + name + ") answers 503 until the host restarts",
-          {{"route", route},
-           {"component", name},
-           {"wasm", wasm},
-           {"intensity", intensity},
-           {"reason", last}});
-    };
-    o.host = [&runtime, limits = o.limits, config = entry.config](const ComponentId& id) {
-      return runtime.detached_host(id, limits, config);
-    };
-    return Made(
-        std::make_shared<ProxyRouteHandler>(runtime.engine(), std::move(*component), std::move(o)));
-  }
+// The handler of a static route or of one to a capsule:core component (wasi:http/proxy routes:
+// HttpTrigger::make_proxy_route).
+std::shared_ptr<RouteHandler> handler_for(const manifest::HttpRouteEntry& entry,
+                                          component::ComponentRuntime& runtime,
+                                          const std::map<std::string, std::uint32_t>& instances) {
+  if (entry.static_body) return std::make_shared<StaticRouteHandler>(*entry.static_body);
   const auto it = instances.find(entry.component);
-  return Made(std::make_shared<ComponentRouteHandler>(
-      runtime, entry.component, it != instances.end() ? it->second : 1, entry.envelope,
-      entry.request_timeout, entry.path));
+  return std::make_shared<ComponentRouteHandler>(runtime, entry.component,
+                                                 it != instances.end() ? it->second : 1,
+                                                 entry.envelope, entry.request_timeout, entry.path);
 }
 
 // A refusal before the body is read: the connection cannot carry another request.
@@ -185,9 +130,15 @@ Status HttpTrigger::start(component::ComponentRuntime& runtime,
   auto where = split_listen(section_.listen);
   if (!where) return std::move(where).error();
   for (const auto& entry : section_.routes) {
-    auto made = handler_for(entry, runtime, instances, reporter_);
-    if (!made) return std::move(made).error();
-    const std::shared_ptr<RouteHandler> handler = std::move(*made);
+    std::shared_ptr<RouteHandler> handler;
+    if (!entry.wasm.empty()) {
+      auto made = make_proxy_route(entry, runtime);
+      if (!made) return std::move(made).error();
+      proxies_.emplace(entry.path, *made);
+      handler = std::move(*made);
+    } else {
+      handler = handler_for(entry, runtime, instances);
+    }
     auto counters = std::make_unique<HttpRouteCounters>(entry.path, handler->target());
     table_.add({entry.path, entry.max_body_bytes, handler});
     routes_.emplace(entry.path,

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <capsule/component/component_runtime.hpp>
@@ -21,6 +22,16 @@ struct Response;
 namespace capsule::daemon {
 
 class TriggerHttpServer;
+class ProxyRouteHandler;
+
+// What `capsule restart` of a route did (HttpTrigger::restart_route).
+struct RouteRestart {
+  std::string route;    // its path, "/boom"
+  std::string name;     // its instances' "ns/name", "web/boom"
+  std::string gave_up;  // why it had given up; empty: it was serving
+  std::size_t idle_dropped = 0;
+  std::uint32_t busy = 0;  // requests in flight: their instances are dropped after the answer
+};
 
 // The HTTP trigger ([http] in the manifest, docs/http.md): one HTTP/1.1 listener whose routes
 // (path prefix -> RouteHandler) turn requests into requests to components. Limits are enforced
@@ -41,6 +52,15 @@ class HttpTrigger {
   // Stops accepting, closes idle connections, lets requests in flight finish (each bounded by its
   // route's timeout) and returns once they have been answered.
   void stop();
+  // `capsule restart` of a wasi:http/proxy route: `which` is its path ("/boom") or its
+  // instances' name ("web/boom"). Its pool starts afresh (ProxyRouteHandler::restart): a route
+  // that gave up serves again. Logged with `by` (who asked). Not found: kNotFound naming this
+  // host's routes; a static route or one to a [[component]]: kInvalidArgument saying what to do.
+  [[nodiscard]] Result<RouteRestart> restart_route(std::string_view which, const std::string& by);
+  // Whether `which` is a route's path or a wasi:http/proxy route's name ("ns/name") here.
+  [[nodiscard]] bool names_a_route(std::string_view which) const;
+  // "/a (web/a), /s (static), /c (-> app/c)": this host's routes, for error messages.
+  [[nodiscard]] std::string route_list() const;
   [[nodiscard]] unsigned short port() const { return port_; }
   [[nodiscard]] HttpTriggerSnapshot stats() const;
 
@@ -49,6 +69,12 @@ class HttpTrigger {
     HttpRoute route;
     std::unique_ptr<HttpRouteCounters> counters;
   };
+  // http_proxy_routes.cpp: a wasi:http/proxy route's handler; its component is loaded (and
+  // checked to be one) here, so a wrong file fails the start naming the route's line.
+  [[nodiscard]] Result<std::shared_ptr<ProxyRouteHandler>> make_proxy_route(
+      const manifest::HttpRouteEntry& entry, component::ComponentRuntime& runtime);
+  // The route whose path or wasi:http/proxy name `which` is; null: none.
+  [[nodiscard]] const manifest::HttpRouteEntry* route_named(std::string_view which) const;
   void configure();
   // Checks a request's head (header size, Content-Length, route, body limit) before its body is
   // read; true: `res` is the refusal, counted, and the connection closes after it.
@@ -60,6 +86,8 @@ class HttpTrigger {
   Reporter& reporter_;
   RouteTable table_;
   std::map<std::string, Route> routes_;  // by prefix
+  // The wasi:http/proxy routes' handlers (also in routes_), by prefix: what restart_route resets.
+  std::map<std::string, std::shared_ptr<ProxyRouteHandler>> proxies_;
   HttpRouteCounters unrouted_{"", ""};
   std::unique_ptr<TriggerHttpServer> server_;
   std::thread thread_;

@@ -287,7 +287,7 @@ void write_proxy_pools(Writer& w, const HttpTriggerSnapshot& s) {
   }
   w.family("capsule_http_proxy_route_failed", "gauge",
            "1 when a wasi:http/proxy route gave up (its instances failed more often than its "
-           "restart intensity allows) and answers 503; 0 while it serves.");
+           "restart intensity allows) and answers 503 until `capsule restart`; 0 while it serves.");
   for (const auto& r : s.routes) {
     if (!r.pool) continue;
     w.sample("capsule_http_proxy_route_failed", {{"route", r.route}, {"name", r.pool->name}},

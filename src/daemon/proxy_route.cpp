@@ -62,7 +62,8 @@ std::optional<HttpTriggerResponse> ProxyRouteHandler::refusal_if_down() const {
   if (gave_up_.empty()) return std::nullopt;
   return http_error(503, target(), "route-failed",
                     "http route " + options_.route + " (" + options_.ns + "/" + options_.name +
-                        ") is down: " + gave_up_ + " (restart the host to serve it again)");
+                        ") is down: " + gave_up_ + " (`capsule restart " + options_.route +
+                        "` serves it again)");
 }
 
 std::string ProxyRouteHandler::intensity_text() const {
@@ -70,11 +71,13 @@ std::string ProxyRouteHandler::intensity_text() const {
          std::to_string(options_.restart_window.count()) + " ms";
 }
 
-void ProxyRouteHandler::record_failure(const std::string& why) {
+void ProxyRouteHandler::record_failure(const std::string& why, std::uint64_t generation) {
   std::vector<std::unique_ptr<wasm::HttpProxyInstance>> dropped;  // freed outside the lock
   {
     std::lock_guard lock(mutex_);
-    if (!gave_up_.empty()) return;  // given up once, told once
+    // Given up once, told once; an instance of before a restart does not count against the
+    // window the restart opened (the operator restarted the route past that failure).
+    if (!gave_up_.empty() || generation != generation_) return;
     const auto now = std::chrono::steady_clock::now();
     while (!recent_failures_.empty() && recent_failures_.front() < now - options_.restart_window) {
       recent_failures_.pop_front();
@@ -98,14 +101,32 @@ HttpTriggerResponse ProxyRouteHandler::serve_on_slot(const HttpTriggerRequest& r
   return response;
 }
 
-Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instance() {
-  std::uint64_t number = 0;
+ProxyRouteHandler::Restart ProxyRouteHandler::restart() {
+  Restart r;
+  std::vector<std::unique_ptr<wasm::HttpProxyInstance>> dropped;  // freed outside the lock
   {
     std::lock_guard lock(mutex_);
+    generation_.fetch_add(1);
+    r.gave_up = std::exchange(gave_up_, {});
+    recent_failures_.clear();
+    dropped.swap(idle_);
+  }
+  r.idle_dropped = dropped.size();
+  std::lock_guard lock(slots_mutex_);
+  r.busy = running_;
+  return r;
+}
+
+Result<ProxyRouteHandler::Taken> ProxyRouteHandler::take_instance() {
+  std::uint64_t number = 0;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    generation = generation_.load();
     if (!idle_.empty()) {
-      auto instance = std::move(idle_.back());
+      Taken taken{std::move(idle_.back()), generation};
       idle_.pop_back();
-      return instance;
+      return taken;
     }
     number = made_++;
   }
@@ -116,20 +137,21 @@ Result<std::unique_ptr<wasm::HttpProxyInstance>> ProxyRouteHandler::take_instanc
   o.outgoing_allowed_hosts = options_.outgoing_allowed_hosts;
   auto instance = engine_.instantiate_http_proxy(*component_, std::move(o));
   if (!instance) return std::move(instance).error();
-  return std::make_unique<wasm::HttpProxyInstance>(std::move(*instance));
+  return Taken{std::make_unique<wasm::HttpProxyInstance>(std::move(*instance)), generation};
 }
 
-void ProxyRouteHandler::give_back(std::unique_ptr<wasm::HttpProxyInstance> instance) {
-  // A trap or limit: the next request gets a fresh one. Without reuse it goes here, on the
-  // route's thread, so the next request never waits for its memory to be returned.
-  if (instance->failed()) {
+void ProxyRouteHandler::give_back(Taken taken) {
+  // A trap or limit: the next request gets a fresh one. Without reuse, or made before a
+  // restart, it goes here, on the route's thread, so the next request never waits for its
+  // memory to be returned.
+  if (taken.instance->failed()) {
     std::lock_guard lock(mutex_);
     ++failed_;
     return;
   }
   if (!options_.reuse) return;
   std::lock_guard lock(mutex_);
-  idle_.push_back(std::move(instance));
+  if (taken.generation == generation_) idle_.push_back(std::move(taken.instance));
 }
 
 std::optional<ProxyPoolStats> ProxyRouteHandler::pool() const {
@@ -142,6 +164,7 @@ std::optional<ProxyPoolStats> ProxyRouteHandler::pool() const {
     s.idle = idle_.size();
     s.instantiated = made_;
     s.failed = failed_;
+    s.restarts = generation_.load();
     s.gave_up = gave_up_;
   }
   std::lock_guard lock(slots_mutex_);
@@ -153,12 +176,14 @@ std::optional<ProxyPoolStats> ProxyRouteHandler::pool() const {
 HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) {
   // A request queued before the route gave up is refused like the ones after.
   if (auto refusal = refusal_if_down()) return std::move(*refusal);
-  auto instance = take_instance();
-  if (!instance) {
-    const Error& e = instance.error();
-    record_failure("instantiation failed: " + e.describe());
+  std::uint64_t generation = generation_.load();  // a failed instantiation's, below
+  auto taken = take_instance();
+  if (!taken) {
+    const Error& e = taken.error();
+    record_failure("instantiation failed: " + e.describe(), generation);
     return http_error(http_status_of(e.code), target(), "instantiate", e.describe());
   }
+  generation = taken->generation;
   wasm::HttpRequest in;
   in.method = request.method;
   in.path_with_query = request.query.empty() ? request.path : request.path + "?" + request.query;
@@ -167,10 +192,10 @@ HttpTriggerResponse ProxyRouteHandler::serve(const HttpTriggerRequest& request) 
     in.headers.push_back({name, value});
   }
   in.body.assign(request.body.begin(), request.body.end());
-  auto out = (*instance)->handle(in);
-  const bool failed = (*instance)->failed();
-  give_back(std::move(*instance));
-  if (failed) record_failure(out ? std::string("failed") : out.error().describe());
+  auto out = taken->instance->handle(in);
+  const bool failed = taken->instance->failed();
+  give_back(std::move(*taken));
+  if (failed) record_failure(out ? std::string("failed") : out.error().describe(), generation);
   if (!out) {
     const Error& e = out.error();
     // A response over the limit is the guest's fault, not an overload: 500, not 503. The wall

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <asio/thread_pool.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -35,7 +36,8 @@ namespace capsule::daemon {
 // restart, counted against the route's restart intensity as a component supervisor counts its
 // children's (rt::SupervisorConfig: more than `max_restarts` within `restart_window`). Past it
 // the route gives up: its instances go, `on_give_up` is told once, and every request from then
-// on is answered 503 naming the route and the last failure, instead of instantiating forever.
+// on is answered 503 naming the route and the last failure, instead of instantiating forever -
+// until restart() (`capsule restart`), which starts the pool afresh.
 class ProxyRouteHandler final : public RouteHandler {
  public:
   struct Options {
@@ -73,14 +75,33 @@ class ProxyRouteHandler final : public RouteHandler {
   [[nodiscard]] std::chrono::milliseconds timeout() const override { return options_.timeout; }
   [[nodiscard]] std::optional<ProxyPoolStats> pool() const override;
 
+  // What restart() found.
+  struct Restart {
+    std::string gave_up;           // why the route had given up; empty: it was serving
+    std::size_t idle_dropped = 0;  // idle instances dropped at once
+    std::uint32_t busy = 0;        // serving a request now: dropped after their answer
+  };
+  // The pool afresh, as an operator's restart of a component starts new instances: the idle
+  // instances are dropped, the busy ones after their answer (never reused), the restart
+  // intensity's window starts empty and a route that gave up serves again. Instantiation and
+  // failure totals go on counting (they are counters since the host started).
+  Restart restart();
+
  private:
   [[nodiscard]] HttpTriggerResponse serve(const HttpTriggerRequest& request);
   // One call on a slot already held; gives the slot back.
   [[nodiscard]] HttpTriggerResponse serve_on_slot(const HttpTriggerRequest& request);
-  [[nodiscard]] Result<std::unique_ptr<wasm::HttpProxyInstance>> take_instance();
-  void give_back(std::unique_ptr<wasm::HttpProxyInstance> instance);
-  // One instance dropped after `why`: counted against the restart intensity; past it, gives up.
-  void record_failure(const std::string& why);
+  // An instance and the pool generation it was made in: one made before a restart() is never
+  // reused, and its failure is not counted against the new window.
+  struct Taken {
+    std::unique_ptr<wasm::HttpProxyInstance> instance;
+    std::uint64_t generation = 0;
+  };
+  [[nodiscard]] Result<Taken> take_instance();
+  void give_back(Taken taken);
+  // One instance of `generation` dropped after `why`: counted against the restart intensity
+  // (past it, gives up) unless the pool was restarted since.
+  void record_failure(const std::string& why, std::uint64_t generation);
   [[nodiscard]] std::string intensity_text() const;
   // The route's answer once it gave up; nullopt while it serves.
   [[nodiscard]] std::optional<HttpTriggerResponse> refusal_if_down() const;
@@ -92,6 +113,9 @@ class ProxyRouteHandler final : public RouteHandler {
   std::vector<std::unique_ptr<wasm::HttpProxyInstance>> idle_;
   std::uint64_t made_ = 0;    // instances instantiated so far: their ids
   std::uint64_t failed_ = 0;  // dropped after a trap or a limit
+  // restart() calls so far: the pool's instances are of this generation. Changed under mutex_;
+  // atomic so that a request reads it without the lock.
+  std::atomic<std::uint64_t> generation_{0};
   std::deque<std::chrono::steady_clock::time_point> recent_failures_;  // within the window
   std::string gave_up_;  // why the route gave up; empty while it serves
   // Calls running (at most options_.instances) and requests queued for the route's threads.

@@ -1,12 +1,14 @@
 #include "host_bridge.hpp"
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <capsule/core/limits.hpp>
 
+#include "pending_completion.hpp"
 #include "wit_error.hpp"
 
 namespace capsule::wasm {
@@ -229,20 +231,36 @@ void metadata_of(void* h, const capsule_id_t* id, capsule_answer_t* out) {
 
 // -- storage ------------------------------------------------------------------------------------
 
-// Copies the inputs (their spans die with this call), hands the work to the host's blocking
-// runner and completes `done` there, exactly once, whatever happens.
-template <typename Work>
-void later(void* h, capsule_pending_t* done, Work&& work) noexcept {
-  capsule_answer_t* out = capsule_pending_answer(done);
+// Hands a pending answer to host code that completes it later (`start` passes `done` on to an
+// outcome callback or a task). Completed exactly once whatever happens: by that callback, with
+// `refusal` (unavailable) when `start` throws (even after it stored the callback), or by
+// PendingCompletion's destructor - answering `cancelled` - when the host drops the callback
+// uncalled.
+template <typename Start>
+void hand_over(capsule_pending_t* pending, std::string_view refusal, Start&& start) noexcept {
+  std::shared_ptr<detail::PendingCompletion> done;
+  const auto refuse = [refusal](capsule_answer_t* out) {
+    guarded(out, [&] { answer_error(out, Error{ErrorCode::kUnavailable, std::string(refusal)}); });
+  };
   try {
-    api(h).run_blocking([done, out, work = std::forward<Work>(work)]() mutable {
-      guarded(out, [&] { work(out); });
-      capsule_pending_complete(done);
-    });
-  } catch (...) {  // the task could not be queued: answer now
-    answer_error(out, Error{ErrorCode::kUnavailable, "host I/O queue unavailable"});
-    capsule_pending_complete(done);
+    done = std::make_shared<detail::PendingCompletion>(pending);
+    std::forward<Start>(start)(done);
+  } catch (...) {
+    if (done) return done->complete(refuse);
+    refuse(capsule_pending_answer(pending));  // not owned by a PendingCompletion yet
+    capsule_pending_complete(pending);
   }
+}
+
+// Copies the inputs (their spans die with this call), hands the work to the host's blocking
+// runner and completes the answer there.
+template <typename Work>
+void later(void* h, capsule_pending_t* pending, Work&& work) noexcept {
+  hand_over(pending, "host I/O queue unavailable", [&](const auto& done) {
+    api(h).run_blocking([done, work = std::forward<Work>(work)]() mutable {
+      done->complete([&](capsule_answer_t* out) { guarded(out, [&] { work(out); }); });
+    });
+  });
 }
 
 void storage_get(void* h, capsule_bytes_t key, capsule_pending_t* done) {
@@ -311,30 +329,24 @@ void config(void* h, capsule_answer_t* out) {
 // ---------------------------------------------------------------
 
 void send_later(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
-                capsule_pending_t* done) {
-  capsule_answer_t* out = capsule_pending_answer(done);
-  try {
+                capsule_pending_t* pending) {
+  hand_over(pending, "host could not start the send", [&](const auto& done) {
     // Completed by whoever learns the outcome (the cluster's acknowledgement, its deadline):
     // no thread waits for it.
-    api(h).send_later(id_from(*target), payload_from(codec, payload), [done, out](Status s) {
-      guarded(out, [&] { answer_status(out, s); });
-      capsule_pending_complete(done);
+    api(h).send_later(id_from(*target), payload_from(codec, payload), [done](const Status& s) {
+      done->complete([&](capsule_answer_t* out) { guarded(out, [&] { answer_status(out, s); }); });
     });
-  } catch (...) {  // could not be started: answer now
-    answer_error(out, Error{ErrorCode::kUnavailable, "host could not start the send"});
-    capsule_pending_complete(done);
-  }
+  });
 }
 
 // messaging.send-batch: one host call for the whole list; the guest's call suspends until every
 // message has its outcome (confirmations from other hosts are matched as they arrive).
 void send_batch(void* h, const capsule_batch_entry_t* entries, std::size_t n,
-                capsule_pending_t* done) {
-  capsule_answer_t* out = capsule_pending_answer(done);
-  try {
+                capsule_pending_t* pending) {
+  hand_over(pending, "host could not start the batch", [&](const auto& done) {
     if (n > kMaxSendBatch) {
-      answer_error(out, batch_too_large(n, api(h).self_id().to_string()));
-      return capsule_pending_complete(done);
+      const Error e = batch_too_large(n, api(h).self_id().to_string());
+      return done->complete([&](capsule_answer_t* out) { answer_error(out, e); });
     }
     std::vector<OutgoingMessage> messages;
     messages.reserve(n);
@@ -342,45 +354,42 @@ void send_batch(void* h, const capsule_batch_entry_t* entries, std::size_t n,
       messages.push_back(OutgoingMessage{id_from(entries[i].target),
                                          payload_from(entries[i].codec, entries[i].payload)});
     }
-    api(h).send_batch(std::move(messages), [done, out](BatchOutcome outcome) {
-      guarded(out, [&] {
-        if (!outcome) return answer_error(out, outcome.error());
-        for (const Status& s : *outcome) {
-          if (s) {
-            capsule_answer_outcome(out, true, 0, {});
-          } else {
-            capsule_answer_outcome(out, false, wit::error_tag_of(s.error().code),
-                                   shim::bytes_of(s.error().message));
+    api(h).send_batch(std::move(messages), [done](const BatchOutcome& outcome) {
+      done->complete([&](capsule_answer_t* out) {
+        guarded(out, [&] {
+          if (!outcome) return answer_error(out, outcome.error());
+          for (const Status& s : *outcome) {
+            if (s) {
+              capsule_answer_outcome(out, true, 0, {});
+            } else {
+              capsule_answer_outcome(out, false, wit::error_tag_of(s.error().code),
+                                     shim::bytes_of(s.error().message));
+            }
           }
-        }
+        });
       });
-      capsule_pending_complete(done);
     });
-  } catch (...) {  // could not be started: answer now
-    answer_error(out, Error{ErrorCode::kUnavailable, "host could not start the batch"});
-    capsule_pending_complete(done);
-  }
+  });
 }
 
 // messaging.call: the guest's call suspends until the outcome; no thread waits for it.
 void call(void* h, const capsule_id_t* target, std::uint32_t codec, capsule_bytes_t payload,
-          std::uint32_t timeout_ms, capsule_pending_t* done) {
-  capsule_answer_t* out = capsule_pending_answer(done);
-  try {
-    if (oversize(h, payload.len, out)) return capsule_pending_complete(done);
+          std::uint32_t timeout_ms, capsule_pending_t* pending) {
+  hand_over(pending, "host could not start the call", [&](const auto& done) {
+    if (oversize(h, payload.len, done->answer())) {
+      return done->complete([](capsule_answer_t*) {});  // the refusal is written
+    }
     api(h).call(id_from(*target), payload_from(codec, payload), timeout_ms,
-                [done, out](Result<Payload> outcome) {
-                  guarded(out, [&] {
-                    if (!outcome) return answer_error(out, outcome.error());
-                    capsule_answer_number(out, outcome->codec);
-                    capsule_answer_bytes(out, {outcome->bytes.data(), outcome->bytes.size()});
+                [done](const Result<Payload>& outcome) {
+                  done->complete([&](capsule_answer_t* out) {
+                    guarded(out, [&] {
+                      if (!outcome) return answer_error(out, outcome.error());
+                      capsule_answer_number(out, outcome->codec);
+                      capsule_answer_bytes(out, {outcome->bytes.data(), outcome->bytes.size()});
+                    });
                   });
-                  capsule_pending_complete(done);
                 });
-  } catch (...) {  // could not be started: answer now
-    answer_error(out, Error{ErrorCode::kUnavailable, "host could not start the call"});
-    capsule_pending_complete(done);
-  }
+  });
 }
 
 constexpr capsule_host_vtable_t kVtable{

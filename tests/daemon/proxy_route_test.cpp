@@ -2,17 +2,21 @@
 // without sockets on http_ask.c: failed instances count against the restart intensity; past it the
 // route gives up once (told once), answers 503 route-failed naming the route and the last
 // failure, and shows it in its pool; failures spread wider than the window never give up; another
-// route on the same component keeps answering. Over real sockets with ps, /metrics and the log
-// line: e2e.http_proxy_core.
+// route on the same component keeps answering; restart() brings a route that gave up back with a
+// fresh window, and starts a serving one's instances afresh. Over real sockets with ps, /metrics,
+// the log lines and `capsule restart`: e2e.http_proxy_core.
 #include "daemon/proxy_route.hpp"
 
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <capsule/wasm/host_api.hpp>
 
 namespace capsule::daemon {
 namespace {
@@ -117,6 +121,98 @@ TEST_F(ProxyRouteSupervision, MaxRestartsZeroGivesUpAtTheFirstFailure) {
   EXPECT_EQ(get(boom, "/boom/trap").status, 500);
   EXPECT_EQ(give_ups.told.size(), 1U);
   EXPECT_EQ(get(boom, "/boom/nocall").status, 503);
+}
+
+TEST_F(ProxyRouteSupervision, ARestartServesAgainWithAFreshWindow) {
+  GiveUps give_ups;
+  ProxyRouteHandler boom(*engine_, ask_, options(give_ups, 1, std::chrono::milliseconds(60'000)));
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(get(boom, "/boom/trap").status, 500);
+  ASSERT_EQ(give_ups.told.size(), 1U);
+  EXPECT_EQ(get(boom, "/boom/nocall").status, 503);
+
+  const ProxyRouteHandler::Restart r = boom.restart();
+  EXPECT_NE(r.gave_up.find("gave up: more than 1 restarts in 60000 ms"), std::string::npos)
+      << r.gave_up;
+  EXPECT_EQ(r.busy, 0U);
+  EXPECT_EQ(get(boom, "/boom/nocall").body, "no call");
+  auto pool = boom.pool();
+  EXPECT_TRUE(pool->gave_up.empty()) << pool->gave_up;
+  EXPECT_EQ(pool->restarts, 1U);
+  EXPECT_EQ(pool->failed, 2U);  // a total since the start, not the window
+
+  // The window starts empty: one failure is within the intensity, the second past it again.
+  EXPECT_EQ(get(boom, "/boom/trap").status, 500);
+  EXPECT_EQ(get(boom, "/boom/nocall").status, 200);
+  EXPECT_EQ(give_ups.told.size(), 1U);
+  EXPECT_EQ(get(boom, "/boom/trap").status, 500);
+  EXPECT_EQ(give_ups.told.size(), 2U);
+  EXPECT_EQ(get(boom, "/boom/nocall").status, 503);
+}
+
+TEST_F(ProxyRouteSupervision, ARestartOfAServingRouteDropsItsInstances) {
+  GiveUps give_ups;
+  ProxyRouteHandler route(*engine_, ask_, options(give_ups, 3, std::chrono::milliseconds(5000)));
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);  // the same instance, reused
+  EXPECT_EQ(route.pool()->instantiated, 1U);
+  ASSERT_EQ(route.pool()->idle, 1U);
+
+  const ProxyRouteHandler::Restart r = route.restart();
+  EXPECT_TRUE(r.gave_up.empty()) << r.gave_up;
+  EXPECT_EQ(r.idle_dropped, 1U);
+  EXPECT_EQ(route.pool()->idle, 0U);
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);
+  EXPECT_EQ(route.pool()->instantiated, 2U);  // a fresh one
+  EXPECT_TRUE(give_ups.told.empty());
+}
+
+// Holds a guest's messaging.call until the test answers it: an instance busy when the route
+// restarts.
+class HeldCall final : public wasm::StandaloneHostApi {
+ public:
+  using StandaloneHostApi::StandaloneHostApi;
+  void call(const ComponentId&, Payload, std::uint32_t, CallDone done) override {
+    const std::lock_guard lock(mutex_);
+    done_ = std::move(done);
+    called_.set_value();
+  }
+  void wait_called() { called_future_.wait(); }
+  void answer(std::string text) {
+    CallDone done;
+    {
+      const std::lock_guard lock(mutex_);
+      done = std::move(done_);
+    }
+    done(Payload::text(text));
+  }
+
+ private:
+  std::mutex mutex_;
+  CallDone done_;
+  std::promise<void> called_;
+  std::future<void> called_future_ = called_.get_future();
+};
+
+TEST_F(ProxyRouteSupervision, AnInstanceBusyAtARestartAnswersAndIsNotReused) {
+  GiveUps give_ups;
+  auto o = options(give_ups, 3, std::chrono::milliseconds(5000));
+  auto held = std::make_shared<HeldCall>(ComponentId{"web", "boom", "0"});
+  o.host = [held](const ComponentId&) { return held; };
+  ProxyRouteHandler route(*engine_, ask_, std::move(o));
+  auto busy = std::async(std::launch::async, [&] { return get(route, "/boom?msg=x"); });
+  held->wait_called();  // the request's instance waits in its call
+
+  const ProxyRouteHandler::Restart r = route.restart();
+  EXPECT_EQ(r.busy, 1U);
+  EXPECT_EQ(r.idle_dropped, 0U);
+  held->answer("answered after the restart");
+  const HttpTriggerResponse answered = busy.get();
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_EQ(answered.body, "answered after the restart");
+  EXPECT_EQ(route.pool()->idle, 0U);  // made before the restart: dropped, not kept
+  EXPECT_EQ(get(route, "/boom/nocall").status, 200);
+  EXPECT_EQ(route.pool()->instantiated, 2U);
+  EXPECT_EQ(route.pool()->idle, 1U);  // the fresh one is kept
 }
 
 }  // namespace

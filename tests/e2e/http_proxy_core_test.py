@@ -7,13 +7,19 @@ answers with its reply; the same file on a route without the grant answers the g
 are refused naming `call`; a message to a route's instance is refused; a route whose instances
 trap on every request gives up after its restart intensity - one error line naming the route,
 the component, the intensity and the last failure; `capsule ps`, /metrics and /v1/health show it
-failed; its requests get 503 naming the route and the cause - while a canary route (static, and
-the granted proxy route) keeps answering throughout."""
+failed; its requests get 503 naming the route and the cause; `capsule restart /boom` brings it
+back (a log line naming who restarted it; ps, /metrics and /v1/health clear; a request that does
+not trap is answered 200, one that traps counts in a fresh window), `capsule restart web/boom`
+restarts a serving route by its name, and unknown or static names are refused naming what
+exists - while a canary route (static, and the granted proxy route) keeps answering
+throughout, checked by a thread of its own during the give-up and the restarts."""
 import http.client
 import json
 import pathlib
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 ARGS = None
@@ -41,7 +47,7 @@ wasm = "{components}/c_http_ask.wasm"
 name = "web/ask"
 instances = 2
   [http.route.capabilities]
-  "messaging.request" = ["app/echo/*"]
+  "messaging.request" = ["app/echo/*", "web/nogrant/*"]
 
 [[http.route]]
 path = "/nogrant"
@@ -65,7 +71,7 @@ path = "/static"
 static = "ok\\n"
 
 [grants."web/ask"]
-"messaging.request" = ["app/echo/*"]
+"messaging.request" = ["app/echo/*", "web/nogrant/*"]
 """
 
 
@@ -127,10 +133,53 @@ class HttpProxyCoreTest(unittest.TestCase):
     def test_a_message_to_a_route_instance_is_refused(self):
         r = capsule("call", "web/ask/0", "hi", admin=self.host.admin, check=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("web/ask/0", r.stdout + r.stderr)
+        self.assertIn("no component web/ask/0 on this host: web/ask is a wasi:http/proxy route",
+                      r.stdout + r.stderr)
+        # From a guest (granted to ask web/nogrant/*): its not-found carries the same text.
+        status, body = self.request("/ask?to=web/nogrant/0")
+        self.assertEqual(status, 502, body)
+        self.assertIn(b"call to web/nogrant/0 failed: not-found", body)
+        self.assertIn(b"web/nogrant is a wasi:http/proxy route", body)
         self.assert_canaries()
 
+    def health(self):
+        conn = http.client.HTTPConnection(*self.host.tcp.split(":"), timeout=10)
+        conn.request("GET", "/v1/health", headers={"Authorization": f"Bearer {self.host.token()}"})
+        r = conn.getresponse()
+        health = json.loads(r.read())
+        conn.close()
+        return r.status, health
+
+    def start_canary_thread(self):
+        """Requests /static and the granted proxy route in a loop until the returned event is
+        set; the list it returns collects every answer that was not the expected one."""
+        stop, wrong = threading.Event(), []
+
+        def run():
+            while not stop.is_set():
+                for path, want in (("/static", (200, b"ok\n")),
+                                   ("/ask?msg=bg", (200, b"bg"))):
+                    try:
+                        got = self.request(path)
+                    except OSError as e:
+                        got = ("error", str(e))
+                    if got != want:
+                        wrong.append((path, got))
+                time.sleep(0.01)  # a steady trickle, not a load test
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return stop, wrong, thread
+
     def test_z_a_route_that_traps_on_every_request_gives_up_after_its_intensity(self):
+        stop, wrong, thread = self.start_canary_thread()
+        try:
+            self.give_up_and_restart()
+        finally:
+            stop.set()
+            thread.join(30)
+        self.assertEqual(wrong, [])
+
+    def give_up_and_restart(self):
         # max_restarts = 2: the first three failures are 500s; the third is past the intensity.
         for _ in range(3):
             status, body = self.request("/boom/trap")
@@ -163,14 +212,66 @@ class HttpProxyCoreTest(unittest.TestCase):
         metrics = capsule("metrics", admin=self.host.admin).stdout
         self.assertIn('capsule_http_proxy_route_failed{route="/boom",name="web/boom"} 1', metrics)
         self.assertIn('capsule_http_proxy_route_failed{route="/ask",name="web/ask"} 0', metrics)
-        conn = http.client.HTTPConnection(*self.host.tcp.split(":"), timeout=10)
-        conn.request("GET", "/v1/health", headers={"Authorization": f"Bearer {self.host.token()}"})
-        r = conn.getresponse()
-        health = json.loads(r.read())
-        conn.close()
-        self.assertEqual(r.status, 503, health)
+        status, health = self.health()
+        self.assertEqual(status, 503, health)
         self.assertEqual([f["route"] for f in health["failed_routes"]], ["/boom"])
         self.assertIn("last failure", health["failed_routes"][0]["reason"])
+        self.assert_canaries()
+        self.assertIn("`capsule restart /boom` serves it again", error["message"])
+
+        # Names that are no route to restart are refused, naming what exists.
+        r = capsule("restart", "/nope", admin=self.host.admin, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no HTTP route /nope on this host", r.stderr)
+        self.assertIn("/boom (web/boom)", r.stderr)
+        r = capsule("restart", "web/nope", admin=self.host.admin, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no component or HTTP route web/nope", r.stderr)
+        self.assertIn("components: app/echo", r.stderr)
+        self.assertIn("/static (static)", r.stderr)
+        r = capsule("restart", "/static", admin=self.host.admin, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("nothing to restart", r.stderr)
+        self.assertEqual(self.request("/boom/nocall")[0], 503)  # still down
+
+        # `capsule restart` by the route's path brings it back.
+        r = capsule("restart", "/boom", admin=self.host.admin)
+        self.assertIn("restarted http route /boom (web/boom); it was down (gave up: more than 2",
+                      r.stdout)
+        restarted = self.host.wait_log(
+            lambda e: e.get("msg", "").startswith("http route restarted: /boom"))
+        self.assertEqual(len(restarted), 1, restarted)
+        self.assertEqual(restarted[0]["component"], "web/boom")
+        self.assertTrue(restarted[0]["by"].startswith("unix:uid="), restarted[0])
+        self.assertTrue(restarted[0]["was"].startswith("failed: gave up"), restarted[0])
+        self.assertEqual(self.request("/boom/nocall"), (200, b"no call"))
+        ps = json.loads(capsule("ps", "--json", admin=self.host.admin).stdout)
+        boom = {r["route"]: r for r in ps["routes"]}["/boom"]
+        self.assertEqual((boom["state"], boom["gave_up"], boom["restarts"]), ("running", "", 1))
+        self.assertEqual(boom["failed"], 3)  # a counter since the host started
+        metrics = capsule("metrics", admin=self.host.admin).stdout
+        self.assertIn('capsule_http_proxy_route_failed{route="/boom",name="web/boom"} 0', metrics)
+        status, health = self.health()
+        self.assertEqual((status, health["failed_routes"]), (200, []), health)
+
+        # A fresh window: two traps are restarts within the intensity, the third gives up again.
+        for _ in range(3):
+            self.assertEqual(self.request("/boom/trap")[0], 500)
+        self.assertEqual(self.request("/boom/nocall")[0], 503)
+        self.assertEqual(len(self.host.wait_log(
+            lambda e: e.get("msg", "").startswith("http route gave up"))), 2)
+
+        # By its name, and on a route that serves: its instances start afresh.
+        capsule("restart", "web/boom", admin=self.host.admin)
+        self.assertEqual(self.request("/boom/nocall"), (200, b"no call"))
+        capsule("restart", "web/boom", admin=self.host.admin)
+        self.assertEqual(self.request("/boom/nocall"), (200, b"no call"))
+        ps = json.loads(capsule("ps", "--json", admin=self.host.admin).stdout)
+        boom = {r["route"]: r for r in ps["routes"]}["/boom"]
+        self.assertEqual((boom["state"], boom["restarts"]), ("running", 3))
+        # 3 before giving up; 1 after the first restart (reused by the first trap), 2 more for
+        # the other traps; 1 after each restart by name: no instance is reused across a restart.
+        self.assertEqual(boom["instantiated"], 3 + 1 + 2 + 1 + 1)
         self.assert_canaries()
 
 

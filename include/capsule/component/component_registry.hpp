@@ -4,7 +4,9 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -44,8 +46,12 @@ class ComponentRegistry {
   // common case (a message for another host's component) rather than a failure.
   [[nodiscard]] std::optional<rt::ActorRef<ComponentEnvelope>> find(const ComponentId& id) const;
   [[nodiscard]] bool contains(const ComponentId& id) const { return find(id).has_value(); }
-  // What lookup() says of an id it does not have.
-  [[nodiscard]] static Error not_found(const ComponentId& id);
+  // What lookup() says of an id it does not have; for an instance of a detached name, that its
+  // instances take no messages.
+  [[nodiscard]] Error not_found(const ComponentId& id) const;
+  // A name ("ns/name") whose instances run outside the actor system (a wasi:http/proxy route's
+  // pool, ComponentRuntime::register_detached): no message reaches them, and not_found() says why.
+  void add_detached(std::string name);
   [[nodiscard]] std::optional<ComponentRecord> record(const ComponentId& id) const;
   // record(id)->limits without copying the record (ids, metadata): asked for every message from
   // another host.
@@ -78,6 +84,8 @@ class ComponentRegistry {
     return shards_[std::hash<ComponentId>{}(id) % kShards];
   }
   mutable std::array<Shard, kShards> shards_;
+  mutable std::shared_mutex detached_mutex_;
+  std::set<std::string, std::less<>> detached_;  // "ns/name"
 };
 
 }  // namespace capsule::component

@@ -208,7 +208,8 @@ class ComponentRuntime {
   // against ns/name's registration, log quotas, storage space "ns/name" and quota, and `config`
   // for wasi:config. It has no mailbox: it sends, publishes and calls (messaging.call, whose reply
   // goes straight to the waiting guest call), but request and subscribe, whose outcomes would
-  // come to a mailbox, are refused naming what to use; a message to it finds no component.
+  // come to a mailbox, are refused naming what to use; a message to it finds no component, and the
+  // refusal says it is a route.
   [[nodiscard]] std::shared_ptr<wasm::HostApi> detached_host(const ComponentId& id,
                                                              const ResourceLimits& limits,
                                                              wasm::KeyValues config);
