@@ -1,0 +1,79 @@
+// A lone request from another host to an idle component is answered on the receiving host's NATS
+// reader thread (the component's turn runs there, its reply leaves from there): no scheduler
+// worker is woken for it. What that thread must keep doing meanwhile: read, so a guest that runs
+// long there gives it back at its first epoch tick and goes on on a worker.
+#include <future>
+#include <thread>
+
+#include "cluster_fixture.hpp"
+
+namespace capsule::cluster {
+namespace {
+
+using namespace capsule::cluster::testing;
+
+TEST_F(ClusterFixture, ALoneRequestIsAnsweredOnTheReaderThread) {
+  if (!b->bridge->delivers_on_reader()) GTEST_SKIP() << "this libnats has no reader hook";
+  b->start("echo", "echo");
+  ASSERT_TRUE(a->sees("beta", 1));
+  const auto before = b->bridge->stats().answered_on_reader;
+  for (int i = 0; i < 20; ++i) {
+    const std::string text = "lone " + std::to_string(i);
+    auto r =
+        a->runtime->ask({"test", "echo", "0"}, Payload::text(text), std::chrono::seconds(5)).get();
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->as_string(), text);
+  }
+  // One after another, so the echo was idle each time: every one ran on beta's reader.
+  EXPECT_EQ(b->bridge->stats().answered_on_reader, before + 20);
+  EXPECT_EQ(a->bridge->stats().answered_on_reader, 0u);  // a only asked
+}
+
+// The canary: without reader delivery the requests go through the delivery pool to a worker, and
+// none is answered on a reader.
+TEST_F(ClusterFixture, WithoutReaderDeliveryNoRequestIsAnsweredOnAReader) {
+  a.reset();
+  b.reset();
+  const auto pool = [](BridgeConfig& c) { c.deliver_on_reader = false; };
+  a = std::make_unique<Host>("alpha", server.url(), engine_, "", "", nullptr,
+                             std::chrono::seconds(2), nullptr, TlsFiles{}, true, nullptr, pool);
+  b = std::make_unique<Host>("beta", server.url(), engine_, "", "", nullptr,
+                             std::chrono::seconds(2), nullptr, TlsFiles{}, true, nullptr, pool);
+  b->start("echo", "echo");
+  ASSERT_TRUE(a->sees("beta", 1));
+  for (int i = 0; i < 5; ++i) {
+    auto r = a->runtime->ask({"test", "echo", "0"}, Payload::text("pool"), std::chrono::seconds(5))
+                 .get();
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(r->as_string(), "pool");
+  }
+  EXPECT_EQ(b->bridge->stats().answered_on_reader, 0u);
+}
+
+// A guest that never returns, reached by a lone request: its turn starts on beta's reader. If it
+// kept the reader until its wall-time limit, beta would read nothing else meanwhile; it yields at
+// its first epoch tick and spins on on a worker, so a request to another component sent after it
+// is answered while the spinning request is still running.
+TEST_F(ClusterFixture, AGuestThatRunsLongDoesNotHoldTheReader) {
+  if (!b->bridge->delivers_on_reader()) GTEST_SKIP() << "this libnats has no reader hook";
+  b->start("spin", "spin", {}, 1, ResourceLimits{0, 1ULL << 62, std::chrono::milliseconds{3000}});
+  b->start("echo", "echo");
+  ASSERT_TRUE(a->sees("beta", 2));
+  auto spinning =
+      a->runtime->ask({"test", "spin", "0"}, Payload::text("spin"), std::chrono::seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the spin's turn has started
+  auto r = a->runtime->ask({"test", "echo", "0"}, Payload::text("canary"), std::chrono::seconds(10))
+               .get();
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->as_string(), "canary");
+  // The canary came back before the spin ended (3 s wall-time limit).
+  EXPECT_EQ(spinning.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  auto spun = spinning.get();
+  ASSERT_FALSE(spun) << "a guest that never returns replied: " << spun->as_string();
+  EXPECT_NE(spun.error().message.find("wall-time limit"), std::string::npos)
+      << spun.error().describe();
+  EXPECT_EQ(b->bridge->stats().answered_on_reader, 1u);  // the canary; the spin ended on a worker
+}
+
+}  // namespace
+}  // namespace capsule::cluster
