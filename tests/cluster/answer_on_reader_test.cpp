@@ -57,17 +57,8 @@ TEST_F(AnswerOnReader, RequestsInEnvelopesAreAnsweredByTheWorkers) {
   if (!b->bridge->delivers_on_reader()) GTEST_SKIP() << "this libnats has no reader hook";
   b->start("echo", "echo", {}, 4);
   ASSERT_TRUE(a->sees("beta", 4));
-  a->start("ping", "relay",
-           {{"mode", "pinger"},
-            {"target", "test/echo/1"},
-            {"timeout_ms", "10000"},
-            {"done_topic", "ping.done"}});
-  a->start("fan", "relay",
-           {{"mode", "fanout"},
-            {"target", "test/echo"},
-            {"instances", "4"},
-            {"timeout_ms", "10000"},
-            {"done_topic", "fan.done"}});
+  a->start("ping", "relay", pinger_config("test/echo/1", "ping.done"));
+  a->start("fan", "relay", fanout_config("test/echo", "fan.done"));
   Inbox ping, fan;
   auto s1 =
       a->runtime->subscribe_host("ping.done", [&](const ComponentMessage& m) { ping.push(m); });
