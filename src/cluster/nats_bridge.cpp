@@ -218,6 +218,7 @@ BridgeStats NatsBridge::stats() const {
   s.coalesced = impl_->coalesced.load();
   s.coalesced_lost = impl_->coalesced_lost.load();
   s.handled_on_reader = impl_->handled_on_reader.load();
+  s.answered_on_reader = impl_->answered_on_reader.load();
   natsStatistics* raw = nullptr;
   if (natsStatistics_Create(&raw) == NATS_OK) {
     if (natsConnection_GetStats(impl_->connection.get(), raw) == NATS_OK) {

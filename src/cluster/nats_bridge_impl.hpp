@@ -86,7 +86,8 @@ struct NatsBridge::Impl {
   std::weak_ptr<NatsBridge> self;
   std::atomic<std::uint64_t> sent{0}, received{0}, replies{0}, failed_by_host_loss{0},
       inbound_dropped{0}, malformed{0}, unmatched_replies{0}, mismatched_replies{0}, forged{0},
-      hosts_declared_dead{0}, oversized{0}, coalesced{0}, coalesced_lost{0}, handled_on_reader{0};
+      hosts_declared_dead{0}, oversized{0}, coalesced{0}, coalesced_lost{0}, handled_on_reader{0},
+      answered_on_reader{0};
   bool reader_hooked = false;  // on_read installed on the connection (set once, in connect)
   const std::string boot = random_boot_id();
   // Acks of this host life's confirmed sends: `<ack_prefix><number>`, one subscription.
@@ -190,7 +191,10 @@ struct NatsBridge::Impl {
                      component::ComponentRuntime& rt, bool confirmed);
   void deliver_batch(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to);
   void deliver_send(WireMessage& m, component::ComponentRuntime& rt, std::string_view reply_to);
-  void deliver_request(WireMessage& m, component::ComponentRuntime& rt);
+  // `alone`: the request came in a NATS message of its own (not in a coalesced envelope).
+  void deliver_request(WireMessage& m, component::ComponentRuntime& rt, bool alone);
+  // Whether this thread is this bridge's reader, inside on_read (where nothing may wait).
+  [[nodiscard]] bool on_reader() const;
   void reply(const std::string& host, const std::string& host_boot, CorrelationId correlation,
              const ComponentId& responder, Result<Payload> outcome);
 

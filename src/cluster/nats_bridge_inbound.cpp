@@ -7,6 +7,27 @@
 
 namespace capsule::cluster {
 
+namespace {
+// The bridge whose reader hook runs on this thread now (on_read), else null.
+thread_local const NatsBridge::Impl* t_reading = nullptr;
+
+// Marks this thread as `impl`'s reader for the scope.
+class ReadingScope {
+ public:
+  explicit ReadingScope(const NatsBridge::Impl* impl) : previous_(t_reading) { t_reading = impl; }
+  ~ReadingScope() { t_reading = previous_; }
+  ReadingScope(const ReadingScope&) = delete;
+  ReadingScope& operator=(const ReadingScope&) = delete;
+
+ private:
+  const NatsBridge::Impl* previous_;
+};
+}  // namespace
+
+bool NatsBridge::Impl::on_reader() const {
+  return t_reading == this;
+}
+
 // Each send or request of a coalesced envelope is checked and delivered as if it had come alone:
 // its sender against the host the envelope was published under, then the sender's grants and
 // the target's mailbox (send_from_peer, deliver_request). Refusals are counted and logged (a
@@ -24,7 +45,7 @@ void NatsBridge::Impl::deliver_coalesced(const char* subject, WireMessage& envel
       continue;
     }
     if (send.kind == WireMessage::Kind::kRequest) {
-      deliver_request(send, rt);
+      deliver_request(send, rt, false);
       continue;
     }
     static_cast<void>(deliver_one(send, send.target, std::move(send.payload), rt, false));
@@ -48,6 +69,7 @@ void NatsBridge::Impl::on_read(natsConnection* nc, natsMsg** message, void* clos
   }
   *message = nullptr;  // taken: on_wire / on_ack own it now
   impl->handled_on_reader.fetch_add(1, std::memory_order_relaxed);
+  const ReadingScope reading(impl);
   if (!ack) return on_wire(nc, nullptr, raw, closure);  // holds the runtime while it delivers
   // detach() waits for the delivery threads, not for this one: holding the runtime makes it wait
   // for an ack being matched here, whose `done` may still resume a guest of that runtime.
@@ -153,7 +175,7 @@ void NatsBridge::Impl::handle(WireMessage& m, component::ComponentRuntime& rt,
       deliver_batch(m, rt, reply_to);
       break;
     case WireMessage::Kind::kRequest:
-      deliver_request(m, rt);
+      deliver_request(m, rt, true);
       break;
     case WireMessage::Kind::kReply: {
       {
@@ -248,7 +270,13 @@ void NatsBridge::Impl::deliver_send(WireMessage& m, component::ComponentRuntime&
   }
 }
 
-void NatsBridge::Impl::deliver_request(WireMessage& m, component::ComponentRuntime& rt) {
+// A lone request handled on the reader runs an idle target's turn right here (request_from_peer's
+// run_here): the reply leaves from this thread with no hand-off to a scheduler worker, whose
+// wake-up was the largest part of a cross-host round trip (docs/cluster.md, "Answered on the
+// reader"). Requests of a coalesced envelope go to the workers as before: many of them at once
+// are work to spread, and the reader has the rest of the envelope to deliver.
+void NatsBridge::Impl::deliver_request(WireMessage& m, component::ComponentRuntime& rt,
+                                       bool alone) {
   if (!rt.registry().lookup(m.target) && !rt.loads_on_demand(m.target.ns, m.target.name)) {
     reply(m.origin_host, m.origin_boot, m.correlation, m.target,
           make_error(ErrorCode::kNotFound,
@@ -264,6 +292,9 @@ void NatsBridge::Impl::deliver_request(WireMessage& m, component::ComponentRunti
        target = m.target](CallbackResponse response) {
         auto bridge = weak.lock();
         if (!bridge) return;
+        if (bridge->impl_->on_reader()) {
+          bridge->impl_->answered_on_reader.fetch_add(1, std::memory_order_relaxed);
+        }
         if (response.reply) {
           bridge->impl_->reply(origin, boot, correlation, target, std::move(*response.reply));
         } else {
@@ -271,7 +302,8 @@ void NatsBridge::Impl::deliver_request(WireMessage& m, component::ComponentRunti
                                response.error.value_or(
                                    Error{ErrorCode::kInternal, "request ended without outcome"}));
         }
-      });
+      },
+      alone && on_reader());
   if (!r) reply(m.origin_host, m.origin_boot, m.correlation, m.target, std::move(r).error());
 }
 

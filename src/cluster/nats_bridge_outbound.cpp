@@ -129,7 +129,10 @@ void NatsBridge::Impl::publish_coalesced(const std::string& host, std::vector<Wi
 Status NatsBridge::send(const ComponentId& from, const ComponentId& to, const Payload& payload) {
   // Refused rather than buffered while the way to `to` is not known to work: a send that returns
   // ok has been handed to a connected client for a host whose subscriptions are in place.
-  if (!impl_->config.confirm_sends) {
+  // On the reader, which is what would deliver the acknowledgement, nothing may wait: a guest's
+  // turn that runs there (a lone request answered on the reader) and broadcasts to another host
+  // sends unconfirmed, so a refusal is logged and counted on the receiving host.
+  if (!impl_->config.confirm_sends || impl_->on_reader()) {
     auto prepared = impl_->prepare_send(from, to, payload);
     if (!prepared) return std::move(prepared).error();
     Status s = ok();

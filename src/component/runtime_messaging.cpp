@@ -30,6 +30,15 @@ Status name_gone_target(Status sent, const ComponentId& to) {
                         " is not running (stopped, or its supervisor gave up restarting it)");
 }
 
+// A peer's message never waits for room (it arrives on a network thread that serves other actors
+// and the heartbeats too): a full `block` mailbox refuses it as full.
+Status peer_mailbox_full(Status sent, const ComponentId& to) {
+  if (sent || sent.error().code != ErrorCode::kWouldBlock) return sent;
+  return make_error(ErrorCode::kMailboxFull,
+                    "mailbox of " + to.to_string() +
+                        " is full (a message from another host does not wait for room)");
+}
+
 // A peer sent a name of an on-demand component here that this host does not serve in its own
 // view of the cluster: refused, never forwarded on (two views that disagree could bounce it).
 Error served_elsewhere(const ComponentId& to) {
@@ -207,23 +216,19 @@ Status ComponentRuntime::enqueue(const rt::ActorRef<ComponentEnvelope>& target,
   if (origin == Origin::kLocal) return name_gone_target(target.send(std::move(envelope)), to);
   // Never waits: a peer's message arrives on a network delivery thread that serves other actors
   // (and the heartbeats) too. A full `block` mailbox refuses it as full instead.
-  Status s = name_gone_target(target.send_nowait(std::move(envelope)), to);
-  if (!s && s.error().code == ErrorCode::kWouldBlock) {
-    return make_error(ErrorCode::kMailboxFull,
-                      "mailbox of " + to.to_string() +
-                          " is full (a message from another host does not wait for room)");
-  }
-  return s;
+  return peer_mailbox_full(name_gone_target(target.send_nowait(std::move(envelope)), to), to);
 }
 
 Result<CorrelationId> ComponentRuntime::request_from_peer(
     const ComponentId& from, const ComponentId& to, Payload payload,
-    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver) {
+    std::chrono::milliseconds timeout, std::function<void(CallbackResponse)> deliver,
+    bool run_here) {
   if (Status s = authorize_to(from, security::Action::kRequest, to, Origin::kPeer); !s) {
     return std::move(s).error();
   }
   if (Status s = peer_payload_fits(from, to, payload); !s) return std::move(s).error();
-  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kPeer);
+  return begin_request(from, to, std::move(payload), timeout, std::move(deliver), Origin::kPeer,
+                       run_here);
 }
 
 Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
@@ -268,9 +273,12 @@ Result<CorrelationId> ComponentRuntime::begin_request(const ComponentId& from,
   ComponentMessage message = message_from(from, std::move(payload));
   message.correlation = id;
   ComponentEnvelope envelope{ComponentEnvelope::Deliver{std::move(message)}};
-  Status sent = run_here && origin == Origin::kLocal
-                    ? name_gone_target(target->send_run_here(std::move(envelope)), to)
-                    : enqueue(*target, to, std::move(envelope), origin);
+  Status sent =
+      !run_here ? enqueue(*target, to, std::move(envelope), origin)
+      : origin == Origin::kLocal
+          ? name_gone_target(target->send_run_here(std::move(envelope)), to)
+          : peer_mailbox_full(
+                name_gone_target(target->send_nowait_run_here(std::move(envelope)), to), to);
   if (!sent) {
     tracker_.abandon(id);
     return std::move(sent).error();

@@ -71,17 +71,8 @@ TEST_F(ClusterFixture, HostRequestGetsTheReplyFromTheOtherHost) {
 TEST_F(ClusterFixture, ComponentRequestsAcrossHostsEndExactlyOnce) {
   b->start("echo", "echo", {}, 4);
   ASSERT_TRUE(a->sees("beta", 4));
-  a->start("fan", "relay",
-           {{"mode", "fanout"},
-            {"target", "test/echo"},
-            {"instances", "4"},
-            {"timeout_ms", "10000"},
-            {"done_topic", "fan.done"}});
-  a->start("ping", "relay",
-           {{"mode", "pinger"},
-            {"target", "test/echo/1"},
-            {"timeout_ms", "10000"},
-            {"done_topic", "ping.done"}});
+  a->start("fan", "relay", fanout_config("test/echo", "fan.done"));
+  a->start("ping", "relay", pinger_config("test/echo/1", "ping.done"));
   Inbox fan, ping;
   auto s1 = a->runtime->subscribe_host("fan.done", [&](const ComponentMessage& m) { fan.push(m); });
   auto s2 =

@@ -127,6 +127,21 @@ inline std::shared_ptr<wasm::WasmEngine> cluster_test_engine() {
   return created ? *created : nullptr;
 }
 
+// The relay guest's configuration (guest/examples/relay.c) in pinger mode (sequential round trips
+// to `target`) and in fanout mode (requests to `target`/0..3 at once), reporting on `done_topic`.
+using GuestConfig = std::vector<std::pair<std::string, std::string>>;
+inline GuestConfig pinger_config(const std::string& target, const std::string& done_topic) {
+  return {
+      {"mode", "pinger"}, {"target", target}, {"timeout_ms", "10000"}, {"done_topic", done_topic}};
+}
+inline GuestConfig fanout_config(const std::string& target, const std::string& done_topic) {
+  return {{"mode", "fanout"},
+          {"target", target},
+          {"instances", "4"},
+          {"timeout_ms", "10000"},
+          {"done_topic", done_topic}};
+}
+
 // Polls `p` every 5 ms until it holds (true) or `timeout` passes (false).
 template <typename Predicate>
 bool eventually(Predicate p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {

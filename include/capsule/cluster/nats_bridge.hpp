@@ -81,6 +81,9 @@ struct BridgeStats {
   std::uint64_t coalesced_lost = 0;
   // Messages handled on the NATS connection's reader thread (BridgeConfig::deliver_on_reader).
   std::uint64_t handled_on_reader = 0;
+  // Requests from other hosts answered on the reader thread itself: a lone request to an idle
+  // component whose turn ran there, its reply published from there (no scheduler worker woken).
+  std::uint64_t answered_on_reader = 0;
 };
 
 class NatsBridge;

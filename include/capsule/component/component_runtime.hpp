@@ -275,9 +275,15 @@ class ComponentRuntime {
   // Only this host's components are targets (nothing is forwarded on) and only the operator's
   // policy rules apply to the peer caller: its own host checked its grants.
   Status send_from_peer(const ComponentId& from, const ComponentId& to, Payload payload);
+  // `run_here`: the calling thread (the bridge's network reader, which must not wait) runs an
+  // idle target's turn itself instead of waking a scheduler worker for it: a lone request from
+  // another host is then answered with no thread hand-off on this host. The turn is one message
+  // and the guest yields at its first epoch tick (the rest of a long call goes on on a worker),
+  // so the thread is held for at most about one tick; a busy target's mailbox gets it as usual.
   Result<CorrelationId> request_from_peer(const ComponentId& from, const ComponentId& to,
                                           Payload payload, std::chrono::milliseconds timeout,
-                                          std::function<void(CallbackResponse)> deliver);
+                                          std::function<void(CallbackResponse)> deliver,
+                                          bool run_here = false);
   // Delivers to this host's subscribers only.
   Result<std::uint32_t> publish_from_peer(const ComponentId& from, std::string_view topic,
                                           const Payload& payload);
@@ -342,7 +348,8 @@ class ComponentRuntime {
   // request() past its checks. A local caller's target may be on another host; a peer's
   // request never waits for room in a full `block` mailbox.
   // `run_here`: a caller that waits for the outcome anyway (call()) runs an idle local target's
-  // turn on its own thread (rt::ActorRef::send_run_here) instead of waking a worker.
+  // turn on its own thread (rt::ActorRef::send_run_here) instead of waking a worker; so does a
+  // peer's request from the bridge's reader (request_from_peer), never waiting for room.
   Result<CorrelationId> begin_request(const ComponentId& from, const ComponentId& to,
                                       Payload payload, std::chrono::milliseconds timeout,
                                       std::function<void(CallbackResponse)> deliver, Origin origin,

@@ -53,6 +53,12 @@ class ActorRef {
     if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
     return cell_->enqueue(std::move(msg), true, true);
   }
+  // send_run_here() for a host thread that must never wait either (a network reader): a full
+  // `block` mailbox answers kWouldBlock at once, as send_nowait() does.
+  Status send_nowait_run_here(Msg msg) const {
+    if (!cell_) return make_error(ErrorCode::kInvalidArgument, "send through an empty ActorRef");
+    return cell_->enqueue(std::move(msg), false, true);
+  }
   // On the mailbox's control lane (Mailbox::enqueue_control): never refused for want of room,
   // taken before data. For messages the actor must not lose to a data flood: answers to its own
   // requests, exits of actors it is linked to. kUnavailable only if the actor is gone.
