@@ -202,18 +202,8 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
     }
     return;
   }
-  Worker* target =
-      workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()].get();
-  target->queue.push(cell);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // A searching worker scans every queue (and re-checks before it parks or when it finds work),
-  // so a wake-up, a futex syscall on this thread, is only needed when nobody is looking for work.
-  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
-  // an oversubscribed machine): wake a parked worker then as well.
-  if (parked_.load(std::memory_order_seq_cst) > 0 &&
-      (searching_.load(std::memory_order_seq_cst) == 0 || target->queue.size_relaxed() > 1)) {
-    wake_one(target);
-  }
+  push_external(*workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()],
+                cell);
 }
 
 void Scheduler::stop() {
@@ -439,10 +429,30 @@ bool Scheduler::hand_off_stalled_slots() {
     if (idle != nullptr) {
       wake(*idle, cell);
     } else {
-      w.queue.push(cell);
+      push_external(w, cell);
     }
   }
   return waiting;
+}
+
+// A push by a thread that is not the target's owner (a host thread's send, the stall monitor).
+// The owner may be parking at this very moment: it announced itself (parked_) and then found
+// every queue empty, because this push came just after its check. So, like park() with the
+// roles swapped, push, then look at parked_: either the parker's re-check sees the cell or this
+// sees the parker and wakes someone. (The monitor used to push into the owner's queue without
+// this: when no worker was parked at its claim_parked() but both parked right before its push,
+// the cell stayed in the queue with every worker asleep; Savina Big hung that way.)
+void Scheduler::push_external(Worker& target, detail::ActorCellBase* cell) {
+  target.queue.push(cell);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // A searching worker scans every queue (and re-checks before it parks or when it finds work),
+  // so a wake-up, a futex syscall on this thread, is only needed when nobody is looking for work.
+  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
+  // an oversubscribed machine): wake a parked worker then as well.
+  if (parked_.load(std::memory_order_seq_cst) > 0 &&
+      (searching_.load(std::memory_order_seq_cst) == 0 || target.queue.size_relaxed() > 1)) {
+    wake_one(&target);
+  }
 }
 
 }  // namespace capsule::rt
