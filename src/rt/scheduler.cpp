@@ -91,8 +91,10 @@ struct Scheduler::Worker {
   // takes it from another thread, when the owner stays in one turn.
   std::atomic<detail::ActorCellBase*> next_slot{nullptr};
   std::atomic<std::uint64_t> turns{0};  // written by the owner only
-  std::uint32_t slot_streak = 0;        // owner only
-  bool searching = false;               // owner only: this worker is counted in searching_
+  // The cell whose hand-back check this worker is making (Scheduler::begin_hand_back).
+  std::atomic<const detail::ActorCellBase*> reading{nullptr};
+  std::uint32_t slot_streak = 0;  // owner only
+  bool searching = false;         // owner only: this worker is counted in searching_
 };
 
 // A cell in a run-next slot waits for its owner's turn to end; a component handler's turn lasts
@@ -175,6 +177,33 @@ Scheduler::~Scheduler() {
 
 bool Scheduler::on_worker_thread() noexcept {
   return t_current_worker != nullptr;
+}
+
+void Scheduler::begin_hand_back(const detail::ActorCellBase* cell) noexcept {
+  // Relaxed: the turn's release of the cell (a seq_cst exchange of its `scheduled` flag) comes
+  // next, and whoever ends the cell got it through that release, so it sees this store.
+  if (auto* self = static_cast<Worker*>(t_current_worker)) {
+    self->reading.store(cell, std::memory_order_relaxed);
+  }
+}
+
+void Scheduler::end_hand_back() noexcept {
+  if (auto* self = static_cast<Worker*>(t_current_worker)) {
+    self->reading.store(nullptr, std::memory_order_release);
+  }
+}
+
+void Scheduler::wait_unread(const detail::ActorCellBase* cell) const noexcept {
+  for (const auto& w : workers_) {
+    // A handful of loads on the reader's side: it is only ever preempted in between.
+    for (int spins = 0; w->reading.load(std::memory_order_acquire) == cell; ++spins) {
+      if (spins < 64) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
 }
 
 bool Scheduler::local_work_waiting() noexcept {
