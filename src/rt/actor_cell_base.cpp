@@ -169,15 +169,16 @@ ActorCellBase::TurnResult ActorCellBase::run_turn(std::uint32_t budget,
   // see `false` and schedule us, or we see their message here and keep the turn going. Once the
   // flag is released another worker may own the cell: only producer-side state is read below.
   const bool can_process = processing() && !awaiting_;
-  // The next owner may terminate the cell and drop the system's reference while we look.
-  const auto keep_alive = shared_from_this();
+  // The next owner may terminate the cell and drop the system's reference while we look: it
+  // waits for this read to end (Scheduler::begin_hand_back; an inline turn's caller holds a
+  // reference instead).
+  Scheduler::begin_hand_back(this);
   scheduled_.exchange(false, std::memory_order_seq_cst);
   const bool work = system_pending_.load(std::memory_order_acquire) > 0 ||
                     (can_process && mailbox_maybe_nonempty());
-  if (work && !scheduled_.exchange(true, std::memory_order_acq_rel)) {
-    return TurnResult::kReschedule;
-  }
-  return TurnResult::kIdle;
+  const bool reclaimed = work && !scheduled_.exchange(true, std::memory_order_acq_rel);
+  Scheduler::end_hand_back();
+  return reclaimed ? TurnResult::kReschedule : TurnResult::kIdle;
 }
 
 // The mailbox ran dry before the budget did. A producer that is still sending would otherwise

@@ -57,6 +57,8 @@ void ActorSystem::forget(detail::ActorCellBase& cell) {
   // Destroyed (if this was the last reference) outside the table's lock, at the end of this call.
   const auto doomed = live_table_.remove(cell);
   if (!doomed) return;
+  // A worker that gave the cell up may still be reading its mailbox (Scheduler::begin_hand_back).
+  scheduler_->wait_unread(&cell);
   if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && shutting_down()) {
     std::lock_guard lock(shutdown_mutex_);
     all_stopped_.notify_all();

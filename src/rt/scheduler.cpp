@@ -91,8 +91,10 @@ struct Scheduler::Worker {
   // takes it from another thread, when the owner stays in one turn.
   std::atomic<detail::ActorCellBase*> next_slot{nullptr};
   std::atomic<std::uint64_t> turns{0};  // written by the owner only
-  std::uint32_t slot_streak = 0;        // owner only
-  bool searching = false;               // owner only: this worker is counted in searching_
+  // The cell whose hand-back check this worker is making (Scheduler::begin_hand_back).
+  std::atomic<const detail::ActorCellBase*> reading{nullptr};
+  std::uint32_t slot_streak = 0;  // owner only
+  bool searching = false;         // owner only: this worker is counted in searching_
 };
 
 // A cell in a run-next slot waits for its owner's turn to end; a component handler's turn lasts
@@ -177,6 +179,33 @@ bool Scheduler::on_worker_thread() noexcept {
   return t_current_worker != nullptr;
 }
 
+void Scheduler::begin_hand_back(const detail::ActorCellBase* cell) noexcept {
+  // Relaxed: the turn's release of the cell (a seq_cst exchange of its `scheduled` flag) comes
+  // next, and whoever ends the cell got it through that release, so it sees this store.
+  if (auto* self = static_cast<Worker*>(t_current_worker)) {
+    self->reading.store(cell, std::memory_order_relaxed);
+  }
+}
+
+void Scheduler::end_hand_back() noexcept {
+  if (auto* self = static_cast<Worker*>(t_current_worker)) {
+    self->reading.store(nullptr, std::memory_order_release);
+  }
+}
+
+void Scheduler::wait_unread(const detail::ActorCellBase* cell) const noexcept {
+  for (const auto& w : workers_) {
+    // A handful of loads on the reader's side: it is only ever preempted in between.
+    for (int spins = 0; w->reading.load(std::memory_order_acquire) == cell; ++spins) {
+      if (spins < 64) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+}
+
 bool Scheduler::local_work_waiting() noexcept {
   const auto* self = static_cast<const Worker*>(t_current_worker);
   if (self == nullptr) return false;
@@ -202,18 +231,8 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
     }
     return;
   }
-  Worker* target =
-      workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()].get();
-  target->queue.push(cell);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // A searching worker scans every queue (and re-checks before it parks or when it finds work),
-  // so a wake-up, a futex syscall on this thread, is only needed when nobody is looking for work.
-  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
-  // an oversubscribed machine): wake a parked worker then as well.
-  if (parked_.load(std::memory_order_seq_cst) > 0 &&
-      (searching_.load(std::memory_order_seq_cst) == 0 || target->queue.size_relaxed() > 1)) {
-    wake_one(target);
-  }
+  push_external(*workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()],
+                cell);
 }
 
 void Scheduler::stop() {
@@ -439,10 +458,30 @@ bool Scheduler::hand_off_stalled_slots() {
     if (idle != nullptr) {
       wake(*idle, cell);
     } else {
-      w.queue.push(cell);
+      push_external(w, cell);
     }
   }
   return waiting;
+}
+
+// A push by a thread that is not the target's owner (a host thread's send, the stall monitor).
+// The owner may be parking at this very moment: it announced itself (parked_) and then found
+// every queue empty, because this push came just after its check. So, like park() with the
+// roles swapped, push, then look at parked_: either the parker's re-check sees the cell or this
+// sees the parker and wakes someone. (The monitor used to push into the owner's queue without
+// this: when no worker was parked at its claim_parked() but both parked right before its push,
+// the cell stayed in the queue with every worker asleep; Savina Big hung that way.)
+void Scheduler::push_external(Worker& target, detail::ActorCellBase* cell) {
+  target.queue.push(cell);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // A searching worker scans every queue (and re-checks before it parks or when it finds work),
+  // so a wake-up, a futex syscall on this thread, is only needed when nobody is looking for work.
+  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
+  // an oversubscribed machine): wake a parked worker then as well.
+  if (parked_.load(std::memory_order_seq_cst) > 0 &&
+      (searching_.load(std::memory_order_seq_cst) == 0 || target.queue.size_relaxed() > 1)) {
+    wake_one(&target);
+  }
 }
 
 }  // namespace capsule::rt

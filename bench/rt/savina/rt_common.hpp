@@ -23,10 +23,21 @@ inline void linger_from(int argc, char** argv, capsule::rt::SchedulerConfig& sch
   }
 }
 
+// `--workers N`: a diagnosis aid (capsule only: the CAF peers always run one worker per core, as
+// this side does by default, so the comparison never uses it).
+inline unsigned workers_from(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--workers") == 0) {
+      return static_cast<unsigned>(std::max(1, std::atoi(argv[i + 1])));
+    }
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
 inline capsule::rt::SystemConfig system_config(int argc, char** argv) {
   capsule::rt::SystemConfig config;
   config.scheduler.budget = static_cast<std::uint32_t>(savina::budget_from(argc, argv));
-  const unsigned workers = std::max(1U, std::thread::hardware_concurrency());
+  const unsigned workers = workers_from(argc, argv);
   config.scheduler.workers = workers;
   linger_from(argc, argv, config.scheduler);
   std::printf(
