@@ -87,7 +87,6 @@ Status HostDaemon::start() {
       return e;
     }
   }
-  if (Status s = open_admin_api(); !s) return s;
   if (bridge_) {
     static_cast<void>(bridge_->announce());  // the other hosts can address them now
     if (failover_) failover_->start();
@@ -110,6 +109,10 @@ Status HostDaemon::start() {
                                 std::to_string(http_->port())},
                     {"routes", std::to_string(manifest_.http.routes.size())}});
   }
+  // Last: the admin API's threads read http_ (ps, health, metrics, restart), so it opens only
+  // once everything it reports on exists; before, a request during start-up raced the trigger's
+  // construction.
+  if (Status s = open_admin_api(); !s) return s;
   std::size_t instances = 0;
   for (const auto& [key, spec] : compiled_specs) {
     if (!spec.on_demand) instances += spec.instances;
