@@ -457,20 +457,26 @@ bool Scheduler::hand_off_stalled_slots() {
     if (cell->mailbox_stats().depth() < StallMonitor::kStreamBacklog) idle = claim_parked(nullptr);
     if (idle != nullptr) {
       wake(*idle, cell);
-    } else {
-      push_external(w, cell);
+      continue;
     }
+    // Into the owner's queue, which the owner drains after the turn that stalled the slot. No
+    // other worker is woken for it: an actor being streamed to stays with its producer's worker
+    // (kStreamBacklog above; a consumer running beside its producer made Savina Counting 3x
+    // slower). Only an owner that parked meanwhile (its turn ended and it found nothing, just
+    // before this push) would strand it: park() announces itself and then re-checks the queues,
+    // so either it sees the cell or this sees it parked and wakes it. (Pushing without this
+    // check left the cell queued with every worker asleep; Savina Big hung that way.)
+    w.queue.push(cell);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (w.parked.load(std::memory_order_seq_cst)) wake_one(&w);
   }
   return waiting;
 }
 
-// A push by a thread that is not the target's owner (a host thread's send, the stall monitor).
-// The owner may be parking at this very moment: it announced itself (parked_) and then found
-// every queue empty, because this push came just after its check. So, like park() with the
-// roles swapped, push, then look at parked_: either the parker's re-check sees the cell or this
-// sees the parker and wakes someone. (The monitor used to push into the owner's queue without
-// this: when no worker was parked at its claim_parked() but both parked right before its push,
-// the cell stayed in the queue with every worker asleep; Savina Big hung that way.)
+// A push by a host thread (a send from outside the workers). The owner may be parking at this
+// very moment: it announced itself (parked_) and then found every queue empty, because this push
+// came just after its check. So, like park() with the roles swapped, push, then look at parked_:
+// either the parker's re-check sees the cell or this sees the parker and wakes someone.
 void Scheduler::push_external(Worker& target, detail::ActorCellBase* cell) {
   target.queue.push(cell);
   std::atomic_thread_fence(std::memory_order_seq_cst);
