@@ -231,8 +231,18 @@ void Scheduler::schedule(detail::ActorCellBase* cell) {
     }
     return;
   }
-  push_external(*workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()],
-                cell);
+  Worker* target =
+      workers_[next_external_.fetch_add(1, std::memory_order_relaxed) % workers_.size()].get();
+  target->queue.push(cell);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // A searching worker scans every queue (and re-checks before it parks or when it finds work),
+  // so a wake-up, a futex syscall on this thread, is only needed when nobody is looking for work.
+  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
+  // an oversubscribed machine): wake a parked worker then as well.
+  if (parked_.load(std::memory_order_seq_cst) > 0 &&
+      (searching_.load(std::memory_order_seq_cst) == 0 || target->queue.size_relaxed() > 1)) {
+    wake_one(target);
+  }
 }
 
 void Scheduler::stop() {
@@ -471,23 +481,6 @@ bool Scheduler::hand_off_stalled_slots() {
     if (w.parked.load(std::memory_order_seq_cst)) wake_one(&w);
   }
   return waiting;
-}
-
-// A push by a host thread (a send from outside the workers). The owner may be parking at this
-// very moment: it announced itself (parked_) and then found every queue empty, because this push
-// came just after its check. So, like park() with the roles swapped, push, then look at parked_:
-// either the parker's re-check sees the cell or this sees the parker and wakes someone.
-void Scheduler::push_external(Worker& target, detail::ActorCellBase* cell) {
-  target.queue.push(cell);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // A searching worker scans every queue (and re-checks before it parks or when it finds work),
-  // so a wake-up, a futex syscall on this thread, is only needed when nobody is looking for work.
-  // Work piling up in the target queue means the searcher is not keeping up (or was preempted on
-  // an oversubscribed machine): wake a parked worker then as well.
-  if (parked_.load(std::memory_order_seq_cst) > 0 &&
-      (searching_.load(std::memory_order_seq_cst) == 0 || target.queue.size_relaxed() > 1)) {
-    wake_one(&target);
-  }
 }
 
 }  // namespace capsule::rt

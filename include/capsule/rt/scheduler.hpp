@@ -79,7 +79,6 @@ class Scheduler {
   Worker* claim_parked(Worker* preferred);
   void wake(Worker& worker, detail::ActorCellBase* handoff);
   void wake_one(Worker* preferred);
-  void push_external(Worker& target, detail::ActorCellBase* cell);
   [[nodiscard]] bool any_work() const noexcept;
   [[nodiscard]] bool slot_waiting() const noexcept;
   void watch_slots();
